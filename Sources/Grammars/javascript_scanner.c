@@ -1,0 +1,5 @@
+// The javascript grammar's external scanner (hand-written by the grammar's authors), compiled when fetched.
+#if __has_include("../../grammars/javascript/src/scanner.c")
+#pragma clang diagnostic ignored "-Weverything" // third-party code, not ours
+#include "../../grammars/javascript/src/scanner.c"
+#endif
