@@ -85,11 +85,22 @@ public final class DefinitionExtractor: Sendable {
         for match in matches {
             guard let (node, declaredKind) = definitionNode(match), var kind = declaredKind,
                   let nameNode = match.first("name"), seen.insert(node.startByte).inserted else { continue }
-            let owner = containers.filter { $0.range.lowerBound < node.startByte && node.endByte <= $0.range.upperBound }
+            // The innermost container owns a function; for Go, the receiver's type does
+            // (`func (p *Point) Scale` → Point).
+            let receiverType = match.first("receiver").flatMap { receiver in
+                receiver.namedChildren.first?.child(byField: "type").map { ownerName($0).filter { $0 != "*" } }
+            }
+            let owner = receiverType ?? containers
+                .filter { $0.range.lowerBound < node.startByte && node.endByte <= $0.range.upperBound }
                 .min { $0.range.count < $1.range.count }?.name
             if kind == .function, owner != nil { kind = .method }
             var parameters = match.first("parameters").map { parameterList($0) } ?? []
             parameters += match.all("parameter").compactMap { parameter($0, keywordOnly: false, positionalOnly: false) }
+            if match.first("parameters") == nil && match.first("parameter") == nil {
+                // Grammars without a list node (Swift): the parameters are direct children.
+                parameters = node.namedChildren.filter { $0.type == "parameter" }
+                    .compactMap { parameter($0, keywordOnly: false, positionalOnly: false) }
+            }
             if language.name == "python", kind == .method, let first = parameters.first, first.kind == .regular,
                !decorators(of: node).contains(where: { $0 == "@staticmethod" }) {
                 parameters[0].kind = .receiver
@@ -153,7 +164,11 @@ public final class DefinitionExtractor: Sendable {
     }
 
     private func parameter(_ node: Node, keywordOnly: Bool, positionalOnly: Bool) -> Parameter? {
-        let type = node.child(byField: "type")?.text
+        var type = node.child(byField: "type")?.text
+        if type == nil, node.type == "parameter", let last = node.namedChildren.last,
+           !last.type.hasSuffix("identifier") {
+            type = last.text  // Swift: `name: Type`, where the grammar labels the type `name` too.
+        }
         let defaultValue = (node.child(byField: "value") ?? node.child(byField: "right")
                             ?? node.child(byField: "default_value"))?.text
         var kind: Parameter.Kind = keywordOnly ? .keywordOnly : .regular
@@ -170,7 +185,7 @@ public final class DefinitionExtractor: Sendable {
             if node.namedChildren.contains(where: { $0.type == "dictionary_splat_pattern" }) { kind = .variadicKeyword }
         }
         let name = parameterName(node)
-        if name.isEmpty, type == nil { return nil }
+        if name.isEmpty, type == nil || type == "void" { return nil }  // C's `f(void)` has no parameter
         return Parameter(name: name, type: type, defaultValue: defaultValue, kind: kind)
     }
 

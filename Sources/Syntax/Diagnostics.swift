@@ -105,7 +105,13 @@ enum ErrorTrace {
             let newlineToken = c.lookahead.symbol.contains("newline")
             while start < end, [0x20, 0x09, 0x0C, 0x0D].contains(bytes[start])
                 || (!newlineToken && bytes[start] == 0x0A) { start += 1 }
-            if c.lookahead.symbol == "end" || start >= bytes.count {
+            // A failing token followed by nothing but white space (a final newline, dedents) is the file's end.
+            var rest = start
+            while rest < bytes.count, [0x20, 0x09, 0x0A, 0x0C, 0x0D].contains(bytes[rest]) { rest += 1 }
+            if c.lookahead.symbol == "end" || rest >= bytes.count {
+                return Failure(byteOffset: bytes.count, message: "unexpected end of file")
+            }
+            if start >= bytes.count {
                 return Failure(byteOffset: min(start, bytes.count), message: "unexpected end of file")
             }
             if newlineToken || bytes[start] == 0x0A {

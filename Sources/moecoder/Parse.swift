@@ -104,7 +104,7 @@ struct Parse: ParsableCommand {
             } else {
                 if tree { print(parsed.root.sExpression) }
                 for error in errors { print("\(input):\(error)") }
-                for d in definitions { print(Self.describe(d, file: input)) }
+                for d in definitions { print(Self.describe(d, file: input, language: lang)) }
             }
         }
         if stats.files > 1 && !quiet && !json {
@@ -116,9 +116,10 @@ struct Parse: ParsableCommand {
         if status != 0 { throw ExitCode(status) }
     }
 
-    static func describe(_ d: Definition, file: String) -> String {
+    static func describe(_ d: Definition, file: String, language: Language) -> String {
+        let splat = language.name == "python" ? "*" : "..."
         let params = d.parameters.map { p -> String in
-            var s = (p.kind == .variadic ? "*" : p.kind == .variadicKeyword ? "**" : "") + p.name
+            var s = (p.kind == .variadic ? splat : p.kind == .variadicKeyword ? "**" : "") + p.name
             if let t = p.type { s += ": \(t)" }
             if let v = p.defaultValue { s += " = \(v)" }
             return s
