@@ -91,3 +91,17 @@ import Testing
         #expect(edited.lineStarts == SourceText(bytes: edited.bytes).lineStarts)
     }
 }
+
+/// Errors a user sees must say what to do.
+@Suite struct ErrorMessageTests {
+    @Test func missingGrammarNamesTheFix() {
+        let message = SyntaxLayerError.grammarMissing("python").description
+        #expect(message.contains("scripts/setup"))
+        #expect(message.contains("grammars/python"))
+    }
+
+    @Test func incompatibleGrammarNamesThePinFile() {
+        let message = SyntaxLayerError.incompatibleGrammar("swift", abi: 15).description
+        #expect(message.contains("ABI 15") && message.contains("grammars/grammars.json"))
+    }
+}
