@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "moecoder", targets: ["moecoder"]),
         .library(name: "Syntax", targets: ["Syntax"]),
+        .library(name: "Engine", targets: ["Engine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -27,14 +28,29 @@ let package = Package(
             name: "Syntax",
             dependencies: ["CTreeSitter", "Grammars"]
         ),
+        // Debian's libopenblas-dev.
+        .systemLibrary(name: "CBLAS", providers: [.apt(["libopenblas-dev"])]),
+        // Tensor types, quantized blocks, dot products, mat-vec/mat-mul, thread pool.
+        .target(name: "Kernels", dependencies: ["CBLAS"], swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+        // GGUF reader (mmap) and writer.
+        .target(name: "GGUF", dependencies: ["Kernels"]),
+        // Byte-level BPE tokenizers.
+        .target(name: "Tokenizer"),
+        // Model configs, architectures, KV cache, sampling, generation.
+        .target(name: "Engine", dependencies: ["Kernels", "GGUF", "Tokenizer"]),
         .executableTarget(
             name: "moecoder",
             dependencies: [
                 "Syntax",
+                "Engine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "SyntaxTests", dependencies: ["Syntax"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "CLITests", dependencies: ["moecoder"]),
     ]
 )

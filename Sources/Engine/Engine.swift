@@ -1,0 +1,1 @@
+// The Engine module; see README.md and DESIGN.md.
