@@ -1,0 +1,114 @@
+import Foundation
+import Tokenizer
+
+/// What to generate and when to stop.
+public struct GenerationOptions: Sendable {
+    public var maxTokens: Int = 128
+    public var sampling = SamplingParameters()
+    /// Extra tokens that end generation (the tokenizer's end-of-sequence always does, unless `ignoreEOS`).
+    public var stopTokens: Set<Int32> = []
+    /// Text that ends generation; the result's text stops before it.
+    public var stopStrings: [String] = []
+    public var ignoreEOS = false
+
+    public init(maxTokens: Int = 128, sampling: SamplingParameters = SamplingParameters(),
+                stopTokens: Set<Int32> = [], stopStrings: [String] = [], ignoreEOS: Bool = false) {
+        self.maxTokens = maxTokens
+        self.sampling = sampling
+        self.stopTokens = stopTokens
+        self.stopStrings = stopStrings
+        self.ignoreEOS = ignoreEOS
+    }
+}
+
+/// Why generation ended.
+public enum StopReason: String, Sendable, Codable {
+    case maxTokens = "max_tokens", endOfText = "eos", stopString = "stop_string", stopToken = "stop_token"
+    case contextFull = "context_full", cancelled
+}
+
+public struct GenerationResult: Sendable {
+    public var tokens: [Int32]
+    public var text: String
+    public var stopReason: StopReason
+    public var promptTokens: Int
+    public var promptSeconds: Double
+    public var decodeSeconds: Double
+}
+
+/// Runs the decode loop: prefill the prompt, then sample, stream and stop.
+public final class Generator {
+    public let model: LanguageModel
+
+    public init(model: LanguageModel) { self.model = model }
+
+    /// Generates after `prompt`. `onText` receives text as it becomes final (never a split character, never
+    /// text that could still turn out to be a stop string); return false from it to cancel.
+    public func generate(prompt: [Int32], options: GenerationOptions, cache: KVCache? = nil,
+                         processors: [any LogitProcessor] = [],
+                         onText: (String) -> Bool = { _ in true }) throws -> GenerationResult {
+        guard !prompt.isEmpty else { throw ModelError("the prompt is empty: give at least one token") }
+        let transformer = model.transformer, tokenizer = model.tokenizer
+        let cache = cache ?? transformer.makeCache(capacity: min(model.config.contextLength,
+                                                                 prompt.count + options.maxTokens))
+        let sampler = Sampler(options.sampling, processors: processors)
+        var history = prompt, generated: [Int32] = []
+        var decoder = StreamingDecoder(tokenizer: tokenizer)
+        var text = "", emitted = 0
+        let holdBack = (options.stopStrings.map(\.count).max() ?? 1) - 1
+        var reason = StopReason.maxTokens
+
+        let promptStart = Date()
+        var logits = try transformer.forward(prompt, cache: cache)
+        let promptSeconds = Date().timeIntervalSince(promptStart)
+        let decodeStart = Date()
+        loop: while generated.count < options.maxTokens {
+            let token = sampler.sample(logits, history: history)
+            if !options.ignoreEOS, token == tokenizer.eos || tokenizer.isEndOfGeneration(token) {
+                reason = .endOfText
+                break
+            }
+            if options.stopTokens.contains(token) {
+                reason = .stopToken
+                break
+            }
+            generated.append(token)
+            history.append(token)
+            text += decoder.append(token)
+            for stop in options.stopStrings {
+                if let range = text.range(of: stop) {
+                    text = String(text[..<range.lowerBound])
+                    reason = .stopString
+                    break loop
+                }
+            }
+            let ready = text.count - holdBack
+            if ready > emitted {
+                let piece = String(text.dropFirst(emitted).prefix(ready - emitted))
+                emitted = ready
+                if !onText(piece) {
+                    reason = .cancelled
+                    break
+                }
+            }
+            if generated.count == options.maxTokens { break }
+            if cache.count >= cache.capacity {
+                reason = .contextFull
+                break
+            }
+            logits = try transformer.forward([token], cache: cache)
+        }
+        if reason != .stopString { text += decoder.finish() }
+        if text.count > emitted, reason != .cancelled { _ = onText(String(text.dropFirst(emitted))) }
+        return GenerationResult(tokens: generated, text: text, stopReason: reason, promptTokens: prompt.count,
+                                promptSeconds: promptSeconds, decodeSeconds: Date().timeIntervalSince(decodeStart))
+    }
+}
+
+extension BPETokenizer {
+    /// End-of-turn style tokens that also end a completion (`<|endoftext|>`, `<|im_end|>`, `<｜end▁of▁sentence｜>`, `<EOT>`).
+    func isEndOfGeneration(_ token: Int32) -> Bool {
+        if let fim = fim, token == fim.endOfText { return true }
+        return false
+    }
+}

@@ -1,0 +1,73 @@
+import Kernels
+
+/// Weights of one decoder layer, as the architecture files assemble them from a GGUF file.
+struct DecoderLayer: @unchecked Sendable {
+    var attentionNorm: [Float]
+    var attention: AttentionWeights
+    var ffnNorm: [Float]
+    var ffn: FeedForwardWeights
+}
+
+enum AttentionWeights {
+    case standard(StandardAttention)
+    case latent(LatentAttention)
+}
+
+/// Multi-head / grouped-query attention: q, k, v projections (optional biases), output projection.
+struct StandardAttention {
+    var q: WeightMatrix        // nEmbd → nHead·keyLength
+    var k: WeightMatrix        // nEmbd → nKV·keyLength
+    var v: WeightMatrix        // nEmbd → nKV·valueLength
+    var output: WeightMatrix   // nHead·valueLength → nEmbd
+    var qBias: [Float]?
+    var kBias: [Float]?
+    var vBias: [Float]?
+}
+
+/// DeepSeek-V2 multi-head latent attention. Keys and values are stored compressed (the normalised latent of
+/// `kvLoraRank` floats plus the shared rotary key part); the per-head key and value projections are absorbed
+/// into the query and the output, so both GGUF layouts run the same arithmetic.
+struct LatentAttention {
+    enum HeadProjections {
+        /// Current converters: `attn_k_b` (per head kvLoraRank × keyNoRope) and `attn_v_b` (per head valueLength × kvLoraRank).
+        case split(kB: ExpertMatrices, vB: ExpertMatrices)
+        /// Older files: one `attn_kv_b` (nHead·(keyNoRope + valueLength) × kvLoraRank); per head, the first
+        /// keyNoRope rows expand keys and the next valueLength rows expand values.
+        case packed(WeightMatrix)
+    }
+
+    var qA: WeightMatrix?      // nEmbd → qLoraRank
+    var qANorm: [Float]?
+    var qB: WeightMatrix?      // qLoraRank → nHead·keyLength
+    var q: WeightMatrix?       // nEmbd → nHead·keyLength (without q_lora)
+    var kvA: WeightMatrix      // nEmbd → kvLoraRank + ropeDims
+    var kvANorm: [Float]
+    var heads: HeadProjections
+    var output: WeightMatrix   // nHead·valueLength → nEmbd
+}
+
+enum FeedForwardWeights {
+    case dense(DenseFeedForward)
+    case moe(MixtureOfExperts)
+}
+
+/// SwiGLU: down(silu(gate·x) ⊙ up·x).
+struct DenseFeedForward {
+    var gate: WeightMatrix
+    var up: WeightMatrix
+    var down: WeightMatrix
+}
+
+/// Router → top-k experts (SwiGLU each), optional shared expert(s) with an optional sigmoid gate.
+struct MixtureOfExperts {
+    var router: WeightMatrix        // nEmbd → nExpert
+    var gate: ExpertMatrices
+    var up: ExpertMatrices
+    var down: ExpertMatrices
+    var shared: DenseFeedForward?
+    var sharedGate: [Float]?        // qwen2moe: sigmoid(sharedGate · x) scales the shared expert
+    var used: Int
+    var normalize: Bool
+    var scale: Float                // applied when not 0 or 1
+    var gating: ExpertGating
+}

@@ -1,0 +1,130 @@
+import Foundation
+
+/// Settings of the sampler chain.
+public struct SamplingParameters: Sendable, Equatable {
+    /// 0 (or less) picks the most likely token (greedy).
+    public var temperature: Float = 0
+    /// Keep the k most likely tokens (0 = all).
+    public var topK: Int = 40
+    /// Keep the smallest set whose probability reaches p (1 = all).
+    public var topP: Float = 0.95
+    /// Drop tokens less likely than minP × the most likely one (0 = none).
+    public var minP: Float = 0.05
+    /// > 1 makes recent tokens less likely (llama.cpp's rule: positive logits divided, negative multiplied).
+    public var repetitionPenalty: Float = 1
+    /// How many recent tokens the penalty looks at.
+    public var repetitionWindow: Int = 64
+    public var seed: UInt64 = 0
+
+    public init(temperature: Float = 0, topK: Int = 40, topP: Float = 0.95, minP: Float = 0.05,
+                repetitionPenalty: Float = 1, repetitionWindow: Int = 64, seed: UInt64 = 0) {
+        self.temperature = temperature
+        self.topK = topK
+        self.topP = topP
+        self.minP = minP
+        self.repetitionPenalty = repetitionPenalty
+        self.repetitionWindow = repetitionWindow
+        self.seed = seed
+    }
+}
+
+/// Edits logits before sampling. Hard constraints (a syntax mask) come first in the chain.
+public protocol LogitProcessor: AnyObject {
+    /// Adjusts `logits` in place given the tokens so far (prompt and generated).
+    func process(_ logits: UnsafeMutableBufferPointer<Float>, history: [Int32])
+    /// Told the token that was picked.
+    func accept(_ token: Int32)
+}
+
+/// A seeded generator (SplitMix64): the same seed gives the same draws on every machine.
+public struct SeededGenerator: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    public mutating func nextUnit() -> Float { Float(next() >> 40) / Float(1 << 24) }
+}
+
+/// The sampler chain: processors (constraints), repetition penalty, temperature, top-k, top-p, min-p, then a
+/// seeded draw — or the arg-max when the temperature is 0. Keeps its buffers between tokens.
+public final class Sampler {
+    public var parameters: SamplingParameters
+    public var processors: [any LogitProcessor]
+    private var rng: SeededGenerator
+    private var candidates: [(id: Int32, value: Float)] = []
+
+    public init(_ parameters: SamplingParameters, processors: [any LogitProcessor] = []) {
+        self.parameters = parameters
+        self.processors = processors
+        rng = SeededGenerator(seed: parameters.seed)
+    }
+
+    /// Picks the next token from `logits` (modified in place).
+    public func sample(_ logits: UnsafeMutableBufferPointer<Float>, history: [Int32]) -> Int32 {
+        for p in processors { p.process(logits, history: history) }
+        let p = parameters
+        if p.repetitionPenalty != 1, p.repetitionWindow > 0 {
+            var seen = Set<Int32>()
+            for token in history.suffix(p.repetitionWindow) where seen.insert(token).inserted {
+                let i = Int(token)
+                guard i >= 0, i < logits.count else { continue }
+                logits[i] = logits[i] > 0 ? logits[i] / p.repetitionPenalty : logits[i] * p.repetitionPenalty
+            }
+        }
+        let token = p.temperature <= 0 ? Self.argmax(logits) : draw(logits)
+        for processor in processors { processor.accept(token) }
+        return token
+    }
+
+    /// The index of the largest logit (the first one on ties), skipping -inf.
+    public static func argmax(_ logits: UnsafeMutableBufferPointer<Float>) -> Int32 {
+        var best = 0
+        for i in 1..<logits.count where logits[i] > logits[best] { best = i }
+        return Int32(best)
+    }
+
+    private func draw(_ logits: UnsafeMutableBufferPointer<Float>) -> Int32 {
+        let p = parameters
+        candidates.removeAll(keepingCapacity: true)
+        for i in 0..<logits.count where logits[i] > -Float.infinity {
+            candidates.append((Int32(i), logits[i] / p.temperature))
+        }
+        if candidates.isEmpty { return Self.argmax(logits) }
+        candidates.sort { $0.value > $1.value || ($0.value == $1.value && $0.id < $1.id) }
+        if p.topK > 0, candidates.count > p.topK { candidates.removeLast(candidates.count - p.topK) }
+        // Softmax over what is left.
+        let top = candidates[0].value
+        var total: Float = 0
+        for i in candidates.indices {
+            candidates[i].value = expf(candidates[i].value - top)
+            total += candidates[i].value
+        }
+        for i in candidates.indices { candidates[i].value /= total }
+        if p.topP < 1 {
+            var cumulative: Float = 0, keep = candidates.count
+            for (i, c) in candidates.enumerated() {
+                cumulative += c.value
+                if cumulative >= p.topP { keep = i + 1; break }
+            }
+            candidates.removeLast(candidates.count - keep)
+        }
+        if p.minP > 0 {
+            let threshold = candidates[0].value * p.minP
+            while candidates.count > 1, candidates[candidates.count - 1].value < threshold { candidates.removeLast() }
+        }
+        var mass: Float = 0
+        for c in candidates { mass += c.value }
+        var r = rng.nextUnit() * mass
+        for c in candidates {
+            r -= c.value
+            if r < 0 { return c.id }
+        }
+        return candidates[candidates.count - 1].id
+    }
+}

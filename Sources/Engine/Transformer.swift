@@ -1,0 +1,298 @@
+import GGUF
+import Kernels
+
+/// A decoder-only transformer loaded from a GGUF file: one forward pass for every supported architecture,
+/// whose layers differ only in their attention (standard or latent) and feed-forward (dense or experts).
+///
+/// Weights stay in the memory-mapped file. Not thread-safe: one forward pass at a time (it owns its scratch).
+public final class Transformer: @unchecked Sendable {
+    public let config: ModelConfig
+    /// The file the weights live in (kept open: the matrices point into its mapping).
+    public let file: GGUFFile
+    let embeddings: WeightMatrix      // vocab rows × nEmbd
+    let outputNorm: [Float]
+    let output: WeightMatrix          // nEmbd → vocab
+    let layers: [DecoderLayer]
+    let rope: Rope
+    let attentionScale: Float
+    public let pool: ThreadPool
+    private let serial = ThreadPool(threads: 1)
+    private let work = Workspace()
+
+    public init(file: GGUFFile, threads: Int = 1) throws {
+        let config = try ModelConfig(gguf: file)
+        let source = TensorSource(gguf: file)
+        let e = config.embeddingLength, vocab = config.vocabularySize
+        self.config = config
+        self.file = file
+        embeddings = try source.matrix("token_embd.weight", cols: e, rows: vocab)
+        outputNorm = try source.vector("output_norm.weight", count: e)
+        output = try source.optionalMatrix("output.weight", cols: e, rows: vocab) ?? embeddings
+        switch config.architecture {
+        case .llama: layers = try LlamaArchitecture.layers(source, config)
+        case .qwen2, .qwen2moe: layers = try Qwen2Architecture.layers(source, config)
+        case .deepseek: layers = try DeepSeekArchitecture.layers(source, config)
+        case .deepseek2: layers = try DeepSeek2Architecture.layers(source, config)
+        }
+        rope = Rope(config.rope, architecture: config.architecture)
+        attentionScale = Rope.attentionScaleCorrection(config.rope) / Float(config.keyLength).squareRoot()
+        pool = ThreadPool(threads: max(1, threads))
+    }
+
+    /// A KV cache sized for this model (`capacity` positions, default the model's context length).
+    public func makeCache(capacity: Int? = nil) -> KVCache { KVCache(config: config, capacity: capacity) }
+
+    /// Runs `tokens` at the positions after those already in `cache`, appends their keys and values, and
+    /// returns the logits of the last token (`vocab` floats) or, with `allLogits`, of every token
+    /// (`tokens.count × vocab`, row-major). The buffer is reused by the next call.
+    public func forward(_ tokens: [Int32], cache: KVCache, allLogits: Bool = false) throws
+        -> UnsafeMutableBufferPointer<Float> {
+        let n = tokens.count, e = config.embeddingLength, vocab = config.vocabularySize
+        guard n > 0 else { throw ModelError("forward needs at least one token") }
+        guard cache.count + n <= cache.capacity else {
+            throw ModelError("the context is full: \(cache.count) + \(n) tokens exceed the cache's \(cache.capacity)")
+        }
+        if let bad = tokens.first(where: { $0 < 0 || Int($0) >= vocab }) {
+            throw ModelError("token id \(bad) is outside the vocabulary (0..<\(vocab))")
+        }
+        let start = cache.count
+        let x = work.x.ensure(n * e), h = work.h.ensure(n * e)
+        for (t, token) in tokens.enumerated() {
+            Quant.dequantize(embeddings.type, embeddings.row(Int(token)), x + t * e, count: e)
+        }
+        for (index, layer) in layers.enumerated() {
+            for t in 0..<n { VectorMath.rmsNorm(x + t * e, layer.attentionNorm, h + t * e, e, eps: config.rmsEpsilon) }
+            let attended: UnsafeMutablePointer<Float>
+            switch layer.attention {
+            case .standard(let a): attended = standardAttention(a, layer: index, n: n, start: start, cache: cache)
+            case .latent(let a): attended = latentAttention(a, layer: index, n: n, start: start, cache: cache)
+            }
+            for i in 0..<(n * e) { x[i] += attended[i] }
+            for t in 0..<n { VectorMath.rmsNorm(x + t * e, layer.ffnNorm, h + t * e, e, eps: config.rmsEpsilon) }
+            let fed: UnsafeMutablePointer<Float>
+            switch layer.ffn {
+            case .dense(let f): fed = denseFeedForward(f, input: h, n: n, into: work.projected)
+            case .moe(let m): fed = mixtureOfExperts(m, n: n)
+            }
+            for i in 0..<(n * e) { x[i] += fed[i] }
+        }
+        cache.count = start + n
+        // Final norm and the output projection, for the last row or all rows.
+        let rows = allLogits ? n : 1
+        let first = n - rows
+        for t in 0..<rows { VectorMath.rmsNorm(x + (first + t) * e, outputNorm, h + t * e, e, eps: config.rmsEpsilon) }
+        let logits = work.logits.ensure(rows * vocab)
+        project(output, h, rows, logits)
+        return UnsafeMutableBufferPointer(start: logits, count: rows * vocab)
+    }
+
+    /// `forward` copied into an array (tests, tools).
+    public func logits(_ tokens: [Int32], cache: KVCache, allLogits: Bool = false) throws -> [Float] {
+        Array(try forward(tokens, cache: cache, allLogits: allLogits))
+    }
+
+    // MARK: - Blocks
+
+    /// Y (n × w.rows) = X (n × w.cols) · Wᵀ.
+    private func project(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ n: Int, _ y: UnsafeMutablePointer<Float>) {
+        if n == 1 {
+            LinearAlgebra.matvec(w, x, y, pool: pool)
+        } else {
+            LinearAlgebra.matmul(w, x, n: n, y, pool: pool, scratch: work.matmul)
+        }
+    }
+
+    private func addBias(_ bias: [Float]?, _ y: UnsafeMutablePointer<Float>, n: Int, width: Int) {
+        guard let bias else { return }
+        for t in 0..<n { for i in 0..<width { y[t * width + i] += bias[i] } }
+    }
+
+    private func standardAttention(_ a: StandardAttention, layer: Int, n: Int, start: Int, cache: KVCache)
+        -> UnsafeMutablePointer<Float> {
+        let c = config, e = c.embeddingLength
+        let kLen = c.keyLength, vLen = c.valueLength, heads = c.headCount, kvHeads = c.headCountKV
+        let qWidth = heads * kLen, kWidth = kvHeads * kLen, vWidth = kvHeads * vLen
+        let h = work.h.pointer
+        let q = work.q.ensure(n * qWidth), k = work.k.ensure(n * kWidth), v = work.v.ensure(n * vWidth)
+        project(a.q, h, n, q); addBias(a.qBias, q, n: n, width: qWidth)
+        project(a.k, h, n, k); addBias(a.kBias, k, n: n, width: kWidth)
+        project(a.v, h, n, v); addBias(a.vBias, v, n: n, width: vWidth)
+        for t in 0..<n {
+            rope.apply(q + t * qWidth, heads: heads, stride: kLen, position: start + t)
+            rope.apply(k + t * kWidth, heads: kvHeads, stride: kLen, position: start + t)
+            cache.key(layer: layer, position: start + t).update(from: k + t * kWidth, count: kWidth)
+            cache.value(layer: layer, position: start + t).update(from: v + t * vWidth, count: vWidth)
+        }
+        let out = work.attention.ensure(n * heads * vLen)
+        let span = start + n
+        let scores = work.heads.ensure(heads * span)
+        let group = heads / kvHeads, scale = attentionScale
+        pool.parallelFor(heads) { range in
+            for head in range {
+                let kvHead = head / group
+                let s = scores + head * span
+                for t in 0..<n {
+                    let length = start + t + 1
+                    let qh = q + t * qWidth + head * kLen
+                    for j in 0..<length {
+                        s[j] = VectorMath.dot(qh, cache.key(layer: layer, position: j) + kvHead * kLen, kLen) * scale
+                    }
+                    VectorMath.softmax(s, length)
+                    let o = out + (t * heads + head) * vLen
+                    o.update(repeating: 0, count: vLen)
+                    for j in 0..<length {
+                        VectorMath.axpy(s[j], cache.value(layer: layer, position: j) + kvHead * vLen, o, vLen)
+                    }
+                }
+            }
+        }
+        let projected = work.projected.ensure(n * e)
+        project(a.output, out, n, projected)
+        return projected
+    }
+
+    private func latentAttention(_ a: LatentAttention, layer: Int, n: Int, start: Int, cache: KVCache)
+        -> UnsafeMutablePointer<Float> {
+        let c = config, e = c.embeddingLength, heads = c.headCount
+        let kLen = c.keyLength, vLen = c.valueLength, nope = c.keyNoRopeLength, ropeDims = c.rope.dimensions
+        let lora = c.kvLoraRank, qWidth = heads * kLen
+        let h = work.h.pointer
+        let q = work.q.ensure(n * qWidth)
+        if let qA = a.qA, let qB = a.qB, let norm = a.qANorm {
+            let low = work.low.ensure(n * qA.rows)
+            project(qA, h, n, low)
+            for t in 0..<n { VectorMath.rmsNorm(low + t * qA.rows, norm, low + t * qA.rows, qA.rows, eps: c.rmsEpsilon) }
+            project(qB, low, n, q)
+        } else if let wq = a.q {
+            project(wq, h, n, q)
+        }
+        let kvWidth = lora + ropeDims
+        let kv = work.k.ensure(n * kvWidth)
+        project(a.kvA, h, n, kv)
+        for t in 0..<n {
+            let position = start + t
+            rope.apply(q + t * qWidth + nope, heads: heads, stride: kLen, position: position)
+            let row = kv + t * kvWidth
+            VectorMath.rmsNorm(row, a.kvANorm, cache.value(layer: layer, position: position), lora, eps: c.rmsEpsilon)
+            rope.apply(row + lora, heads: 1, stride: ropeDims, position: position)
+            cache.key(layer: layer, position: position).update(from: row + lora, count: ropeDims)
+        }
+        let out = work.attention.ensure(n * heads * vLen)
+        let span = start + n
+        // Per head: absorbed query (lora), attended latent (lora), one dequantized row (lora), scores (span).
+        let perHead = 3 * lora + span
+        let scratch = work.heads.ensure(heads * perHead)
+        let scale = attentionScale, serial = self.serial
+        pool.parallelFor(heads) { range in
+            for head in range {
+                let qAbsorbed = scratch + head * perHead, context = qAbsorbed + lora
+                let rowBuffer = context + lora, s = rowBuffer + lora
+                for t in 0..<n {
+                    let qNope = q + t * qWidth + head * kLen, qRope = qNope + nope
+                    // q_abs = K_bᵀ-absorbed query in latent space.
+                    switch a.heads {
+                    case .split(let kB, _):
+                        LinearAlgebra.matvec(kB.expert(head), qNope, qAbsorbed, pool: serial)
+                    case .packed(let kvB):
+                        qAbsorbed.update(repeating: 0, count: lora)
+                        let first = head * (nope + vLen)
+                        for j in 0..<nope {
+                            Quant.dequantize(kvB.type, kvB.row(first + j), rowBuffer, count: lora)
+                            VectorMath.axpy(qNope[j], rowBuffer, qAbsorbed, lora)
+                        }
+                    }
+                    let length = start + t + 1
+                    for j in 0..<length {
+                        s[j] = (VectorMath.dot(qAbsorbed, cache.value(layer: layer, position: j), lora)
+                                + VectorMath.dot(qRope, cache.key(layer: layer, position: j), ropeDims)) * scale
+                    }
+                    VectorMath.softmax(s, length)
+                    context.update(repeating: 0, count: lora)
+                    for j in 0..<length { VectorMath.axpy(s[j], cache.value(layer: layer, position: j), context, lora) }
+                    let o = out + (t * heads + head) * vLen
+                    switch a.heads {
+                    case .split(_, let vB):
+                        LinearAlgebra.matvec(vB.expert(head), context, o, pool: serial)
+                    case .packed(let kvB):
+                        let values = WeightMatrix(type: kvB.type, rows: vLen, cols: lora,
+                                                  data: kvB.row(head * (nope + vLen) + nope))
+                        LinearAlgebra.matvec(values, context, o, pool: serial)
+                    }
+                }
+            }
+        }
+        let projected = work.projected.ensure(n * e)
+        project(a.output, out, n, projected)
+        return projected
+    }
+
+    /// SwiGLU over n rows of `input`, into `target` (n × nEmbd).
+    private func denseFeedForward(_ f: DenseFeedForward, input: UnsafePointer<Float>, n: Int, into target: FloatBuffer)
+        -> UnsafeMutablePointer<Float> {
+        let hidden = f.gate.rows
+        let gate = work.gate.ensure(n * hidden), up = work.up.ensure(n * hidden)
+        project(f.gate, input, n, gate)
+        project(f.up, input, n, up)
+        for i in 0..<(n * hidden) { gate[i] = VectorMath.silu(gate[i]) * up[i] }
+        let out = target.ensure(n * f.down.rows)
+        project(f.down, gate, n, out)
+        return out
+    }
+
+    private func mixtureOfExperts(_ m: MixtureOfExperts, n: Int) -> UnsafeMutablePointer<Float> {
+        let e = config.embeddingLength, experts = m.router.rows
+        let h = work.h.pointer
+        let logits = work.router.ensure(n * experts)
+        project(m.router, h, n, logits)
+        if work.assignments.count != experts { work.assignments = Array(repeating: [], count: experts) }
+        for i in 0..<experts { work.assignments[i].removeAll(keepingCapacity: true) }
+        // Route each token: probabilities, top-k, optional renormalisation and scaling.
+        for t in 0..<n {
+            let row = logits + t * experts
+            switch m.gating {
+            case .softmax: VectorMath.softmax(row, experts)
+            case .sigmoid: for i in 0..<experts { row[i] = VectorMath.sigmoid(row[i]) }
+            }
+            work.selection.removeAll(keepingCapacity: true)
+            for _ in 0..<m.used {
+                var best = -1
+                for i in 0..<experts where !work.selection.contains(i) && (best < 0 || row[i] > row[best]) { best = i }
+                work.selection.append(best)
+            }
+            var total: Float = 0
+            for i in work.selection { total += row[i] }
+            for i in work.selection {
+                var weight = row[i]
+                if m.normalize { weight /= total }
+                if m.scale != 0 && m.scale != 1 { weight *= m.scale }
+                work.assignments[i].append((t, weight))
+            }
+        }
+        let out = work.expertOut.ensure(n * e)
+        out.update(repeating: 0, count: n * e)
+        // Each expert runs once over the tokens routed to it (a batched matmul in prefill).
+        let gathered = work.gathered.ensure(n * e)
+        let hidden = m.gate.rows
+        for expert in 0..<experts where !work.assignments[expert].isEmpty {
+            let routed = work.assignments[expert]
+            for (r, item) in routed.enumerated() { (gathered + r * e).update(from: h + item.token * e, count: e) }
+            let count = routed.count
+            let gate = work.gate.ensure(count * hidden), up = work.up.ensure(count * hidden)
+            project(m.gate.expert(expert), gathered, count, gate)
+            project(m.up.expert(expert), gathered, count, up)
+            for i in 0..<(count * hidden) { gate[i] = VectorMath.silu(gate[i]) * up[i] }
+            let down = work.projected.ensure(count * e)
+            project(m.down.expert(expert), gate, count, down)
+            for (r, item) in routed.enumerated() { VectorMath.axpy(item.weight, down + r * e, out + item.token * e, e) }
+        }
+        if let shared = m.shared {
+            let s = denseFeedForward(shared, input: h, n: n, into: work.shared)
+            for t in 0..<n {
+                var weight: Float = 1
+                if let g = m.sharedGate { weight = g.withUnsafeBufferPointer { VectorMath.sigmoid(VectorMath.dot($0.baseAddress!, h + t * e, e)) } }
+                VectorMath.axpy(weight, s + t * e, out + t * e, e)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,119 @@
+import ArgumentParser
+import Engine
+import Foundation
+
+/// `moecoder generate`: continue a prompt with the model.
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate text after a prompt.",
+        discussion: "Streams the continuation to standard output. Temperature 0 (the default) is greedy.")
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(name: .shortAndLong, help: "The prompt text.")
+    var prompt: String?
+
+    @Option(help: ArgumentHelp("Read the prompt from a file ('-' for standard input).", valueName: "file"))
+    var promptFile: String?
+
+    @Option(help: "Maximum number of tokens to generate.")
+    var maxTokens: Int = 128
+
+    @Option(help: "Sampling temperature; 0 picks the most likely token.")
+    var temperature: Float = 0
+
+    @Option(help: "Keep only the k most likely tokens (0 = all).")
+    var topK: Int = 40
+
+    @Option(help: "Nucleus sampling: keep the smallest set of tokens reaching this probability.")
+    var topP: Float = 0.95
+
+    @Option(help: "Drop tokens less likely than this fraction of the most likely one.")
+    var minP: Float = 0.05
+
+    @Option(help: "Penalty > 1 for repeating recent tokens.")
+    var repeatPenalty: Float = 1
+
+    @Option(help: "Random seed (same seed, same output).")
+    var seed: UInt64 = 0
+
+    @Option(help: "Stop when this text is generated (repeatable).")
+    var stop: [String] = []
+
+    @Flag(help: "Do not stop at the end-of-sequence token.")
+    var ignoreEos = false
+
+    @Flag(help: "Print one JSON object with the text, tokens and timings instead of streaming.")
+    var json = false
+
+    func validate() throws {
+        if (prompt == nil) == (promptFile == nil) { throw ValidationError("give exactly one of --prompt or --prompt-file") }
+        if maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
+        if temperature < 0 { throw ValidationError("--temperature must not be negative") }
+        if topP <= 0 || topP > 1 { throw ValidationError("--top-p must be in (0, 1]") }
+        if minP < 0 || minP >= 1 { throw ValidationError("--min-p must be in [0, 1)") }
+        if repeatPenalty <= 0 { throw ValidationError("--repeat-penalty must be positive") }
+    }
+
+    func run() throws {
+        let text: String
+        if let prompt { text = prompt } else if promptFile == "-" {
+            text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        } else {
+            guard let data = FileManager.default.contents(atPath: promptFile!) else {
+                throw CLIFailure(message: "cannot read the prompt file '\(promptFile!)'")
+            }
+            text = String(decoding: data, as: UTF8.self)
+        }
+        let model = try modelOptions.load()
+        let tokens = model.tokenizer.encode(text, addSpecial: true)
+        guard !tokens.isEmpty else { throw CLIFailure(message: "the prompt is empty") }
+        let options = GenerationOptions(
+            maxTokens: maxTokens,
+            sampling: SamplingParameters(temperature: temperature, topK: topK, topP: topP, minP: minP,
+                                         repetitionPenalty: repeatPenalty, seed: seed),
+            stopStrings: stop, ignoreEOS: ignoreEos)
+        let result: GenerationResult
+        do {
+            result = try Generator(model: model).generate(prompt: tokens, options: options) { piece in
+                if !json {
+                    FileHandle.standardOutput.write(Data(piece.utf8))
+                }
+                return true
+            }
+        } catch let error as ModelError {
+            throw CLIFailure(message: error.message)
+        }
+        if json {
+            print(try JSON.line(GenerateReport(result)))
+        } else {
+            print()
+            warn(String(format: "%d prompt tokens in %.2f s, %d generated in %.2f s (%.1f tokens/s), stop: %@",
+                        result.promptTokens, result.promptSeconds, result.tokens.count, result.decodeSeconds,
+                        Double(result.tokens.count) / max(result.decodeSeconds, 1e-9), result.stopReason.rawValue))
+        }
+    }
+}
+
+struct GenerateReport: Encodable {
+    var text: String
+    var tokens: [Int32]
+    var stopReason: StopReason
+    var promptTokens: Int
+    var promptMs: Double
+    var decodeMs: Double
+
+    init(_ r: GenerationResult) {
+        text = r.text
+        tokens = r.tokens
+        stopReason = r.stopReason
+        promptTokens = r.promptTokens
+        promptMs = r.promptSeconds * 1000
+        decodeMs = r.decodeSeconds * 1000
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case text, tokens, stopReason = "stop_reason", promptTokens = "prompt_tokens", promptMs = "prompt_ms"
+        case decodeMs = "decode_ms"
+    }
+}
