@@ -1,1 +1,0 @@
-// The GGUF module; see README.md and DESIGN.md.

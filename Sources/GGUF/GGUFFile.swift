@@ -1,0 +1,115 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A parsed GGUF file whose bytes stay where they are: mapped read-only from disk, or one copy of an
+/// in-memory buffer. Tensor data is never copied; `data(_:)` points into the bytes.
+///
+/// Immutable after `init`, which is what makes the unchecked `Sendable` sound.
+public final class GGUFFile: @unchecked Sendable {
+    /// 2 or 3.
+    public let version: UInt32
+    /// `general.alignment`, or 32 when absent.
+    public let alignment: Int
+    public let metadata: [String: GGUFValue]
+    /// Metadata keys in file order.
+    public let metadataKeys: [String]
+    /// Tensor infos in file order.
+    public let tensors: [GGUFTensorInfo]
+    public let fileSize: Int
+    /// Start of the tensor data section.
+    public let dataOffset: Int
+
+    private let base: UnsafeRawPointer
+    private let storage: Storage
+    private let tensorIndex: [String: Int]
+
+    /// Maps the file read-only (`PROT_READ`, `MAP_PRIVATE`) and parses its header; unmapped in `deinit`.
+    public convenience init(path: String) throws {
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else {
+            throw GGUFError("cannot open '\(path)': \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else {
+            throw GGUFError("cannot stat '\(path)': \(String(cString: strerror(errno)))")
+        }
+        guard (status.st_mode & S_IFMT) == S_IFREG else {
+            throw GGUFError("'\(path)' is not a regular file")
+        }
+        let size = Int(status.st_size)
+        guard size > 0 else {
+            throw GGUFError("'\(path)' is empty: too short for a GGUF header")
+        }
+        guard let mapping = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0),
+              mapping != UnsafeMutableRawPointer(bitPattern: -1) else {
+            throw GGUFError("cannot map '\(path)' (\(size) bytes): \(String(cString: strerror(errno)))")
+        }
+        try self.init(base: UnsafeRawPointer(mapping), size: size, storage: .mapped, path: path)
+    }
+
+    /// Parses a copy of `bytes` with the same parser (for tests and fuzzing).
+    public convenience init(bytes: [UInt8]) throws {
+        let copy = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 64)
+        bytes.withUnsafeBytes { source in
+            if let address = source.baseAddress {
+                copy.copyMemory(from: address, byteCount: source.count)
+            }
+        }
+        try self.init(base: UnsafeRawPointer(copy), size: bytes.count, storage: .allocated, path: nil)
+    }
+
+    private init(base: UnsafeRawPointer, size: Int, storage: Storage, path: String?) throws {
+        let layout: GGUFLayout
+        do {
+            layout = try GGUFParser.parse(UnsafeRawBufferPointer(start: base, count: size))
+        } catch {
+            storage.release(base, size: size)
+            guard let path, let error = error as? GGUFError else { throw error }
+            throw GGUFError("\(path): \(error.message)")
+        }
+        self.base = base
+        self.storage = storage
+        self.fileSize = size
+        self.version = layout.version
+        self.alignment = layout.alignment
+        self.metadata = layout.metadata
+        self.metadataKeys = layout.metadataKeys
+        self.tensors = layout.tensors
+        self.dataOffset = layout.dataOffset
+        self.tensorIndex = Dictionary(uniqueKeysWithValues: layout.tensors.enumerated().map { ($1.name, $0) })
+    }
+
+    deinit {
+        storage.release(base, size: fileSize)
+    }
+
+    /// `general.architecture`, e.g. "llama", "qwen2moe".
+    public var architecture: String? { metadata["general.architecture"]?.string }
+
+    public func tensor(_ name: String) -> GGUFTensorInfo? {
+        tensorIndex[name].map { tensors[$0] }
+    }
+
+    /// The first byte of a tensor's data, inside the mapping: `byteCount` bytes are readable from there
+    /// for as long as this file is alive. `tensor` must be one of this file's tensors.
+    public func data(_ tensor: GGUFTensorInfo) -> UnsafeRawPointer {
+        precondition(self.tensor(tensor.name) == tensor, "tensor '\(tensor.name)' is not one of this file's tensors")
+        return base + dataOffset + tensor.offset
+    }
+
+    /// Who owns the bytes, and so how to give them back.
+    private enum Storage {
+        case mapped, allocated
+
+        func release(_ base: UnsafeRawPointer, size: Int) {
+            switch self {
+            case .mapped: munmap(UnsafeMutableRawPointer(mutating: base), size)
+            case .allocated: UnsafeMutableRawPointer(mutating: base).deallocate()
+            }
+        }
+    }
+}
