@@ -28,7 +28,7 @@ public final class GGUFFile: @unchecked Sendable {
 
     /// Maps the file read-only (`PROT_READ`, `MAP_PRIVATE`) and parses its header; unmapped in `deinit`.
     public convenience init(path: String) throws {
-        let descriptor = open(path, O_RDONLY)
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             throw GGUFError("cannot open '\(path)': \(String(cString: strerror(errno)))")
         }

@@ -50,29 +50,20 @@ struct MalformedFileTests {
 
     @Test("bad strings: lengths past the end and invalid UTF-8 in keys, values and tensor names")
     func strings() {
-        var raw = RawGGUF()
-        raw.header(tensorCount: 0, keyValueCount: 1)
-        raw.u64(1 << 40)
-        raw.bytes += Array("key".utf8)
-        raw.zeros(10)
-        #expect(parseError(raw.bytes)
+        let pastEnd = RawGGUF.oneKeyValue { raw in
+            raw.u64(1 << 40)
+            raw.bytes += Array("key".utf8)
+            raw.zeros(10)
+        }
+        #expect(parseError(pastEnd)
             == "metadata key #0 at byte 24 has length 1099511627776, past the end of the file (13 bytes left)")
+        #expect(parseError(RawGGUF.oneKeyValue { $0.string([0x6B, 0xFF, 0x79]); $0.u32(0); $0.u8(1) })
+            == "metadata key #0 at byte 24 is not valid UTF-8")
+        // A truncated 3-byte sequence.
+        #expect(parseError(RawGGUF.oneKeyValue { $0.string("general.name"); $0.u32(8); $0.string([0xE2, 0x9C]) })
+            == "metadata 'general.name' at byte 48 is not valid UTF-8")
 
-        raw = RawGGUF()
-        raw.header(tensorCount: 0, keyValueCount: 1)
-        raw.string([0x6B, 0xFF, 0x79])
-        raw.u32(0)
-        raw.u8(1)
-        #expect(parseError(raw.bytes) == "metadata key #0 at byte 24 is not valid UTF-8")
-
-        raw = RawGGUF()
-        raw.header(tensorCount: 0, keyValueCount: 1)
-        raw.string("general.name")
-        raw.u32(8)
-        raw.string([0xE2, 0x9C])  // a truncated 3-byte sequence
-        #expect(parseError(raw.bytes) == "metadata 'general.name' at byte 48 is not valid UTF-8")
-
-        raw = RawGGUF()
+        var raw = RawGGUF()
         raw.header(tensorCount: 1, keyValueCount: 0)
         raw.string([0xC0, 0x80])  // overlong NUL
         raw.u32(1)
@@ -84,51 +75,31 @@ struct MalformedFileTests {
 
     @Test("bad metadata: unknown value types, duplicate keys, bad bools, deep nesting, bad alignment")
     func metadata() {
-        var raw = RawGGUF()
-        raw.header(tensorCount: 0, keyValueCount: 1)
-        raw.string("x")
-        raw.u32(13)
-        #expect(parseError(raw.bytes) == "metadata 'x' has unknown value type 13 at byte 33 (valid: 0 to 12)")
+        #expect(parseError(RawGGUF.oneKeyValue { $0.string("x"); $0.u32(13) })
+            == "metadata 'x' has unknown value type 13 at byte 33 (valid: 0 to 12)")
+        #expect(parseError(RawGGUF.oneKeyValue { $0.string("flag"); $0.u32(7); $0.u8(2) })
+            == "metadata 'flag' at byte 40 is a bool of value 2 (must be 0 or 1)")
+        let deep = RawGGUF.oneKeyValue { raw in
+            raw.string("deep")
+            raw.u32(9)
+            for _ in 0..<100 {
+                raw.u32(9)
+                raw.u64(1)
+            }
+        }
+        #expect(parseError(deep)?.hasSuffix("at byte 232 nests arrays deeper than 16 levels") == true)
+        #expect(parseError(RawGGUF.oneKeyValue { $0.keyValue("general.alignment", uint32: 48) })
+            == "metadata 'general.alignment' is 48, not a power of two")
+        #expect(parseError(RawGGUF.oneKeyValue { $0.keyValue("general.alignment", uint32: 0) })
+            == "metadata 'general.alignment' is 0, not a power of two")
+        #expect(parseError(RawGGUF.oneKeyValue { $0.string("general.alignment"); $0.u32(10); $0.u64(64) })
+            == "metadata 'general.alignment' has type uint64 (must be uint32)")
 
-        raw = RawGGUF()
+        var raw = RawGGUF()
         raw.header(tensorCount: 0, keyValueCount: 2)
         raw.keyValue("x", uint32: 1)
         raw.keyValue("x", uint32: 2)
         #expect(parseError(raw.bytes) == "duplicate metadata key 'x' at byte 41")
-
-        raw = RawGGUF()
-        raw.header(tensorCount: 0, keyValueCount: 1)
-        raw.string("flag")
-        raw.u32(7)
-        raw.u8(2)
-        #expect(parseError(raw.bytes) == "metadata 'flag' at byte 40 is a bool of value 2 (must be 0 or 1)")
-
-        raw = RawGGUF()
-        raw.header(tensorCount: 0, keyValueCount: 1)
-        raw.string("deep")
-        raw.u32(9)
-        for _ in 0..<100 {
-            raw.u32(9)
-            raw.u64(1)
-        }
-        #expect(parseError(raw.bytes)?.hasSuffix("at byte 232 nests arrays deeper than 16 levels") == true)
-
-        raw = RawGGUF()
-        raw.header(tensorCount: 0, keyValueCount: 1)
-        raw.keyValue("general.alignment", uint32: 48)
-        #expect(parseError(raw.bytes) == "metadata 'general.alignment' is 48, not a power of two")
-
-        raw = RawGGUF()
-        raw.header(tensorCount: 0, keyValueCount: 1)
-        raw.keyValue("general.alignment", uint32: 0)
-        #expect(parseError(raw.bytes) == "metadata 'general.alignment' is 0, not a power of two")
-
-        raw = RawGGUF()
-        raw.header(tensorCount: 0, keyValueCount: 1)
-        raw.string("general.alignment")
-        raw.u32(10)
-        raw.u64(64)
-        #expect(parseError(raw.bytes) == "metadata 'general.alignment' has type uint64 (must be uint32)")
     }
 
     @Test("bad tensor infos: dimension counts, sizes, overflow, types, block multiples")

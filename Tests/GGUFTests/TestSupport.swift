@@ -57,6 +57,14 @@ struct RawGGUF {
         bytes += [UInt8](repeating: 0, count: count)
     }
 
+    /// A file with no tensors and one metadata entry, which `entry` writes.
+    static func oneKeyValue(_ entry: (inout RawGGUF) -> Void) -> [UInt8] {
+        var raw = RawGGUF()
+        raw.header(tensorCount: 0, keyValueCount: 1)
+        entry(&raw)
+        return raw.bytes
+    }
+
     /// A file with one tensor `t` and `dataBytes` bytes of (zero) data after the aligned header.
     static func oneTensor(dimensions: [UInt64], type: UInt32 = TensorType.f32.rawValue, offset: UInt64 = 0,
                           dataBytes: Int) -> [UInt8] {
