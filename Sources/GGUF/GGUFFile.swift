@@ -13,11 +13,13 @@ public final class GGUFFile: @unchecked Sendable {
     public let version: UInt32
     /// `general.alignment`, or 32 when absent.
     public let alignment: Int
+    /// Metadata by key, e.g. "general.architecture", "qwen2moe.expert_count".
     public let metadata: [String: GGUFValue]
     /// Metadata keys in file order.
     public let metadataKeys: [String]
     /// Tensor infos in file order.
     public let tensors: [GGUFTensorInfo]
+    /// Bytes in the file (or buffer).
     public let fileSize: Int
     /// Start of the tensor data section.
     public let dataOffset: Int
@@ -90,6 +92,7 @@ public final class GGUFFile: @unchecked Sendable {
     /// `general.architecture`, e.g. "llama", "qwen2moe".
     public var architecture: String? { metadata["general.architecture"]?.string }
 
+    /// The tensor named `name`, e.g. "blk.0.ffn_gate_exps.weight".
     public func tensor(_ name: String) -> GGUFTensorInfo? {
         tensorIndex[name].map { tensors[$0] }
     }

@@ -29,14 +29,17 @@ public enum GGUFValue: Sendable, Equatable {
         }
     }
 
+    /// The `.string` case's text.
     public var string: String? {
         if case .string(let v) = self { v } else { nil }
     }
 
+    /// The `.bool` case's value.
     public var bool: Bool? {
         if case .bool(let v) = self { v } else { nil }
     }
 
+    /// The `.array` case's elements.
     public var array: [GGUFValue]? {
         if case .array(let v) = self { v } else { nil }
     }
