@@ -1,1 +1,0 @@
-// The Tokenizer module; see README.md and DESIGN.md.
