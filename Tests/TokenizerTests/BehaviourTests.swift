@@ -1,0 +1,178 @@
+import Foundation
+import Testing
+import Tokenizer
+
+/// Streaming, special tokens, FIM detection, loading errors and the GGUF-style initializer.
+@Suite struct BehaviourTests {
+    @Test("streamed pieces concatenate to decode() and never split a character", arguments: Fixtures.families)
+    func streaming(family: String) throws {
+        let tokenizer = try Fixtures.tokenizer(family)
+        let expected = try Fixtures.expected(family)
+        let streams = expected.encode.map(\.ids) + expected.decode.map(\.ids)
+        for ids in streams {
+            var decoder = StreamingDecoder(tokenizer: tokenizer)
+            var text = ""
+            for id in ids {
+                let piece = decoder.append(id)
+                // A held-back partial character would surface as U+FFFD at the end of a piece.
+                if !piece.isEmpty, !tokenizer.decode(ids).contains("\u{FFFD}") {
+                    #expect(!piece.unicodeScalars.contains("\u{FFFD}"))
+                }
+                text += piece
+            }
+            text += decoder.finish()
+            #expect(text == tokenizer.decode(ids))
+        }
+    }
+
+    @Test("a multi-byte character split over byte tokens is held back until complete")
+    func streamingHoldsBack() throws {
+        let tokenizer = try Fixtures.tokenizer("qwen2")
+        let byteIds = "😀".utf8.map { tokenizer.id(of: byteToken($0))! }
+        var decoder = StreamingDecoder(tokenizer: tokenizer)
+        #expect(decoder.append(byteIds[0]) == "")
+        #expect(decoder.append(byteIds[1]) == "")
+        #expect(decoder.append(byteIds[2]) == "")
+        #expect(decoder.append(byteIds[3]) == "😀")
+        #expect(decoder.append(byteIds[0]) == "")
+        #expect(decoder.finish() == "\u{FFFD}")
+    }
+
+    @Test("special tokens are one id when parsed and plain text otherwise")
+    func specialTokens() throws {
+        let tokenizer = try Fixtures.tokenizer("qwen2")
+        let endOfText = try #require(tokenizer.id(of: "<|endoftext|>"))
+        #expect(tokenizer.isSpecial(endOfText))
+        #expect(!tokenizer.isSpecial(tokenizer.encode("a")[0]))
+        let parsed = tokenizer.encode("x<|endoftext|>y")
+        #expect(parsed.contains(endOfText))
+        #expect(parsed.count == 3)
+        let plain = tokenizer.encode("x<|endoftext|>y", parseSpecial: false)
+        #expect(!plain.contains(endOfText))
+        #expect(tokenizer.decode(plain) == "x<|endoftext|>y")
+        #expect(tokenizer.decode(parsed, skipSpecial: true) == "xy")
+        // Longest match wins where one special token's text starts another's.
+        let longer = try BPETokenizer(tokens: ["a", "<x>", "<x>>"], merges: [], tokenTypes: [1, 3, 3],
+                                      preTokenizer: .gpt2, bos: nil, eos: nil, addBOS: false)
+        #expect(longer.encode("<x>>a<x>") == [2, 0, 1])
+    }
+
+    @Test("FIM tokens are found for each family's convention")
+    func fimDetection() throws {
+        let expectations: [String: (String, String, String, String?, String?, String?)] = [
+            "deepseek-coder": ("<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>", nil, "<｜end▁of▁sentence｜>", nil),
+            "deepseek-llm": ("<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>", nil, "<｜end▁of▁sentence｜>", nil),
+            "qwen2": ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|fim_pad|>", "<|endoftext|>", "<|file_sep|>"),
+            "starcoder": ("<fim_prefix>", "<fim_suffix>", "<fim_middle>", "<fim_pad>", "<|endoftext|>", "<file_sep>"),
+        ]
+        for (family, texts) in expectations {
+            let tokenizer = try Fixtures.tokenizer(family)
+            let fim = try #require(tokenizer.fim, "\(family)")
+            #expect(fim.prefix == tokenizer.id(of: texts.0))
+            #expect(fim.suffix == tokenizer.id(of: texts.1))
+            #expect(fim.middle == tokenizer.id(of: texts.2))
+            #expect(fim.pad == texts.3.flatMap(tokenizer.id(of:)))
+            #expect(fim.endOfText == texts.4.flatMap(tokenizer.id(of:)))
+            #expect(fim.fileSeparator == texts.5.flatMap(tokenizer.id(of:)))
+        }
+        #expect(try Fixtures.tokenizer("llama3").fim == nil)
+        #expect(try Fixtures.tokenizer("gpt2").fim == nil)
+        let codeLlama = try BPETokenizer(tokens: ["a", "▁<PRE>", "▁<SUF>", "▁<MID>", "▁<EOT>"], merges: [],
+                                         tokenTypes: [1, 3, 3, 3, 3], preTokenizer: .gpt2, bos: nil, eos: nil,
+                                         addBOS: false)
+        #expect(codeLlama.fim == FIMTokens(prefix: 1, suffix: 2, middle: 3, endOfText: 4))
+    }
+
+    @Test("BOS/EOS come from the tokenizer.json template")
+    func bosEos() throws {
+        let llama = try Fixtures.tokenizer("llama3")
+        #expect(llama.bos == llama.id(of: "<|begin_of_text|>"))
+        #expect(llama.eos == llama.id(of: "<|end_of_text|>"))
+        #expect(llama.encode("hi", addSpecial: true).first == llama.bos)
+        let qwen = try Fixtures.tokenizer("qwen2")
+        #expect(qwen.bos == nil)
+        #expect(qwen.eos == qwen.id(of: "<|endoftext|>"))
+    }
+
+    @Test("the array initializer (GGUF metadata) tokenizes like the tokenizer.json", arguments: Fixtures.families)
+    func arrayInitializer(family: String) throws {
+        let json = try Fixtures.tokenizer(family)
+        let root = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: Fixtures.tokenizerPath(family)))) as! [String: Any]
+        let model = root["model"] as! [String: Any]
+        let merges = (model["merges"] as! [[String]]).map { "\($0[0]) \($0[1])" }
+        let tokens = (0..<json.vocabularySize).map { json.token(of: Int32($0))! }
+        let types = (0..<json.vocabularySize).map { json.isSpecial(Int32($0)) ? 3 : 1 }
+        let preTokenizer = try #require(PreTokenizer(ggufName: family))
+        let gguf = try BPETokenizer(tokens: tokens, merges: merges, tokenTypes: types, preTokenizer: preTokenizer,
+                                    bos: json.bos, eos: json.eos, addBOS: json.addBOS)
+        for entry in try Fixtures.expected(family).encode where family != "qwen2" {
+            #expect(gguf.encode(entry.text) == entry.ids, "\(family): \(entry.text.debugDescription)")
+        }
+    }
+
+    @Test("GGUF pre-tokenizer names map to families")
+    func ggufNames() {
+        #expect(PreTokenizer(ggufName: "default") == .gpt2)
+        #expect(PreTokenizer(ggufName: "gpt-2") == .gpt2)
+        #expect(PreTokenizer(ggufName: "llama-bpe") == .llama3)
+        #expect(PreTokenizer(ggufName: "deepseek-coder") == .deepseekCoder)
+        #expect(PreTokenizer(ggufName: "deepseek-llm") == .deepseekLLM)
+        #expect(PreTokenizer(ggufName: "qwen2") == .qwen2)
+        #expect(PreTokenizer(ggufName: "starcoder") == .starcoder)
+        #expect(PreTokenizer(ggufName: "deepseek-v3") == nil)  // its own regexes; not implemented
+        #expect(PreTokenizer(ggufName: "no-such-thing") == nil)
+    }
+
+    @Test("pre-tokenizer splits follow the regex edge cases")
+    func splits() {
+        #expect(PreTokenizer.gpt2.split("a  b   \n") == ["a", " ", " b", "   \n"])
+        #expect(PreTokenizer.llama3.split("x  \n\n  y 12345 WE'LL") == ["x", "  \n\n", " ", " y", " ", "123", "45", " WE", "'LL"])
+        #expect(PreTokenizer.qwen2.split("ab 123") == ["ab", " ", "1", "2", "3"])
+        // "=" is a symbol (Sm), not \p{P}: " = " stays one gap piece. (Checked against HF.)
+        #expect(PreTokenizer.deepseekCoder.split("x = 10;\n") == ["x", " = ", "1", "0", ";", "\n"])
+        #expect(PreTokenizer.deepseekLLM.split("foo  中文 123  ") == ["foo", "  ", "中文", " ", "123", "  "])
+        #expect(PreTokenizer.starcoder.split("x1 22") == ["x", "1", " ", "2", "2"])
+    }
+
+    @Test("malformed tokenizer.json files fail with a message naming the problem")
+    func malformedJSON() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tokenizer-tests-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func load(_ text: String) -> TokenizerError? {
+            let path = directory.appendingPathComponent("t.json").path
+            FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+            do {
+                _ = try BPETokenizer(tokenizerJSON: path)
+                return nil
+            } catch {
+                return error as? TokenizerError
+            }
+        }
+        let byteLevel = #""pre_tokenizer": {"type": "ByteLevel"}"#
+        #expect(load("{").map { "\($0)".contains("cannot read tokenizer file") } == true)
+        #expect(load("{}") == .malformed(field: "model", reason: "is missing or not an object"))
+        #expect(load(#"{"model": {"type": "Unigram"}}"#) == .unsupported("model.type \"Unigram\" (only BPE is supported)"))
+        #expect(load(#"{"model": {"type": "BPE", "merges": []}}"#)?.description
+            == "malformed tokenizer.json: model.vocab is missing or not an object of token → id")
+        #expect(load(#"{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": ["a b"]}, \#(byteLevel)}"#)?
+            .description.contains("merge 0 \"a b\" names a token missing") == true)
+        #expect(load(#"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "Whitespace"}}"#)?
+            .description.contains("does not end in ByteLevel") == true)
+        #expect(load(#"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, \#(byteLevel)}"#) == nil)
+        #expect(throws: TokenizerError.self) { try BPETokenizer(tokenizerJSON: "/nonexistent/tokenizer.json") }
+    }
+}
+
+/// The byte-level vocabulary text of one byte.
+private func byteToken(_ byte: UInt8) -> String {
+    // GPT-2's table: printable Latin-1 maps to itself, the rest to U+0100 + n in byte order.
+    var next: UInt32 = 256
+    for b in 0...255 {
+        let printable = (0x21...0x7E).contains(b) || (0xA1...0xAC).contains(b) || (0xAE...0xFF).contains(b)
+        if b == Int(byte) { return String(Unicode.Scalar(printable ? UInt32(b) : next)!) }
+        if !printable { next += 1 }
+    }
+    return ""
+}
