@@ -24,14 +24,18 @@ struct ScalarClass: OptionSet, Sendable {
 
     @inline(__always)
     static func of(_ value: UInt32) -> ScalarClass {
-        value < 0x80 ? ScalarClass(rawValue: asciiTable[Int(value)]) : nonASCII(value)
+        value < 0x80 ? ScalarClass(rawValue: asciiTable[Int(value)]) : classify(value)
     }
 
-    private static let asciiTable: [UInt8] = (0..<128).map { classify(UInt32($0)).rawValue }
+    /// Classes of the ASCII scalars, allocated once and never freed, so the hot loop reads a plain pointer
+    /// instead of going through a lazily initialized global on every character.
+    nonisolated(unsafe) static let asciiTable: UnsafePointer<UInt8> = {
+        let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 128)
+        for value in 0..<128 { table[value] = classify(UInt32(value)).rawValue }
+        return UnsafePointer(table)
+    }()
 
-    private static func nonASCII(_ value: UInt32) -> ScalarClass { classify(value) }
-
-    private static func classify(_ value: UInt32) -> ScalarClass {
+    static func classify(_ value: UInt32) -> ScalarClass {
         guard let scalar = Unicode.Scalar(value) else { return [] }
         var result: ScalarClass = []
         switch scalar.properties.generalCategory {
@@ -90,6 +94,11 @@ struct ScalarClass: OptionSet, Sendable {
 /// Reads Unicode scalars out of valid UTF-8 (a Swift String's storage, so never malformed).
 struct UTF8Scan {
     let bytes: UnsafeBufferPointer<UInt8>
+    private let ascii = ScalarClass.asciiTable
+
+    init(bytes: UnsafeBufferPointer<UInt8>) {
+        self.bytes = bytes
+    }
 
     /// The scalar starting at byte `i` and its length in bytes.
     @inline(__always)
@@ -106,8 +115,10 @@ struct UTF8Scan {
 
     @inline(__always)
     func classAt(_ i: Int) -> (ScalarClass, length: Int) {
+        let byte = bytes[i]
+        if byte < 0x80 { return (ScalarClass(rawValue: ascii[Int(byte)]), 1) }
         let (value, length) = scalar(at: i)
-        return (ScalarClass.of(value), length)
+        return (ScalarClass.classify(value), length)
     }
 
     /// End of the run of scalars in `wanted` starting at `i` (`i` itself if none).
