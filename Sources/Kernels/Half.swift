@@ -1,0 +1,79 @@
+/// IEEE half (fp16) and bfloat16 conversions, bit-exact with ggml's reference conversions:
+/// round to nearest, ties to even; NaN stays NaN (quieted), infinities and subnormals are kept.
+extension Float {
+    /// The float an IEEE binary16 bit pattern stands for (exact: every half is a float).
+    @inlinable
+    public init(fp16Bits h: UInt16) {
+        let sign = UInt32(h & 0x8000) << 16
+        let magnitude = UInt32(h & 0x7FFF)
+        let value: Float
+        if magnitude >= 0x7C00 {
+            // Infinity or NaN: all-ones exponent, payload kept.
+            value = Float(bitPattern: (magnitude << 13) | 0x7F80_0000)
+        } else if magnitude >= 0x0400 {
+            // Normal: rebias the exponent from 15 to 127 (add 112 << 23).
+            value = Float(bitPattern: (magnitude << 13) &+ 0x3800_0000)
+        } else {
+            // Zero or subnormal: magnitude × 2^-24, exact.
+            value = Float(magnitude) * 0x1p-24
+        }
+        self = Float(bitPattern: value.bitPattern | sign)
+    }
+
+    /// The nearest IEEE binary16 (ties to even); NaN becomes the quiet NaN 0x7E00 with the sign kept (as ggml).
+    @inlinable
+    public var fp16Bits: UInt16 {
+        let x = bitPattern
+        let sign = UInt16(truncatingIfNeeded: (x >> 16) & 0x8000)
+        let a = x & 0x7FFF_FFFF
+        if a > 0x7F80_0000 { return sign | 0x7E00 }
+        // 65520 (0x477FF000) is halfway between 65504 (largest half) and 65536; the tie goes to the even 2^16 = inf.
+        if a >= 0x477F_F000 { return sign | 0x7C00 }
+        if a < 0x3880_0000 {
+            // Below 2^-14 the result is a subnormal count of 2^-24 units; scaling by 2^24 is exact.
+            let units = (Float(bitPattern: a) * 0x1p24).rounded(.toNearestOrEven)
+            return sign | UInt16(units)
+        }
+        // Normal: round the 13 dropped mantissa bits to nearest even, carrying into the exponent if needed.
+        let rounded = a &+ 0x0FFF &+ ((a >> 13) & 1)
+        return sign | UInt16(truncatingIfNeeded: (rounded &- 0x3800_0000) >> 13)
+    }
+
+    /// The float a bfloat16 bit pattern stands for (its upper 16 bits).
+    @inlinable
+    public init(bf16Bits h: UInt16) {
+        self = Float(bitPattern: UInt32(h) << 16)
+    }
+
+    /// The nearest bfloat16 (ties to even); NaN is quieted by setting bit 6 (as ggml).
+    @inlinable
+    public var bf16Bits: UInt16 {
+        let x = bitPattern
+        if x & 0x7FFF_FFFF > 0x7F80_0000 { return UInt16(truncatingIfNeeded: x >> 16) | 0x40 }
+        return UInt16(truncatingIfNeeded: (x &+ 0x7FFF &+ ((x >> 16) & 1)) >> 16)
+    }
+}
+
+extension SIMD8 where Scalar == Float {
+    /// Eight halves converted at once (same results as `Float(fp16Bits:)`), for the f16 dot product.
+    @inline(__always)
+    init(fp16Bits h: SIMD8<UInt16>) {
+        let wide = SIMD8<UInt32>(truncatingIfNeeded: h)
+        let sign = (wide & 0x8000) &<< 16
+        let magnitude = wide & 0x7FFF
+        let normal = (magnitude &<< 13) &+ 0x3800_0000
+        let special = (magnitude &<< 13) | 0x7F80_0000
+        let subnormal: SIMD8<UInt32> = unsafeBitCast(
+            SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: magnitude)) * 0x1p-24, to: SIMD8<UInt32>.self)
+        var bits = normal
+        bits.replace(with: subnormal, where: magnitude .< 0x0400)
+        bits.replace(with: special, where: magnitude .>= 0x7C00)
+        self = unsafeBitCast(bits | sign, to: SIMD8<Float>.self)
+    }
+
+    /// Eight bfloat16 values converted at once.
+    @inline(__always)
+    init(bf16Bits h: SIMD8<UInt16>) {
+        self = unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: h) &<< 16, to: SIMD8<Float>.self)
+    }
+}

@@ -1,1 +1,0 @@
-// The Kernels module; see README.md and DESIGN.md.

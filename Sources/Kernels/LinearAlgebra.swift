@@ -1,0 +1,97 @@
+import CBLAS
+
+/// Matrix-vector and matrix-matrix products of a stored weight matrix with float activations.
+public enum LinearAlgebra {
+    /// Below this many multiply-adds a matvec runs on the caller alone: waking the pool costs more.
+    static let parallelThreshold = 1 << 15
+    /// From this many activation rows on, `matmul` dequantizes and calls sgemm instead of n matvecs.
+    public static let gemmThreshold = 4
+
+    /// y[r] = Σ_c W[r,c]·x[c] for every row r (x: cols floats, y: rows floats). Threads split the rows.
+    public static func matvec(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+        precondition(w.type.canCompute, "cannot compute with \(w.type.name)")
+        if w.rows * w.cols < parallelThreshold {
+            matvecRows(w, x, y, 0..<w.rows)
+        } else {
+            pool.parallelFor(w.rows) { rows in matvecRows(w, x, y, rows) }
+        }
+    }
+
+    @inline(__always)
+    static func matvecRows(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ rows: Range<Int>) {
+        // One switch per row range, not per row: each case inlines its own kernel into the loop.
+        switch w.type {
+        case .f32: for r in rows { y[r] = FloatFormats.dotF32(w.row(r), x, count: w.cols) }
+        case .f16: for r in rows { y[r] = FloatFormats.dotF16(w.row(r), x, count: w.cols) }
+        case .bf16: for r in rows { y[r] = FloatFormats.dotBF16(w.row(r), x, count: w.cols) }
+        case .q8_0: for r in rows { y[r] = LegacyQuants.dotQ8_0(w.row(r), x, count: w.cols) }
+        case .q4_0: for r in rows { y[r] = LegacyQuants.dotQ4_0(w.row(r), x, count: w.cols) }
+        case .q4_K: for r in rows { y[r] = KQuants.dotQ4_K(w.row(r), x, count: w.cols) }
+        case .q6_K: for r in rows { y[r] = KQuants.dotQ6_K(w.row(r), x, count: w.cols) }
+        default: preconditionFailure("cannot compute with \(w.type.name)")
+        }
+    }
+
+    /// Y[t,r] = Σ_c W[r,c]·X[t,c] for t in 0..<n (X: n×cols row-major, Y: n×rows row-major).
+    ///
+    /// Fewer than `gemmThreshold` rows of X run as matvecs. Otherwise f32 weights go straight to sgemm, and
+    /// other types are dequantized a panel of rows at a time into `scratch` (threads split the rows of the
+    /// panel), each panel followed by one sgemm (OpenBLAS threads it itself).
+    public static func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, n: Int, _ y: UnsafeMutablePointer<Float>,
+                              pool: ThreadPool, scratch: MatmulScratch) {
+        precondition(w.type.canCompute, "cannot compute with \(w.type.name)")
+        guard n > 0, w.rows > 0 else { return }
+        if n < gemmThreshold {
+            for t in 0..<n { matvec(w, x + t * w.cols, y + t * w.rows, pool: pool) }
+            return
+        }
+        if w.type == .f32 {
+            sgemm(x, n: n, weights: w.data.assumingMemoryBound(to: Float.self), rows: w.rows, cols: w.cols, y, ldy: w.rows)
+            return
+        }
+        let panelRows = min(w.rows, max(1, scratch.panelFloats / w.cols))
+        let panel = scratch.floats(atLeast: panelRows * w.cols)
+        var start = 0
+        while start < w.rows {
+            let rows = min(panelRows, w.rows - start)
+            pool.parallelFor(rows) { part in
+                Quant.dequantize(w.type, w.row(start + part.lowerBound), panel + part.lowerBound * w.cols,
+                                 count: part.count * w.cols)
+            }
+            sgemm(x, n: n, weights: panel, rows: rows, cols: w.cols, y + start, ldy: w.rows)
+            start += rows
+        }
+    }
+
+    /// Y[t, 0..<rows] = X[t, :] · Wᵀ for a float panel W (rows × cols); Y rows are `ldy` apart.
+    private static func sgemm(_ x: UnsafePointer<Float>, n: Int, weights: UnsafePointer<Float>, rows: Int, cols: Int,
+                              _ y: UnsafeMutablePointer<Float>, ldy: Int) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(rows), Int32(cols),
+                    1, x, Int32(cols), weights, Int32(cols), 0, y, Int32(ldy))
+    }
+}
+
+/// Reusable scratch for `LinearAlgebra.matmul`: allocated once by the caller, grows only when a larger
+/// panel is needed. Not for use by two matmuls at once.
+public final class MatmulScratch: @unchecked Sendable {
+    private var buffer: UnsafeMutablePointer<Float>?
+    private var capacity = 0
+    /// Floats of dequantized weights per sgemm call (1 MiB by default: it stays in cache while sgemm reads it).
+    let panelFloats: Int
+
+    public convenience init() { self.init(panelFloats: 1 << 18) }
+
+    init(panelFloats: Int) { self.panelFloats = panelFloats }
+
+    deinit { buffer?.deallocate() }
+
+    /// A buffer of at least `count` floats, valid until the next call.
+    func floats(atLeast count: Int) -> UnsafeMutablePointer<Float> {
+        if let buffer, capacity >= count { return buffer }
+        buffer?.deallocate()
+        let grown = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        buffer = grown
+        capacity = count
+        return grown
+    }
+}

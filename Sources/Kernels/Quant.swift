@@ -1,0 +1,84 @@
+/// Conversion between floats and ggml's stored types, and dot products of a stored row with a float vector.
+///
+/// Each entry point dispatches once on the type to a kernel for that format; the formats live in
+/// QuantFloat.swift (f32/f16/bf16), QuantLegacy.swift (q8_0/q4_0) and QuantK.swift (q4_K/q6_K).
+/// Nothing here allocates: callers own every buffer.
+public enum Quant {
+    /// Dequantizes `count` elements (a multiple of `type.blockSize`) of `type` starting at `src` into `dst`.
+    /// - Precondition: `type.canCompute`.
+    public static func dequantize(_ type: TensorType, _ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, count: Int) {
+        precondition(count % type.blockSize == 0, "\(count) elements are not whole \(type.name) blocks")
+        switch type {
+        case .f32: dst.update(from: src.assumingMemoryBound(to: Float.self), count: count)
+        case .f16: FloatFormats.dequantizeF16(src, dst, count: count)
+        case .bf16: FloatFormats.dequantizeBF16(src, dst, count: count)
+        case .q8_0: LegacyQuants.dequantizeQ8_0(src, dst, count: count)
+        case .q4_0: LegacyQuants.dequantizeQ4_0(src, dst, count: count)
+        case .q4_K: KQuants.dequantizeQ4_K(src, dst, count: count)
+        case .q6_K: KQuants.dequantizeQ6_K(src, dst, count: count)
+        default: preconditionFailure("cannot dequantize \(type.name)")
+        }
+    }
+
+    /// Quantizes `count` floats (a multiple of `type.blockSize`) into `type`, rounding exactly as ggml's
+    /// reference quantizers do, so that the bytes match what llama.cpp writes.
+    /// - Precondition: `type.canQuantize` (f32, f16, bf16, q8_0, q4_0).
+    public static func quantize(_ type: TensorType, _ src: UnsafePointer<Float>, _ dst: UnsafeMutableRawPointer, count: Int) {
+        precondition(count % type.blockSize == 0, "\(count) elements are not whole \(type.name) blocks")
+        switch type {
+        case .f32: dst.copyMemory(from: src, byteCount: count * 4)
+        case .f16:
+            for i in 0..<count { dst.storeBytes(of: src[i].fp16Bits, toByteOffset: 2 * i, as: UInt16.self) }
+        case .bf16:
+            for i in 0..<count { dst.storeBytes(of: src[i].bf16Bits, toByteOffset: 2 * i, as: UInt16.self) }
+        case .q8_0: LegacyQuants.quantizeQ8_0(src, dst, count: count)
+        case .q4_0: LegacyQuants.quantizeQ4_0(src, dst, count: count)
+        default: preconditionFailure("cannot quantize to \(type.name)")
+        }
+    }
+
+    /// Σ row[i]·x[i] over `count` elements (a multiple of `type.blockSize`) of a row stored as `type`.
+    /// - Precondition: `type.canCompute`.
+    @inline(__always)
+    public static func dot(_ type: TensorType, _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int) -> Float {
+        switch type {
+        case .f32: FloatFormats.dotF32(row, x, count: count)
+        case .f16: FloatFormats.dotF16(row, x, count: count)
+        case .bf16: FloatFormats.dotBF16(row, x, count: count)
+        case .q8_0: LegacyQuants.dotQ8_0(row, x, count: count)
+        case .q4_0: LegacyQuants.dotQ4_0(row, x, count: count)
+        case .q4_K: KQuants.dotQ4_K(row, x, count: count)
+        case .q6_K: KQuants.dotQ6_K(row, x, count: count)
+        default: preconditionFailure("cannot compute with \(type.name)")
+        }
+    }
+}
+
+/// Widening conversions from small-integer lanes to float lanes, shared by the quantized kernels.
+extension SIMD16 where Scalar == Float {
+    @inline(__always)
+    init(_ bytes: SIMD16<UInt8>) {
+        self.init(SIMD16<Int32>(truncatingIfNeeded: bytes))
+    }
+
+    @inline(__always)
+    init(_ bytes: SIMD16<Int8>) {
+        self.init(SIMD16<Int32>(truncatingIfNeeded: bytes))
+    }
+}
+
+extension UnsafePointer where Pointee == Float {
+    /// 16 floats starting `offset` elements in.
+    @inline(__always)
+    func load16(_ offset: Int) -> SIMD16<Float> {
+        UnsafeRawPointer(self + offset).loadUnaligned(as: SIMD16<Float>.self)
+    }
+}
+
+extension UnsafeMutablePointer where Pointee == Float {
+    /// Stores 16 floats starting `offset` elements in.
+    @inline(__always)
+    func store16(_ v: SIMD16<Float>, _ offset: Int) {
+        UnsafeMutableRawPointer(self + offset).storeBytes(of: v, as: SIMD16<Float>.self)
+    }
+}

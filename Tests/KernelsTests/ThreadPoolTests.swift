@@ -1,0 +1,56 @@
+import Testing
+@testable import Kernels
+
+@Suite("thread pool")
+struct ThreadPoolTests {
+    @Test("parallelFor hands every index to exactly one contiguous, non-empty chunk, one chunk per thread at most",
+          arguments: [1, 2, 3, 4])
+    func coversEveryIndexOnce(threads: Int) {
+        let pool = ThreadPool(threads: threads)
+        for count in [0, 1, 2, 3, 7, 64, 1001] {
+            let hits = UnsafeMutableBufferPointer<Int>.allocate(capacity: count + 1)
+            hits.initialize(repeating: 0)
+            // ends[s] = e records chunk s..<e; chunks are disjoint, so threads never write the same slot.
+            let ends = UnsafeMutableBufferPointer<Int>.allocate(capacity: count + 1)
+            ends.initialize(repeating: -1)
+            pool.parallelFor(count) { range in
+                ends[range.lowerBound] = range.upperBound
+                for i in range { hits[i] += 1 }
+            }
+            #expect(hits.prefix(count).allSatisfy { $0 == 1 }, "count \(count)")
+            var start = 0, chunks = 0
+            while start < count, ends[start] > start {
+                start = ends[start]
+                chunks += 1
+            }
+            #expect(start == count, "chunks are contiguous and non-empty")
+            #expect(chunks <= threads)
+            hits.deallocate()
+            ends.deallocate()
+        }
+    }
+
+    @Test("thousands of calls in a row neither deadlock nor lose work")
+    func manyCallsInARow() {
+        let pool = ThreadPool(threads: 3)
+        let sums = UnsafeMutableBufferPointer<Int>.allocate(capacity: 3)
+        sums.initialize(repeating: 0)
+        for _ in 0..<5_000 {
+            pool.parallelFor(3) { range in
+                for i in range { sums[i] += 1 }
+            }
+        }
+        #expect(Array(sums) == [5_000, 5_000, 5_000])
+        sums.deallocate()
+    }
+
+    @Test("a pool can be created and released repeatedly (workers exit and are joined)")
+    func createAndRelease() {
+        for _ in 0..<20 {
+            let pool = ThreadPool(threads: 2)
+            var total = 0
+            pool.parallelFor(1) { total += $0.count }
+            #expect(total == 1 && pool.threads == 2)
+        }
+    }
+}
