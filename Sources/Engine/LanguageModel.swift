@@ -18,7 +18,9 @@ public final class LanguageModel: @unchecked Sendable {
         }
         self.path = path
         transformer = try Transformer(file: file, threads: threads)
-        tokenizer = try LanguageModel.tokenizer(from: file)
+        do { tokenizer = try LanguageModel.tokenizer(from: file) } catch let error as TokenizerError {
+            throw ModelError("\(path): the tokenizer is invalid: \(error)")
+        }
     }
 
     /// The byte-level BPE tokenizer described by the file's `tokenizer.ggml.*` keys.

@@ -43,7 +43,7 @@ struct Info: ParsableCommand {
         }
         print("model       \(model.path)")
         if let name = c.name { print("name        \(name)") }
-        for (key, value) in c.summary { print(key.padding(toLength: 12, withPad: " ", startingAt: 0) + value) }
+        for (key, value) in c.summary { print(key.padding(toLength: 14, withPad: " ", startingAt: 0) + value) }
         print(String(format: "parameters  %.2f M (%.2f M active per token)", Double(params.total) / 1e6, Double(params.active) / 1e6))
         print(String(format: "file        %.1f MB", Double(fileBytes) / 1_048_576))
         for t in model.tensorTypes {

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Engine
 
@@ -22,7 +23,7 @@ import Testing
 
     @Test func topPKeepsTheNucleus() {
         // softmax([ln .5, ln .3, ln .15, ln .05]) = [.5, .3, .15, .05]; p = 0.75 keeps the first two.
-        let logits: [Float] = [0.5, 0.3, 0.15, 0.05].map { Float.log($0) }
+        let logits: [Float] = [0.5, 0.3, 0.15, 0.05].map { logf($0) }
         let draws = sample(logits, SamplingParameters(temperature: 1, topK: 0, topP: 0.75, minP: 0, seed: 3), draws: 400)
         #expect(Set(draws) == [0, 1])
         let share = Float(draws.filter { $0 == 0 }.count) / 400
@@ -30,7 +31,7 @@ import Testing
     }
 
     @Test func minPDropsUnlikelyTokens() {
-        let logits: [Float] = [0.5, 0.3, 0.15, 0.05].map { Float.log($0) }
+        let logits: [Float] = [0.5, 0.3, 0.15, 0.05].map { logf($0) }
         let draws = sample(logits, SamplingParameters(temperature: 1, topK: 0, topP: 1, minP: 0.4, seed: 9), draws: 300)
         #expect(Set(draws) == [0, 1])   // .15 < 0.4 × .5
     }
