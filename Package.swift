@@ -38,11 +38,14 @@ let package = Package(
         .target(name: "Tokenizer"),
         // Model configs, architectures, KV cache, sampling, generation.
         .target(name: "Engine", dependencies: ["Kernels", "GGUF", "Tokenizer"]),
+        // Completion (fill-in-the-middle), test generation, repair: the features every front end calls.
+        .target(name: "Assist", dependencies: ["Syntax", "Engine"]),
         .executableTarget(
             name: "moecoder",
             dependencies: [
                 "Syntax",
                 "Engine",
+                "Assist",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -51,6 +54,7 @@ let package = Package(
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+        .testTarget(name: "AssistTests", dependencies: ["Assist"]),
         .testTarget(name: "CLITests", dependencies: ["moecoder"]),
     ]
 )

@@ -1,0 +1,1 @@
+// Assist: completion, test generation and repair, on top of Syntax and Engine.
