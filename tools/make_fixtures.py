@@ -54,6 +54,7 @@ TOKENIZER_CHECK_TEXTS = [
 ]
 N_GREEDY = 32
 PROMPT_LEN = 14
+N_SEED_CANDIDATES = 6
 
 
 def check_versions():
@@ -542,13 +543,26 @@ def main():
         if only and name not in only:
             continue
         print(f"== {name}", flush=True)
-        torch.manual_seed(SEED + i)
-        model = builder().float()
-        init_weights(model, SEED + 100 * i)
-        model.eval()
+        # MoE models: of N_SEED_CANDIDATES fixed seeds keep the one whose smallest gap between the k-th and
+        # (k+1)-th router probability (over all prompt and greedy tokens, all layers) is largest, so that
+        # F32 rounding differences between engines do not flip expert choices.
+        best = None
+        for c in range(N_SEED_CANDIDATES):
+            torch.manual_seed(SEED + i)
+            model = builder().float()
+            seed = SEED + 100 * i + c
+            init_weights(model, seed)
+            model.eval()
+            ref = reference(model, tok, name)
+            if best is None or ref.get("router_min_topk_gap", 0) > best[2].get("router_min_topk_gap", 0):
+                best = (seed, model, ref)
+            if "router_min_topk_gap" not in ref:
+                break
+            print(f"   seed {seed}: router gap {ref['router_min_topk_gap']}", flush=True)
+        seed, model, ref = best
+        ref["weights_seed"] = seed
         mdir = work / "hf" / name
         hf_config = save_model(model, name, mdir, tok_dir)
-        ref = reference(model, tok, name)
         files = {"f32": f"{name}.gguf"}
         convert(src, mdir, out / files["f32"], "f32")
         for v in variants:
@@ -569,6 +583,7 @@ def main():
                    "hf_config": hf_config, **{k: ref[k] for k in ("prompts", "greedy")},
                    "variants": {k: v for k, v in efiles.items() if k != "f32"},
                    "tokenizer_check": ref["tokenizer_check"],
+                   "weights_seed": ref["weights_seed"],
                    "greedy_min_top1_margin": ref["greedy_min_top1_margin"]}
             if "router_min_topk_gap" in ref:
                 doc["router_min_topk_gap"] = ref["router_min_topk_gap"]
