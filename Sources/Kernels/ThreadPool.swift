@@ -46,9 +46,15 @@ public final class ThreadPool: @unchecked Sendable {
     /// Runs `body` over 0..<count split into at most `threads` contiguous, non-empty chunks, one per thread,
     /// and returns when every chunk is done.
     public func parallelFor(_ count: Int, _ body: (Range<Int>) -> Void) {
+        parallelChunks(count) { _, range in body(range) }
+    }
+
+    /// `parallelFor` that also tells `body` which chunk (0..<threads) it runs, so that each thread can use
+    /// its own slice of a shared scratch buffer.
+    func parallelChunks(_ count: Int, _ body: (_ chunk: Int, Range<Int>) -> Void) {
         guard count > 0 else { return }
         if threads == 1 || count == 1 {
-            body(0..<count)
+            body(0, 0..<count)
             return
         }
         withoutActuallyEscaping(body) { body in
@@ -76,7 +82,7 @@ private final class PoolState: @unchecked Sendable {
     private var generation = 0
     private var unfinished = 0
     private var count = 0
-    private var body: ((Range<Int>) -> Void)?
+    private var body: ((Int, Range<Int>) -> Void)?
     private var stopping = false
 
     init(threads: Int) {
@@ -101,7 +107,7 @@ private final class PoolState: @unchecked Sendable {
         (count * index / threads)..<(count * (index + 1) / threads)
     }
 
-    func run(count: Int, body: @escaping (Range<Int>) -> Void) {
+    func run(count: Int, body: @escaping (Int, Range<Int>) -> Void) {
         pthread_mutex_lock(mutex)
         precondition(self.body == nil, "ThreadPool.parallelFor is not reentrant")
         self.body = body
@@ -112,7 +118,7 @@ private final class PoolState: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
 
         let mine = chunk(0, of: count)
-        if !mine.isEmpty { body(mine) }
+        if !mine.isEmpty { body(0, mine) }
 
         pthread_mutex_lock(mutex)
         while unfinished > 0 { pthread_cond_wait(workDone, mutex) }
@@ -133,7 +139,7 @@ private final class PoolState: @unchecked Sendable {
                 // The reference to `body` must end before `unfinished` drops, hence the scope.
                 let body = self.body!
                 pthread_mutex_unlock(mutex)
-                if !range.isEmpty { body(range) }
+                if !range.isEmpty { body(index, range) }
             }
             pthread_mutex_lock(mutex)
             unfinished -= 1
