@@ -24,16 +24,20 @@ func seconds(_ body: () -> Void) -> Double {
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 }
 
-for type in [TensorType.f32, .f16, .bf16, .q8_0, .q4_0, .q4_K, .q6_K] {
+for type in TensorType.allCases where type.canCompute {
     let bytes = UnsafeMutableRawPointer.allocate(byteCount: type.byteCount(elements: rows * cols)!, alignment: 64)
     defer { bytes.deallocate() }
     if type.canQuantize {
         Quant.quantize(type, weights, bytes, count: rows * cols)
     } else {
-        // No K-quant quantizer: random blocks with small finite f16 scales stand in (speed does not depend on values).
+        // No quantizer for this type: random blocks with small finite f16 scales stand in (speed does not depend on values).
         for i in 0..<type.byteCount(elements: rows * cols)! { bytes.storeBytes(of: UInt8.random(in: 0...255, using: &rng), toByteOffset: i, as: UInt8.self) }
-        let scaleOffsets = type == .q4_K ? [0, 2] : [208]
-        for b in 0..<rows * cols / 256 {
+        let scaleOffsets: [Int] = switch type {
+        case .q6_K: [208]
+        case .q5_0: [0]
+        default: [0, 2]
+        }
+        for b in 0..<rows * cols / type.blockSize {
             for o in scaleOffsets { bytes.storeBytes(of: Float(0.01).fp16Bits, toByteOffset: b * type.blockBytes + o, as: UInt16.self) }
         }
     }

@@ -26,7 +26,11 @@ public enum LinearAlgebra {
         case .bf16: for r in rows { y[r] = FloatFormats.dotBF16(w.row(r), x, count: w.cols) }
         case .q8_0: for r in rows { y[r] = LegacyQuants.dotQ8_0(w.row(r), x, count: w.cols) }
         case .q4_0: for r in rows { y[r] = LegacyQuants.dotQ4_0(w.row(r), x, count: w.cols) }
+        case .q4_1: for r in rows { y[r] = LegacyQuants.dotQ4_1(w.row(r), x, count: w.cols) }
+        case .q5_0: for r in rows { y[r] = LegacyQuants.dotQ5_0(w.row(r), x, count: w.cols) }
+        case .q5_1: for r in rows { y[r] = LegacyQuants.dotQ5_1(w.row(r), x, count: w.cols) }
         case .q4_K: for r in rows { y[r] = KQuants.dotQ4_K(w.row(r), x, count: w.cols) }
+        case .q5_K: for r in rows { y[r] = KQuants.dotQ5_K(w.row(r), x, count: w.cols) }
         case .q6_K: for r in rows { y[r] = KQuants.dotQ6_K(w.row(r), x, count: w.cols) }
         default: preconditionFailure("cannot compute with \(w.type.name)")
         }

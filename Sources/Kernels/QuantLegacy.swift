@@ -1,68 +1,119 @@
-/// Kernels for the 32-element block formats.
+/// Kernels for the 32-element block formats. In every one, byte j of the 16 nibble bytes holds element j in
+/// its low nibble and element j+16 in its high nibble; Q5 formats take each element's fifth bit from a
+/// little-endian 32-bit qh (bit j is element j's).
 ///
-/// Q8_0 block (34 bytes): f16 d, then 32 int8 q; value = q·d.
-/// Q4_0 block (18 bytes): f16 d, then 16 bytes; byte j holds element j in its low nibble and element j+16 in
-/// its high nibble; value = (q − 8)·d.
+/// Q8_0 (34 bytes): f16 d, 32 int8 q               value = q·d
+/// Q4_0 (18 bytes): f16 d, 16 nibble bytes          value = (q − 8)·d
+/// Q4_1 (20 bytes): f16 d, f16 m, 16 nibble bytes   value = q·d + m
+/// Q5_0 (22 bytes): f16 d, qh, 16 nibble bytes      value = (q − 16)·d
+/// Q5_1 (24 bytes): f16 d, f16 m, qh, 16 bytes      value = q·d + m
 enum LegacyQuants {
-    static let q8_0Bytes = 34
-    static let q4_0Bytes = 18
+    /// The 32 values of a block before scaling: `lo` holds elements 0..<16, `hi` 16..<32.
+    typealias Values = (lo: SIMD16<Float>, hi: SIMD16<Float>)
 
-    /// The 32 values of a Q8_0 block as floats, before scaling by d.
     @inline(__always)
-    static func q8_0Values(_ block: UnsafeRawPointer) -> (SIMD16<Float>, SIMD16<Float>) {
+    static func half(_ block: UnsafeRawPointer, _ offset: Int) -> Float {
+        Float(fp16Bits: block.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+    }
+
+    @inline(__always)
+    static func q8_0Values(_ block: UnsafeRawPointer) -> Values {
         (SIMD16<Float>(block.loadUnaligned(fromByteOffset: 2, as: SIMD16<Int8>.self)),
          SIMD16<Float>(block.loadUnaligned(fromByteOffset: 18, as: SIMD16<Int8>.self)))
     }
 
-    /// The 32 values of a Q4_0 block as floats (q − 8), before scaling by d.
+    /// Nibbles as floats, minus `bias`.
     @inline(__always)
-    static func q4_0Values(_ block: UnsafeRawPointer) -> (SIMD16<Float>, SIMD16<Float>) {
-        let qs = block.loadUnaligned(fromByteOffset: 2, as: SIMD16<UInt8>.self)
-        return (SIMD16<Float>(qs & 0x0F) - 8, SIMD16<Float>(qs &>> 4) - 8)
+    static func nibbleValues(_ block: UnsafeRawPointer, at offset: Int, bias: Float) -> Values {
+        let qs = block.loadUnaligned(fromByteOffset: offset, as: SIMD16<UInt8>.self)
+        return (SIMD16<Float>(qs & 0x0F) - bias, SIMD16<Float>(qs &>> 4) - bias)
     }
 
+    /// Five-bit values as floats, minus `bias`: nibbles at `offset`, fifth bits from the 4 bytes before them.
     @inline(__always)
-    static func scale(_ block: UnsafeRawPointer) -> Float {
-        Float(fp16Bits: block.loadUnaligned(as: UInt16.self))
+    static func fiveBitValues(_ block: UnsafeRawPointer, at offset: Int, bias: Float) -> Values {
+        let qs = block.loadUnaligned(fromByteOffset: offset, as: SIMD16<UInt8>.self)
+        let qh = (block + offset - 4).assumingMemoryBound(to: UInt8.self)
+        // Lane j tests bit j % 8 of byte j / 8 (elements 0..<16), or of byte 2 + j / 8 (elements 16..<32).
+        let bit = SIMD16<UInt8>(1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128)
+        let lowBytes = SIMD16<UInt8>(lowHalf: SIMD8(repeating: qh[0]), highHalf: SIMD8(repeating: qh[1]))
+        let highBytes = SIMD16<UInt8>(lowHalf: SIMD8(repeating: qh[2]), highHalf: SIMD8(repeating: qh[3]))
+        // x & bit is 0 or a power of two ≤ 128; adding 0x7F sets the top bit exactly when it is not 0.
+        let lowFifth = (((lowBytes & bit) &+ 0x7F) & 0x80) &>> 3
+        let highFifth = (((highBytes & bit) &+ 0x7F) & 0x80) &>> 3
+        return (SIMD16<Float>((qs & 0x0F) | lowFifth) - bias, SIMD16<Float>((qs &>> 4) | highFifth) - bias)
+    }
+
+    /// Σ d·v·x over the blocks of a row, for formats whose value is d·v.
+    @inline(__always)
+    static func dot(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int, blockBytes: Int,
+                    _ values: (UnsafeRawPointer) -> Values) -> Float {
+        var acc = SIMD16<Float>()
+        for b in 0..<count / 32 {
+            let block = row + b * blockBytes
+            let v = values(block)
+            let partial: SIMD16<Float> = v.lo * x.load16(32 * b) + v.hi * x.load16(32 * b + 16)
+            acc += half(block, 0) * partial
+        }
+        return acc.sum()
+    }
+
+    /// Σ (d·v + m)·x over the blocks of a row, for formats with a per-block offset m stored after d.
+    @inline(__always)
+    static func affineDot(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int, blockBytes: Int,
+                          _ values: (UnsafeRawPointer) -> Values) -> Float {
+        var acc = SIMD16<Float>()
+        for b in 0..<count / 32 {
+            let block = row + b * blockBytes
+            let v = values(block)
+            let x0 = x.load16(32 * b), x1 = x.load16(32 * b + 16)
+            let scaled: SIMD16<Float> = half(block, 0) * (v.lo * x0 + v.hi * x1)
+            acc += scaled + half(block, 2) * (x0 + x1)
+        }
+        return acc.sum()
+    }
+
+    /// dst = d·v (+ m when `affine`), block by block.
+    @inline(__always)
+    static func dequantize(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, count: Int, blockBytes: Int,
+                           affine: Bool, _ values: (UnsafeRawPointer) -> Values) {
+        for b in 0..<count / 32 {
+            let block = src + b * blockBytes
+            let d = half(block, 0), m: Float = affine ? half(block, 2) : 0
+            let v = values(block)
+            dst.store16(d * v.lo + m, 32 * b)
+            dst.store16(d * v.hi + m, 32 * b + 16)
+        }
     }
 
     static func dotQ8_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int) -> Float {
-        var acc = SIMD16<Float>()
-        for b in 0..<count / 32 {
-            let block = row + b * q8_0Bytes
-            let (lo, hi) = q8_0Values(block)
-            acc += scale(block) * (lo * x.load16(32 * b) + hi * x.load16(32 * b + 16))
-        }
-        return acc.sum()
+        dot(row, x, count: count, blockBytes: 34, q8_0Values)
     }
 
     static func dotQ4_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int) -> Float {
-        var acc = SIMD16<Float>()
-        for b in 0..<count / 32 {
-            let block = row + b * q4_0Bytes
-            let (lo, hi) = q4_0Values(block)
-            acc += scale(block) * (lo * x.load16(32 * b) + hi * x.load16(32 * b + 16))
-        }
-        return acc.sum()
+        dot(row, x, count: count, blockBytes: 18) { nibbleValues($0, at: 2, bias: 8) }
     }
 
-    static func dequantizeQ8_0(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, count: Int) {
-        for b in 0..<count / 32 {
-            let block = src + b * q8_0Bytes
-            let d = scale(block)
-            let (lo, hi) = q8_0Values(block)
-            dst.store16(d * lo, 32 * b)
-            dst.store16(d * hi, 32 * b + 16)
-        }
+    static func dotQ4_1(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int) -> Float {
+        affineDot(row, x, count: count, blockBytes: 20) { nibbleValues($0, at: 4, bias: 0) }
     }
 
-    static func dequantizeQ4_0(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, count: Int) {
-        for b in 0..<count / 32 {
-            let block = src + b * q4_0Bytes
-            let d = scale(block)
-            let (lo, hi) = q4_0Values(block)
-            dst.store16(d * lo, 32 * b)
-            dst.store16(d * hi, 32 * b + 16)
+    static func dotQ5_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int) -> Float {
+        dot(row, x, count: count, blockBytes: 22) { fiveBitValues($0, at: 6, bias: 16) }
+    }
+
+    static func dotQ5_1(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int) -> Float {
+        affineDot(row, x, count: count, blockBytes: 24) { fiveBitValues($0, at: 8, bias: 0) }
+    }
+
+    static func dequantize(_ type: TensorType, _ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, count: Int) {
+        switch type {
+        case .q8_0: dequantize(src, dst, count: count, blockBytes: 34, affine: false, q8_0Values)
+        case .q4_0: dequantize(src, dst, count: count, blockBytes: 18, affine: false) { nibbleValues($0, at: 2, bias: 8) }
+        case .q4_1: dequantize(src, dst, count: count, blockBytes: 20, affine: true) { nibbleValues($0, at: 4, bias: 0) }
+        case .q5_0: dequantize(src, dst, count: count, blockBytes: 22, affine: false) { fiveBitValues($0, at: 6, bias: 16) }
+        case .q5_1: dequantize(src, dst, count: count, blockBytes: 24, affine: true) { fiveBitValues($0, at: 8, bias: 0) }
+        default: preconditionFailure("\(type.name) is not a 32-element legacy quant")
         }
     }
 
@@ -71,7 +122,7 @@ enum LegacyQuants {
     static func quantizeQ8_0(_ src: UnsafePointer<Float>, _ dst: UnsafeMutableRawPointer, count: Int) {
         for b in 0..<count / 32 {
             let x = src + 32 * b
-            let block = dst + b * q8_0Bytes
+            let block = dst + b * 34
             var amax: Float = 0
             for j in 0..<32 { amax = max(amax, abs(x[j])) }
             let d = amax / 127
@@ -88,7 +139,7 @@ enum LegacyQuants {
     static func quantizeQ4_0(_ src: UnsafePointer<Float>, _ dst: UnsafeMutableRawPointer, count: Int) {
         for b in 0..<count / 32 {
             let x = src + 32 * b
-            let block = dst + b * q4_0Bytes
+            let block = dst + b * 18
             var amax: Float = 0, extreme: Float = 0
             for j in 0..<32 where amax < abs(x[j]) {
                 amax = abs(x[j])

@@ -13,11 +13,7 @@ struct TestMatrix {
         self.rows = rows
         self.cols = cols
         let count = rows * cols
-        switch type {
-        case .q4_K: bytes = randomKBlocks(type, blocks: count / 256, scaleOffsets: [0, 2], seed: seed)
-        case .q6_K: bytes = randomKBlocks(type, blocks: count / 256, scaleOffsets: [208], seed: seed)
-        default: bytes = quantized(randomFloats(count, scale: 1, seed: seed), as: type)
-        }
+        bytes = randomRow(type, elements: count, seed: seed)
         values = dequantized(bytes, as: type, count: count)
     }
 
@@ -34,7 +30,7 @@ struct TestMatrix {
 
 @Suite("matvec and matmul")
 struct LinearAlgebraTests {
-    static let types: [TensorType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_K, .q6_K]
+    static let types = TensorType.allCases.filter(\.canCompute)
 
     @Test("matvec matches naive loops on odd row counts, with 1 and 2 threads (large enough to go parallel)",
           arguments: types)
