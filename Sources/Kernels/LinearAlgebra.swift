@@ -12,9 +12,24 @@ public enum LinearAlgebra {
         precondition(w.type.canCompute, "cannot compute with \(w.type.name)")
         if w.rows * w.cols < parallelThreshold {
             matvecRows(w, x, y, 0..<w.rows)
-        } else {
-            pool.parallelFor(w.rows) { rows in matvecRows(w, x, y, rows) }
+            return
         }
+        withUnsafePointer(to: Operands(w: w, x: x, y: y)) { operands in
+            pool.parallelFor(w.rows, context: operands) { context, _, rows in
+                let o = context.assumingMemoryBound(to: Operands.self).pointee
+                matvecRows(o.w, o.x, o.y, rows)
+            }
+        }
+    }
+
+    /// What a pool task needs, passed by pointer so that dispatching work allocates nothing.
+    private struct Operands {
+        let w: WeightMatrix
+        let x: UnsafePointer<Float>
+        let y: UnsafeMutablePointer<Float>
+        var n = 1
+        var panel: UnsafeMutablePointer<Float>? = nil
+        var panelRows = 0
     }
 
     @inline(__always)
@@ -52,22 +67,26 @@ public enum LinearAlgebra {
         }
         _ = blasThreads
         if w.type == .f32 {
-            let weights = w.data.assumingMemoryBound(to: Float.self)
-            pool.parallelFor(w.rows) { rows in
-                sgemm(x, n: n, weights: weights + rows.lowerBound * w.cols, rows: rows.count, cols: w.cols,
-                      y + rows.lowerBound, ldy: w.rows)
+            withUnsafePointer(to: Operands(w: w, x: x, y: y, n: n)) { operands in
+                pool.parallelFor(w.rows, context: operands) { context, _, rows in
+                    let o = context.assumingMemoryBound(to: Operands.self).pointee
+                    let weights = o.w.row(rows.lowerBound).assumingMemoryBound(to: Float.self)
+                    sgemm(o.x, n: o.n, weights: weights, rows: rows.count, cols: o.w.cols, o.y + rows.lowerBound, ldy: o.w.rows)
+                }
             }
             return
         }
         let panelRows = min(w.rows, max(1, scratch.panelFloats / w.cols))
-        let panelFloats = panelRows * w.cols
-        let buffer = scratch.floats(atLeast: pool.threads * panelFloats)
-        pool.parallelChunks(w.rows) { chunk, rows in
-            let panel = buffer + chunk * panelFloats
-            for start in stride(from: rows.lowerBound, to: rows.upperBound, by: panelRows) {
-                let count = min(panelRows, rows.upperBound - start)
-                Quant.dequantize(w.type, w.row(start), panel, count: count * w.cols)
-                sgemm(x, n: n, weights: panel, rows: count, cols: w.cols, y + start, ldy: w.rows)
+        let buffer = scratch.floats(atLeast: pool.threads * panelRows * w.cols)
+        withUnsafePointer(to: Operands(w: w, x: x, y: y, n: n, panel: buffer, panelRows: panelRows)) { operands in
+            pool.parallelFor(w.rows, context: operands) { context, chunk, rows in
+                let o = context.assumingMemoryBound(to: Operands.self).pointee
+                let panel = o.panel! + chunk * o.panelRows * o.w.cols
+                for start in stride(from: rows.lowerBound, to: rows.upperBound, by: o.panelRows) {
+                    let count = min(o.panelRows, rows.upperBound - start)
+                    Quant.dequantize(o.w.type, o.w.row(start), panel, count: count * o.w.cols)
+                    sgemm(o.x, n: o.n, weights: panel, rows: count, cols: o.w.cols, o.y + start, ldy: o.w.rows)
+                }
             }
         }
     }
