@@ -114,8 +114,8 @@ enum KQuants {
         scaleMinDequantize(src, dst, count: count, fifthBits: true)
     }
 
-    /// The four groups of 16 six-bit values (q − 32) built from ql[l..<l+16], ql[l+32..<l+48] and qh[l..<l+16]
-    /// of one 128-element half (l is 0 or 16): elements l, l+32, l+64 and l+96 onwards.
+    /// The four groups of 16 six-bit values (unbiased: 0...63) built from ql[l..<l+16], ql[l+32..<l+48] and
+    /// qh[l..<l+16] of one 128-element half (l is 0 or 16): elements l, l+32, l+64 and l+96 onwards.
     @inline(__always)
     static func q6_KValues(_ ql: UnsafeRawPointer, _ qh: UnsafeRawPointer, _ l: Int)
         -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
@@ -126,9 +126,11 @@ enum KQuants {
         let q1 = (c & 0x0F) | (((h &>> 2) & 0x03) &<< 4)
         let q2 = (a &>> 4) | (((h &>> 4) & 0x03) &<< 4)
         let q3 = (c &>> 4) | ((h &>> 6) &<< 4)
-        return (SIMD16<Float>(q0) - 32, SIMD16<Float>(q1) - 32, SIMD16<Float>(q2) - 32, SIMD16<Float>(q3) - 32)
+        return (SIMD16<Float>(q0), SIMD16<Float>(q1), SIMD16<Float>(q2), SIMD16<Float>(q3))
     }
 
+    /// Σ d·scale·(q − 32)·x, computed per group of 16 as d·scale·(Σ q·x − 32·Σ x) (see LegacyQuants.dot for
+    /// why the bias is not subtracted from each q).
     static func dotQ6_K(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int) -> Float {
         var acc = SIMD16<Float>()
         for b in 0..<count / 256 {
@@ -141,10 +143,11 @@ enum KQuants {
                 for l in stride(from: 0, to: 32, by: 16) {
                     let (v0, v1, v2, v3) = q6_KValues(ql, qh, l)
                     let s = l / 16
-                    let p0: SIMD16<Float> = (d * Float(sc[s])) * (v0 * xh.load16(l))
-                    let p1: SIMD16<Float> = (d * Float(sc[s + 2])) * (v1 * xh.load16(l + 32))
-                    let p2: SIMD16<Float> = (d * Float(sc[s + 4])) * (v2 * xh.load16(l + 64))
-                    let p3: SIMD16<Float> = (d * Float(sc[s + 6])) * (v3 * xh.load16(l + 96))
+                    let x0 = xh.load16(l), x1 = xh.load16(l + 32), x2 = xh.load16(l + 64), x3 = xh.load16(l + 96)
+                    let p0: SIMD16<Float> = (d * Float(sc[s])) * (v0 * x0 - 32 * x0)
+                    let p1: SIMD16<Float> = (d * Float(sc[s + 2])) * (v1 * x1 - 32 * x1)
+                    let p2: SIMD16<Float> = (d * Float(sc[s + 4])) * (v2 * x2 - 32 * x2)
+                    let p3: SIMD16<Float> = (d * Float(sc[s + 6])) * (v3 * x3 - 32 * x3)
                     acc += (p0 + p1) + (p2 + p3)
                 }
             }
@@ -152,6 +155,7 @@ enum KQuants {
         return acc.sum()
     }
 
+    /// d·scale·(q − 32), in ggml's order of operations so the floats match its dequantizer bit for bit.
     static func dequantizeQ6_K(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, count: Int) {
         for b in 0..<count / 256 {
             let block = src + b * q6_KBytes
@@ -163,10 +167,10 @@ enum KQuants {
                 for l in stride(from: 0, to: 32, by: 16) {
                     let (v0, v1, v2, v3) = q6_KValues(ql, qh, l)
                     let s = l / 16
-                    yh.store16((d * Float(sc[s])) * v0, l)
-                    yh.store16((d * Float(sc[s + 2])) * v1, l + 32)
-                    yh.store16((d * Float(sc[s + 4])) * v2, l + 64)
-                    yh.store16((d * Float(sc[s + 6])) * v3, l + 96)
+                    yh.store16((d * Float(sc[s])) * (v0 - 32), l)
+                    yh.store16((d * Float(sc[s + 2])) * (v1 - 32), l + 32)
+                    yh.store16((d * Float(sc[s + 4])) * (v2 - 32), l + 64)
+                    yh.store16((d * Float(sc[s + 6])) * (v3 - 32), l + 96)
                 }
             }
         }

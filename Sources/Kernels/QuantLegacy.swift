@@ -8,7 +8,7 @@
 /// Q5_0 (22 bytes): f16 d, qh, 16 nibble bytes      value = (q − 16)·d
 /// Q5_1 (24 bytes): f16 d, f16 m, qh, 16 bytes      value = q·d + m
 enum LegacyQuants {
-    /// The 32 values of a block before scaling: `lo` holds elements 0..<16, `hi` 16..<32.
+    /// The 32 stored integers of a block as floats, before bias and scale: `lo` holds elements 0..<16, `hi` 16..<32.
     typealias Values = (lo: SIMD16<Float>, hi: SIMD16<Float>)
 
     @inline(__always)
@@ -22,16 +22,16 @@ enum LegacyQuants {
          SIMD16<Float>(block.loadUnaligned(fromByteOffset: 18, as: SIMD16<Int8>.self)))
     }
 
-    /// Nibbles as floats, minus `bias`.
+    /// The nibbles at `offset`.
     @inline(__always)
-    static func nibbleValues(_ block: UnsafeRawPointer, at offset: Int, bias: Float) -> Values {
+    static func nibbleValues(_ block: UnsafeRawPointer, at offset: Int) -> Values {
         let qs = block.loadUnaligned(fromByteOffset: offset, as: SIMD16<UInt8>.self)
-        return (SIMD16<Float>(qs & 0x0F) - bias, SIMD16<Float>(qs &>> 4) - bias)
+        return (SIMD16<Float>(qs & 0x0F), SIMD16<Float>(qs &>> 4))
     }
 
-    /// Five-bit values as floats, minus `bias`: nibbles at `offset`, fifth bits from the 4 bytes before them.
+    /// Five-bit values: nibbles at `offset`, fifth bits from the 4 bytes before them.
     @inline(__always)
-    static func fiveBitValues(_ block: UnsafeRawPointer, at offset: Int, bias: Float) -> Values {
+    static func fiveBitValues(_ block: UnsafeRawPointer, at offset: Int) -> Values {
         let qs = block.loadUnaligned(fromByteOffset: offset, as: SIMD16<UInt8>.self)
         let qh = (block + offset - 4).assumingMemoryBound(to: UInt8.self)
         // Lane j tests bit j % 8 of byte j / 8 (elements 0..<16), or of byte 2 + j / 8 (elements 16..<32).
@@ -41,78 +41,78 @@ enum LegacyQuants {
         // x & bit is 0 or a power of two ≤ 128; adding 0x7F sets the top bit exactly when it is not 0.
         let lowFifth = (((lowBytes & bit) &+ 0x7F) & 0x80) &>> 3
         let highFifth = (((highBytes & bit) &+ 0x7F) & 0x80) &>> 3
-        return (SIMD16<Float>((qs & 0x0F) | lowFifth) - bias, SIMD16<Float>((qs &>> 4) | highFifth) - bias)
+        return (SIMD16<Float>((qs & 0x0F) | lowFifth), SIMD16<Float>((qs &>> 4) | highFifth))
     }
 
-    /// Σ d·v·x over the blocks of a row, for formats whose value is d·v.
+    /// Every legacy format's value is d·q + c, with c = m (stored after d, when `hasMin`) − bias·d.
+    /// (For the biased formats d·q − bias·d equals ggml's (q − bias)·d bit for bit: d has 11 significant
+    /// bits and q at most 5, so both products and their difference are exact.)
+    @inline(__always)
+    static func offset(_ block: UnsafeRawPointer, d: Float, bias: Float, hasMin: Bool) -> Float {
+        (hasMin ? half(block, 2) : 0) - bias * d
+    }
+
+    /// Σ (d·q + c)·x = d·Σ q·x + c·Σ x over the blocks of a row. The bias is applied to Σ x rather than to
+    /// each q because LLVM folds `Float(q) − 8` into byte arithmetic it then fails to vectorize (2× slower).
     @inline(__always)
     static func dot(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int, blockBytes: Int,
-                    _ values: (UnsafeRawPointer) -> Values) -> Float {
-        var acc = SIMD16<Float>()
-        for b in 0..<count / 32 {
-            let block = row + b * blockBytes
-            let v = values(block)
-            let partial: SIMD16<Float> = v.lo * x.load16(32 * b) + v.hi * x.load16(32 * b + 16)
-            acc += half(block, 0) * partial
-        }
-        return acc.sum()
-    }
-
-    /// Σ (d·v + m)·x over the blocks of a row, for formats with a per-block offset m stored after d.
-    @inline(__always)
-    static func affineDot(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int, blockBytes: Int,
-                          _ values: (UnsafeRawPointer) -> Values) -> Float {
+                    bias: Float, hasMin: Bool, _ values: (UnsafeRawPointer) -> Values) -> Float {
         var acc = SIMD16<Float>()
         for b in 0..<count / 32 {
             let block = row + b * blockBytes
             let v = values(block)
             let x0 = x.load16(32 * b), x1 = x.load16(32 * b + 16)
-            let scaled: SIMD16<Float> = half(block, 0) * (v.lo * x0 + v.hi * x1)
-            acc += scaled + half(block, 2) * (x0 + x1)
+            let d = half(block, 0)
+            let products: SIMD16<Float> = v.lo * x0 + v.hi * x1
+            if bias == 0 && !hasMin {
+                acc += d * products
+            } else {
+                acc += d * products + offset(block, d: d, bias: bias, hasMin: hasMin) * (x0 + x1)
+            }
         }
         return acc.sum()
     }
 
-    /// dst = d·v (+ m when `affine`), block by block.
     @inline(__always)
     static func dequantize(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, count: Int, blockBytes: Int,
-                           affine: Bool, _ values: (UnsafeRawPointer) -> Values) {
+                           bias: Float, hasMin: Bool, _ values: (UnsafeRawPointer) -> Values) {
         for b in 0..<count / 32 {
             let block = src + b * blockBytes
-            let d = half(block, 0), m: Float = affine ? half(block, 2) : 0
+            let d = half(block, 0)
+            let c = offset(block, d: d, bias: bias, hasMin: hasMin)
             let v = values(block)
-            dst.store16(d * v.lo + m, 32 * b)
-            dst.store16(d * v.hi + m, 32 * b + 16)
+            dst.store16(d * v.lo + c, 32 * b)
+            dst.store16(d * v.hi + c, 32 * b + 16)
         }
     }
 
     static func dotQ8_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int) -> Float {
-        dot(row, x, count: count, blockBytes: 34, q8_0Values)
+        dot(row, x, count: count, blockBytes: 34, bias: 0, hasMin: false, q8_0Values)
     }
 
     static func dotQ4_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int) -> Float {
-        dot(row, x, count: count, blockBytes: 18) { nibbleValues($0, at: 2, bias: 8) }
+        dot(row, x, count: count, blockBytes: 18, bias: 8, hasMin: false) { nibbleValues($0, at: 2) }
     }
 
     static func dotQ4_1(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int) -> Float {
-        affineDot(row, x, count: count, blockBytes: 20) { nibbleValues($0, at: 4, bias: 0) }
+        dot(row, x, count: count, blockBytes: 20, bias: 0, hasMin: true) { nibbleValues($0, at: 4) }
     }
 
     static func dotQ5_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int) -> Float {
-        dot(row, x, count: count, blockBytes: 22) { fiveBitValues($0, at: 6, bias: 16) }
+        dot(row, x, count: count, blockBytes: 22, bias: 16, hasMin: false) { fiveBitValues($0, at: 6) }
     }
 
     static func dotQ5_1(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int) -> Float {
-        affineDot(row, x, count: count, blockBytes: 24) { fiveBitValues($0, at: 8, bias: 0) }
+        dot(row, x, count: count, blockBytes: 24, bias: 0, hasMin: true) { fiveBitValues($0, at: 8) }
     }
 
     static func dequantize(_ type: TensorType, _ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, count: Int) {
         switch type {
-        case .q8_0: dequantize(src, dst, count: count, blockBytes: 34, affine: false, q8_0Values)
-        case .q4_0: dequantize(src, dst, count: count, blockBytes: 18, affine: false) { nibbleValues($0, at: 2, bias: 8) }
-        case .q4_1: dequantize(src, dst, count: count, blockBytes: 20, affine: true) { nibbleValues($0, at: 4, bias: 0) }
-        case .q5_0: dequantize(src, dst, count: count, blockBytes: 22, affine: false) { fiveBitValues($0, at: 6, bias: 16) }
-        case .q5_1: dequantize(src, dst, count: count, blockBytes: 24, affine: true) { fiveBitValues($0, at: 8, bias: 0) }
+        case .q8_0: dequantize(src, dst, count: count, blockBytes: 34, bias: 0, hasMin: false, q8_0Values)
+        case .q4_0: dequantize(src, dst, count: count, blockBytes: 18, bias: 8, hasMin: false) { nibbleValues($0, at: 2) }
+        case .q4_1: dequantize(src, dst, count: count, blockBytes: 20, bias: 0, hasMin: true) { nibbleValues($0, at: 4) }
+        case .q5_0: dequantize(src, dst, count: count, blockBytes: 22, bias: 16, hasMin: false) { fiveBitValues($0, at: 6) }
+        case .q5_1: dequantize(src, dst, count: count, blockBytes: 24, bias: 0, hasMin: true) { fiveBitValues($0, at: 8) }
         default: preconditionFailure("\(type.name) is not a 32-element legacy quant")
         }
     }
