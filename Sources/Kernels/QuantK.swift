@@ -30,52 +30,45 @@ enum KQuants {
         return (Float(scale), Float(min))
     }
 
-    /// The 4- or 5-bit values of group g (elements 64g..<64g+64) of a Q4_K/Q5_K super-block as floats: `lo` is
-    /// sub-block 2g (two halves of 16), `hi` sub-block 2g+1. Q5_K's fifth bits are bits 2g and 2g+1 of qh[l].
+    /// 16 of the 4- or 5-bit values of group g (elements 64g..<64g+64) of a Q4_K/Q5_K super-block, half h:
+    /// `lo` is elements 64g+16h..<+16 (sub-block 2g), `hi` elements 64g+32+16h..<+16 (sub-block 2g+1).
+    /// Q5_K's fifth bits are bits 2g and 2g+1 of qh[l].
     @inline(__always)
-    static func groupValues(_ block: UnsafeRawPointer, group g: Int, fifthBits: Bool)
-        -> (lo0: SIMD16<Float>, lo1: SIMD16<Float>, hi0: SIMD16<Float>, hi1: SIMD16<Float>) {
-        let qsOffset = fifthBits ? 48 : 16
-        var q0 = block.loadUnaligned(fromByteOffset: qsOffset + 32 * g, as: SIMD16<UInt8>.self)
-        var q1 = block.loadUnaligned(fromByteOffset: qsOffset + 32 * g + 16, as: SIMD16<UInt8>.self)
-        var lo0 = q0 & 0x0F, lo1 = q1 & 0x0F
-        q0 &>>= 4
-        q1 &>>= 4
+    static func groupValues(_ block: UnsafeRawPointer, group g: Int, half h: Int, fifthBits: Bool)
+        -> (lo: SIMD16<Float>, hi: SIMD16<Float>) {
+        let q = block.loadUnaligned(fromByteOffset: (fifthBits ? 48 : 16) + 32 * g + 16 * h, as: SIMD16<UInt8>.self)
+        var lo = q & 0x0F, hi = q &>> 4
         if fifthBits {
-            let h0 = block.loadUnaligned(fromByteOffset: 16, as: SIMD16<UInt8>.self) &>> UInt8(2 * g)
-            let h1 = block.loadUnaligned(fromByteOffset: 32, as: SIMD16<UInt8>.self) &>> UInt8(2 * g)
-            lo0 |= (h0 & 1) &<< 4
-            lo1 |= (h1 & 1) &<< 4
-            q0 |= (h0 & 2) &<< 3
-            q1 |= (h1 & 2) &<< 3
+            let bits = block.loadUnaligned(fromByteOffset: 16 + 16 * h, as: SIMD16<UInt8>.self) &>> UInt8(2 * g)
+            lo |= (bits & 1) &<< 4
+            hi |= (bits & 2) &<< 3
         }
-        return (SIMD16<Float>(lo0), SIMD16<Float>(lo1), SIMD16<Float>(q0), SIMD16<Float>(q1))
+        return (SIMD16<Float>(lo), SIMD16<Float>(hi))
     }
 
-    /// Q4_K and Q5_K dot: Σ over sub-blocks of d·scale·Σ q·x − dmin·min·Σ x.
+    /// Q4_K and Q5_K dot: Σ (d·scale·q − dmin·min)·x, 16 elements at a time so that the live values fit
+    /// SSE's 16 registers (whole 64-element groups at once spilled heavily).
     @inline(__always)
     static func scaleMinDot(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int, fifthBits: Bool) -> Float {
         let blockBytes = fifthBits ? q5_KBytes : q4_KBytes
-        var acc = SIMD16<Float>()
+        var accLo = SIMD16<Float>(), accHi = SIMD16<Float>()
         for b in 0..<count / 256 {
             let block = row + b * blockBytes
             let d = Float(fp16Bits: block.loadUnaligned(as: UInt16.self))
             let dmin = Float(fp16Bits: block.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
             let xb = x + 256 * b
             for g in 0..<4 {
-                let v = groupValues(block, group: g, fifthBits: fifthBits)
-                let x0 = xb.load16(64 * g), x1 = xb.load16(64 * g + 16)
-                let x2 = xb.load16(64 * g + 32), x3 = xb.load16(64 * g + 48)
                 let (sLo, mLo) = q4_KScaleMin(block + 4, 2 * g)
                 let (sHi, mHi) = q4_KScaleMin(block + 4, 2 * g + 1)
-                let lo: SIMD16<Float> = v.lo0 * x0 + v.lo1 * x1
-                let hi: SIMD16<Float> = v.hi0 * x2 + v.hi1 * x3
-                let scaled: SIMD16<Float> = (d * sLo) * lo + (d * sHi) * hi
-                let mins: SIMD16<Float> = (dmin * mLo) * (x0 + x1) + (dmin * mHi) * (x2 + x3)
-                acc += scaled - mins
+                let dLo = d * sLo, dHi = d * sHi, minLo = dmin * mLo, minHi = dmin * mHi
+                for h in 0..<2 {
+                    let v = groupValues(block, group: g, half: h, fifthBits: fifthBits)
+                    accLo += (dLo * v.lo - minLo) * xb.load16(64 * g + 16 * h)
+                    accHi += (dHi * v.hi - minHi) * xb.load16(64 * g + 32 + 16 * h)
+                }
             }
         }
-        return acc.sum()
+        return (accLo + accHi).sum()
     }
 
     @inline(__always)
@@ -89,11 +82,11 @@ enum KQuants {
             for g in 0..<4 {
                 let (sLo, mLo) = q4_KScaleMin(block + 4, 2 * g)
                 let (sHi, mHi) = q4_KScaleMin(block + 4, 2 * g + 1)
-                let v = groupValues(block, group: g, fifthBits: fifthBits)
-                yb.store16((d * sLo) * v.lo0 - dmin * mLo, 64 * g)
-                yb.store16((d * sLo) * v.lo1 - dmin * mLo, 64 * g + 16)
-                yb.store16((d * sHi) * v.hi0 - dmin * mHi, 64 * g + 32)
-                yb.store16((d * sHi) * v.hi1 - dmin * mHi, 64 * g + 48)
+                for h in 0..<2 {
+                    let v = groupValues(block, group: g, half: h, fifthBits: fifthBits)
+                    yb.store16((d * sLo) * v.lo - dmin * mLo, 64 * g + 16 * h)
+                    yb.store16((d * sHi) * v.hi - dmin * mHi, 64 * g + 32 + 16 * h)
+                }
             }
         }
     }
@@ -129,10 +122,10 @@ enum KQuants {
         return (SIMD16<Float>(q0), SIMD16<Float>(q1), SIMD16<Float>(q2), SIMD16<Float>(q3))
     }
 
-    /// Σ d·scale·(q − 32)·x, computed per group of 16 as d·scale·(Σ q·x − 32·Σ x) (see LegacyQuants.dot for
-    /// why the bias is not subtracted from each q).
+    /// Σ (d·scale·q − 32·d·scale)·x, one group of 16 at a time (register pressure, as in `scaleMinDot`); the
+    /// bias is applied after the scale because LLVM turns `Float(q) − 32` into byte arithmetic it cannot vectorize.
     static func dotQ6_K(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int) -> Float {
-        var acc = SIMD16<Float>()
+        var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
         for b in 0..<count / 256 {
             let block = row + b * q6_KBytes
             let d = Float(fp16Bits: block.loadUnaligned(fromByteOffset: 208, as: UInt16.self))
@@ -141,18 +134,20 @@ enum KQuants {
                 let sc = (block + 192 + 8 * half).assumingMemoryBound(to: Int8.self)
                 let xh = x + 256 * b + 128 * half
                 for l in stride(from: 0, to: 32, by: 16) {
-                    let (v0, v1, v2, v3) = q6_KValues(ql, qh, l)
+                    let a = ql.loadUnaligned(fromByteOffset: l, as: SIMD16<UInt8>.self)
+                    let c = ql.loadUnaligned(fromByteOffset: l + 32, as: SIMD16<UInt8>.self)
+                    let h = qh.loadUnaligned(fromByteOffset: l, as: SIMD16<UInt8>.self)
                     let s = l / 16
-                    let x0 = xh.load16(l), x1 = xh.load16(l + 32), x2 = xh.load16(l + 64), x3 = xh.load16(l + 96)
-                    let p0: SIMD16<Float> = (d * Float(sc[s])) * (v0 * x0 - 32 * x0)
-                    let p1: SIMD16<Float> = (d * Float(sc[s + 2])) * (v1 * x1 - 32 * x1)
-                    let p2: SIMD16<Float> = (d * Float(sc[s + 4])) * (v2 * x2 - 32 * x2)
-                    let p3: SIMD16<Float> = (d * Float(sc[s + 6])) * (v3 * x3 - 32 * x3)
-                    acc += (p0 + p1) + (p2 + p3)
+                    let d0 = d * Float(sc[s]), d1 = d * Float(sc[s + 2])
+                    let d2 = d * Float(sc[s + 4]), d3 = d * Float(sc[s + 6])
+                    acc0 += (d0 * SIMD16<Float>((a & 0x0F) | ((h & 0x03) &<< 4)) - 32 * d0) * xh.load16(l)
+                    acc1 += (d1 * SIMD16<Float>((c & 0x0F) | (((h &>> 2) & 0x03) &<< 4)) - 32 * d1) * xh.load16(l + 32)
+                    acc0 += (d2 * SIMD16<Float>((a &>> 4) | (((h &>> 4) & 0x03) &<< 4)) - 32 * d2) * xh.load16(l + 64)
+                    acc1 += (d3 * SIMD16<Float>((c &>> 4) | ((h &>> 6) &<< 4)) - 32 * d3) * xh.load16(l + 96)
                 }
             }
         }
-        return acc.sum()
+        return (acc0 + acc1).sum()
     }
 
     /// d·scale·(q − 32), in ggml's order of operations so the floats match its dequantizer bit for bit.
