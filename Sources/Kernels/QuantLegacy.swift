@@ -52,25 +52,26 @@ enum LegacyQuants {
         (hasMin ? half(block, 2) : 0) - bias * d
     }
 
-    /// Σ (d·q + c)·x = d·Σ q·x + c·Σ x over the blocks of a row. The bias is applied to Σ x rather than to
-    /// each q because LLVM folds `Float(q) − 8` into byte arithmetic it then fails to vectorize (2× slower).
+    /// Σ (d·q + c)·x over the blocks of a row. The offset is added after scaling because LLVM turns
+    /// `Float(q) − 8` into byte arithmetic it then fails to vectorize (2× slower).
     @inline(__always)
     static func dot(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int, blockBytes: Int,
                     bias: Float, hasMin: Bool, _ values: (UnsafeRawPointer) -> Values) -> Float {
-        var acc = SIMD16<Float>()
+        var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
         for b in 0..<count / 32 {
             let block = row + b * blockBytes
             let v = values(block)
-            let x0 = x.load16(32 * b), x1 = x.load16(32 * b + 16)
             let d = half(block, 0)
-            let products: SIMD16<Float> = v.lo * x0 + v.hi * x1
             if bias == 0 && !hasMin {
-                acc += d * products
+                acc0 += d * v.lo * x.load16(32 * b)
+                acc1 += d * v.hi * x.load16(32 * b + 16)
             } else {
-                acc += d * products + offset(block, d: d, bias: bias, hasMin: hasMin) * (x0 + x1)
+                let c = offset(block, d: d, bias: bias, hasMin: hasMin)
+                acc0 += (d * v.lo + c) * x.load16(32 * b)
+                acc1 += (d * v.hi + c) * x.load16(32 * b + 16)
             }
         }
-        return acc.sum()
+        return (acc0 + acc1).sum()
     }
 
     @inline(__always)
