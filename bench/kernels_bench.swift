@@ -47,7 +47,7 @@ for type in TensorType.allCases where type.canCompute {
         let pool = ThreadPool(threads: threads)
         LinearAlgebra.matvec(w, x, &y, pool: pool)  // warm up
         var best = Double.infinity
-        for _ in 0..<5 { best = min(best, seconds { LinearAlgebra.matvec(w, x, &y, pool: pool) }) }
+        for _ in 0..<15 { best = min(best, seconds { LinearAlgebra.matvec(w, x, &y, pool: pool) }) }
         let gflops = 2 * Double(rows * cols) / best / 1e9
         let gbps = Double(w.byteCount) / best / 1e9
         line += String(format: "   %dT: %6.2f ms %6.2f GFLOP/s %5.1f GB/s", threads, best * 1e3, gflops, gbps)

@@ -8,6 +8,19 @@
 /// Q5_0 (22 bytes): f16 d, qh, 16 nibble bytes      value = (q − 16)·d
 /// Q5_1 (24 bytes): f16 d, f16 m, qh, 16 bytes      value = q·d + m
 enum LegacyQuants {
+    /// Row b (8 bytes) holds 16 at byte k where bit k of b is set, else 0: a byte of qh spread into the
+    /// fifth bits of eight elements with two loads instead of per-lane bit tests (2 KiB, built once).
+    /// Written only by its initializer, then read-only, hence safe to share.
+    nonisolated(unsafe) static let fifthBitTable: UnsafePointer<SIMD8<UInt8>> = {
+        let table = UnsafeMutablePointer<SIMD8<UInt8>>.allocate(capacity: 256)
+        for b in 0..<256 {
+            var row = SIMD8<UInt8>()
+            for k in 0..<8 where b & (1 << k) != 0 { row[k] = 16 }
+            table[b] = row
+        }
+        return UnsafePointer(table)
+    }()
+
     /// The 32 stored integers of a block as floats, before bias and scale: `lo` holds elements 0..<16, `hi` 16..<32.
     typealias Values = (lo: SIMD16<Float>, hi: SIMD16<Float>)
 
@@ -34,13 +47,12 @@ enum LegacyQuants {
     static func fiveBitValues(_ block: UnsafeRawPointer, at offset: Int) -> Values {
         let qs = block.loadUnaligned(fromByteOffset: offset, as: SIMD16<UInt8>.self)
         let qh = (block + offset - 4).assumingMemoryBound(to: UInt8.self)
-        // Lane j tests bit j % 8 of byte j / 8 (elements 0..<16), or of byte 2 + j / 8 (elements 16..<32).
-        let bit = SIMD16<UInt8>(1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128)
-        let lowBytes = SIMD16<UInt8>(lowHalf: SIMD8(repeating: qh[0]), highHalf: SIMD8(repeating: qh[1]))
-        let highBytes = SIMD16<UInt8>(lowHalf: SIMD8(repeating: qh[2]), highHalf: SIMD8(repeating: qh[3]))
-        // x & bit is 0 or a power of two ≤ 128; adding 0x7F sets the top bit exactly when it is not 0.
-        let lowFifth = (((lowBytes & bit) &+ 0x7F) & 0x80) &>> 3
-        let highFifth = (((highBytes & bit) &+ 0x7F) & 0x80) &>> 3
+        let table = UnsafeRawPointer(fifthBitTable)
+        // Byte k of qh holds the fifth bits of elements 8k..<8k+8; each table row spreads one byte.
+        let lowFifth = SIMD16<UInt8>(lowHalf: table.loadUnaligned(fromByteOffset: 8 * Int(qh[0]), as: SIMD8<UInt8>.self),
+                                     highHalf: table.loadUnaligned(fromByteOffset: 8 * Int(qh[1]), as: SIMD8<UInt8>.self))
+        let highFifth = SIMD16<UInt8>(lowHalf: table.loadUnaligned(fromByteOffset: 8 * Int(qh[2]), as: SIMD8<UInt8>.self),
+                                      highHalf: table.loadUnaligned(fromByteOffset: 8 * Int(qh[3]), as: SIMD8<UInt8>.self))
         return (SIMD16<Float>((qs & 0x0F) | lowFifth), SIMD16<Float>((qs &>> 4) | highFifth))
     }
 
