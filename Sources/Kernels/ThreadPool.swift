@@ -31,7 +31,11 @@ public final class ThreadPool: @unchecked Sendable {
         shared = PoolState(threads: threads)
         for worker in 1..<threads {
             let context = Unmanaged.passRetained(WorkerContext(state: shared, index: worker)).toOpaque()
+            #if canImport(Darwin)
+            var thread: pthread_t?
+            #else
             var thread = pthread_t()
+            #endif
             let rc = pthread_create(&thread, nil, { raw in
                 #if canImport(Darwin)
                 let context = Unmanaged<WorkerContext>.fromOpaque(raw).takeRetainedValue()
@@ -42,7 +46,11 @@ public final class ThreadPool: @unchecked Sendable {
                 return nil
             }, context)
             precondition(rc == 0, "pthread_create failed: \(rc)")
+            #if canImport(Darwin)
+            workers.append(thread!)
+            #else
             workers.append(thread)
+            #endif
         }
     }
 
