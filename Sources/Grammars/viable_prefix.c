@@ -344,6 +344,7 @@ static void lex(const VPState *s, const Version *v, const char *text, uint32_t l
   r->outcome = LEX_NONE;
   r->is_keyword = r->external = r->scanner_at_end = false;
   r->scanner_length = 0;
+  r->start = position;
   if (mode.lex_state == (uint16_t)-1) {
     r->at_end = false;
     return;
@@ -369,6 +370,7 @@ static void lex(const VPState *s, const Version *v, const char *text, uint32_t l
   lexer_start(&x, position);
   bool found = l->lex_fn(&x.data, mode.lex_state);
   if (!x.end_marked) x.token_end = x.current;
+  r->start = x.token_start;
   if (found) {
     r->outcome = LEX_TOKEN;
     r->symbol = x.data.result_symbol;
@@ -462,78 +464,156 @@ void vp_destroy(VPState *s) {
   free(s);
 }
 
-// Whether the tail after version `v` (which has lexed everything before its position) can still become
-// part of a valid program: the pending token is accepted as it stands, or more text can extend it.
-static bool tail_is_live(const VPState *s, const Version *v) {
-  const TSLanguage *l = s->grammar->language;
-  LexResult r;
-  lex(s, v, s->text, s->text_length, &r);
-  if (r.outcome == LEX_NONE) return r.at_end;   // an unfinished token, or characters no token starts with
-  // The external scanner (strings, indentation, heredocs…) declined because the text ended: more text
-  // may give it its token (`print("abc` waits for its string content to end).
-  if (r.scanner_at_end) return true;
-  if (r.symbol == 0) return true;                // only white space and extras before the end
+// Whether version `v` can take `symbol` next (following reductions). With `allow_extra` false, a token
+// that would only be skipped as an extra (a comment) does not count.
+static bool acceptable(const TSLanguage *l, const Version *v, TSSymbol symbol, bool allow_extra) {
+  uint32_t count;
+  const TSParseAction *actions = table_actions(l, v->stack[v->depth - 1], symbol, &count);
+  if (count == 0) return false;
+  if (!allow_extra) {
+    bool only_extra = true;
+    for (uint32_t i = 0; i < count; i++) {
+      if (!(actions[i].type == TSParseActionTypeShift && actions[i].shift.extra)) only_extra = false;
+    }
+    if (only_extra) return false;
+  }
   Version copy;
   if (!version_init(&copy, v)) return false;
   VersionList out = {0};
-  feed_token(l, &copy, r.symbol, r.is_keyword, &out);
+  feed_token(l, &copy, symbol, false, &out);
   bool accepted = out.count > 0;
   list_free(&out);
-  if (accepted) return true;
-  // The token as lexed is not accepted. It can still grow into a literal token (keyword or operator) that
-  // the state accepts: `i` into `if`, `-` into `->`, `:` into `:=`.
-  const char *lexeme = s->text + r.start;
-  uint32_t lexeme_length = s->text_length - r.start;
-  TSStateId state = v->stack[v->depth - 1];
+  return accepted;
+}
+
+// Whether the partial lexeme can still grow into a token the version takes: a literal token (keyword or
+// operator) that starts with it, or — for a lexeme the lexer is still in the middle of — any pattern token.
+static bool could_become(const TSLanguage *l, const Version *v, const char *lexeme, uint32_t length,
+                         bool any_pattern, TSSymbol except) {
   for (TSSymbol symbol = 1; symbol < l->token_count; symbol++) {
+    if (symbol == except) continue;
     TSSymbolMetadata meta = l->symbol_metadata[symbol];
-    if (meta.named || !meta.visible || symbol == r.symbol) continue;
-    const char *literal = l->symbol_names[symbol];
-    if (strlen(literal) > lexeme_length && strncmp(literal, lexeme, lexeme_length) == 0 &&
-        table_lookup(l, state, symbol) != 0) {
+    if (!meta.named && meta.visible) {
+      const char *literal = l->symbol_names[symbol];
+      if (strlen(literal) > length && strncmp(literal, lexeme, length) == 0 && acceptable(l, v, symbol, true)) {
+        return true;
+      }
+    } else if (any_pattern && meta.named && acceptable(l, v, symbol, false)) {
       return true;
     }
   }
   return false;
 }
 
-// Lexes and parses every version as far as the text allows, then keeps the versions whose tail is live.
-static bool advance(VPState *s) {
-  const TSLanguage *l = s->grammar->language;
-  VersionList parked = {0};
-  VersionList work = {0};
-  for (uint32_t i = 0; i < s->count; i++) list_add(&work, &s->versions[i]);
-  free(s->versions);
-  s->versions = NULL;
-  s->count = s->capacity = 0;
+// Feeds the token `r` to version `v` (owned) and queues the survivors, positioned after the token.
+static void take_token(const VPState *s, Version *v, const LexResult *r, VersionList *work) {
+  VersionList fed = {0};
+  feed_token(s->grammar->language, v, r->symbol, r->is_keyword, &fed);
+  for (uint32_t i = 0; i < fed.count; i++) {
+    Version *next = &fed.items[i];
+    next->position = s->base + r->end;
+    if (r->external) version_set_scanner(next, r->scanner, r->scanner_length);
+    list_add(work, next);
+  }
+  free(fed.items);
+}
+
+// Lexes and parses the versions in `work` (consumed) as far as the text allows; each version stops (is
+// parked) at the first token whose lexing looked at the end of the text, since that token may still change.
+static void run_versions(const VPState *s, VersionList *work, VersionList *parked) {
   LexResult r;
   // Zero-width tokens (indents, dedents) make progress through the scanner's state; a bound guards
   // against a grammar that would accept them forever.
   uint64_t budget = 1000 + 64ULL * ((uint64_t)s->text_length + 1);
-  while (work.count > 0) {
-    if (budget-- == 0) { list_free(&work); break; }
-    Version v = work.items[--work.count];
+  while (work->count > 0) {
+    if (budget-- == 0) break;
+    Version v = work->items[--work->count];
     lex(s, &v, s->text, s->text_length, &r);
     if (r.at_end) {
-      // The lexer read to the end of the text: this token may still change. Stop here.
-      list_add(&parked, &v);
+      list_add(parked, &v);
       continue;
     }
     if (r.outcome == LEX_NONE) { version_free(&v); continue; }
-    uint64_t end = s->base + r.end;
-    bool external = r.external;
-    uint32_t scanner_length = r.scanner_length;
-    VersionList fed = {0};
-    feed_token(l, &v, r.symbol, r.is_keyword, &fed);
-    for (uint32_t i = 0; i < fed.count; i++) {
-      Version *next = &fed.items[i];
-      next->position = end;
-      if (external) version_set_scanner(next, r.scanner, scanner_length);
-      list_add(&work, next);
-    }
-    free(fed.items);
+    take_token(s, &v, &r, work);
   }
-  list_free(&work);
+  list_free(work);
+}
+
+// Whether some short continuation carries version `v` past the end of the text with every token accepted:
+// the deciding test when the tail alone cannot tell (a token the lexer is still inside, such as `"abc` or
+// `\u12`, or one it tried to extend, such as `in\u9a2`). Each candidate is one or two characters from a
+// small alphabet followed by a space or a newline (which ends most tokens); the real lexer and tables judge.
+static bool extends(const VPState *s, const Version *v) {
+  static const char alphabet[] = "a0\"'`)]};/*=x_.+-><:,\\#{([9feu";
+  // Most tokens end at white space; Python's scanner also looks past line ends for the next line's
+  // indentation, so one ender starts a new line with a word.
+  static const char *const enders[] = {"\nx", " ", "\n"};
+  const uint32_t alphabet_size = sizeof alphabet - 1;
+  uint32_t length = s->text_length;
+  char *buffer = malloc(length + 5);
+  if (!buffer) return false;
+  memcpy(buffer, s->text, length);
+  VPState view = *s;   // the same state over a longer text (read-only use)
+  view.text = buffer;
+  bool found = false;
+  for (uint32_t e = 0; e < sizeof enders / sizeof *enders && !found; e++) {
+    // Continuations: "", c, c1c2 (c1c2 only for the first few c1), then the ender.
+    for (uint32_t first = 0; first <= alphabet_size && !found; first++) {
+      for (uint32_t second = 0; second <= (first > 0 && first <= 8 ? alphabet_size : 0) && !found; second++) {
+        uint32_t n = 0;
+        if (first > 0) buffer[length + n++] = alphabet[first - 1];
+        if (second > 0) buffer[length + n++] = alphabet[second - 1];
+        uint32_t ender_length = (uint32_t)strlen(enders[e]);
+        memcpy(buffer + length + n, enders[e], ender_length);
+        view.text_length = length + n + ender_length;
+        Version copy;
+        if (!version_init(&copy, v)) continue;
+        VersionList work = {0}, parked = {0};
+        list_add(&work, &copy);
+        run_versions(&view, &work, &parked);
+        for (uint32_t i = 0; i < parked.count && !found; i++) {
+          found = parked.items[i].position > s->base + length;
+        }
+        list_free(&parked);
+      }
+    }
+  }
+  free(buffer);
+  return found;
+}
+
+// Whether the tail after version `v` (which has lexed everything before its position) can still become
+// part of a valid program: the pending token is accepted as it stands, or more text can turn it into one.
+static bool tail_is_live(const VPState *s, const Version *v) {
+  const TSLanguage *l = s->grammar->language;
+  LexResult r;
+  lex(s, v, s->text, s->text_length, &r);
+  // The external scanner (strings, indentation, heredocs…) declined because the text ended: more text
+  // may give it its token (`print("abc` waits for its string content to end).
+  if (r.scanner_at_end) return true;
+  if (r.outcome == LEX_NONE) {
+    // Characters no token starts with are dead; a token the lexer is still inside may become one.
+    if (!r.at_end) return false;
+    return could_become(l, v, s->text + r.start, s->text_length - r.start, false, 0) || extends(s, v);
+  }
+  if (r.symbol == 0) return true;                // only white space and extras before the end
+  if (r.end < s->text_length) {
+    // The lexer read on to the end, past this token, trying for a longer one (`in\u9a2` may become one
+    // identifier, or stay `in` followed by something else): only a continuation can tell.
+    return extends(s, v);
+  }
+  if (acceptable(l, v, r.symbol, true)) return true;
+  // Not accepted as lexed; it can still grow into a literal that is: `i` into `if`, `-` into `->`.
+  return could_become(l, v, s->text + r.start, s->text_length - r.start, false, r.symbol);
+}
+
+static bool advance(VPState *s) {
+  VersionList work = {0}, parked = {0};
+  for (uint32_t i = 0; i < s->count; i++) list_add(&work, &s->versions[i]);
+  free(s->versions);
+  s->versions = NULL;
+  s->count = s->capacity = 0;
+  run_versions(s, &work, &parked);
   // Keep live versions only.
   s->versions = malloc((parked.count ? parked.count : 1) * sizeof(Version));
   s->capacity = parked.count ? parked.count : 1;
