@@ -17,10 +17,46 @@ public struct ConstraintStatistics: Sendable, Codable {
     public var maskMicroseconds = 0.0
     /// Steps where no token was allowed and the constraint let everything through.
     public var fallbacks = 0
+    /// Time the constraint took for each sampled token (check, plus mask when the pick was refused).
+    public var stepMicroseconds: [Double] = []
+
+    /// Mean and 99th percentile of the per-token time, in microseconds.
+    public var stepMean: Double { stepMicroseconds.isEmpty ? 0 : stepMicroseconds.reduce(0, +) / Double(stepMicroseconds.count) }
+    public var stepP99: Double {
+        guard !stepMicroseconds.isEmpty else { return 0 }
+        let sorted = stepMicroseconds.sorted()
+        return sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.99).rounded(.up)) - 1)]
+    }
 
     enum CodingKeys: String, CodingKey {
         case checks, refusals, masks, cachedMasks = "cached_masks", checkMicroseconds = "check_us"
-        case maskMicroseconds = "mask_us", fallbacks
+        case maskMicroseconds = "mask_us", fallbacks, stepMean = "step_us_mean", stepP99 = "step_us_p99"
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(checks, forKey: .checks)
+        try c.encode(refusals, forKey: .refusals)
+        try c.encode(masks, forKey: .masks)
+        try c.encode(cachedMasks, forKey: .cachedMasks)
+        try c.encode(checkMicroseconds, forKey: .checkMicroseconds)
+        try c.encode(maskMicroseconds, forKey: .maskMicroseconds)
+        try c.encode(fallbacks, forKey: .fallbacks)
+        try c.encode(stepMean, forKey: .stepMean)
+        try c.encode(stepP99, forKey: .stepP99)
+    }
+
+    public init() {}
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        checks = try c.decode(Int.self, forKey: .checks)
+        refusals = try c.decode(Int.self, forKey: .refusals)
+        masks = try c.decode(Int.self, forKey: .masks)
+        cachedMasks = try c.decode(Int.self, forKey: .cachedMasks)
+        checkMicroseconds = try c.decode(Double.self, forKey: .checkMicroseconds)
+        maskMicroseconds = try c.decode(Double.self, forKey: .maskMicroseconds)
+        fallbacks = try c.decode(Int.self, forKey: .fallbacks)
     }
 }
 
@@ -44,6 +80,8 @@ public final class SyntaxConstraint: TokenConstraint {
     private let alwaysAllowed: Set<Int32>
     private let neverAllowed: Set<Int32>
     private var maskCache: [UInt64: [Bool]] = [:]
+    /// Time spent on the current step so far.
+    private var stepTime = 0.0
     /// All text so far (prefix and accepted tokens), used to start over after degrading.
     private var text: [UInt8]
 
@@ -87,7 +125,11 @@ public final class SyntaxConstraint: TokenConstraint {
     public func allows(_ token: Int32) -> Bool {
         guard isActive else { return true }
         let start = DispatchTime.now().uptimeNanoseconds
-        defer { statistics.checkMicroseconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1000 }
+        defer {
+            let spent = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
+            statistics.checkMicroseconds += spent
+            stepTime += spent
+        }
         statistics.checks += 1
         let ok = check(token)
         if !ok { statistics.refusals += 1 }
@@ -97,7 +139,11 @@ public final class SyntaxConstraint: TokenConstraint {
     public func mask(_ logits: UnsafeMutableBufferPointer<Float>) {
         guard isActive else { return }
         let start = DispatchTime.now().uptimeNanoseconds
-        defer { statistics.maskMicroseconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1000 }
+        defer {
+            let spent = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
+            statistics.maskMicroseconds += spent
+            stepTime += spent
+        }
         statistics.masks += 1
         let key = state.key ^ (UInt64(pending.count) &* 0x9E37_79B9_7F4A_7C15)
         let allowed: [Bool]
@@ -125,6 +171,10 @@ public final class SyntaxConstraint: TokenConstraint {
     }
 
     public func accept(_ token: Int32) {
+        if isActive {
+            statistics.stepMicroseconds.append(stepTime)
+            stepTime = 0
+        }
         guard Int(token) < tokenBytes.count else { return }
         if alwaysAllowed.contains(token) { return }
         let bytes = tokenBytes[Int(token)]
