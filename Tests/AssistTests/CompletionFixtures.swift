@@ -40,7 +40,7 @@ enum CompletionFixtures {
             rest = rest.dropFirst(piece)
         }
         let reason = rules.finish()?.reason
-        return (rules.finalText().text, reason)
+        return (rules.finalText(), reason)
     }
 
     /// The context the stop rules see at the marked cursor.

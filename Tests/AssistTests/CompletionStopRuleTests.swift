@@ -1,3 +1,4 @@
+import Engine
 import Testing
 @testable import Assist
 
@@ -90,6 +91,22 @@ import Testing
         let r = try F.stop("print(‸)\n", "python", after: "len(xs)")
         #expect(r.text == "len(xs)")
         #expect(r.reason == nil)
+    }
+
+    @Test func pythonStatementEndedByTheModelIsNotCutByARule() throws {
+        let r = try F.stop("x = ‸\n", "python", after: "compute()\n")
+        #expect(r.text == "compute()")
+        #expect(r.reason == nil, "the model ended it; the stop reason is its end of text")
+    }
+
+    @Test func lineInFrontOfCodeEndsWithItsIndentation() throws {
+        let r = try F.stop("def f(x):\n    ‸return x\n", "python", after: "y = x + 1\nreturn")
+        #expect(r.text == "y = x + 1\n    ")
+        #expect(r.reason == .endOfLine)
+        let repeated = try F.stop("def f(x):\n    ‸return x\n", "python", after: "return x\nfoo")
+        #expect(repeated.text == "", "a line that repeats the code it goes in front of is dropped")
+        let sameLine = try F.stop("def f(x):\n    ‸foo(x)\n", "python", after: "result = ")
+        #expect(sameLine.text == "result = ", "without a line break the model meant the same line")
     }
 
     @Test func pythonInsideADocstringIsOneLine() throws {
@@ -209,6 +226,26 @@ import Testing
     @Test func unicodeIsCarriedThrough() throws {
         let r = try F.stop("greeting = ‸\n", "python", after: "\"héllo → wörld\"\nx = 1\n")
         #expect(r.text == "\"héllo → wörld\"")
+    }
+
+    // MARK: Any text
+
+    @Test(arguments: ["python", "javascript", "go", "rust", "java", "c", "swift"])
+    func randomCompletionsGiveAPrefixOfWhatWasWritten(language: String) throws {
+        let fragments = ["(", ")", "{", "}", "[", "]", "\"", "'", "`", "\\", "#", "//", "/*", "*/", "\"\"\"", ":",
+                         ";", "\n", "\n\n", "    ", "\t", "x", "return", " = ", "+", "é", "→", "r#", "'a", "if x"]
+        let files = ["‸", "def f(x):\n    ‸\n", "f(‸)\n", "x = ‸ + 1\n", "{\n  ‸\n}\n", "s = \"‸\"\n", "a\n‸b\n"]
+        var random = SeededGenerator(seed: 5)
+        for file in files {
+            for _ in 0..<40 {
+                let count = Int(random.next() % 40)
+                let completion = (0..<count).map { _ in fragments[Int(random.next() % UInt64(fragments.count))] }.joined()
+                let piece = 1 + Int(random.next() % 5)
+                let r = try F.stop(file, language, after: completion, piece: piece)
+                #expect(completion.hasPrefix(r.text) || r.reason == .endOfLine,
+                        "\(language) \(file.debugDescription) \(completion.debugDescription) -> \(r.text.debugDescription)")
+            }
+        }
     }
 
     // MARK: Context

@@ -4,7 +4,9 @@ import Syntax
 
 /// A fill-in-the-middle request: a file, the cursor in it, and how to generate.
 public struct CompletionRequest {
+    /// The whole file.
     public var source: String
+    /// Its language: the stop rules and the parse check use its grammar.
     public var language: Language
     /// The cursor as a byte offset into `source`'s UTF-8, at a character boundary.
     public var cursor: Int
@@ -46,6 +48,7 @@ public struct Completion: Sendable {
     public var insertedSource: String
     /// Tokens generated (including any after the point where the stop rules cut).
     public var tokens: Int
+    /// Tokens of the prompt (FIM control tokens and the code that fitted the context).
     public var promptTokens: Int
     /// Whether a syntax constraint guided decoding.
     public var constrained: Bool
@@ -73,6 +76,8 @@ public final class CodeCompleter {
 
     public init(model: LanguageModel) { self.model = model }
 
+    /// Completes at `request.cursor`. Throws `CompletionError` for a cursor outside the file, `ModelError` when
+    /// generation fails, `SyntaxLayerError` when the language's grammar is not built in.
     public func complete(_ request: CompletionRequest) throws -> Completion {
         let start = Date()
         let source = Array(request.source.utf8)
@@ -123,7 +128,7 @@ public final class CodeCompleter {
             rules.append(piece) == nil
         }
         let stop = rules.finish()
-        let (text, _) = rules.finalText()
+        let text = rules.finalText()
         let inserted = Array(text.utf8)
         return Completion(
             text: text, insertedSource: prefix + text + suffix, tokens: result.tokens.count,

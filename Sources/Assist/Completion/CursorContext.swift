@@ -29,9 +29,15 @@ struct CursorContext {
     /// Indentation languages: the least indentation a line of the completion may have and stay in the cursor's
     /// block; nil when the completion's first line sets it.
     let blockIndent: Int?
-    /// The rest of the cursor's line, and the first non-blank line below it, without surrounding whitespace.
+    /// The rest of the cursor's line, without surrounding whitespace.
     let restOfLine: String
+    /// The first line of code after the completion, without surrounding whitespace: the rest of the cursor's
+    /// line when the completion goes in front of it, else the first non-blank line below.
     let nextLine: String
+    /// Only whitespace before the cursor and code after it: the completion is a line put in front of that code.
+    let insertsLineBefore: Bool
+    /// The whitespace before the cursor on its line, when `insertsLineBefore` (it indents the code after).
+    let indentation: String
     let check: InsertionCheck
 
     /// - Parameter cursor: a byte offset in `source`, at a character boundary.
@@ -74,7 +80,10 @@ struct CursorContext {
         cursorIndent = cursorLine.prefix(while: Self.isBlank).reduce(0, Self.widen)
         let lines = PromptWindow.lines(String(decoding: suffix, as: UTF8.self))
         restOfLine = lines[0].trimmingWhitespace()
-        nextLine = lines.dropFirst().lazy.map { $0.trimmingWhitespace() }.first { !$0.isEmpty } ?? ""
+        insertsLineBefore = cursorLineBlank && !restOfLine.isEmpty && scanner.mode == .code
+        indentation = insertsLineBefore ? String(decoding: cursorLine, as: UTF8.self) : ""
+        nextLine = insertsLineBefore ? restOfLine
+            : lines.dropFirst().lazy.map { $0.trimmingWhitespace() }.first { !$0.isEmpty } ?? ""
 
         let opensBlock = scanner.mode == .code && (syntax.indentationBlocks
             ? scanner.lastCode.1 == ascii(":") && scanner.depth == 0 : scanner.lastCode.1 == ascii("{"))

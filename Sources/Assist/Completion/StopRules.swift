@@ -7,7 +7,8 @@ public enum CompletionStop: String, Sendable, Codable {
     case contextFull = "context_full"
     /// The completion closed the bracket or brace the cursor was in.
     case closedConstruct = "closed_construct"
-    /// The cursor was inside a line (code after it, or in a string or comment): one line at most.
+    /// The cursor was inside a line (code after it, or in a string or comment): one line at most. In front of
+    /// the code of a line, that one line ends with a line break and the code's indentation.
     case endOfLine = "end_of_line"
     /// The statement begun on the cursor's line is complete.
     case endOfStatement = "end_of_statement"
@@ -86,12 +87,17 @@ struct StopRules {
         return stop
     }
 
-    /// Generation ended: reads what was held back and applies a pending end of statement.
+    /// Generation ended: reads what was held back, and cuts at a pending end of statement when more than
+    /// whitespace follows it.
     mutating func finish() -> StopPoint? {
         if stop == nil { read(final: true) }
-        if stop == nil, let pendingEnd { stop = StopPoint(end: pendingEnd, reason: .endOfStatement) }
+        if stop == nil, let pendingEnd, bytes[pendingEnd...].contains(where: { !Self.isSpace($0) }) {
+            stop = StopPoint(end: pendingEnd, reason: .endOfStatement)
+        }
         return stop
     }
+
+    static func isSpace(_ byte: UInt8) -> Bool { CursorContext.isBlank(byte) || byte == ascii("\n") }
 
     private mutating func read(final: Bool) {
         while stop == nil, scanned < bytes.count, let (length, lexeme) = scanner.step(bytes, at: scanned, final: final) {
@@ -163,7 +169,7 @@ struct StopRules {
     /// A line break at `position`; `inCode` when it ends a line of code.
     private mutating func endLine(at position: Int, inCode: Bool) {
         if context.scope == .line, wroteText {
-            stop = StopPoint(end: position, reason: .endOfLine)
+            stop = StopPoint(end: context.insertsLineBefore ? position + 1 : position, reason: .endOfLine)
             return
         }
         guard inCode, scanner.depth <= baseDepth else { return }
@@ -220,31 +226,36 @@ extension StopRules {
     /// last line that repeats the line after the cursor or a tail that repeats the rest of the cursor's line
     /// (that tail goes when the file parses no worse without it; better, when the tail is only punctuation
     /// such as `)`, which the completion may need for itself).
-    func finalText() -> (text: String, trimmedOverlap: Bool) {
+    func finalText() -> String {
+        if context.insertsLineBefore, let stop, stop.reason == .endOfLine {
+            let line = bytes[..<stop.end]
+            return repeatsNextLine(line) ? "" : String(decoding: line, as: UTF8.self) + context.indentation
+        }
         var end = trimmingTrailingWhitespace(stop?.end ?? bytes.count)
-        var trimmed = false
         let lastLineStart = bytes[..<end].lastIndex(of: ascii("\n")).map { $0 + 1 } ?? 0
         if lastLineStart > 0 || context.cursorLineBlank, repeatsNextLine(bytes[lastLineStart..<end]) {
             end = trimmingTrailingWhitespace(lastLineStart)
-            trimmed = true
         }
         let rest = Array(context.restOfLine.utf8)
         if !rest.isEmpty, end >= rest.count, bytes[(end - rest.count)..<end].elementsEqual(rest) {
-            let shorter = trimmingTrailingWhitespace(end - rest.count)
+            // The spaces before the tail go too: the code after the cursor brings its own.
+            var shorter = end - rest.count
+            while shorter > 0, Self.isSpace(bytes[shorter - 1]) { shorter -= 1 }
             let check = context.check
             let without = check.errorSites(with: bytes[..<shorter]).count
             let with = check.errorSites(with: bytes[..<end]).count
             if context.restOfLine.contains(where: { $0.isLetter || $0.isNumber }) ? without <= with : without < with {
                 end = shorter
-                trimmed = true
             }
         }
-        return (String(decoding: bytes[..<end], as: UTF8.self), trimmed)
+        return String(decoding: bytes[..<end], as: UTF8.self)
     }
 
+    /// Where the completion ends without its trailing whitespace. Before code on the cursor's line, spaces
+    /// that end the completion's last line separate it from that code, and stay.
     private func trimmingTrailingWhitespace(_ end: Int) -> Int {
-        var end = end
-        while end > 0, CursorContext.isBlank(bytes[end - 1]) || bytes[end - 1] == ascii("\n") { end -= 1 }
-        return end
+        var start = end
+        while start > 0, Self.isSpace(bytes[start - 1]) { start -= 1 }
+        return context.restOfLine.isEmpty || bytes[start..<end].contains(ascii("\n")) ? start : end
     }
 }
