@@ -34,8 +34,8 @@ import Testing
         #expect(completion.insertedSource == Self.before + completion.text + Self.after)
         let tree = try Parser(language: try Language.named("python")).parse(completion.insertedSource)
         #expect(completion.parseOK == !tree.hasErrors)
-        #expect(!completion.constrained, "no syntax constraint exists yet, and the result must not claim one")
-        #expect(completion.notes.contains { $0.contains("syntax constraint is not available") })
+        // Constrained exactly when the syntax constraint exists; when it does not, the notes say so.
+        #expect(completion.constrained != completion.notes.contains { $0.contains("syntax constraint is not available") })
     }
 
     @Test func greedyIsRepeatable() throws {
@@ -114,6 +114,32 @@ import Testing
         let free = try CodeCompleter(model: model).complete(request)
         #expect(!free.constrained)
         #expect(!free.notes.contains { $0.contains("syntax constraint") })
+    }
+
+    /// Makes the model write `tokens`, one per step.
+    final class Script: LogitProcessor {
+        let tokens: [Int32]
+        var step = 0
+        init(_ tokens: [Int32]) { self.tokens = tokens }
+        func process(_ logits: UnsafeMutableBufferPointer<Float>, history: [Int32]) {
+            let forced = Int(tokens[min(step, tokens.count - 1)])
+            for i in logits.indices where i != forced { logits[i] = -.infinity }
+        }
+        func accept(_ token: Int32) { step += 1 }
+    }
+
+    @Test func stopRulesEndGenerationEarly() throws {
+        let model = try LanguageModel(path: F.modelPath("qwen2moe"), threads: 1)
+        let written = "return a * b\n\nprint(mul(2, 3))\nprint(mul(4, 5))\n"
+        let script = model.tokenizer.encode(written, parseSpecial: false)
+        var request = try request(maxTokens: 40)
+        request.constraint = .custom(Script(script))
+        let completion = try CodeCompleter(model: model).complete(request)
+        #expect(completion.text == "return a * b")
+        #expect(completion.stopReason == .blankLine)
+        #expect(completion.parseOK)
+        #expect(completion.tokens < script.count, "generation stopped at the rule, not at the end of the script")
+        #expect(completion.insertedSource == Self.before + "return a * b" + Self.after)
     }
 
     @Test func promptAndCompletionFitASmallContext() throws {

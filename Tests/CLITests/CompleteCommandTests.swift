@@ -26,7 +26,8 @@ import Testing
             #expect(report["completion"] is String)
             let tokens = try #require(report["tokens"] as? Int)
             #expect(tokens >= 1 && tokens <= 8)
-            #expect(report["constrained"] as? Bool == false)
+            let notes = try #require(report["notes"] as? [String])
+            #expect(report["constrained"] as? Bool == !notes.contains { $0.contains("syntax constraint is not available") })
             #expect(report["parse_ok"] is Bool)
             let reasons = ["eos", "max_tokens", "context_full", "closed_construct", "end_of_line", "end_of_statement",
                            "end_of_block", "blank_line", "suffix_overlap"]
@@ -34,6 +35,9 @@ import Testing
             #expect((report["ms"] as? Double ?? -1) >= 0)
             #expect((report["prompt_tokens"] as? Int ?? 0) > 0)
             #expect(report["fim"] is NSNull, "the fixture model has no FIM tokens")
+            let free = try CLI.moecoder(["complete", path, "--line", "6", "--column", "5", "--model", Self.model,
+                                         "--max-tokens", "4", "--json", "--no-constrain"])
+            #expect(try json(free.stdout)["constrained"] as? Bool == false)
         }
     }
 
