@@ -169,6 +169,13 @@ import Testing
         #expect(r.reason == .blankLine)
     }
 
+    @Test func javascriptUnclosedFunctionAtTheEndOfTheFileStillStops() throws {
+        // The missing `}` at the end of the file was missing before the completion too: not the completion's fault.
+        let r = try F.stop("function f() {\n  ‸", "javascript", after: "const a = 1;\n\n  foo();\n")
+        #expect(r.text == "const a = 1;")
+        #expect(r.reason == .blankLine)
+    }
+
     @Test func javascriptTemplateStringBracesAreText() throws {
         let r = try F.stop("const s = ‸\n", "javascript", after: "`} ${x} {`;\nnext();\n")
         #expect(r.text == "`} ${x} {`;")
