@@ -36,6 +36,11 @@ public struct GenerationResult: Sendable {
     public var decodeSeconds: Double
 }
 
+/// Decides, from the text generated so far, whether generation is finished (e.g. at the end of a statement).
+public protocol GenerationStopRule: AnyObject {
+    func shouldStop(_ generated: String) -> Bool
+}
+
 /// Runs the decode loop: prefill the prompt, then sample, stream and stop.
 public final class Generator {
     public let model: LanguageModel
@@ -48,7 +53,7 @@ public final class Generator {
     /// far and ends generation (reason `.stopRule`) when it says so.
     public func generate(prompt: [Int32], options: GenerationOptions, cache: KVCache? = nil,
                          processors: [any LogitProcessor] = [], constraint: (any TokenConstraint)? = nil,
-                         stopRule: ((String) -> Bool)? = nil,
+                         stopRule: (any GenerationStopRule)? = nil,
                          onText: (String) -> Bool = { _ in true }) throws -> GenerationResult {
         guard !prompt.isEmpty else { throw ModelError("the prompt is empty: give at least one token") }
         let transformer = model.transformer, tokenizer = model.tokenizer
@@ -85,7 +90,7 @@ public final class Generator {
                     break loop
                 }
             }
-            if let stopRule, stopRule(text) {
+            if let stopRule, stopRule.shouldStop(text) {
                 reason = .stopRule
                 break
             }

@@ -96,7 +96,7 @@ struct Generate: ParsableCommand {
         do {
             result = try Generator(model: model).generate(
                 prompt: tokens, options: options, constraint: constraint,
-                stopRule: stopper.map { s in { s.shouldStop($0) } }) { piece in
+                stopRule: stopper) { piece in
                 if !json {
                     FileHandle.standardOutput.write(Data(piece.utf8))
                 }

@@ -60,7 +60,7 @@ import Testing
                     ignoreEOS: true)
                 let result = try Generator(model: model).generate(
                     prompt: model.tokenizer.encode(prefix), options: options, constraint: constraint,
-                    stopRule: { stopper.shouldStop($0) })
+                    stopRule: stopper)
                 outcome.runs += 1
                 outcome.fallbacks += constraint?.statistics.fallbacks ?? 0
                 // Every token boundary must be viable, judged afresh by a new recognizer on the raw bytes

@@ -108,23 +108,27 @@ public final class CodeCompleter {
                          + "the cursor were left out")
         }
 
-        let processor: (any LogitProcessor)?
+        var processor: (any LogitProcessor)?
+        var constraint: SyntaxConstraint?
         switch request.constraint {
         case .none:
-            processor = nil
+            break
         case .custom(let custom):
             processor = custom
         case .syntax:
-            processor = try Self.syntaxConstraint(for: ConstraintContext(
-                language: request.language, tokenizer: model.tokenizer, prefix: prefix, suffix: suffix))
-            if processor == nil { notes.append("the syntax constraint is not available yet: decoding was unconstrained") }
+            constraint = try Self.syntaxConstraint(
+                for: ConstraintContext(language: request.language, tokenizer: model.tokenizer, prefix: prefix,
+                                       suffix: suffix),
+                endTokens: prompt.stopTokens)
+            if let why = constraint?.degraded { notes.append(why) }
         }
 
         var rules = StopRules(context: context)
         let options = GenerationOptions(maxTokens: maxTokens, sampling: request.sampling,
                                         stopTokens: prompt.stopTokens)
         let result = try Generator(model: model).generate(prompt: prompt.tokens, options: options,
-                                                          processors: processor.map { [$0] } ?? []) { piece in
+                                                          processors: processor.map { [$0] } ?? [],
+                                                          constraint: constraint) { piece in
             rules.append(piece) == nil
         }
         let stop = rules.finish()
@@ -132,7 +136,8 @@ public final class CodeCompleter {
         let inserted = Array(text.utf8)
         return Completion(
             text: text, insertedSource: prefix + text + suffix, tokens: result.tokens.count,
-            promptTokens: prompt.tokens.count, constrained: processor != nil,
+            promptTokens: prompt.tokens.count,
+            constrained: processor != nil || (constraint?.isActive ?? false),
             parseOK: context.check.parses(with: inserted[...]),
             stopReason: stop?.reason ?? Self.reason(result.stopReason),
             seconds: Date().timeIntervalSince(start), fimFamily: prompt.format?.family, notes: notes)
@@ -144,6 +149,7 @@ public final class CodeCompleter {
         case .endOfText, .stopToken, .stopString: .endOfText
         case .contextFull: .contextFull
         case .cancelled: .cancelled
+        case .stopRule: .endOfStatement
         }
     }
 }

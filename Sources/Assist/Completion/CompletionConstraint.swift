@@ -22,12 +22,12 @@ public struct ConstraintContext {
 }
 
 extension CodeCompleter {
-    /// The syntax constraint for a completion (`CompletionConstraint.syntax`), or nil while there is none.
-    ///
-    /// The default constrained path: the syntax constraint (Sources/Assist/Constraint) is built here from
-    /// `context`, and `Completion.constrained` reports whether one was used. Until it lands this returns nil,
-    /// and completions say so in their notes.
-    static func syntaxConstraint(for context: ConstraintContext) throws -> (any LogitProcessor)? {
-        nil
+    /// The syntax constraint for a completion (`CompletionConstraint.syntax`): tokens after which the code
+    /// before the cursor plus the completion is no longer a viable prefix are masked; the stop tokens of the
+    /// prompt format stay allowed. The code after the cursor is not part of the mask (the stop rules and
+    /// `parseOK` check it).
+    static func syntaxConstraint(for context: ConstraintContext, endTokens: Set<Int32>) throws -> SyntaxConstraint {
+        try SyntaxConstraint(language: context.language, tokenizer: context.tokenizer, prefix: context.prefix,
+                             endTokens: endTokens)
     }
 }

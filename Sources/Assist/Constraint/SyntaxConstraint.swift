@@ -87,7 +87,9 @@ public final class SyntaxConstraint: TokenConstraint {
 
     /// A constraint for text that continues `prefix`. `allowEndOfText`: whether end-of-text tokens may end
     /// the text anywhere (true for completions; false when generation must not stop on them).
-    public init(language: Language, tokenizer: BPETokenizer, prefix: String, allowEndOfText: Bool = true) throws {
+    /// `endTokens`: more tokens that end the text (a FIM format's stop tokens), allowed like end-of-text.
+    public init(language: Language, tokenizer: BPETokenizer, prefix: String, allowEndOfText: Bool = true,
+                endTokens: Set<Int32> = []) throws {
         self.language = language
         self.tokenizer = tokenizer
         let vocabulary = tokenizer.vocabularySize
@@ -98,7 +100,7 @@ public final class SyntaxConstraint: TokenConstraint {
             bytes.append(tokenizer.bytes(of: id))
             if tokenizer.isSpecial(id) { never.insert(id) }
         }
-        for end in [tokenizer.eos, tokenizer.fim?.endOfText].compactMap({ $0 }) {
+        for end in [tokenizer.eos, tokenizer.fim?.endOfText].compactMap({ $0 }) + Array(endTokens) {
             if allowEndOfText {
                 always.insert(end)
                 never.remove(end)

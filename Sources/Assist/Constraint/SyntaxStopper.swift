@@ -1,3 +1,4 @@
+import Engine
 import Syntax
 
 /// Where a generation can end, read from the syntax tree of the text.
@@ -13,7 +14,7 @@ public enum SyntaxStopRule: String, Sendable, CaseIterable {
 }
 
 /// Decides, after each token, whether a completion is finished.
-public final class SyntaxStopper {
+public final class SyntaxStopper: GenerationStopRule {
     public let rule: SyntaxStopRule
     private let parser: Parser
     private let prefix: String
