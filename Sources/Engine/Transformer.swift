@@ -125,27 +125,12 @@ public final class Transformer: @unchecked Sendable {
         }
         let out = work.attention.ensure(n * heads * vLen)
         let span = start + n
-        let scores = work.heads.ensure(heads * span)
-        let group = heads / kvHeads, scale = attentionScale
-        pool.parallelFor(heads) { range in
-            for head in range {
-                let kvHead = head / group
-                let s = scores + head * span
-                for t in 0..<n {
-                    let length = start + t + 1
-                    let qh = q + t * qWidth + head * kLen
-                    for j in 0..<length {
-                        s[j] = VectorMath.dot(qh, cache.key(layer: layer, position: j) + kvHead * kLen, kLen) * scale
-                    }
-                    VectorMath.softmax(s, length)
-                    let o = out + (t * heads + head) * vLen
-                    o.update(repeating: 0, count: vLen)
-                    for j in 0..<length {
-                        VectorMath.axpy(s[j], cache.value(layer: layer, position: j) + kvHead * vLen, o, vLen)
-                    }
-                }
-            }
-        }
+        var job = StandardHeads(
+            q: q, out: out, scores: work.heads.ensure(heads * span), keys: cache.keys[layer],
+            values: cache.values[layer], keyWidth: cache.keyWidth, valueWidth: cache.valueWidth, n: n,
+            start: start, span: span, qWidth: qWidth, kLen: kLen, vLen: vLen, heads: heads,
+            group: heads / kvHeads, scale: attentionScale)
+        withUnsafePointer(to: &job) { pool.parallelFor(heads, context: $0, StandardHeads.run) }
         let projected = work.projected.ensure(n * e)
         project(a.output, out, n, projected)
         return projected
@@ -181,46 +166,12 @@ public final class Transformer: @unchecked Sendable {
         let span = start + n
         // Per head: absorbed query (lora), attended latent (lora), one dequantized row (lora), scores (span).
         let perHead = 3 * lora + span
-        let scratch = work.heads.ensure(heads * perHead)
-        let scale = attentionScale, serial = self.serial
-        pool.parallelFor(heads) { range in
-            for head in range {
-                let qAbsorbed = scratch + head * perHead, context = qAbsorbed + lora
-                let rowBuffer = context + lora, s = rowBuffer + lora
-                for t in 0..<n {
-                    let qNope = q + t * qWidth + head * kLen, qRope = qNope + nope
-                    // q_abs = K_bᵀ-absorbed query in latent space.
-                    switch a.heads {
-                    case .split(let kB, _):
-                        LinearAlgebra.matvec(kB.expert(head), qNope, qAbsorbed, pool: serial)
-                    case .packed(let kvB):
-                        qAbsorbed.update(repeating: 0, count: lora)
-                        let first = head * (nope + vLen)
-                        for j in 0..<nope {
-                            Quant.dequantize(kvB.type, kvB.row(first + j), rowBuffer, count: lora)
-                            VectorMath.axpy(qNope[j], rowBuffer, qAbsorbed, lora)
-                        }
-                    }
-                    let length = start + t + 1
-                    for j in 0..<length {
-                        s[j] = (VectorMath.dot(qAbsorbed, cache.value(layer: layer, position: j), lora)
-                                + VectorMath.dot(qRope, cache.key(layer: layer, position: j), ropeDims)) * scale
-                    }
-                    VectorMath.softmax(s, length)
-                    context.update(repeating: 0, count: lora)
-                    for j in 0..<length { VectorMath.axpy(s[j], cache.value(layer: layer, position: j), context, lora) }
-                    let o = out + (t * heads + head) * vLen
-                    switch a.heads {
-                    case .split(_, let vB):
-                        LinearAlgebra.matvec(vB.expert(head), context, o, pool: serial)
-                    case .packed(let kvB):
-                        let values = WeightMatrix(type: kvB.type, rows: vLen, cols: lora,
-                                                  data: kvB.row(head * (nope + vLen) + nope))
-                        LinearAlgebra.matvec(values, context, o, pool: serial)
-                    }
-                }
-            }
-        }
+        var job = LatentHeads(
+            q: q, out: out, scratch: work.heads.ensure(heads * perHead), perHead: perHead,
+            latents: cache.values[layer], ropeKeys: cache.keys[layer], n: n, start: start, qWidth: qWidth,
+            kLen: kLen, vLen: vLen, nope: nope, ropeDims: ropeDims, lora: lora, scale: attentionScale,
+            projections: a.heads, serial: serial)
+        withUnsafePointer(to: &job) { pool.parallelFor(heads, context: $0, LatentHeads.run) }
         let projected = work.projected.ensure(n * e)
         project(a.output, out, n, projected)
         return projected
@@ -294,5 +245,84 @@ public final class Transformer: @unchecked Sendable {
             }
         }
         return out
+    }
+}
+
+/// The per-head part of grouped-query attention, run by the thread pool without allocating: everything the
+/// heads need travels in this struct, passed by pointer.
+private struct StandardHeads {
+    let q, out, scores, keys, values: UnsafeMutablePointer<Float>
+    let keyWidth, valueWidth, n, start, span, qWidth, kLen, vLen, heads, group: Int
+    let scale: Float
+
+    static func run(_ context: UnsafeRawPointer, _ chunk: Int, _ range: Range<Int>) {
+        let j = context.assumingMemoryBound(to: StandardHeads.self).pointee
+        for head in range {
+            let kvHead = head / j.group
+            let s = j.scores + head * j.span
+            for t in 0..<j.n {
+                let length = j.start + t + 1
+                let qh = j.q + t * j.qWidth + head * j.kLen
+                for p in 0..<length {
+                    s[p] = VectorMath.dot(qh, j.keys + p * j.keyWidth + kvHead * j.kLen, j.kLen) * j.scale
+                }
+                VectorMath.softmax(s, length)
+                let o = j.out + (t * j.heads + head) * j.vLen
+                o.update(repeating: 0, count: j.vLen)
+                for p in 0..<length { VectorMath.axpy(s[p], j.values + p * j.valueWidth + kvHead * j.vLen, o, j.vLen) }
+            }
+        }
+    }
+}
+
+/// The per-head part of multi-head latent attention (absorbed projections), likewise allocation-free.
+private struct LatentHeads {
+    let q, out, scratch: UnsafeMutablePointer<Float>
+    let perHead: Int
+    let latents, ropeKeys: UnsafeMutablePointer<Float>   // per position: kvLoraRank latent floats, ropeDims key floats
+    let n, start, qWidth, kLen, vLen, nope, ropeDims, lora: Int
+    let scale: Float
+    let projections: LatentAttention.HeadProjections
+    let serial: ThreadPool
+
+    static func run(_ context: UnsafeRawPointer, _ chunk: Int, _ range: Range<Int>) {
+        let j = context.assumingMemoryBound(to: LatentHeads.self).pointee
+        let lora = j.lora
+        for head in range {
+            let qAbsorbed = j.scratch + head * j.perHead, attended = qAbsorbed + lora
+            let rowBuffer = attended + lora, s = rowBuffer + lora
+            for t in 0..<j.n {
+                let qNope = j.q + t * j.qWidth + head * j.kLen, qRope = qNope + j.nope
+                // The query carried into latent space: q_abs = K_bᵀ·q_nope for this head.
+                switch j.projections {
+                case .split(let kB, _):
+                    LinearAlgebra.matvec(kB.expert(head), qNope, qAbsorbed, pool: j.serial)
+                case .packed(let kvB):
+                    qAbsorbed.update(repeating: 0, count: lora)
+                    let first = head * (j.nope + j.vLen)
+                    for r in 0..<j.nope {
+                        Quant.dequantize(kvB.type, kvB.row(first + r), rowBuffer, count: lora)
+                        VectorMath.axpy(qNope[r], rowBuffer, qAbsorbed, lora)
+                    }
+                }
+                let length = j.start + t + 1
+                for p in 0..<length {
+                    s[p] = (VectorMath.dot(qAbsorbed, j.latents + p * lora, lora)
+                            + VectorMath.dot(qRope, j.ropeKeys + p * j.ropeDims, j.ropeDims)) * j.scale
+                }
+                VectorMath.softmax(s, length)
+                attended.update(repeating: 0, count: lora)
+                for p in 0..<length { VectorMath.axpy(s[p], j.latents + p * lora, attended, lora) }
+                let o = j.out + (t * (j.qWidth / j.kLen) + head) * j.vLen
+                switch j.projections {
+                case .split(_, let vB):
+                    LinearAlgebra.matvec(vB.expert(head), attended, o, pool: j.serial)
+                case .packed(let kvB):
+                    let values = WeightMatrix(type: kvB.type, rows: j.vLen, cols: lora,
+                                              data: kvB.row(head * (j.nope + j.vLen) + j.nope))
+                    LinearAlgebra.matvec(values, attended, o, pool: j.serial)
+                }
+            }
+        }
     }
 }
