@@ -122,16 +122,19 @@ public final class SyntaxConstraint: TokenConstraint {
 
     public var isActive: Bool { degraded == nil }
 
+    /// Microseconds since `start`, also counted into the current step's time.
+    private func elapsed(since start: UInt64) -> Double {
+        let spent = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
+        stepTime += spent
+        return spent
+    }
+
     // MARK: TokenConstraint
 
     public func allows(_ token: Int32) -> Bool {
         guard isActive else { return true }
         let start = DispatchTime.now().uptimeNanoseconds
-        defer {
-            let spent = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
-            statistics.checkMicroseconds += spent
-            stepTime += spent
-        }
+        defer { statistics.checkMicroseconds += elapsed(since: start) }
         statistics.checks += 1
         let ok = check(token)
         if !ok { statistics.refusals += 1 }
@@ -141,11 +144,7 @@ public final class SyntaxConstraint: TokenConstraint {
     public func mask(_ logits: UnsafeMutableBufferPointer<Float>) {
         guard isActive else { return }
         let start = DispatchTime.now().uptimeNanoseconds
-        defer {
-            let spent = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
-            statistics.maskMicroseconds += spent
-            stepTime += spent
-        }
+        defer { statistics.maskMicroseconds += elapsed(since: start) }
         statistics.masks += 1
         let key = state.key ^ (UInt64(pending.count) &* 0x9E37_79B9_7F4A_7C15)
         let allowed: [Bool]
