@@ -36,6 +36,18 @@ public struct GenerationResult: Sendable {
     public var decodeSeconds: Double
 }
 
+/// Set from another thread to stop a generation at the next step, prompt processing included (the prompt
+/// is processed in chunks so a cancel takes effect within one chunk).
+public final class CancellationFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cancelled = false
+
+    public init() {}
+
+    public func cancel() { lock.withLock { cancelled = true } }
+    public var isCancelled: Bool { lock.withLock { cancelled } }
+}
+
 /// Decides, from the text generated so far, whether generation is finished (e.g. at the end of a statement).
 public protocol GenerationStopRule: AnyObject {
     func shouldStop(_ generated: String) -> Bool
@@ -47,13 +59,16 @@ public final class Generator {
 
     public init(model: LanguageModel) { self.model = model }
 
+    /// Prompt tokens per forward call during prefill (the granularity of cancellation).
+    static let prefillChunk = 128
+
     /// Generates after `prompt`. `onText` receives text as it becomes final (never a split character, never
     /// text that could still turn out to be a stop string); return false from it to cancel.
     /// `constraint` masks tokens (a grammar); `stopRule` is asked after each token with the text generated so
     /// far and ends generation (reason `.stopRule`) when it says so.
     public func generate(prompt: [Int32], options: GenerationOptions, cache: KVCache? = nil,
                          processors: [any LogitProcessor] = [], constraint: (any TokenConstraint)? = nil,
-                         stopRule: (any GenerationStopRule)? = nil,
+                         stopRule: (any GenerationStopRule)? = nil, cancellation: CancellationFlag? = nil,
                          onText: (String) -> Bool = { _ in true }) throws -> GenerationResult {
         guard !prompt.isEmpty else { throw ModelError("the prompt is empty: give at least one token") }
         let transformer = model.transformer, tokenizer = model.tokenizer
@@ -67,10 +82,25 @@ public final class Generator {
         var reason = StopReason.maxTokens
 
         let promptStart = Date()
-        var logits = try transformer.forward(prompt, cache: cache)
+        // The prompt goes through in chunks, so a cancel does not wait for a long prefill.
+        var logits = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
+        var offset = 0
+        while offset < prompt.count {
+            if cancellation?.isCancelled == true {
+                return GenerationResult(tokens: [], text: "", stopReason: .cancelled, promptTokens: prompt.count,
+                                        promptSeconds: Date().timeIntervalSince(promptStart), decodeSeconds: 0)
+            }
+            let end = min(prompt.count, offset + Self.prefillChunk)
+            logits = try transformer.forward(Array(prompt[offset..<end]), cache: cache)
+            offset = end
+        }
         let promptSeconds = Date().timeIntervalSince(promptStart)
         let decodeStart = Date()
         loop: while generated.count < options.maxTokens {
+            if cancellation?.isCancelled == true {
+                reason = .cancelled
+                break
+            }
             let token = sampler.sample(logits, history: history)
             if !options.ignoreEOS, token == tokenizer.eos || tokenizer.isEndOfGeneration(token) {
                 reason = .endOfText

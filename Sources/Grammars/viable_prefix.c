@@ -582,6 +582,48 @@ static bool extends(const VPState *s, const Version *v) {
   return found;
 }
 
+// Whether the tail's token can grow, by a few characters from a small set, into a pattern token that the
+// version accepts (`.` into the float `.5`, `..` into `...`). Only the token itself grows here, so the
+// lexer's longest match cannot split it differently; breadth-first, with a bounded number of lexer calls.
+static bool grows_into_acceptable(const VPState *s, const Version *v) {
+  static const char probes[] = "a0.5xe_=>-*/+<&|:\"'";
+  enum { probe_count = sizeof probes - 1, max_depth = 3, budget = 60, frontier_max = 4 };
+  const TSLanguage *l = s->grammar->language;
+  uint32_t length = s->text_length, calls = 0;
+  char *buffer = malloc(length + max_depth);
+  if (!buffer) return false;
+  memcpy(buffer, s->text, length);
+  char frontier[frontier_max][max_depth], next[frontier_max][max_depth];
+  uint32_t count = 1, next_count;
+  bool found = false;
+  for (uint32_t depth = 1; depth <= max_depth && count > 0 && !found && calls < budget; depth++) {
+    next_count = 0;
+    for (uint32_t f = 0; f < count && !found && calls < budget; f++) {
+      memcpy(buffer + length, frontier[f], depth - 1);
+      for (uint32_t c = 0; c < probe_count && !found && calls < budget; c++) {
+        buffer[length + depth - 1] = probes[c];
+        LexResult r;
+        lex(s, v, buffer, length + depth, &r);
+        calls++;
+        if (r.outcome == LEX_TOKEN && r.end > length) {
+          if (acceptable(l, v, r.symbol, false)) found = true;
+          else if (r.end == length + depth && r.at_end && next_count < frontier_max) {
+            memcpy(next[next_count], buffer + length, depth);
+            next_count++;
+          }
+        } else if (r.outcome == LEX_NONE && r.at_end && next_count < frontier_max) {
+          memcpy(next[next_count], buffer + length, depth);
+          next_count++;
+        }
+      }
+    }
+    memcpy(frontier, next, sizeof next);
+    count = next_count;
+  }
+  free(buffer);
+  return found;
+}
+
 // Whether the tail after version `v` (which has lexed everything before its position) can still become
 // part of a valid program: the pending token is accepted as it stands, or more text can turn it into one.
 static bool tail_is_live(const VPState *s, const Version *v) {
@@ -604,7 +646,11 @@ static bool tail_is_live(const VPState *s, const Version *v) {
   }
   if (acceptable(l, v, r.symbol, true)) return true;
   // Not accepted as lexed; it can still grow into a literal that is: `i` into `if`, `-` into `->`.
-  return could_become(l, v, s->text + r.start, s->text_length - r.start, false, r.symbol);
+  if (could_become(l, v, s->text + r.start, s->text_length - r.start, false, r.symbol)) return true;
+  // Or, for an operator-like literal, into a pattern token (`.` into the float `.5`); a rejected pattern
+  // token (an identifier, a number) only grows into more of the same or into keywords, checked above.
+  TSSymbolMetadata meta = l->symbol_metadata[r.symbol];
+  return !meta.named && meta.visible && grows_into_acceptable(s, v);
 }
 
 static bool advance(VPState *s) {

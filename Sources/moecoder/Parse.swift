@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Engine
 import Syntax
 
 /// `moecoder parse`: syntax errors or definitions of source files, with tree-sitter.
@@ -28,6 +29,9 @@ struct Parse: ParsableCommand {
 
     @Flag(help: "Print the syntax tree as an S-expression.")
     var tree = false
+
+    @Flag(help: "Check that every prefix of each file is judged a viable prefix by the syntax constraint's recognizer (appending the file in small chunks); reports the first prefix judged dead.")
+    var viablePrefixes = false
 
     @Flag(help: "Print one JSON object per file (errors, definitions, timing).")
     var json = false
@@ -90,6 +94,20 @@ struct Parse: ParsableCommand {
                 stats.withErrors += 1
                 status = max(status, 1)
             }
+            if viablePrefixes {
+                let report = try Self.checkPrefixes(bytes, language: lang)
+                if let dead = report.deadAt {
+                    status = max(status, 1)
+                    let location = SourceText(bytes: bytes).location(ofByte: dead)
+                    if !quiet { print("\(input):\(location.line):\(location.column): error: prefix judged not viable") }
+                }
+                if json && !quiet {
+                    struct PrefixReport: Encodable { var file: String; var bytes: Int; var viable: Bool; var dead_at: Int?; var us_per_byte: Double }
+                    print(try JSON.line(PrefixReport(file: input, bytes: bytes.count, viable: report.deadAt == nil,
+                                                     dead_at: report.deadAt, us_per_byte: report.microsecondsPerByte)))
+                }
+                continue
+            }
             var definitions: [Definition] = []
             if defs {
                 if extractors[lang] == nil { extractors[lang] = try DefinitionExtractor(language: lang) }
@@ -114,6 +132,22 @@ struct Parse: ParsableCommand {
                         mb / max(stats.seconds, 1e-9), stats.withErrors))
         }
         if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Appends the file in chunks of 1–8 bytes (whole characters), as a generation would, and reports the
+    /// first byte offset after which the text was judged not viable.
+    static func checkPrefixes(_ bytes: [UInt8], language: Language) throws -> (deadAt: Int?, microsecondsPerByte: Double) {
+        let state = try ViablePrefix(language: language)
+        var rng = SeededGenerator(seed: 1)
+        var offset = 0
+        let clock = ContinuousClock.now
+        while offset < bytes.count {
+            var end = min(bytes.count, offset + 1 + Int(rng.next() % 8))
+            while end < bytes.count, bytes[end] & 0xC0 == 0x80 { end += 1 }
+            if !state.append(bytes: Array(bytes[offset..<end])) { return (end, 0) }
+            offset = end
+        }
+        return (nil, (ContinuousClock.now - clock).seconds * 1e6 / Double(max(1, bytes.count)))
     }
 
     static func describe(_ d: Definition, file: String, language: Language) -> String {
