@@ -31,7 +31,7 @@ struct Testgen: ParsableCommand {
     var seed: UInt64 = 0
 
     @Option(help: "Seconds one call may run before it counts as a hang.")
-    var callTimeout: Double = 1
+    var callTimeout: Double = 0.5
 
     @Option(help: "Memory limit of the sandboxed Python process, in MiB.")
     var memory: Int = 1024

@@ -42,6 +42,7 @@ struct Explorer {
     private(set) var runs = 0
     private(set) var covered = Set<[Int]>()
     private var seen = Set<String>()
+    private var hangsByTarget: [String: Int] = [:]
     private var outcomesSeen = Set<String>()
     /// Per target: how many runs since it last found something new (recent gains earn more attention).
     private var staleness: [Int]
@@ -121,7 +122,10 @@ struct Explorer {
     private mutating func try_(_ candidate: TestCase, targetIndex: Int?) -> Bool {
         guard seen.insert(candidate.reproduction).inserted else { return false }
         runs += 1
-        let result = worker.run(candidate, timeout: callTimeout)
+        // A target that hung twice gets a short leash: hangs are findings, and each costs the whole limit.
+        let hangs = hangsByTarget[candidate.target, default: 0]
+        let result = worker.run(candidate, timeout: hangs >= 2 ? min(callTimeout, 0.1) : callTimeout)
+        if result.timedOut { hangsByTarget[candidate.target, default: 0] += 1 }
         let newArcs = result.arcs.filter { !covered.contains($0) }
         covered.formUnion(result.arcs)
         let outcome = candidate.target + "|" + Self.outcomeKey(result)

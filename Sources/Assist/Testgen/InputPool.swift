@@ -162,12 +162,28 @@ public struct InputPool: Sendable {
         case .set: return ["{1, 2, 3}", "set()", "{'a'}", "frozenset({1})"]
         case .callable: return ["str.upper", "len", "abs", "lambda *args: None", "lambda x: x"]
         case .stream:
-            let text = minedValues(constants, numeric: false, strings: true).prefix(3).map { $0.dropFirst().dropLast() }
+            // Line-oriented documents: plain lines, CSV, key/value config with sections, and lines made of the
+            // strings the code looks for.
             var result = ["io.StringIO('line one\\nline two\\n')", "io.StringIO()", "io.StringIO('a,b\\n1,2\\n')",
-                          "io.StringIO('# comment\\n\\nkey = value\\n')"]
-            if !text.isEmpty { result.append("io.StringIO('\(text.joined(separator: "\\n"))\\n')") }
+                          "io.StringIO('# comment\\n\\nkey = value\\n')",
+                          "io.StringIO('[a]\\na = 1\\nhello = yes\\n')", "io.StringIO('a,b\\n1\\n')",
+                          "io.StringIO('name,amount\\nx,1.5\\ny,\\n')"]
+            let lines = minedValues(constants, numeric: false, strings: true)
+                .filter { $0.hasPrefix("'") && !$0.contains("\\") }.map { $0.dropFirst().dropLast() }
+            for chunk in stride(from: 0, to: min(lines.count, 12), by: 3) {
+                let part = lines[chunk..<min(chunk + 3, lines.count)]
+                result.append("io.StringIO('\(part.joined(separator: "\\n"))\\n')")
+            }
             return result
         case .path: return ["'data.txt'", "str(tmp_path / 'missing.txt')"]
+        case .list(.list(let element)):
+            // Rectangular nested lists (tables, matrices) of a few shapes, then ragged and empty ones.
+            let items = values(of: element, constants: constants, depth: depth + 1).prefix(3)
+            guard items.count == 3, depth < 2 else { return ["[[1, 2], [3, 4]]", "[]", "[[]]"] }
+            let (x, y, z) = (items[items.startIndex], items[items.startIndex + 1], items[items.startIndex + 2])
+            return ["[[\(x), \(y)], [\(z), \(x)]]", "[[\(x)]]", "[[\(x), \(y), \(z)], [\(y), \(z), \(x)], [\(z), \(x), \(y)]]",
+                    "[[\(x), \(y)]]", "[[\(x)], [\(y)]]", "[[1, 2], [3, 4]]", "[[2, 0, 1], [1, 3, 2], [1, 1, 1]]", "[]",
+                    "[[\(x), \(y)], [\(z)]]", "[[]]"]
         case .list(let element):
             let items = depth < 2 ? Array(values(of: element, constants: constants, depth: depth + 1).prefix(6)) : ["1", "2"]
             guard items.count >= 3 else { return ["[]", "[\(items.joined(separator: ", "))]"] }
@@ -216,6 +232,8 @@ public struct InputPool: Sendable {
                 let inner = constant.dropFirst(constant.hasPrefix("r") ? 2 : 1).dropLast()
                 if !inner.isEmpty, inner.count <= 2, !inner.contains(where: { $0.isLetter || $0.isNumber || $0 == "'" || $0 == "\\" }) {
                     result += ["'key\(inner)value'", "'1\(inner)2\(inner)3'", "'\(inner)'", "'a \(inner) b'"]
+                    let closing: [Substring: String] = ["[": "]", "(": ")", "{": "}", "<": ">"]
+                    if let close = closing[inner] { result += ["'\(inner)a\(close)'", "'\(inner)a'"] }
                 } else if !inner.isEmpty, !inner.contains("'"), !inner.contains("\\") {
                     result += ["'\(inner) 1'", "'\(inner.uppercased())'", "'x\(inner)'"]
                 }

@@ -18,7 +18,7 @@ public final class TestGenerator {
         public var budget: Double = 20
         public var seed: UInt64 = 0
         /// Seconds one case may run before it counts as a hang.
-        public var callTimeout: Double = 1
+        public var callTimeout: Double = 0.5
         public var sandbox = SandboxWorker.Configuration()
 
         public init(modulePath: String) { self.modulePath = modulePath }
