@@ -132,12 +132,31 @@ struct Explorer {
         let newOutcome = outcomesSeen.insert(outcome).inserted
         if let targetIndex { staleness[targetIndex] = newArcs.isEmpty && !newOutcome ? staleness[targetIndex] + 1 : 0 }
         if Self.isSuspicious(result) {
-            suspicious.append(Kept(testCase: candidate, result: result))
+            suspicious.append(Kept(testCase: attributed(candidate, result), result: result))
             return !newArcs.isEmpty
         }
         guard !newArcs.isEmpty || newOutcome else { return false }
         kept.append(Kept(testCase: candidate, result: result))
         return true
+    }
+
+    /// A case cut after the step that failed, aimed at the method that step called (an earlier call in the
+    /// sequence may be the one that crashed).
+    private func attributed(_ candidate: TestCase, _ result: CaseResult) -> TestCase {
+        guard result.crashed == nil, result.steps.count < candidate.steps.count, !result.steps.isEmpty else { return candidate }
+        var cut = candidate
+        cut.steps = Array(candidate.steps.prefix(result.steps.count))
+        let last = cut.steps[cut.steps.count - 1].expr
+        if let className = builder.targets.first(where: { $0.name == candidate.target })?.className {
+            if last.hasPrefix("\(builder.surface.moduleName).\(className)(") {
+                cut.target = className
+            } else if let method = TestWriter.methodName(last),
+                      let target = builder.targets.first(where: { $0.className == className
+                          && $0.name.split(separator: ".").last.map(String.init) == method }) {
+                cut.target = target.name
+            }
+        }
+        return cut
     }
 
     static func outcomeKey(_ result: CaseResult) -> String {
