@@ -123,6 +123,8 @@ def enter_sandbox():
     _limit(resource.RLIMIT_NPROC, 0 if os.getuid() != 0 else 4096)
     _limit(resource.RLIMIT_CORE, 0)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversized writes raise OSError instead of killing us
+    # The parent's threads may block signals, and the mask survives exec: the per-case alarm needs SIGALRM.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM, signal.SIGINT, signal.SIGTERM})
     sys.addaudithook(_audit)
     _armed = True
     sys.setrecursionlimit(1000)

@@ -47,7 +47,10 @@ public final class TestGenerator {
             throw TestgenError.unreadable(options.modulePath)
         }
         let extractor = try SurfaceExtractor()
-        let surface = try extractor.surface(of: source, moduleName: moduleName)
+        let surface: ModuleSurface
+        do { surface = try extractor.surface(of: source, moduleName: moduleName) } catch TestgenError.syntax(let errors) {
+            throw TestgenError.syntax(errors.map { "\(options.modulePath):\($0)" })  // FILE:LINE:COLUMN: error: …
+        }
         let builder = CaseBuilder(surface: surface)
         guard !builder.targets.isEmpty else { throw TestgenError.noFunctions(options.modulePath) }
 
