@@ -54,6 +54,7 @@ struct TestWriter {
         let usesTmp = testCase.steps.contains { $0.expr.contains("tmp_path") }
         var lines = ["def \(name)(\(usesTmp ? "tmp_path" : "")):"]
         var initial: [String: String] = [:]
+        var observedAtBinding: [String: Observation] = [:]
         for (i, step) in testCase.steps.enumerated() {
             let outcome = i < result.steps.count ? result.steps[i] : StepOutcome()
             let isLast = i == testCase.steps.count - 1
@@ -67,6 +68,7 @@ struct TestWriter {
             if let bind = step.bind {
                 lines.append("    \(bind) = \(step.expr)")
                 initial[bind] = step.expr
+                if !isLast { observedAtBinding[bind] = outcome.value }
             } else if isLast, let value = outcome.value {
                 if Self.isSimple(value) && step.expr.count < 70 {
                     lines += assertions(step.expr, value)
@@ -80,9 +82,19 @@ struct TestWriter {
         }
         if result.finalError == nil {
             for name in testCase.watch {
-                guard let state = result.state[name] else { continue }
+                guard var state = result.state[name] else { continue }
                 // A mutable argument: assert only when the call changed it.
                 if state.kind == "eq", state.repr == initial[name] { continue }
+                // An instance made earlier in the test: assert the attributes the calls changed.
+                if let before = observedAtBinding[name], state.kind == "instance", before.kind == "instance" {
+                    state.attrs = state.attrs?.filter { before.attrs?[$0.key] != $0.value }
+                    if state.attrs?.isEmpty != false && state.len == before.len { continue }
+                    for (attribute, observed) in (state.attrs ?? [:]).sorted(by: { $0.key < $1.key }) {
+                        lines += assertions("\(name).\(attribute)", observed)
+                    }
+                    if let len = state.len, len != before.len { lines.append("    assert len(\(name)) == \(len)") }
+                    continue
+                }
                 lines += assertions(name, state)
             }
         }
