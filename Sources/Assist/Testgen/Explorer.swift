@@ -1,17 +1,5 @@
+import Engine
 import Foundation
-
-/// A small seeded generator (SplitMix64), so a run with the same `--seed` tries the same inputs in the same order.
-struct SeededRandom: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Progress of the search, reported about twice a second.
 public struct ExplorationProgress: Sendable {
@@ -34,7 +22,8 @@ struct Explorer {
     let builder: CaseBuilder
     let worker: SandboxWorker
     let callTimeout: Double
-    var random: SeededRandom
+    /// Seeded, so a run with the same `--seed` tries the same inputs in the same order.
+    var random: SeededGenerator
 
     private(set) var kept: [Kept] = []
     /// Cases that crashed, hung or raised an unintended exception: candidates for the edge-case report.
@@ -59,7 +48,7 @@ struct Explorer {
         self.builder = builder
         self.worker = worker
         self.callTimeout = callTimeout
-        self.random = SeededRandom(seed: seed)
+        self.random = SeededGenerator(seed: seed &+ 0x9E37_79B9_7F4A_7C15)
         self.staleness = Array(repeating: 0, count: builder.targets.count)
         covered.formUnion(worker.importArcs)
     }
