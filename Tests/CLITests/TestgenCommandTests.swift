@@ -57,4 +57,16 @@ import Testing
         let pytest = try CLI.run("/usr/bin/env", ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", out])
         #expect(pytest.status == 0, "\(pytest.stdout)")
     }
+
+    @Test func modelProposalsAreOptionalAndFiltered() throws {
+        // A tiny random model proposes nothing that parses; the run still succeeds on its own inputs.
+        let model = CLI.packageRoot.appendingPathComponent("Tests/Fixtures/models/llama.gguf").path
+        let dir = try CLI.scratch(["calc.py": "def add(a: int, b: int) -> int:\n    return a + b\n"])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let result = try CLI.moecoder(["testgen", dir.appendingPathComponent("calc.py").path, "--budget", "1",
+                                       "--model", model, "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("\"model_proposals\""))
+        #expect(result.stderr.contains("the model proposed"))
+    }
 }
