@@ -148,7 +148,6 @@ public final class TestGenerator {
         var order: [String] = []
         for item in kept {
             let key = item.testCase.target + "|" + Explorer.outcomeKey(item.result) + "|" + item.result.lastValueKey
-            guard key.count < 400 || byBehaviour[key] == nil else { continue }
             if let existing = byBehaviour[key] {
                 if item.testCase.size < existing.testCase.size { byBehaviour[key] = item }
             } else {
@@ -156,7 +155,7 @@ public final class TestGenerator {
                 order.append(key)
             }
         }
-        // Behaviours first, but only the ones that are distinct enough: at most 6 returns per target.
+        // Behaviours first: every distinct exception, and at most 6 distinct return values per target.
         var chosen: [Explorer.Kept] = []
         var perTarget: [String: Int] = [:]
         for key in order {
