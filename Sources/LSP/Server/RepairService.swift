@@ -47,7 +47,7 @@ public struct SyntaxRepairCandidates: RepairService {
         let errors = try parser.parse(text).syntaxErrors(limit: 3)
         guard !errors.isEmpty else { return [] }
         let before = try parser.parse(text).syntaxErrors().count
-        var scored: [(candidate: RepairCandidate, errors: Int, size: Int)] = []
+        var scored: [(candidate: RepairCandidate, errors: Int, size: Int, order: Int)] = []
         var seen: Set<[UInt8]> = []
         for candidate in errors.flatMap({ Self.proposals(for: $0, in: text, language: language) }) {
             if cancellation.isCancelled { return [] }
@@ -59,16 +59,18 @@ public struct SyntaxRepairCandidates: RepairService {
             let left = try parser.parse(fixed).syntaxErrors().count
             guard left < before else { continue }
             let size = candidate.edits.reduce(0) { $0 + $1.range.count + $1.replacement.utf8.count }
-            scored.append((candidate, left, size))
+            scored.append((candidate, left, size, scored.count))
         }
-        return scored.sorted { ($0.errors, $0.size) < ($1.errors, $1.size) }.prefix(limit).map(\.candidate)
+        // Ties keep the order proposed: line ends before mid-line positions.
+        return scored.sorted { ($0.errors, $0.size, $0.order) < ($1.errors, $1.size, $1.order) }.prefix(limit)
+            .map(\.candidate)
     }
 
     static func proposals(for error: SyntaxDiagnostic, in text: SourceText, language: Language) -> [RepairCandidate] {
         var out: [RepairCandidate] = []
         let at = error.start.byteOffset
         let line = text.lineIndex(ofByte: min(at, max(0, text.count - 1)))
-        let lineStart = text.lineStarts[line], lineEnd = text.lineEnd(line)
+        let lineEnd = text.lineEnd(line)
         var previous = line - 1
         while previous > 0, text.text(text.lineStarts[previous]..<text.lineEnd(previous)).allSatisfy(\.isWhitespace) {
             previous -= 1
@@ -79,8 +81,8 @@ public struct SyntaxRepairCandidates: RepairService {
                              rationale: "the parser expected '\(token)' here"))
         }
         for closer in [")", "]", "}", ":"] {
-            for (offset, place) in [(at, "\(error.start)"), (lineEnd, "the end of line \(line + 1)"),
-                                    (previousEnd, "the end of line \(previous + 1)")] {
+            for (offset, place) in [(previousEnd, "the end of line \(previous + 1)"),
+                                    (lineEnd, "the end of line \(line + 1)"), (at, "\(error.start)")] {
                 out.append(.init(title: "Insert '\(closer)' at \(place)", edits: [.init(range: offset..<offset,
                                                                                        replacement: closer)],
                                  rationale: "an unclosed construct before the error"))
@@ -92,15 +94,19 @@ public struct SyntaxRepairCandidates: RepairService {
                              edits: [.init(range: at..<(at + token.utf8.count), replacement: "")],
                              rationale: "the parser could not place this token"))
         }
-        let indent = text.text(lineStart..<lineEnd).prefix { $0 == " " || $0 == "\t" }
-        let comment = language.name == "python" ? "# " : "// "
-        let lineStartAfterIndent = lineStart + indent.utf8.count
-        out.append(.init(title: "Comment out line \(line + 1)",
-                         edits: [.init(range: lineStartAfterIndent..<lineStartAfterIndent, replacement: comment)],
-                         rationale: "keep the broken line as a comment"))
-        out.append(.init(title: "Delete line \(line + 1)",
-                         edits: [.init(range: lineStart..<min(text.count, lineEnd + 1), replacement: "")],
-                         rationale: "the broken line alone"))
+        // The line of the error, and the line before it (where an unclosed construct often starts).
+        for index in Set([line, max(0, previous)]).sorted() {
+            let start = text.lineStarts[index], end = text.lineEnd(index)
+            let indent = text.text(start..<end).prefix { $0 == " " || $0 == "\t" }
+            let comment = language.name == "python" ? "# " : "// "
+            let afterIndent = start + indent.utf8.count
+            out.append(.init(title: "Comment out line \(index + 1)",
+                             edits: [.init(range: afterIndent..<afterIndent, replacement: comment)],
+                             rationale: "keep the broken line as a comment"))
+            out.append(.init(title: "Delete line \(index + 1)",
+                             edits: [.init(range: start..<min(text.count, end + 1), replacement: "")],
+                             rationale: "drop the broken line"))
+        }
         return out
     }
 

@@ -84,7 +84,7 @@ public struct MessageFramer: Sendable {
 
     static func contentLength(_ header: String) -> Result<Int, HeaderError> {
         var length: Int?
-        for rawLine in header.split(separator: "\n") {
+        for rawLine in header.split(whereSeparator: \.isNewline) {
             let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty { continue }
             guard let colon = line.firstIndex(of: ":") else {
