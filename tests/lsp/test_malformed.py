@@ -67,3 +67,33 @@ def test_requests_before_initialize_and_exit_without_shutdown():
     assert done.returncode == 1  # exit without shutdown
     assert read_messages(done.stdout)[0]["error"]["code"] == -32002
     assert b"moecoder lsp:" in done.stderr  # logs on stderr, never stdout
+
+
+def test_without_a_model_diagnostics_work_and_completion_says_so(tmp_path):
+    stream = message({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}})
+    stream += message({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
+        "uri": "file:///tmp/y.py", "languageId": "python", "version": 1, "text": "x = (\n"}}})
+    stream += message({"jsonrpc": "2.0", "id": 2, "method": "textDocument/inlineCompletion", "params": {
+        "textDocument": {"uri": "file:///tmp/y.py"}, "position": {"line": 0, "character": 5},
+        "context": {"triggerKind": 1}}})
+    log = tmp_path / "lsp.log"
+    # Wait for the completion's answer before shutdown, as a client would (shutdown cancels queued work).
+    server = subprocess.Popen([moecoder_binary(), "lsp", "--model", str(tmp_path / "missing.gguf"), "--log", str(log)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    server.stdin.write(stream)
+    server.stdin.flush()
+    replies = []
+    while not any(r.get("id") == 2 for r in replies):
+        header = server.stdout.readline()
+        length = int(header.split(b":")[1])
+        server.stdout.readline()
+        replies.append(json.loads(server.stdout.read(length)))
+    server.stdin.write(message({"jsonrpc": "2.0", "id": 3, "method": "shutdown"})
+                       + message({"jsonrpc": "2.0", "method": "exit"}))
+    server.stdin.close()
+    assert server.wait(timeout=30) == 0
+    completion = next(r for r in replies if r.get("id") == 2)
+    assert "model" in completion["error"]["message"] and "--model" in completion["error"]["message"]
+    assert any(r.get("method") == "textDocument/publishDiagnostics" and r["params"]["diagnostics"] for r in replies)
+    assert "initialize" in log.read_text()  # --log sends the logs to the file
+    assert server.stderr.read() == b""
