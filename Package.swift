@@ -45,12 +45,15 @@ let package = Package(
         .target(name: "Engine", dependencies: ["Kernels", "GGUF", "Tokenizer"], swiftSettings: optimizedAlways),
         // Completion (fill-in-the-middle), test generation, repair: the features every front end calls.
         .target(name: "Assist", dependencies: ["Syntax", "Engine"], swiftSettings: optimizedAlways),
+        // The language server: JSON-RPC over stdio, LSP handlers that call Assist.
+        .target(name: "LSP", dependencies: ["Assist", "Syntax", "Engine"], swiftSettings: optimizedAlways),
         .executableTarget(
             name: "moecoder",
             dependencies: [
                 "Syntax",
                 "Engine",
                 "Assist",
+                "LSP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -61,5 +64,6 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "AssistTests", dependencies: ["Assist"]),
         .testTarget(name: "CLITests", dependencies: ["moecoder"]),
+        .testTarget(name: "LSPTests", dependencies: ["LSP"]),
     ]
 )
