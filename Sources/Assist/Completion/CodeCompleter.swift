@@ -15,6 +15,8 @@ public struct CompletionRequest {
     /// Temperature 0 (the default) is greedy.
     public var sampling = SamplingParameters()
     public var constraint = CompletionConstraint.syntax
+    /// Set from another thread to stop the completion at its next step (prompt chunks included).
+    public var cancellation: CancellationFlag?
 
     public init(source: String, language: Language, cursor: Int) {
         self.source = source
@@ -128,7 +130,8 @@ public final class CodeCompleter {
                                         stopTokens: prompt.stopTokens)
         let result = try Generator(model: model).generate(prompt: prompt.tokens, options: options,
                                                           processors: processor.map { [$0] } ?? [],
-                                                          constraint: constraint) { piece in
+                                                          constraint: constraint,
+                                                          cancellation: request.cancellation) { piece in
             rules.append(piece) == nil
         }
         let stop = rules.finish()

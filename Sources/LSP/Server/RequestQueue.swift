@@ -1,16 +1,8 @@
+import Engine
 import Foundation
 
-/// Set when a request is cancelled (`$/cancelRequest`, a newer completion for the same document, shutdown).
-/// Work checks it between steps.
-public final class CancellationFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var cancelled = false
-
-    public init() {}
-
-    public var isCancelled: Bool { lock.withLock { cancelled } }
-    public func cancel() { lock.withLock { cancelled = true } }
-}
+// Requests are cancelled (`$/cancelRequest`, a newer completion for the same document, shutdown) through
+// Engine's `CancellationFlag`, which generation checks between prompt chunks and tokens.
 
 /// Answers one request exactly once: the first of the result, an error or a cancellation wins.
 final class Reply: @unchecked Sendable {

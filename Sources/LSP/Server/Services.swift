@@ -70,12 +70,11 @@ public final class ModelCompletionService: CompletionService, @unchecked Sendabl
         let model = try model().get()
         var request = CompletionRequest(source: source, language: language, cursor: cursor)
         request.maxTokens = maxTokens
-        // TODO(assist): pass `cancellation` into the request once CodeCompleter takes a cancellation check
-        // (its Generator `onText` returning false); until then a cancelled completion is answered at once
-        // and its result dropped, but the decode runs to its end on the model queue.
+        request.cancellation = cancellation   // stops prompt processing and decoding at the next step
         guard !cancellation.isCancelled else { throw ResponseError.requestCancelled }
         do {
             let completion = try CodeCompleter(model: model).complete(request)
+            if completion.stopReason == .cancelled { throw ResponseError.requestCancelled }
             return CompletionOutcome(text: completion.text, parseOK: completion.parseOK, tokens: completion.tokens,
                                      milliseconds: completion.seconds * 1000)
         } catch let error as CompletionError {
