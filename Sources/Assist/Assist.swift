@@ -1,1 +1,0 @@
-// Assist: completion, test generation and repair, on top of Syntax and Engine.

@@ -1,0 +1,264 @@
+import Syntax
+
+/// Something a test can exercise: a function, a constructor, a method, a property or a protocol method
+/// (`len(obj)`, `list(obj)`), with the candidate values of each parameter.
+struct CallTarget {
+    enum Kind { case function, constructor, method, staticMethod, property, dunder(String) }
+
+    var kind: Kind
+    /// `parse_line`, `Account`, `Account.withdraw`, `Account.__len__`.
+    var name: String
+    var className: String?
+    var parameters: [ParameterSpec]
+    var pools: [[String]]
+    /// How many values at the head of each pool fit the parameter's type hint.
+    var typed: [Int]
+    /// For methods: the class's constructor, used to make the receiver.
+    var constructor: Int?
+}
+
+/// Builds the targets of a module and turns chosen arguments into test steps.
+struct CaseBuilder {
+    let surface: ModuleSurface
+    let pool: InputPool
+    private(set) var targets: [CallTarget] = []
+
+    init(surface: ModuleSurface) {
+        self.surface = surface
+        self.pool = InputPool(surface: surface)
+        for function in surface.functions {
+            let (values, typed) = pools(function.parameters, function)
+            targets.append(CallTarget(kind: .function, name: function.name, className: nil,
+                                      parameters: function.parameters, pools: values, typed: typed))
+        }
+        for info in surface.classes where !info.isException && info.enumMembers.isEmpty {
+            let constructorIndex = targets.count
+            let constructorPools = info.initParameters.map {
+                pool.pool(for: $0, of: nil, extraConstants: info.constants + info.methods.flatMap(\.constants))
+            }
+            targets.append(CallTarget(kind: .constructor, name: info.name, className: info.name,
+                                      parameters: info.initParameters, pools: constructorPools.map(\.values),
+                                      typed: constructorPools.map(\.typed)))
+            for method in info.methods {
+                let kind: CallTarget.Kind
+                switch method.kind {
+                case .property: kind = .property
+                case .staticMethod, .classMethod: kind = .staticMethod
+                default: kind = .method
+                }
+                let (values, typed) = pools(method.parameters, method)
+                targets.append(CallTarget(kind: kind, name: method.qualifiedName, className: info.name,
+                                          parameters: method.parameters, pools: values, typed: typed,
+                                          constructor: constructorIndex))
+            }
+            for dunder in ["__len__", "__iter__", "__repr__", "__str__", "__eq__", "__contains__", "__getitem__",
+                           "__add__", "__lt__", "__hash__", "__bool__"] where info.dunders.contains(dunder) {
+                let parameter = ParameterSpec(name: "other", type: ["__eq__", "__add__", "__lt__"].contains(dunder)
+                                          ? info.name : nil, defaultValue: nil, kind: .regular)
+                let takesArgument = ["__eq__", "__contains__", "__getitem__", "__add__", "__lt__"].contains(dunder)
+                let parameters = takesArgument ? [parameter] : []
+                var argumentPools = parameters.map { pool.candidates(for: $0, of: nil, extraConstants: info.constants) }
+                if dunder == "__getitem__" || dunder == "__contains__" {
+                    argumentPools = [ModuleSurface.uniqueValues(["0", "-1", "1", "'a'", "5"] + info.constants
+                                                                + info.methods.flatMap(\.constants))]
+                }
+                targets.append(CallTarget(kind: .dunder(dunder), name: "\(info.name).\(dunder)", className: info.name,
+                                          parameters: parameters, pools: argumentPools,
+                                          typed: argumentPools.map(\.count), constructor: constructorIndex))
+            }
+        }
+    }
+
+    private func pools(_ parameters: [ParameterSpec], _ callable: ModuleSurface.Callable) -> ([[String]], [Int]) {
+        let all = parameters.map { parameter -> InputPool.Candidates in
+            switch parameter.kind {
+            case .variadic: return InputPool.Candidates(values: ["1", "'a'", "2.5", "None"], typed: 4)
+            case .variadicKeyword: return InputPool.Candidates(values: [], typed: 0)
+            default: return pool.pool(for: parameter, of: callable)
+            }
+        }
+        return (all.map(\.values), all.map(\.typed))
+    }
+
+    /// Whether every chosen value fits its parameter's type hint.
+    func fitsHints(_ targetIndex: Int, _ choice: Choice) -> Bool {
+        let target = targets[targetIndex]
+        return choice.enumerated().allSatisfy { i, index in
+            guard let index, i < target.pools.count, !target.pools[i].isEmpty else { return true }
+            return index % target.pools[i].count < target.typed[i]
+        }
+    }
+
+    /// The variable name of a class's instance in tests (`Account` → `account`).
+    func instanceName(_ className: String) -> String {
+        var name = ""
+        for (i, c) in className.enumerated() {
+            if c.isUppercase && i > 0 { name += "_" }
+            name += c.lowercased()
+        }
+        if name == surface.moduleName || Self.reserved.contains(name) { name += "_obj" }
+        return name
+    }
+
+    static let reserved: Set<String> = ["result", "pytest", "math", "io", "pathlib", "sys", "tmp_path", "list",
+                                        "dict", "str", "int", "float", "len", "type", "id", "input", "object",
+                                        "set", "iter", "next", "min", "max", "sum", "format", "hash", "repr"]
+
+    /// Arguments chosen by index into each parameter's pool; nil leaves a parameter with a default out.
+    typealias Choice = [Int?]
+
+    /// The steps of a case for `target`: the receiver's construction (with `receiverChoice`), optional earlier
+    /// method calls, then the call under test.
+    func steps(for targetIndex: Int, choice: Choice, receiverChoice: Choice? = nil,
+               prelude: [(Int, Choice)] = [], origin: String) -> TestCase {
+        let target = targets[targetIndex]
+        var steps: [TestStep] = []
+        var watch: [String] = []
+        var usedNames = Set<String>()
+        let module = surface.moduleName
+        var receiver = ""
+        if let constructor = target.constructor, let className = target.className {
+            if case .staticMethod = target.kind {
+                receiver = "\(module).\(className)"
+            } else {
+                receiver = instanceName(className)
+                let ctor = targets[constructor]
+                let (lets, arguments) = argumentText(ctor, receiverChoice ?? defaultChoice(constructor), &usedNames)
+                steps += lets
+                steps.append(TestStep("\(module).\(className)(\(arguments))", bind: receiver))
+                usedNames.insert(receiver)
+                watch.append(receiver)
+                for (index, choice) in prelude {
+                    let (lets, arguments) = argumentText(targets[index], choice, &usedNames)
+                    steps += lets
+                    steps.append(TestStep(callText(targets[index], receiver: receiver, arguments: arguments)))
+                }
+            }
+        }
+        let (lets, arguments) = argumentText(target, choice, &usedNames)
+        steps += lets
+        watch += lets.compactMap(\.bind)
+        if case .constructor = target.kind {
+            let name = instanceName(target.name)
+            steps.append(TestStep("\(module).\(target.name)(\(arguments))", bind: name))
+            watch.append(name)
+        } else {
+            steps.append(TestStep(callText(target, receiver: receiver, arguments: arguments)))
+        }
+        var testCase = TestCase(target: target.name, steps: steps, watch: watch, origin: origin)
+        testCase.fitsHints = fitsHints(targetIndex, choice)
+            && (target.constructor.map { fitsHints($0, receiverChoice ?? defaultChoice($0)) } ?? true)
+            && prelude.allSatisfy { fitsHints($0.0, $0.1) }
+        return testCase
+    }
+
+    func defaultChoice(_ targetIndex: Int) -> Choice {
+        targets[targetIndex].parameters.map { $0.defaultValue == nil && $0.kind != .variadic ? 0 : nil }
+    }
+
+    private func callText(_ target: CallTarget, receiver: String, arguments: String) -> String {
+        let method = String(target.name.split(separator: ".").last ?? "")
+        switch target.kind {
+        case .function: return "\(surface.moduleName).\(target.name)(\(arguments))"
+        case .constructor: return "\(surface.moduleName).\(target.name)(\(arguments))"
+        case .method, .staticMethod: return "\(receiver).\(method)(\(arguments))"
+        case .property: return "\(receiver).\(method)"
+        case .dunder(let name):
+            switch name {
+            case "__len__": return "len(\(receiver))"
+            case "__iter__": return "list(\(receiver))"
+            case "__repr__": return "repr(\(receiver))"
+            case "__str__": return "str(\(receiver))"
+            case "__hash__": return "hash(\(receiver)) == hash(\(receiver))"
+            case "__bool__": return "bool(\(receiver))"
+            case "__eq__": return "\(receiver) == \(arguments)"
+            case "__lt__": return "\(receiver) < \(arguments)"
+            case "__add__": return "\(receiver) + \(arguments)"
+            case "__contains__": return "\(arguments) in \(receiver)"
+            default: return "\(receiver)[\(arguments)]"
+            }
+        }
+    }
+
+    /// `(let-steps for mutable arguments, "a, b, key=c")`.
+    private func argumentText(_ target: CallTarget, _ choice: Choice, _ used: inout Set<String>) -> ([TestStep], String) {
+        var lets: [TestStep] = []
+        var positional: [String] = []
+        var keywords: [String] = []
+        var skipped = false
+        for (i, parameter) in target.parameters.enumerated() where i < choice.count {
+            guard let index = choice[i], !target.pools[i].isEmpty else {
+                if parameter.kind != .variadic { skipped = true }
+                continue
+            }
+            var value = target.pools[i][index % target.pools[i].count]
+            var isDunder = false
+            if case .dunder = target.kind { isDunder = true }
+            if !isDunder, Self.isMutable(value, module: surface.moduleName) {
+                var name = parameter.name.isEmpty ? "arg" : parameter.name
+                if name == surface.moduleName || Self.reserved.contains(name) { name += "_arg" }
+                var unique = name, n = 2
+                while used.contains(unique) { unique = "\(name)\(n)"; n += 1 }
+                used.insert(unique)
+                lets.append(TestStep(value, bind: unique))
+                value = unique
+            }
+            switch parameter.kind {
+            case .keywordOnly: keywords.append("\(parameter.name)=\(value)")
+            case .variadic: if !skipped && keywords.isEmpty { positional.append(value) }
+            case .variadicKeyword: break
+            case .positionalOnly: positional.append(value)
+            default:
+                if skipped || !keywords.isEmpty { keywords.append("\(parameter.name)=\(value)") } else { positional.append(value) }
+            }
+        }
+        return (lets, (positional + keywords).joined(separator: ", "))
+    }
+
+    static func isMutable(_ value: String, module: String) -> Bool {
+        (value.hasPrefix("[") && value != "[]" && !value.hasPrefix("[[")) || value.hasPrefix("{'") || value.hasPrefix("{1:")
+            || value.hasPrefix("io.StringIO") || (value.hasPrefix("\(module).") && value.hasSuffix(")"))
+    }
+
+    // MARK: Docstring examples
+
+    /// A case from a callable's `>>>` lines: assignments become bindings, module names are qualified.
+    func docstringCase(_ callable: ModuleSurface.Callable, parser: Parser) -> TestCase? {
+        guard !callable.examples.isEmpty else { return nil }
+        var steps: [TestStep] = []
+        for line in callable.examples {
+            guard let tree = try? parser.parse(line), !tree.hasErrors,
+                  let statement = tree.root.namedChild(0), statement.type == "expression_statement",
+                  let expression = statement.namedChild(0) else { return nil }
+            if expression.type == "assignment" {
+                guard let left = expression.child(byField: "left"), left.type == "identifier",
+                      let right = expression.child(byField: "right") else { return nil }
+                steps.append(TestStep(qualify(right), bind: left.text))
+            } else {
+                steps.append(TestStep(qualify(expression)))
+            }
+        }
+        let target = callable.owner == nil ? callable.name : callable.qualifiedName
+        return TestCase(target: target, steps: steps, watch: [], origin: "docstring")
+    }
+
+    /// The expression's text with the module's top-level names written `module.name`.
+    func qualify(_ node: Node) -> String {
+        var replacements: [Range<Int>] = []
+        node.walk { child in
+            if child.type == "identifier", surface.topLevelNames.contains(child.text) {
+                let parent = child.parent
+                let isAttributeName = parent?.type == "attribute" && parent?.child(byField: "attribute") == child
+                let isKeyword = parent?.type == "keyword_argument" && parent?.child(byField: "name") == child
+                if !isAttributeName && !isKeyword { replacements.append(child.byteRange) }
+            }
+            return true
+        }
+        var bytes = Array(node.text.utf8)
+        for range in replacements.sorted(by: { $0.lowerBound > $1.lowerBound }) {
+            let local = (range.lowerBound - node.startByte)
+            bytes.insert(contentsOf: Array("\(surface.moduleName).".utf8), at: local)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

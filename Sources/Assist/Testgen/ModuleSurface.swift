@@ -1,0 +1,252 @@
+import Syntax
+
+/// The public API of a Python module as tree-sitter sees it: what testgen can call, with the hints it needs to
+/// build inputs (parameters, type hints, defaults, literal constants in the code, docstring examples).
+public struct ModuleSurface: Sendable {
+    /// A function, method or constructor to call.
+    public struct Callable: Sendable {
+        public enum Kind: String, Sendable { case function, method, staticMethod, classMethod, property }
+        public var kind: Kind
+        public var name: String
+        /// `name` for functions, `Owner.name` for methods.
+        public var qualifiedName: String
+        public var owner: String?
+        /// Without the receiver (`self`/`cls`).
+        public var parameters: [ParameterSpec]
+        public var returnType: String?
+        /// Literals in the body; those compared against come first.
+        public var constants: [String]
+        /// Calls from `>>>` lines of the docstring, as written (names not yet qualified).
+        public var examples: [String]
+        public var line: Int
+    }
+
+    /// A class of the module.
+    public struct ClassInfo: Sendable {
+        public var name: String
+        public var bases: [String]
+        /// Parameters of `__init__` (or the dataclass fields), without `self`.
+        public var initParameters: [ParameterSpec]
+        public var methods: [Callable]
+        /// `Color.RED` for enum classes: the values to use instead of constructing.
+        public var enumMembers: [String]
+        public var isException: Bool
+        /// Dunder methods the class defines (`__len__`, `__iter__`, `__eq__`, …).
+        public var dunders: Set<String>
+        public var constants: [String]
+    }
+
+    public var moduleName: String
+    public var functions: [Callable]
+    public var classes: [ClassInfo]
+    /// Literals assigned to module-level names and used anywhere in the module.
+    public var moduleConstants: [String]
+    /// Every top-level name the module defines (functions, classes, constants), to qualify docstring examples.
+    public var topLevelNames: Set<String>
+
+    /// Every callable under test: functions, then public methods of each class.
+    public var callables: [Callable] { functions + classes.flatMap(\.methods) }
+
+    public func classNamed(_ name: String) -> ClassInfo? { classes.first { $0.name == name } }
+}
+
+/// Builds a `ModuleSurface` from Python source.
+public struct SurfaceExtractor {
+    let parser: Parser
+    let extractor: DefinitionExtractor
+
+    public init() throws {
+        let python = try Language.named("python")
+        parser = try Parser(language: python)
+        extractor = try DefinitionExtractor(language: python)
+    }
+
+    /// Parses `source`; throws `TestgenError.syntax` with the errors when it does not parse.
+    public func surface(of source: String, moduleName: String) throws -> ModuleSurface {
+        let tree = try parser.parse(source)
+        let errors = tree.syntaxErrors(limit: 20)
+        if !errors.isEmpty { throw TestgenError.syntax(errors.map(\.description)) }
+        let definitions = extractor.definitions(in: tree)
+
+        // Only module-level functions and classes, and methods directly in those classes, are public API.
+        var topLevel: [Int: Node] = [:]
+        var topLevelNames = Set<String>()
+        var moduleConstants: [String] = []
+        for statement in tree.root.namedChildren {
+            let inner = statement.type == "decorated_definition" ? statement.child(byField: "definition") : statement
+            guard let node = inner else { continue }
+            if node.type == "function_definition" || node.type == "class_definition" {
+                topLevel[node.start.line] = node
+                if let name = node.child(byField: "name")?.text { topLevelNames.insert(name) }
+            } else if node.type == "expression_statement", let assignment = node.namedChild(0),
+                      assignment.type == "assignment", let left = assignment.child(byField: "left"),
+                      left.type == "identifier" {
+                topLevelNames.insert(left.text)
+                if let right = assignment.child(byField: "right") { moduleConstants += Self.literals(in: right) }
+            }
+        }
+        func isMethodOfTopLevelClass(_ definition: Definition) -> Bool {
+            guard let owner = definition.owner else { return false }
+            return topLevel.values.contains { node in
+                node.type == "class_definition" && node.child(byField: "name")?.text == owner
+                    && node.child(byField: "body")?.namedChildren.contains { child in
+                        let def = child.type == "decorated_definition" ? child.child(byField: "definition") : child
+                        return def?.start.line == definition.start.line
+                    } == true
+            }
+        }
+
+        var functions: [ModuleSurface.Callable] = []
+        var classes: [ModuleSurface.ClassInfo] = []
+        for definition in definitions {
+            switch definition.kind {
+            case .function where topLevel[definition.start.line] != nil && !definition.name.hasPrefix("_"):
+                functions.append(callable(definition, node: topLevel[definition.start.line]!))
+            case .class where topLevel[definition.start.line] != nil && !definition.name.hasPrefix("_"):
+                classes.append(classInfo(definition, node: topLevel[definition.start.line]!))
+            default: break
+            }
+        }
+        for definition in definitions where definition.kind == .method && isMethodOfTopLevelClass(definition) {
+            guard let index = classes.firstIndex(where: { $0.name == definition.owner }) else { continue }
+            let node = Self.node(atLine: definition.start.line, in: tree.root, type: "function_definition")
+            if definition.name == "__init__" {
+                classes[index].initParameters = definition.parameters.filter { $0.kind != .receiver }.map(ParameterSpec.init)
+            }
+            if definition.name.hasPrefix("__") && definition.name.hasSuffix("__") {
+                classes[index].dunders.insert(definition.name)
+                if let node { classes[index].constants += Self.constants(in: node) }
+                continue
+            }
+            guard !definition.name.hasPrefix("_"), let node else { continue }
+            classes[index].methods.append(callable(definition, node: node))
+        }
+        return ModuleSurface(moduleName: moduleName, functions: functions, classes: classes,
+                             moduleConstants: Self.unique(moduleConstants), topLevelNames: topLevelNames)
+    }
+
+    private func callable(_ definition: Definition, node: Node) -> ModuleSurface.Callable {
+        var kind: ModuleSurface.Callable.Kind = definition.owner == nil ? .function : .method
+        if definition.decorators.contains(where: { $0.hasPrefix("@staticmethod") }) { kind = .staticMethod }
+        if definition.decorators.contains(where: { $0.hasPrefix("@classmethod") }) { kind = .classMethod }
+        if definition.decorators.contains(where: { $0.hasPrefix("@property") || $0.hasPrefix("@functools.cached_property")
+            || $0.hasPrefix("@cached_property") }) { kind = .property }
+        var parameters = definition.parameters.filter { $0.kind != .receiver }.map(ParameterSpec.init)
+        if kind == .classMethod, parameters.first?.name == "cls" { parameters.removeFirst() }
+        return ModuleSurface.Callable(
+            kind: kind, name: definition.name, qualifiedName: definition.qualifiedName, owner: definition.owner,
+            parameters: parameters, returnType: definition.returnType, constants: Self.constants(in: node),
+            examples: Self.examples(in: definition.docstring), line: definition.start.line)
+    }
+
+    private func classInfo(_ definition: Definition, node: Node) -> ModuleSurface.ClassInfo {
+        let bases = node.child(byField: "superclasses")?.namedChildren.map(\.text) ?? []
+        let isException = bases.contains { $0.hasSuffix("Error") || $0.hasSuffix("Exception") || $0 == "Warning" }
+        let isEnum = bases.contains { $0.hasSuffix("Enum") || $0 == "Flag" || $0.hasSuffix(".Flag") }
+        var fields: [ParameterSpec] = []
+        var members: [String] = []
+        for statement in node.child(byField: "body")?.namedChildren ?? [] {
+            guard statement.type == "expression_statement", let assignment = statement.namedChild(0),
+                  assignment.type == "assignment", let left = assignment.child(byField: "left"),
+                  left.type == "identifier", !left.text.hasPrefix("_") else { continue }
+            let type = assignment.child(byField: "type")?.text
+            let value = assignment.child(byField: "right")?.text
+            if isEnum { members.append("\(definition.name).\(left.text)") } else if type != nil, type?.hasPrefix("ClassVar") == false {
+                fields.append(ParameterSpec(name: left.text, type: type, defaultValue: value, kind: .regular))
+            }
+        }
+        let isDataclass = definition.decorators.contains { $0.contains("dataclass") }
+        return ModuleSurface.ClassInfo(name: definition.name, bases: bases,
+                                       initParameters: isDataclass ? fields : [], methods: [],
+                                       enumMembers: members, isException: isException, dunders: [],
+                                       constants: [])
+    }
+
+    // MARK: Literal constants
+
+    /// Literals in a function: first those in comparisons (`x > 100`, `s == "end"`), then every other literal.
+    static func constants(in function: Node) -> [String] {
+        var compared: [String] = []
+        var others: [String] = []
+        guard let body = function.child(byField: "body") else { return [] }
+        body.walk { node in
+            if node.type == "comparison_operator" {
+                for child in node.namedChildren { compared += literals(in: child, shallow: true) }
+            } else if node.type == "call", let name = node.child(byField: "function")?.text,
+                      name.hasSuffix("startswith") || name.hasSuffix("endswith") || name.hasSuffix("split")
+                        || name.hasSuffix("get") {
+                compared += node.child(byField: "arguments").map { literals(in: $0) } ?? []
+            } else if ["integer", "float", "string"].contains(node.type) {
+                others += literals(in: node, shallow: true)
+            }
+            return true
+        }
+        return unique(compared + others)
+    }
+
+    /// Literal values at or inside `node`, as Python source (negative numbers keep their sign).
+    static func literals(in node: Node, shallow: Bool = false) -> [String] {
+        switch node.type {
+        case "integer", "float": return [node.text]
+        case "true", "false", "none": return [node.text]
+        case "string":
+            // Plain string literals only: f-strings hold expressions.
+            if node.namedChildren.contains(where: { $0.type == "interpolation" }) { return [] }
+            return node.text.count <= 80 ? [node.text] : []
+        case "unary_operator":
+            if let operand = node.child(byField: "argument"), ["integer", "float"].contains(operand.type) {
+                return [node.text.replacingOccurrences(of: " ", with: "")]
+            }
+            return []
+        default:
+            if shallow && !["tuple", "list", "set", "parenthesized_expression", "argument_list"].contains(node.type) {
+                return []
+            }
+            return node.namedChildren.flatMap { literals(in: $0, shallow: shallow) }
+        }
+    }
+
+    /// The call expressions of `>>> ` lines in a docstring.
+    static func examples(in docstring: String?) -> [String] {
+        guard let docstring else { return [] }
+        return docstring.split(separator: "\n").compactMap { line in
+            let trimmed = line.drop { $0 == " " || $0 == "\t" }
+            guard trimmed.hasPrefix(">>> ") else { return nil }
+            return String(trimmed.dropFirst(4))
+        }
+    }
+
+    static func node(atLine line: Int, in root: Node, type: String) -> Node? {
+        var found: Node?
+        root.walk { node in
+            if found != nil { return false }
+            if node.type == type && node.start.line == line { found = node; return false }
+            return node.start.line <= line && line <= node.end.line
+        }
+        return found
+    }
+
+    static func unique(_ values: [String]) -> [String] {
+        var seen = Set<String>()
+        return values.filter { seen.insert($0).inserted }
+    }
+}
+
+/// A parameter as testgen uses it (Syntax's `Parameter`, which has no public initializer, plus dataclass fields).
+public struct ParameterSpec: Sendable {
+    public var name: String
+    public var type: String?
+    public var defaultValue: String?
+    public var kind: Parameter.Kind
+
+    public init(name: String, type: String?, defaultValue: String?, kind: Parameter.Kind) {
+        self.name = name
+        self.type = type
+        self.defaultValue = defaultValue
+        self.kind = kind
+    }
+
+    init(_ parameter: Parameter) {
+        self.init(name: parameter.name, type: parameter.type, defaultValue: parameter.defaultValue, kind: parameter.kind)
+    }
+}

@@ -1,0 +1,218 @@
+import Foundation
+import Syntax
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A long-lived Python process (runtime/python/testgen_worker.py) that imports the module under test and runs
+/// test cases sent as JSON lines, inside a sandbox (see the worker's docstring for the limits it sets).
+///
+/// When the worker dies or stops answering, it is killed (its whole process group) and restarted; the case
+/// that did it comes back with `crashed` set instead of failing the run.
+public final class SandboxWorker {
+    public struct Configuration: Sendable {
+        public var python: String
+        public var memoryMB: Int
+        /// Cut the network with `unshare -rn` when the OS allows it.
+        public var isolateNetwork: Bool
+        public var importTimeout: Double
+
+        public init(python: String = ProcessInfo.processInfo.environment["MOECODER_PYTHON"] ?? "python3",
+                    memoryMB: Int = 1024, isolateNetwork: Bool = true, importTimeout: Double = 20) {
+            self.python = python
+            self.memoryMB = memoryMB
+            self.isolateNetwork = isolateNetwork
+            self.importTimeout = importTimeout
+        }
+    }
+
+    public let modulePath: String
+    public let workDirectory: String
+    public let configuration: Configuration
+    /// Arcs run while importing the module (module-level statements).
+    public private(set) var importArcs: [[Int]] = []
+    public private(set) var pythonVersion = ""
+    /// How many times the worker was restarted after a crash or hang.
+    public private(set) var restarts = 0
+    /// True when the network namespace could be cut (`unshare -n`).
+    public private(set) var networkIsolated = false
+
+    private var process: Process?
+    private var input: FileHandle?
+    private var outputFD: Int32 = -1
+    private var buffer: [UInt8] = []
+    private var nextID = 0
+
+    public init(modulePath: String, workDirectory: String, configuration: Configuration = Configuration()) throws {
+        self.modulePath = modulePath
+        self.workDirectory = workDirectory
+        self.configuration = configuration
+        signal(SIGPIPE, SIG_IGN)
+        try start()
+    }
+
+    deinit { stop() }
+
+    /// Runs one case; never throws for what the case does (exceptions, hangs, crashes are in the result).
+    public func run(_ testCase: TestCase, timeout: Double) -> CaseResult {
+        nextID += 1
+        struct Request: Encodable {
+            var id: Int, steps: [TestStep], watch: [String], timeout: Double
+        }
+        let request = Request(id: nextID, steps: testCase.steps, watch: testCase.watch, timeout: timeout)
+        guard let data = try? JSONEncoder().encode(request), send(data + Data("\n".utf8)) else {
+            return restartAfterFailure("the worker stopped accepting input")
+        }
+        // The worker interrupts a slow case itself; the margin covers a case stuck in C code.
+        guard let line = readLine(timeout: timeout + 3) else {
+            return restartAfterFailure(process?.isRunning == true ? "hang" : deathDescription())
+        }
+        guard let result = try? JSONDecoder().decode(CaseResult.self, from: Data(line)) else {
+            return restartAfterFailure("the worker answered something unreadable")
+        }
+        return result
+    }
+
+    /// Ends the worker.
+    public func stop() {
+        guard let process else { return }
+        if process.isRunning {
+            kill(-process.processIdentifier, SIGKILL)
+            kill(process.processIdentifier, SIGKILL)
+        }
+        process.waitUntilExit()
+        try? input?.close()
+        if outputFD >= 0 { close(outputFD) }
+        outputFD = -1
+        self.process = nil
+    }
+
+    // MARK: Process
+
+    private func start() throws {
+        guard let script = Resources.locate("runtime/python/testgen_worker.py") else {
+            throw TestgenError.missingRuntime("runtime/python/testgen_worker.py", Resources.searchRoots)
+        }
+        try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
+        let arguments = [script, modulePath, workDirectory, String(configuration.memoryMB)]
+        let process = Process()
+        networkIsolated = configuration.isolateNetwork && Self.canUnshareNetwork
+        if networkIsolated {
+            process.executableURL = URL(fileURLWithPath: Self.unsharePath!)
+            process.arguments = ["-rn", configuration.python, "-I"] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [configuration.python, "-I"] + arguments
+        }
+        process.currentDirectoryURL = URL(fileURLWithPath: workDirectory)
+        var environment = ProcessInfo.processInfo.environment
+        environment["PYTHONDONTWRITEBYTECODE"] = "1"
+        environment["PYTHONHASHSEED"] = "0"
+        process.environment = environment
+        let stdin = Pipe(), stdout = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = FileHandle.nullDevice
+        do { try process.run() } catch {
+            throw TestgenError.pythonUnavailable(configuration.python, "\(error)")
+        }
+        self.process = process
+        input = stdin.fileHandleForWriting
+        outputFD = dup(stdout.fileHandleForReading.fileDescriptor)
+        try? stdout.fileHandleForReading.close()
+        buffer = []
+        guard let line = readLine(timeout: configuration.importTimeout) else {
+            let death = deathDescription()
+            stop()
+            throw TestgenError.importFailed("the module did not finish importing (\(death))")
+        }
+        struct Ready: Decodable {
+            var ready: Bool, python: String?, arcs: [[Int]]?, error: String?, message: String?
+        }
+        guard let ready = try? JSONDecoder().decode(Ready.self, from: Data(line)) else {
+            stop()
+            throw TestgenError.importFailed("the worker answered something unreadable")
+        }
+        guard ready.ready else {
+            stop()
+            throw TestgenError.importFailed(ready.message ?? ready.error ?? "unknown error")
+        }
+        importArcs = ready.arcs ?? []
+        pythonVersion = ready.python ?? ""
+    }
+
+    private func restartAfterFailure(_ reason: String) -> CaseResult {
+        stop()
+        restarts += 1
+        do { try start() } catch {
+            return CaseResult(steps: [], state: [:], arcs: [], crashed: "\(reason); restart failed: \(error)")
+        }
+        return CaseResult(steps: [], state: [:], arcs: [], crashed: reason)
+    }
+
+    private func deathDescription() -> String {
+        guard let process else { return "the worker is gone" }
+        if process.isRunning { return "no answer" }
+        process.waitUntilExit()
+        if process.terminationReason == .uncaughtSignal {
+            return "the worker was killed by signal \(process.terminationStatus)"
+        }
+        return "the worker exited with status \(process.terminationStatus)"
+    }
+
+    // MARK: Lines
+
+    private func send(_ data: Data) -> Bool {
+        guard let input, process?.isRunning == true else { return false }
+        return data.withUnsafeBytes { raw -> Bool in
+            var offset = 0
+            while offset < raw.count {
+                let n = Glibc.write(input.fileDescriptor, raw.baseAddress! + offset, raw.count - offset)
+                if n <= 0 { return false }
+                offset += n
+            }
+            return true
+        }
+    }
+
+    /// The next line from the worker, or nil after `timeout` seconds or at end of file.
+    private func readLine(timeout: Double) -> [UInt8]? {
+        let deadline = Date().addingTimeInterval(timeout)
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = Array(buffer[..<newline])
+                buffer.removeSubrange(...newline)
+                return line
+            }
+            let remaining = deadline.timeIntervalSinceNow
+            if remaining <= 0 || outputFD < 0 { return nil }
+            var poller = pollfd(fd: outputFD, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&poller, 1, Int32(min(remaining * 1000, 1000)) + 1)
+            if ready < 0 && errno != EINTR { return nil }
+            if ready <= 0 { continue }
+            let n = read(outputFD, &chunk, chunk.count)
+            if n <= 0 { return nil }
+            buffer += chunk[..<n]
+        }
+    }
+
+    // MARK: Network isolation probe
+
+    static let unsharePath: String? = ["/usr/bin/unshare", "/bin/unshare"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
+
+    /// Whether `unshare -rn` works here (it needs user namespaces; containers often forbid them).
+    static let canUnshareNetwork: Bool = {
+        guard let path = unsharePath else { return false }
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: path)
+        probe.arguments = ["-rn", "true"]
+        probe.standardOutput = FileHandle.nullDevice
+        probe.standardError = FileHandle.nullDevice
+        do { try probe.run() } catch { return false }
+        probe.waitUntilExit()
+        return probe.terminationStatus == 0
+    }()
+}

@@ -1,0 +1,249 @@
+import Engine
+import Foundation
+import Syntax
+
+/// `moecoder testgen`: unit tests for a Python module, found by a coverage-guided search in a sandbox.
+///
+/// The steps: read the module's API with tree-sitter (`SurfaceExtractor`), build candidate inputs
+/// (`InputPool`, `CaseBuilder`), run them in a sandboxed worker until the budget is spent keeping those that add
+/// coverage (`Explorer`), re-run the chosen cases twice and drop any that behave differently, write the pytest
+/// file (`TestWriter`), run it with pytest under coverage.py (dropping tests that fail), and report coverage and
+/// the edge cases that crashed or hung.
+public final class TestGenerator {
+    public struct Options: Sendable {
+        public var modulePath: String
+        /// Defaults to `tests/test_<module>.py` beside the module.
+        public var outputPath: String?
+        /// Seconds of search (the write-and-verify phase comes after).
+        public var budget: Double = 20
+        public var seed: UInt64 = 0
+        /// Seconds one case may run before it counts as a hang.
+        public var callTimeout: Double = 0.5
+        public var sandbox = SandboxWorker.Configuration()
+
+        public init(modulePath: String) { self.modulePath = modulePath }
+    }
+
+    public let options: Options
+
+    public init(options: Options) { self.options = options }
+
+    /// The default test file for a module: `<folder>/tests/test_<name>.py`.
+    public static func defaultOutput(for modulePath: String) -> String {
+        let url = URL(fileURLWithPath: modulePath)
+        return url.deletingLastPathComponent().appendingPathComponent("tests")
+            .appendingPathComponent("test_\(url.deletingPathExtension().lastPathComponent).py").path
+    }
+
+    /// Runs the whole pipeline. `progress` receives one-line status messages (for standard error).
+    public func run(model: LanguageModel? = nil, progress: (String) -> Void = { _ in }) throws -> TestgenReport {
+        let started = Date()
+        let moduleURL = URL(fileURLWithPath: options.modulePath).standardizedFileURL
+        let moduleName = moduleURL.deletingPathExtension().lastPathComponent
+        guard moduleURL.pathExtension == "py", Self.isIdentifier(moduleName) else {
+            throw TestgenError.notPython(options.modulePath)
+        }
+        guard let source = try? String(contentsOf: moduleURL, encoding: .utf8) else {
+            throw TestgenError.unreadable(options.modulePath)
+        }
+        let extractor = try SurfaceExtractor()
+        let surface: ModuleSurface
+        do { surface = try extractor.surface(of: source, moduleName: moduleName) } catch TestgenError.syntax(let errors) {
+            throw TestgenError.syntax(errors.map { "\(options.modulePath):\($0)" })  // FILE:LINE:COLUMN: error: …
+        }
+        let builder = CaseBuilder(surface: surface)
+        guard !builder.targets.isEmpty else { throw TestgenError.noFunctions(options.modulePath) }
+
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("moecoder-testgen-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let worker = try SandboxWorker(modulePath: moduleURL.path, workDirectory: work.appendingPathComponent("sandbox").path,
+                                       configuration: options.sandbox)
+        defer { worker.stop() }
+        progress("testgen: \(moduleName): \(builder.targets.count) call targets, python \(worker.pythonVersion), "
+                 + "network \(worker.networkIsolated ? "cut (unshare -n)" : "blocked by audit hook")")
+
+        let deadline = Date().addingTimeInterval(options.budget)
+        let parser = try Parser(language: Language.named("python"))
+        var seeds = surface.callables.compactMap { builder.docstringCase($0, parser: parser) }
+        var modelProposals = 0
+        if let model {
+            let proposer = ModelProposer(model: model)
+            let proposed = proposer.proposals(source: source, surface: surface, builder: builder, parser: parser,
+                                              seed: options.seed,
+                                              deadline: .now + .milliseconds(Int(options.budget * 300)))
+            modelProposals = proposed.count
+            seeds += proposed
+            progress("testgen: the model proposed \(proposed.count) calls that parse")
+        }
+        var explorer = Explorer(builder: builder, worker: worker, seed: options.seed, callTimeout: options.callTimeout)
+        explorer.explore(seeds: seeds, until: deadline) { state in
+            progress("testgen: \(String(format1: state.elapsed))s  runs \(state.runs)  kept \(state.kept)  "
+                     + "lines \(state.linesCovered)  arcs \(state.arcsCovered)  edge cases \(state.findings)")
+        }
+
+        // Deterministic cases only: each chosen case runs twice more and must behave the same every time.
+        var chosen = Self.select(explorer.kept, base: Set(worker.importArcs))
+        var unstable: [String] = []
+        chosen = chosen.filter { kept in
+            let again = worker.run(kept.testCase, timeout: options.callTimeout)
+            let third = worker.run(kept.testCase, timeout: options.callTimeout)
+            let stable = again.behaviour == kept.result.behaviour && third.behaviour == kept.result.behaviour
+            if !stable { unstable.append(kept.testCase.reproduction) }
+            return stable
+        }
+        let findings = Self.findings(explorer.suspicious)
+
+        let output = options.outputPath ?? Self.defaultOutput(for: moduleURL.path)
+        let outputURL = URL(fileURLWithPath: output).standardizedFileURL
+        try FileManager.default.createDirectory(at: outputURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let writer = TestWriter(moduleName: moduleName,
+                                moduleFolder: Self.relativePath(from: outputURL.deletingLastPathComponent().path,
+                                                                to: moduleURL.deletingLastPathComponent().path),
+                                seed: options.seed)
+        progress("testgen: verifying \(chosen.count) tests with pytest")
+        let verifier = PytestVerifier(python: options.sandbox.python, modulePath: moduleURL.path,
+                                      testPath: outputURL.path, scratch: work.path)
+        var cases = chosen.map { ($0.testCase, $0.result) }
+        var dropped: [String] = unstable
+        var verification = TestgenReport.Verification(passed: false, dropped: [], skipped: nil)
+        var coverage: TestgenReport.Coverage?
+        var written = writer.write(cases)
+        for round in 0..<5 {
+            try written.text.write(to: outputURL, atomically: true, encoding: .utf8)
+            let outcome = verifier.run()
+            if let skipped = outcome.skipped {
+                verification.skipped = skipped
+                break
+            }
+            coverage = outcome.coverage
+            let failing = Set(outcome.failed)
+            if failing.isEmpty && outcome.passed {
+                // A second clean run, so a test that depends on order or time is caught too.
+                let second = round < 4 ? verifier.run() : outcome
+                if second.passed && second.failed.isEmpty { verification.passed = true; break }
+                dropped += second.failed
+                let failed = Set(second.failed)
+                cases = zip(cases, written.names).filter { !failed.contains($0.1) }.map(\.0)
+            } else if failing.isEmpty {
+                break  // the file itself is broken (collection error): report it as failing
+            } else {
+                dropped += outcome.failed
+                cases = zip(cases, written.names).filter { !failing.contains($0.1) }.map(\.0)
+            }
+            written = writer.write(cases)
+        }
+        verification.dropped = dropped
+        return TestgenReport(
+            module: options.modulePath, testFile: output, seed: options.seed, budgetSeconds: options.budget,
+            elapsedSeconds: Date().timeIntervalSince(started), runs: explorer.runs, tests: written.names,
+            coverage: coverage, verification: verification, findings: findings,
+            networkIsolated: worker.networkIsolated, workerRestarts: worker.restarts, modelProposals: modelProposals)
+    }
+
+    // MARK: Choosing tests
+
+    /// One case per distinct behaviour (target and outcome), the smallest; then, greedily, cases that still add arcs.
+    static func select(_ kept: [Explorer.Kept], base: Set<[Int]>) -> [Explorer.Kept] {
+        var byBehaviour: [String: Explorer.Kept] = [:]
+        var order: [String] = []
+        for item in kept {
+            let key = item.testCase.target + "|" + Explorer.outcomeKey(item.result) + "|" + item.result.lastValueKey
+            guard key.count < 400 || byBehaviour[key] == nil else { continue }
+            if let existing = byBehaviour[key] {
+                if item.testCase.size < existing.testCase.size { byBehaviour[key] = item }
+            } else {
+                byBehaviour[key] = item
+                order.append(key)
+            }
+        }
+        // Behaviours first, but only the ones that are distinct enough: at most 6 returns per target.
+        var chosen: [Explorer.Kept] = []
+        var perTarget: [String: Int] = [:]
+        for key in order {
+            let item = byBehaviour[key]!
+            let isRaise = item.result.finalError != nil
+            if !isRaise {
+                perTarget[item.testCase.target, default: 0] += 1
+                if perTarget[item.testCase.target]! > 6 { continue }
+            }
+            chosen.append(item)
+        }
+        var covered = base
+        for item in chosen { covered.formUnion(item.result.arcs) }
+        var remaining = kept
+        while true {
+            var best: (index: Int, gain: Int)?
+            for (i, item) in remaining.enumerated() {
+                let gain = item.result.arcs.reduce(0) { $0 + (covered.contains($1) ? 0 : 1) }
+                if gain > 0, best == nil || gain > best!.gain || (gain == best!.gain && item.testCase.size < remaining[best!.index].testCase.size) {
+                    best = (i, gain)
+                }
+            }
+            guard let best else { break }
+            covered.formUnion(remaining[best.index].result.arcs)
+            chosen.append(remaining.remove(at: best.index))
+        }
+        // Keep the file in a readable order: by target, then as found.
+        let targetOrder = Dictionary(kept.enumerated().map { ($1.testCase.target, $0) }, uniquingKeysWith: min)
+        return chosen.enumerated().sorted { a, b in
+            let ta = targetOrder[a.element.testCase.target] ?? 0, tb = targetOrder[b.element.testCase.target] ?? 0
+            return ta != tb ? ta < tb : a.offset < b.offset
+        }.map(\.element)
+    }
+
+    /// Findings grouped by function, kind and line, each with its smallest reproducing case.
+    static func findings(_ suspicious: [Explorer.Kept]) -> [TestgenReport.Finding] {
+        var groups: [String: TestgenReport.Finding] = [:]
+        var sizes: [String: Int] = [:]
+        var order: [String] = []
+        for item in suspicious {
+            let result = item.result
+            let kind: String, message: String, line: Int?
+            if let crash = result.crashed {
+                kind = crash == "hang" ? "timeout" : "crash"
+                message = crash == "hang" ? "did not return and ignored the time limit; the worker was killed" : crash
+                line = nil
+            } else if result.timedOut {
+                (kind, message, line) = ("timeout", "did not finish within the time limit", nil)
+            } else if let error = result.finalError {
+                (kind, message, line) = (error.type, error.message, error.line)
+            } else { continue }
+            let typed = item.testCase.fitsHints
+            // Misuse (arguments outside the hints) is summarised per exception type; real bugs per line.
+            let key = "\(typed)|\(item.testCase.target)|\(kind)|\(typed ? line ?? 0 : 0)"
+            let size = item.testCase.size
+            if let existing = groups[key] {
+                groups[key]!.occurrences = existing.occurrences + 1
+                if size < sizes[key]! {
+                    groups[key]!.reproduction = item.testCase.reproduction
+                    groups[key]!.message = message
+                    sizes[key] = size
+                }
+            } else {
+                groups[key] = TestgenReport.Finding(function: item.testCase.target, kind: kind, message: message,
+                                                    line: line, reproduction: item.testCase.reproduction, occurrences: 1,
+                                                    fitsHints: typed)
+                sizes[key] = size
+                order.append(key)
+            }
+        }
+        let all = order.map { groups[$0]! }
+        return all.filter(\.fitsHints) + all.filter { !$0.fitsHints }
+    }
+
+    // MARK: Paths
+
+    static func isIdentifier(_ name: String) -> Bool {
+        guard let first = name.first, first.isLetter || first == "_" else { return false }
+        return name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" }
+    }
+
+    /// `to` relative to `from` (both absolute folders): "..", ".", "../src".
+    static func relativePath(from: String, to: String) -> String {
+        let a = from.split(separator: "/"), b = to.split(separator: "/")
+        var common = 0
+        while common < a.count, common < b.count, a[common] == b[common] { common += 1 }
+        let parts = Array(repeating: "..", count: a.count - common) + b[common...].map(String.init)
+        return parts.isEmpty ? "." : parts.joined(separator: "/")
+    }
+}

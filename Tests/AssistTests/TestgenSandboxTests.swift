@@ -1,0 +1,132 @@
+@testable import Assist
+import Foundation
+import Testing
+
+/// The sandboxed worker contains what user code does: hangs, fork bombs, writes elsewhere, huge allocations.
+@Suite struct TestgenSandboxTests {
+    static let module = """
+        import os, signal, time
+
+        def spin():
+            while True:
+                pass
+
+        def fork_bomb():
+            while True:
+                os.fork()
+
+        def spawn():
+            import subprocess
+            return subprocess.run(["true"])
+
+        def write_outside(path):
+            with open(path, "w") as f:
+                f.write("escaped")
+
+        def write_inside():
+            with open("scratch.txt", "w") as f:
+                f.write("ok")
+            return open("scratch.txt").read()
+
+        def allocate():
+            return bytearray(8 * 1024 ** 3)
+
+        def connect():
+            import socket
+            socket.create_connection(("127.0.0.1", 9), timeout=1)
+
+        def deaf_hang():
+            signal.signal(signal.SIGALRM, signal.SIG_IGN)
+            while True:
+                pass
+
+        def add(a, b):
+            return a + b
+        """
+
+    func withWorker(_ body: (SandboxWorker, URL) throws -> Void) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tg-sandbox-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("risky.py")
+        try Self.module.write(to: path, atomically: true, encoding: .utf8)
+        var configuration = SandboxWorker.Configuration()
+        configuration.memoryMB = 512
+        let worker = try SandboxWorker(modulePath: path.path, workDirectory: folder.appendingPathComponent("work").path,
+                                       configuration: configuration)
+        defer { worker.stop() }
+        try body(worker, folder)
+    }
+
+    func call(_ worker: SandboxWorker, _ expr: String, timeout: Double = 0.5) -> CaseResult {
+        worker.run(TestCase(target: "t", steps: [TestStep(expr)], origin: "test"), timeout: timeout)
+    }
+
+    @Test func infiniteLoopTimesOutAndTheWorkerGoesOn() throws {
+        try withWorker { worker, _ in
+            let start = Date()
+            #expect(call(worker, "risky.spin()", timeout: 0.3).steps.first?.timeout == true)
+            #expect(Date().timeIntervalSince(start) < 3)
+            #expect(call(worker, "risky.add(1, 2)").steps.first?.value?.repr == "3")
+        }
+    }
+
+    @Test func processCreationIsRefused() throws {
+        try withWorker { worker, _ in
+            for expr in ["risky.fork_bomb()", "risky.spawn()"] {
+                let raised = try #require(call(worker, expr).finalError)
+                #expect(raised.expressible == "PermissionError")
+                #expect(raised.message.contains("starting processes is not allowed"))
+            }
+            #expect(worker.restarts == 0)
+        }
+    }
+
+    @Test func writesOutsideTheWorkFolderAreRefused() throws {
+        try withWorker { worker, folder in
+            let target = folder.appendingPathComponent("escaped.txt").path
+            let raised = try #require(call(worker, "risky.write_outside(\(pythonString(target)))").finalError)
+            #expect(raised.message.contains("outside the work folder"))
+            #expect(!FileManager.default.fileExists(atPath: target))
+            #expect(call(worker, "risky.write_inside()").steps.first?.value?.repr == "'ok'")
+        }
+    }
+
+    @Test func hugeAllocationIsAMemoryError() throws {
+        try withWorker { worker, _ in
+            #expect(call(worker, "risky.allocate()").finalError?.type == "MemoryError")
+            #expect(call(worker, "risky.add('a', 'b')").steps.first?.value?.repr == "'ab'")
+        }
+    }
+
+    @Test func networkIsRefused() throws {
+        try withWorker { worker, _ in
+            let raised = try #require(call(worker, "risky.connect()").finalError)
+            #expect(raised.type == "SandboxViolation" || raised.expressible == "OSError"
+                    || raised.expressible == "PermissionError")
+        }
+    }
+
+    @Test func aHangThatIgnoresTheAlarmIsKilledAndReported() throws {
+        try withWorker { worker, _ in
+            let result = call(worker, "risky.deaf_hang()", timeout: 0.2)
+            #expect(result.crashed == "hang")
+            #expect(worker.restarts == 1)
+            #expect(call(worker, "risky.add(2, 2)").steps.first?.value?.repr == "4")
+        }
+    }
+
+    @Test func importErrorsAreReported() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tg-import-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("broken.py")
+        try "import no_such_module_here\n".write(to: path, atomically: true, encoding: .utf8)
+        #expect {
+            _ = try SandboxWorker(modulePath: path.path, workDirectory: folder.appendingPathComponent("w").path)
+        } throws: { error in
+            guard case TestgenError.importFailed(let message) = error else { return false }
+            return message.contains("ModuleNotFoundError")
+        }
+    }
+}

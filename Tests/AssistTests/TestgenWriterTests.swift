@@ -1,0 +1,35 @@
+@testable import Assist
+import Testing
+
+/// Names and assertions of the written tests.
+@Suite struct TestgenWriterTests {
+    let writer = TestWriter(moduleName: "parser", moduleFolder: "..", seed: 0)
+
+    func result(_ outcome: StepOutcome) -> CaseResult { CaseResult(steps: [outcome], state: [:], arcs: []) }
+
+    @Test func namesSayCallArgumentAndOutcome() {
+        let raised = RaisedError(type: "ValueError", expressible: "ValueError", message: "empty", line: 3, explicit: true)
+        let testCase = TestCase(target: "parse_line", steps: [TestStep("parser.parse_line('')")], origin: "sweep")
+        #expect(writer.testName(testCase, result(StepOutcome(raised: raised))) == "test_parse_line_empty_string_raises_value_error")
+        let none = TestCase(target: "Account.withdraw", steps: [TestStep("parser.Account()", bind: "account"),
+                                                               TestStep("account.deposit(5)"),
+                                                               TestStep("account.withdraw(None)")], origin: "x")
+        #expect(writer.testName(none, result(StepOutcome(value: Observation(kind: "none")))).hasPrefix(
+            "test_account_withdraw_after_deposit_none"))
+    }
+
+    @Test func exceptionsBecomePytestRaisesAndValuesAssertions() {
+        let raised = RaisedError(type: "InsufficientFunds", expressible: "parser.InsufficientFunds",
+                                 message: "cannot withdraw 5.0", line: 9, explicit: true)
+        let cases = [
+            (TestCase(target: "f", steps: [TestStep("parser.f(1)")], origin: "x"),
+             result(StepOutcome(raised: raised))),
+            (TestCase(target: "g", steps: [TestStep("parser.g(2.5)")], origin: "x"),
+             result(StepOutcome(value: Observation(kind: "float", repr: "6.25")))),
+        ]
+        let text = writer.write(cases).text
+        #expect(text.contains("    with pytest.raises(parser.InsufficientFunds, match='cannot withdraw 5\\\\.0'):\n        parser.f(1)"))
+        #expect(text.contains("    assert parser.g(2.5) == pytest.approx(6.25)"))
+        #expect(text.contains("import parser  # noqa: E402"))
+    }
+}

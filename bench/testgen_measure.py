@@ -1,0 +1,39 @@
+"""Measures generated test files the same way for every tool: pytest under coverage.py, from the module's folder.
+
+    python3 bench/testgen_measure.py MODULE_DIR MODULE_NAME TEST_FILE  -> one JSON line:
+    {"module": ..., "passed": bool, "tests": n, "failed": n, "line": pct, "branch": pct}
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+
+def measure(module_dir, module_name, test_file):
+    module_path = os.path.join(module_dir, module_name + ".py")
+    with tempfile.TemporaryDirectory() as scratch:
+        data = os.path.join(scratch, ".coverage")
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=module_dir)
+        run = subprocess.run(
+            [sys.executable, "-m", "coverage", "run", "--branch", f"--data-file={data}", f"--include={module_path}",
+             "-m", "pytest", "-q", "-p", "no:cacheprovider", test_file],
+            cwd=module_dir, env=env, capture_output=True, text=True, timeout=600)
+        out = run.stdout + run.stderr
+        passed_count = sum(int(n) for n in re.findall(r"(\d+) passed", out))
+        failed_count = sum(int(n) for n in re.findall(r"(\d+) (?:failed|error)", out))
+        report = os.path.join(scratch, "coverage.json")
+        subprocess.run([sys.executable, "-m", "coverage", "json", f"--data-file={data}", "-o", report],
+                       cwd=module_dir, capture_output=True, timeout=120)
+        line = branch = 0.0
+        if os.path.exists(report):
+            totals = json.load(open(report))["totals"]
+            line = 100.0 * totals["covered_lines"] / max(1, totals["num_statements"])
+            branch = 100.0 * totals["covered_branches"] / max(1, totals["num_branches"]) if totals["num_branches"] else 100.0
+    return {"module": module_name, "passed": run.returncode == 0, "tests": passed_count + failed_count,
+            "failed": failed_count, "line": round(line, 1), "branch": round(branch, 1)}
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(*sys.argv[1:4])))

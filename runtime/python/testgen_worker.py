@@ -1,0 +1,400 @@
+"""Sandboxed execution worker for `moecoder testgen`.
+
+Started by the Swift side as `python3 testgen_worker.py MODULE.py WORKDIR [MEMORY_MB]`. It imports the target
+module once, then reads one JSON request per line on stdin and answers one JSON line on stdout.
+
+A request is a test case: a list of steps, each a Python expression (written by the generator, so it can be
+copied verbatim into the pytest file), optionally bound to a name:
+
+    {"id": 7, "steps": [{"expr": "shop.Cart(limit=2)", "bind": "cart"},
+                        {"expr": "cart.add('pen', 3)"}], "watch": ["cart"], "timeout": 1.0}
+
+The answer has, per step, the observed outcome (a value description or the exception raised), the final state of
+the watched names, and the line arcs executed in the target file:
+
+    {"id": 7, "steps": [{"value": {...}}, {"raised": {...}}], "state": {"cart": {...}}, "arcs": [[3, 4], ...]}
+
+Sandbox: the worker runs in WORKDIR (its own temporary folder) with limits on memory (RLIMIT_AS), file size
+(RLIMIT_FSIZE), CPU time (RLIMIT_CPU) and processes (RLIMIT_NPROC); an audit hook refuses process creation,
+network use and any write, removal or rename outside WORKDIR; each case runs under a SIGALRM time limit. The
+network is also cut at the OS level when the Swift side starts it under `unshare -n`.
+"""
+
+import builtins
+import importlib.util
+import io
+import json
+import math
+import os
+import pathlib
+import resource
+import signal
+import sys
+import traceback
+import types
+
+MODULE_PATH = os.path.realpath(sys.argv[1])
+WORKDIR = os.path.realpath(sys.argv[2])
+MEMORY_MB = int(sys.argv[3]) if len(sys.argv) > 3 else 1024
+MODULE_NAME = pathlib.Path(MODULE_PATH).stem
+
+# The protocol channel: the real stdout, kept aside; the module's own prints go to a sink.
+PROTOCOL = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+REQUESTS = sys.stdin
+
+
+class CaseTimeout(BaseException):
+    """Raised inside the running case by the SIGALRM handler (a BaseException so `except Exception` in user
+    code does not swallow it)."""
+
+
+class SandboxViolation(PermissionError):
+    """What the audit hook raises for a forbidden operation."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Sandbox
+
+
+def _inside_workdir(path):
+    try:
+        if isinstance(path, int):
+            return True  # an already-open descriptor
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        real = os.path.realpath(os.path.join(WORKDIR, os.fspath(path)))
+    except Exception:
+        return False
+    return real == WORKDIR or real.startswith(WORKDIR + os.sep) or real == os.devnull
+
+
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+_PROCESS_EVENTS = {"os.fork", "os.forkpty", "os.system", "os.exec", "os.posix_spawn", "os.spawn",
+                   "subprocess.Popen", "os.startfile", "pty.spawn"}
+_NETWORK_EVENTS = {"socket.connect", "socket.bind", "socket.getaddrinfo", "socket.sendto",
+                   "socket.gethostbyname", "socket.gethostbyaddr", "urllib.Request"}
+_PATH_EVENTS = {"os.remove", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.truncate", "os.utime",
+                "os.link", "os.symlink", "shutil.rmtree", "shutil.copyfile", "shutil.move", "os.chflags"}
+_TWO_PATH_EVENTS = {"os.rename", "os.replace"}
+_armed = False
+
+
+def _audit(event, args):
+    if not _armed:
+        return
+    if event == "open":
+        path, mode, flags = args
+        writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
+            isinstance(flags, int) and flags & _WRITE_FLAGS)
+        if writing and path is not None and not _inside_workdir(path):
+            raise SandboxViolation(f"testgen sandbox: writing {path!r} outside the work folder is not allowed")
+    elif event in _PROCESS_EVENTS:
+        raise SandboxViolation(f"testgen sandbox: starting processes is not allowed ({event})")
+    elif event in _NETWORK_EVENTS:
+        raise SandboxViolation(f"testgen sandbox: network access is not allowed ({event})")
+    elif event in _PATH_EVENTS:
+        if args and not _inside_workdir(args[0]):
+            raise SandboxViolation(f"testgen sandbox: {event} outside the work folder is not allowed")
+    elif event in _TWO_PATH_EVENTS:
+        if not all(_inside_workdir(a) for a in args[:2]):
+            raise SandboxViolation(f"testgen sandbox: {event} outside the work folder is not allowed")
+
+
+def _limit(kind, value):
+    try:
+        soft, hard = resource.getrlimit(kind)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        resource.setrlimit(kind, (value, hard))
+    except (ValueError, OSError):
+        pass
+
+
+def enter_sandbox():
+    global _armed
+    os.setpgrp()  # the Swift side kills the whole group when a case hangs
+    os.chdir(WORKDIR)
+    os.environ["HOME"] = WORKDIR
+    os.environ["TMPDIR"] = WORKDIR
+    sys.dont_write_bytecode = True
+    _limit(resource.RLIMIT_AS, MEMORY_MB * 1024 * 1024)
+    _limit(resource.RLIMIT_FSIZE, 64 * 1024 * 1024)
+    _limit(resource.RLIMIT_CPU, 3600)
+    _limit(resource.RLIMIT_NPROC, 0 if os.getuid() != 0 else 4096)
+    _limit(resource.RLIMIT_CORE, 0)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversized writes raise OSError instead of killing us
+    # The parent's threads may block signals, and the mask survives exec: the per-case alarm needs SIGALRM.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM, signal.SIGINT, signal.SIGTERM})
+    sys.addaudithook(_audit)
+    _armed = True
+    sys.setrecursionlimit(1000)
+
+
+def _on_alarm(signum, frame):
+    raise CaseTimeout()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Coverage: line arcs in the target file, like coverage.py's (negative numbers mark entry and exit).
+
+_arcs = set()
+
+
+def _make_local_tracer():
+    last = [None]
+
+    def local(frame, event, arg):
+        if event == "line":
+            line = frame.f_lineno
+            _arcs.add((last[0], line))
+            last[0] = line
+        elif event == "return":
+            _arcs.add((last[0], -frame.f_code.co_firstlineno))
+        return local
+
+    return local, last
+
+
+def _global_tracer(frame, event, arg):
+    if event == "call" and frame.f_code.co_filename == MODULE_PATH:
+        local, last = _make_local_tracer()
+        last[0] = -frame.f_code.co_firstlineno
+        return local
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Observations: how a value is described so that the generator can assert on it.
+
+MAX_REPR = 300
+
+
+def _roundtrips(value, text):
+    try:
+        again = eval(text, _namespace_for_eval())
+    except BaseException:
+        return False
+    try:
+        return type(again) is type(value) and again == value and repr(again) == text
+    except BaseException:
+        return False
+
+
+def _qualified_type(cls):
+    if cls.__module__ == "builtins":
+        return cls.__qualname__
+    if cls.__module__ == MODULE_NAME:
+        return f"{MODULE_NAME}.{cls.__qualname__}"
+    return None
+
+
+def observe(value, depth=0):
+    if value is None:
+        return {"kind": "none"}
+    if isinstance(value, bool):
+        return {"kind": "bool", "value": value}
+    if type(value) is float:
+        if math.isnan(value):
+            return {"kind": "nan"}
+        if math.isinf(value):
+            return {"kind": "eq", "repr": "float('inf')" if value > 0 else "float('-inf')"}
+        return {"kind": "float", "repr": repr(value)}
+    if isinstance(value, io.StringIO):
+        return {"kind": "stream", "repr": repr(value.getvalue())}
+    if isinstance(value, types.GeneratorType) or type(value).__name__ in ("map", "filter", "zip"):
+        items = []
+        try:
+            for i, item in enumerate(value):
+                if i >= 200:
+                    return {"kind": "type", "type": type(value).__name__}
+                items.append(item)
+        except BaseException as error:
+            return {"kind": "iter_raises", "type": _expressible(type(error))}
+        text = repr(items)
+        if len(text) <= MAX_REPR and _roundtrips(items, text):
+            return {"kind": "iter", "repr": text}
+        return {"kind": "iter_len", "len": len(items)}
+    try:
+        text = repr(value)
+    except BaseException:
+        text = None
+    if text is not None and _roundtrips(value, text):
+        if len(text) <= MAX_REPR:
+            return {"kind": "eq", "repr": text}
+        if isinstance(value, (str, bytes, list, tuple, dict, set, frozenset)):
+            return {"kind": "len", "type": type(value).__name__, "len": len(value)}
+        return {"kind": "type", "type": _qualified_type(type(value)) or type(value).__name__}
+    name = _qualified_type(type(value))
+    result = {"kind": "instance" if name else "type", "type": name or type(value).__name__}
+    if depth == 0 and hasattr(value, "__dict__") and not isinstance(value, type):
+        attrs = {}
+        for key, item in sorted(vars(value).items()):
+            if key.startswith("__"):
+                continue
+            described = observe(item, depth + 1)
+            if described["kind"] in ("none", "bool", "eq", "float", "nan", "len"):
+                attrs[key] = described
+        result["attrs"] = attrs
+    try:
+        if hasattr(value, "__len__") and not isinstance(value, type):
+            result["len"] = len(value)
+    except BaseException:
+        pass
+    return result
+
+
+def _expressible(cls):
+    """The nearest class in the exception's MRO that a test can name: a builtin or one of the module's."""
+    for base in cls.__mro__:
+        name = _qualified_type(base)
+        if name:
+            return name
+    return "Exception"
+
+
+def describe_error(error):
+    tb = error.__traceback__
+    line = None
+    explicit = False
+    innermost_in_module = False
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == MODULE_PATH:
+            line = tb.tb_lineno
+            innermost_in_module = tb.tb_next is None
+        tb = tb.tb_next
+    if line is not None and innermost_in_module:
+        try:
+            source = _SOURCE_LINES[line - 1].strip()
+            explicit = source.startswith("raise ") or source == "raise"
+        except IndexError:
+            pass
+    message = str(error) if not isinstance(error, RecursionError) else "maximum recursion depth exceeded"
+    if len(message) > 500:
+        message = message[:500]
+    return {"type": type(error).__name__, "expressible": _expressible(type(error)), "message": message,
+            "line": line, "explicit": explicit}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Running cases
+
+_module = None
+_SOURCE_LINES = []
+
+
+def _namespace_for_eval():
+    return {MODULE_NAME: _module, "math": math, "io": io, "pathlib": pathlib, "__builtins__": builtins}
+
+
+def run_case(request):
+    global _arcs
+    _arcs = set()
+    namespace = _namespace_for_eval()
+    namespace["tmp_path"] = _fresh_tmp_path()
+    timeout = float(request.get("timeout", 1.0))
+    steps = []
+    timed_out = False
+    sink = io.StringIO()
+    old_out, old_err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = sink, sink
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    sys.settrace(_global_tracer)
+    try:
+        for step in request["steps"]:
+            try:
+                value = eval(step["expr"], namespace)
+                if step.get("bind"):
+                    namespace[step["bind"]] = value
+                # Still traced: a generator's body runs while it is observed.
+                steps.append({"value": observe(value)})
+            except CaseTimeout:
+                sys.settrace(None)
+                steps.append({"timeout": True})
+                timed_out = True
+                break
+            except BaseException as error:  # noqa: B036 - user code may raise anything, SystemExit included
+                sys.settrace(None)
+                steps.append({"raised": describe_error(error)})
+                break
+    except CaseTimeout:
+        timed_out = True
+        steps.append({"timeout": True})
+    finally:
+        sys.settrace(None)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        sys.stdout, sys.stderr = old_out, old_err
+    state = {}
+    if not timed_out:
+        signal.setitimer(signal.ITIMER_REAL, timeout)
+        try:
+            for name in request.get("watch", []):
+                if name in namespace:
+                    state[name] = observe(namespace[name])
+        except CaseTimeout:
+            state = {}
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    arcs = sorted([a if a is not None else 0, b] for a, b in _arcs)
+    return {"id": request.get("id"), "steps": steps, "state": state, "arcs": arcs}
+
+
+_tmp_counter = [0]
+
+
+def _fresh_tmp_path():
+    _tmp_counter[0] += 1
+    path = pathlib.Path(WORKDIR) / f"case{_tmp_counter[0]}"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def send(message):
+    PROTOCOL.write(json.dumps(message) + "\n")
+    PROTOCOL.flush()
+
+
+def main():
+    global _module, _SOURCE_LINES
+    os.makedirs(WORKDIR, exist_ok=True)
+    module_dir = os.path.dirname(MODULE_PATH)
+    sys.path.insert(0, module_dir)
+    sys.stdout = io.StringIO()  # prints at import time must not reach the protocol channel
+    enter_sandbox()
+    with open(MODULE_PATH, encoding="utf-8") as source:
+        _SOURCE_LINES = source.read().splitlines()
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, 10.0)
+    try:
+        spec = importlib.util.spec_from_file_location(MODULE_NAME, MODULE_PATH)
+        _module = importlib.util.module_from_spec(spec)
+        sys.modules[MODULE_NAME] = _module
+        sys.settrace(_global_tracer)
+        spec.loader.exec_module(_module)
+        sys.settrace(None)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    except BaseException as error:  # noqa: B036 - report any import failure, SystemExit included
+        sys.settrace(None)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        kind = "timeout" if isinstance(error, CaseTimeout) else type(error).__name__
+        detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+        send({"ready": False, "error": kind, "message": detail if kind != "timeout" else
+              "importing the module took longer than 10 s"})
+        return
+    import_arcs = sorted([a if a is not None else 0, b] for a, b in _arcs)
+    send({"ready": True, "python": sys.version.split()[0], "arcs": import_arcs})
+    for line in REQUESTS:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            request = json.loads(line)
+        except ValueError as error:
+            send({"error": f"bad request: {error}"})
+            continue
+        if request.get("op") == "quit":
+            break
+        send(run_case(request))
+
+
+if __name__ == "__main__":
+    main()
