@@ -152,9 +152,8 @@ def run_child(copy, candidate, job):
 
         recorder = Recorder(os.path.realpath(target), job.get("first", []), job.get("baseline_passing", []),
                             job.get("trace", False))
-        arguments = ["-q", "--tb=no", "-p", "no:cacheprovider", "-p", "no:unraisableexception", "-p", "no:threadexception",
-                     "-p", "no:faulthandler",
-                     "--rootdir", copy] + job.get("plugin_options", []) + job["tests"]
+        arguments = ["-q", "--tb=no", "-p", "no:cacheprovider", "-p", "no:unraisableexception",
+                     "-p", "no:threadexception", "-p", "no:faulthandler", "--rootdir", copy] + job.get("plugin_options", []) + job["tests"]
         pytest.main(arguments, plugins=[recorder])
         message = {"outcomes": recorder.outcomes, "complete": recorder.complete, "messages": recorder.messages}
         if recorder.trace:

@@ -104,6 +104,10 @@ public final class Repairer {
                 return report
             }
             report.suspicious = FaultLocalizer.rank(baseline: run, tracebackLines: traceback)
+            if report.suspicious.isEmpty {
+                // No spectra (a --cmd run is not traced): every line inside a function is equally suspect.
+                report.suspicious = Self.functionLines(tree).map { SuspiciousLine(line: $0, score: 0.1, evidence: ["no coverage"]) }
+            }
             candidates = semanticCandidates(source: source, tree: tree, suspicious: report.suspicious, model: model,
                                             started: started)
         } else if !traceback.isEmpty {
@@ -227,6 +231,18 @@ public final class Repairer {
     }
 
     // MARK: Helpers
+
+    /// Lines where a statement inside a function starts.
+    static func functionLines(_ tree: Tree) -> [Int] {
+        var lines: Set<Int> = []
+        tree.root.walk { node in
+            if node.type.hasSuffix("_statement"), node.ancestor(ofType: ["function_definition"]) != nil {
+                lines.insert(node.start.line)
+            }
+            return true
+        }
+        return lines.sorted()
+    }
 
     static func summary(_ run: TestRun) -> RepairReport.TestSummary {
         RepairReport.TestSummary(passed: run.passed.count, failed: run.failed, total: run.outcomes.count, timeout: run.timeout)
