@@ -1,0 +1,5 @@
+def scale(values, factor):
+    result = []
+    for value in values:
+        result.append(value * value)
+    return result

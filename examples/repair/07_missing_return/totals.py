@@ -1,0 +1,3 @@
+def order_total(prices, discount):
+    subtotal = sum(prices)
+    total = subtotal - discount

@@ -1,0 +1,2 @@
+def newest(events):
+    return events[0]

@@ -1,0 +1,7 @@
+from queues import newest
+
+def test_newest():
+    assert newest(["a", "b", "c"]) == "c"
+
+def test_one():
+    assert newest(["x"]) == "x"

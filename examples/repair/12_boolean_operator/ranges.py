@@ -1,0 +1,2 @@
+def in_range(x, low, high):
+    return x >= low or x <= high

@@ -1,0 +1,2 @@
+def is_shouting(text):
+    return text == text.lower() and any(c.isalpha() for c in text)

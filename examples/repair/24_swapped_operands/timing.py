@@ -1,0 +1,2 @@
+def elapsed(start, end):
+    return start - end
