@@ -109,7 +109,7 @@ import Testing
     @Test func codeActionsAreRankedWorkspaceEdits() {
         let client = TestClient()
         client.initialize()
-        client.open(uri, "print((1 + 2)\nx = 3\n")
+        client.open(uri, "total = sum([1, 2, 3]\nprint(total)\n")
         client.request(13, "textDocument/codeAction", [
             "textDocument": ["uri": .string(uri)], "range": ["start": position(1, 0), "end": position(1, 0)],
             "context": ["diagnostics": []],

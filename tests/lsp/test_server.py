@@ -15,6 +15,8 @@ from conftest import moecoder_binary, test_model
 
 SOURCE = 'def add(a, b):\n    return a + b\n\n\nvalue = \n'
 BROKEN = "print((1 + 2)\nx = 3\n"
+# A file with several plausible syntax fixes (close the call, drop its '(', ...).
+FIXABLE = "total = sum([1, 2, 3]\nprint(total)\n"
 
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=[moecoder_binary(), "lsp", "--model", test_model(),
@@ -109,7 +111,7 @@ async def test_diagnostics_for_a_broken_file_follow_edits(client: LanguageClient
 
 async def test_three_ranked_quick_fixes(client: LanguageClient):
     uri = "file:///tmp/moecoder-lsp-fix.py"
-    open_document(client, uri, BROKEN)
+    open_document(client, uri, FIXABLE)
     diagnostics = await diagnostics_until(client, uri, bool)
     actions = await client.text_document_code_action_async(types.CodeActionParams(
         text_document=types.TextDocumentIdentifier(uri=uri), range=diagnostics[0].range,
@@ -117,7 +119,7 @@ async def test_three_ranked_quick_fixes(client: LanguageClient):
     assert len(actions) == 3
     assert all(a.kind == types.CodeActionKind.QuickFix for a in actions)
     assert actions[0].is_preferred
-    fixed = [apply_edits(BROKEN, action.edit.changes[uri]) for action in actions]
+    fixed = [apply_edits(FIXABLE, action.edit.changes[uri]) for action in actions]
     assert len(set(fixed)) == 3
     ast.parse(fixed[0])  # the preferred fix leaves valid Python
 

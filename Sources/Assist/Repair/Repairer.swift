@@ -57,26 +57,26 @@ public final class Repairer {
             traceback = FaultLocalizer.tracebackLines(text, file: file)
         }
         let cwd = FileManager.default.currentDirectoryPath
-        let root = ProjectCopy.commonRoot([file] + tests + (options.command != nil ? [cwd] : []))
-        progress("repair: copying \(root) to a temporary folder")
-        let copy = try ProjectCopy(of: root)
-        defer { copy.remove() }
-        let python = PythonRun(sandbox: options.sandbox)
-        let validator = CandidateValidator(
-            copy: copy, target: copy.mirror(file), tests: tests.map { ProjectCopy.relative($0, to: root) },
-            command: options.command, commandFolder: ProjectCopy.relative(cwd, to: root).isEmpty ? "." : ProjectCopy.relative(cwd, to: root),
-            python: PythonRun(sandbox: options.sandbox, isolateNetwork: options.command == nil), jobs: options.jobs)
         let canTest = !tests.isEmpty || options.command != nil
+        let root = ProjectCopy.commonRoot([file] + tests + (options.command != nil ? [cwd] : []))
+        // Only test runs need the project copied (a syntax fix without tests is judged by parsing alone).
+        var copy: ProjectCopy?
+        if canTest {
+            progress("repair: copying \(root) to a temporary folder")
+            copy = try ProjectCopy(of: root)
+        }
+        defer { copy?.remove() }
+        let python = PythonRun(sandbox: options.sandbox)
+        let validator = copy.map { copy in
+            CandidateValidator(
+                copy: copy, target: copy.mirror(file), tests: tests.map { ProjectCopy.relative($0, to: root) },
+                command: options.command, commandFolder: ProjectCopy.relative(cwd, to: root).isEmpty ? "." : ProjectCopy.relative(cwd, to: root),
+                python: PythonRun(sandbox: options.sandbox, isolateNetwork: options.command == nil), jobs: options.jobs)
+        }
         var report = RepairReport(file: file, mode: .none, tests: tests, command: options.command, baseline: nil,
                                   syntaxErrors: [], suspicious: [], candidates: 0, validated: 0, patches: [], note: nil,
                                   seconds: 0)
-        let compile: ([String]) -> [SyntaxRepairer.CompileError?]? = { sources in
-            guard !sources.isEmpty else { return [] }
-            guard let input = try? JSONEncoder().encode(sources),
-                  let (status, output) = try? python.run(script: "repair_compile.py", arguments: [], input: input, timeout: 60),
-                  status == 0 else { return nil }
-            return try? JSONDecoder().decode([SyntaxRepairer.CompileError?].self, from: output)
-        }
+        let compile = SyntaxRepairer.pythonCompiler(python)
         let tree = try parser.parse(source)
         let compileError = tree.hasErrors ? nil : compile([source])?.first ?? nil
         var candidates: [Patch]
@@ -90,7 +90,7 @@ public final class Repairer {
         } else if canTest {
             report.mode = .tests
             progress("repair: running the tests on the unchanged file")
-            let runs = try validator.run([source], trace: true, timeout: max(30, options.budget), budget: max(30, options.budget),
+            let runs = try validator!.run([source], trace: true, timeout: max(30, options.budget), budget: max(30, options.budget),
                                          progress: progress)
             guard let run = runs[0], run.crashed == nil, !run.timeout else {
                 throw RepairError.workerFailed(runs[0]?.crashed ?? (runs[0]?.timeout == true ? "the tests timed out" : "no result"))
@@ -127,7 +127,7 @@ public final class Repairer {
         if canTest && !candidates.isEmpty {
             let remaining = options.budget - Self.seconds(since: started)
             let timeout = options.candidateTimeout ?? max(2, 5 * (baseline?.seconds ?? 1) + 1)
-            results = try validator.run(candidates.map(\.source), first: baseline?.failed ?? [],
+            results = try validator!.run(candidates.map(\.source), first: baseline?.failed ?? [],
                                         baselinePassing: baseline?.passed ?? [], timeout: timeout,
                                         budget: max(5, remaining), progress: progress)
         }

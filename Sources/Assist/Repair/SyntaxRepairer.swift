@@ -8,6 +8,18 @@ import Syntax
 /// Each candidate must parse without ERROR or MISSING nodes and compile with CPython (tree-sitter's grammar is
 /// more lenient). When no single edit suffices, the best partial edits (fewer errors, or an error further on)
 /// are extended for a few more rounds.
+/// Quick fixes for code that does not parse, without tests: the smallest edits after which it parses (and,
+/// for Python, compiles in CPython), best first. What editors offer as code actions.
+public enum SyntaxQuickFixes {
+    public static func fixes(for source: String, language: Language, limit: Int = 3) throws -> [Patch] {
+        let compile: ([String]) -> [SyntaxRepairer.CompileError?]? = language.name == "python"
+            ? SyntaxRepairer.pythonCompiler(PythonRun(sandbox: SandboxWorker.Configuration()))
+            : { sources in sources.map { _ in nil } }
+        let parser = try Parser(language: language)
+        return Array(SyntaxRepairer(parser: parser, compile: compile).repairs(of: source, limit: limit).prefix(limit))
+    }
+}
+
 struct SyntaxRepairer {
     let parser: Parser
     /// Compiles sources with CPython; nil entries compile. Returns nil when Python cannot be run (tree-sitter's
@@ -22,6 +34,18 @@ struct SyntaxRepairer {
     }
 
     /// Fixes for `source`, smallest first, at most `limit`.
+    /// CPython's verdict on each source (nil: compiles), through runtime/python/repair_compile.py; nil when
+    /// Python could not be run.
+    static func pythonCompiler(_ python: PythonRun) -> ([String]) -> [CompileError?]? {
+        { sources in
+            guard !sources.isEmpty else { return [] }
+            guard let input = try? JSONEncoder().encode(sources),
+                  let (status, output) = try? python.run(script: "repair_compile.py", arguments: [], input: input, timeout: 60),
+                  status == 0 else { return nil }
+            return try? JSONDecoder().decode([CompileError?].self, from: output)
+        }
+    }
+
     func repairs(of source: String, limit: Int) -> [Patch] {
         var frontier = [Patch(source: source, origin: .syntax, operatorName: "", rationale: "", line: 0, cost: 0)]
         var found: [Patch] = []

@@ -14,7 +14,7 @@ public final class LanguageServer: @unchecked Sendable {
         public var testBudget: Double
         public var log: @Sendable (String) -> Void
 
-        public init(completion: any CompletionService, repair: any RepairService = SyntaxRepairCandidates(),
+        public init(completion: any CompletionService, repair: any RepairService = AssistRepairService(),
                     testGeneration: any TestGenerationService = AssistTestGeneration(), testBudget: Double = 10,
                     log: @escaping @Sendable (String) -> Void = { _ in }) {
             self.completion = completion
