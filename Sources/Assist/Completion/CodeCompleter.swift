@@ -17,6 +17,9 @@ public struct CompletionRequest {
     public var constraint = CompletionConstraint.syntax
     /// Set from another thread to stop the completion at its next step (prompt chunks included).
     public var cancellation: CancellationFlag?
+    /// When the file does not parse with the whole completion, cut it back to its longest whole-line part
+    /// after which it does (on by default).
+    public var trimToParse = true
 
     public init(source: String, language: Language, cursor: Int) {
         self.source = source
@@ -135,15 +138,35 @@ public final class CodeCompleter {
             rules.append(piece) == nil
         }
         let stop = rules.finish()
-        let text = rules.finalText()
-        let inserted = Array(text.utf8)
+        var text = rules.finalText()
+        var parseOK = context.check.parses(with: Array(text.utf8)[...])
+        if !parseOK, request.trimToParse, let trimmed = Self.longestParsingLines(of: text, check: context.check) {
+            // Never leave the file worse than whole lines of the completion that fit: keep the longest such part.
+            notes.append("the completion was cut back to its longest whole-line part after which the file parses")
+            text = trimmed
+            parseOK = true
+        }
         return Completion(
             text: text, insertedSource: prefix + text + suffix, tokens: result.tokens.count,
             promptTokens: prompt.tokens.count,
             constrained: processor != nil || (constraint?.isActive ?? false),
-            parseOK: context.check.parses(with: inserted[...]),
+            parseOK: parseOK,
             stopReason: stop?.reason ?? Self.reason(result.stopReason),
             seconds: Date().timeIntervalSince(start), fimFamily: prompt.format?.family, notes: notes)
+    }
+
+    /// The longest non-empty prefix of `text` ending at a line end after which the file parses.
+    static func longestParsingLines(of text: String, check: InsertionCheck) -> String? {
+        let bytes = Array(text.utf8)
+        var cuts = bytes.indices.filter { bytes[$0] == UInt8(ascii: "\n") }.reversed().map { $0 }
+        cuts = cuts.flatMap { [$0 + 1, $0] }   // with and without the line break
+        for cut in cuts where cut > 0 && cut < bytes.count {
+            let part = bytes[..<cut]
+            if part.contains(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x09 }), check.parses(with: part) {
+                return String(decoding: part, as: UTF8.self)
+            }
+        }
+        return nil
     }
 
     private static func reason(_ reason: StopReason) -> CompletionStop {
