@@ -10,7 +10,8 @@ public struct EvaluationOptions: Sendable {
     public var linesPerFile = 10
     /// The most tokens written for one line.
     public var lineTokens = 48
-    /// Fill-in-the-middle samples per file (a line taken out; the model writes it from the code around it).
+    /// Fill-in-the-middle samples per file (a line taken out; the model writes it from the code around it);
+    /// none for a model without fill-in-the-middle tokens.
     public var samplesPerFile = 4
     /// The most tokens written for one sample.
     public var sampleTokens = 48
@@ -89,7 +90,9 @@ public final class Evaluator {
         for index in probes where try nextLine(lines, index) == lines[index].trimmingCharacters(in: .whitespacesAndNewlines) {
             exact += 1
         }
-        let samples = try Self.probeLines(lines, count: options.samplesPerFile).map { try infill(lines, $0) }
+        // Infills need fill-in-the-middle tokens; a model without them gets none.
+        let infills = model.tokenizer.fim == nil ? 0 : options.samplesPerFile
+        let samples = try Self.probeLines(lines, count: infills).map { try infill(lines, $0) }
         return FileEvaluation(path: path, scoredTokens: tokens, negativeLogLikelihood: nll, lineProbes: probes.count,
                               exactLines: exact, samples: samples)
     }

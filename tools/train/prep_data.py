@@ -127,16 +127,16 @@ def main():
             for d in docs:
                 f.write(json.dumps({"path": d["path"], "text": d["text"]}) + "\n")
 
-    # The shipped evaluation set: held-out stdlib modules (not tests) of moderate size, in a fixed order.
-    cand = sorted((d for d in held if d["source"] == "stdlib" and "/test" not in d["path"]
-                   and 2_000 <= len(d["text"]) <= 24_000), key=lambda d: hashlib.sha1(d["path"].encode()).hexdigest())
+    # The shipped evaluation set: held-out files of moderate size, in a fixed order.
+    cand = sorted((d for d in held if 1_500 <= len(d["text"]) <= 30_000),
+                  key=lambda d: hashlib.sha1(d["path"].encode()).hexdigest())
     eval_dir = Path(args.eval_dir)
     if eval_dir.exists():
         shutil.rmtree(eval_dir)
     eval_dir.mkdir(parents=True)
     chosen = cand[: args.eval_files]
     for d in chosen:
-        name = d["path"].removeprefix("stdlib/").replace("/", "__")
+        name = d["path"].replace("/", "__")
         (eval_dir / name).write_text(d["text"])
 
     manifest = {
