@@ -1,6 +1,10 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+/// Numeric and search-heavy targets are optimised in debug builds too, so the test suite (which runs real
+/// models and the syntax constraint) stays fast; release builds are unaffected.
+let optimizedAlways: [SwiftSetting] = [.unsafeFlags(["-O"])]
+
 let package = Package(
     name: "MoECoder",
     platforms: [.macOS(.v14)],
@@ -20,9 +24,10 @@ let package = Package(
             providers: [.apt(["libtree-sitter-dev"])]
         ),
         // The official grammar sources fetched by scripts/setup (grammars/<lang>/src), compiled in.
+        // Optimised even in debug builds: the constraint runs the grammar's lexers in its inner loop.
         .target(
             name: "Grammars",
-            cSettings: [.define("NDEBUG")]
+            cSettings: [.define("NDEBUG"), .unsafeFlags(["-O2"])]
         ),
         .target(
             name: "Syntax",
@@ -37,9 +42,9 @@ let package = Package(
         // Byte-level BPE tokenizers.
         .target(name: "Tokenizer"),
         // Model configs, architectures, KV cache, sampling, generation.
-        .target(name: "Engine", dependencies: ["Kernels", "GGUF", "Tokenizer"]),
+        .target(name: "Engine", dependencies: ["Kernels", "GGUF", "Tokenizer"], swiftSettings: optimizedAlways),
         // Completion (fill-in-the-middle), test generation, repair: the features every front end calls.
-        .target(name: "Assist", dependencies: ["Syntax", "Engine"]),
+        .target(name: "Assist", dependencies: ["Syntax", "Engine"], swiftSettings: optimizedAlways),
         .executableTarget(
             name: "moecoder",
             dependencies: [

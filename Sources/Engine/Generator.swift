@@ -24,7 +24,7 @@ public struct GenerationOptions: Sendable {
 /// Why generation ended.
 public enum StopReason: String, Sendable, Codable {
     case maxTokens = "max_tokens", endOfText = "eos", stopString = "stop_string", stopToken = "stop_token"
-    case contextFull = "context_full", cancelled
+    case contextFull = "context_full", cancelled, stopRule = "stop_rule"
 }
 
 public struct GenerationResult: Sendable {
@@ -36,6 +36,11 @@ public struct GenerationResult: Sendable {
     public var decodeSeconds: Double
 }
 
+/// Decides, from the text generated so far, whether generation is finished (e.g. at the end of a statement).
+public protocol GenerationStopRule: AnyObject {
+    func shouldStop(_ generated: String) -> Bool
+}
+
 /// Runs the decode loop: prefill the prompt, then sample, stream and stop.
 public final class Generator {
     public let model: LanguageModel
@@ -44,14 +49,17 @@ public final class Generator {
 
     /// Generates after `prompt`. `onText` receives text as it becomes final (never a split character, never
     /// text that could still turn out to be a stop string); return false from it to cancel.
+    /// `constraint` masks tokens (a grammar); `stopRule` is asked after each token with the text generated so
+    /// far and ends generation (reason `.stopRule`) when it says so.
     public func generate(prompt: [Int32], options: GenerationOptions, cache: KVCache? = nil,
-                         processors: [any LogitProcessor] = [],
+                         processors: [any LogitProcessor] = [], constraint: (any TokenConstraint)? = nil,
+                         stopRule: (any GenerationStopRule)? = nil,
                          onText: (String) -> Bool = { _ in true }) throws -> GenerationResult {
         guard !prompt.isEmpty else { throw ModelError("the prompt is empty: give at least one token") }
         let transformer = model.transformer, tokenizer = model.tokenizer
         let cache = cache ?? transformer.makeCache(capacity: min(model.config.contextLength,
                                                                  prompt.count + options.maxTokens))
-        let sampler = Sampler(options.sampling, processors: processors)
+        let sampler = Sampler(options.sampling, processors: processors, constraint: constraint)
         var history = prompt, generated: [Int32] = []
         var decoder = StreamingDecoder(tokenizer: tokenizer)
         var text = "", emitted = 0
@@ -81,6 +89,10 @@ public final class Generator {
                     reason = .stopString
                     break loop
                 }
+            }
+            if let stopRule, stopRule.shouldStop(text) {
+                reason = .stopRule
+                break
             }
             let ready = text.count - holdBack
             if ready > emitted {

@@ -36,6 +36,18 @@ public protocol LogitProcessor: AnyObject {
     func accept(_ token: Int32)
 }
 
+/// A hard constraint on which tokens may come next (a grammar). The sampler checks the token the chain
+/// picked first and asks for the full mask only when that one is refused, so most steps cost one check.
+public protocol TokenConstraint: AnyObject {
+    /// Whether `token` may come next.
+    func allows(_ token: Int32) -> Bool
+    /// Sets the logits of every refused token to -infinity. Must leave at least one token allowed
+    /// (a constraint with nothing left degrades instead of wedging generation).
+    func mask(_ logits: UnsafeMutableBufferPointer<Float>)
+    /// Told the token that was picked.
+    func accept(_ token: Int32)
+}
+
 /// A seeded generator (SplitMix64): the same seed gives the same draws on every machine.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
     private var state: UInt64
@@ -56,17 +68,37 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
 public final class Sampler {
     public var parameters: SamplingParameters
     public var processors: [any LogitProcessor]
+    public var constraint: (any TokenConstraint)?
     private var rng: SeededGenerator
     private var candidates: [(id: Int32, value: Float)] = []
+    private var original: [Float] = []
 
-    public init(_ parameters: SamplingParameters, processors: [any LogitProcessor] = []) {
+    public init(_ parameters: SamplingParameters, processors: [any LogitProcessor] = [],
+                constraint: (any TokenConstraint)? = nil) {
         self.parameters = parameters
         self.processors = processors
+        self.constraint = constraint
         rng = SeededGenerator(seed: parameters.seed)
     }
 
     /// Picks the next token from `logits` (modified in place).
     public func sample(_ logits: UnsafeMutableBufferPointer<Float>, history: [Int32]) -> Int32 {
+        guard let constraint else { return pick(logits, history: history) }
+        // Check-then-mask: keep the raw logits, pick, and only when the constraint refuses the pick, mask
+        // the raw logits and pick again.
+        if original.count != logits.count { original = [Float](repeating: 0, count: logits.count) }
+        original.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: logits.baseAddress!, count: logits.count) }
+        var token = pick(logits, history: history)
+        if !constraint.allows(token) {
+            original.withUnsafeBufferPointer { logits.baseAddress!.update(from: $0.baseAddress!, count: logits.count) }
+            constraint.mask(logits)
+            token = pick(logits, history: history)
+        }
+        constraint.accept(token)
+        return token
+    }
+
+    private func pick(_ logits: UnsafeMutableBufferPointer<Float>, history: [Int32]) -> Int32 {
         for p in processors { p.process(logits, history: history) }
         let p = parameters
         if p.repetitionPenalty != 1, p.repetitionWindow > 0 {

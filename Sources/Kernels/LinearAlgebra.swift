@@ -12,9 +12,24 @@ public enum LinearAlgebra {
         precondition(w.type.canCompute, "cannot compute with \(w.type.name)")
         if w.rows * w.cols < parallelThreshold {
             matvecRows(w, x, y, 0..<w.rows)
-        } else {
-            pool.parallelFor(w.rows) { rows in matvecRows(w, x, y, rows) }
+            return
         }
+        withUnsafePointer(to: Operands(w: w, x: x, y: y)) { operands in
+            pool.parallelFor(w.rows, context: operands) { context, _, rows in
+                let o = context.assumingMemoryBound(to: Operands.self).pointee
+                matvecRows(o.w, o.x, o.y, rows)
+            }
+        }
+    }
+
+    /// What a pool task needs, passed by pointer so that dispatching work allocates nothing.
+    private struct Operands {
+        let w: WeightMatrix
+        let x: UnsafePointer<Float>
+        let y: UnsafeMutablePointer<Float>
+        var n = 1
+        var panel: UnsafeMutablePointer<Float>? = nil
+        var panelRows = 0
     }
 
     @inline(__always)
@@ -26,7 +41,11 @@ public enum LinearAlgebra {
         case .bf16: for r in rows { y[r] = FloatFormats.dotBF16(w.row(r), x, count: w.cols) }
         case .q8_0: for r in rows { y[r] = LegacyQuants.dotQ8_0(w.row(r), x, count: w.cols) }
         case .q4_0: for r in rows { y[r] = LegacyQuants.dotQ4_0(w.row(r), x, count: w.cols) }
+        case .q4_1: for r in rows { y[r] = LegacyQuants.dotQ4_1(w.row(r), x, count: w.cols) }
+        case .q5_0: for r in rows { y[r] = LegacyQuants.dotQ5_0(w.row(r), x, count: w.cols) }
+        case .q5_1: for r in rows { y[r] = LegacyQuants.dotQ5_1(w.row(r), x, count: w.cols) }
         case .q4_K: for r in rows { y[r] = KQuants.dotQ4_K(w.row(r), x, count: w.cols) }
+        case .q5_K: for r in rows { y[r] = KQuants.dotQ5_K(w.row(r), x, count: w.cols) }
         case .q6_K: for r in rows { y[r] = KQuants.dotQ6_K(w.row(r), x, count: w.cols) }
         default: preconditionFailure("cannot compute with \(w.type.name)")
         }
@@ -34,9 +53,10 @@ public enum LinearAlgebra {
 
     /// Y[t,r] = Σ_c W[r,c]·X[t,c] for t in 0..<n (X: n×cols row-major, Y: n×rows row-major).
     ///
-    /// Fewer than `gemmThreshold` rows of X run as matvecs. Otherwise f32 weights go straight to sgemm, and
-    /// other types are dequantized a panel of rows at a time into `scratch` (threads split the rows of the
-    /// panel), each panel followed by one sgemm (OpenBLAS threads it itself).
+    /// Fewer than `gemmThreshold` rows of X run as matvecs. Otherwise the pool's threads split the rows of W;
+    /// each thread dequantizes its rows a panel at a time into its own slice of `scratch` (f32 weights are used
+    /// in place) and calls sgemm on the panel. OpenBLAS is kept to one thread per call (see `blasThreads`) so
+    /// that its own spinning threads do not fight the pool for the cores.
     public static func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, n: Int, _ y: UnsafeMutablePointer<Float>,
                               pool: ThreadPool, scratch: MatmulScratch) {
         precondition(w.type.canCompute, "cannot compute with \(w.type.name)")
@@ -45,23 +65,35 @@ public enum LinearAlgebra {
             for t in 0..<n { matvec(w, x + t * w.cols, y + t * w.rows, pool: pool) }
             return
         }
+        _ = blasThreads
         if w.type == .f32 {
-            sgemm(x, n: n, weights: w.data.assumingMemoryBound(to: Float.self), rows: w.rows, cols: w.cols, y, ldy: w.rows)
+            withUnsafePointer(to: Operands(w: w, x: x, y: y, n: n)) { operands in
+                pool.parallelFor(w.rows, context: operands) { context, _, rows in
+                    let o = context.assumingMemoryBound(to: Operands.self).pointee
+                    let weights = o.w.row(rows.lowerBound).assumingMemoryBound(to: Float.self)
+                    sgemm(o.x, n: o.n, weights: weights, rows: rows.count, cols: o.w.cols, o.y + rows.lowerBound, ldy: o.w.rows)
+                }
+            }
             return
         }
         let panelRows = min(w.rows, max(1, scratch.panelFloats / w.cols))
-        let panel = scratch.floats(atLeast: panelRows * w.cols)
-        var start = 0
-        while start < w.rows {
-            let rows = min(panelRows, w.rows - start)
-            pool.parallelFor(rows) { part in
-                Quant.dequantize(w.type, w.row(start + part.lowerBound), panel + part.lowerBound * w.cols,
-                                 count: part.count * w.cols)
+        let buffer = scratch.floats(atLeast: pool.threads * panelRows * w.cols)
+        withUnsafePointer(to: Operands(w: w, x: x, y: y, n: n, panel: buffer, panelRows: panelRows)) { operands in
+            pool.parallelFor(w.rows, context: operands) { context, chunk, rows in
+                let o = context.assumingMemoryBound(to: Operands.self).pointee
+                let panel = o.panel! + chunk * o.panelRows * o.w.cols
+                for start in stride(from: rows.lowerBound, to: rows.upperBound, by: o.panelRows) {
+                    let count = min(o.panelRows, rows.upperBound - start)
+                    Quant.dequantize(o.w.type, o.w.row(start), panel, count: count * o.w.cols)
+                    sgemm(o.x, n: o.n, weights: panel, rows: count, cols: o.w.cols, o.y + start, ldy: o.w.rows)
+                }
             }
-            sgemm(x, n: n, weights: panel, rows: rows, cols: w.cols, y + start, ldy: w.rows)
-            start += rows
         }
     }
+
+    /// Our pool owns the parallelism: OpenBLAS's own threads would spin after each call and take the cores
+    /// the next matvec needs. Set once, on the first matmul that reaches sgemm.
+    private static let blasThreads: Void = openblas_set_num_threads(1)
 
     /// Y[t, 0..<rows] = X[t, :] · Wᵀ for a float panel W (rows × cols); Y rows are `ldy` apart.
     private static func sgemm(_ x: UnsafePointer<Float>, n: Int, weights: UnsafePointer<Float>, rows: Int, cols: Int,
@@ -76,7 +108,8 @@ public enum LinearAlgebra {
 public final class MatmulScratch: @unchecked Sendable {
     private var buffer: UnsafeMutablePointer<Float>?
     private var capacity = 0
-    /// Floats of dequantized weights per sgemm call (1 MiB by default: it stays in cache while sgemm reads it).
+    /// Floats of dequantized weights per sgemm call, per thread (1 MiB by default: the panel stays in cache
+    /// while sgemm reads it).
     let panelFloats: Int
 
     public convenience init() { self.init(panelFloats: 1 << 18) }

@@ -4,15 +4,19 @@
 /// 128 bytes of nibbles. Byte l of each 32-byte group g holds element 64g+l (low nibble, sub-block 2g) and
 /// element 64g+32+l (high nibble, sub-block 2g+1); value = d·scale·q − dmin·min.
 ///
+/// Q5_K (176 bytes): f16 d, f16 dmin, the same 12 scale bytes, 32 bytes qh, 128 bytes of nibbles laid out as
+/// in Q4_K; bits 2g and 2g+1 of qh[l] are the fifth bits of elements 64g+l and 64g+32+l.
+///
 /// Q6_K (210 bytes): 128 bytes ql (low 4 bits), 64 bytes qh (high 2 bits), 16 int8 scales (one per 16
 /// elements), f16 d; value = d·scale·(q − 32). Each half of 128 elements uses 64 ql, 32 qh and 8 scales:
 /// for l in 0..<32, ql[l] low/high nibbles are elements l and l+64, ql[l+32] low/high are l+32 and l+96,
 /// and qh[l] bits 0-1, 2-3, 4-5, 6-7 are the high bits of elements l, l+32, l+64, l+96.
 enum KQuants {
     static let q4_KBytes = 144
+    static let q5_KBytes = 176
     static let q6_KBytes = 210
 
-    /// The 6-bit scale and min of Q4_K sub-block `j` (0..<8) from the 12 packed bytes: sub-blocks 0-3 keep
+    /// The 6-bit scale and min of Q4_K/Q5_K sub-block `j` (0..<8) from the 12 packed bytes: sub-blocks 0-3 keep
     /// theirs in the low 6 bits of bytes j and j+4; sub-blocks 4-7 take 4 low bits from byte j+4 (scale:
     /// low nibble, min: high nibble) and their top 2 bits from the spare top bits of bytes j−4 and j.
     @inline(__always)
@@ -26,50 +30,85 @@ enum KQuants {
         return (Float(scale), Float(min))
     }
 
-    static func dotQ4_K(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int) -> Float {
-        var acc = SIMD16<Float>()
+    /// 16 of the 4- or 5-bit values of group g (elements 64g..<64g+64) of a Q4_K/Q5_K super-block, half h:
+    /// `lo` is elements 64g+16h..<+16 (sub-block 2g), `hi` elements 64g+32+16h..<+16 (sub-block 2g+1).
+    /// Q5_K's fifth bits are bits 2g and 2g+1 of qh[l].
+    @inline(__always)
+    static func groupValues(_ block: UnsafeRawPointer, group g: Int, half h: Int, fifthBits: Bool)
+        -> (lo: SIMD16<Float>, hi: SIMD16<Float>) {
+        let q = block.loadUnaligned(fromByteOffset: (fifthBits ? 48 : 16) + 32 * g + 16 * h, as: SIMD16<UInt8>.self)
+        var lo = q & 0x0F, hi = q &>> 4
+        if fifthBits {
+            let bits = block.loadUnaligned(fromByteOffset: 16 + 16 * h, as: SIMD16<UInt8>.self) &>> UInt8(2 * g)
+            lo |= (bits & 1) &<< 4
+            hi |= (bits & 2) &<< 3
+        }
+        return (SIMD16<Float>(lo), SIMD16<Float>(hi))
+    }
+
+    /// Q4_K and Q5_K dot: Σ (d·scale·q − dmin·min)·x, 16 elements at a time so that the live values fit
+    /// SSE's 16 registers (whole 64-element groups at once spilled heavily).
+    @inline(__always)
+    static func scaleMinDot(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int, fifthBits: Bool) -> Float {
+        let blockBytes = fifthBits ? q5_KBytes : q4_KBytes
+        var accLo = SIMD16<Float>(), accHi = SIMD16<Float>()
         for b in 0..<count / 256 {
-            let block = row + b * q4_KBytes
+            let block = row + b * blockBytes
             let d = Float(fp16Bits: block.loadUnaligned(as: UInt16.self))
             let dmin = Float(fp16Bits: block.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
             let xb = x + 256 * b
             for g in 0..<4 {
-                let q0 = block.loadUnaligned(fromByteOffset: 16 + 32 * g, as: SIMD16<UInt8>.self)
-                let q1 = block.loadUnaligned(fromByteOffset: 16 + 32 * g + 16, as: SIMD16<UInt8>.self)
-                let x0 = xb.load16(64 * g), x1 = xb.load16(64 * g + 16)
-                let x2 = xb.load16(64 * g + 32), x3 = xb.load16(64 * g + 48)
                 let (sLo, mLo) = q4_KScaleMin(block + 4, 2 * g)
                 let (sHi, mHi) = q4_KScaleMin(block + 4, 2 * g + 1)
-                let lo: SIMD16<Float> = SIMD16<Float>(q0 & 0x0F) * x0 + SIMD16<Float>(q1 & 0x0F) * x1
-                let hi: SIMD16<Float> = SIMD16<Float>(q0 &>> 4) * x2 + SIMD16<Float>(q1 &>> 4) * x3
-                let scaled: SIMD16<Float> = (d * sLo) * lo + (d * sHi) * hi
-                let mins: SIMD16<Float> = (dmin * mLo) * (x0 + x1) + (dmin * mHi) * (x2 + x3)
-                acc += scaled - mins
+                let dLo = d * sLo, dHi = d * sHi, minLo = dmin * mLo, minHi = dmin * mHi
+                for h in 0..<2 {
+                    let v = groupValues(block, group: g, half: h, fifthBits: fifthBits)
+                    accLo += (dLo * v.lo - minLo) * xb.load16(64 * g + 16 * h)
+                    accHi += (dHi * v.hi - minHi) * xb.load16(64 * g + 32 + 16 * h)
+                }
             }
         }
-        return acc.sum()
+        return (accLo + accHi).sum()
     }
 
-    static func dequantizeQ4_K(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, count: Int) {
+    @inline(__always)
+    static func scaleMinDequantize(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, count: Int, fifthBits: Bool) {
+        let blockBytes = fifthBits ? q5_KBytes : q4_KBytes
         for b in 0..<count / 256 {
-            let block = src + b * q4_KBytes
+            let block = src + b * blockBytes
             let d = Float(fp16Bits: block.loadUnaligned(as: UInt16.self))
             let dmin = Float(fp16Bits: block.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
             let yb = dst + 256 * b
             for g in 0..<4 {
                 let (sLo, mLo) = q4_KScaleMin(block + 4, 2 * g)
                 let (sHi, mHi) = q4_KScaleMin(block + 4, 2 * g + 1)
-                for half in 0..<2 {
-                    let q = block.loadUnaligned(fromByteOffset: 16 + 32 * g + 16 * half, as: SIMD16<UInt8>.self)
-                    yb.store16((d * sLo) * SIMD16<Float>(q & 0x0F) - dmin * mLo, 64 * g + 16 * half)
-                    yb.store16((d * sHi) * SIMD16<Float>(q &>> 4) - dmin * mHi, 64 * g + 32 + 16 * half)
+                for h in 0..<2 {
+                    let v = groupValues(block, group: g, half: h, fifthBits: fifthBits)
+                    yb.store16((d * sLo) * v.lo - dmin * mLo, 64 * g + 16 * h)
+                    yb.store16((d * sHi) * v.hi - dmin * mHi, 64 * g + 32 + 16 * h)
                 }
             }
         }
     }
 
-    /// The four groups of 16 six-bit values (q − 32) built from ql[l..<l+16], ql[l+32..<l+48] and qh[l..<l+16]
-    /// of one 128-element half (l is 0 or 16): elements l, l+32, l+64 and l+96 onwards.
+    static func dotQ4_K(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int) -> Float {
+        scaleMinDot(row, x, count: count, fifthBits: false)
+    }
+
+    static func dotQ5_K(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int) -> Float {
+        scaleMinDot(row, x, count: count, fifthBits: true)
+    }
+
+    static func dequantizeQ4_K(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, count: Int) {
+        scaleMinDequantize(src, dst, count: count, fifthBits: false)
+    }
+
+    static func dequantizeQ5_K(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, count: Int) {
+        scaleMinDequantize(src, dst, count: count, fifthBits: true)
+    }
+
+    /// The four groups of 16 six-bit values (unbiased: 0...63) built from ql[l..<l+16], ql[l+32..<l+48] and
+    /// qh[l..<l+16] of one 128-element half (l is 0 or 16): elements l, l+32, l+64 and l+96 onwards.
     @inline(__always)
     static func q6_KValues(_ ql: UnsafeRawPointer, _ qh: UnsafeRawPointer, _ l: Int)
         -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
@@ -80,11 +119,13 @@ enum KQuants {
         let q1 = (c & 0x0F) | (((h &>> 2) & 0x03) &<< 4)
         let q2 = (a &>> 4) | (((h &>> 4) & 0x03) &<< 4)
         let q3 = (c &>> 4) | ((h &>> 6) &<< 4)
-        return (SIMD16<Float>(q0) - 32, SIMD16<Float>(q1) - 32, SIMD16<Float>(q2) - 32, SIMD16<Float>(q3) - 32)
+        return (SIMD16<Float>(q0), SIMD16<Float>(q1), SIMD16<Float>(q2), SIMD16<Float>(q3))
     }
 
+    /// Σ (d·scale·q − 32·d·scale)·x, one group of 16 at a time (register pressure, as in `scaleMinDot`); the
+    /// bias is applied after the scale because LLVM turns `Float(q) − 32` into byte arithmetic it cannot vectorize.
     static func dotQ6_K(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int) -> Float {
-        var acc = SIMD16<Float>()
+        var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
         for b in 0..<count / 256 {
             let block = row + b * q6_KBytes
             let d = Float(fp16Bits: block.loadUnaligned(fromByteOffset: 208, as: UInt16.self))
@@ -93,19 +134,23 @@ enum KQuants {
                 let sc = (block + 192 + 8 * half).assumingMemoryBound(to: Int8.self)
                 let xh = x + 256 * b + 128 * half
                 for l in stride(from: 0, to: 32, by: 16) {
-                    let (v0, v1, v2, v3) = q6_KValues(ql, qh, l)
+                    let a = ql.loadUnaligned(fromByteOffset: l, as: SIMD16<UInt8>.self)
+                    let c = ql.loadUnaligned(fromByteOffset: l + 32, as: SIMD16<UInt8>.self)
+                    let h = qh.loadUnaligned(fromByteOffset: l, as: SIMD16<UInt8>.self)
                     let s = l / 16
-                    let p0: SIMD16<Float> = (d * Float(sc[s])) * (v0 * xh.load16(l))
-                    let p1: SIMD16<Float> = (d * Float(sc[s + 2])) * (v1 * xh.load16(l + 32))
-                    let p2: SIMD16<Float> = (d * Float(sc[s + 4])) * (v2 * xh.load16(l + 64))
-                    let p3: SIMD16<Float> = (d * Float(sc[s + 6])) * (v3 * xh.load16(l + 96))
-                    acc += (p0 + p1) + (p2 + p3)
+                    let d0 = d * Float(sc[s]), d1 = d * Float(sc[s + 2])
+                    let d2 = d * Float(sc[s + 4]), d3 = d * Float(sc[s + 6])
+                    acc0 += (d0 * SIMD16<Float>((a & 0x0F) | ((h & 0x03) &<< 4)) - 32 * d0) * xh.load16(l)
+                    acc1 += (d1 * SIMD16<Float>((c & 0x0F) | (((h &>> 2) & 0x03) &<< 4)) - 32 * d1) * xh.load16(l + 32)
+                    acc0 += (d2 * SIMD16<Float>((a &>> 4) | (((h &>> 4) & 0x03) &<< 4)) - 32 * d2) * xh.load16(l + 64)
+                    acc1 += (d3 * SIMD16<Float>((c &>> 4) | ((h &>> 6) &<< 4)) - 32 * d3) * xh.load16(l + 96)
                 }
             }
         }
-        return acc.sum()
+        return (acc0 + acc1).sum()
     }
 
+    /// d·scale·(q − 32), in ggml's order of operations so the floats match its dequantizer bit for bit.
     static func dequantizeQ6_K(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, count: Int) {
         for b in 0..<count / 256 {
             let block = src + b * q6_KBytes
@@ -117,10 +162,10 @@ enum KQuants {
                 for l in stride(from: 0, to: 32, by: 16) {
                     let (v0, v1, v2, v3) = q6_KValues(ql, qh, l)
                     let s = l / 16
-                    yh.store16((d * Float(sc[s])) * v0, l)
-                    yh.store16((d * Float(sc[s + 2])) * v1, l + 32)
-                    yh.store16((d * Float(sc[s + 4])) * v2, l + 64)
-                    yh.store16((d * Float(sc[s + 6])) * v3, l + 96)
+                    yh.store16((d * Float(sc[s])) * (v0 - 32), l)
+                    yh.store16((d * Float(sc[s + 2])) * (v1 - 32), l + 32)
+                    yh.store16((d * Float(sc[s + 4])) * (v2 - 32), l + 64)
+                    yh.store16((d * Float(sc[s + 6])) * (v3 - 32), l + 96)
                 }
             }
         }

@@ -6,11 +6,19 @@ import Darwin
 
 /// A fixed pool of worker threads, created once, that split index ranges between them.
 ///
-/// `parallelFor` hands each thread one contiguous chunk; the caller runs the first chunk itself and waits for
-/// the rest, so a pool of `threads` uses `threads − 1` extra threads. A call allocates nothing.
-/// One `parallelFor` runs at a time: calls from several threads at once, or from inside `body`, are a
-/// programming error (caught by a precondition).
+/// Work is cut into at most `threads` contiguous chunks, one per thread; the caller runs the first chunk
+/// itself and waits for the rest, so a pool of `threads` uses `threads − 1` extra threads.
+/// One call runs at a time: calls from several threads at once, or from inside a task, are a programming
+/// error (caught by a precondition).
+///
+/// Two forms: `parallelFor(_:_:)` takes any closure but costs one small heap allocation per call (Swift boxes
+/// a non-escaping closure to hand it to another thread); `parallelFor(_:context:_:)` takes a closure that
+/// captures nothing plus a pointer to its arguments and allocates nothing, for the forward pass's hot loops.
 public final class ThreadPool: @unchecked Sendable {
+    /// A task of the allocation-free form: the context pointer given to `parallelFor`, the chunk's index
+    /// (0..<threads, e.g. to pick a per-thread scratch slice) and its range of indices.
+    public typealias Task = (_ context: UnsafeRawPointer, _ chunk: Int, _ range: Range<Int>) -> Void
+
     /// How many threads share the work, the caller included.
     public let threads: Int
     private let shared: PoolState
@@ -23,7 +31,11 @@ public final class ThreadPool: @unchecked Sendable {
         shared = PoolState(threads: threads)
         for worker in 1..<threads {
             let context = Unmanaged.passRetained(WorkerContext(state: shared, index: worker)).toOpaque()
+            #if canImport(Darwin)
+            var thread: pthread_t?
+            #else
             var thread = pthread_t()
+            #endif
             let rc = pthread_create(&thread, nil, { raw in
                 #if canImport(Darwin)
                 let context = Unmanaged<WorkerContext>.fromOpaque(raw).takeRetainedValue()
@@ -34,7 +46,11 @@ public final class ThreadPool: @unchecked Sendable {
                 return nil
             }, context)
             precondition(rc == 0, "pthread_create failed: \(rc)")
+            #if canImport(Darwin)
+            workers.append(thread!)
+            #else
             workers.append(thread)
+            #endif
         }
     }
 
@@ -52,8 +68,24 @@ public final class ThreadPool: @unchecked Sendable {
             return
         }
         withoutActuallyEscaping(body) { body in
-            shared.run(count: count, body: body)
+            withUnsafePointer(to: body) { pointer in
+                parallelFor(count, context: pointer) { context, _, range in
+                    context.assumingMemoryBound(to: ((Range<Int>) -> Void).self).pointee(range)
+                }
+            }
         }
+    }
+
+    /// Runs `task(context, chunk, range)` for each of at most `threads` contiguous, non-empty chunks of
+    /// 0..<count, and returns when all are done. Allocates nothing when `task` captures nothing; pass what it
+    /// needs through `context` (e.g. `withUnsafePointer(to: arguments)`).
+    public func parallelFor(_ count: Int, context: UnsafeRawPointer, _ task: @escaping Task) {
+        guard count > 0 else { return }
+        if threads == 1 || count == 1 {
+            task(context, 0, 0..<count)
+            return
+        }
+        shared.run(count: count, context: context, task: task)
     }
 }
 
@@ -76,7 +108,8 @@ private final class PoolState: @unchecked Sendable {
     private var generation = 0
     private var unfinished = 0
     private var count = 0
-    private var body: ((Range<Int>) -> Void)?
+    private var task: ThreadPool.Task?
+    private var context: UnsafeRawPointer?
     private var stopping = false
 
     init(threads: Int) {
@@ -101,10 +134,11 @@ private final class PoolState: @unchecked Sendable {
         (count * index / threads)..<(count * (index + 1) / threads)
     }
 
-    func run(count: Int, body: @escaping (Range<Int>) -> Void) {
+    func run(count: Int, context: UnsafeRawPointer, task: @escaping ThreadPool.Task) {
         pthread_mutex_lock(mutex)
-        precondition(self.body == nil, "ThreadPool.parallelFor is not reentrant")
-        self.body = body
+        precondition(self.task == nil, "ThreadPool.parallelFor is not reentrant")
+        self.task = task
+        self.context = context
         self.count = count
         unfinished = threads - 1
         generation &+= 1
@@ -112,12 +146,13 @@ private final class PoolState: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
 
         let mine = chunk(0, of: count)
-        if !mine.isEmpty { body(mine) }
+        if !mine.isEmpty { task(context, 0, mine) }
 
         pthread_mutex_lock(mutex)
         while unfinished > 0 { pthread_cond_wait(workDone, mutex) }
-        // Drop the closure before returning: it must not outlive `withoutActuallyEscaping`.
-        self.body = nil
+        // Drop the task before returning: it may wrap a closure that must not outlive `withoutActuallyEscaping`.
+        self.task = nil
+        self.context = nil
         pthread_mutex_unlock(mutex)
     }
 
@@ -130,10 +165,10 @@ private final class PoolState: @unchecked Sendable {
             seen = generation
             let range = chunk(index, of: count)
             do {
-                // The reference to `body` must end before `unfinished` drops, hence the scope.
-                let body = self.body!
+                // The reference to `task` must end before `unfinished` drops, hence the scope.
+                let task = self.task!, context = self.context!
                 pthread_mutex_unlock(mutex)
-                if !range.isEmpty { body(range) }
+                if !range.isEmpty { task(context, index, range) }
             }
             pthread_mutex_lock(mutex)
             unfinished -= 1

@@ -1,6 +1,8 @@
 import ArgumentParser
+import Assist
 import Engine
 import Foundation
+import Syntax
 
 /// `moecoder generate`: continue a prompt with the model.
 struct Generate: ParsableCommand {
@@ -46,6 +48,12 @@ struct Generate: ParsableCommand {
     @Flag(help: "Print one JSON object with the text, tokens and timings instead of streaming.")
     var json = false
 
+    @Option(help: ArgumentHelp("Keep the output parsable as this language (prompt included): tokens that would make it invalid are never sampled.", valueName: "language"))
+    var constrain: String?
+
+    @Option(help: "With --constrain: stop at the end of a 'statement', a 'block', or 'none'.")
+    var stopAt: SyntaxStopRule = .none
+
     func validate() throws {
         if (prompt == nil) == (promptFile == nil) { throw ValidationError("give exactly one of --prompt or --prompt-file") }
         if maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
@@ -53,6 +61,8 @@ struct Generate: ParsableCommand {
         if topP <= 0 || topP > 1 { throw ValidationError("--top-p must be in (0, 1]") }
         if minP < 0 || minP >= 1 { throw ValidationError("--min-p must be in [0, 1)") }
         if repeatPenalty <= 0 { throw ValidationError("--repeat-penalty must be positive") }
+        if let constrain { _ = try Parse.language(named: constrain) }
+        if stopAt != .none && constrain == nil { throw ValidationError("--stop-at needs --constrain LANGUAGE") }
     }
 
     func run() throws {
@@ -73,9 +83,20 @@ struct Generate: ParsableCommand {
             sampling: SamplingParameters(temperature: temperature, topK: topK, topP: topP, minP: minP,
                                          repetitionPenalty: repeatPenalty, seed: seed),
             stopStrings: stop, ignoreEOS: ignoreEos)
+        var constraint: SyntaxConstraint?
+        var stopper: SyntaxStopper?
+        if let constrain {
+            let language = try Language.named(constrain)
+            constraint = try SyntaxConstraint(language: language, tokenizer: model.tokenizer, prefix: text,
+                                              allowEndOfText: !ignoreEos)
+            if let why = constraint?.degraded { warn(why) }
+            stopper = try SyntaxStopper(rule: stopAt, language: language, prefix: text)
+        }
         let result: GenerationResult
         do {
-            result = try Generator(model: model).generate(prompt: tokens, options: options) { piece in
+            result = try Generator(model: model).generate(
+                prompt: tokens, options: options, constraint: constraint,
+                stopRule: stopper) { piece in
                 if !json {
                     FileHandle.standardOutput.write(Data(piece.utf8))
                 }
@@ -85,7 +106,10 @@ struct Generate: ParsableCommand {
             throw CLIFailure(message: error.message)
         }
         if json {
-            print(try JSON.line(GenerateReport(result)))
+            var report = GenerateReport(result)
+            report.constraint = constraint.map { ConstraintReport(language: $0.language.name, active: $0.isActive,
+                                                                    degraded: $0.degraded, statistics: $0.statistics) }
+            print(try JSON.line(report))
         } else {
             print()
             warn(String(format: "%d prompt tokens in %.2f s, %d generated in %.2f s (%.1f tokens/s), stop: %@",
@@ -102,6 +126,7 @@ struct GenerateReport: Encodable {
     var promptTokens: Int
     var promptMs: Double
     var decodeMs: Double
+    var constraint: ConstraintReport?
 
     init(_ r: GenerationResult) {
         text = r.text
@@ -114,6 +139,15 @@ struct GenerateReport: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case text, tokens, stopReason = "stop_reason", promptTokens = "prompt_tokens", promptMs = "prompt_ms"
-        case decodeMs = "decode_ms"
+        case decodeMs = "decode_ms", constraint
     }
 }
+
+struct ConstraintReport: Encodable {
+    var language: String
+    var active: Bool
+    var degraded: String?
+    var statistics: ConstraintStatistics
+}
+
+extension SyntaxStopRule: ExpressibleByArgument {}

@@ -12,7 +12,8 @@ struct MoECoder: ParsableCommand {
             2 on bad usage or unreadable input.
             """,
         version: "0.1.0",
-        subcommands: [Parse.self, Generate.self, Tokenize.self, Logits.self, Info.self, Bench.self, Quantize.self, Eval.self]
+        subcommands: [Parse.self, Generate.self, Tokenize.self, Logits.self, Info.self, Bench.self, Complete.self,
+                      Quantize.self, Eval.self]
     )
 }
 

@@ -23,7 +23,7 @@ struct ModelFixture: CustomStringConvertible, Sendable {
 
     static func all() -> [ModelFixture] {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
-        return files.filter { $0.hasSuffix(".json") }.sorted().compactMap { load($0) }
+        return files.filter { $0.hasSuffix(".json") && !$0.hasSuffix(".reference.json") }.sorted().compactMap { load($0) }
     }
 
     static func load(_ file: String) -> ModelFixture? {
@@ -42,6 +42,18 @@ struct ModelFixture: CustomStringConvertible, Sendable {
         return ModelFixture(name: name, architecture: json["architecture"] as? String ?? "?",
                             reference: json["reference"] as? String ?? "?", gguf: gguf, prompts: prompts,
                             greedy: greedy, variants: json["variants"] as? [String: String] ?? [:])
+    }
+
+    /// llama.cpp's logits for a variant file, from `<file>.reference.json`.
+    static func referencePrompts(for file: String) -> [Prompt]? {
+        let url = folder.appendingPathComponent(file.replacingOccurrences(of: ".gguf", with: ".reference.json"))
+        guard let data = try? Data(contentsOf: url),
+              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let prompts = json["prompts"] as? [[String: Any]] else { return nil }
+        return prompts.map { p in
+            Prompt(tokens: (p["tokens"] as? [NSNumber] ?? []).map(\.int32Value),
+                   logits: (p["logits"] as? [[NSNumber]] ?? []).map { $0.map(\.floatValue) })
+        }
     }
 
     func path(_ file: String? = nil) -> String { ModelFixture.folder.appendingPathComponent(file ?? gguf).path }

@@ -7,22 +7,32 @@ import GGUF
 /// continuations are identical; F16 and Q8_0 variants stay within stated tolerances.
 @Suite struct ReferenceLogitsTests {
     /// Largest |ours − reference| over all positions, relative to the reference's logit scale (max |logit|, ≥ 1).
-    static func relativeError(_ fixture: ModelFixture, file: String) throws -> Float {
+    static func relativeError(_ fixture: ModelFixture, file: String, prompts: [ModelFixture.Prompt]? = nil) throws -> Float {
+        try compare(fixture, file: file, prompts: prompts).error
+    }
+
+    /// Max relative error and the share of positions whose arg-max token agrees with the reference.
+    static func compare(_ fixture: ModelFixture, file: String, prompts: [ModelFixture.Prompt]? = nil) throws
+        -> (error: Float, argmaxAgreement: Double) {
         let model = try LanguageModel(path: fixture.path(file), threads: 2)
-        var worst: Float = 0
-        for prompt in fixture.prompts {
+        var worst: Float = 0, agree = 0, positions = 0
+        for prompt in prompts ?? fixture.prompts {
             let cache = model.transformer.makeCache(capacity: prompt.tokens.count)
             let ours = try model.transformer.logits(prompt.tokens, cache: cache, allLogits: true)
             let vocab = model.config.vocabularySize
             #expect(ours.count == prompt.logits.count * vocab)
             for (position, reference) in prompt.logits.enumerated() {
+                let row = ours[(position * vocab)..<((position + 1) * vocab)]
+                positions += 1
+                if row.indices.max(by: { row[$0] < row[$1] })! - position * vocab
+                    == reference.indices.max(by: { reference[$0] < reference[$1] })! { agree += 1 }
                 let scale = max(1, reference.map(abs).max() ?? 1)
                 for (i, r) in reference.enumerated() {
                     worst = max(worst, abs(ours[position * vocab + i] - r) / scale)
                 }
             }
         }
-        return worst
+        return (worst, Double(agree) / Double(max(1, positions)))
     }
 
     @Test(arguments: ModelFixture.all())
@@ -45,16 +55,20 @@ import GGUF
     }
 
     @Test(arguments: ModelFixture.all().filter { !$0.variants.isEmpty })
-    func quantizedVariantsStayClose(fixture: ModelFixture) throws {
-        // Stated tolerances (relative to the logit scale) against the F32 reference: F16 weights 1e-2 (measured
-        // 1.3e-3–2e-3). Q8_0 0.2 (measured 0.05–0.13): these random-weight models have near-tied router scores,
-        // so quantization switches experts for some tokens and moves those logits a lot; the Q8_0 arithmetic
-        // itself is checked exactly against a scalar reference in KernelsTests.
-        let tolerance: [String: Float] = ["f16": 1e-2, "bf16": 2e-2, "q8_0": 0.2, "q4_0": 0.35]
+    func quantizedVariantsMatchLlamaCpp(fixture: ModelFixture) throws {
+        // Quantized files are compared with llama.cpp running the same file (tools/record_variant_references.py).
+        // llama.cpp rounds activations to F16 (F16 weights) or 8 bits (Q8_0 weights) inside its products; we
+        // keep them F32. On these random-weight models the router's top-2 gaps are tiny (5e-5–3e-4), so those
+        // roundings switch experts at a few positions and move the logits there. Stated tolerances, relative
+        // to the logit scale: F16 5e-3, Q8_0 0.3, and the arg-max token agrees at ≥ 95 % (F16: all) positions.
+        // The quantized arithmetic itself is checked exactly against scalar references in KernelsTests.
+        let tolerance: [String: Float] = ["f16": 5e-3, "bf16": 5e-3, "q8_0": 0.3, "q4_0": 0.5]
         for (kind, file) in fixture.variants.sorted(by: { $0.key < $1.key }) {
-            let error = try Self.relativeError(fixture, file: file)
-            print("\(fixture.name) \(kind): max relative logit error \(error)")
-            #expect(error <= tolerance[kind, default: 0.25], "\(fixture.name) \(kind): \(error)")
+            let reference = try #require(ModelFixture.referencePrompts(for: file), "no reference for \(file)")
+            let (error, agreement) = try Self.compare(fixture, file: file, prompts: reference)
+            print("\(fixture.name) \(kind) vs llama.cpp: max relative logit error \(error), arg-max agreement \(agreement)")
+            #expect(error <= tolerance[kind, default: 0.5], "\(fixture.name) \(kind): \(error)")
+            #expect(agreement >= (kind.hasPrefix("f") || kind.hasPrefix("bf") ? 1.0 : 0.95), "\(fixture.name) \(kind)")
         }
     }
 

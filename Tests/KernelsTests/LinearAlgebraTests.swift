@@ -13,11 +13,7 @@ struct TestMatrix {
         self.rows = rows
         self.cols = cols
         let count = rows * cols
-        switch type {
-        case .q4_K: bytes = randomKBlocks(type, blocks: count / 256, scaleOffsets: [0, 2], seed: seed)
-        case .q6_K: bytes = randomKBlocks(type, blocks: count / 256, scaleOffsets: [208], seed: seed)
-        default: bytes = quantized(randomFloats(count, scale: 1, seed: seed), as: type)
-        }
+        bytes = randomRow(type, elements: count, seed: seed)
         values = dequantized(bytes, as: type, count: count)
     }
 
@@ -34,7 +30,7 @@ struct TestMatrix {
 
 @Suite("matvec and matmul")
 struct LinearAlgebraTests {
-    static let types: [TensorType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_K, .q6_K]
+    static let types = TensorType.allCases.filter(\.canCompute)
 
     @Test("matvec matches naive loops on odd row counts, with 1 and 2 threads (large enough to go parallel)",
           arguments: types)
@@ -96,5 +92,24 @@ struct LinearAlgebraTests {
         let w = WeightMatrix(type: .q4_K, rows: 4, cols: 768, data: base)
         #expect(w.rowBytes == 432 && w.byteCount == 1728)
         #expect(w.row(3) == UnsafeRawPointer(base) + 1296)
+        // Two experts of two rows stacked: the second starts two rows in.
+        let expert = w.rows(2..<4)
+        #expect(expert.rows == 2 && expert.data == w.row(2) && expert.row(1) == w.row(3))
+    }
+
+    @Test("matvec on one expert of a stacked tensor equals matvec on that expert stored alone")
+    func expertSlice() {
+        let stacked = TestMatrix(.q4_K, rows: 6, cols: 256, seed: 71)
+        let x = randomFloats(256, scale: 1, seed: 72)
+        var fromStack = [Float](repeating: .nan, count: 3), alone = [Float](repeating: .nan, count: 3)
+        let pool = ThreadPool(threads: 2)
+        stacked.bytes.withUnsafeBytes { data in
+            let all = WeightMatrix(type: .q4_K, rows: 6, cols: 256, data: data.baseAddress!)
+            LinearAlgebra.matvec(all.rows(3..<6), x, &fromStack, pool: pool)
+        }
+        Array(stacked.bytes[(3 * 144)...]).withUnsafeBytes { data in
+            LinearAlgebra.matvec(WeightMatrix(type: .q4_K, rows: 3, cols: 256, data: data.baseAddress!), x, &alone, pool: pool)
+        }
+        #expect(fromStack == alone)
     }
 }

@@ -19,6 +19,48 @@ enum Reference {
         }
     }
 
+    static func decode(_ type: TensorType, _ b: [UInt8], count: Int) -> [Float] {
+        switch type {
+        case .q8_0: q8_0(b, count: count)
+        case .q4_0: q4_0(b, count: count)
+        case .q4_1, .q5_0, .q5_1: legacy(type, b, count: count)
+        case .q4_K: q4_K(b, count: count)
+        case .q5_K: q5_K(b, count: count)
+        case .q6_K: q6_K(b, count: count)
+        default: fatalError("no reference for \(type.name)")
+        }
+    }
+
+    /// Q4_1 (d, m, nibbles), Q5_0 (d, qh, nibbles) and Q5_1 (d, m, qh, nibbles).
+    static func legacy(_ type: TensorType, _ b: [UInt8], count: Int) -> [Float] {
+        let hasMin = type != .q5_0, hasFifth = type != .q4_1
+        let qhOffset = hasMin ? 4 : 2, qsOffset = qhOffset + (hasFifth ? 4 : 0)
+        return (0..<count).map { i in
+            let block = i / 32 * type.blockBytes, j = i % 32
+            let byte = b[block + qsOffset + j % 16]
+            var q = Int(j < 16 ? byte & 0x0F : byte >> 4)
+            if hasFifth {
+                let qh = (0..<4).reduce(UInt32(0)) { $0 | UInt32(b[block + qhOffset + $1]) << (8 * $1) }
+                q += Int((qh >> j) & 1) * 16
+            }
+            let d = half(b, block)
+            return hasMin ? d * Float(q) + half(b, block + 2) : d * Float(q - 16)
+        }
+    }
+
+    static func q5_K(_ b: [UInt8], count: Int) -> [Float] {
+        (0..<count).map { i in
+            let block = i / 256 * 176, e = i % 256
+            let d = half(b, block), dmin = half(b, block + 2)
+            let sub = e / 32, group = e / 64, l = e % 32
+            let byte = b[block + 48 + 32 * group + l]
+            let fifth = (b[block + 16 + l] >> sub) & 1
+            let q = Int(sub % 2 == 0 ? byte & 0x0F : byte >> 4) + 16 * Int(fifth)
+            let (scale, min) = q4_KScaleMin(b[(block + 4)..<(block + 16)], sub)
+            return d * Float(scale) * Float(q) - dmin * Float(min)
+        }
+    }
+
     /// 6-bit scale and min of sub-block j from the 12 packed bytes `s`.
     static func q4_KScaleMin(_ s: ArraySlice<UInt8>, _ j: Int) -> (Int, Int) {
         let s = Array(s)
@@ -95,7 +137,7 @@ struct QuantTests {
         #expect(TensorType.f16.byteCount(elements: 3) == 6)
         #expect(TensorType(rawValue: 30) == .bf16 && TensorType.bf16.name == "BF16")
         #expect(TensorType.allCases.filter(\.canCompute).map(\.name).sorted()
-            == ["BF16", "F16", "F32", "Q4_0", "Q4_K", "Q6_K", "Q8_0"])
+            == ["BF16", "F16", "F32", "Q4_0", "Q4_1", "Q4_K", "Q5_0", "Q5_1", "Q5_K", "Q6_K", "Q8_0"])
     }
 
     @Test("Q8_0 quantizes to ggml's reference bytes: amax/127 scale, halves rounded away from zero")
@@ -183,12 +225,10 @@ struct QuantTests {
         #expect(values == Reference.q6_K(b, count: 256))
     }
 
-    @Test("random K-quant blocks decode like the scalar reference", arguments: [TensorType.q4_K, .q6_K])
-    func kQuantRandomBlocks(type: TensorType) {
-        let offsets = type == .q4_K ? [0, 2] : [208]
-        let bytes = randomKBlocks(type, blocks: 3, scaleOffsets: offsets, seed: 21)
-        let reference = type == .q4_K ? Reference.q4_K(bytes, count: 768) : Reference.q6_K(bytes, count: 768)
-        #expect(dequantized(bytes, as: type, count: 768) == reference)
+    @Test("random blocks decode like the scalar reference", arguments: [TensorType.q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K])
+    func randomBlocksDecode(type: TensorType) {
+        let bytes = randomBlocks(type, elements: 768, seed: 21)
+        #expect(dequantized(bytes, as: type, count: 768) == Reference.decode(type, bytes, count: 768))
     }
 
     @Test("f16 and bf16 rows decode element by element", arguments: [TensorType.f16, .bf16])
@@ -203,12 +243,7 @@ struct QuantTests {
           arguments: TensorType.allCases.filter(\.canCompute))
     func dotMatchesDequantized(type: TensorType) {
         for (count, seed) in [(type.blockSize == 1 ? 37 : 256, UInt64(1)), (768, 2), (1024, 3)] {
-            let bytes: [UInt8]
-            switch type {
-            case .q4_K: bytes = randomKBlocks(type, blocks: count / 256, scaleOffsets: [0, 2], seed: seed)
-            case .q6_K: bytes = randomKBlocks(type, blocks: count / 256, scaleOffsets: [208], seed: seed)
-            default: bytes = quantized(randomFloats(count, scale: 4, seed: seed), as: type)
-            }
+            let bytes = randomRow(type, elements: count, seed: seed)
             let x = randomFloats(count, scale: 2, seed: seed + 100)
             let weights = dequantized(bytes, as: type, count: count)
             let error = relativeError(quantDot(bytes, as: type, x), referenceDot(weights, x))

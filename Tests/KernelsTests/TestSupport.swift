@@ -22,19 +22,36 @@ func randomFloats(_ count: Int, scale: Float = 1, seed: UInt64) -> [Float] {
     }
 }
 
-/// Random bytes for `blocks` blocks of a K-quant, with the f16 scale fields (at `scaleOffsets`) replaced by
-/// finite halves of moderate size so the blocks decode to finite numbers.
-func randomKBlocks(_ type: TensorType, blocks: Int, scaleOffsets: [Int], seed: UInt64) -> [UInt8] {
+/// Byte offsets of the f16 scale fields in one block of each quantized format.
+func scaleOffsets(_ type: TensorType) -> [Int] {
+    switch type {
+    case .q4_0, .q5_0, .q8_0: [0]
+    case .q4_1, .q5_1, .q4_K, .q5_K: [0, 2]
+    case .q6_K: [208]
+    default: []
+    }
+}
+
+/// Random bytes for `elements` elements of a quantized `type`, with the f16 scale fields replaced by finite
+/// halves of moderate size so the blocks decode to finite numbers.
+func randomBlocks(_ type: TensorType, elements: Int, seed: UInt64) -> [UInt8] {
     var rng = SeededGenerator(seed: seed)
+    let blocks = elements / type.blockSize
     var bytes = (0..<blocks * type.blockBytes).map { _ in UInt8.random(in: 0...255, using: &rng) }
     for b in 0..<blocks {
-        for offset in scaleOffsets {
+        for offset in scaleOffsets(type) {
             let h = Float.random(in: -0.05...0.05, using: &rng).fp16Bits
             bytes[b * type.blockBytes + offset] = UInt8(h & 0xFF)
             bytes[b * type.blockBytes + offset + 1] = UInt8(h >> 8)
         }
     }
     return bytes
+}
+
+/// A row of `type`: quantized from random floats where we can quantize, random blocks otherwise.
+func randomRow(_ type: TensorType, elements: Int, seed: UInt64) -> [UInt8] {
+    type.canQuantize ? quantized(randomFloats(elements, scale: 4, seed: seed), as: type)
+                     : randomBlocks(type, elements: elements, seed: seed)
 }
 
 /// Σ a[i]·b[i] in double, and Σ |a[i]·b[i]| as the scale for relative errors.

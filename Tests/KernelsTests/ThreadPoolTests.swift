@@ -30,6 +30,25 @@ struct ThreadPoolTests {
         }
     }
 
+    @Test("the context form gives each chunk its own index below `threads` and covers every index once",
+          arguments: [1, 2, 3])
+    func contextFormCoversEveryIndexOnce(threads: Int) {
+        let pool = ThreadPool(threads: threads)
+        let count = 100
+        // Slot i holds 1 + the chunk that ran index i.
+        let owner = UnsafeMutableBufferPointer<Int>.allocate(capacity: count)
+        owner.initialize(repeating: 0)
+        pool.parallelFor(count, context: UnsafeRawPointer(owner.baseAddress!)) { context, chunk, range in
+            let owner = UnsafeMutablePointer(mutating: context.assumingMemoryBound(to: Int.self))
+            for i in range { owner[i] += 1 + chunk }
+        }
+        #expect(owner.allSatisfy { $0 >= 1 && $0 <= threads })
+        // Chunks are contiguous and in order: the owning chunk never decreases along the indices.
+        #expect(zip(owner, owner.dropFirst()).allSatisfy { $0 <= $1 })
+        #expect(Set(owner).count == min(threads, count))
+        owner.deallocate()
+    }
+
     @Test("thousands of calls in a row neither deadlock nor lose work")
     func manyCallsInARow() {
         let pool = ThreadPool(threads: 3)

@@ -2,6 +2,7 @@
 // or NULL when its sources were not fetched before the build (run scripts/setup, then rebuild).
 #ifndef MOECODER_GRAMMARS_H
 #define MOECODER_GRAMMARS_H
+#include "ViablePrefix.h"
 const void *moecoder_grammar_python(void);
 const void *moecoder_grammar_javascript(void);
 const void *moecoder_grammar_go(void);

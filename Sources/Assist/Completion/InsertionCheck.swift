@@ -1,0 +1,93 @@
+import Syntax
+
+/// Parses the file with a completion inserted at the cursor, to tell whether the inserted code is complete
+/// (no new syntax error touches it) and whether the whole file parses.
+final class InsertionCheck {
+    /// An ERROR node (its whole span, not looked into) or a MISSING node (empty, where it was inserted).
+    struct ErrorSite {
+        var range: Range<Int>
+        /// nil for an ERROR node.
+        var missing: MissingNode?
+    }
+
+    /// A missing node told by its type and the code after it: a missing `}` that moves with the code before
+    /// it is still the same error.
+    struct MissingNode: Hashable {
+        var type: String
+        /// Bytes other than whitespace after the node.
+        var codeAfter: Int
+    }
+
+    private let parser: Parser
+    private let prefix: [UInt8]
+    private let suffix: [UInt8]
+    /// False when errors already in the file span from above the cursor's line across the cursor: then an
+    /// error touching the completion says nothing about the completion, and the lexical rules decide alone.
+    let treeIsUsable: Bool
+    /// Errors of the file without the completion that the completion cannot have caused: ERROR nodes wholly
+    /// before the cursor or after it (moved by the completion's length), and missing nodes.
+    private let errorsBefore: Set<Range<Int>>
+    private let errorsAfter: [Range<Int>]
+    private let missing: Set<MissingNode>
+
+    init(language: Language, prefix: [UInt8], suffix: [UInt8]) throws {
+        parser = try Parser(language: language)
+        self.prefix = prefix
+        self.suffix = suffix
+        let cursor = prefix.count
+        let lineStart = (prefix.lastIndex(of: ascii("\n")) ?? -1) + 1
+        let baseline = try Self.errorSites(parser.parse(SourceText(bytes: prefix + suffix)))
+        treeIsUsable = !baseline.contains { $0.range.lowerBound < lineStart && $0.range.upperBound > cursor }
+        errorsBefore = Set(baseline.filter { $0.missing == nil && $0.range.upperBound <= cursor }.map(\.range))
+        errorsAfter = baseline.filter { $0.missing == nil && $0.range.lowerBound >= cursor }.map(\.range)
+        missing = Set(baseline.compactMap(\.missing))
+    }
+
+    static func errorSites(_ tree: Tree) -> [ErrorSite] {
+        var sites: [ErrorSite] = []
+        guard tree.hasErrors else { return sites }
+        let bytes = tree.source.bytes
+        func codeAfter(_ offset: Int) -> Int {
+            bytes[offset...].reduce(0) { $0 + (CursorContext.isBlank($1) || $1 == ascii("\n") ? 0 : 1) }
+        }
+        tree.root.walk { node in
+            guard node.hasError else { return false }
+            if node.isMissing {
+                sites.append(ErrorSite(range: node.startByte..<node.startByte,
+                                       missing: MissingNode(type: node.type, codeAfter: codeAfter(node.startByte))))
+                return false
+            }
+            if node.isError {
+                sites.append(ErrorSite(range: node.byteRange, missing: nil))
+                return false
+            }
+            return true
+        }
+        return sites
+    }
+
+    /// The error sites of the file with `inserted` at the cursor.
+    func errorSites(with inserted: ArraySlice<UInt8>) -> [ErrorSite] {
+        guard let tree = try? parser.parse(SourceText(bytes: prefix + inserted + suffix)) else { return [] }
+        return Self.errorSites(tree)
+    }
+
+    /// Whether no new syntax error reaches into `inserted` or ends it (a missing `)` right after it).
+    func isComplete(_ inserted: ArraySlice<UInt8>) -> Bool {
+        let start = prefix.count, end = prefix.count + inserted.count
+        let moved = Set(errorsAfter.map { ($0.lowerBound + inserted.count)..<($0.upperBound + inserted.count) })
+        return !errorSites(with: inserted).contains { site in
+            if let node = site.missing {
+                return !missing.contains(node) && (start...end).contains(site.range.lowerBound)
+            }
+            let known = errorsBefore.contains(site.range) || moved.contains(site.range)
+            return !known && site.range.lowerBound <= end && site.range.upperBound > start
+        }
+    }
+
+    /// Whether the whole file parses with `inserted` at the cursor.
+    func parses(with inserted: ArraySlice<UInt8>) -> Bool {
+        guard let tree = try? parser.parse(SourceText(bytes: prefix + inserted + suffix)) else { return false }
+        return !tree.hasErrors
+    }
+}

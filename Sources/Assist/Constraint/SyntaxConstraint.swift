@@ -1,0 +1,291 @@
+import Engine
+import Foundation
+import Syntax
+import Tokenizer
+
+/// Counters a constraint keeps, for `--json` output and benchmarks.
+public struct ConstraintStatistics: Sendable, Codable {
+    /// Tokens checked one by one (the sampler's pick, before any mask).
+    public var checks = 0
+    /// Picks the constraint refused (each then cost a full mask).
+    public var refusals = 0
+    /// Full masks computed, and how many came from the cache.
+    public var masks = 0
+    public var cachedMasks = 0
+    /// Time spent in checks and masks.
+    public var checkMicroseconds = 0.0
+    public var maskMicroseconds = 0.0
+    /// Steps where no token was allowed and the constraint let everything through.
+    public var fallbacks = 0
+    /// Time the constraint took for each sampled token (check, plus mask when the pick was refused).
+    public var stepMicroseconds: [Double] = []
+
+    /// Mean and 99th percentile of the per-token time, in microseconds.
+    public var stepMean: Double { stepMicroseconds.isEmpty ? 0 : stepMicroseconds.reduce(0, +) / Double(stepMicroseconds.count) }
+    public var stepP99: Double {
+        guard !stepMicroseconds.isEmpty else { return 0 }
+        let sorted = stepMicroseconds.sorted()
+        return sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.99).rounded(.up)) - 1)]
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case checks, refusals, masks, cachedMasks = "cached_masks", checkMicroseconds = "check_us"
+        case maskMicroseconds = "mask_us", fallbacks, stepMean = "step_us_mean", stepP99 = "step_us_p99"
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(checks, forKey: .checks)
+        try c.encode(refusals, forKey: .refusals)
+        try c.encode(masks, forKey: .masks)
+        try c.encode(cachedMasks, forKey: .cachedMasks)
+        try c.encode(checkMicroseconds, forKey: .checkMicroseconds)
+        try c.encode(maskMicroseconds, forKey: .maskMicroseconds)
+        try c.encode(fallbacks, forKey: .fallbacks)
+        try c.encode(stepMean, forKey: .stepMean)
+        try c.encode(stepP99, forKey: .stepP99)
+    }
+
+    public init() {}
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        checks = try c.decode(Int.self, forKey: .checks)
+        refusals = try c.decode(Int.self, forKey: .refusals)
+        masks = try c.decode(Int.self, forKey: .masks)
+        cachedMasks = try c.decode(Int.self, forKey: .cachedMasks)
+        checkMicroseconds = try c.decode(Double.self, forKey: .checkMicroseconds)
+        maskMicroseconds = try c.decode(Double.self, forKey: .maskMicroseconds)
+        fallbacks = try c.decode(Int.self, forKey: .fallbacks)
+    }
+}
+
+/// Keeps generated code parsable: a token is allowed when the text with it appended is still a prefix of
+/// some program of the language (see `ViablePrefix`). Strings and comments are free text because the
+/// grammar's lexer says so. End-of-text tokens are always allowed; other special tokens never are.
+///
+/// When the text is already not viable (a broken prefix) or nothing is allowed, it degrades: it lets every
+/// token through, says so in `degraded`, and tries again once the text becomes viable.
+public final class SyntaxConstraint: TokenConstraint {
+    public let language: Language
+    public private(set) var statistics = ConstraintStatistics()
+    /// Why the constraint is not filtering, when it is not.
+    public private(set) var degraded: String?
+
+    private let tokenizer: BPETokenizer
+    private var state: ViablePrefix
+    /// Bytes of a UTF-8 character split across tokens, not yet given to the recognizer.
+    private var pending: [UInt8] = []
+    private let tokenBytes: [[UInt8]]
+    private let alwaysAllowed: Set<Int32>
+    private let neverAllowed: Set<Int32>
+    private var maskCache: [UInt64: [Bool]] = [:]
+    /// Time spent on the current step so far.
+    private var stepTime = 0.0
+    /// All text so far (prefix and accepted tokens), used to start over after degrading.
+    private var text: [UInt8]
+
+    /// A constraint for text that continues `prefix`. `allowEndOfText`: whether end-of-text tokens may end
+    /// the text anywhere (true for completions; false when generation must not stop on them).
+    /// `endTokens`: more tokens that end the text (a FIM format's stop tokens), allowed like end-of-text.
+    public init(language: Language, tokenizer: BPETokenizer, prefix: String, allowEndOfText: Bool = true,
+                endTokens: Set<Int32> = []) throws {
+        self.language = language
+        self.tokenizer = tokenizer
+        let vocabulary = tokenizer.vocabularySize
+        var bytes: [[UInt8]] = []
+        var always: Set<Int32> = [], never: Set<Int32> = []
+        bytes.reserveCapacity(vocabulary)
+        for id in 0..<Int32(vocabulary) {
+            bytes.append(tokenizer.bytes(of: id))
+            if tokenizer.isSpecial(id) { never.insert(id) }
+        }
+        for end in [tokenizer.eos, tokenizer.fim?.endOfText].compactMap({ $0 }) + Array(endTokens) {
+            if allowEndOfText {
+                always.insert(end)
+                never.remove(end)
+            } else {
+                never.insert(end)
+            }
+        }
+        tokenBytes = bytes
+        alwaysAllowed = always
+        neverAllowed = never
+        state = try ViablePrefix(language: language)
+        text = Array(prefix.utf8)
+        let (complete, rest) = Self.splitIncompleteUTF8(text)
+        pending = rest
+        if !state.append(bytes: complete) {
+            degraded = "the text before the cursor is not valid \(language.name); not constraining"
+        }
+    }
+
+    public var isActive: Bool { degraded == nil }
+
+    // MARK: TokenConstraint
+
+    public func allows(_ token: Int32) -> Bool {
+        guard isActive else { return true }
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer {
+            let spent = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
+            statistics.checkMicroseconds += spent
+            stepTime += spent
+        }
+        statistics.checks += 1
+        let ok = check(token)
+        if !ok { statistics.refusals += 1 }
+        return ok
+    }
+
+    public func mask(_ logits: UnsafeMutableBufferPointer<Float>) {
+        guard isActive else { return }
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer {
+            let spent = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
+            statistics.maskMicroseconds += spent
+            stepTime += spent
+        }
+        statistics.masks += 1
+        let key = state.key ^ (UInt64(pending.count) &* 0x9E37_79B9_7F4A_7C15)
+        let allowed: [Bool]
+        if pending.isEmpty, let cached = maskCache[key] {
+            statistics.cachedMasks += 1
+            allowed = cached
+        } else {
+            allowed = computeMask()
+            if pending.isEmpty {
+                if maskCache.count > 256 { maskCache.removeAll(keepingCapacity: true) }
+                maskCache[key] = allowed
+            }
+        }
+        let count = min(logits.count, allowed.count)
+        if !allowed.contains(where: { $0 }) {
+            // Nothing fits: never wedge. Let this step through and say so.
+            statistics.fallbacks += 1
+            if ProcessInfo.processInfo.environment["MOECODER_DEBUG_CONSTRAINT"] != nil {
+                FileHandle.standardError.write(Data("constraint: nothing allowed after \(String(decoding: text.suffix(80), as: UTF8.self).debugDescription) pending \(pending)\n".utf8))
+            }
+            return
+        }
+        for i in 0..<count where !allowed[i] { logits[i] = -.infinity }
+        for i in count..<logits.count { logits[i] = -.infinity }
+    }
+
+    public func accept(_ token: Int32) {
+        if isActive {
+            statistics.stepMicroseconds.append(stepTime)
+            stepTime = 0
+        }
+        guard Int(token) < tokenBytes.count else { return }
+        if alwaysAllowed.contains(token) { return }
+        let bytes = tokenBytes[Int(token)]
+        text += bytes
+        guard isActive else {
+            // Try again once the text is viable as a whole (e.g. after the broken line was left behind).
+            return
+        }
+        let (complete, rest) = Self.splitIncompleteUTF8(pending + bytes)
+        pending = rest
+        if !complete.isEmpty, !state.append(bytes: complete) {
+            degraded = "generation left the grammar after \(text.count) bytes; not constraining the rest"
+        }
+    }
+
+    // MARK: Checking
+
+    private func check(_ token: Int32) -> Bool {
+        if alwaysAllowed.contains(token) { return true }
+        if neverAllowed.contains(token) || Int(token) >= tokenBytes.count { return false }
+        let bytes = tokenBytes[Int(token)]
+        if bytes.isEmpty { return false }
+        let combined = pending + bytes
+        guard Self.isValidUTF8Prefix(combined) else { return false }
+        let (complete, rest) = Self.splitIncompleteUTF8(combined)
+        if rest.isEmpty { return complete.withUnsafeBufferPointer { state.check(bytes: $0) } }
+        // The token ends inside a character: allowed if some character with these first bytes fits.
+        let ahead = state.copy()
+        if !complete.isEmpty, !ahead.append(bytes: complete) { return false }
+        return Self.completions(of: rest).contains { character in
+            character.withUnsafeBufferPointer { ahead.check(bytes: $0) }
+        }
+    }
+
+    /// Characters that start with `lead` (an incomplete UTF-8 sequence): every choice of the next byte,
+    /// with the lowest valid bytes after it (a character block shares its category with its neighbours).
+    static func completions(of lead: [UInt8]) -> [[UInt8]] {
+        guard let first = lead.first else { return [] }
+        let length = first >= 0xF0 ? 4 : first >= 0xE0 ? 3 : 2
+        var result: [[UInt8]] = []
+        for next in UInt8(0x80)...UInt8(0xBF) {
+            var candidate = lead + [next]
+            while candidate.count < length { candidate.append(0x80) }
+            if candidate.count == length, isValidUTF8Prefix(candidate) { result.append(candidate) }
+        }
+        return result
+    }
+
+    /// Whether `bytes` is valid UTF-8 except that it may end inside a character.
+    static func isValidUTF8Prefix(_ bytes: [UInt8]) -> Bool {
+        var i = 0
+        while i < bytes.count {
+            let lead = bytes[i]
+            let length = lead < 0x80 ? 1 : lead >= 0xC2 && lead < 0xE0 ? 2 : lead >= 0xE0 && lead < 0xF0 ? 3
+                : lead >= 0xF0 && lead < 0xF5 ? 4 : 0
+            if length == 0 { return false }
+            var j = 1
+            while j < length, i + j < bytes.count {
+                let b = bytes[i + j]
+                if b & 0xC0 != 0x80 { return false }
+                if j == 1 {   // no overlong forms, no surrogates, nothing past U+10FFFF
+                    if lead == 0xE0 && b < 0xA0 { return false }
+                    if lead == 0xED && b > 0x9F { return false }
+                    if lead == 0xF0 && b < 0x90 { return false }
+                    if lead == 0xF4 && b > 0x8F { return false }
+                }
+                j += 1
+            }
+            i += length
+        }
+        return true
+    }
+
+    /// The allowed flag of every token. A prefix of a viable text is viable, so a token whose first
+    /// character is refused is refused without checking it whole.
+    private func computeMask() -> [Bool] {
+        var allowed = [Bool](repeating: false, count: tokenBytes.count)
+        var firstByte = [Int8](repeating: -1, count: 256)   // -1 unknown, 0 refused, 1 allowed
+        for id in 0..<tokenBytes.count {
+            let token = Int32(id)
+            if alwaysAllowed.contains(token) { allowed[id] = true; continue }
+            if neverAllowed.contains(token) { continue }
+            let bytes = tokenBytes[id]
+            guard let first = bytes.first else { continue }
+            if pending.isEmpty && first < 0x80 {
+                if firstByte[Int(first)] == -1 {
+                    firstByte[Int(first)] = [first].withUnsafeBufferPointer { state.check(bytes: $0) } ? 1 : 0
+                }
+                if firstByte[Int(first)] == 0 { continue }
+                if bytes.count == 1 { allowed[id] = true; continue }
+            }
+            allowed[id] = check(token)
+        }
+        return allowed
+    }
+
+    /// Splits off a trailing incomplete UTF-8 sequence (held back until its character is complete).
+    static func splitIncompleteUTF8(_ bytes: [UInt8]) -> (complete: [UInt8], rest: [UInt8]) {
+        var i = bytes.count - 1, continuation = 0
+        while i >= 0, bytes[i] & 0xC0 == 0x80, continuation < 3 {
+            i -= 1
+            continuation += 1
+        }
+        guard i >= 0 else { return (bytes, []) }
+        let lead = bytes[i]
+        let needed = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1
+        if needed > 1 && continuation + 1 < needed {
+            return (Array(bytes[..<i]), Array(bytes[i...]))
+        }
+        return (bytes, [])
+    }
+}

@@ -1,0 +1,718 @@
+// Viable-prefix recognition from a tree-sitter grammar's tables (see include/ViablePrefix.h).
+//
+// This replays what tree-sitter's parser does on error-free input — lexing with the parse state's lex mode
+// (external scanner first, then the lex function, then the keyword lexer for the word token), then the
+// parse actions (shift, reduce with goto, GLR forks on conflicts) — but stops where the input ends: a
+// token whose lexing looked at the end of the text may still change, so it and everything after it stay
+// unlexed (the tail) until more text arrives. Error recovery is never entered: a version that meets a token
+// it has no action for is dropped, and the text is dead when no version is left.
+#include "ViablePrefix.h"
+
+#if __has_include("../../grammars/.headers/parser.h")
+#include "../../grammars/.headers/parser.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_VERSIONS 32
+#define MAX_DEPTH 100000
+
+typedef struct {
+  TSStateId *stack;
+  uint32_t depth, capacity;
+  uint64_t position;        // absolute offset where this version lexes next
+  char *scanner;            // serialized external-scanner state after the last external token
+  uint32_t scanner_length;
+} Version;
+
+typedef struct {
+  const TSLanguage *language;
+  void *scanner;            // one instance per grammar object; deserialized before each use
+  uint32_t references;
+} Grammar;
+
+struct VPState {
+  Grammar *grammar;
+  char *text;               // bytes from `base` on
+  uint32_t text_length, text_capacity;
+  uint64_t base;
+  uint32_t base_column;     // column (in characters) at `base`
+  uint64_t total;           // bytes appended so far
+  Version *versions;
+  uint32_t count, capacity;
+  bool dead;
+};
+
+// MARK: - Parse tables
+
+static uint16_t table_lookup(const TSLanguage *l, TSStateId state, TSSymbol symbol) {
+  if (state >= l->large_state_count) {
+    uint32_t index = l->small_parse_table_map[state - l->large_state_count];
+    const uint16_t *data = &l->small_parse_table[index];
+    uint16_t group_count = *(data++);
+    for (unsigned i = 0; i < group_count; i++) {
+      uint16_t section_value = *(data++);
+      uint16_t symbol_count = *(data++);
+      for (unsigned j = 0; j < symbol_count; j++) {
+        if (*(data++) == symbol) return section_value;
+      }
+    }
+    return 0;
+  }
+  return l->parse_table[state * l->symbol_count + symbol];
+}
+
+static const TSParseAction *table_actions(const TSLanguage *l, TSStateId state, TSSymbol symbol, uint32_t *count) {
+  if (symbol == (TSSymbol)-1 || symbol == (TSSymbol)-2) {  // ts_builtin_sym_error, error_repeat
+    *count = 0;
+    return NULL;
+  }
+  const TSParseActionEntry *entry = &l->parse_actions[table_lookup(l, state, symbol)];
+  *count = entry->entry.count;
+  return (const TSParseAction *)(entry + 1);
+}
+
+static TSStateId goto_state(const TSLanguage *l, TSStateId state, TSSymbol symbol) {
+  if (symbol < l->token_count) {
+    uint32_t count;
+    const TSParseAction *actions = table_actions(l, state, symbol, &count);
+    if (count > 0 && actions[count - 1].type == TSParseActionTypeShift) {
+      return actions[count - 1].shift.extra ? state : actions[count - 1].shift.state;
+    }
+    return 0;
+  }
+  return table_lookup(l, state, symbol);
+}
+
+// MARK: - Versions
+
+static bool version_init(Version *v, const Version *from) {
+  memset(v, 0, sizeof *v);
+  uint32_t capacity = from ? (from->depth > 16 ? from->depth + 16 : 32) : 32;
+  v->stack = malloc(capacity * sizeof(TSStateId));
+  if (!v->stack) return false;
+  v->capacity = capacity;
+  if (from) {
+    memcpy(v->stack, from->stack, from->depth * sizeof(TSStateId));
+    v->depth = from->depth;
+    v->position = from->position;
+    if (from->scanner_length) {
+      v->scanner = malloc(from->scanner_length);
+      if (!v->scanner) { free(v->stack); return false; }
+      memcpy(v->scanner, from->scanner, from->scanner_length);
+      v->scanner_length = from->scanner_length;
+    }
+  }
+  return true;
+}
+
+static void version_free(Version *v) {
+  free(v->stack);
+  free(v->scanner);
+  v->stack = NULL;
+  v->scanner = NULL;
+}
+
+static bool version_push(Version *v, TSStateId state) {
+  if (v->depth == v->capacity) {
+    if (v->capacity >= MAX_DEPTH) return false;
+    TSStateId *grown = realloc(v->stack, 2 * v->capacity * sizeof(TSStateId));
+    if (!grown) return false;
+    v->stack = grown;
+    v->capacity *= 2;
+  }
+  v->stack[v->depth++] = state;
+  return true;
+}
+
+static bool version_set_scanner(Version *v, const char *bytes, uint32_t length) {
+  char *copy = NULL;
+  if (length) {
+    copy = malloc(length);
+    if (!copy) return false;
+    memcpy(copy, bytes, length);
+  }
+  free(v->scanner);
+  v->scanner = copy;
+  v->scanner_length = length;
+  return true;
+}
+
+static bool versions_equal(const Version *a, const Version *b) {
+  return a->depth == b->depth && a->position == b->position && a->scanner_length == b->scanner_length &&
+         memcmp(a->stack, b->stack, a->depth * sizeof(TSStateId)) == 0 &&
+         (a->scanner_length == 0 || memcmp(a->scanner, b->scanner, a->scanner_length) == 0);
+}
+
+typedef struct {
+  Version *items;
+  uint32_t count, capacity;
+} VersionList;
+
+// Takes ownership of `v`; drops it when an equal version is already there or the list is full.
+static void list_add(VersionList *list, Version *v) {
+  for (uint32_t i = 0; i < list->count; i++) {
+    if (versions_equal(&list->items[i], v)) { version_free(v); return; }
+  }
+  if (list->count >= MAX_VERSIONS) { version_free(v); return; }
+  if (list->count == list->capacity) {
+    uint32_t capacity = list->capacity ? 2 * list->capacity : 4;
+    Version *grown = realloc(list->items, capacity * sizeof(Version));
+    if (!grown) { version_free(v); return; }
+    list->items = grown;
+    list->capacity = capacity;
+  }
+  list->items[list->count++] = *v;
+}
+
+static void list_free(VersionList *list) {
+  for (uint32_t i = 0; i < list->count; i++) version_free(&list->items[i]);
+  free(list->items);
+  list->items = NULL;
+  list->count = list->capacity = 0;
+}
+
+// Feeds one token to a version (owned), following reductions and GLR forks; survivors go to `out`.
+static void feed_token(const TSLanguage *l, Version *v, TSSymbol symbol, bool is_keyword, VersionList *out) {
+  // A work list of versions that still have to consume this token (after reductions).
+  VersionList pending = {0};
+  list_add(&pending, v);
+  uint32_t budget = 10000;  // reductions per token; real grammars need a handful
+  while (pending.count > 0 && budget-- > 0) {
+    Version current = pending.items[--pending.count];
+    TSSymbol sym = symbol;
+    uint32_t count;
+    const TSParseAction *actions = table_actions(l, current.stack[current.depth - 1], sym, &count);
+    if (count == 0 && is_keyword && l->keyword_capture_token && sym != l->keyword_capture_token) {
+      // A keyword the state cannot take is read as the word token (identifier), as tree-sitter does.
+      sym = l->keyword_capture_token;
+      actions = table_actions(l, current.stack[current.depth - 1], sym, &count);
+    }
+    for (uint32_t i = 0; i < count; i++) {
+      TSParseAction action = actions[i];
+      if (action.type == TSParseActionTypeShift) {
+        if (action.shift.repetition) continue;
+        Version shifted;
+        if (!version_init(&shifted, &current)) continue;
+        if (!action.shift.extra && !version_push(&shifted, action.shift.state)) { version_free(&shifted); continue; }
+        list_add(out, &shifted);
+      } else if (action.type == TSParseActionTypeReduce) {
+        uint32_t children = action.reduce.child_count;
+        if (children >= current.depth) continue;
+        Version reduced;
+        if (!version_init(&reduced, &current)) continue;
+        reduced.depth -= children;
+        TSStateId next = goto_state(l, reduced.stack[reduced.depth - 1], action.reduce.symbol);
+        if (next == 0 || !version_push(&reduced, next)) { version_free(&reduced); continue; }
+        list_add(&pending, &reduced);
+      }
+      // Accept needs the end of input, which is never fed; Recover is error recovery, never entered.
+    }
+    version_free(&current);
+  }
+  list_free(&pending);  // anything left when the budget ran out is dropped
+}
+
+// MARK: - Lexing
+
+typedef struct {
+  TSLexer data;
+  const char *text;         // the state's text (from `base`), possibly with probe bytes after it
+  uint32_t length;
+  uint32_t current, token_start, token_end;
+  bool end_marked;
+  uint32_t lookahead_size;
+  uint32_t reach;           // furthest position the lexer looked at
+  uint32_t base_column;
+} Lexer;
+
+static void lexer_decode(Lexer *x) {
+  if (x->current >= x->length) {
+    x->data.lookahead = 0;
+    x->lookahead_size = 0;
+    return;
+  }
+  const unsigned char *s = (const unsigned char *)x->text + x->current;
+  uint32_t left = x->length - x->current;
+  unsigned char c = s[0];
+  int32_t code = -1;
+  uint32_t size = 1;
+  if (c < 0x80) {
+    code = c;
+  } else if ((c & 0xE0) == 0xC0 && left >= 2 && (s[1] & 0xC0) == 0x80) {
+    code = ((c & 0x1F) << 6) | (s[1] & 0x3F);
+    size = 2;
+  } else if ((c & 0xF0) == 0xE0 && left >= 3 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80) {
+    code = ((c & 0x0F) << 12) | ((s[1] & 0x3F) << 6) | (s[2] & 0x3F);
+    size = 3;
+  } else if ((c & 0xF8) == 0xF0 && left >= 4 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80 &&
+             (s[3] & 0xC0) == 0x80) {
+    code = ((c & 0x07) << 18) | ((s[1] & 0x3F) << 12) | ((s[2] & 0x3F) << 6) | (s[3] & 0x3F);
+    size = 4;
+  }
+  x->data.lookahead = code;
+  x->lookahead_size = size;
+}
+
+static void lexer_advance(TSLexer *self, bool skip) {
+  Lexer *x = (Lexer *)self;
+  if (x->current < x->length) {
+    x->current += x->lookahead_size;
+    if (skip) x->token_start = x->current;
+  }
+  if (x->current > x->reach) x->reach = x->current;
+  lexer_decode(x);
+}
+
+static void lexer_mark_end(TSLexer *self) {
+  Lexer *x = (Lexer *)self;
+  x->token_end = x->current;
+  x->end_marked = true;
+}
+
+static uint32_t lexer_get_column(TSLexer *self) {
+  Lexer *x = (Lexer *)self;
+  uint32_t column = 0;
+  uint32_t i = x->current;
+  while (i > 0 && x->text[i - 1] != '\n') {
+    i--;
+    if (((unsigned char)x->text[i] & 0xC0) != 0x80) column++;
+  }
+  return i == 0 ? x->base_column + column : column;
+}
+
+static bool lexer_at_range_start(const TSLexer *self) {
+  (void)self;
+  return false;
+}
+
+static bool lexer_eof(const TSLexer *self) {
+  const Lexer *x = (const Lexer *)self;
+  return x->current >= x->length;
+}
+
+static void lexer_log(const TSLexer *self, const char *format, ...) {
+  (void)self;
+  (void)format;
+}
+
+static void lexer_start(Lexer *x, uint32_t position) {
+  x->current = position;
+  x->token_start = position;
+  x->token_end = position;
+  x->end_marked = false;
+  x->data.result_symbol = 0;
+  if (position > x->reach) x->reach = position;
+  lexer_decode(x);
+}
+
+static void lexer_setup(Lexer *x, const VPState *s, const char *text, uint32_t length) {
+  memset(x, 0, sizeof *x);
+  x->data.advance = lexer_advance;
+  x->data.mark_end = lexer_mark_end;
+  x->data.get_column = lexer_get_column;
+  x->data.is_at_included_range_start = lexer_at_range_start;
+  x->data.eof = lexer_eof;
+  x->data.log = lexer_log;
+  x->text = text;
+  x->length = length;
+  x->base_column = s->base_column;
+}
+
+typedef enum { LEX_TOKEN, LEX_NONE } LexOutcome;
+
+typedef struct {
+  LexOutcome outcome;
+  TSSymbol symbol;
+  bool is_keyword, external;
+  uint32_t start, end;      // relative to the text (start is after skipped white space)
+  bool at_end;              // the lexer looked at the end of the text: the result may change with more text
+  bool scanner_at_end;      // the external scanner declined only after looking at the end of the text
+  char scanner[TREE_SITTER_SERIALIZATION_BUFFER_SIZE];
+  uint32_t scanner_length;
+} LexResult;
+
+// Lexes one token for version `v` (positions relative to the state's text), as ts_parser__lex does.
+static void lex(const VPState *s, const Version *v, const char *text, uint32_t length, LexResult *r) {
+  const TSLanguage *l = s->grammar->language;
+  TSStateId state = v->stack[v->depth - 1];
+  TSLexMode mode = l->lex_modes[state];
+  Lexer x;
+  lexer_setup(&x, s, text, length);
+  uint32_t position = (uint32_t)(v->position - s->base);
+  r->outcome = LEX_NONE;
+  r->is_keyword = r->external = r->scanner_at_end = false;
+  r->scanner_length = 0;
+  r->start = position;
+  if (mode.lex_state == (uint16_t)-1) {
+    r->at_end = false;
+    return;
+  }
+  void *scanner = s->grammar->scanner;  // may be NULL: stateless scanners create no instance
+  if (mode.external_lex_state != 0 && l->external_scanner.scan) {
+    lexer_start(&x, position);
+    l->external_scanner.deserialize(scanner, v->scanner, v->scanner_length);
+    const bool *valid = &l->external_scanner.states[l->external_token_count * mode.external_lex_state];
+    if (l->external_scanner.scan(scanner, &x.data, valid)) {
+      if (!x.end_marked) x.token_end = x.current;
+      r->outcome = LEX_TOKEN;
+      r->external = true;
+      r->symbol = l->external_scanner.symbol_map[x.data.result_symbol];
+      r->start = x.token_start;
+      r->end = x.token_end;
+      r->scanner_length = l->external_scanner.serialize(scanner, r->scanner);
+      r->at_end = x.reach >= length;
+      return;
+    }
+    r->scanner_at_end = x.reach >= length;
+  }
+  lexer_start(&x, position);
+  bool found = l->lex_fn(&x.data, mode.lex_state);
+  if (!x.end_marked) x.token_end = x.current;
+  r->start = x.token_start;
+  if (found) {
+    r->outcome = LEX_TOKEN;
+    r->symbol = x.data.result_symbol;
+    r->start = x.token_start;
+    r->end = x.token_end;
+    if (r->symbol == l->keyword_capture_token && r->symbol != 0 && l->keyword_lex_fn) {
+      uint32_t end = x.token_end;
+      lexer_start(&x, x.token_start);
+      bool keyword = l->keyword_lex_fn(&x.data, 0);
+      if (!x.end_marked) x.token_end = x.current;
+      if (keyword && x.token_end == end && table_lookup(l, state, x.data.result_symbol) != 0) {
+        r->symbol = x.data.result_symbol;
+        r->is_keyword = true;
+      }
+    }
+  }
+  r->at_end = x.reach >= length;
+}
+
+// MARK: - State
+
+static Grammar *grammar_retain(Grammar *g) {
+  g->references++;
+  return g;
+}
+
+static void grammar_release(Grammar *g) {
+  if (--g->references == 0) {
+    if (g->scanner) g->language->external_scanner.destroy(g->scanner);
+    free(g);
+  }
+}
+
+VPState *vp_create(const void *language) {
+  const TSLanguage *l = language;
+  if (!l) return NULL;
+  VPState *s = calloc(1, sizeof *s);
+  Grammar *g = calloc(1, sizeof *g);
+  if (!s || !g) { free(s); free(g); return NULL; }
+  g->language = l;
+  g->references = 1;
+  if (l->external_scanner.create) g->scanner = l->external_scanner.create();
+  s->grammar = g;
+  s->versions = calloc(1, sizeof(Version));
+  if (!s->versions) { vp_destroy(s); return NULL; }
+  s->capacity = 1;
+  Version *v = &s->versions[0];
+  if (!version_init(v, NULL) || !version_push(v, 1)) { vp_destroy(s); return NULL; }  // state 1 starts
+  s->count = 1;
+  if (l->external_scanner.serialize) {
+    char buffer[TREE_SITTER_SERIALIZATION_BUFFER_SIZE];
+    l->external_scanner.deserialize(g->scanner, NULL, 0);
+    unsigned n = l->external_scanner.serialize(g->scanner, buffer);
+    version_set_scanner(v, buffer, n);
+  }
+  return s;
+}
+
+VPState *vp_clone(const VPState *from) {
+  VPState *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  s->grammar = grammar_retain(from->grammar);
+  s->base = from->base;
+  s->base_column = from->base_column;
+  s->total = from->total;
+  s->dead = from->dead;
+  if (from->text_length) {
+    s->text = malloc(from->text_length);
+    if (!s->text) { vp_destroy(s); return NULL; }
+    memcpy(s->text, from->text, from->text_length);
+    s->text_length = s->text_capacity = from->text_length;
+  }
+  if (from->count) {
+    s->versions = calloc(from->count, sizeof(Version));
+    if (!s->versions) { vp_destroy(s); return NULL; }
+    s->capacity = from->count;
+    for (uint32_t i = 0; i < from->count; i++) {
+      if (!version_init(&s->versions[i], &from->versions[i])) { vp_destroy(s); return NULL; }
+      s->count++;
+    }
+  }
+  return s;
+}
+
+void vp_destroy(VPState *s) {
+  if (!s) return;
+  for (uint32_t i = 0; i < s->count; i++) version_free(&s->versions[i]);
+  free(s->versions);
+  free(s->text);
+  if (s->grammar) grammar_release(s->grammar);
+  free(s);
+}
+
+// Whether version `v` can take `symbol` next (following reductions). With `allow_extra` false, a token
+// that would only be skipped as an extra (a comment) does not count.
+static bool acceptable(const TSLanguage *l, const Version *v, TSSymbol symbol, bool allow_extra) {
+  uint32_t count;
+  const TSParseAction *actions = table_actions(l, v->stack[v->depth - 1], symbol, &count);
+  if (count == 0) return false;
+  if (!allow_extra) {
+    bool only_extra = true;
+    for (uint32_t i = 0; i < count; i++) {
+      if (!(actions[i].type == TSParseActionTypeShift && actions[i].shift.extra)) only_extra = false;
+    }
+    if (only_extra) return false;
+  }
+  Version copy;
+  if (!version_init(&copy, v)) return false;
+  VersionList out = {0};
+  feed_token(l, &copy, symbol, false, &out);
+  bool accepted = out.count > 0;
+  list_free(&out);
+  return accepted;
+}
+
+// Whether the partial lexeme can still grow into a token the version takes: a literal token (keyword or
+// operator) that starts with it, or — for a lexeme the lexer is still in the middle of — any pattern token.
+static bool could_become(const TSLanguage *l, const Version *v, const char *lexeme, uint32_t length,
+                         bool any_pattern, TSSymbol except) {
+  for (TSSymbol symbol = 1; symbol < l->token_count; symbol++) {
+    if (symbol == except) continue;
+    TSSymbolMetadata meta = l->symbol_metadata[symbol];
+    if (!meta.named && meta.visible) {
+      const char *literal = l->symbol_names[symbol];
+      if (strlen(literal) > length && strncmp(literal, lexeme, length) == 0 && acceptable(l, v, symbol, true)) {
+        return true;
+      }
+    } else if (any_pattern && meta.named && acceptable(l, v, symbol, false)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Feeds the token `r` to version `v` (owned) and queues the survivors, positioned after the token.
+static void take_token(const VPState *s, Version *v, const LexResult *r, VersionList *work) {
+  VersionList fed = {0};
+  feed_token(s->grammar->language, v, r->symbol, r->is_keyword, &fed);
+  for (uint32_t i = 0; i < fed.count; i++) {
+    Version *next = &fed.items[i];
+    next->position = s->base + r->end;
+    if (r->external) version_set_scanner(next, r->scanner, r->scanner_length);
+    list_add(work, next);
+  }
+  free(fed.items);
+}
+
+// Lexes and parses the versions in `work` (consumed) as far as the text allows; each version stops (is
+// parked) at the first token whose lexing looked at the end of the text, since that token may still change.
+static void run_versions(const VPState *s, VersionList *work, VersionList *parked) {
+  LexResult r;
+  // Zero-width tokens (indents, dedents) make progress through the scanner's state; a bound guards
+  // against a grammar that would accept them forever.
+  uint64_t budget = 1000 + 64ULL * ((uint64_t)s->text_length + 1);
+  while (work->count > 0) {
+    if (budget-- == 0) break;
+    Version v = work->items[--work->count];
+    lex(s, &v, s->text, s->text_length, &r);
+    if (r.at_end) {
+      list_add(parked, &v);
+      continue;
+    }
+    if (r.outcome == LEX_NONE) { version_free(&v); continue; }
+    take_token(s, &v, &r, work);
+  }
+  list_free(work);
+}
+
+// Whether some short continuation carries version `v` past the end of the text with every token accepted:
+// the deciding test when the tail alone cannot tell (a token the lexer is still inside, such as `"abc` or
+// `\u12`, or one it tried to extend, such as `in\u9a2`). Each candidate is one or two characters from a
+// small alphabet followed by a space or a newline (which ends most tokens); the real lexer and tables judge.
+static bool extends(const VPState *s, const Version *v) {
+  static const char alphabet[] = "a0\"'`)]};/*=x_.+-><:,\\#{([9feu";
+  // Most tokens end at white space; Python's scanner also looks past line ends for the next line's
+  // indentation, so one ender starts a new line with a word.
+  static const char *const enders[] = {"\nx", " ", "\n"};
+  const uint32_t alphabet_size = sizeof alphabet - 1;
+  uint32_t length = s->text_length;
+  char *buffer = malloc(length + 5);
+  if (!buffer) return false;
+  memcpy(buffer, s->text, length);
+  VPState view = *s;   // the same state over a longer text (read-only use)
+  view.text = buffer;
+  bool found = false;
+  for (uint32_t e = 0; e < sizeof enders / sizeof *enders && !found; e++) {
+    // Continuations: "", c, c1c2 (c1c2 only for the first few c1), then the ender.
+    for (uint32_t first = 0; first <= alphabet_size && !found; first++) {
+      for (uint32_t second = 0; second <= (first > 0 && first <= 8 ? alphabet_size : 0) && !found; second++) {
+        uint32_t n = 0;
+        if (first > 0) buffer[length + n++] = alphabet[first - 1];
+        if (second > 0) buffer[length + n++] = alphabet[second - 1];
+        uint32_t ender_length = (uint32_t)strlen(enders[e]);
+        memcpy(buffer + length + n, enders[e], ender_length);
+        view.text_length = length + n + ender_length;
+        Version copy;
+        if (!version_init(&copy, v)) continue;
+        VersionList work = {0}, parked = {0};
+        list_add(&work, &copy);
+        run_versions(&view, &work, &parked);
+        for (uint32_t i = 0; i < parked.count && !found; i++) {
+          found = parked.items[i].position > s->base + length;
+        }
+        list_free(&parked);
+      }
+    }
+  }
+  free(buffer);
+  return found;
+}
+
+// Whether the tail after version `v` (which has lexed everything before its position) can still become
+// part of a valid program: the pending token is accepted as it stands, or more text can turn it into one.
+static bool tail_is_live(const VPState *s, const Version *v) {
+  const TSLanguage *l = s->grammar->language;
+  LexResult r;
+  lex(s, v, s->text, s->text_length, &r);
+  // The external scanner (strings, indentation, heredocs…) declined because the text ended: more text
+  // may give it its token (`print("abc` waits for its string content to end).
+  if (r.scanner_at_end) return true;
+  if (r.outcome == LEX_NONE) {
+    // Characters no token starts with are dead; a token the lexer is still inside may become one.
+    if (!r.at_end) return false;
+    return could_become(l, v, s->text + r.start, s->text_length - r.start, false, 0) || extends(s, v);
+  }
+  if (r.symbol == 0) return true;                // only white space and extras before the end
+  if (r.end < s->text_length) {
+    // The lexer read on to the end, past this token, trying for a longer one (`in\u9a2` may become one
+    // identifier, or stay `in` followed by something else): only a continuation can tell.
+    return extends(s, v);
+  }
+  if (acceptable(l, v, r.symbol, true)) return true;
+  // Not accepted as lexed; it can still grow into a literal that is: `i` into `if`, `-` into `->`.
+  return could_become(l, v, s->text + r.start, s->text_length - r.start, false, r.symbol);
+}
+
+static bool advance(VPState *s) {
+  VersionList work = {0}, parked = {0};
+  for (uint32_t i = 0; i < s->count; i++) list_add(&work, &s->versions[i]);
+  free(s->versions);
+  s->versions = NULL;
+  s->count = s->capacity = 0;
+  run_versions(s, &work, &parked);
+  // Keep live versions only.
+  s->versions = malloc((parked.count ? parked.count : 1) * sizeof(Version));
+  s->capacity = parked.count ? parked.count : 1;
+  for (uint32_t i = 0; i < parked.count; i++) {
+    if (s->versions && tail_is_live(s, &parked.items[i])) {
+      s->versions[s->count++] = parked.items[i];
+    } else {
+      version_free(&parked.items[i]);
+    }
+  }
+  free(parked.items);
+  return s->count > 0;
+}
+
+// Drops text that every version has lexed past.
+static void trim(VPState *s) {
+  if (s->count == 0) return;
+  uint64_t lowest = s->versions[0].position;
+  for (uint32_t i = 1; i < s->count; i++) if (s->versions[i].position < lowest) lowest = s->versions[i].position;
+  uint32_t drop = (uint32_t)(lowest - s->base);
+  if (drop == 0) return;
+  uint32_t column = s->base_column;
+  for (uint32_t i = 0; i < drop; i++) {
+    if (s->text[i] == '\n') column = 0;
+    else if (((unsigned char)s->text[i] & 0xC0) != 0x80) column++;
+  }
+  memmove(s->text, s->text + drop, s->text_length - drop);
+  s->text_length -= drop;
+  s->base += drop;
+  s->base_column = column;
+}
+
+int vp_append(VPState *s, const char *bytes, uint32_t length) {
+  if (s->dead) return 0;
+  if (length == 0) return 1;
+  if (s->text_length + length > s->text_capacity) {
+    uint32_t capacity = s->text_capacity ? s->text_capacity : 64;
+    while (capacity < s->text_length + length) capacity *= 2;
+    char *grown = realloc(s->text, capacity);
+    if (!grown) { s->dead = true; return 0; }
+    s->text = grown;
+    s->text_capacity = capacity;
+  }
+  memcpy(s->text + s->text_length, bytes, length);
+  s->text_length += length;
+  s->total += length;
+  if (!advance(s)) {
+    s->dead = true;
+    return 0;
+  }
+  trim(s);
+  return 1;
+}
+
+int vp_check(VPState *s, const char *bytes, uint32_t length) {
+  if (s->dead) return 0;
+  if (length == 0) return 1;
+  VPState *copy = vp_clone(s);
+  if (!copy) return 0;
+  int viable = vp_append(copy, bytes, length);
+  vp_destroy(copy);
+  return viable;
+}
+
+int vp_is_viable(const VPState *s) { return !s->dead; }
+
+uint32_t vp_version_count(const VPState *s) { return s->count; }
+
+uint64_t vp_length(const VPState *s) { return s->total; }
+
+static uint64_t mix(uint64_t h, uint64_t x) {
+  h ^= x + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2);
+  return h * 0xBF58476D1CE4E5B9ULL;
+}
+
+uint64_t vp_key(const VPState *s) {
+  uint64_t h = mix(0, s->dead);
+  for (uint32_t i = 0; i < s->count; i++) {
+    const Version *v = &s->versions[i];
+    uint64_t vh = mix(v->depth, s->base + s->text_length - v->position);
+    // The top of the stack decides the near future; deep entries matter only once reductions reach them.
+    for (uint32_t d = 0; d < v->depth; d++) vh = mix(vh, v->stack[d]);
+    for (uint32_t b = 0; b < v->scanner_length; b++) vh = mix(vh, (unsigned char)v->scanner[b]);
+    h ^= vh;  // order-independent over versions
+  }
+  for (uint32_t i = 0; i < s->text_length; i++) h = mix(h, (unsigned char)s->text[i]);
+  return mix(h, s->base_column);
+}
+
+#else
+
+VPState *vp_create(const void *language) { (void)language; return 0; }
+VPState *vp_clone(const VPState *state) { (void)state; return 0; }
+void vp_destroy(VPState *state) { (void)state; }
+int vp_append(VPState *state, const char *bytes, uint32_t length) { (void)state; (void)bytes; (void)length; return 0; }
+int vp_check(VPState *state, const char *bytes, uint32_t length) { (void)state; (void)bytes; (void)length; return 0; }
+int vp_is_viable(const VPState *state) { (void)state; return 0; }
+uint32_t vp_version_count(const VPState *state) { (void)state; return 0; }
+uint64_t vp_length(const VPState *state) { (void)state; return 0; }
+uint64_t vp_key(const VPState *state) { (void)state; return 0; }
+
+#endif

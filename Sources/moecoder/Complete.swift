@@ -1,0 +1,160 @@
+import ArgumentParser
+import Assist
+import Engine
+import Foundation
+import Syntax
+
+/// `moecoder complete`: fill in code at a cursor.
+struct Complete: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Complete code at a line and column of a file (fill-in-the-middle).",
+        discussion: """
+            The model sees the code before and after the cursor in its fill-in-the-middle layout (DeepSeek-Coder, \
+            Qwen2.5-Coder, StarCoder2/moecoder or CodeLlama, picked from its tokens), or only the code before the \
+            cursor when it has no such tokens. The completion ends when it closes the construct the cursor is in, \
+            at the end of the line, statement or block it writes, at the model's end of text, or at --max-tokens. \
+            The file is never modified.
+
+            Exit status: 0 on success, 2 on bad usage, an unreadable file or model, or a cursor outside the file.
+            """)
+
+    @Argument(help: ArgumentHelp("The source file; '-' reads standard input (needs --language).", valueName: "file"))
+    var file: String
+
+    @Option(help: "Line of the cursor (1-based).")
+    var line: Int
+
+    @Option(help: "Column of the cursor in characters (1-based; one past the last character is the line's end).")
+    var column: Int
+
+    @Option(name: .shortAndLong, help: "Language of the input, overriding the file extension.")
+    var language: String?
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(help: "Maximum number of tokens to generate.")
+    var maxTokens: Int = 64
+
+    @Option(help: "Sampling temperature; 0 picks the most likely token.")
+    var temperature: Float = 0
+
+    @Option(help: "Random seed (same seed, same output).")
+    var seed: UInt64 = 0
+
+    @Flag(help: "Decode without the syntax constraint (to compare).")
+    var noConstrain = false
+
+    @Flag(help: "Print one JSON object: completion, tokens, constrained, parse_ok, stop_reason, ms, prompt_tokens.")
+    var json = false
+
+    @Flag(help: "Print the whole file with the completion inserted.")
+    var insert = false
+
+    func validate() throws {
+        if maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
+        if temperature < 0 { throw ValidationError("--temperature must not be negative") }
+        if json && insert { throw ValidationError("give at most one of --json and --insert") }
+        if file == "-" && language == nil {
+            throw ValidationError("reading standard input needs --language (one of: \(Language.all.map(\.name).joined(separator: ", ")))")
+        }
+    }
+
+    func run() throws {
+        let language = try resolveLanguage()
+        let source = try readSource()
+        var request: CompletionRequest
+        do {
+            request = try CompletionRequest(source: source, language: language, line: line, column: column)
+        } catch let error as CompletionError {
+            throw CLIFailure(message: "\(file == "-" ? "standard input" : file): \(error.message)")
+        }
+        request.maxTokens = maxTokens
+        request.sampling = SamplingParameters(temperature: temperature, seed: seed)
+        request.constraint = noConstrain ? .none : .syntax
+        let model = try modelOptions.load()
+        let completion: Completion
+        do { completion = try CodeCompleter(model: model).complete(request) } catch let error as ModelError {
+            throw CLIFailure(message: error.message)
+        } catch let error as CompletionError {
+            throw CLIFailure(message: error.message)
+        }
+        if json {
+            print(try JSON.line(CompletionReport(completion)))
+            return
+        }
+        for note in completion.notes { warn("note: \(note)") }
+        print(insert ? completion.insertedSource : completion.text, terminator: insert ? "" : "\n")
+    }
+
+    private func resolveLanguage() throws -> Language {
+        if let language {
+            do { return try Language.named(language) } catch let error as SyntaxLayerError {
+                throw CLIFailure(message: error.description)
+            }
+        }
+        guard let found = Language.forPath(file) else {
+            throw CLIFailure(message: "cannot tell the language of '\(file)' from its extension; pass --language "
+                             + "(\(Language.all.map(\.name).joined(separator: ", ")))")
+        }
+        return found
+    }
+
+    private func readSource() throws -> String {
+        let data: Data
+        if file == "-" {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        } else {
+            do { data = try Data(contentsOf: URL(fileURLWithPath: file)) } catch {
+                throw CLIFailure(message: "cannot read '\(file)': \((error as NSError).localizedDescription); "
+                                 + "check the path and its permissions")
+            }
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw CLIFailure(message: "'\(file)' is not UTF-8 text; convert it to UTF-8 first")
+        }
+        return text
+    }
+}
+
+/// What `complete --json` prints.
+struct CompletionReport: Encodable {
+    var completion: String
+    var tokens: Int
+    var constrained: Bool
+    var parseOK: Bool
+    var stopReason: CompletionStop
+    var ms: Double
+    var promptTokens: Int
+    var fim: FIMFamily?
+    var notes: [String]
+
+    init(_ c: Completion) {
+        completion = c.text
+        tokens = c.tokens
+        constrained = c.constrained
+        parseOK = c.parseOK
+        stopReason = c.stopReason
+        ms = (c.seconds * 1000 * 100).rounded() / 100
+        promptTokens = c.promptTokens
+        fim = c.fimFamily
+        notes = c.notes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case completion, tokens, constrained, parseOK = "parse_ok", stopReason = "stop_reason", ms
+        case promptTokens = "prompt_tokens", fim, notes
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(completion, forKey: .completion)
+        try container.encode(tokens, forKey: .tokens)
+        try container.encode(constrained, forKey: .constrained)
+        try container.encode(parseOK, forKey: .parseOK)
+        try container.encode(stopReason, forKey: .stopReason)
+        try container.encode(ms, forKey: .ms)
+        try container.encode(promptTokens, forKey: .promptTokens)
+        try container.encode(fim, forKey: .fim)  // null when the model has no FIM tokens
+        try container.encode(notes, forKey: .notes)
+    }
+}
