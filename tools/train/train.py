@@ -139,7 +139,7 @@ def main():
     ap.add_argument("--data", default=str(REPO / "tools/train/work/data"))
     ap.add_argument("--tokenizer", default=str(REPO / "tools/train/work/tokenizer.json"))
     ap.add_argument("--out", default=str(REPO / "tools/train/work/run"))
-    ap.add_argument("--steps", type=int, default=620)
+    ap.add_argument("--steps", type=int, default=520)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seq", type=int, default=512)
     ap.add_argument("--lr", type=float, default=2e-3)
