@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Foundation
+import Syntax
 
 /// Options every model-using command shares.
 struct ModelOptions: ParsableArguments {
@@ -28,7 +29,7 @@ struct ModelOptions: ParsableArguments {
     }
 
     /// The shipped default model, when one is installed (models/default.gguf below the data roots).
-    static func defaultModelPath() -> String? { nil }
+    static func defaultModelPath() -> String? { Resources.locate("models/default.gguf") }
 }
 
 /// Parses "1,2,3" into token ids.

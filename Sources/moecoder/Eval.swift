@@ -1,0 +1,126 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Syntax
+
+/// `moecoder eval`: how well a model predicts held-out source files.
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure a model on source files: perplexity, next-line exact match, Distinct-1, parse rate.",
+        discussion: """
+            Perplexity is per token, reading each file left to right. Next-line exact match: the model writes
+            a line (greedy) from the code above it; it counts when it equals the real line, blanks trimmed.
+            Sampled infills: a line is taken out and the model writes it back from the code around it
+            (fill-in-the-middle, temperature 0.8); Distinct-1 is over their tokens, and "parses" is the share
+            of files that still parse (tree-sitter) with the sample in place, among files that parsed before.
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Argument(help: ArgumentHelp("Source files to evaluate on.", valueName: "file"))
+    var files: [String] = []
+
+    @Flag(help: "Evaluate on the held-out files shipped with the default model (models/heldout).")
+    var heldOut = false
+
+    @Option(help: "Lines per file for next-line exact match.")
+    var lines = 10
+
+    @Option(help: "Sampled infills per file.")
+    var samples = 4
+
+    @Option(help: "Tokens per perplexity window (at most the model's context).")
+    var window = 512
+
+    @Option(help: "Random seed of the sampled infills.")
+    var seed: UInt64 = 1
+
+    @Flag(help: "Print JSON: the totals and each file's scores.")
+    var json = false
+
+    func validate() throws {
+        if files.isEmpty == !heldOut { throw ValidationError("give source files or --held-out (not both)") }
+        if lines < 0 || samples < 0 { throw ValidationError("--lines and --samples must not be negative") }
+        if window < 2 { throw ValidationError("--window must be at least 2") }
+    }
+
+    func run() throws {
+        let paths = try heldOut ? Self.heldOutFiles() : files
+        let model = try modelOptions.load()
+        var options = EvaluationOptions()
+        options.window = window
+        options.linesPerFile = lines
+        options.samplesPerFile = samples
+        options.sampling.seed = seed
+        let evaluator = Evaluator(model: model, options: options)
+        var results: [FileEvaluation] = []
+        var parseChecked = 0, parsed = 0
+        for path in paths {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw CLIFailure(message: "cannot read '\(path)' as UTF-8 text")
+            }
+            let result: FileEvaluation
+            do { result = try evaluator.evaluate(path: path, text: text) } catch let error as ModelError {
+                throw CLIFailure(message: "\(path): \(error.message)")
+            }
+            results.append(result)
+            if let language = Language.forPath(path), language.isAvailable, let parser = try? Parser(language: language),
+               let original = try? parser.parse(text), !original.hasErrors {
+                for sample in result.samples {
+                    parseChecked += 1
+                    if let tree = try? parser.parse(sample.filledText), !tree.hasErrors { parsed += 1 }
+                }
+            }
+            if !json {
+                let ppl = exp(result.negativeLogLikelihood / Double(max(1, result.scoredTokens)))
+                warn(String(format: "%@: %d tokens, perplexity %.2f, next line %d/%d", path, result.scoredTokens, ppl,
+                            result.exactLines, result.lineProbes))
+            }
+        }
+        let summary = EvaluationSummary(results)
+        let parseRate = parseChecked > 0 ? Double(parsed) / Double(parseChecked) : nil
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let report = Report(model: model.path, summary: summary, parseRate: parseRate, parseChecked: parseChecked,
+                                files: results.map { FileReport($0) })
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            return
+        }
+        print("model                 \(model.path)")
+        print("files                 \(summary.files) (\(summary.scoredTokens) tokens scored)")
+        print(String(format: "loss per token        %.4f nats", summary.lossPerToken))
+        print(String(format: "perplexity            %.3f", summary.perplexity))
+        print(String(format: "next-line exact match %.3f (%d lines)", summary.nextLineExactMatch, summary.lineProbes))
+        print(String(format: "distinct-1            %.3f (%d samples)", summary.distinct1, summary.samples))
+        print(parseRate.map { String(format: "parses                %.3f (%d samples)", $0, parseChecked) }
+              ?? "parses                - (no sample in a file whose language parses)")
+    }
+
+    /// The shipped held-out files, in name order.
+    static func heldOutFiles() throws -> [String] {
+        guard let dir = Resources.locate("models/heldout"),
+              let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else {
+            throw CLIFailure(message: "the held-out files (models/heldout) are not installed: pass source files")
+        }
+        return names.filter { $0.hasSuffix(".py") }.sorted().map { "\(dir)/\($0)" }
+    }
+
+    struct FileReport: Codable {
+        var path: String, scoredTokens: Int, lossPerToken: Double, lineProbes: Int, exactLines: Int
+        var samples: [String]
+
+        init(_ f: FileEvaluation) {
+            path = f.path
+            scoredTokens = f.scoredTokens
+            lossPerToken = f.negativeLogLikelihood / Double(max(1, f.scoredTokens))
+            lineProbes = f.lineProbes
+            exactLines = f.exactLines
+            samples = f.samples.map(\.completion)
+        }
+    }
+
+    struct Report: Codable {
+        var model: String, summary: EvaluationSummary, parseRate: Double?, parseChecked: Int, files: [FileReport]
+    }
+}

@@ -1,0 +1,39 @@
+import Foundation
+import Testing
+
+/// `moecoder eval` and `moecoder quantize` on the tiny qwen2moe fixture model.
+@Suite struct EvalCommandTests {
+    static let model = CLI.packageRoot.appendingPathComponent("Tests/Fixtures/models/qwen2moe.gguf").path
+    static let example = CLI.packageRoot.appendingPathComponent("examples/python/inventory.py").path
+
+    @Test func evalReportsPerplexityAndNextLineMatch() throws {
+        let result = try CLI.moecoder(["eval", "--model", Self.model, "--threads", "1", "--lines", "2",
+                                       "--samples", "1", "--window", "64", "--json", Self.example])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let summary = try #require(report["summary"] as? [String: Any])
+        #expect(summary["files"] as? Int == 1)
+        #expect((summary["scoredTokens"] as? Int ?? 0) > 100)
+        #expect((summary["perplexity"] as? Double ?? 0) > 1)
+        #expect(summary["lineProbes"] as? Int == 2)
+        let human = try CLI.moecoder(["eval", "--model", Self.model, "--threads", "1", "--lines", "1", "--samples", "0",
+                                      "--window", "64", Self.example])
+        #expect(human.status == 0 && human.stdout.contains("perplexity"))
+    }
+
+    @Test func evalNeedsFilesOrHeldOut() throws {
+        #expect(try CLI.moecoder(["eval", "--model", Self.model]).status == 2)
+        #expect(try CLI.moecoder(["eval", "--model", Self.model, "--held-out", Self.example]).status == 2)
+    }
+
+    @Test func quantizeWritesALoadableModel() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("q-\(UUID().uuidString).gguf").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let result = try CLI.moecoder(["quantize", Self.model, out, "--type", "q8_0"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("converted to Q8_0"))
+        let info = try CLI.moecoder(["info", "--model", out, "--json"])
+        #expect(info.status == 0 && info.stdout.contains("Q8_0"))
+        #expect(try CLI.moecoder(["quantize", Self.model, out, "--type", "q3_k"]).status == 2)
+    }
+}
