@@ -36,4 +36,23 @@ import Testing
         #expect(info.status == 0 && info.stdout.contains("Q8_0"))
         #expect(try CLI.moecoder(["quantize", Self.model, out, "--type", "q3_k"]).status == 2)
     }
+
+    /// Without --model every command uses the shipped models/default.gguf: a qwen2moe with FIM tokens, at most
+    /// 40 MB, that predicts a held-out file far better than chance (its unigram baseline is ~1190).
+    @Test func theShippedModelIsTheDefault() throws {
+        let info = try CLI.moecoder(["info", "--json"])
+        #expect(info.status == 0, "\(info.stderr)")
+        let object = try #require(JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any])
+        #expect((object["path"] as? String)?.hasSuffix("models/default.gguf") == true)
+        #expect(object["architecture"] as? String == "qwen2moe")
+        #expect((object["file_bytes"] as? Int ?? .max) <= 40_000_000)
+        #expect((object["tokenizer"] as? [String: Any])?["fim"] as? Bool == true)
+
+        let file = CLI.packageRoot.appendingPathComponent("models/heldout/stdlib___weakrefset.py").path
+        let eval = try CLI.moecoder(["eval", "--lines", "1", "--samples", "1", "--window", "256", "--json", file])
+        #expect(eval.status == 0, "\(eval.stderr)")
+        let report = try #require(JSONSerialization.jsonObject(with: Data(eval.stdout.utf8)) as? [String: Any])
+        let perplexity = try #require((report["summary"] as? [String: Any])?["perplexity"] as? Double)
+        #expect(perplexity > 1 && perplexity < 200)
+    }
 }
