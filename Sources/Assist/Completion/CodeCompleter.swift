@@ -140,9 +140,12 @@ public final class CodeCompleter {
         let stop = rules.finish()
         var text = rules.finalText()
         var parseOK = context.check.parses(with: Array(text.utf8)[...])
-        if !parseOK, request.trimToParse, let trimmed = Self.longestParsingLines(of: text, check: context.check) {
-            // Never leave the file worse than whole lines of the completion that fit: keep the longest such part.
-            notes.append("the completion was cut back to its longest whole-line part after which the file parses")
+        if !parseOK, request.trimToParse,
+           let trimmed = Self.longestParsingLines(of: text, check: context.check)
+               ?? Self.longestParsingPrefix(of: text, check: context.check) {
+            // Never leave the file broken when part of the completion fits: keep the longest such part,
+            // whole lines first.
+            notes.append("the completion was cut back to its longest part after which the file parses")
             text = trimmed
             parseOK = true
         }
@@ -161,6 +164,18 @@ public final class CodeCompleter {
         var cuts = bytes.indices.filter { bytes[$0] == UInt8(ascii: "\n") }.reversed().map { $0 }
         cuts = cuts.flatMap { [$0 + 1, $0] }   // with and without the line break
         for cut in cuts where cut > 0 && cut < bytes.count {
+            let part = bytes[..<cut]
+            if part.contains(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x09 }), check.parses(with: part) {
+                return String(decoding: part, as: UTF8.self)
+            }
+        }
+        return nil
+    }
+
+    /// The longest non-blank prefix of `text` (at a character boundary) after which the file parses.
+    static func longestParsingPrefix(of text: String, check: InsertionCheck) -> String? {
+        let bytes = Array(text.utf8)
+        for cut in stride(from: bytes.count - 1, to: 0, by: -1) where bytes[cut] & 0xC0 != 0x80 {
             let part = bytes[..<cut]
             if part.contains(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x09 }), check.parses(with: part) {
                 return String(decoding: part, as: UTF8.self)
