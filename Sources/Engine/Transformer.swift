@@ -1,4 +1,5 @@
 import GGUF
+import Foundation
 import Kernels
 
 /// A decoder-only transformer loaded from a GGUF file: one forward pass for every supported architecture,
@@ -61,26 +62,26 @@ public final class Transformer: @unchecked Sendable {
             Quant.dequantize(embeddings.type, embeddings.row(Int(token)), x + t * e, count: e)
         }
         for (index, layer) in layers.enumerated() {
-            for t in 0..<n { VectorMath.rmsNorm(x + t * e, layer.attentionNorm, h + t * e, e, eps: config.rmsEpsilon) }
+            for t in 0..<n { Vector.rmsNorm(x + t * e, layer.attentionNorm, h + t * e, count: e, eps: config.rmsEpsilon) }
             let attended: UnsafeMutablePointer<Float>
             switch layer.attention {
             case .standard(let a): attended = standardAttention(a, layer: index, n: n, start: start, cache: cache)
             case .latent(let a): attended = latentAttention(a, layer: index, n: n, start: start, cache: cache)
             }
-            for i in 0..<(n * e) { x[i] += attended[i] }
-            for t in 0..<n { VectorMath.rmsNorm(x + t * e, layer.ffnNorm, h + t * e, e, eps: config.rmsEpsilon) }
+            Vector.add(x, attended, count: n * e)
+            for t in 0..<n { Vector.rmsNorm(x + t * e, layer.ffnNorm, h + t * e, count: e, eps: config.rmsEpsilon) }
             let fed: UnsafeMutablePointer<Float>
             switch layer.ffn {
             case .dense(let f): fed = denseFeedForward(f, input: h, n: n, into: work.projected)
             case .moe(let m): fed = mixtureOfExperts(m, n: n)
             }
-            for i in 0..<(n * e) { x[i] += fed[i] }
+            Vector.add(x, fed, count: n * e)
         }
         cache.count = start + n
         // Final norm and the output projection, for the last row or all rows.
         let rows = allLogits ? n : 1
         let first = n - rows
-        for t in 0..<rows { VectorMath.rmsNorm(x + (first + t) * e, outputNorm, h + t * e, e, eps: config.rmsEpsilon) }
+        for t in 0..<rows { Vector.rmsNorm(x + (first + t) * e, outputNorm, h + t * e, count: e, eps: config.rmsEpsilon) }
         let logits = work.logits.ensure(rows * vocab)
         project(output, h, rows, logits)
         return UnsafeMutableBufferPointer(start: logits, count: rows * vocab)
@@ -146,7 +147,7 @@ public final class Transformer: @unchecked Sendable {
         if let qA = a.qA, let qB = a.qB, let norm = a.qANorm {
             let low = work.low.ensure(n * qA.rows)
             project(qA, h, n, low)
-            for t in 0..<n { VectorMath.rmsNorm(low + t * qA.rows, norm, low + t * qA.rows, qA.rows, eps: c.rmsEpsilon) }
+            for t in 0..<n { Vector.rmsNorm(low + t * qA.rows, norm, low + t * qA.rows, count: qA.rows, eps: c.rmsEpsilon) }
             project(qB, low, n, q)
         } else if let wq = a.q {
             project(wq, h, n, q)
@@ -158,7 +159,7 @@ public final class Transformer: @unchecked Sendable {
             let position = start + t
             rope.apply(q + t * qWidth + nope, heads: heads, stride: kLen, position: position)
             let row = kv + t * kvWidth
-            VectorMath.rmsNorm(row, a.kvANorm, cache.value(layer: layer, position: position), lora, eps: c.rmsEpsilon)
+            Vector.rmsNorm(row, a.kvANorm, cache.value(layer: layer, position: position), count: lora, eps: c.rmsEpsilon)
             rope.apply(row + lora, heads: 1, stride: ropeDims, position: position)
             cache.key(layer: layer, position: position).update(from: row + lora, count: ropeDims)
         }
@@ -184,7 +185,7 @@ public final class Transformer: @unchecked Sendable {
         let gate = work.gate.ensure(n * hidden), up = work.up.ensure(n * hidden)
         project(f.gate, input, n, gate)
         project(f.up, input, n, up)
-        for i in 0..<(n * hidden) { gate[i] = VectorMath.silu(gate[i]) * up[i] }
+        Vector.siluMul(gate, up, count: n * hidden)
         let out = target.ensure(n * f.down.rows)
         project(f.down, gate, n, out)
         return out
@@ -201,8 +202,8 @@ public final class Transformer: @unchecked Sendable {
         for t in 0..<n {
             let row = logits + t * experts
             switch m.gating {
-            case .softmax: VectorMath.softmax(row, experts)
-            case .sigmoid: for i in 0..<experts { row[i] = VectorMath.sigmoid(row[i]) }
+            case .softmax: Vector.softmax(row, count: experts)
+            case .sigmoid: for i in 0..<experts { row[i] = sigmoid(row[i]) }
             }
             work.selection.removeAll(keepingCapacity: true)
             for _ in 0..<m.used {
@@ -231,17 +232,17 @@ public final class Transformer: @unchecked Sendable {
             let gate = work.gate.ensure(count * hidden), up = work.up.ensure(count * hidden)
             project(m.gate.expert(expert), gathered, count, gate)
             project(m.up.expert(expert), gathered, count, up)
-            for i in 0..<(count * hidden) { gate[i] = VectorMath.silu(gate[i]) * up[i] }
+            Vector.siluMul(gate, up, count: count * hidden)
             let down = work.projected.ensure(count * e)
             project(m.down.expert(expert), gate, count, down)
-            for (r, item) in routed.enumerated() { VectorMath.axpy(item.weight, down + r * e, out + item.token * e, e) }
+            for (r, item) in routed.enumerated() { Vector.axpy(item.weight, down + r * e, out + item.token * e, count: e) }
         }
         if let shared = m.shared {
             let s = denseFeedForward(shared, input: h, n: n, into: work.shared)
             for t in 0..<n {
                 var weight: Float = 1
-                if let g = m.sharedGate { weight = g.withUnsafeBufferPointer { VectorMath.sigmoid(VectorMath.dot($0.baseAddress!, h + t * e, e)) } }
-                VectorMath.axpy(weight, s + t * e, out + t * e, e)
+                if let g = m.sharedGate { weight = sigmoid(Vector.dot(g, h + t * e, count: e)) }
+                Vector.axpy(weight, s + t * e, out + t * e, count: e)
             }
         }
         return out
@@ -264,12 +265,12 @@ private struct StandardHeads {
                 let length = j.start + t + 1
                 let qh = j.q + t * j.qWidth + head * j.kLen
                 for p in 0..<length {
-                    s[p] = VectorMath.dot(qh, j.keys + p * j.keyWidth + kvHead * j.kLen, j.kLen) * j.scale
+                    s[p] = Vector.dot(qh, j.keys + p * j.keyWidth + kvHead * j.kLen, count: j.kLen) * j.scale
                 }
-                VectorMath.softmax(s, length)
+                Vector.softmax(s, count: length)
                 let o = j.out + (t * j.heads + head) * j.vLen
                 o.update(repeating: 0, count: j.vLen)
-                for p in 0..<length { VectorMath.axpy(s[p], j.values + p * j.valueWidth + kvHead * j.vLen, o, j.vLen) }
+                for p in 0..<length { Vector.axpy(s[p], j.values + p * j.valueWidth + kvHead * j.vLen, o, count: j.vLen) }
             }
         }
     }
@@ -302,17 +303,17 @@ private struct LatentHeads {
                     let first = head * (j.nope + j.vLen)
                     for r in 0..<j.nope {
                         Quant.dequantize(kvB.type, kvB.row(first + r), rowBuffer, count: lora)
-                        VectorMath.axpy(qNope[r], rowBuffer, qAbsorbed, lora)
+                        Vector.axpy(qNope[r], rowBuffer, qAbsorbed, count: lora)
                     }
                 }
                 let length = j.start + t + 1
                 for p in 0..<length {
-                    s[p] = (VectorMath.dot(qAbsorbed, j.latents + p * lora, lora)
-                            + VectorMath.dot(qRope, j.ropeKeys + p * j.ropeDims, j.ropeDims)) * j.scale
+                    s[p] = (Vector.dot(qAbsorbed, j.latents + p * lora, count: lora)
+                            + Vector.dot(qRope, j.ropeKeys + p * j.ropeDims, count: j.ropeDims)) * j.scale
                 }
-                VectorMath.softmax(s, length)
+                Vector.softmax(s, count: length)
                 attended.update(repeating: 0, count: lora)
-                for p in 0..<length { VectorMath.axpy(s[p], j.latents + p * lora, attended, lora) }
+                for p in 0..<length { Vector.axpy(s[p], j.latents + p * lora, attended, count: lora) }
                 let o = j.out + (t * (j.qWidth / j.kLen) + head) * j.vLen
                 switch j.projections {
                 case .split(_, let vB):
@@ -326,3 +327,7 @@ private struct LatentHeads {
         }
     }
 }
+
+/// The logistic function (router and shared-expert gates).
+@inline(__always)
+private func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
