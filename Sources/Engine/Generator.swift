@@ -66,7 +66,10 @@ public final class Generator {
     /// text that could still turn out to be a stop string); return false from it to cancel.
     /// `constraint` masks tokens (a grammar); `stopRule` is asked after each token with the text generated so
     /// far and ends generation (reason `.stopRule`) when it says so.
-    public func generate(prompt: [Int32], options: GenerationOptions, cache: KVCache? = nil,
+    /// `cachedPrefix`: how many of the prompt's first tokens `cache` already holds from an earlier call with the
+    /// same prompt (to try other continuations without processing the prompt again); the cache is cut back to
+    /// them, and at least the prompt's last token is processed again.
+    public func generate(prompt: [Int32], options: GenerationOptions, cache: KVCache? = nil, cachedPrefix: Int = 0,
                          processors: [any LogitProcessor] = [], constraint: (any TokenConstraint)? = nil,
                          stopRule: (any GenerationStopRule)? = nil, cancellation: CancellationFlag? = nil,
                          onText: (String) -> Bool = { _ in true }) throws -> GenerationResult {
@@ -74,6 +77,8 @@ public final class Generator {
         let transformer = model.transformer, tokenizer = model.tokenizer
         let cache = cache ?? transformer.makeCache(capacity: min(model.config.contextLength,
                                                                  prompt.count + options.maxTokens))
+        let reused = cachedPrefix > 0 ? min(cachedPrefix, prompt.count - 1, cache.count) : 0
+        cache.truncate(to: reused)
         let sampler = Sampler(options.sampling, processors: processors, constraint: constraint)
         var history = prompt, generated: [Int32] = []
         var decoder = StreamingDecoder(tokenizer: tokenizer)
@@ -84,7 +89,7 @@ public final class Generator {
         let promptStart = Date()
         // The prompt goes through in chunks, so a cancel does not wait for a long prefill.
         var logits = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
-        var offset = 0
+        var offset = reused
         while offset < prompt.count {
             if cancellation?.isCancelled == true {
                 return GenerationResult(tokens: [], text: "", stopReason: .cancelled, promptTokens: prompt.count,

@@ -44,7 +44,12 @@ struct Complete: ParsableCommand {
     @Flag(help: "Decode without the syntax constraint (to compare).")
     var noConstrain = false
 
-    @Flag(help: "Print one JSON object: completion, tokens, constrained, parse_ok, stop_reason, ms, prompt_tokens.")
+    @Option(help: ArgumentHelp(
+        "Decodings to try in all when the file does not parse with the completion (1: only the first).",
+        discussion: "Later ones penalise repetition and start with other tokens; the first that parses is kept."))
+    var attempts: Int = 6
+
+    @Flag(help: "Print one JSON object: completion, tokens, constrained, parse_ok, stop_reason, ms, prompt_tokens, attempts.")
     var json = false
 
     @Flag(help: "Print the whole file with the completion inserted.")
@@ -53,6 +58,7 @@ struct Complete: ParsableCommand {
     func validate() throws {
         if maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
         if temperature < 0 { throw ValidationError("--temperature must not be negative") }
+        if attempts < 1 { throw ValidationError("--attempts must be at least 1") }
         if json && insert { throw ValidationError("give at most one of --json and --insert") }
         if file == "-" && language == nil {
             throw ValidationError("reading standard input needs --language (one of: \(Language.all.map(\.name).joined(separator: ", ")))")
@@ -71,6 +77,7 @@ struct Complete: ParsableCommand {
         request.maxTokens = maxTokens
         request.sampling = SamplingParameters(temperature: temperature, seed: seed)
         request.constraint = noConstrain ? .none : .syntax
+        request.attempts = attempts
         let model = try modelOptions.load()
         let completion: Completion
         do { completion = try CodeCompleter(model: model).complete(request) } catch let error as ModelError {
@@ -127,6 +134,7 @@ struct CompletionReport: Encodable {
     var promptTokens: Int
     var fim: FIMFamily?
     var notes: [String]
+    var attempts: Int
 
     init(_ c: Completion) {
         completion = c.text
@@ -138,11 +146,12 @@ struct CompletionReport: Encodable {
         promptTokens = c.promptTokens
         fim = c.fimFamily
         notes = c.notes
+        attempts = c.attempts
     }
 
     enum CodingKeys: String, CodingKey {
         case completion, tokens, constrained, parseOK = "parse_ok", stopReason = "stop_reason", ms
-        case promptTokens = "prompt_tokens", fim, notes
+        case promptTokens = "prompt_tokens", fim, notes, attempts
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -156,5 +165,6 @@ struct CompletionReport: Encodable {
         try container.encode(promptTokens, forKey: .promptTokens)
         try container.encode(fim, forKey: .fim)  // null when the model has no FIM tokens
         try container.encode(notes, forKey: .notes)
+        try container.encode(attempts, forKey: .attempts)
     }
 }

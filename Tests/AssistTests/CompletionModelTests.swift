@@ -30,7 +30,12 @@ import Testing
         #expect(completion.fimFamily == nil)
         #expect(completion.notes.contains { $0.contains("no fill-in-the-middle tokens") })
         #expect(completion.tokens >= 1 && completion.tokens <= 12)
-        #expect(completion.promptTokens == model.tokenizer.encode(Self.before, parseSpecial: false).count)
+        // Token healing takes the prefix's last token (its indentation) out of the prompt.
+        let healed = CompletionPrompt(tokenizer: model.tokenizer, prefix: Self.before, suffix: Self.after,
+                                      budget: 256 - 12, heal: true)
+        #expect(!healed.healing.isEmpty)
+        #expect(completion.promptTokens == model.tokenizer.encode(Self.before, parseSpecial: false).count - 1)
+        #expect(completion.promptTokens == healed.tokens.count)
         #expect(completion.insertedSource == Self.before + completion.text + Self.after)
         let tree = try Parser(language: try Language.named("python")).parse(completion.insertedSource)
         #expect(completion.parseOK == !tree.hasErrors)
@@ -83,7 +88,7 @@ import Testing
         #expect(completion.fimFamily == .starCoder)
         #expect(!completion.notes.contains { $0.contains("fill-in-the-middle") })
         let prompt = CompletionPrompt(tokenizer: model.tokenizer, prefix: Self.before,
-                                      suffix: Self.after, budget: 256 - 12)
+                                      suffix: Self.after, budget: 256 - 12, heal: true)
         #expect(prompt.tokens.first == ids[0] && prompt.tokens.last == ids[2])
         #expect(prompt.tokens.contains(ids[1]))
         #expect(completion.promptTokens == prompt.tokens.count)
@@ -167,5 +172,60 @@ import Testing
         #expect(request.cursor == 2)
         // The line after a final line break exists (it is empty).
         #expect(try CompletionRequest(source: "x = 1\n", language: python, line: 2, column: 1).cursor == 6)
+    }
+
+    /// Healing allows exactly the tokens whose text agrees with what is left of the taken-back bytes.
+    @Test func healingAllowsOnlyTokensThatAgreeWithTheTakenBackText() throws {
+        let model = try LanguageModel(path: F.modelPath("qwen2moe"), threads: 1)
+        let tokenizer = model.tokenizer
+        let healing = Array("   ".utf8)
+        let processor = HealingProcessor(CompletionStart(tokenizer: tokenizer, promptLength: 2, healing: healing))
+        let space = try #require(tokenizer.encode(" ", parseSpecial: false).first)
+        #expect(tokenizer.bytes(of: space) == [0x20])
+        for (history, rest) in [([1, 2] as [Int32], healing), ([1, 2, space], Array("  ".utf8))] {
+            var logits = [Float](repeating: 0, count: model.config.vocabularySize)
+            logits.withUnsafeMutableBufferPointer { processor.process($0, history: history) }
+            var allowed = 0
+            for id in logits.indices {
+                let bytes = tokenizer.bytes(of: Int32(id))
+                let agrees = !tokenizer.isSpecial(Int32(id)) && !bytes.isEmpty
+                    && (bytes.count <= rest.count ? rest.starts(with: bytes) : bytes.starts(with: rest))
+                #expect((logits[id] == -.infinity) == !agrees, "token \(id)")
+                if agrees { allowed += 1 }
+            }
+            #expect(allowed >= 1)
+        }
+        var logits = [Float](repeating: 0, count: model.config.vocabularySize)
+        logits.withUnsafeMutableBufferPointer { processor.process($0, history: [1, 2, space, space, space]) }
+        #expect(!logits.contains(-.infinity), "written: every token may follow")
+    }
+
+    /// When the file does not parse with the first decoding, others are tried (at most `attempts`); the first
+    /// decoding is the one a single attempt gives, and a later one is kept only when the file parses with it.
+    @Test func otherDecodingsAreTriedWhenTheFileDoesNotParse() throws {
+        let model = try LanguageModel(path: F.modelPath("qwen2moe"), threads: 1)
+        let python = try Language.named("python")
+        let parser = try Parser(language: python)
+        let holes = ["def f(x):\n    if x:\n        ", "values = [", "def g(a, b):\n    return ", "class C:\n    "]
+        var retried = 0
+        for (index, before) in holes.enumerated() {
+            let after = "\n    return x\n" + String(repeating: "\n", count: index)
+            var request = CompletionRequest(source: before + after, language: python, cursor: before.utf8.count)
+            request.maxTokens = 3
+            request.attempts = 1
+            let single = try CodeCompleter(model: model).complete(request)
+            request.attempts = 5
+            let searched = try CodeCompleter(model: model).complete(request)
+            #expect(single.attempts == 1)
+            #expect(searched.parseOK == !(try parser.parse(searched.insertedSource).hasErrors))
+            if single.parseOK {
+                #expect(searched.attempts == 1 && searched.text == single.text)
+            } else {
+                retried += 1
+                #expect(searched.attempts > 1)
+                #expect(searched.parseOK || (searched.attempts == 5 && searched.text == single.text))
+            }
+        }
+        #expect(retried > 0, "no hole needed another decoding: pick harder holes")
     }
 }

@@ -169,4 +169,26 @@ import Tokenizer
         "deepseek-coder": [1500, 1503, 335, 269, 7, 87, 314, 198, 258, 321, 220, 1502, 198, 198, 618, 7, 69, 7, 16, 591,
                            198, 1504],
     ]
+
+    /// Token healing: the prefix's last token leaves the prompt, for the completion to write again; a token
+    /// with a line break stays.
+    @Test(arguments: ["starcoder", "qwen2", "deepseek-coder"])
+    func healingTakesBackThePrefixsLastToken(_ name: String) throws {
+        let tokenizer = try F.tokenizer(name)
+        let prefix = "def f(x):\n    return compute(valu"
+        let whole = CompletionPrompt(tokenizer: tokenizer, prefix: prefix, suffix: Self.suffix, budget: 1000)
+        let healed = CompletionPrompt(tokenizer: tokenizer, prefix: prefix, suffix: Self.suffix, budget: 1000,
+                                      heal: true)
+        let last = try #require(plain(tokenizer, prefix).last)
+        #expect(whole.healing.isEmpty)
+        #expect(healed.healing == tokenizer.bytes(of: last))
+        #expect(Array(prefix.utf8).suffix(healed.healing.count).elementsEqual(healed.healing))
+        #expect(healed.tokens.count == whole.tokens.count - 1)
+        let atLineStart = CompletionPrompt(tokenizer: tokenizer, prefix: "x = 1\n", suffix: Self.suffix,
+                                           budget: 1000, heal: true)
+        #expect(atLineStart.healing.isEmpty)
+        // Without FIM tokens the prompt keeps at least one token.
+        let bare = try F.tokenizer("gpt2")
+        #expect(CompletionPrompt(tokenizer: bare, prefix: "x", suffix: "", budget: 100, heal: true).healing.isEmpty)
+    }
 }

@@ -15,4 +15,27 @@ import Testing
         #expect(check.parses(with: Array(trimmed.utf8)[...]))
         #expect(CodeCompleter.longestParsingLines(of: "(((", check: check) == nil)
     }
+
+    /// A completion that ran out inside brackets or a string it opened is closed at a clean cut.
+    @Test func closesWhatTheCompletionOpened() throws {
+        let python = try Language.named("python")
+        func closed(_ prefix: String, _ text: String, _ suffix: String) throws -> String? {
+            let source = Array((prefix + suffix).utf8)
+            let context = try CursorContext(language: python, source: source, cursor: prefix.utf8.count)
+            return CodeCompleter.closingOpenConstructs(of: text, context: context)
+        }
+        #expect(try closed("total = ", "max(values, key=len, default=(1, 2", "\nprint(total)\n")
+                == "max(values, key=len, default=(1, 2))")
+        #expect(try closed("names = ", "['text/x-a', 'text/x-b', 'text/x-", "\n") == "['text/x-a', 'text/x-b', 'text/x-']")
+        // A bracket open before the cursor is the code after it's to close.
+        #expect(try closed("call(", "a, (b", ")\n") == "a, (b)")
+        #expect(try closed("x = ", "1 +", "\n") == nil)
+        // JavaScript: a block the completion opened.
+        let javascript = try Language.named("javascript")
+        let prefix = "function f(x) {\n  ", suffix = "\n}\n"
+        let context = try CursorContext(language: javascript, source: Array((prefix + suffix).utf8),
+                                        cursor: prefix.utf8.count)
+        #expect(CodeCompleter.closingOpenConstructs(of: "if (x) { return g(x, 1", context: context)
+                == "if (x) { return g(x, 1)}")
+    }
 }

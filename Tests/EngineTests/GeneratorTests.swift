@@ -35,4 +35,22 @@ import Testing
         #expect(partial.stopReason == .cancelled)
         #expect(partial.tokens.count < 50)
     }
+
+    /// Another continuation of the same prompt, reusing the prompt's cache, decodes as a fresh call does.
+    @Test func reusingThePromptCacheMatchesAFreshCall() throws {
+        let prompt: [Int32] = [5, 17, 42, 9, 33, 8, 21]
+        let options = GenerationOptions(maxTokens: 12, ignoreEOS: true)
+        let fresh = try Generator(model: Self.model).generate(prompt: prompt, options: options)
+        let cache = Self.model.transformer.makeCache(capacity: prompt.count + 12)
+        let first = try Generator(model: Self.model).generate(prompt: prompt, options: options, cache: cache)
+        #expect(cache.count == prompt.count + 11)
+        let again = try Generator(model: Self.model).generate(prompt: prompt, options: options, cache: cache,
+                                                              cachedPrefix: prompt.count)
+        #expect(first.tokens == fresh.tokens && again.tokens == fresh.tokens)
+        // A cache holding another text is not trusted past `cachedPrefix`.
+        let other = try Generator(model: Self.model).generate(prompt: [5, 17, 42, 99, 98], options: options,
+                                                              cache: cache, cachedPrefix: 3)
+        let otherFresh = try Generator(model: Self.model).generate(prompt: [5, 17, 42, 99, 98], options: options)
+        #expect(other.tokens == otherFresh.tokens)
+    }
 }

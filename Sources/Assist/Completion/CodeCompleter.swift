@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Syntax
+import Tokenizer
 
 /// A fill-in-the-middle request: a file, the cursor in it, and how to generate.
 public struct CompletionRequest {
@@ -18,8 +19,15 @@ public struct CompletionRequest {
     /// Set from another thread to stop the completion at its next step (prompt chunks included).
     public var cancellation: CancellationFlag?
     /// When the file does not parse with the whole completion, cut it back to its longest whole-line part
-    /// after which it does (on by default).
+    /// after which it does, else cut it where it ran out and close the brackets and string it opened, else
+    /// cut it to its longest part that fits (on by default).
     public var trimToParse = true
+    /// When the file does not parse with a completion, other decodings are tried, up to this many in all
+    /// (1: the first decoding only). Each reuses the processed prompt, so an attempt costs only its tokens.
+    public var attempts = 6
+    /// Leave the prefix's last token out of the prompt and let the completion write it again (see
+    /// `CompletionPrompt.healing`). Not with a `.custom` constraint.
+    public var tokenHealing = true
 
     public init(source: String, language: Language, cursor: Int) {
         self.source = source
@@ -66,6 +74,9 @@ public struct Completion: Sendable {
     public var fimFamily: FIMFamily?
     /// What the caller should know: fallbacks taken, context trimmed.
     public var notes: [String]
+    /// Decodings made: more than one when the file did not parse with the first (see
+    /// `CompletionRequest.attempts`).
+    public var attempts: Int = 1
 }
 
 /// An error in a completion request, with a message that says what to do.
@@ -101,8 +112,13 @@ public final class CodeCompleter {
             notes.append("max tokens lowered to \(maxTokens): half of the model's \(contextLength)-token context "
                          + "is kept for the code around the cursor")
         }
+        // A caller's own constraint decides every token itself: no healing then.
+        var custom = false
+        if case .custom = request.constraint { custom = true }
         let prompt = CompletionPrompt(tokenizer: model.tokenizer, prefix: prefix, suffix: suffix,
-                                      budget: contextLength - maxTokens)
+                                      budget: contextLength - maxTokens, heal: request.tokenHealing && !custom)
+        // The constraint reads the completion as generated, which starts by writing the healed bytes again.
+        let constrainedPrefix = String(decoding: source[..<(request.cursor - prompt.healing.count)], as: UTF8.self)
         if prompt.format == nil {
             notes.append("the model has no fill-in-the-middle tokens: it completes from the code before the cursor "
                          + "only (the code after it still guides where the completion stops)")
@@ -122,40 +138,121 @@ public final class CodeCompleter {
             processor = custom
         case .syntax:
             constraint = try Self.syntaxConstraint(
-                for: ConstraintContext(language: request.language, tokenizer: model.tokenizer, prefix: prefix,
-                                       suffix: suffix),
+                for: ConstraintContext(language: request.language, tokenizer: model.tokenizer,
+                                       prefix: constrainedPrefix, suffix: suffix),
                 endTokens: prompt.stopTokens)
             if let why = constraint?.degraded { notes.append(why) }
         }
 
+        // The prompt is processed once; other attempts reuse its cache.
+        let cache = model.transformer.makeCache(capacity: min(contextLength, prompt.tokens.count + maxTokens))
+        let attempts = processor == nil ? max(1, request.attempts) : 1
+        var banned: Set<Int32> = []
+        let completionStart = CompletionStart(tokenizer: model.tokenizer, promptLength: prompt.tokens.count,
+                                              healing: prompt.healing)
+        func decode(_ number: Int) throws -> Attempt {
+            if number > 0 { constraint?.restart() }
+            // Other attempts: a repetition penalty against loops, and from the third on, starts other than
+            // those already tried (the next most likely first tokens, decoded the same way).
+            var sampling = request.sampling
+            if number > 0 {
+                sampling.repetitionPenalty = max(sampling.repetitionPenalty, 1.2)
+                sampling.seed &+= UInt64(number)
+            }
+            var processors: [any LogitProcessor] = processor.map { [$0] } ?? []
+            if !prompt.healing.isEmpty { processors.append(HealingProcessor(completionStart)) }
+            if number >= 2, !banned.isEmpty { processors.append(FirstTokenBan(completionStart, tokens: banned)) }
+            let attempt = try generateAttempt(
+                number: number, prompt: prompt, context: context, request: request, maxTokens: maxTokens,
+                sampling: sampling, processors: processors, constraint: constraint, cache: cache,
+                reusePrompt: number > 0)
+            if !attempt.parseOK, number + 1 < attempts {
+                if let first = completionStart.firstToken(of: attempt.result.tokens) {
+                    banned.insert(first)
+                } else {
+                    // It ended at once: the next ones may not.
+                    banned.formUnion(prompt.stopTokens)
+                    if let eos = model.tokenizer.eos { banned.insert(eos) }
+                }
+            }
+            return attempt
+        }
+        var best = try decode(0)
+        var made = 1
+        while !best.parseOK, made < attempts, request.cancellation?.isCancelled != true {
+            let attempt = try decode(made)
+            made += 1
+            if attempt.parseOK { best = attempt }
+        }
+        notes += best.notes
+        if made > 1 {
+            notes.append(best.parseOK
+                ? "decoding \(best.number + 1) of \(made) was kept: the file did not parse with the earlier ones"
+                : "none of \(made) decodings made the file parse; the first is shown")
+        }
+        return Completion(
+            text: best.text, insertedSource: prefix + best.text + suffix, tokens: best.result.tokens.count,
+            promptTokens: prompt.tokens.count,
+            constrained: processor != nil || (constraint?.isActive ?? false),
+            parseOK: best.parseOK, stopReason: best.stop,
+            seconds: Date().timeIntervalSince(start), fimFamily: prompt.format?.family, notes: notes,
+            attempts: made)
+    }
+
+    /// One decoding of the completion, cut by the stop rules and, when the file does not parse with it, repaired
+    /// or cut back to a part after which it does.
+    private struct Attempt {
+        var number: Int
+        var result: GenerationResult
+        var text: String
+        var parseOK: Bool
+        var stop: CompletionStop
+        var notes: [String]
+    }
+
+    private func generateAttempt(number: Int, prompt: CompletionPrompt, context: CursorContext, request: CompletionRequest,
+                                 maxTokens: Int, sampling: SamplingParameters, processors: [any LogitProcessor],
+                                 constraint: SyntaxConstraint?, cache: KVCache, reusePrompt: Bool) throws -> Attempt {
         var rules = StopRules(context: context)
-        let options = GenerationOptions(maxTokens: maxTokens, sampling: request.sampling,
+        let options = GenerationOptions(maxTokens: maxTokens, sampling: sampling,
                                         stopTokens: prompt.stopTokens)
-        let result = try Generator(model: model).generate(prompt: prompt.tokens, options: options,
-                                                          processors: processor.map { [$0] } ?? [],
-                                                          constraint: constraint,
+        var healed = prompt.healing.count   // bytes of the text still to drop: the prefix's own end
+        let result = try Generator(model: model).generate(prompt: prompt.tokens, options: options, cache: cache,
+                                                          cachedPrefix: reusePrompt ? prompt.tokens.count : 0,
+                                                          processors: processors, constraint: constraint,
                                                           cancellation: request.cancellation) { piece in
-            rules.append(piece) == nil
+            guard healed > 0 else { return rules.append(piece) == nil }
+            var bytes = Array(piece.utf8)
+            let drop = min(healed, bytes.count)
+            bytes.removeFirst(drop)
+            healed -= drop
+            return bytes.isEmpty || rules.append(String(decoding: bytes, as: UTF8.self)) == nil
         }
         let stop = rules.finish()
         var text = rules.finalText()
-        var parseOK = context.check.parses(with: Array(text.utf8)[...])
-        if !parseOK, request.trimToParse,
-           let trimmed = Self.longestParsingLines(of: text, check: context.check)
-               ?? Self.longestParsingPrefix(of: text, check: context.check) {
-            // Never leave the file broken when part of the completion fits: keep the longest such part,
-            // whole lines first.
-            notes.append("the completion was cut back to its longest part after which the file parses")
-            text = trimmed
-            parseOK = true
+        var notes: [String] = []
+        let check = context.check
+        var parseOK = check.parses(with: Array(text.utf8)[...])
+        if !parseOK, request.trimToParse {
+            // Never leave the file broken when part of the completion fits: whole lines first, else a cut with
+            // what it opened closed, else the longest part.
+            if let trimmed = Self.longestParsingLines(of: text, check: check) {
+                notes.append("the completion was cut back to its longest whole lines after which the file parses")
+                text = trimmed
+                parseOK = true
+            } else if let closed = Self.closingOpenConstructs(of: text, context: context) {
+                notes.append("the completion was cut where it ran out and the brackets and string it had opened "
+                             + "were closed")
+                text = closed
+                parseOK = true
+            } else if let trimmed = Self.longestParsingPrefix(of: text, check: check) {
+                notes.append("the completion was cut back to its longest part after which the file parses")
+                text = trimmed
+                parseOK = true
+            }
         }
-        return Completion(
-            text: text, insertedSource: prefix + text + suffix, tokens: result.tokens.count,
-            promptTokens: prompt.tokens.count,
-            constrained: processor != nil || (constraint?.isActive ?? false),
-            parseOK: parseOK,
-            stopReason: stop?.reason ?? Self.reason(result.stopReason),
-            seconds: Date().timeIntervalSince(start), fimFamily: prompt.format?.family, notes: notes)
+        return Attempt(number: number, result: result, text: text, parseOK: parseOK,
+                       stop: stop?.reason ?? Self.reason(result.stopReason), notes: notes)
     }
 
     /// The longest non-empty prefix of `text` ending at a line end after which the file parses.
@@ -168,6 +265,40 @@ public final class CodeCompleter {
             if part.contains(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x09 }), check.parses(with: part) {
                 return String(decoding: part, as: UTF8.self)
             }
+        }
+        return nil
+    }
+
+    /// A completion that ran out inside brackets or a string it opened, closed: cut at the end or before a space,
+    /// comma or line break (the last 48 such places), with the string and brackets still open there closed, the
+    /// longest such that the file parses. Brackets or a string open before the cursor are left to the code after it.
+    static func closingOpenConstructs(of text: String, context: CursorContext) -> String? {
+        let bytes = Array(text.utf8)
+        var scanner = context.scanner
+        let base = scanner.depth, startedInCode = scanner.mode == .code
+        var states: [(end: Int, scanner: CodeScanner)] = []
+        var position = 0
+        while position < bytes.count, let (length, _) = scanner.step(bytes, at: position, final: true) {
+            position += length
+            let next = position < bytes.count ? bytes[position] : nil
+            if next == nil || next == ascii(" ") || next == ascii(",") || next == ascii("\n") {
+                states.append((position, scanner))
+            }
+        }
+        for (end, state) in states.suffix(48).reversed() {
+            var closing: [UInt8] = []
+            switch state.mode {
+            case .string(let index) where startedInCode: closing += context.syntax.quotes[index].close
+            case .code, .lineComment: break
+            default: continue
+            }
+            let closers: [UInt8: UInt8] = [ascii("("): ascii(")"), ascii("["): ascii("]"), ascii("{"): ascii("}")]
+            for opener in state.open.dropFirst(base).reversed() { closing.append(closers[opener] ?? opener) }
+            guard !closing.isEmpty, state.mode != .lineComment else { continue }
+            var kept = end
+            while kept > 0, CursorContext.isBlank(bytes[kept - 1]) { kept -= 1 }
+            let candidate = Array(bytes[..<kept]) + closing
+            if context.check.parses(with: candidate[...]) { return String(decoding: candidate, as: UTF8.self) }
         }
         return nil
     }
@@ -193,4 +324,83 @@ public final class CodeCompleter {
         case .stopRule: .endOfStatement
         }
     }
+}
+
+/// The token texts of a vocabulary and the healed bytes a completion starts with, shared by the processors
+/// that act on a completion's first tokens.
+final class CompletionStart {
+    let promptLength: Int
+    let healing: [UInt8]
+    private let tokenizer: BPETokenizer
+    /// Read from the tokenizer on first use (only healing and other attempts need them).
+    private(set) lazy var tokenBytes: [[UInt8]] = (0..<Int32(tokenizer.vocabularySize)).map { tokenizer.bytes(of: $0) }
+    private(set) lazy var special: [Bool] = (0..<Int32(tokenizer.vocabularySize)).map { tokenizer.isSpecial($0) }
+
+    init(tokenizer: BPETokenizer, promptLength: Int, healing: [UInt8]) {
+        self.tokenizer = tokenizer
+        self.promptLength = promptLength
+        self.healing = healing
+    }
+
+    func bytes(of token: Int32) -> Int { Int(token) >= 0 && Int(token) < tokenBytes.count ? tokenBytes[Int(token)].count : 0 }
+
+    /// Bytes generated so far (`history` is the prompt and the generated tokens).
+    func written(_ history: [Int32]) -> Int {
+        guard history.count > promptLength else { return 0 }
+        return history[promptLength...].reduce(0) { $0 + bytes(of: $1) }
+    }
+
+    /// The generated token that writes the completion's first byte past the healed ones.
+    func firstToken(of generated: [Int32]) -> Int32? {
+        var written = 0
+        for token in generated {
+            written += bytes(of: token)
+            if written > healing.count { return token }
+        }
+        return nil
+    }
+}
+
+/// Token healing: the first tokens of a completion must write the healed bytes again (the prefix's last
+/// token, left out of the prompt): a token is allowed while its text and what is left of them agree, one being
+/// the start of the other. Special tokens wait until they are written.
+final class HealingProcessor: LogitProcessor {
+    let start: CompletionStart
+
+    init(_ start: CompletionStart) { self.start = start }
+
+    func process(_ logits: UnsafeMutableBufferPointer<Float>, history: [Int32]) {
+        let written = start.written(history)
+        guard written < start.healing.count else { return }
+        let rest = start.healing[written...]
+        let tokenBytes = start.tokenBytes
+        for i in 0..<min(logits.count, tokenBytes.count) {
+            let bytes = tokenBytes[i]
+            let agrees = !start.special[i] && !bytes.isEmpty && (bytes.count <= rest.count
+                ? rest.starts(with: bytes) : bytes.starts(with: rest))
+            if !agrees { logits[i] = -.infinity }
+        }
+        for i in tokenBytes.count..<max(logits.count, tokenBytes.count) { logits[i] = -.infinity }
+    }
+
+    func accept(_ token: Int32) {}
+}
+
+/// Refuses some tokens as the completion's first (the token that writes its first byte after any healed
+/// ones), so that another attempt starts differently.
+final class FirstTokenBan: LogitProcessor {
+    let start: CompletionStart
+    let tokens: Set<Int32>
+
+    init(_ start: CompletionStart, tokens: Set<Int32>) {
+        self.start = start
+        self.tokens = tokens
+    }
+
+    func process(_ logits: UnsafeMutableBufferPointer<Float>, history: [Int32]) {
+        guard history.count >= start.promptLength, start.written(history) <= start.healing.count else { return }
+        for token in tokens where Int(token) >= 0 && Int(token) < logits.count { logits[Int(token)] = -.infinity }
+    }
+
+    func accept(_ token: Int32) {}
 }

@@ -11,17 +11,25 @@ public struct CompletionPrompt: Sendable {
     /// Whole lines left out above and below the cursor to fit the context.
     public var droppedPrefixLines: Int
     public var droppedSuffixLines: Int
+    /// The end of the code before the cursor that is left out of the prompt for the completion to write again
+    /// (token healing): the text of the prefix's last token. A cursor after indentation ends the prefix with a
+    /// token of spaces that the model rarely saw before code (it tokenizes `   ` + ` return`); taking that token
+    /// back lets the model choose the split it knows. Empty when nothing is taken back.
+    public var healing: [UInt8] = []
 
     /// - Parameters:
     ///   - prefix: the code before the cursor; `suffix`: the code after it.
     ///   - budget: tokens the prompt may take (the context length minus the tokens kept for the completion).
-    public init(tokenizer: BPETokenizer, prefix: String, suffix: String, budget: Int) {
+    ///   - heal: take the prefix's last token back (see `healing`).
+    public init(tokenizer: BPETokenizer, prefix: String, suffix: String, budget: Int, heal: Bool = false) {
         format = FIMFormat(tokenizer: tokenizer)
         if let format {
             let window = PromptWindow(prefix: prefix, suffix: suffix, budget: budget - format.overhead,
                                       encodePrefix: { format.encodePrefix($0, tokenizer: tokenizer) },
                                       encodeSuffix: { format.encodeSuffix($0, tokenizer: tokenizer) })
-            tokens = format.prompt(prefix: window.prefixTokens, suffix: window.suffixTokens)
+            var prefixTokens = window.prefixTokens
+            if heal { healing = Self.takeBack(&prefixTokens, keep: 0, prefix: prefix, tokenizer: tokenizer) }
+            tokens = format.prompt(prefix: prefixTokens, suffix: window.suffixTokens)
             stopTokens = format.stopTokens
             droppedPrefixLines = window.droppedPrefixLines
             droppedSuffixLines = window.droppedSuffixLines
@@ -33,11 +41,26 @@ public struct CompletionPrompt: Sendable {
             let window = PromptWindow(prefix: prefix, suffix: "", budget: budget - leading.count,
                                       encodePrefix: { tokenizer.encode($0, addSpecial: false, parseSpecial: false) },
                                       encodeSuffix: { _ in [] })
-            tokens = leading + window.prefixTokens
+            var prefixTokens = window.prefixTokens
+            if heal { healing = Self.takeBack(&prefixTokens, keep: 1, prefix: prefix, tokenizer: tokenizer) }
+            tokens = leading + prefixTokens
             if tokens.isEmpty, let separator = tokenizer.bos ?? tokenizer.eos { tokens = [separator] }
             stopTokens = tokenizer.eos.map { [$0] } ?? []
             droppedPrefixLines = window.droppedPrefixLines
             droppedSuffixLines = 0
         }
+    }
+
+    /// Removes the last of `tokens` (leaving at least `keep`) when it is ordinary text that ends `prefix` as
+    /// whole characters without a line break, and returns its bytes.
+    private static func takeBack(_ tokens: inout [Int32], keep: Int, prefix: String,
+                                 tokenizer: BPETokenizer) -> [UInt8] {
+        guard tokens.count > keep, let last = tokens.last, !tokenizer.isSpecial(last) else { return [] }
+        let bytes = tokenizer.bytes(of: last)
+        guard !bytes.isEmpty, bytes.count <= 32, !bytes.contains(ascii("\n")),
+              prefix.utf8.count >= bytes.count, prefix.utf8.suffix(bytes.count).elementsEqual(bytes),
+              String(validating: bytes, as: UTF8.self) != nil else { return [] }
+        tokens.removeLast()
+        return bytes
     }
 }

@@ -84,6 +84,8 @@ public final class SyntaxConstraint: TokenConstraint {
     private var stepTime = 0.0
     /// All text so far (prefix and accepted tokens), used to start over after degrading.
     private var text: [UInt8]
+    /// The recognizer, pending bytes, text and degradation right after the prefix, for `restart()`.
+    private let start: (state: ViablePrefix, pending: [UInt8], text: [UInt8], degraded: String?)
 
     /// A constraint for text that continues `prefix`. `allowEndOfText`: whether end-of-text tokens may end
     /// the text anywhere (true for completions; false when generation must not stop on them).
@@ -118,6 +120,17 @@ public final class SyntaxConstraint: TokenConstraint {
         if !state.append(bytes: complete) {
             degraded = "the text before the cursor is not valid \(language.name); not constraining"
         }
+        start = (state.copy(), pending, text, degraded)
+    }
+
+    /// Back to the state right after the prefix, to constrain another continuation of it (the mask cache and
+    /// the statistics are kept).
+    public func restart() {
+        state = start.state.copy()
+        pending = start.pending
+        text = start.text
+        degraded = start.degraded
+        stepTime = 0
     }
 
     public var isActive: Bool { degraded == nil }
