@@ -67,6 +67,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--holes", choices=["statements", "lines", "both"], default="both")
     ap.add_argument("--modes", default="constrained,unconstrained")
+    ap.add_argument("--extra", default="", help="more `moecoder complete` options, e.g. '--no-heal --attempts 1'")
     args = ap.parse_args()
     sets = ["statements", "lines"] if args.holes == "both" else [args.holes]
     report = {}
@@ -94,6 +95,7 @@ def run(args, holes):
                            str(args.max_tokens), "--threads", str(args.threads)]
                     if mode == "unconstrained":
                         cmd.append("--no-constrain")
+                    cmd += args.extra.split()
                     out = subprocess.run(cmd, capture_output=True, text=True)
                     if out.returncode != 0:
                         results[mode].append({"file": path.name, "line": i + 1, "error": out.stderr.strip()})

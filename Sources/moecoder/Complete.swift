@@ -13,6 +13,10 @@ struct Complete: ParsableCommand {
             Qwen2.5-Coder, StarCoder2/moecoder or CodeLlama, picked from its tokens), or only the code before the \
             cursor when it has no such tokens. The completion ends when it closes the construct the cursor is in, \
             at the end of the line, statement or block it writes, at the model's end of text, or at --max-tokens. \
+            The syntax constraint keeps the code before the cursor plus the completion parsable as it is written; \
+            when the whole file with the completion does not parse, up to --attempts decodings are tried, and one \
+            that still does not fit is cut back (or its open brackets and string closed) to a part that does. \
+            The model rewrites the last token before the cursor itself (token healing; --no-heal to compare). \
             The file is never modified.
 
             Exit status: 0 on success, 2 on bad usage, an unreadable file or model, or a cursor outside the file.
@@ -43,6 +47,9 @@ struct Complete: ParsableCommand {
 
     @Flag(help: "Decode without the syntax constraint (to compare).")
     var noConstrain = false
+
+    @Flag(help: "Keep the last token before the cursor in the prompt instead of letting the model rewrite it.")
+    var noHeal = false
 
     @Option(help: ArgumentHelp(
         "Decodings to try in all when the file does not parse with the completion (1: only the first).",
@@ -78,6 +85,7 @@ struct Complete: ParsableCommand {
         request.sampling = SamplingParameters(temperature: temperature, seed: seed)
         request.constraint = noConstrain ? .none : .syntax
         request.attempts = attempts
+        request.tokenHealing = !noHeal
         let model = try modelOptions.load()
         let completion: Completion
         do { completion = try CodeCompleter(model: model).complete(request) } catch let error as ModelError {
@@ -111,8 +119,12 @@ struct Complete: ParsableCommand {
         if file == "-" {
             data = FileHandle.standardInput.readDataToEndOfFile()
         } else {
+            var isFolder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: file, isDirectory: &isFolder), isFolder.boolValue {
+                throw CLIFailure(message: "'\(file)' is a folder; give the source file to complete in")
+            }
             do { data = try Data(contentsOf: URL(fileURLWithPath: file)) } catch {
-                throw CLIFailure(message: "cannot read '\(file)': \((error as NSError).localizedDescription); "
+                throw CLIFailure(message: "cannot read '\(file)': \(readFailure(error)); "
                                  + "check the path and its permissions")
             }
         }

@@ -8,10 +8,10 @@ struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure a model on source files: perplexity, next-line exact match, Distinct-1, parse rate.",
         discussion: """
-            Perplexity is per token, reading each file left to right. Next-line exact match: the model writes
-            a line (greedy) from the code above it; it counts when it equals the real line, blanks trimmed.
-            Sampled infills: a line is taken out and the model writes it back from the code around it
-            (fill-in-the-middle, temperature 0.8); Distinct-1 is over their tokens, and "parses" is the share
+            Perplexity is per token, reading each file left to right. Next-line exact match: the model writes \
+            a line (greedy) from the code above it; it counts when it equals the real line, blanks trimmed. \
+            Sampled infills: a line is taken out and the model writes it back from the code around it \
+            (fill-in-the-middle, temperature 0.8); Distinct-1 is over their tokens, and "parses" is the share \
             of files that still parse (tree-sitter) with the sample in place, among files that parsed before.
             """)
 

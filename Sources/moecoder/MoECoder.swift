@@ -8,7 +8,7 @@ struct MoECoder: ParsableCommand {
         commandName: "moecoder",
         abstract: "A self-hosted code assistant: syntax-aware completion, test generation and repair.",
         discussion: """
-            Exit status: 0 on success, 1 when the command ran but found problems (e.g. syntax errors),
+            Exit status: 0 on success, 1 when the command ran but found problems (e.g. syntax errors), \
             2 on bad usage or unreadable input.
             """,
         version: "0.1.0",
@@ -48,6 +48,29 @@ enum Main {
 struct CLIFailure: Error {
     var message: String
     var status: Int32 = 2
+}
+
+/// Why a file could not be read, in a few words ("no such file", "permission denied", …).
+func readFailure(_ error: any Error) -> String {
+    let error = error as NSError
+    if error.domain == NSCocoaErrorDomain {
+        switch error.code {
+        case NSFileReadNoSuchFileError, NSFileNoSuchFileError: return "no such file"
+        case NSFileReadNoPermissionError: return "permission denied"
+        default: break
+        }
+    }
+    if error.domain == NSPOSIXErrorDomain, let code = POSIXErrorCode(rawValue: Int32(error.code)) {
+        switch code {
+        case .ENOENT: return "no such file"
+        case .EACCES, .EPERM: return "permission denied"
+        case .EISDIR: return "it is a folder"
+        default: break
+        }
+    }
+    var text = error.localizedDescription
+    while text.hasSuffix(".") { text.removeLast() }
+    return text
 }
 
 /// Writes a line to standard error.

@@ -8,12 +8,12 @@ struct Parse: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Parse source files and report syntax errors (or, with --defs, the definitions).",
         discussion: """
-            The language comes from each file's extension (\(Language.all.map { "\($0.name): .\($0.extensions.joined(separator: " ."))" }.joined(separator: "; "))),
-            or from --language. A folder is searched for files of known languages. Errors are printed as
-            FILE:LINE:COLUMN: error: MESSAGE (1-based; columns count characters).
+            The language comes from each file's extension (\(Language.all.map { "\($0.name): .\($0.extensions.joined(separator: " ."))" }.joined(separator: "; "))), \
+            or from --language. A folder is searched for files of known languages. Errors are printed as \
+            FILE:LINE:COLUMN: error: MESSAGE (1-based; columns count characters). \
             With --json, one JSON object per file is printed per line.
 
-            Exit status: 0 when every file parses, 1 when a file has syntax errors, 2 on bad usage or an
+            Exit status: 0 when every file parses, 1 when a file has syntax errors, 2 on bad usage or an \
             unreadable file.
             """)
 
@@ -78,7 +78,7 @@ struct Parse: ParsableCommand {
             }
             let bytes: [UInt8]
             do { bytes = try read(input) } catch {
-                warn("cannot read '\(input)': \(error.localizedDescription)")
+                warn("cannot read '\(input)': \(readFailure(error))")
                 status = 2
                 continue
             }

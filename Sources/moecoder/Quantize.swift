@@ -8,7 +8,7 @@ struct Quantize: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Convert a GGUF model's weight matrices to Q8_0, Q4_0, F16, BF16 or F32.",
         discussion: """
-            Weight matrices whose rows are whole blocks of the target type are converted; norms, biases and
+            Weight matrices whose rows are whole blocks of the target type are converted; norms, biases and \
             the expert routers are stored as F32; metadata (tokenizer included) is copied.
             """)
 

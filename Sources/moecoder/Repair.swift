@@ -7,16 +7,16 @@ struct Repair: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Propose ranked, test-validated patches for a broken Python file.",
         discussion: """
-            A file that does not parse gets edits that make it parse (and compile). Otherwise the tests are run
-            (pytest, in a temporary copy of the project, in testgen's sandbox), the failing ones' coverage and
-            tracebacks point at suspicious lines, and mutation operators (and the model, with --model) propose
-            patches there. Each candidate runs against the tests; one that breaks a passing test is rejected.
-            Patches are ranked by tests passing, then edit size, then model likelihood, and printed as unified
+            A file that does not parse gets edits that make it parse (and compile). Otherwise the tests are run \
+            (pytest, in a temporary copy of the project, in testgen's sandbox), the failing ones' coverage and \
+            tracebacks point at suspicious lines, and mutation operators (and the model, with --model) propose \
+            patches there. Each candidate runs against the tests; one that breaks a passing test is rejected. \
+            Patches are ranked by tests passing, then edit size, then model likelihood, and printed as unified \
             diffs. Your files are not changed unless you pass --apply. Progress goes to standard error.
 
             Without --test or --cmd, test_<name>.py or <name>_test.py beside the file or in tests/ is used.
 
-            Exit status: 0 when a plausible patch was found (or applied), 1 when none was, 2 on bad usage or
+            Exit status: 0 when a plausible patch was found (or applied), 1 when none was, 2 on bad usage or \
             unreadable input.
             """)
 

@@ -7,13 +7,13 @@ struct Testgen: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate pytest tests for a Python module and report the edge cases that crash it.",
         discussion: """
-            Finds the module's public functions, classes and methods with tree-sitter, runs candidate calls in a
-            sandboxed Python process (own temporary folder, time and memory limits, no network, no writes
-            elsewhere) for --budget seconds keeping those that add line or branch coverage, writes a pytest file
-            and measures its coverage with coverage.py. Inputs that crashed or hung are reported, not tested.
+            Finds the module's public functions, classes and methods with tree-sitter, runs candidate calls in a \
+            sandboxed Python process (own temporary folder, time and memory limits, no network, no writes \
+            elsewhere) for --budget seconds keeping those that add line or branch coverage, writes a pytest file \
+            and measures its coverage with coverage.py. Inputs that crashed or hung are reported, not tested. \
             Progress goes to standard error.
 
-            Exit status: 0 when the test file was written and passes, 1 when it does not pass, 2 when the module
+            Exit status: 0 when the test file was written and passes, 1 when it does not pass, 2 when the module \
             does not parse, cannot be imported or defines nothing to test.
             """)
 
