@@ -150,6 +150,11 @@ public final class CodeCompleter {
         var banned: Set<Int32> = []
         let completionStart = CompletionStart(tokenizer: model.tokenizer, promptLength: prompt.tokens.count,
                                               healing: prompt.healing)
+        // Python: the syntax constraint also keeps the completion's lines at indentations Python accepts.
+        let indentation = constraint?.isActive == true && context.syntax.indentationBlocks
+            ? PythonIndentationProcessor(prefix: Array(constrainedPrefix.utf8), syntax: context.syntax,
+                                         start: completionStart)
+            : nil
         func decode(_ number: Int) throws -> Attempt {
             if number > 0 { constraint?.restart() }
             // Other attempts: a repetition penalty against loops, and from the third on, starts other than
@@ -161,6 +166,7 @@ public final class CodeCompleter {
             }
             var processors: [any LogitProcessor] = processor.map { [$0] } ?? []
             if !prompt.healing.isEmpty { processors.append(HealingProcessor(completionStart)) }
+            if let indentation { processors.append(indentation) }
             if number >= 2, !banned.isEmpty { processors.append(FirstTokenBan(completionStart, tokens: banned)) }
             let attempt = try generateAttempt(
                 number: number, prompt: prompt, context: context, request: request, maxTokens: maxTokens,

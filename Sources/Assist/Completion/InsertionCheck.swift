@@ -29,6 +29,12 @@ final class InsertionCheck {
     private let errorsBefore: Set<Range<Int>>
     private let errorsAfter: [Range<Int>]
     private let missing: Set<MissingNode>
+    /// Python: indentation is checked too (tree-sitter-python does not enforce it). The first indentation
+    /// error of the file without the completion at or after the cursor's line, counted from the file's end
+    /// (so that it can be recognised once the completion moves it).
+    private let indentation: LexicalSyntax?
+    private let cursorLineStart: Int
+    private let indentationErrorFromEnd: Int?
 
     init(language: Language, prefix: [UInt8], suffix: [UInt8]) throws {
         parser = try Parser(language: language)
@@ -41,6 +47,16 @@ final class InsertionCheck {
         errorsBefore = Set(baseline.filter { $0.missing == nil && $0.range.upperBound <= cursor }.map(\.range))
         errorsAfter = baseline.filter { $0.missing == nil && $0.range.lowerBound >= cursor }.map(\.range)
         missing = Set(baseline.compactMap(\.missing))
+        cursorLineStart = lineStart
+        if language.name == "python" {
+            let syntax = LexicalSyntax.of(language)
+            indentation = syntax
+            let error = PythonIndentation.firstError(in: prefix + suffix, syntax: syntax)
+            indentationErrorFromEnd = error.flatMap { $0 >= lineStart ? prefix.count + suffix.count - $0 : nil }
+        } else {
+            indentation = nil
+            indentationErrorFromEnd = nil
+        }
     }
 
     static func errorSites(_ tree: Tree) -> [ErrorSite] {
@@ -85,9 +101,20 @@ final class InsertionCheck {
         }
     }
 
-    /// Whether the whole file parses with `inserted` at the cursor.
+    /// Whether the whole file parses with `inserted` at the cursor (for Python, with its indentation rules).
     func parses(with inserted: ArraySlice<UInt8>) -> Bool {
-        guard let tree = try? parser.parse(SourceText(bytes: prefix + inserted + suffix)) else { return false }
-        return !tree.hasErrors
+        let bytes = prefix + inserted + suffix
+        guard let tree = try? parser.parse(SourceText(bytes: bytes)), !tree.hasErrors else { return false }
+        return indentationAllows(bytes, insertedCount: inserted.count)
+    }
+
+    /// Whether the completion leaves the indentation as Python wants it: no indentation error from the cursor's
+    /// line on, other than one the file had already after the cursor.
+    func indentationAllows(_ bytes: [UInt8], insertedCount: Int) -> Bool {
+        guard let indentation, let error = PythonIndentation.firstError(in: bytes, syntax: indentation) else {
+            return true
+        }
+        if error < cursorLineStart { return true }   // above the completion: not its doing, and it hides the rest
+        return error >= prefix.count + insertedCount && bytes.count - error == indentationErrorFromEnd
     }
 }

@@ -1,0 +1,166 @@
+import Engine
+
+/// Python's indentation rules, which tree-sitter-python does not enforce: it accepts a line indented deeper
+/// than the one before without a block header (`IndentationError: unexpected indent`), a dedent to a level no
+/// enclosing block has (`unindent does not match any outer indentation level`), and a block header followed
+/// by no deeper line (`expected an indented block`). Completions are held to them, so that a completion never
+/// leaves a file CPython cannot compile for its indentation.
+///
+/// Only the first line of each logical line counts (not lines inside brackets, inside a triple-quoted string,
+/// or after a backslash), blank and comment-only lines do not, and tabs go to the next multiple of 8, as in
+/// CPython's tokenizer. Text is read as it grows (`append`), so decoding can ask where the next line may start.
+struct PythonIndentation {
+    private var scanner: CodeScanner
+    /// Everything read so far; `position` is how far the scanner got (it may wait for more bytes to tell a
+    /// lexeme, e.g. a quote that may open a triple-quoted string).
+    private var bytes: [UInt8] = []
+    private var position = 0
+    /// Indentation widths of the open blocks, outermost first.
+    private(set) var levels = [0]
+    /// The last logical line ended with `:`: the next one must be indented deeper.
+    private(set) var expectIndent = false
+    /// The current physical line starts a logical line.
+    private(set) var startsLogicalLine = true
+    /// Width of the current line's leading whitespace so far.
+    private(set) var indent = 0
+    /// Code was seen on the current physical line.
+    private(set) var sawCode = false
+    private var lineStart = 0
+    /// Offset of the first line whose indentation Python rejects.
+    private(set) var error: Int?
+
+    init(syntax: LexicalSyntax) { scanner = CodeScanner(syntax: syntax) }
+
+    /// The byte offset of the first line whose indentation Python rejects (the end of `bytes` when the text
+    /// ends after a block header), or nil when there is none.
+    static func firstError(in bytes: [UInt8], syntax: LexicalSyntax) -> Int? {
+        var state = PythonIndentation(syntax: syntax)
+        state.append(bytes)
+        return state.finish()
+    }
+
+    /// Reads more text.
+    mutating func append<Bytes: Sequence<UInt8>>(_ more: Bytes) {
+        bytes.append(contentsOf: more)
+        read(final: false)
+    }
+
+    /// The text ends here: the first error, counting a block header left without its block.
+    mutating func finish() -> Int? {
+        read(final: true)
+        if error == nil, expectIndent { error = bytes.count }
+        return error
+    }
+
+    /// Whether the text is at the leading whitespace of a logical line, everything read, in code.
+    var atLineIndentation: Bool {
+        error == nil && position == bytes.count && startsLogicalLine && !sawCode && scanner.mode == .code
+    }
+
+    /// At `atLineIndentation`: whether code may start after `width` columns of indentation.
+    func codeMayStart(at width: Int) -> Bool {
+        expectIndent ? width > levels[levels.count - 1] : levels.contains(width)
+    }
+
+    /// At `atLineIndentation`: whether the indentation may grow to `width` columns (and code follow later).
+    func indentationMayReach(_ width: Int) -> Bool {
+        expectIndent || width <= levels[levels.count - 1]
+    }
+
+    private mutating func read(final: Bool) {
+        while error == nil, position < bytes.count,
+              let (length, lexeme) = scanner.step(bytes, at: position, final: final) {
+            handle(lexeme, at: position, length: length)
+            position += length
+        }
+    }
+
+    private mutating func handle(_ lexeme: CodeScanner.Lexeme, at i: Int, length: Int) {
+        switch lexeme {
+        case .space:
+            if !sawCode { indent = CursorContext.widen(indent, by: bytes[i]) }
+        case .comment:
+            break
+        case .open, .close, .code, .string:
+            if !sawCode, startsLogicalLine {
+                if !codeMayStart(at: indent) {
+                    error = lineStart
+                    return
+                }
+                if expectIndent {
+                    levels.append(indent)
+                    expectIndent = false
+                } else {
+                    while let last = levels.last, indent < last { levels.removeLast() }
+                }
+            }
+            sawCode = true
+        case .newline(let inCode):
+            if sawCode {
+                // Where the logical line ends, the next physical line starts one.
+                let ends = inCode && scanner.depth == 0 && scanner.lastCode.1 != ascii("\\")
+                if ends { expectIndent = scanner.lastCode.1 == ascii(":") }
+                startsLogicalLine = ends
+            }
+            // A blank or comment-only line leaves `startsLogicalLine` as it was.
+            lineStart = i + length
+            indent = 0
+            sawCode = false
+        }
+    }
+}
+
+/// Keeps a Python completion's lines where Python allows them: at the start of a logical line, whitespace may
+/// not go deeper than the current block (or, after a block header, must go deeper), and code may only start at
+/// an open block's indentation. Tree-sitter's tables, which the syntax constraint follows, do not say this.
+final class PythonIndentationProcessor: LogitProcessor {
+    private let start: CompletionStart
+    private let initial: PythonIndentation
+    private var state: PythonIndentation
+    private var fed = 0
+
+    /// - Parameter prefix: the code before the completion (without any healed bytes: the completion writes
+    ///   them).
+    init(prefix: [UInt8], syntax: LexicalSyntax, start: CompletionStart) {
+        self.start = start
+        var state = PythonIndentation(syntax: syntax)
+        state.append(prefix)
+        initial = state
+        self.state = state
+    }
+
+    func process(_ logits: UnsafeMutableBufferPointer<Float>, history: [Int32]) {
+        guard history.count >= start.promptLength else { return }
+        let generated = history.count - start.promptLength
+        if generated < fed {
+            state = initial
+            fed = 0
+        }
+        while fed < generated {
+            let token = history[start.promptLength + fed]
+            if Int(token) >= 0, Int(token) < start.tokenBytes.count { state.append(start.tokenBytes[Int(token)]) }
+            fed += 1
+        }
+        guard state.atLineIndentation else { return }
+        let tokenBytes = start.tokenBytes
+        for i in 0..<min(logits.count, tokenBytes.count) where logits[i] != -.infinity && !start.special[i] {
+            var width = state.indent, j = 0
+            let bytes = tokenBytes[i]
+            while j < bytes.count, bytes[j] == ascii(" ") || bytes[j] == ascii("\t") {
+                width = CursorContext.widen(width, by: bytes[j])
+                j += 1
+            }
+            let allowed: Bool
+            if j == bytes.count {
+                allowed = state.indentationMayReach(width)
+            } else {
+                let next = bytes[j]
+                allowed = next == ascii("\n") || next == ascii("\r") || next == ascii("#") || next == 0x0C
+                    || state.codeMayStart(at: width)
+            }
+            if !allowed { logits[i] = -.infinity }
+        }
+    }
+
+    func accept(_ token: Int32) {}
+}

@@ -1,0 +1,118 @@
+import Foundation
+import Syntax
+import Testing
+@testable import Assist
+
+/// Python's indentation rules, which tree-sitter-python does not enforce, checked for completions.
+@Suite struct PythonIndentationTests {
+    typealias F = CompletionFixtures
+
+    /// Each snippet with the line CPython 3.11's `compile()` reports an IndentationError on (nil: it compiles);
+    /// `end` for the error at the end of the text (a block header with nothing after it).
+    static let cases: [(String, Int?)] = [
+        ("def f(x):\n    t = x\n        y = 2\n    return y\n", 3),              // unexpected indent
+        ("def f(x):\n    if x:\n        t = 1\n      y = 2\n    return y\n", 4),  // unindent does not match
+        ("def f(x):\n    if x:\n    return y\n", 3),                               // expected an indented block
+        ("def f(x):\n    return (1,\n  2)\n", nil),
+        ("def f(x):\n    s = '''\nabc\n        '''\n    return s\n", nil),
+        ("x = 1 + \\\n        2\ny = 3\n", nil),
+        ("if x: y = 1\nz = 2\n", nil),
+        ("class A:\n    # comment\n\n        # deeper comment\n    x = 1\n", nil),
+        ("def f():\n    pass\n", nil),
+        ("def f():\n", -1),                                                        // expected an indented block
+        ("  x = 1\n", 1),                                                          // unexpected indent
+        ("if (a and\n        b):\n    pass\n", nil),
+        ("d = {\n  'a': 1,\n}\nif d:\n\tpass\n", nil),
+        ("def f(x):\n    return x\n  y = 1\n", 3),                                 // unindent does not match
+        ("for i in range(3):\n    pass\nelse:\n    pass\n", nil),
+        ("x = 1\n    # indented comment\ny = 2\n", nil),
+    ]
+
+    @Test func agreesWithCPythonOnSnippets() throws {
+        let syntax = LexicalSyntax.of(try Language.named("python"))
+        for (code, line) in Self.cases {
+            let bytes = Array(code.utf8)
+            let error = PythonIndentation.firstError(in: bytes, syntax: syntax)
+            if line == -1 {
+                #expect(error == bytes.count, "\(code.debugDescription)")
+            } else {
+                let found = error.map { offset in bytes[..<offset].filter { $0 == 0x0A }.count + 1 }
+                #expect(found == line, "\(code.debugDescription)")
+            }
+        }
+    }
+
+    /// Real files that compile have no indentation error.
+    @Test func realFilesPass() throws {
+        let syntax = LexicalSyntax.of(try Language.named("python"))
+        let folder = F.root.appendingPathComponent("models/heldout")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".py") }
+        #expect(files.count >= 10, "models/heldout is filled by scripts/setup")
+        for name in files {
+            let bytes = Array(try Data(contentsOf: folder.appendingPathComponent(name)))
+            #expect(PythonIndentation.firstError(in: bytes, syntax: syntax) == nil, "\(name)")
+        }
+    }
+
+    /// A completion that indents a line where Python does not allow it does not count as parsing, though
+    /// tree-sitter accepts it; an indentation error the file already had below the cursor does not count
+    /// against the completion.
+    @Test func completionsAreHeldToTheRules() throws {
+        let python = try Language.named("python")
+        let prefix = "def f(x):\n    y = x\n    ", suffix = "\n    return y\n"
+        let check = try InsertionCheck(language: python, prefix: Array(prefix.utf8), suffix: Array(suffix.utf8))
+        #expect(check.parses(with: Array("y += 1".utf8)[...]))
+        #expect(!check.parses(with: Array("if y:".utf8)[...]), "a header needs an indented block after it")
+        #expect(!check.parses(with: Array("y += 1\n        z = 2".utf8)[...]), "unexpected indent")
+        #expect(check.parses(with: Array("if y:\n        y += 1".utf8)[...]))
+        let broken = try InsertionCheck(language: python, prefix: Array(prefix.utf8),
+                                        suffix: Array("\n    return y\n  z = 1\n".utf8))
+        #expect(broken.indentationAllows(Array((prefix + "y += 1" + "\n    return y\n  z = 1\n").utf8),
+                                         insertedCount: 6))
+        #expect(!broken.indentationAllows(Array((prefix + "if y:" + "\n    return y\n  z = 1\n").utf8),
+                                          insertedCount: 5))
+    }
+
+    /// Where the next line may start, as the text grows.
+    @Test func tracksWhereTheNextLineMayStart() throws {
+        let syntax = LexicalSyntax.of(try Language.named("python"))
+        var state = PythonIndentation(syntax: syntax)
+        state.append(Array("def f(x):\n    y = 1\n".utf8))
+        #expect(state.atLineIndentation && state.levels == [0, 4] && !state.expectIndent)
+        #expect(state.codeMayStart(at: 4) && state.codeMayStart(at: 0) && !state.codeMayStart(at: 2))
+        #expect(!state.codeMayStart(at: 8) && state.indentationMayReach(4) && !state.indentationMayReach(5))
+        state.append(Array("    if y:\n".utf8))
+        #expect(state.expectIndent && !state.codeMayStart(at: 4) && state.codeMayStart(at: 6))
+        state.append(Array("        z = (1,\n".utf8))
+        #expect(!state.atLineIndentation, "inside brackets")
+        state.append(Array("2)\n".utf8))
+        #expect(state.atLineIndentation && state.levels == [0, 4, 8])
+        #expect(state.finish() == nil)
+    }
+
+    /// The processor allows a token at a line's indentation exactly when some continuation keeps Python's
+    /// indentation rules (checked by reading the whole text again).
+    @Test func processorAllowsWhatSomeContinuationAccepts() throws {
+        let python = try Language.named("python")
+        let syntax = LexicalSyntax.of(python)
+        let tokenizer = try F.tokenizer("qwen2")
+        let start = CompletionStart(tokenizer: tokenizer, promptLength: 1, healing: [])
+        for prefix in ["def f(x):\n    y = 1\n", "def f(x):\n    if x:\n", "class A:\n    def m(self):\n        pass\n  "] {
+            let processor = PythonIndentationProcessor(prefix: Array(prefix.utf8), syntax: syntax, start: start)
+            var logits = [Float](repeating: 0, count: tokenizer.vocabularySize)
+            logits.withUnsafeMutableBufferPointer { processor.process($0, history: [0]) }
+            var refused = 0
+            for id in logits.indices where !tokenizer.isSpecial(Int32(id)) {
+                let bytes = tokenizer.bytes(of: Int32(id))
+                let acceptable = (0...8).contains { k in
+                    let text = Array(prefix.utf8) + bytes + Array(String(repeating: " ", count: k).utf8) + Array("x\n".utf8)
+                    let error = PythonIndentation.firstError(in: text, syntax: syntax)
+                    return error == nil || error == text.count
+                }
+                #expect((logits[id] != -.infinity) == acceptable, "\(prefix.debugDescription) + \(String(decoding: bytes, as: UTF8.self).debugDescription)")
+                if logits[id] == -.infinity { refused += 1 }
+            }
+            #expect(refused > 0)
+        }
+    }
+}
