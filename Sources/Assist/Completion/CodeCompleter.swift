@@ -25,6 +25,8 @@ public struct CompletionRequest {
     /// When the file does not parse with a completion, other decodings are tried, up to this many in all
     /// (1: the first decoding only). Each reuses the processed prompt, so an attempt costs only its tokens.
     public var attempts = 6
+    /// No further attempt starts once this many seconds have passed since the request began.
+    public var attemptSeconds = 2.0
     /// Leave the prefix's last token out of the prompt and let the completion write it again (see
     /// `CompletionPrompt.healing`). Not with a `.custom` constraint.
     public var tokenHealing = true
@@ -185,7 +187,8 @@ public final class CodeCompleter {
         }
         var best = try decode(0)
         var made = 1
-        while !best.parseOK, made < attempts, request.cancellation?.isCancelled != true {
+        while !best.parseOK, made < attempts, request.cancellation?.isCancelled != true,
+              Date().timeIntervalSince(start) < request.attemptSeconds {
             let attempt = try decode(made)
             made += 1
             if attempt.parseOK { best = attempt }
