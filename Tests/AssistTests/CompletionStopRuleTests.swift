@@ -16,6 +16,16 @@ import Testing
         #expect(r.reason == .blankLine)
     }
 
+    @Test func aLineWrittenTwiceInARowEndsTheCompletion() throws {
+        let r = try F.stop("def area(r):\n    ‸\n", "python",
+                           after: "check(r)\n    check(r)\n    check(r)\n")
+        #expect(r.text == "check(r)")
+        #expect(r.reason == .repetition)
+        // Lines of punctuation repeat legitimately.
+        let js = try F.stop("const a = [\n  [1],\n  ‸\n];\n", "javascript", after: "[2],\n  [3],\n")
+        #expect(js.reason != .repetition)
+    }
+
     @Test func pythonBodyStopsAtADedent() throws {
         let r = try F.stop("def area(r):\n    ‸\n", "python",
                            after: "pi = 3.14\n    return pi * r * r\ndef other():\n    pass\n")

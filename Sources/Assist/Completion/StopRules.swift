@@ -18,6 +18,8 @@ public enum CompletionStop: String, Sendable, Codable {
     case blankLine = "blank_line"
     /// The completion began to repeat the line after the cursor.
     case suffixOverlap = "suffix_overlap"
+    /// The completion wrote the same line twice in a row (a loop small models fall into).
+    case repetition
     /// The caller cancelled generation.
     case cancelled
 }
@@ -35,7 +37,7 @@ struct StopPoint: Equatable {
 /// - after the statement begun on the cursor's line, once it is complete;
 /// - on a line of its own: at a blank line after complete code, at a line indented left of the cursor's block
 ///   (Python), or after a line that closes a block it opened (brace languages);
-/// - when a whole line repeats the first line after the cursor.
+/// - when a whole line repeats the first line after the cursor, or the completion's line before it.
 /// "Complete" means complete lexically (brackets closed, no string open, no operator or `:` at the end) and,
 /// where errors elsewhere in the file do not hide it, in the tree: no syntax error touches the inserted code.
 struct StopRules {
@@ -65,6 +67,8 @@ struct StopRules {
     private var constructClosed = false
     /// Python, statement scope: the statement ended here unless the next line is indented deeper.
     private var pendingEnd: Int?
+    /// The completion's last whole line, trimmed.
+    private var previousLine = ""
 
     init(context: CursorContext) {
         self.context = context
@@ -172,6 +176,12 @@ struct StopRules {
             stop = StopPoint(end: context.insertsLineBefore ? position + 1 : position, reason: .endOfLine)
             return
         }
+        let line = String(decoding: bytes[lineStart..<position], as: UTF8.self).trimmingWhitespace()
+        if lineNumber > 0, line == previousLine, line.contains(where: { $0.isLetter || $0.isNumber }) {
+            stop = StopPoint(end: lineStart, reason: .repetition)
+            return
+        }
+        if !line.isEmpty { previousLine = line }
         guard inCode, scanner.depth <= baseDepth else { return }
         if constructClosed {
             stop = StopPoint(end: position, reason: .closedConstruct)
