@@ -112,6 +112,8 @@ def run(args, holes):
             "completions": len(rs), "errors": len(rs) - len(ok),
             "parse_rate": sum(r["parse_ok"] for r in ok) / max(1, len(ok)),
             "exact_line_match": sum(r["exact"] for r in ok) / max(1, len(ok)),
+            "first_line_match": sum(r["completion"].strip().split("\n")[0].strip() == r["expected"] for r in ok)
+                                / max(1, len(ok)),
             "ms_p50": statistics.median(r["ms"] for r in ok) if ok else None,
             "ms_p95": sorted(r["ms"] for r in ok)[int(0.95 * (len(ok) - 1))] if ok else None,
             "mean_attempts": statistics.mean(r["attempts"] for r in ok) if ok else None,
