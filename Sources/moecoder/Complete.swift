@@ -16,7 +16,8 @@ struct Complete: ParsableCommand {
             The syntax constraint keeps the code before the cursor plus the completion parsable as it is written; \
             when the whole file with the completion does not parse, up to --attempts decodings are tried, and one \
             that still does not fit is cut back (or its open brackets and string closed) to a part that does. \
-            The model rewrites the last token before the cursor itself (token healing; --no-heal to compare). \
+            A model without FIM tokens rewrites the last token before the cursor itself (token healing; --no-heal \
+            to compare). \
             The file is never modified.
 
             Exit status: 0 on success, 2 on bad usage, an unreadable file or model, or a cursor outside the file.
@@ -48,13 +49,13 @@ struct Complete: ParsableCommand {
     @Flag(help: "Decode without the syntax constraint (to compare).")
     var noConstrain = false
 
-    @Flag(help: "Keep the last token before the cursor in the prompt instead of letting the model rewrite it.")
+    @Flag(help: "Models without FIM tokens: keep the last token before the cursor in the prompt instead of letting the model rewrite it.")
     var noHeal = false
 
     @Option(help: ArgumentHelp(
         "Decodings to try in all when the file does not parse with the completion (1: only the first).",
         discussion: "Later ones penalise repetition and start with other tokens; the first that parses is kept."))
-    var attempts: Int = 6
+    var attempts: Int = 8
 
     @Flag(help: "Print one JSON object: completion, tokens, constrained, parse_ok, stop_reason, ms, prompt_tokens, attempts.")
     var json = false

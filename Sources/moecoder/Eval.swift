@@ -1,4 +1,5 @@
 import ArgumentParser
+import Assist
 import Engine
 import Foundation
 import Syntax
@@ -12,7 +13,10 @@ struct Eval: ParsableCommand {
             a line (greedy) from the code above it; it counts when it equals the real line, blanks trimmed. \
             Sampled infills: a line is taken out and the model writes it back from the code around it \
             (fill-in-the-middle, temperature 0.8); Distinct-1 is over their tokens, and "parses" is the share \
-            of files that still parse (tree-sitter) with the sample in place, among files that parsed before.
+            of files that still parse (tree-sitter) with the sample in place, among files that parsed before. \
+            Completions: the code of whole lines (a statement or block header on one line) is taken out and \
+            `moecoder complete` writes it back; "completions parse" is the share of holes after which the file \
+            parses (tree-sitter, and Python's indentation rules for Python).
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -29,6 +33,12 @@ struct Eval: ParsableCommand {
     @Option(help: "Sampled infills per file.")
     var samples = 4
 
+    @Option(help: ArgumentHelp(
+        "Completion holes per file: a whole line's code is taken out and `complete` (syntax constraint, greedy, "
+            + "at most 48 tokens) writes it back; reports how often the file then parses.",
+        valueName: "n"))
+    var completions = 4
+
     @Option(help: "Tokens per perplexity window (at most the model's context).")
     var window = 512
 
@@ -40,7 +50,9 @@ struct Eval: ParsableCommand {
 
     func validate() throws {
         if files.isEmpty == !heldOut { throw ValidationError("give source files or --held-out (not both)") }
-        if lines < 0 || samples < 0 { throw ValidationError("--lines and --samples must not be negative") }
+        if lines < 0 || samples < 0 || completions < 0 {
+            throw ValidationError("--lines, --samples and --completions must not be negative")
+        }
         if window < 2 { throw ValidationError("--window must be at least 2") }
     }
 
@@ -55,6 +67,7 @@ struct Eval: ParsableCommand {
         let evaluator = Evaluator(model: model, options: options)
         var results: [FileEvaluation] = []
         var parseChecked = 0, parsed = 0
+        var holes = CompletionScore()
         for path in paths {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw CLIFailure(message: "cannot read '\(path)' as UTF-8 text")
@@ -71,6 +84,21 @@ struct Eval: ParsableCommand {
                     if let tree = try? parser.parse(sample.filledText), !tree.hasErrors { parsed += 1 }
                 }
             }
+            if let language = Language.forPath(path), language.isAvailable {
+                for line in CompletionProbes.wholeLines(of: text, language: language, count: completions) {
+                    let hole = CompletionProbes.hole(in: text, line: line)
+                    var request = CompletionRequest(source: hole.source, language: language, cursor: hole.cursor)
+                    request.maxTokens = 48
+                    let completion: Completion
+                    do { completion = try CodeCompleter(model: model).complete(request) } catch let error as ModelError {
+                        throw CLIFailure(message: "\(path): \(error.message)")
+                    }
+                    holes.total += 1
+                    if completion.parseOK { holes.parsed += 1 }
+                    let firstLine = completion.text.split(separator: "\n", omittingEmptySubsequences: false).first ?? ""
+                    if firstLine.trimmingCharacters(in: .whitespaces) == hole.removed { holes.firstLine += 1 }
+                }
+            }
             if !json {
                 let ppl = exp(result.negativeLogLikelihood / Double(max(1, result.scoredTokens)))
                 warn(String(format: "%@: %d tokens, perplexity %.2f, next line %d/%d", path, result.scoredTokens, ppl,
@@ -83,7 +111,7 @@ struct Eval: ParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             let report = Report(model: model.path, summary: summary, parseRate: parseRate, parseChecked: parseChecked,
-                                files: results.map { FileReport($0) })
+                                completions: holes, files: results.map { FileReport($0) })
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
             return
         }
@@ -95,6 +123,10 @@ struct Eval: ParsableCommand {
         print(String(format: "distinct-1            %.3f (%d samples)", summary.distinct1, summary.samples))
         print(parseRate.map { String(format: "parses                %.3f (%d samples)", $0, parseChecked) }
               ?? "parses                - (no sample in a file whose language parses)")
+        if holes.total > 0 {
+            print(String(format: "completions parse     %.3f (%d of %d holes; first line exact %d)",
+                         Double(holes.parsed) / Double(holes.total), holes.parsed, holes.total, holes.firstLine))
+        }
     }
 
     /// The shipped held-out files, in name order.
@@ -120,7 +152,32 @@ struct Eval: ParsableCommand {
         }
     }
 
+    /// Constrained `complete` on whole-line holes (`--completions`).
+    struct CompletionScore: Codable {
+        var total = 0, parsed = 0, firstLine = 0
+        var parseRate: Double? { total > 0 ? Double(parsed) / Double(total) : nil }
+
+        enum CodingKeys: String, CodingKey { case total = "holes", parsed, firstLine = "first_line_exact", parseRate = "parse_rate" }
+
+        init() {}
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            total = try c.decode(Int.self, forKey: .total)
+            parsed = try c.decode(Int.self, forKey: .parsed)
+            firstLine = try c.decode(Int.self, forKey: .firstLine)
+        }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(total, forKey: .total)
+            try c.encode(parsed, forKey: .parsed)
+            try c.encode(firstLine, forKey: .firstLine)
+            try c.encode(parseRate, forKey: .parseRate)
+        }
+    }
+
     struct Report: Codable {
-        var model: String, summary: EvaluationSummary, parseRate: Double?, parseChecked: Int, files: [FileReport]
+        var model: String, summary: EvaluationSummary, parseRate: Double?, parseChecked: Int
+        var completions: CompletionScore
+        var files: [FileReport]
     }
 }

@@ -170,25 +170,25 @@ import Tokenizer
                            198, 1504],
     ]
 
-    /// Token healing: the prefix's last token leaves the prompt, for the completion to write again; a token
-    /// with a line break stays.
-    @Test(arguments: ["starcoder", "qwen2", "deepseek-coder"])
-    func healingTakesBackThePrefixsLastToken(_ name: String) throws {
-        let tokenizer = try F.tokenizer(name)
-        let prefix = "def f(x):\n    return compute(valu"
-        let whole = CompletionPrompt(tokenizer: tokenizer, prefix: prefix, suffix: Self.suffix, budget: 1000)
-        let healed = CompletionPrompt(tokenizer: tokenizer, prefix: prefix, suffix: Self.suffix, budget: 1000,
-                                      heal: true)
-        let last = try #require(plain(tokenizer, prefix).last)
-        #expect(whole.healing.isEmpty)
-        #expect(healed.healing == tokenizer.bytes(of: last))
-        #expect(Array(prefix.utf8).suffix(healed.healing.count).elementsEqual(healed.healing))
-        #expect(healed.tokens.count == whole.tokens.count - 1)
-        let atLineStart = CompletionPrompt(tokenizer: tokenizer, prefix: "x = 1\n", suffix: Self.suffix,
-                                           budget: 1000, heal: true)
-        #expect(atLineStart.healing.isEmpty)
-        // Without FIM tokens the prompt keeps at least one token.
+    /// Token healing: for a prompt of the code before the cursor only, the prefix's last token leaves the
+    /// prompt for the completion to write again (a token with a line break stays); FIM prompts are not healed.
+    @Test func healingTakesBackThePrefixsLastTokenWithoutFIM() throws {
         let bare = try F.tokenizer("gpt2")
-        #expect(CompletionPrompt(tokenizer: bare, prefix: "x", suffix: "", budget: 100, heal: true).healing.isEmpty)
+        let prefix = "def f(x):\n    return compute(valu"
+        let whole = CompletionPrompt(tokenizer: bare, prefix: prefix, suffix: Self.suffix, budget: 1000)
+        let healed = CompletionPrompt(tokenizer: bare, prefix: prefix, suffix: Self.suffix, budget: 1000, heal: true)
+        #expect(whole.format == nil && whole.healing.isEmpty)
+        let last = try #require(plain(bare, prefix).last)
+        #expect(healed.healing == bare.bytes(of: last))
+        #expect(Array(prefix.utf8).suffix(healed.healing.count).elementsEqual(healed.healing))
+        #expect(healed.tokens == Array(whole.tokens.dropLast()))
+        #expect(CompletionPrompt(tokenizer: bare, prefix: "x = 1\n", suffix: "", budget: 100, heal: true).healing.isEmpty)
+        #expect(CompletionPrompt(tokenizer: bare, prefix: "x", suffix: "", budget: 100, heal: true).healing.isEmpty,
+                "the prompt keeps at least one token")
+        for name in ["starcoder", "qwen2", "deepseek-coder"] {
+            let tokenizer = try F.tokenizer(name)
+            let fim = CompletionPrompt(tokenizer: tokenizer, prefix: prefix, suffix: Self.suffix, budget: 1000, heal: true)
+            #expect(fim.format != nil && fim.healing.isEmpty)
+        }
     }
 }

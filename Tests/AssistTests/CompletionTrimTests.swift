@@ -39,3 +39,30 @@ import Testing
                 == "if (x) { return g(x, 1)}")
     }
 }
+
+/// The holes `moecoder eval --completions` measures on.
+@Suite struct CompletionProbeTests {
+    @Test func wholeLinesAreStatementsOnOneLine() throws {
+        let python = try Language.named("python")
+        let source = """
+            import os
+            def f(values,
+                  key=None):
+                \"\"\"Docstring
+                over lines.\"\"\"
+                total = sum(values) + \\
+                    1
+                if total > 10:
+                    return total  # big
+                # a comment
+                return -1
+            """
+        #expect(CompletionProbes.wholeLines(of: source, language: python, count: 10) == [7, 8, 10])
+        #expect(CompletionProbes.wholeLines(of: source, language: python, count: 1) == [8])
+        let hole = CompletionProbes.hole(in: source, line: 8)
+        #expect(hole.removed == "return total  # big")
+        #expect(hole.source.contains("10:\n        \n    # a"))
+        #expect(Array(hole.source.utf8)[hole.cursor - 1] == UInt8(ascii: " "))
+        #expect(Array(hole.source.utf8)[hole.cursor] == UInt8(ascii: "\n"))
+    }
+}

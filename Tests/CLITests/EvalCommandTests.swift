@@ -8,7 +8,8 @@ import Testing
 
     @Test func evalReportsPerplexityAndNextLineMatch() throws {
         let result = try CLI.moecoder(["eval", "--model", Self.model, "--threads", "1", "--lines", "2",
-                                       "--samples", "1", "--window", "64", "--json", Self.example])
+                                       "--samples", "1", "--completions", "2", "--window", "64", "--json",
+                                       Self.example])
         #expect(result.status == 0, "\(result.stderr)")
         let report = try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let summary = try #require(report["summary"] as? [String: Any])
@@ -16,9 +17,12 @@ import Testing
         #expect((summary["scoredTokens"] as? Int ?? 0) > 100)
         #expect((summary["perplexity"] as? Double ?? 0) > 1)
         #expect(summary["lineProbes"] as? Int == 2)
+        let completions = try #require(report["completions"] as? [String: Any])
+        #expect(completions["holes"] as? Int == 2)
+        #expect((completions["parsed"] as? Int ?? -1) >= 0 && completions["parse_rate"] is Double)
         let human = try CLI.moecoder(["eval", "--model", Self.model, "--threads", "1", "--lines", "1", "--samples", "0",
-                                      "--window", "64", Self.example])
-        #expect(human.status == 0 && human.stdout.contains("perplexity"))
+                                      "--completions", "1", "--window", "64", Self.example])
+        #expect(human.status == 0 && human.stdout.contains("perplexity") && human.stdout.contains("completions parse"))
     }
 
     @Test func evalNeedsFilesOrHeldOut() throws {
@@ -49,10 +53,14 @@ import Testing
         #expect((object["tokenizer"] as? [String: Any])?["fim"] as? Bool == true)
 
         let file = CLI.packageRoot.appendingPathComponent("models/heldout/stdlib___weakrefset.py").path
-        let eval = try CLI.moecoder(["eval", "--lines", "1", "--samples", "1", "--window", "256", "--json", file])
+        let eval = try CLI.moecoder(["eval", "--lines", "1", "--samples", "1", "--completions", "3", "--window", "256",
+                                     "--json", file])
         #expect(eval.status == 0, "\(eval.stderr)")
         let report = try #require(JSONSerialization.jsonObject(with: Data(eval.stdout.utf8)) as? [String: Any])
         let perplexity = try #require((report["summary"] as? [String: Any])?["perplexity"] as? Double)
         #expect(perplexity > 1 && perplexity < 200)
+        // Constrained completions of whole-line holes leave the file parsing.
+        let completions = try #require(report["completions"] as? [String: Any])
+        #expect(completions["holes"] as? Int == 3 && completions["parsed"] as? Int == 3)
     }
 }

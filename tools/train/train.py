@@ -39,8 +39,8 @@ MODEL_CONFIG = dict(
 class FIMSampler:
     """Draws training sequences (length seq+1, padded with -1) from a list of documents."""
 
-    def __init__(self, docs: list[str], tok: Tokenizer, seq: int, fim_rate: float):
-        self.docs, self.tok, self.seq, self.fim_rate = docs, tok, seq, fim_rate
+    def __init__(self, docs: list[str], tok: Tokenizer, seq: int, fim_rate: float, holes: str = "mixed"):
+        self.docs, self.tok, self.seq, self.fim_rate, self.holes = docs, tok, seq, fim_rate, holes
         sizes = np.array([len(d) for d in docs], dtype=np.float64)
         self.cum = np.cumsum(sizes) / sizes.sum()
         ids = {t: tok.token_to_id(t) for t in ("<|endoftext|>", "<fim_prefix>", "<fim_suffix>", "<fim_middle>")}
@@ -67,7 +67,18 @@ class FIMSampler:
         if rng.random() >= self.fim_rate or len(text) < 8:
             (ids,) = self.encode([text])
             return (ids + ([self.eos] if at_end else []))[:n]
-        if rng.random() < 0.5:
+        r = rng.random()
+        if self.holes == "cursor" and r < 0.5:
+            # the editor's case: the cursor after a line's indentation, the hole to the end of 1-3 lines
+            i = int(rng.integers(0, len(text)))
+            i = text.rfind("\n", 0, i) + 1
+            while i < len(text) and text[i] in " \t":
+                i += 1
+            j = i
+            for _ in range(int(rng.integers(1, 4))):
+                k = text.find("\n", j)
+                j = len(text) if k < 0 else k + 1
+        elif r < (0.75 if self.holes == "cursor" else 0.5):
             # a completion-sized hole: from a random point in a line to the end of that line (1-3 lines)
             i = int(rng.integers(0, len(text)))
             j = i
@@ -77,6 +88,13 @@ class FIMSampler:
         else:
             i, j = sorted(int(x) for x in rng.integers(0, len(text) + 1, size=2))
         pre, mid, suf = self.encode([text[:i], text[i:j], text[j:]])
+        if self.holes == "cursor" and len(mid) > n // 3:
+            # a cut middle does not end: no end-of-text after it
+            mid = mid[: n // 3]
+            room = n - 3 - len(mid)
+            suf = suf[: max(room // 3, room - len(pre))]
+            pre = pre[max(0, len(pre) - (room - len(suf))):]
+            return [self.fp] + pre + [self.fs] + suf + [self.fm] + mid
         mid = mid[: n // 3]
         room = n - 4 - len(mid)
         suf = suf[: max(room // 3, room - len(pre))]
@@ -139,7 +157,7 @@ def main():
     ap.add_argument("--data", default=str(REPO / "tools/train/work/data"))
     ap.add_argument("--tokenizer", default=str(REPO / "tools/train/work/tokenizer.json"))
     ap.add_argument("--out", default=str(REPO / "tools/train/work/run"))
-    ap.add_argument("--steps", type=int, default=520)
+    ap.add_argument("--steps", type=int, default=1600)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seq", type=int, default=512)
     ap.add_argument("--lr", type=float, default=2e-3)
@@ -148,6 +166,11 @@ def main():
     ap.add_argument("--decay-frac", type=float, default=0.25, help="share of the steps spent decaying the rate")
     ap.add_argument("--weight-decay", type=float, default=0.1)
     ap.add_argument("--fim-rate", type=float, default=0.5)
+    ap.add_argument("--holes", choices=["mixed", "cursor"], default="mixed",
+                    help="FIM holes: mixed (stage 1: half from a random point to the end of 1-3 lines, half uniform "
+                         "spans); cursor (stage 2: half start after a line's indentation, a quarter at a random point, "
+                         "a quarter uniform; a middle cut to fit gets no end-of-text)")
+    ap.add_argument("--init", default=None, help="start from this HF checkpoint (stage 2) instead of random weights")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="auto", help="auto (cuda when present), cpu or cuda")
@@ -166,13 +189,14 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     tok = Tokenizer.from_file(args.tokenizer)
     assert tok.get_vocab_size() == MODEL_CONFIG["vocab_size"], "tokenizer and model vocab differ"
-    train = FIMSampler(load_docs(Path(args.data) / "train.jsonl"), tok, args.seq, args.fim_rate)
+    train = FIMSampler(load_docs(Path(args.data) / "train.jsonl"), tok, args.seq, args.fim_rate, args.holes)
     held = FIMSampler(load_docs(Path(args.data) / "heldout.jsonl"), tok, args.seq, 0.0)
     held_batches = [held.batch(np.random.default_rng([args.seed, 1 << 40, i]), args.batch) for i in range(4)]
 
     torch.manual_seed(args.seed)
     config = Qwen2MoeConfig(**MODEL_CONFIG)
-    model = Qwen2MoeForCausalLM(config).to(device)
+    model = (Qwen2MoeForCausalLM.from_pretrained(args.init, dtype=torch.float32) if args.init
+             else Qwen2MoeForCausalLM(config)).to(device)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},

@@ -24,7 +24,7 @@ public struct CompletionRequest {
     public var trimToParse = true
     /// When the file does not parse with a completion, other decodings are tried, up to this many in all
     /// (1: the first decoding only). Each reuses the processed prompt, so an attempt costs only its tokens.
-    public var attempts = 6
+    public var attempts = 8
     /// No further attempt starts once this many seconds have passed since the request began.
     public var attemptSeconds = 2.0
     /// Leave the prefix's last token out of the prompt and let the completion write it again (see

@@ -12,24 +12,25 @@ public struct CompletionPrompt: Sendable {
     public var droppedPrefixLines: Int
     public var droppedSuffixLines: Int
     /// The end of the code before the cursor that is left out of the prompt for the completion to write again
-    /// (token healing): the text of the prefix's last token. A cursor after indentation ends the prefix with a
-    /// token of spaces that the model rarely saw before code (it tokenizes `   ` + ` return`); taking that token
-    /// back lets the model choose the split it knows. Empty when nothing is taken back.
+    /// (token healing): the text of the prefix's last token, for a prompt of the code before the cursor only. A
+    /// cursor after indentation ends that code with a token of spaces that a model reading files left to right
+    /// rarely saw before code (it tokenizes `   ` + ` return`); taking that token back lets the model choose the
+    /// split it knows. Fill-in-the-middle prompts are not healed: FIM training tokenizes the prefix on its own,
+    /// so a prefix ending in a token of spaces is what the model saw there. Empty when nothing is taken back.
     public var healing: [UInt8] = []
 
     /// - Parameters:
     ///   - prefix: the code before the cursor; `suffix`: the code after it.
     ///   - budget: tokens the prompt may take (the context length minus the tokens kept for the completion).
-    ///   - heal: take the prefix's last token back (see `healing`).
+    ///   - heal: take the prefix's last token back when the prompt is the prefix only (see `healing`).
     public init(tokenizer: BPETokenizer, prefix: String, suffix: String, budget: Int, heal: Bool = false) {
         format = FIMFormat(tokenizer: tokenizer)
         if let format {
             let window = PromptWindow(prefix: prefix, suffix: suffix, budget: budget - format.overhead,
                                       encodePrefix: { format.encodePrefix($0, tokenizer: tokenizer) },
                                       encodeSuffix: { format.encodeSuffix($0, tokenizer: tokenizer) })
-            var prefixTokens = window.prefixTokens
-            if heal { healing = Self.takeBack(&prefixTokens, keep: 0, prefix: prefix, tokenizer: tokenizer) }
-            tokens = format.prompt(prefix: prefixTokens, suffix: window.suffixTokens)
+            // No healing here: FIM training tokenizes the prefix on its own, so its last token is what the model saw.
+            tokens = format.prompt(prefix: window.prefixTokens, suffix: window.suffixTokens)
             stopTokens = format.stopTokens
             droppedPrefixLines = window.droppedPrefixLines
             droppedSuffixLines = window.droppedSuffixLines

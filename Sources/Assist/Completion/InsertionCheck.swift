@@ -29,12 +29,8 @@ final class InsertionCheck {
     private let errorsBefore: Set<Range<Int>>
     private let errorsAfter: [Range<Int>]
     private let missing: Set<MissingNode>
-    /// Python: indentation is checked too (tree-sitter-python does not enforce it). The first indentation
-    /// error of the file without the completion at or after the cursor's line, counted from the file's end
-    /// (so that it can be recognised once the completion moves it).
+    /// Python: indentation is checked too (tree-sitter-python does not enforce it).
     private let indentation: LexicalSyntax?
-    private let cursorLineStart: Int
-    private let indentationErrorFromEnd: Int?
 
     init(language: Language, prefix: [UInt8], suffix: [UInt8]) throws {
         parser = try Parser(language: language)
@@ -47,16 +43,7 @@ final class InsertionCheck {
         errorsBefore = Set(baseline.filter { $0.missing == nil && $0.range.upperBound <= cursor }.map(\.range))
         errorsAfter = baseline.filter { $0.missing == nil && $0.range.lowerBound >= cursor }.map(\.range)
         missing = Set(baseline.compactMap(\.missing))
-        cursorLineStart = lineStart
-        if language.name == "python" {
-            let syntax = LexicalSyntax.of(language)
-            indentation = syntax
-            let error = PythonIndentation.firstError(in: prefix + suffix, syntax: syntax)
-            indentationErrorFromEnd = error.flatMap { $0 >= lineStart ? prefix.count + suffix.count - $0 : nil }
-        } else {
-            indentation = nil
-            indentationErrorFromEnd = nil
-        }
+        indentation = language.name == "python" ? LexicalSyntax.of(language) : nil
     }
 
     static func errorSites(_ tree: Tree) -> [ErrorSite] {
@@ -105,16 +92,14 @@ final class InsertionCheck {
     func parses(with inserted: ArraySlice<UInt8>) -> Bool {
         let bytes = prefix + inserted + suffix
         guard let tree = try? parser.parse(SourceText(bytes: bytes)), !tree.hasErrors else { return false }
-        return indentationAllows(bytes, insertedCount: inserted.count)
+        return indentationAllows(bytes)
     }
 
-    /// Whether the completion leaves the indentation as Python wants it: no indentation error from the cursor's
-    /// line on, other than one the file had already after the cursor.
-    func indentationAllows(_ bytes: [UInt8], insertedCount: Int) -> Bool {
-        guard let indentation, let error = PythonIndentation.firstError(in: bytes, syntax: indentation) else {
-            return true
-        }
-        if error < cursorLineStart { return true }   // above the completion: not its doing, and it hides the rest
-        return error >= prefix.count + insertedCount && bytes.count - error == indentationErrorFromEnd
+    /// Whether the file's indentation is as Python wants it (always, for other languages). Like the parse, this
+    /// judges the whole file: an indentation error anywhere, even one the file had before, fails it (taking a
+    /// header out shows up lines later, as a dedent to a level that no longer exists).
+    func indentationAllows(_ bytes: [UInt8]) -> Bool {
+        guard let indentation else { return true }
+        return PythonIndentation.firstError(in: bytes, syntax: indentation) == nil
     }
 }

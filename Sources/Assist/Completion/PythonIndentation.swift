@@ -112,12 +112,17 @@ struct PythonIndentation {
 
 /// Keeps a Python completion's lines where Python allows them: at the start of a logical line, whitespace may
 /// not go deeper than the current block (or, after a block header, must go deeper), and code may only start at
-/// an open block's indentation. Tree-sitter's tables, which the syntax constraint follows, do not say this.
+/// an open block's indentation. When the cursor stands after indentation where code may start, the first line's
+/// code starts at the cursor. Tree-sitter's tables, which the syntax constraint follows, do not say this.
 final class PythonIndentationProcessor: LogitProcessor {
     private let start: CompletionStart
     private let initial: PythonIndentation
     private var state: PythonIndentation
     private var fed = 0
+    /// The cursor stands after indentation where code may start: the completion's first line starts its code
+    /// there (it does not indent further).
+    private let cursorWidth: Int?
+    private var wroteLineBreak = false
 
     /// - Parameter prefix: the code before the completion (without any healed bytes: the completion writes
     ///   them).
@@ -127,6 +132,9 @@ final class PythonIndentationProcessor: LogitProcessor {
         state.append(prefix)
         initial = state
         self.state = state
+        var atCursor = state
+        atCursor.append(start.healing)
+        cursorWidth = atCursor.atLineIndentation && atCursor.codeMayStart(at: atCursor.indent) ? atCursor.indent : nil
     }
 
     func process(_ logits: UnsafeMutableBufferPointer<Float>, history: [Int32]) {
@@ -135,13 +143,18 @@ final class PythonIndentationProcessor: LogitProcessor {
         if generated < fed {
             state = initial
             fed = 0
+            wroteLineBreak = false
         }
         while fed < generated {
             let token = history[start.promptLength + fed]
-            if Int(token) >= 0, Int(token) < start.tokenBytes.count { state.append(start.tokenBytes[Int(token)]) }
+            if Int(token) >= 0, Int(token) < start.tokenBytes.count {
+                state.append(start.tokenBytes[Int(token)])
+                if start.tokenBytes[Int(token)].contains(ascii("\n")) { wroteLineBreak = true }
+            }
             fed += 1
         }
         guard state.atLineIndentation else { return }
+        let cursorWidth = wroteLineBreak ? nil : self.cursorWidth
         let tokenBytes = start.tokenBytes
         for i in 0..<min(logits.count, tokenBytes.count) where logits[i] != -.infinity && !start.special[i] {
             var width = state.indent, j = 0
@@ -152,11 +165,11 @@ final class PythonIndentationProcessor: LogitProcessor {
             }
             let allowed: Bool
             if j == bytes.count {
-                allowed = state.indentationMayReach(width)
+                allowed = cursorWidth.map { width <= $0 } ?? state.indentationMayReach(width)
             } else {
                 let next = bytes[j]
                 allowed = next == ascii("\n") || next == ascii("\r") || next == ascii("#") || next == 0x0C
-                    || state.codeMayStart(at: width)
+                    || (cursorWidth.map { width == $0 } ?? state.codeMayStart(at: width))
             }
             if !allowed { logits[i] = -.infinity }
         }
