@@ -55,7 +55,7 @@ struct Complete: ParsableCommand {
     @Option(help: ArgumentHelp(
         "Decodings to try in all when the file does not parse with the completion (1: only the first).",
         discussion: "Later ones penalise repetition and start with other tokens; the first that parses is kept."))
-    var attempts: Int = 8
+    var attempts: Int = 12
 
     @Flag(help: "Print one JSON object: completion, tokens, constrained, parse_ok, stop_reason, ms, prompt_tokens, attempts.")
     var json = false

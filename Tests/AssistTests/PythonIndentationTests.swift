@@ -135,6 +135,33 @@ import Testing
     }
 }
 
+/// When the code after the cursor is indented deeper, the cursor's line must open a block.
+@Suite struct PythonHeaderHoleTests {
+    @Test func theCursorsLineMustOpenABlock() throws {
+        let syntax = LexicalSyntax.of(try Language.named("python"))
+        let tokenizer = try CompletionFixtures.tokenizer("qwen2")
+        let start = CompletionStart(tokenizer: tokenizer, promptLength: 1, healing: [])
+        #expect(PythonIndentationProcessor.firstCodeWidth(after: Array("\n\n        # c\n        x = 1\n".utf8)) == 8)
+        #expect(PythonIndentationProcessor.firstCodeWidth(after: Array("x)\n    y\n".utf8)) == nil)
+        #expect(PythonIndentationProcessor.mayOpenBlock(Array("tr".utf8)[...]))
+        #expect(PythonIndentationProcessor.mayOpenBlock(Array("try:".utf8)[...]))
+        #expect(!PythonIndentationProcessor.mayOpenBlock(Array("tryst".utf8)[...]))
+        #expect(!PythonIndentationProcessor.mayOpenBlock(Array("x = 1".utf8)[...]))
+        let processor = PythonIndentationProcessor(prefix: Array("def f(x):\n    ".utf8),
+                                                   suffix: Array("\n        return x\n    finally:\n        pass\n".utf8),
+                                                   syntax: syntax, start: start)
+        var logits = [Float](repeating: 0, count: tokenizer.vocabularySize)
+        logits.withUnsafeMutableBufferPointer { processor.process($0, history: [0]) }
+        var allowed = 0
+        for id in logits.indices where logits[id] == 0 && !tokenizer.isSpecial(Int32(id)) {
+            let bytes = tokenizer.bytes(of: Int32(id))
+            #expect(PythonIndentationProcessor.mayOpenBlock(bytes[...]), "\(String(decoding: bytes, as: UTF8.self).debugDescription)")
+            allowed += 1
+        }
+        #expect(allowed > 0)
+    }
+}
+
 private extension UInt8 {
     var isLetter: Bool { (0x41...0x5A).contains(self) || (0x61...0x7A).contains(self) }
 }

@@ -3,7 +3,8 @@ import Testing
 @testable import Engine
 
 /// `Evaluator`: perplexity windows score every token once and agree with the logits; probes and Distinct-1.
-@Suite struct EvaluationTests {
+/// Serialized: the tests share one model, and a `Transformer` runs one forward pass at a time.
+@Suite(.serialized) struct EvaluationTests {
     static let model: LanguageModel? = try? LanguageModel(
         path: ModelFixture.folder.appendingPathComponent("qwen2moe.gguf").path, threads: 1)
     static let text = "def fibonacci(n):\n    if n < 2:\n        return n\n    return fibonacci(n - 1) + fibonacci(n - 2)\n"

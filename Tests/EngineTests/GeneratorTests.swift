@@ -3,7 +3,8 @@ import Testing
 @testable import Engine
 
 /// Generation-loop behaviour: chunked prefill, cancellation, stop conditions.
-@Suite struct GeneratorTests {
+/// Serialized: the tests share one model, and a `Transformer` runs one forward pass at a time.
+@Suite(.serialized) struct GeneratorTests {
     static let model = try! LanguageModel(path: ModelFixture.folder.appendingPathComponent("qwen2moe.gguf").path,
                                           threads: 1)
 

@@ -24,7 +24,7 @@ public struct CompletionRequest {
     public var trimToParse = true
     /// When the file does not parse with a completion, other decodings are tried, up to this many in all
     /// (1: the first decoding only). Each reuses the processed prompt, so an attempt costs only its tokens.
-    public var attempts = 8
+    public var attempts = 12
     /// No further attempt starts once this many seconds have passed since the request began.
     public var attemptSeconds = 2.0
     /// Leave the prefix's last token out of the prompt and let the completion write it again (see
@@ -154,8 +154,8 @@ public final class CodeCompleter {
                                               healing: prompt.healing)
         // Python: the syntax constraint also keeps the completion's lines at indentations Python accepts.
         let indentation = constraint?.isActive == true && context.syntax.indentationBlocks
-            ? PythonIndentationProcessor(prefix: Array(constrainedPrefix.utf8), syntax: context.syntax,
-                                         start: completionStart)
+            ? PythonIndentationProcessor(prefix: Array(constrainedPrefix.utf8), suffix: Array(suffix.utf8),
+                                         syntax: context.syntax, start: completionStart)
             : nil
         func decode(_ number: Int) throws -> Attempt {
             if number > 0 { constraint?.restart() }

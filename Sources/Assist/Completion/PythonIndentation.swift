@@ -122,11 +122,18 @@ final class PythonIndentationProcessor: LogitProcessor {
     /// The cursor stands after indentation where code may start: the completion's first line starts its code
     /// there (it does not indent further).
     private let cursorWidth: Int?
+    /// The code after the cursor goes on indented deeper than the cursor: the cursor's line must open a block,
+    /// so its code starts with a compound statement's keyword (not a comment or a blank line).
+    private let needsHeader: Bool
     private var wroteLineBreak = false
 
-    /// - Parameter prefix: the code before the completion (without any healed bytes: the completion writes
-    ///   them).
-    init(prefix: [UInt8], syntax: LexicalSyntax, start: CompletionStart) {
+    static let blockKeywords = ["if", "elif", "else", "for", "while", "try", "except", "finally", "with", "def",
+                                "class", "async", "match", "case"].map { Array($0.utf8) }
+
+    /// - Parameters:
+    ///   - prefix: the code before the completion (without any healed bytes: the completion writes them).
+    ///   - suffix: the code after the cursor.
+    init(prefix: [UInt8], suffix: [UInt8] = [], syntax: LexicalSyntax, start: CompletionStart) {
         self.start = start
         var state = PythonIndentation(syntax: syntax)
         state.append(prefix)
@@ -135,6 +142,34 @@ final class PythonIndentationProcessor: LogitProcessor {
         var atCursor = state
         atCursor.append(start.healing)
         cursorWidth = atCursor.atLineIndentation && atCursor.codeMayStart(at: atCursor.indent) ? atCursor.indent : nil
+        if let cursorWidth, let next = Self.firstCodeWidth(after: suffix) {
+            needsHeader = next > cursorWidth
+        } else {
+            needsHeader = false
+        }
+    }
+
+    /// The indentation of the first line of code after the cursor's line, when the rest of the cursor's line is
+    /// blank (nil otherwise, or when there is none).
+    static func firstCodeWidth(after suffix: [UInt8]) -> Int? {
+        var lines = suffix.split(separator: ascii("\n"), omittingEmptySubsequences: false)[...]
+        guard let rest = lines.popFirst(), rest.allSatisfy(CursorContext.isBlank) else { return nil }
+        for line in lines {
+            let code = line.drop(while: CursorContext.isBlank)
+            guard let first = code.first, first != ascii("#") else { continue }
+            return line.prefix(while: CursorContext.isBlank).reduce(0, CursorContext.widen)
+        }
+        return nil
+    }
+
+    /// Whether `code` (a token's text from its first non-blank byte) may begin a compound statement's keyword.
+    static func mayOpenBlock(_ code: ArraySlice<UInt8>) -> Bool {
+        let isName: (UInt8) -> Bool = { $0 == ascii("_") || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0)
+            || (0x61...0x7A).contains($0) || $0 >= 0x80 }
+        let word = code.prefix(while: isName)
+        return blockKeywords.contains { keyword in
+            word.count == code.count ? keyword.starts(with: word) : word.elementsEqual(keyword)
+        }
     }
 
     func process(_ logits: UnsafeMutableBufferPointer<Float>, history: [Int32]) {
@@ -168,8 +203,10 @@ final class PythonIndentationProcessor: LogitProcessor {
                 allowed = cursorWidth.map { width <= $0 } ?? state.indentationMayReach(width)
             } else {
                 let next = bytes[j]
-                allowed = next == ascii("\n") || next == ascii("\r") || next == ascii("#") || next == 0x0C
-                    || (cursorWidth.map { width == $0 } ?? state.codeMayStart(at: width))
+                let header = needsHeader && cursorWidth != nil
+                allowed = (!header && (next == ascii("\n") || next == ascii("\r") || next == ascii("#") || next == 0x0C))
+                    || (cursorWidth.map { width == $0 && (!header || Self.mayOpenBlock(bytes[j...])) }
+                        ?? state.codeMayStart(at: width))
             }
             if !allowed { logits[i] = -.infinity }
         }

@@ -71,6 +71,9 @@ public final class ModelCompletionService: CompletionService, @unchecked Sendabl
         var request = CompletionRequest(source: source, language: language, cursor: cursor)
         request.maxTokens = maxTokens
         request.cancellation = cancellation   // stops prompt processing and decoding at the next step
+        // An editor waits while the user types: other decodings, when the file does not parse with the first,
+        // get half a second in all (the command line allows 2 s).
+        request.attemptSeconds = 0.5
         guard !cancellation.isCancelled else { throw ResponseError.requestCancelled }
         do {
             let completion = try CodeCompleter(model: model).complete(request)
