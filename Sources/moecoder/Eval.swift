@@ -153,29 +153,21 @@ struct Eval: ParsableCommand {
     }
 
     /// Constrained `complete` on whole-line holes (`--completions`).
-    struct CompletionScore: Codable {
+    struct CompletionScore: Encodable {
         var total = 0, parsed = 0, firstLine = 0
-        var parseRate: Double? { total > 0 ? Double(parsed) / Double(total) : nil }
 
         enum CodingKeys: String, CodingKey { case total = "holes", parsed, firstLine = "first_line_exact", parseRate = "parse_rate" }
 
-        init() {}
-        init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            total = try c.decode(Int.self, forKey: .total)
-            parsed = try c.decode(Int.self, forKey: .parsed)
-            firstLine = try c.decode(Int.self, forKey: .firstLine)
-        }
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(total, forKey: .total)
             try c.encode(parsed, forKey: .parsed)
             try c.encode(firstLine, forKey: .firstLine)
-            try c.encode(parseRate, forKey: .parseRate)
+            try c.encode(total > 0 ? Double(parsed) / Double(total) : nil, forKey: .parseRate)
         }
     }
 
-    struct Report: Codable {
+    struct Report: Encodable {
         var model: String, summary: EvaluationSummary, parseRate: Double?, parseChecked: Int
         var completions: CompletionScore
         var files: [FileReport]
