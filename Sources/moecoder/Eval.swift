@@ -108,11 +108,9 @@ struct Eval: ParsableCommand {
         let summary = EvaluationSummary(results)
         let parseRate = parseChecked > 0 ? Double(parsed) / Double(parseChecked) : nil
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            let report = Report(model: model.path, summary: summary, parseRate: parseRate, parseChecked: parseChecked,
-                                completions: holes, files: results.map { FileReport($0) })
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            print(try JSON.line(Report(model: model.path, summary: summary, parseRate: parseRate,
+                                       parseChecked: parseChecked, completions: holes,
+                                       files: results.map { FileReport($0) })))
             return
         }
         print("model                 \(model.path)")

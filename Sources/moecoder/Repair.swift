@@ -83,9 +83,7 @@ struct Repair: ParsableCommand {
             throw CLIFailure(message: failure.description, status: 2)
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            print(try JSON.pretty(report))
         } else {
             print(report.summary)
         }

@@ -65,9 +65,7 @@ struct Testgen: ParsableCommand {
             throw CLIFailure(message: error.description, status: 2)
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            print(try JSON.pretty(report))
         } else {
             print(report.summary)
         }

@@ -64,5 +64,10 @@ import Testing
         #expect(hole.source.contains("10:\n        \n    # a"))
         #expect(Array(hole.source.utf8)[hole.cursor - 1] == UInt8(ascii: " "))
         #expect(Array(hole.source.utf8)[hole.cursor] == UInt8(ascii: "\n"))
+        // Windows line breaks end lines too.
+        let crlf = "x = 1\r\nyy = 2\r\nzz = 3\r\n"
+        #expect(CompletionProbes.wholeLines(of: crlf, language: python, count: 5) == [1, 2])
+        let crlfHole = CompletionProbes.hole(in: crlf, line: 1)
+        #expect(crlfHole.removed == "yy = 2" && crlfHole.source == "x = 1\r\n\r\nzz = 3\r\n" && crlfHole.cursor == 7)
     }
 }

@@ -294,16 +294,16 @@ public final class CodeCompleter {
                 states.append((position, scanner))
             }
         }
+        let closers: [UInt8: UInt8] = [ascii("("): ascii(")"), ascii("["): ascii("]"), ascii("{"): ascii("}")]
         for (end, state) in states.suffix(48).reversed() {
             var closing: [UInt8] = []
             switch state.mode {
             case .string(let index) where startedInCode: closing += context.syntax.quotes[index].close
-            case .code, .lineComment: break
-            default: continue
+            case .code: break
+            default: continue   // inside a comment, or a string begun before the cursor
             }
-            let closers: [UInt8: UInt8] = [ascii("("): ascii(")"), ascii("["): ascii("]"), ascii("{"): ascii("}")]
             for opener in state.open.dropFirst(base).reversed() { closing.append(closers[opener] ?? opener) }
-            guard !closing.isEmpty, state.mode != .lineComment else { continue }
+            guard !closing.isEmpty else { continue }
             var kept = end
             while kept > 0, CursorContext.isBlank(bytes[kept - 1]) { kept -= 1 }
             let candidate = Array(bytes[..<kept]) + closing

@@ -8,7 +8,7 @@ public enum CompletionProbes {
     /// (a statement or block header on one line, as a user writes when starting a new line). Lines shorter than 4
     /// characters once trimmed are left out (the same holes as `bench/model_completion_parse.py`'s).
     public static func wholeLines(of source: String, language: Language, count: Int) -> [Int] {
-        let lines = lines(of: source)
+        let lines = PromptWindow.lines(source)
         var scanner = CodeScanner(syntax: LexicalSyntax.of(language))
         var candidates: [Int] = []
         for (index, line) in lines.enumerated() {
@@ -36,7 +36,7 @@ public enum CompletionProbes {
 
     /// `source` with line `index`'s code taken out, and the cursor (a byte offset) after its indentation.
     public static func hole(in source: String, line index: Int) -> (source: String, cursor: Int, removed: String) {
-        var lines = lines(of: source)
+        var lines = PromptWindow.lines(source).map(String.init)
         let line = lines[index]
         let indentation = String(line.prefix { $0 == " " || $0 == "\t" })
         let removed = line.trimmingWhitespace()
@@ -44,20 +44,5 @@ public enum CompletionProbes {
         lines[index] = indentation + ending
         let cursor = lines[..<index].reduce(0) { $0 + $1.utf8.count } + indentation.utf8.count
         return (lines.joined(), cursor, removed)
-    }
-
-    /// Lines with their line breaks (split at "\n" only).
-    static func lines(of text: String) -> [String] {
-        var result: [String] = []
-        var current = ""
-        for character in text.unicodeScalars {
-            current.unicodeScalars.append(character)
-            if character == "\n" {
-                result.append(current)
-                current = ""
-            }
-        }
-        if !current.isEmpty { result.append(current) }
-        return result
     }
 }

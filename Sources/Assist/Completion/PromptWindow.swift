@@ -46,12 +46,13 @@ struct PromptWindow {
         }
     }
 
-    /// Lines with their line breaks; the last one may have none (the cursor's line in the prefix).
+    /// Lines with their line breaks; the last one may have none (the cursor's line in the prefix). Split at
+    /// "\n" bytes, so a "\r\n" (one Character in Swift) ends a line too.
     static func lines(_ text: String) -> [Substring] {
         var lines: [Substring] = []
         var start = text.startIndex
-        while let newline = text[start...].firstIndex(of: "\n") {
-            let end = text.index(after: newline)
+        while let newline = text.utf8[start...].firstIndex(of: ascii("\n")) {
+            let end = text.utf8.index(after: newline)
             lines.append(text[start..<end])
             start = end
         }
