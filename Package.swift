@@ -35,8 +35,11 @@ let package = Package(
         ),
         // Debian's libopenblas-dev.
         .systemLibrary(name: "CBLAS", providers: [.apt(["libopenblas-dev"])]),
+        // SIMD kernels in C (run-time dispatch: portable, AVX2+FMA, AVX-512 VNNI), 8-bit activations, the
+        // worker pool. Optimised in debug builds too.
+        .target(name: "CKernels", cSettings: [.define("NDEBUG"), .unsafeFlags(["-O2"])]),
         // Tensor types, quantized blocks, dot products, mat-vec/mat-mul, thread pool.
-        .target(name: "Kernels", dependencies: ["CBLAS"], swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+        .target(name: "Kernels", dependencies: ["CBLAS", "CKernels"], swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         // GGUF reader (mmap) and writer.
         .target(name: "GGUF", dependencies: ["Kernels"]),
         // Byte-level BPE tokenizers.
@@ -51,6 +54,7 @@ let package = Package(
             name: "moecoder",
             dependencies: [
                 "Syntax",
+                "Kernels",
                 "Engine",
                 "Assist",
                 "LSP",
@@ -58,7 +62,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SyntaxTests", dependencies: ["Syntax"]),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels"]),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),

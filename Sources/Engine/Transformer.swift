@@ -17,6 +17,9 @@ public final class Transformer: @unchecked Sendable {
     let rope: Rope
     let attentionScale: Float
     public let pool: ThreadPool
+    /// Quantized activations (fast, llama.cpp's precision) or exact float products (golden tests): the
+    /// default is quantized unless MOECODER_EXACT is set.
+    public var activations: Activations = .fromEnvironment
     private let serial = ThreadPool(threads: 1)
     private let work = Workspace()
 
@@ -97,9 +100,9 @@ public final class Transformer: @unchecked Sendable {
     /// Y (n × w.rows) = X (n × w.cols) · Wᵀ.
     private func project(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ n: Int, _ y: UnsafeMutablePointer<Float>) {
         if n == 1 {
-            LinearAlgebra.matvec(w, x, y, pool: pool)
+            LinearAlgebra.matvec(w, x, y, pool: pool, activations: activations)
         } else {
-            LinearAlgebra.matmul(w, x, n: n, y, pool: pool, scratch: work.matmul)
+            LinearAlgebra.matmul(w, x, n: n, y, pool: pool, scratch: work.matmul, activations: activations)
         }
     }
 
@@ -171,7 +174,7 @@ public final class Transformer: @unchecked Sendable {
             q: q, out: out, scratch: work.heads.ensure(heads * perHead), perHead: perHead,
             latents: cache.values[layer], ropeKeys: cache.keys[layer], n: n, start: start, qWidth: qWidth,
             kLen: kLen, vLen: vLen, nope: nope, ropeDims: ropeDims, lora: lora, scale: attentionScale,
-            projections: a.heads, serial: serial)
+            projections: a.heads, serial: serial, activations: activations)
         withUnsafePointer(to: &job) { pool.parallelFor(heads, context: $0, LatentHeads.run) }
         let projected = work.projected.ensure(n * e)
         project(a.output, out, n, projected)
@@ -285,6 +288,7 @@ private struct LatentHeads {
     let scale: Float
     let projections: LatentAttention.HeadProjections
     let serial: ThreadPool
+    let activations: Activations
 
     static func run(_ context: UnsafeRawPointer, _ chunk: Int, _ range: Range<Int>) {
         let j = context.assumingMemoryBound(to: LatentHeads.self).pointee
@@ -297,7 +301,7 @@ private struct LatentHeads {
                 // The query carried into latent space: q_abs = K_bᵀ·q_nope for this head.
                 switch j.projections {
                 case .split(let kB, _):
-                    LinearAlgebra.matvec(kB.expert(head), qNope, qAbsorbed, pool: j.serial)
+                    LinearAlgebra.matvec(kB.expert(head), qNope, qAbsorbed, pool: j.serial, activations: j.activations)
                 case .packed(let kvB):
                     qAbsorbed.update(repeating: 0, count: lora)
                     let first = head * (j.nope + j.vLen)
@@ -317,11 +321,11 @@ private struct LatentHeads {
                 let o = j.out + (t * (j.qWidth / j.kLen) + head) * j.vLen
                 switch j.projections {
                 case .split(_, let vB):
-                    LinearAlgebra.matvec(vB.expert(head), attended, o, pool: j.serial)
+                    LinearAlgebra.matvec(vB.expert(head), attended, o, pool: j.serial, activations: j.activations)
                 case .packed(let kvB):
                     let values = WeightMatrix(type: kvB.type, rows: j.vLen, cols: lora,
                                               data: kvB.row(head * (j.nope + j.vLen) + j.nope))
-                    LinearAlgebra.matvec(values, attended, o, pool: j.serial)
+                    LinearAlgebra.matvec(values, attended, o, pool: j.serial, activations: j.activations)
                 }
             }
         }
@@ -331,3 +335,33 @@ private struct LatentHeads {
 /// The logistic function (router and shared-expert gates).
 @inline(__always)
 private func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
+
+extension Transformer {
+    /// Bytes of weights one decode step reads: every matrix a token passes through (the routed experts
+    /// `used` times per MoE layer), the output projection and one embedding row. Divided by the memory
+    /// bandwidth it gives the decode speed limit.
+    public var decodeWeightBytes: Int {
+        func dense(_ f: DenseFeedForward) -> Int { f.gate.byteCount + f.up.byteCount + f.down.byteCount }
+        func expert(_ m: ExpertMatrices) -> Int { m.expert(0).byteCount }
+        var total = output.byteCount + embeddings.rowBytes
+        for layer in layers {
+            switch layer.attention {
+            case .standard(let a): total += a.q.byteCount + a.k.byteCount + a.v.byteCount + a.output.byteCount
+            case .latent(let a):
+                total += (a.qA?.byteCount ?? 0) + (a.qB?.byteCount ?? 0) + (a.q?.byteCount ?? 0)
+                total += a.kvA.byteCount + a.output.byteCount
+                switch a.heads {
+                case .split(let kB, let vB): total += kB.count * (expert(kB) + expert(vB))
+                case .packed(let kvB): total += kvB.byteCount
+                }
+            }
+            switch layer.ffn {
+            case .dense(let f): total += dense(f)
+            case .moe(let m):
+                total += m.router.byteCount + m.used * (expert(m.gate) + expert(m.up) + expert(m.down))
+                if let shared = m.shared { total += dense(shared) }
+            }
+        }
+        return total
+    }
+}

@@ -1,4 +1,39 @@
 import CBLAS
+import CKernels
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How a product treats the activations of a quantized weight matrix.
+public enum Activations: Sendable {
+    /// Float activations against dequantized weights: the exact product (golden tests, `--exact`).
+    case exact
+    /// Activations rounded to 8 bits per block (32 elements, or 256 for the K-quants) and integer dot products
+    /// in the CPU's vector units, as llama.cpp does: several times faster, and within llama.cpp's own drift.
+    /// Float weight types (f32, f16, bf16) are computed in float either way.
+    case quantized
+
+    /// `.exact` when the environment variable MOECODER_EXACT is set (to anything but 0), else `.quantized`.
+    public static var fromEnvironment: Activations {
+        guard let value = getenv("MOECODER_EXACT") else { return .quantized }
+        return String(cString: value) == "0" ? .quantized : .exact
+    }
+}
+
+/// The vector kernels in use ("portable", "avx2", "avx512vnni"): the best this CPU supports unless the
+/// environment variable MOECODER_KERNELS (portable, avx2, avx512) asks for a lower one.
+public enum KernelLevel {
+    public static var name: String { String(cString: mk_isa_name(mk_isa())) }
+    public static var supportedName: String { String(cString: mk_isa_name(mk_isa_supported())) }
+
+    /// Memory read bandwidth (bytes/s) with the pool's threads: the best of `repetitions` passes over a
+    /// buffer of `bytes` (make it several times the last-level cache).
+    public static func readBandwidth(pool: ThreadPool, bytes: Int = 1 << 30, repetitions: Int = 5) -> Double {
+        mk_read_bandwidth(pool.handle, bytes, Int32(repetitions))
+    }
+}
 
 /// Matrix-vector and matrix-matrix products of a stored weight matrix with float activations.
 public enum LinearAlgebra {
@@ -8,8 +43,26 @@ public enum LinearAlgebra {
     public static let gemmThreshold = 4
 
     /// y[r] = Σ_c W[r,c]·x[c] for every row r (x: cols floats, y: rows floats). Threads split the rows.
-    public static func matvec(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+    public static func matvec(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, pool: ThreadPool,
+                              activations: Activations = .exact) {
         precondition(w.type.canCompute, "cannot compute with \(w.type.name)")
+        fast(w, x, n: 1, y, pool: pool, activations: activations)
+    }
+
+    /// The C kernels (Sources/CKernels): n rows of activations against every row of `w` in one pass over
+    /// the weights, quantized to 8 bits first for quantized types (`.quantized`), float for float types.
+    /// With `.exact`, quantized weights take the float dot products instead.
+    private static func fast(_ w: WeightMatrix, _ x: UnsafePointer<Float>, n: Int, _ y: UnsafeMutablePointer<Float>,
+                             pool: ThreadPool, activations: Activations = .quantized) {
+        if activations == .exact && w.type.isQuantized {
+            for t in 0..<n { matvecExact(w, x + t * w.cols, y + t * w.rows, pool: pool) }
+            return
+        }
+        mk_gemm(pool.handle, w.type.rawValue, w.data, w.rowBytes, w.rows, w.cols, x, n, y, parallelThreshold)
+    }
+
+    /// The float-activation matvec of a quantized matrix (exact), threads splitting the rows.
+    private static func matvecExact(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, pool: ThreadPool) {
         if w.rows * w.cols < parallelThreshold {
             matvecRows(w, x, y, 0..<w.rows)
             return
@@ -58,11 +111,11 @@ public enum LinearAlgebra {
     /// in place) and calls sgemm on the panel. OpenBLAS is kept to one thread per call (see `blasThreads`) so
     /// that its own spinning threads do not fight the pool for the cores.
     public static func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, n: Int, _ y: UnsafeMutablePointer<Float>,
-                              pool: ThreadPool, scratch: MatmulScratch) {
+                              pool: ThreadPool, scratch: MatmulScratch, activations: Activations = .exact) {
         precondition(w.type.canCompute, "cannot compute with \(w.type.name)")
         guard n > 0, w.rows > 0 else { return }
-        if n < gemmThreshold {
-            for t in 0..<n { matvec(w, x + t * w.cols, y + t * w.rows, pool: pool) }
+        if (activations == .quantized && w.type.isQuantized) || n < gemmThreshold {
+            fast(w, x, n: n, y, pool: pool, activations: activations)
             return
         }
         _ = blasThreads

@@ -102,6 +102,14 @@ public enum TensorType: UInt32, Sendable, CaseIterable {
         }
     }
 
+    /// Whether values are stored in blocks with scales (everything but the plain float and integer types).
+    public var isQuantized: Bool {
+        switch self {
+        case .f32, .f16, .bf16, .f64, .i8, .i16, .i32, .i64: false
+        default: true
+        }
+    }
+
     /// Whether `Quant.quantize` can write this type.
     public var canQuantize: Bool {
         switch self {

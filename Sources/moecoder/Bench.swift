@@ -1,12 +1,15 @@
 import ArgumentParser
 import Engine
+import Kernels
 import Foundation
 
 /// `moecoder bench`: prompt and decode speed, and peak memory.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure prompt processing and decode speed (tokens/s) and peak memory.",
-        discussion: "Runs each measurement --repetitions times and reports the median. Measure on an idle machine.")
+        discussion: "Runs each measurement --repetitions times after one warm-up run and reports the median. Measure on "
+            + "an idle machine. The vector kernels in use are reported (MOECODER_KERNELS=portable|avx2|avx512 "
+            + "lowers them).")
 
     @OptionGroup var modelOptions: ModelOptions
 
@@ -18,6 +21,9 @@ struct Bench: ParsableCommand {
 
     @Option(help: "Repetitions (the median is reported).")
     var repetitions: Int = 3
+
+    @Flag(help: "Also measure the memory read bandwidth (1 GiB buffer) and report decode's share of it.")
+    var bandwidth = false
 
     @Flag(help: "Print JSON.")
     var json = false
@@ -43,6 +49,8 @@ struct Bench: ParsableCommand {
         var promptRates: [Double] = [], decodeRates: [Double] = []
         let cache = transformer.makeCache(capacity: capacity)
         do {
+            // One warm-up pass (page faults on the mapped weights, scratch growth), not counted.
+            _ = try transformer.forward(prompt, cache: cache)
             for _ in 0..<repetitions {
                 cache.truncate(to: 0)
                 let t0 = Date()
@@ -59,25 +67,40 @@ struct Bench: ParsableCommand {
             throw CLIFailure(message: error.message)
         }
         func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+        // Peak memory of the model's work, read before the bandwidth probe allocates its buffer.
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let peakMB = Double(usage.ru_maxrss) / 1024
+        let weightBytes = transformer.decodeWeightBytes
+        let readBandwidth = bandwidth ? KernelLevel.readBandwidth(pool: transformer.pool) : nil
+        let fraction = readBandwidth.map { median(decodeRates) * Double(weightBytes) / $0 }
         if json {
             struct Report: Encodable {
                 var model: String, architecture: String, threads: Int, prompt_tokens: Int, gen_tokens: Int
                 var prompt_tokens_per_s: Double, decode_tokens_per_s: Double
                 var prompt_runs: [Double], decode_runs: [Double], peak_rss_mb: Double, load_ms: Double
+                var kernels: String, activations: String
+                var decode_weight_bytes: Int, read_bandwidth_gbs: Double?, decode_bandwidth_fraction: Double?
             }
             print(try JSON.line(Report(
                 model: model.path, architecture: model.config.architecture.rawValue, threads: modelOptions.threads,
                 prompt_tokens: promptTokens, gen_tokens: genTokens, prompt_tokens_per_s: median(promptRates),
                 decode_tokens_per_s: median(decodeRates), prompt_runs: promptRates, decode_runs: decodeRates,
-                peak_rss_mb: peakMB, load_ms: loadSeconds * 1000)))
+                peak_rss_mb: peakMB, load_ms: loadSeconds * 1000, kernels: KernelLevel.name,
+                activations: transformer.activations == .exact ? "exact" : "8-bit",
+                decode_weight_bytes: weightBytes, read_bandwidth_gbs: readBandwidth.map { $0 / 1e9 },
+                decode_bandwidth_fraction: fraction)))
         } else {
             print(String(format: "prompt  %d tokens: %.1f tokens/s", promptTokens, median(promptRates)))
             print(String(format: "decode  %d tokens: %.1f tokens/s", genTokens, median(decodeRates)))
             print(String(format: "memory  %.1f MB peak (resident); load %.0f ms; %d threads", peakMB, loadSeconds * 1000,
                          modelOptions.threads))
+            print("kernels \(KernelLevel.name), \(transformer.activations == .exact ? "exact" : "8-bit") activations")
+            print(String(format: "weights %.1f MB read per decoded token", Double(weightBytes) / 1e6))
+            if let readBandwidth, let fraction {
+                print(String(format: "memory  %.1f GB/s read bandwidth; decode reaches %.0f %% of it", readBandwidth / 1e9,
+                             fraction * 100))
+            }
         }
     }
 }

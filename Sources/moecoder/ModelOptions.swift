@@ -11,6 +11,11 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Worker threads for the matrix products (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Flag(help: ArgumentHelp(
+        "Exact float products: no 8-bit rounding of the activations for quantized weights (slower; the reference "
+            + "for golden tests). Also set by the environment variable MOECODER_EXACT=1."))
+    var exact = false
+
     func validate() throws {
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
@@ -23,7 +28,11 @@ struct ModelOptions: ParsableArguments {
         guard FileManager.default.fileExists(atPath: path) else {
             throw CLIFailure(message: "cannot read the model '\(path)': no such file")
         }
-        do { return try LanguageModel(path: path, threads: threads) } catch let error as ModelError {
+        do {
+            let model = try LanguageModel(path: path, threads: threads)
+            if exact { model.transformer.activations = .exact }
+            return model
+        } catch let error as ModelError {
             throw CLIFailure(message: error.message)
         }
     }

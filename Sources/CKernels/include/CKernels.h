@@ -1,0 +1,76 @@
+// MoECoder's CPU kernels in C: quantized dot products against 8-bit activations for every weight type the
+// engine computes with, float dots for f32/f16/bf16, each in a portable build and, on x86-64, AVX2+FMA and
+// AVX-512 VNNI builds chosen at run time; a persistent worker pool that spins briefly before parking.
+//
+// Weight types use ggml's ids (TensorType in Swift). The matrix kernels take n activation rows at once
+// (prefill, or several sequences decoded in one step): one pass over the weights serves all of them.
+#ifndef MOECODER_CKERNELS_H
+#define MOECODER_CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// Instruction-set levels, lowest first.
+enum { MK_ISA_PORTABLE = 0, MK_ISA_AVX2 = 1, MK_ISA_AVX512VNNI = 2 };
+
+/// The best level this CPU supports.
+int mk_isa_supported(void);
+/// The level in use: the best supported, unless MOECODER_KERNELS (portable|avx2|avx512) or mk_set_isa lowers it.
+int mk_isa(void);
+/// Uses `isa` (clamped to what the CPU supports) from now on; returns the level now in use.
+int mk_set_isa(int isa);
+/// "portable", "avx2" or "avx512vnni".
+const char *mk_isa_name(int isa);
+
+/// How activations are stored for a weight type: 0 floats as they are (f32, f16, bf16), 1 blocks of 32
+/// (mk_q8a: the 32-element formats), 2 super-blocks of 256 (mk_q8k: the K-quants). -1: not computable.
+int mk_activation_kind(uint32_t weight_type);
+/// Bytes of one activation row of `cols` elements for `weight_type` (cols a multiple of the block size).
+size_t mk_activation_row_bytes(uint32_t weight_type, long cols);
+/// Quantizes `cols` floats into the activation layout `weight_type` needs (floats are copied as they are).
+void mk_quantize_activations(uint32_t weight_type, const float *x, void *out, long cols);
+
+/// Σ_c W[r,c]·A[t,c] for rows r in [r0, r1) of W and t in [0, n): y[t*ldy + r]. `act` holds n activation rows
+/// `act_stride` bytes apart in the layout mk_activation_kind names. Uses the current ISA level.
+void mk_gemm_rows(uint32_t weight_type, const void *w, size_t row_bytes, long cols, long r0, long r1,
+                  const void *act, size_t act_stride, long n, float *y, long ldy);
+/// The same at a given level (tests compare every level with the portable one).
+void mk_gemm_rows_isa(int isa, uint32_t weight_type, const void *w, size_t row_bytes, long cols, long r0, long r1,
+                      const void *act, size_t act_stride, long n, float *y, long ldy);
+
+typedef struct mk_pool mk_pool;
+
+/// Y (n × rows, row-major) = X (n × cols floats) · Wᵀ with the activations quantized as the weight type needs
+/// (once, on the caller) and the weight rows split over `pool` (NULL: the caller alone) when the product has at
+/// least `parallel_threshold` multiply-adds.
+void mk_gemm(mk_pool *pool, uint32_t weight_type, const void *w, size_t row_bytes, long rows, long cols,
+             const float *x, long n, float *y, long parallel_threshold);
+
+/// Read bandwidth in bytes/s: the best of `repetitions` passes of the pool's threads over a `bytes` buffer.
+double mk_read_bandwidth(mk_pool *pool, size_t bytes, int repetitions);
+
+/// A thread-local scratch buffer of at least `bytes` (grows, never shrinks); valid until the same thread asks again.
+void *mk_thread_scratch(size_t bytes);
+
+// ---- Worker pool -------------------------------------------------------------------------------------------
+
+/// A task: runs chunk `chunk` covering [lo, hi) of the index range.
+typedef void (*mk_task)(void *context, long chunk, long lo, long hi);
+
+/// Starts threads − 1 workers (the caller is the first thread). Workers spin for `spin_us` microseconds
+/// after each job before they park on a condition variable.
+mk_pool *mk_pool_create(int threads, int spin_us);
+void mk_pool_destroy(mk_pool *pool);
+int mk_pool_threads(const mk_pool *pool);
+/// Runs task over [0, count) cut into min(threads, count) contiguous chunks; returns when all are done.
+/// One run at a time per pool (returns -1, running nothing, when called while a run is in progress).
+int mk_pool_run(mk_pool *pool, long count, mk_task task, void *context);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

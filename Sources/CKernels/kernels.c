@@ -1,0 +1,458 @@
+// Activation quantization, the portable kernels, run-time dispatch and the row driver. The x86-64 SIMD
+// kernels live in simd_kernels.h, compiled twice below (AVX2+FMA, AVX-512 VNNI) with target attributes.
+#include "CKernels.h"
+#include "formats.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+// ---- Half floats ---------------------------------------------------------------------------------------
+
+float mk_f16_table[65536];
+
+static void init_tables(void) {
+    for (uint32_t h = 0; h < 65536; h++) {
+        uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
+        if (exp == 0) {
+            float f = (float)mant * (1.0f / 16777216.0f);  // subnormal: mant · 2^-24
+            memcpy(&bits, &f, 4);
+            bits |= sign;
+        } else if (exp == 31) {
+            bits = sign | 0x7f800000u | (mant << 13);
+        } else {
+            bits = sign | ((exp + 112) << 23) | (mant << 13);
+        }
+        memcpy(&mk_f16_table[h], &bits, 4);
+    }
+}
+
+// ---- Activation quantization ------------------------------------------------------------------------------
+
+int mk_activation_kind(uint32_t t) {
+    switch (t) {
+    case MK_F32: case MK_F16: case MK_BF16: return 0;
+    case MK_Q8_0: case MK_Q4_0: case MK_Q4_1: case MK_Q5_0: case MK_Q5_1: return 1;
+    case MK_Q4_K: case MK_Q5_K: case MK_Q6_K: return 2;
+    default: return -1;
+    }
+}
+
+size_t mk_activation_row_bytes(uint32_t t, long cols) {
+    switch (mk_activation_kind(t)) {
+    case 0: return (size_t)cols * sizeof(float);
+    case 1: return (size_t)(cols / 32) * sizeof(mk_q8a);
+    case 2: return (size_t)(cols / 256) * sizeof(mk_q8k);
+    default: return 0;
+    }
+}
+
+// Symmetric 8-bit: d = max|x| / 127, q = round-to-nearest-even(x / d).
+static inline float quantize_block(const float *x, int8_t *q, int count) {
+    float amax = 0;
+    for (int i = 0; i < count; i++) { float a = fabsf(x[i]); amax = a > amax ? a : amax; }
+    float d = amax / 127.0f, id = amax > 0 ? 127.0f / amax : 0.0f;
+    for (int i = 0; i < count; i++) q[i] = (int8_t)lrintf(x[i] * id);
+    return d;
+}
+
+void mk_quantize_activations(uint32_t t, const float *x, void *out, long cols) {
+    switch (mk_activation_kind(t)) {
+    case 0:
+        memcpy(out, x, (size_t)cols * sizeof(float));
+        break;
+    case 1: {
+        mk_q8a *blocks = out;
+        for (long b = 0; b < cols / 32; b++) {
+            mk_q8a *a = &blocks[b];
+            a->d = quantize_block(x + 32 * b, a->q, 32);
+            int sum = 0;
+            for (int i = 0; i < 32; i++) sum += a->q[i];
+            a->s = a->d * (float)sum;
+        }
+        break;
+    }
+    case 2: {
+        mk_q8k *blocks = out;
+        for (long b = 0; b < cols / 256; b++) {
+            mk_q8k *a = &blocks[b];
+            a->d = quantize_block(x + 256 * b, a->q, 256);
+            for (int g = 0; g < 16; g++) {
+                int sum = 0;
+                for (int i = 0; i < 16; i++) sum += a->q[16 * g + i];
+                a->bsums[g] = (int16_t)sum;
+            }
+        }
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+// ---- Portable kernels: plain C, the reference every SIMD build is tested against ----------------------------
+
+static float dot_f32_portable(const void *w, const void *a, long cols) {
+    const float *x = w, *y = a;
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    long i = 0;
+    for (; i + 4 <= cols; i += 4) { s0 += x[i] * y[i]; s1 += x[i + 1] * y[i + 1]; s2 += x[i + 2] * y[i + 2]; s3 += x[i + 3] * y[i + 3]; }
+    for (; i < cols; i++) s0 += x[i] * y[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
+static float dot_f16_portable(const void *w, const void *a, long cols) {
+    const uint16_t *x = w;
+    const float *y = a;
+    float s0 = 0, s1 = 0;
+    long i = 0;
+    for (; i + 2 <= cols; i += 2) { s0 += mk_f16(x[i]) * y[i]; s1 += mk_f16(x[i + 1]) * y[i + 1]; }
+    for (; i < cols; i++) s0 += mk_f16(x[i]) * y[i];
+    return s0 + s1;
+}
+
+static float dot_bf16_portable(const void *w, const void *a, long cols) {
+    const uint16_t *x = w;
+    const float *y = a;
+    float s0 = 0, s1 = 0;
+    long i = 0;
+    for (; i + 2 <= cols; i += 2) { s0 += mk_bf16(x[i]) * y[i]; s1 += mk_bf16(x[i + 1]) * y[i + 1]; }
+    for (; i < cols; i++) s0 += mk_bf16(x[i]) * y[i];
+    return s0 + s1;
+}
+
+static float dot_q8_0_portable(const void *w, const void *act, long cols) {
+    const uint8_t *blk = w;
+    const mk_q8a *a = act;
+    float sum = 0;
+    for (long b = 0; b < cols / 32; b++, blk += 34) {
+        const int8_t *q = (const int8_t *)(blk + 2);
+        int isum = 0;
+        for (int j = 0; j < 32; j++) isum += q[j] * a[b].q[j];
+        sum += mk_f16(mk_u16(blk)) * a[b].d * (float)isum;
+    }
+    return sum;
+}
+
+// The 32-element nibble formats: byte j holds element j (low nibble) and j+16 (high nibble); the Q5 formats
+// add a fifth bit from a 32-bit little-endian qh. value = d·q − bias·d (q4_0, q5_0) or d·q + m (q4_1, q5_1).
+static inline float dot_nibbles_portable(const void *w, const mk_q8a *a, long cols, int bytes, int has_min,
+                                         int has_qh, float bias) {
+    const uint8_t *blk = w;
+    float sum = 0;
+    for (long b = 0; b < cols / 32; b++, blk += bytes) {
+        float d = mk_f16(mk_u16(blk));
+        float m = has_min ? mk_f16(mk_u16(blk + 2)) : 0;
+        const uint8_t *qhp = blk + (has_min ? 4 : 2);
+        uint32_t qh = has_qh ? (uint32_t)qhp[0] | (uint32_t)qhp[1] << 8 | (uint32_t)qhp[2] << 16 | (uint32_t)qhp[3] << 24 : 0;
+        const uint8_t *qs = qhp + (has_qh ? 4 : 0);
+        int isum = 0;
+        for (int j = 0; j < 16; j++) {
+            int lo = (qs[j] & 15) | (int)(((qh >> j) & 1) << 4);
+            int hi = (qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1) << 4);
+            isum += lo * a[b].q[j] + hi * a[b].q[j + 16];
+        }
+        sum += d * (a[b].d * (float)isum - bias * a[b].s) + m * a[b].s;
+    }
+    return sum;
+}
+
+static float dot_q4_0_portable(const void *w, const void *a, long c) { return dot_nibbles_portable(w, a, c, 18, 0, 0, 8); }
+static float dot_q4_1_portable(const void *w, const void *a, long c) { return dot_nibbles_portable(w, a, c, 20, 1, 0, 0); }
+static float dot_q5_0_portable(const void *w, const void *a, long c) { return dot_nibbles_portable(w, a, c, 22, 0, 1, 16); }
+static float dot_q5_1_portable(const void *w, const void *a, long c) { return dot_nibbles_portable(w, a, c, 24, 1, 1, 0); }
+
+// Q4_K / Q5_K: value = d·scale·q − dmin·min per sub-block of 32.
+static inline float dot_scale_min_portable(const void *w, const mk_q8k *a, long cols, int fifth) {
+    const uint8_t *blk = w;
+    const int bytes = fifth ? 176 : 144;
+    float sum = 0;
+    for (long b = 0; b < cols / 256; b++, blk += bytes) {
+        float d = mk_f16(mk_u16(blk)), dmin = mk_f16(mk_u16(blk + 2));
+        uint8_t sc[8], mn[8];
+        mk_scale_min_k4(blk + 4, sc, mn);
+        const uint8_t *qh = blk + 16, *qs = blk + (fifth ? 48 : 16);
+        int sumi = 0, summ = 0;
+        for (int g = 0; g < 4; g++) {
+            int lo = 0, hi = 0;
+            for (int l = 0; l < 32; l++) {
+                int ql = qs[32 * g + l] & 15, qu = qs[32 * g + l] >> 4;
+                if (fifth) { ql |= ((qh[l] >> (2 * g)) & 1) << 4; qu |= ((qh[l] >> (2 * g + 1)) & 1) << 4; }
+                lo += ql * a[b].q[64 * g + l];
+                hi += qu * a[b].q[64 * g + 32 + l];
+            }
+            sumi += sc[2 * g] * lo + sc[2 * g + 1] * hi;
+        }
+        for (int s = 0; s < 8; s++) summ += mn[s] * (a[b].bsums[2 * s] + a[b].bsums[2 * s + 1]);
+        sum += a[b].d * (d * (float)sumi - dmin * (float)summ);
+    }
+    return sum;
+}
+
+static float dot_q4_K_portable(const void *w, const void *a, long c) { return dot_scale_min_portable(w, a, c, 0); }
+static float dot_q5_K_portable(const void *w, const void *a, long c) { return dot_scale_min_portable(w, a, c, 1); }
+
+// Q6_K: value = d·scale·(q − 32), one int8 scale per 16 elements (element e uses scale e/16).
+static float dot_q6_K_portable(const void *w, const void *act, long cols) {
+    const uint8_t *blk = w;
+    const mk_q8k *a = act;
+    float sum = 0;
+    for (long b = 0; b < cols / 256; b++, blk += 210) {
+        const int8_t *sc = (const int8_t *)(blk + 192);
+        int isum[16] = {0};
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql = blk + 64 * h, *qh = blk + 128 + 32 * h;
+            const int8_t *q = a[b].q + 128 * h;
+            for (int l = 0; l < 32; l++) {
+                int q1 = (ql[l] & 15) | ((qh[l] & 3) << 4);
+                int q2 = (ql[l + 32] & 15) | (((qh[l] >> 2) & 3) << 4);
+                int q3 = (ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4);
+                int q4 = (ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4);
+                isum[8 * h + l / 16] += q1 * q[l];
+                isum[8 * h + 2 + l / 16] += q2 * q[l + 32];
+                isum[8 * h + 4 + l / 16] += q3 * q[l + 64];
+                isum[8 * h + 6 + l / 16] += q4 * q[l + 96];
+            }
+        }
+        int total = 0;
+        for (int s = 0; s < 16; s++) total += sc[s] * (isum[s] - 32 * a[b].bsums[s]);
+        sum += a[b].d * mk_f16(mk_u16(blk + 208)) * (float)total;
+    }
+    return sum;
+}
+
+// ---- SIMD builds --------------------------------------------------------------------------------------------
+
+#if defined(__x86_64__) && defined(__clang__)
+#define MK_HAVE_X86 1
+#define MK_SUFFIX(name) name##_avx2
+#define MK_VNNI 0
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#include "simd_kernels.h"
+#pragma clang attribute pop
+#undef MK_SUFFIX
+#undef MK_VNNI
+
+#define MK_SUFFIX(name) name##_vnni
+#define MK_VNNI 1
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"))), apply_to = function)
+#include "simd_kernels.h"
+#pragma clang attribute pop
+#undef MK_SUFFIX
+#undef MK_VNNI
+#endif
+
+// ---- Dispatch -----------------------------------------------------------------------------------------------
+
+typedef float (*dot_fn)(const void *w, const void *a, long cols);
+
+static dot_fn kernel(int isa, uint32_t t) {
+#ifdef MK_HAVE_X86
+    if (isa >= MK_ISA_AVX512VNNI) {
+        switch (t) {
+        case MK_F32: return dot_f32_vnni;
+        case MK_F16: return dot_f16_vnni;
+        case MK_BF16: return dot_bf16_vnni;
+        case MK_Q8_0: return dot_q8_0_vnni;
+        case MK_Q4_0: return dot_q4_0_vnni;
+        case MK_Q4_1: return dot_q4_1_vnni;
+        case MK_Q5_0: return dot_q5_0_vnni;
+        case MK_Q5_1: return dot_q5_1_vnni;
+        case MK_Q4_K: return dot_q4_K_vnni;
+        case MK_Q5_K: return dot_q5_K_vnni;
+        case MK_Q6_K: return dot_q6_K_vnni;
+        }
+    }
+    if (isa >= MK_ISA_AVX2) {
+        switch (t) {
+        case MK_F32: return dot_f32_avx2;
+        case MK_F16: return dot_f16_avx2;
+        case MK_BF16: return dot_bf16_avx2;
+        case MK_Q8_0: return dot_q8_0_avx2;
+        case MK_Q4_0: return dot_q4_0_avx2;
+        case MK_Q4_1: return dot_q4_1_avx2;
+        case MK_Q5_0: return dot_q5_0_avx2;
+        case MK_Q5_1: return dot_q5_1_avx2;
+        case MK_Q4_K: return dot_q4_K_avx2;
+        case MK_Q5_K: return dot_q5_K_avx2;
+        case MK_Q6_K: return dot_q6_K_avx2;
+        }
+    }
+#else
+    (void)isa;
+#endif
+    switch (t) {
+    case MK_F32: return dot_f32_portable;
+    case MK_F16: return dot_f16_portable;
+    case MK_BF16: return dot_bf16_portable;
+    case MK_Q8_0: return dot_q8_0_portable;
+    case MK_Q4_0: return dot_q4_0_portable;
+    case MK_Q4_1: return dot_q4_1_portable;
+    case MK_Q5_0: return dot_q5_0_portable;
+    case MK_Q5_1: return dot_q5_1_portable;
+    case MK_Q4_K: return dot_q4_K_portable;
+    case MK_Q5_K: return dot_q5_K_portable;
+    case MK_Q6_K: return dot_q6_K_portable;
+    default: return 0;
+    }
+}
+
+static int supported_level;
+static int current_level;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void init_once(void) {
+    init_tables();
+    int level = MK_ISA_PORTABLE;
+#ifdef MK_HAVE_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) level = MK_ISA_AVX2;
+    if (level == MK_ISA_AVX2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+        && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni")) level = MK_ISA_AVX512VNNI;
+#endif
+    supported_level = level;
+    current_level = level;
+    const char *forced = getenv("MOECODER_KERNELS");
+    if (forced) {
+        if (!strcmp(forced, "portable")) current_level = MK_ISA_PORTABLE;
+        else if (!strcmp(forced, "avx2") && level >= MK_ISA_AVX2) current_level = MK_ISA_AVX2;
+        else if (!strcmp(forced, "avx512") || !strcmp(forced, "avx512vnni")) current_level = level;
+    }
+}
+
+int mk_isa_supported(void) { pthread_once(&once, init_once); return supported_level; }
+int mk_isa(void) { pthread_once(&once, init_once); return __atomic_load_n(&current_level, __ATOMIC_RELAXED); }
+
+int mk_set_isa(int isa) {
+    pthread_once(&once, init_once);
+    if (isa < 0) isa = 0;
+    if (isa > supported_level) isa = supported_level;
+    __atomic_store_n(&current_level, isa, __ATOMIC_RELAXED);
+    return isa;
+}
+
+const char *mk_isa_name(int isa) {
+    switch (isa) {
+    case MK_ISA_AVX2: return "avx2";
+    case MK_ISA_AVX512VNNI: return "avx512vnni";
+    default: return "portable";
+    }
+}
+
+const float *mk_f16_lookup(void) { pthread_once(&once, init_once); return mk_f16_table; }
+
+// ---- Row driver ---------------------------------------------------------------------------------------------
+
+// Activation rows are taken in tiles that stay in L2 while the weight rows stream past them once.
+#define MK_TILE_BYTES (256 * 1024)
+
+void mk_gemm_rows_isa(int isa, uint32_t t, const void *w, size_t row_bytes, long cols, long r0, long r1,
+                      const void *act, size_t act_stride, long n, float *y, long ldy) {
+    pthread_once(&once, init_once);
+    dot_fn dot = kernel(isa, t);
+    if (!dot) return;
+    long tile = act_stride > 0 ? (long)(MK_TILE_BYTES / act_stride) : n;
+    if (tile < 1) tile = 1;
+    for (long t0 = 0; t0 < n; t0 += tile) {
+        long t1 = t0 + tile < n ? t0 + tile : n;
+        for (long r = r0; r < r1; r++) {
+            const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
+            for (long k = t0; k < t1; k++) y[k * ldy + r] = dot(row, (const uint8_t *)act + (size_t)k * act_stride, cols);
+        }
+    }
+}
+
+void mk_gemm_rows(uint32_t t, const void *w, size_t row_bytes, long cols, long r0, long r1,
+                  const void *act, size_t act_stride, long n, float *y, long ldy) {
+    mk_gemm_rows_isa(mk_isa(), t, w, row_bytes, cols, r0, r1, act, act_stride, n, y, ldy);
+}
+
+// ---- Thread-local scratch -----------------------------------------------------------------------------------
+
+static _Thread_local void *scratch_buffer;
+static _Thread_local size_t scratch_capacity;
+
+void *mk_thread_scratch(size_t bytes) {
+    if (bytes > scratch_capacity) {
+        free(scratch_buffer);
+        size_t grown = bytes < 4096 ? 4096 : bytes + bytes / 2;
+        scratch_buffer = aligned_alloc(64, (grown + 63) & ~(size_t)63);
+        scratch_capacity = scratch_buffer ? grown : 0;
+    }
+    return scratch_buffer;
+}
+
+// ---- Whole products: quantize the activations once, split the weight rows over the pool -------------------
+
+struct gemm_job {
+    int isa;
+    uint32_t type;
+    const void *w;
+    size_t row_bytes;
+    long cols;
+    const void *act;
+    size_t act_stride;
+    long n;
+    float *y;
+    long ldy;
+};
+
+static void gemm_task(void *context, long chunk, long lo, long hi) {
+    (void)chunk;
+    const struct gemm_job *j = context;
+    mk_gemm_rows_isa(j->isa, j->type, j->w, j->row_bytes, j->cols, lo, hi, j->act, j->act_stride, j->n, j->y, j->ldy);
+}
+
+void mk_gemm(mk_pool *pool, uint32_t type, const void *w, size_t row_bytes, long rows, long cols,
+             const float *x, long n, float *y, long parallel_threshold) {
+    if (rows <= 0 || n <= 0 || mk_activation_kind(type) < 0) return;
+    size_t stride = mk_activation_row_bytes(type, cols);
+    const void *act = x;
+    if (mk_activation_kind(type) != 0) {
+        uint8_t *buffer = mk_thread_scratch(stride * (size_t)n);
+        for (long t = 0; t < n; t++) mk_quantize_activations(type, x + t * cols, buffer + (size_t)t * stride, cols);
+        act = buffer;
+    }
+    struct gemm_job job = { mk_isa(), type, w, row_bytes, cols, act, stride, n, y, rows };
+    if (!pool || mk_pool_threads(pool) == 1 || rows * cols * n < parallel_threshold || rows == 1) {
+        gemm_task(&job, 0, 0, rows);
+        return;
+    }
+    mk_pool_run(pool, rows, gemm_task, &job);
+}
+
+// ---- Memory bandwidth probe ---------------------------------------------------------------------------------
+
+struct read_job { const uint8_t *data; size_t bytes; double *sums; };
+
+static void read_task(void *context, long chunk, long lo, long hi) {
+    const struct read_job *j = context;
+    // Each chunk reads its share of the buffer with 64-bit loads, four independent sums.
+    size_t start = j->bytes / 8 * (size_t)lo / 1024 * 8, end = j->bytes / 8 * (size_t)hi / 1024 * 8;
+    const uint64_t *p = (const uint64_t *)(j->data + start);
+    size_t words = (end - start) / 8;
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (size_t i = 0; i + 4 <= words; i += 4) { s0 += p[i]; s1 ^= p[i + 1]; s2 += p[i + 2]; s3 ^= p[i + 3]; }
+    j->sums[chunk] += (double)(s0 + s1 + s2 + s3);
+}
+
+double mk_read_bandwidth(mk_pool *pool, size_t bytes, int repetitions) {
+    uint8_t *data = aligned_alloc(4096, (bytes + 4095) & ~(size_t)4095);
+    if (!data) return 0;
+    memset(data, 1, bytes);
+    double sums[256] = {0}, best = 0;
+    struct read_job job = { data, bytes, sums };
+    for (int r = 0; r < repetitions; r++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (pool) mk_pool_run(pool, 1024, read_task, &job); else read_task(&job, 0, 0, 1024);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        double rate = (double)bytes / seconds;
+        if (rate > best) best = rate;
+    }
+    free(data);
+    return sums[0] == -1 ? 0 : best;
+}

@@ -1,0 +1,221 @@
+// x86-64 SIMD kernels, included twice by kernels.c: MK_VNNI 0 (AVX2: maddubs + madd) and MK_VNNI 1
+// (AVX-512 VNNI on 256-bit vectors: vpdpbusd). MK_SUFFIX names each build's functions.
+#include <immintrin.h>
+
+// Σ over 4-byte groups of u (unsigned bytes) · s (signed bytes), as 8 int32 lanes.
+static inline __m256i MK_SUFFIX(mul_sum_us8)(__m256i u, __m256i s) {
+#if MK_VNNI
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+#else
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+#endif
+}
+
+// The same with each 16-byte half scaled by an integer: lanes of the low half by lo, the high half by hi.
+static inline __m256i MK_SUFFIX(mul_sum_us8_scaled)(__m256i u, __m256i s, int lo, int hi) {
+#if MK_VNNI
+    __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+    return _mm256_mullo_epi32(p, _mm256_setr_epi32(lo, lo, lo, lo, hi, hi, hi, hi));
+#else
+    __m256i p = _mm256_maddubs_epi16(u, s);
+    return _mm256_madd_epi16(p, _mm256_setr_epi16((short)lo, (short)lo, (short)lo, (short)lo, (short)lo, (short)lo,
+                                                  (short)lo, (short)lo, (short)hi, (short)hi, (short)hi, (short)hi,
+                                                  (short)hi, (short)hi, (short)hi, (short)hi));
+#endif
+}
+
+// Σ of signed bytes a · signed bytes b (sign moved onto b so that a can be unsigned).
+static inline __m256i MK_SUFFIX(mul_sum_i8)(__m256i a, __m256i b) {
+    return MK_SUFFIX(mul_sum_us8)(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a));
+}
+
+static inline float MK_SUFFIX(hsum)(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline int MK_SUFFIX(hsum_i32)(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
+
+// 32 nibbles of 16 bytes as 32 bytes: low nibbles (elements 0..15), then high nibbles (16..31).
+static inline __m256i MK_SUFFIX(nibbles32)(const uint8_t *p) {
+    __m128i raw = _mm_loadu_si128((const __m128i *)p);
+    __m128i lo = _mm_and_si128(raw, _mm_set1_epi8(15));
+    __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(15));
+    return _mm256_set_m128i(hi, lo);
+}
+
+// 0x10 in byte i where bit i of x is set.
+static inline __m256i MK_SUFFIX(fifth_bits)(uint32_t x) {
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)x),
+                                    _mm256_set_epi64x(0x0303030303030303LL, 0x0202020202020202LL,
+                                                      0x0101010101010101LL, 0x0000000000000000LL));
+    // Byte k of each 8 keeps every bit but bit k; OR-ing the byte of x gives all ones iff its bit k is set.
+    v = _mm256_or_si256(v, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfeLL));
+    return _mm256_and_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi64x(-1)), _mm256_set1_epi8(0x10));
+}
+
+static float MK_SUFFIX(dot_f32)(const void *w, const void *a, long cols) {
+    const float *x = w, *y = a;
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    long i = 0;
+    for (; i + 32 <= cols; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), s3);
+    }
+    for (; i + 8 <= cols; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), s0);
+    float sum = MK_SUFFIX(hsum)(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    for (; i < cols; i++) sum += x[i] * y[i];
+    return sum;
+}
+
+static float MK_SUFFIX(dot_f16)(const void *w, const void *a, long cols) {
+    const uint16_t *x = w;
+    const float *y = a;
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    long i = 0;
+    for (; i + 16 <= cols; i += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))), _mm256_loadu_ps(y + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i + 8))), _mm256_loadu_ps(y + i + 8), s1);
+    }
+    float sum = MK_SUFFIX(hsum)(_mm256_add_ps(s0, s1));
+    for (; i < cols; i++) sum += mk_f16(x[i]) * y[i];
+    return sum;
+}
+
+static float MK_SUFFIX(dot_bf16)(const void *w, const void *a, long cols) {
+    const uint16_t *x = w;
+    const float *y = a;
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    long i = 0;
+    for (; i + 16 <= cols; i += 16) {
+        __m256 w0 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(x + i))), 16));
+        __m256 w1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(x + i + 8))), 16));
+        s0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(y + i), s0);
+        s1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(y + i + 8), s1);
+    }
+    float sum = MK_SUFFIX(hsum)(_mm256_add_ps(s0, s1));
+    for (; i < cols; i++) sum += mk_bf16(x[i]) * y[i];
+    return sum;
+}
+
+static float MK_SUFFIX(dot_q8_0)(const void *w, const void *act, long cols) {
+    const uint8_t *blk = w;
+    const mk_q8a *a = act;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
+    long nb = cols / 32, b = 0;
+    for (; b + 2 <= nb; b += 2, blk += 68) {
+        __m256i p0 = MK_SUFFIX(mul_sum_i8)(_mm256_loadu_si256((const __m256i *)(blk + 2)), _mm256_loadu_si256((const __m256i *)a[b].q));
+        __m256i p1 = MK_SUFFIX(mul_sum_i8)(_mm256_loadu_si256((const __m256i *)(blk + 36)), _mm256_loadu_si256((const __m256i *)a[b + 1].q));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(mk_f16(mk_u16(blk)) * a[b].d), _mm256_cvtepi32_ps(p0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(mk_f16(mk_u16(blk + 34)) * a[b + 1].d), _mm256_cvtepi32_ps(p1), acc1);
+    }
+    for (; b < nb; b++, blk += 34) {
+        __m256i p = MK_SUFFIX(mul_sum_i8)(_mm256_loadu_si256((const __m256i *)(blk + 2)), _mm256_loadu_si256((const __m256i *)a[b].q));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(mk_f16(mk_u16(blk)) * a[b].d), _mm256_cvtepi32_ps(p), acc0);
+    }
+    return MK_SUFFIX(hsum)(_mm256_add_ps(acc0, acc1));
+}
+
+// The nibble formats: unsigned q (0..15 or 0..31) times signed activations, bias/min applied per block.
+static inline float MK_SUFFIX(dot_nibbles)(const void *w, const mk_q8a *a, long cols, int bytes, int has_min,
+                                           int has_qh, float bias) {
+    const uint8_t *blk = w;
+    __m256 acc = _mm256_setzero_ps();
+    float extra = 0;
+    for (long b = 0; b < cols / 32; b++, blk += bytes) {
+        float d = mk_f16(mk_u16(blk));
+        const uint8_t *qhp = blk + (has_min ? 4 : 2);
+        const uint8_t *qs = qhp + (has_qh ? 4 : 0);
+        __m256i q = MK_SUFFIX(nibbles32)(qs);
+        if (has_qh) {
+            uint32_t qh;
+            memcpy(&qh, qhp, 4);
+            q = _mm256_or_si256(q, MK_SUFFIX(fifth_bits)(qh));
+        }
+        __m256i p = MK_SUFFIX(mul_sum_us8)(q, _mm256_loadu_si256((const __m256i *)a[b].q));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d * a[b].d), _mm256_cvtepi32_ps(p), acc);
+        extra += (has_min ? mk_f16(mk_u16(blk + 2)) : -bias * d) * a[b].s;
+    }
+    return MK_SUFFIX(hsum)(acc) + extra;
+}
+
+static float MK_SUFFIX(dot_q4_0)(const void *w, const void *a, long c) { return MK_SUFFIX(dot_nibbles)(w, a, c, 18, 0, 0, 8); }
+static float MK_SUFFIX(dot_q4_1)(const void *w, const void *a, long c) { return MK_SUFFIX(dot_nibbles)(w, a, c, 20, 1, 0, 0); }
+static float MK_SUFFIX(dot_q5_0)(const void *w, const void *a, long c) { return MK_SUFFIX(dot_nibbles)(w, a, c, 22, 0, 1, 16); }
+static float MK_SUFFIX(dot_q5_1)(const void *w, const void *a, long c) { return MK_SUFFIX(dot_nibbles)(w, a, c, 24, 1, 1, 0); }
+
+static inline float MK_SUFFIX(dot_scale_min)(const void *w, const mk_q8k *a, long cols, int fifth) {
+    const uint8_t *blk = w;
+    const int bytes = fifth ? 176 : 144;
+    const __m256i low4 = _mm256_set1_epi8(15);
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (long b = 0; b < cols / 256; b++, blk += bytes) {
+        float d = mk_f16(mk_u16(blk)) * a[b].d, dmin = mk_f16(mk_u16(blk + 2)) * a[b].d;
+        uint8_t sc[8], mn[8];
+        mk_scale_min_k4(blk + 4, sc, mn);
+        int summ = 0;
+        for (int s = 0; s < 8; s++) summ += mn[s] * (a[b].bsums[2 * s] + a[b].bsums[2 * s + 1]);
+        mins += dmin * (float)summ;
+        const uint8_t *qs = blk + (fifth ? 48 : 16);
+        __m256i qh = fifth ? _mm256_loadu_si256((const __m256i *)(blk + 16)) : _mm256_setzero_si256();
+        __m256i sumi = _mm256_setzero_si256();
+        for (int g = 0; g < 4; g++) {
+            __m256i raw = _mm256_loadu_si256((const __m256i *)(qs + 32 * g));
+            __m256i lo = _mm256_and_si256(raw, low4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+            if (fifth) {
+                __m256i m0 = _mm256_set1_epi8((char)(1 << (2 * g))), m1 = _mm256_set1_epi8((char)(2 << (2 * g)));
+                lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, m0), m0), _mm256_set1_epi8(16)));
+                hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, m1), m1), _mm256_set1_epi8(16)));
+            }
+            __m256i plo = MK_SUFFIX(mul_sum_us8_scaled)(lo, _mm256_loadu_si256((const __m256i *)(a[b].q + 64 * g)), sc[2 * g], sc[2 * g]);
+            __m256i phi = MK_SUFFIX(mul_sum_us8_scaled)(hi, _mm256_loadu_si256((const __m256i *)(a[b].q + 64 * g + 32)), sc[2 * g + 1], sc[2 * g + 1]);
+            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(plo, phi));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return MK_SUFFIX(hsum)(acc) - mins;
+}
+
+static float MK_SUFFIX(dot_q4_K)(const void *w, const void *a, long c) { return MK_SUFFIX(dot_scale_min)(w, a, c, 0); }
+static float MK_SUFFIX(dot_q5_K)(const void *w, const void *a, long c) { return MK_SUFFIX(dot_scale_min)(w, a, c, 1); }
+
+static float MK_SUFFIX(dot_q6_K)(const void *w, const void *act, long cols) {
+    const uint8_t *blk = w;
+    const mk_q8k *a = act;
+    const __m256i low4 = _mm256_set1_epi8(15), m3 = _mm256_set1_epi8(3), m30 = _mm256_set1_epi8(0x30);
+    __m256 acc = _mm256_setzero_ps();
+    for (long b = 0; b < cols / 256; b++, blk += 210) {
+        const int8_t *sc = (const int8_t *)(blk + 192);
+        int bias = 0;
+        for (int s = 0; s < 16; s++) bias += sc[s] * a[b].bsums[s];
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql = blk + 64 * h, *qhp = blk + 128 + 32 * h;
+            const int8_t *q = a[b].q + 128 * h, *s = sc + 8 * h;
+            __m256i la = _mm256_loadu_si256((const __m256i *)ql), lb = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i qh = _mm256_loadu_si256((const __m256i *)qhp);
+            __m256i q1 = _mm256_or_si256(_mm256_and_si256(la, low4), _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
+            __m256i q2 = _mm256_or_si256(_mm256_and_si256(lb, low4), _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(12)), 2));
+            __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(la, 4), low4), _mm256_and_si256(qh, m30));
+            __m256i q4 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lb, 4), low4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
+            sumi = _mm256_add_epi32(sumi, MK_SUFFIX(mul_sum_us8_scaled)(q1, _mm256_loadu_si256((const __m256i *)q), s[0], s[1]));
+            sumi = _mm256_add_epi32(sumi, MK_SUFFIX(mul_sum_us8_scaled)(q2, _mm256_loadu_si256((const __m256i *)(q + 32)), s[2], s[3]));
+            sumi = _mm256_add_epi32(sumi, MK_SUFFIX(mul_sum_us8_scaled)(q3, _mm256_loadu_si256((const __m256i *)(q + 64)), s[4], s[5]));
+            sumi = _mm256_add_epi32(sumi, MK_SUFFIX(mul_sum_us8_scaled)(q4, _mm256_loadu_si256((const __m256i *)(q + 96)), s[6], s[7]));
+        }
+        float d = mk_f16(mk_u16(blk + 208)) * a[b].d;
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_sub_epi32(sumi, _mm256_setr_epi32(32 * bias, 0, 0, 0, 0, 0, 0, 0))), acc);
+    }
+    return MK_SUFFIX(hsum)(acc);
+}

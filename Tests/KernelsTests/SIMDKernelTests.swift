@@ -1,0 +1,132 @@
+import CKernels
+import Testing
+@testable import Kernels
+
+/// The C kernels: every SIMD level this CPU has against the portable C kernels, the portable kernels with
+/// 8-bit activations against the exact float product, and the pool-split product against one thread.
+@Suite("SIMD kernels")
+struct SIMDKernelTests {
+    static let types: [TensorType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K]
+    static var levels: [Int32] { Array(0...mk_isa_supported()) }
+
+    /// `rows` random rows of `type` with `cols` elements each.
+    static func matrix(_ type: TensorType, rows: Int, cols: Int, seed: UInt64) -> [UInt8] {
+        (0..<rows).flatMap { randomRow(type, elements: cols, seed: seed &+ UInt64($0)) }
+    }
+
+    /// n activation rows quantized for `type`.
+    static func activations(_ type: TensorType, _ x: [Float], n: Int, cols: Int) -> (bytes: [UInt8], stride: Int) {
+        let stride = mk_activation_row_bytes(type.rawValue, cols)
+        var bytes = [UInt8](repeating: 0, count: stride * n)
+        x.withUnsafeBufferPointer { xs in
+            bytes.withUnsafeMutableBytes { out in
+                for t in 0..<n { mk_quantize_activations(type.rawValue, xs.baseAddress! + t * cols, out.baseAddress! + t * stride, cols) }
+            }
+        }
+        return (bytes, stride)
+    }
+
+    static func gemm(level: Int32, _ type: TensorType, _ w: [UInt8], rows: Int, cols: Int,
+                     _ act: (bytes: [UInt8], stride: Int), n: Int) -> [Float] {
+        var y = [Float](repeating: .nan, count: n * rows)
+        let rowBytes = type.byteCount(elements: cols)!
+        w.withUnsafeBytes { wp in
+            act.bytes.withUnsafeBytes { ap in
+                y.withUnsafeMutableBufferPointer { yp in
+                    mk_gemm_rows_isa(level, type.rawValue, wp.baseAddress!, rowBytes, cols, 0, rows,
+                                     ap.baseAddress!, act.stride, n, yp.baseAddress!, rows)
+                }
+            }
+        }
+        return y
+    }
+
+    @Test("each SIMD level gives the portable kernels' products", arguments: types)
+    func simdMatchesPortable(type: TensorType) {
+        let rows = 7, cols = 768, n = 5
+        let w = Self.matrix(type, rows: rows, cols: cols, seed: 11)
+        let x = randomFloats(n * cols, scale: 2, seed: 99)
+        let act = Self.activations(type, x, n: n, cols: cols)
+        let portable = Self.gemm(level: 0, type, w, rows: rows, cols: cols, act, n: n)
+        let finite = portable.allSatisfy { $0.isFinite }
+        #expect(finite)
+        // Integer sums are exact; float sums differ in order, so the tolerance scales with Σ|w·x| of the output.
+        let rowBytes = type.byteCount(elements: cols)!
+        var magnitude = [Double](repeating: 0, count: n * rows)
+        for r in 0..<rows {
+            let weights = dequantized(Array(w[r * rowBytes..<(r + 1) * rowBytes]), as: type, count: cols)
+            for t in 0..<n { magnitude[t * rows + r] = referenceDot(weights, Array(x[t * cols..<(t + 1) * cols])).magnitude }
+        }
+        for level in Self.levels.dropFirst() {
+            let simd = Self.gemm(level: level, type, w, rows: rows, cols: cols, act, n: n)
+            let name = String(cString: mk_isa_name(level))
+            for i in 0..<portable.count {
+                let difference = Double(abs(simd[i] - portable[i])), tolerance = 1e-6 * max(1, magnitude[i])
+                #expect(difference <= tolerance, "\(type.name) level \(name) [\(i)]: \(simd[i]) vs \(portable[i])")
+            }
+        }
+    }
+
+    @Test("8-bit activations stay within 1 % of the exact product's magnitude", arguments: types)
+    func quantizedActivationsNearExact(type: TensorType) {
+        let rows = 5, cols = 512, n = 3
+        let w = Self.matrix(type, rows: rows, cols: cols, seed: 5)
+        let x = randomFloats(n * cols, scale: 3, seed: 17)
+        let act = Self.activations(type, x, n: n, cols: cols)
+        let got = Self.gemm(level: 0, type, w, rows: rows, cols: cols, act, n: n)
+        let rowBytes = type.byteCount(elements: cols)!
+        for r in 0..<rows {
+            let weights = dequantized(Array(w[r * rowBytes..<(r + 1) * rowBytes]), as: type, count: cols)
+            for t in 0..<n {
+                let expected = referenceDot(weights, Array(x[t * cols..<(t + 1) * cols]))
+                let error = relativeError(got[t * rows + r], expected)
+                // Float types are not quantized: only rounding-order error.
+                #expect(error <= (type.isQuantized ? 1e-2 : 1e-5), "\(type.name) row \(r) token \(t): \(error)")
+            }
+        }
+    }
+
+    @Test("LinearAlgebra's quantized matmul split over threads equals one thread", arguments: [TensorType.q8_0, .q4_K, .q6_K, .f16])
+    func pooledEqualsSerial(type: TensorType) {
+        let rows = 300, cols = 512
+        let w = Self.matrix(type, rows: rows, cols: cols, seed: 3)
+        for n in [1, 2, 9] {
+            let x = randomFloats(n * cols, seed: 8)
+            var serial = [Float](repeating: 0, count: n * rows), pooled = serial
+            let one = ThreadPool(threads: 1), two = ThreadPool(threads: 2)
+            w.withUnsafeBytes { raw in
+                let m = WeightMatrix(type: type, rows: rows, cols: cols, data: raw.baseAddress!)
+                LinearAlgebra.matmul(m, x, n: n, &serial, pool: one, scratch: MatmulScratch(), activations: .quantized)
+                LinearAlgebra.matmul(m, x, n: n, &pooled, pool: two, scratch: MatmulScratch(), activations: .quantized)
+            }
+            #expect(serial == pooled, "\(type.name) n=\(n)")
+        }
+    }
+
+    @Test("activation blocks decode to the input within half a step")
+    func activationRoundTrip() {
+        let cols = 512
+        let x = randomFloats(cols, scale: 5, seed: 21)
+        let k = Self.activations(.q4_K, x, n: 1, cols: cols).bytes
+        let a = Self.activations(.q8_0, x, n: 1, cols: cols).bytes
+        // mk_q8k: float d, 16 int16 sums, 256 int8 (292 bytes); mk_q8a: float d, float s, 32 int8 (40 bytes).
+        for i in 0..<cols {
+            let kb = (i / 256) * 292, ab = (i / 32) * 40
+            let kd = k.withUnsafeBytes { $0.load(fromByteOffset: kb, as: Float.self) }
+            let ad = a.withUnsafeBytes { $0.load(fromByteOffset: ab, as: Float.self) }
+            let kq = Float(Int8(bitPattern: k[kb + 36 + i % 256])), aq = Float(Int8(bitPattern: a[ab + 8 + i % 32]))
+            #expect(abs(kd * kq - x[i]) <= kd / 2 * 1.0001 + 1e-7)
+            #expect(abs(ad * aq - x[i]) <= ad / 2 * 1.0001 + 1e-7)
+        }
+    }
+
+    @Test("the kernel level is never raised past what the CPU has")
+    func levelSelection() {
+        // Lowering it is tested through MOECODER_KERNELS in a subprocess (CLITests): changing it here would
+        // change the rounding of tests running beside this one.
+        let best = mk_isa_supported(), now = mk_isa()
+        #expect(now <= best)
+        if now == best { #expect(mk_set_isa(99) == best) }
+        #expect(["portable", "avx2", "avx512vnni"].contains(KernelLevel.name))
+    }
+}
