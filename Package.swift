@@ -33,19 +33,17 @@ let package = Package(
             name: "Syntax",
             dependencies: ["CTreeSitter", "Grammars"]
         ),
-        // Debian's libopenblas-dev.
-        .systemLibrary(name: "CBLAS", providers: [.apt(["libopenblas-dev"])]),
         // SIMD kernels in C (run-time dispatch: portable, AVX2+FMA, AVX-512 VNNI), 8-bit activations, the
         // worker pool. Optimised in debug builds too.
-        .target(name: "CKernels", cSettings: [.define("NDEBUG"), .unsafeFlags(["-O2"])]),
+        .target(name: "CKernels", cSettings: [.define("NDEBUG"), .unsafeFlags(["-O2"])], linkerSettings: [.linkedLibrary("dl")]),
         // Tensor types, quantized blocks, dot products, mat-vec/mat-mul, thread pool.
-        .target(name: "Kernels", dependencies: ["CBLAS", "CKernels"], swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+        .target(name: "Kernels", dependencies: ["CKernels"], swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         // GGUF reader (mmap) and writer.
         .target(name: "GGUF", dependencies: ["Kernels"]),
         // Byte-level BPE tokenizers.
         .target(name: "Tokenizer"),
         // Model configs, architectures, KV cache, sampling, generation.
-        .target(name: "Engine", dependencies: ["Kernels", "GGUF", "Tokenizer"], swiftSettings: optimizedAlways),
+        .target(name: "Engine", dependencies: ["CKernels", "Kernels", "GGUF", "Tokenizer"], swiftSettings: optimizedAlways),
         // Completion (fill-in-the-middle), test generation, repair: the features every front end calls.
         .target(name: "Assist", dependencies: ["Syntax", "Engine"], swiftSettings: optimizedAlways),
         // The language server: JSON-RPC over stdio, LSP handlers that call Assist.

@@ -31,6 +31,12 @@ static void init_tables(void) {
 
 // ---- Activation quantization ------------------------------------------------------------------------------
 
+#if defined(__x86_64__) && defined(__clang__)
+#define MK_HAVE_X86 1
+static void quantize_q8a_avx2(const float *x, mk_q8a *out, long blocks);
+static void quantize_q8k_avx2(const float *x, mk_q8k *out, long blocks);
+#endif
+
 int mk_activation_kind(uint32_t t) {
     switch (t) {
     case MK_F32: case MK_F16: case MK_BF16: return 0;
@@ -65,6 +71,9 @@ void mk_quantize_activations(uint32_t t, const float *x, void *out, long cols) {
         break;
     case 1: {
         mk_q8a *blocks = out;
+#ifdef MK_HAVE_X86
+        if (mk_isa() >= MK_ISA_AVX2) { quantize_q8a_avx2(x, blocks, cols / 32); break; }
+#endif
         for (long b = 0; b < cols / 32; b++) {
             mk_q8a *a = &blocks[b];
             a->d = quantize_block(x + 32 * b, a->q, 32);
@@ -76,6 +85,9 @@ void mk_quantize_activations(uint32_t t, const float *x, void *out, long cols) {
     }
     case 2: {
         mk_q8k *blocks = out;
+#ifdef MK_HAVE_X86
+        if (mk_isa() >= MK_ISA_AVX2) { quantize_q8k_avx2(x, blocks, cols / 256); break; }
+#endif
         for (long b = 0; b < cols / 256; b++) {
             mk_q8k *a = &blocks[b];
             a->d = quantize_block(x + 256 * b, a->q, 256);
@@ -225,8 +237,7 @@ static float dot_q6_K_portable(const void *w, const void *act, long cols) {
 
 // ---- SIMD builds --------------------------------------------------------------------------------------------
 
-#if defined(__x86_64__) && defined(__clang__)
-#define MK_HAVE_X86 1
+#ifdef MK_HAVE_X86
 #define MK_SUFFIX(name) name##_avx2
 #define MK_VNNI 0
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
@@ -237,7 +248,7 @@ static float dot_q6_K_portable(const void *w, const void *act, long cols) {
 
 #define MK_SUFFIX(name) name##_vnni
 #define MK_VNNI 1
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))), apply_to = function)
 #include "simd_kernels.h"
 #pragma clang attribute pop
 #undef MK_SUFFIX
@@ -255,13 +266,13 @@ static dot_fn kernel(int isa, uint32_t t) {
         case MK_F32: return dot_f32_vnni;
         case MK_F16: return dot_f16_vnni;
         case MK_BF16: return dot_bf16_vnni;
-        case MK_Q8_0: return dot_q8_0_vnni;
-        case MK_Q4_0: return dot_q4_0_vnni;
+        case MK_Q8_0: return dot_q8_0_512_vnni;
+        case MK_Q4_0: return dot_q4_0_512_vnni;
         case MK_Q4_1: return dot_q4_1_vnni;
-        case MK_Q5_0: return dot_q5_0_vnni;
+        case MK_Q5_0: return dot_q5_0_512_vnni;
         case MK_Q5_1: return dot_q5_1_vnni;
-        case MK_Q4_K: return dot_q4_K_vnni;
-        case MK_Q5_K: return dot_q5_K_vnni;
+        case MK_Q4_K: return dot_q4_K_512_vnni;
+        case MK_Q5_K: return dot_q5_K_512_vnni;
         case MK_Q6_K: return dot_q6_K_vnni;
         }
     }
@@ -310,7 +321,8 @@ static void init_once(void) {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) level = MK_ISA_AVX2;
     if (level == MK_ISA_AVX2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
-        && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni")) level = MK_ISA_AVX512VNNI;
+        && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")
+        && __builtin_cpu_supports("avx512vnni")) level = MK_ISA_AVX512VNNI;
 #endif
     supported_level = level;
     current_level = level;
@@ -342,6 +354,35 @@ const char *mk_isa_name(int isa) {
 }
 
 const float *mk_f16_lookup(void) { pthread_once(&once, init_once); return mk_f16_table; }
+
+// ---- Attention ----------------------------------------------------------------------------------------------
+
+static void attend_portable(const mk_attention *a, const float *q, const float *q2, float *scores, float *out) {
+    for (long p = 0; p < a->length; p++) {
+        float s = dot_f32_portable(q, a->keys + p * a->key_stride, a->key_length);
+        if (q2) s += dot_f32_portable(q2, a->keys2 + p * a->key2_stride, a->key2_length);
+        scores[p] = s * a->scale;
+    }
+    float top = scores[0];
+    for (long p = 1; p < a->length; p++) top = scores[p] > top ? scores[p] : top;
+    float total = 0;
+    for (long p = 0; p < a->length; p++) { scores[p] = expf(scores[p] - top); total += scores[p]; }
+    float inv = 1.0f / total;
+    for (long i = 0; i < a->value_length; i++) out[i] = 0;
+    for (long p = 0; p < a->length; p++) {
+        const float *v = a->values + p * a->value_stride;
+        float w = scores[p] * inv;
+        for (long i = 0; i < a->value_length; i++) out[i] += w * v[i];
+    }
+}
+
+void mk_attend(const mk_attention *a, const float *q, const float *q2, float *scores, float *out) {
+    if (a->length <= 0) return;
+#ifdef MK_HAVE_X86
+    if (mk_isa() >= MK_ISA_AVX2) { attend_avx2(a, q, q2, scores, out); return; }
+#endif
+    attend_portable(a, q, q2, scores, out);
+}
 
 // ---- Row driver ---------------------------------------------------------------------------------------------
 
@@ -431,11 +472,14 @@ static void read_task(void *context, long chunk, long lo, long hi) {
     const struct read_job *j = context;
     // Each chunk reads its share of the buffer with 64-bit loads, four independent sums.
     size_t start = j->bytes / 8 * (size_t)lo / 1024 * 8, end = j->bytes / 8 * (size_t)hi / 1024 * 8;
-    const uint64_t *p = (const uint64_t *)(j->data + start);
-    size_t words = (end - start) / 8;
-    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (size_t i = 0; i + 4 <= words; i += 4) { s0 += p[i]; s1 ^= p[i + 1]; s2 += p[i + 2]; s3 ^= p[i + 3]; }
-    j->sums[chunk] += (double)(s0 + s1 + s2 + s3);
+    // 32-byte vectors (generic vector extension: whatever the baseline target has), four independent sums.
+    typedef uint64_t v4 __attribute__((vector_size(32), aligned(32)));
+    const v4 *p = (const v4 *)(j->data + (start & ~(size_t)31));
+    size_t vectors = (end - (start & ~(size_t)31)) / 32;
+    v4 s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    for (size_t i = 0; i + 4 <= vectors; i += 4) { s0 += p[i]; s1 += p[i + 1]; s2 += p[i + 2]; s3 += p[i + 3]; }
+    v4 s = s0 + s1 + s2 + s3;
+    j->sums[chunk] += (double)(s[0] + s[1] + s[2] + s[3]);
 }
 
 double mk_read_bandwidth(mk_pool *pool, size_t bytes, int repetitions) {
@@ -455,4 +499,71 @@ double mk_read_bandwidth(mk_pool *pool, size_t bytes, int repetitions) {
     }
     free(data);
     return sums[0] == -1 ? 0 : best;
+}
+
+// ---- Several products in one dispatch ----------------------------------------------------------------------
+// A decode step is a chain of small products; most come in groups that share nothing but the wait (q, k and v;
+// the experts a token picked; the shared expert beside the router). One dispatch runs a whole group: the
+// weight rows of all of them are laid end to end, weighted by their bytes, and cut into one range per thread.
+
+struct batch_job {
+    int isa;
+    mk_matmul *items;
+    int count;
+    const double *start;   // start[i]: bytes before item i in the combined order; start[count]: total
+};
+
+static void batch_task(void *context, long chunk, long lo, long hi) {
+    (void)chunk;
+    const struct batch_job *j = context;
+    // This chunk covers bytes [lo, hi) of 1<<20 shares of the total.
+    double from = j->start[j->count] * (double)lo / (double)(1 << 20);
+    double to = j->start[j->count] * (double)hi / (double)(1 << 20);
+    for (int i = 0; i < j->count; i++) {
+        const mk_matmul *m = &j->items[i];
+        double a = j->start[i], b = j->start[i + 1];
+        if (b <= from || a >= to || m->rows <= 0) continue;
+        double per_row = (b - a) / (double)m->rows;
+        long r0 = from <= a ? 0 : (long)((from - a) / per_row + 0.5);
+        long r1 = to >= b ? m->rows : (long)((to - a) / per_row + 0.5);
+        if (r1 > m->rows) r1 = m->rows;
+        if (r0 < r1)
+            mk_gemm_rows_isa(j->isa, m->type, m->w, m->row_bytes, m->cols, r0, r1, m->act, m->act_stride, m->n,
+                             m->y, m->ldy);
+    }
+}
+
+void mk_gemm_batch(mk_pool *pool, mk_matmul *items, int count, long parallel_threshold) {
+    if (count <= 0) return;
+    // Quantize each distinct input once (items that share x, n, cols and activation layout share it).
+    size_t total = 0;
+    for (int i = 0; i < count; i++) {
+        mk_matmul *m = &items[i];
+        m->act_stride = mk_activation_row_bytes(m->type, m->cols);
+        if (mk_activation_kind(m->type) != 0) total += m->act_stride * (size_t)m->n;
+    }
+    uint8_t *buffer = total ? mk_thread_scratch(total) : NULL, *next = buffer;
+    long macs = 0;
+    for (int i = 0; i < count; i++) {
+        mk_matmul *m = &items[i];
+        macs += m->rows * m->cols * m->n;
+        int kind = mk_activation_kind(m->type);
+        if (kind == 0) { m->act = m->x; continue; }
+        m->act = NULL;
+        for (int k = 0; k < i; k++) {
+            const mk_matmul *o = &items[k];
+            if (o->x == m->x && o->n == m->n && o->cols == m->cols && mk_activation_kind(o->type) == kind) { m->act = o->act; break; }
+        }
+        if (m->act) continue;
+        for (long t = 0; t < m->n; t++) mk_quantize_activations(m->type, m->x + t * m->ldx, next + (size_t)t * m->act_stride, m->cols);
+        m->act = next;
+        next += m->act_stride * (size_t)m->n;
+    }
+    double starts[65], *start = count < 65 ? starts : malloc(sizeof(double) * (size_t)(count + 1));
+    start[0] = 0;
+    for (int i = 0; i < count; i++) start[i + 1] = start[i] + (double)items[i].rows * (double)items[i].row_bytes * (double)items[i].n;
+    struct batch_job job = { mk_isa(), items, count, start };
+    if (!pool || mk_pool_threads(pool) == 1 || macs < parallel_threshold) batch_task(&job, 0, 0, 1 << 20);
+    else mk_pool_run(pool, 1 << 20, batch_task, &job);
+    if (start != starts) free(start);
 }

@@ -219,3 +219,204 @@ static float MK_SUFFIX(dot_q6_K)(const void *w, const void *act, long cols) {
     }
     return MK_SUFFIX(hsum)(acc);
 }
+
+// ---- Activation quantization (bit-identical to the portable code: both round half to even) -----------------
+
+// 32 floats at x → 32 int8 at q with scale id; returns the sum of the int8 values.
+static inline int MK_SUFFIX(quantize32)(const float *x, float id, int8_t *q) {
+    __m256 s = _mm256_set1_ps(id);
+    __m256i a = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x), s));
+    __m256i b = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8), s));
+    __m256i c = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 16), s));
+    __m256i d = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 24), s));
+    __m256i sum = _mm256_add_epi32(_mm256_add_epi32(a, b), _mm256_add_epi32(c, d));
+    // packs work within 128-bit lanes: (a0 b0 a1 b1) then bytes (a0 b0 c0 d0 a1 b1 c1 d1); permute back to order.
+    __m256i ab = _mm256_packs_epi32(a, b), cd = _mm256_packs_epi32(c, d);
+    __m256i bytes = _mm256_packs_epi16(ab, cd);
+    bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)q, bytes);
+    return MK_SUFFIX(hsum_i32)(sum);
+}
+
+static inline float MK_SUFFIX(absmax)(const float *x, long count) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_setzero_ps();
+    for (long i = 0; i < count; i += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+static void MK_SUFFIX(quantize_q8a)(const float *x, mk_q8a *out, long blocks) {
+    for (long b = 0; b < blocks; b++) {
+        float amax = MK_SUFFIX(absmax)(x + 32 * b, 32);
+        float d = amax / 127.0f, id = amax > 0 ? 127.0f / amax : 0.0f;
+        out[b].d = d;
+        out[b].s = d * (float)MK_SUFFIX(quantize32)(x + 32 * b, id, out[b].q);
+    }
+}
+
+static void MK_SUFFIX(quantize_q8k)(const float *x, mk_q8k *out, long blocks) {
+    for (long b = 0; b < blocks; b++) {
+        const float *xb = x + 256 * b;
+        float amax = MK_SUFFIX(absmax)(xb, 256);
+        float d = amax / 127.0f, id = amax > 0 ? 127.0f / amax : 0.0f;
+        out[b].d = d;
+        for (int g = 0; g < 8; g++) {
+            MK_SUFFIX(quantize32)(xb + 32 * g, id, out[b].q + 32 * g);
+            // Sums of each 16 (the K-quants' min and bias terms).
+            __m256i v = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(out[b].q + 32 * g)));
+            __m256i w = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(out[b].q + 32 * g + 16)));
+            __m256i ones = _mm256_set1_epi16(1);
+            out[b].bsums[2 * g] = (int16_t)MK_SUFFIX(hsum_i32)(_mm256_madd_epi16(v, ones));
+            out[b].bsums[2 * g + 1] = (int16_t)MK_SUFFIX(hsum_i32)(_mm256_madd_epi16(w, ones));
+        }
+    }
+}
+
+// ---- Attention for one query row -----------------------------------------------------------------------------
+
+static inline void MK_SUFFIX(axpy)(float a, const float *x, float *y, long count) {
+    __m256 s = _mm256_set1_ps(a);
+    long i = 0;
+    for (; i + 8 <= count; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(s, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < count; i++) y[i] += a * x[i];
+}
+
+static void MK_SUFFIX(attend)(const mk_attention *a, const float *q, const float *q2, float *scores, float *out) {
+    for (long p = 0; p < a->length; p++) {
+        float s = MK_SUFFIX(dot_f32)(q, a->keys + p * a->key_stride, a->key_length);
+        if (q2) s += MK_SUFFIX(dot_f32)(q2, a->keys2 + p * a->key2_stride, a->key2_length);
+        scores[p] = s * a->scale;
+    }
+    float top = scores[0];
+    for (long p = 1; p < a->length; p++) top = scores[p] > top ? scores[p] : top;
+    float total = 0;
+    for (long p = 0; p < a->length; p++) { scores[p] = expf(scores[p] - top); total += scores[p]; }
+    float inv = 1.0f / total;
+    memset(out, 0, sizeof(float) * (size_t)a->value_length);
+    for (long p = 0; p < a->length; p++) MK_SUFFIX(axpy)(scores[p] * inv, a->values + p * a->value_stride, out, a->value_length);
+}
+
+#if MK_VNNI
+// ---- 512-bit kernels for the VNNI level ----------------------------------------------------------------------
+
+static inline float MK_SUFFIX(hsum512)(__m512 v) { return _mm512_reduce_add_ps(v); }
+
+// [a[lo..lo+31], a[hi..hi+31]] as one vector.
+static inline __m512i MK_SUFFIX(act_pair)(const int8_t *a, int lo, int hi) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(a + lo))),
+                              _mm256_loadu_si256((const __m256i *)(a + hi)), 1);
+}
+
+// The 8 six-bit scales (bytes 0..7) and mins (bytes 8..15) of a Q4_K/Q5_K super-block's 12 packed bytes.
+static inline void MK_SUFFIX(unpack_scales)(const uint8_t *packed, uint32_t out[4]) {
+    uint32_t u[3];
+    memcpy(u, packed, 12);
+    const uint32_t low6 = 0x3f3f3f3f, low4 = 0x0f0f0f0f, low2 = 0x03030303;
+    out[0] = u[0] & low6;
+    out[1] = (u[2] & low4) | (((u[0] >> 6) & low2) << 4);
+    out[2] = u[1] & low6;
+    out[3] = ((u[2] >> 4) & low4) | (((u[1] >> 6) & low2) << 4);
+}
+
+static inline float MK_SUFFIX(dot_scale_min512)(const void *w, const mk_q8k *a, long cols, int fifth) {
+    const uint8_t *blk = w;
+    const int bytes = fifth ? 176 : 144;
+    const __m512i low4 = _mm512_set1_epi8(15), zero = _mm512_setzero_si512();
+    // Lane groups of 8: which scale each 32-byte half of an operand takes.
+    const __m512i pick02 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
+    __m512 acc = _mm512_setzero_ps();
+    __m256 mins = _mm256_setzero_ps();
+    for (long b = 0; b < cols / 256; b++, blk += bytes) {
+        const mk_q8k *ab = &a[b];
+        float d = mk_f16(mk_u16(blk)) * ab->d, dmin = mk_f16(mk_u16(blk + 2)) * ab->d;
+        uint32_t sm[4];
+        MK_SUFFIX(unpack_scales)(blk + 4, sm);
+        __m256i scales = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(((int64_t)sm[1] << 32) | sm[0]));
+        __m256i mn = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(((int64_t)sm[3] << 32) | sm[2]));
+        __m256i pairs = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)ab->bsums), _mm256_set1_epi16(1));
+        mins = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(_mm256_mullo_epi32(mn, pairs)), mins);
+        __m512i sc = _mm512_castsi256_si512(scales);
+        const uint8_t *qs = blk + (fifth ? 48 : 16);
+        __m512i qh = fifth ? _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(blk + 16))),
+                                                 _mm256_loadu_si256((const __m256i *)(blk + 16)), 1) : zero;
+        __m512i sumi = zero;
+        for (int k = 0; k < 2; k++) {
+            // Groups 2k and 2k+1: low nibbles are sub-blocks 4k and 4k+2, high nibbles 4k+1 and 4k+3.
+            __m512i raw = _mm512_loadu_si512((const void *)(qs + 64 * k));
+            __m512i lo = _mm512_and_si512(raw, low4);
+            __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
+            if (fifth) {
+                // Fifth bits: bit 2g (low) and 2g+1 (high) of qh[l], g = 2k in the first half, 2k+1 in the second.
+                __m512i mlo = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << (4 * k))), _mm256_set1_epi8((char)(1 << (4 * k + 2))), 1);
+                __m512i mhi = _mm512_inserti64x4(_mm512_set1_epi8((char)(2 << (4 * k))), _mm256_set1_epi8((char)(2 << (4 * k + 2))), 1);
+                lo = _mm512_mask_or_epi32(lo, 0xFFFF, lo, _mm512_maskz_mov_epi8(_mm512_test_epi8_mask(qh, mlo), _mm512_set1_epi8(16)));
+                hi = _mm512_mask_or_epi32(hi, 0xFFFF, hi, _mm512_maskz_mov_epi8(_mm512_test_epi8_mask(qh, mhi), _mm512_set1_epi8(16)));
+            }
+            __m512i plo = _mm512_dpbusd_epi32(zero, lo, MK_SUFFIX(act_pair)(ab->q, 128 * k, 128 * k + 64));
+            __m512i phi = _mm512_dpbusd_epi32(zero, hi, MK_SUFFIX(act_pair)(ab->q, 128 * k + 32, 128 * k + 96));
+            __m512i slo = _mm512_permutexvar_epi32(_mm512_add_epi32(pick02, _mm512_set1_epi32(4 * k)), sc);
+            __m512i shi = _mm512_permutexvar_epi32(_mm512_add_epi32(pick02, _mm512_set1_epi32(4 * k + 1)), sc);
+            sumi = _mm512_add_epi32(sumi, _mm512_add_epi32(_mm512_mullo_epi32(plo, slo), _mm512_mullo_epi32(phi, shi)));
+        }
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc);
+    }
+    return MK_SUFFIX(hsum512)(acc) - MK_SUFFIX(hsum)(mins);
+}
+
+// Q5_0 / Q4_0 / Q8_0, two blocks per 512-bit vector.
+static inline float MK_SUFFIX(dot_legacy512)(const void *w, const mk_q8a *a, long cols, int kind) {
+    // kind: 0 q8_0 (34 bytes), 1 q4_0 (18), 2 q5_0 (22)
+    const int bytes = kind == 0 ? 34 : kind == 1 ? 18 : 22;
+    const uint8_t *blk = w;
+    const long nb = cols / 32;
+    __m512 acc = _mm512_setzero_ps();
+    float extra = 0;
+    const __m512i zero = _mm512_setzero_si512();
+    long b = 0;
+    for (; b + 2 <= nb; b += 2, blk += 2 * bytes) {
+        const uint8_t *b0 = blk, *b1 = blk + bytes;
+        float d0 = mk_f16(mk_u16(b0)), d1 = mk_f16(mk_u16(b1));
+        __m512i av = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a[b].q)),
+                                _mm256_loadu_si256((const __m256i *)a[b + 1].q), 1);
+        __m512i p;
+        if (kind == 0) {
+            __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(b0 + 2))),
+                                            _mm256_loadu_si256((const __m256i *)(b1 + 2)), 1);
+            // |w| · (a with w's sign)
+            __mmask64 neg = _mm512_movepi8_mask(wv);
+            __m512i aw = _mm512_mask_sub_epi8(av, neg, zero, av);
+            p = _mm512_dpbusd_epi32(zero, _mm512_abs_epi8(wv), aw);
+        } else {
+            const uint8_t *q0 = b0 + (kind == 2 ? 6 : 2), *q1 = b1 + (kind == 2 ? 6 : 2);
+            __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(MK_SUFFIX(nibbles32)(q0)), MK_SUFFIX(nibbles32)(q1), 1);
+            if (kind == 2) {
+                uint32_t h0, h1;
+                memcpy(&h0, b0 + 2, 4);
+                memcpy(&h1, b1 + 2, 4);
+                __mmask64 bits = ((__mmask64)h1 << 32) | h0;
+                wv = _mm512_mask_add_epi8(wv, bits, wv, _mm512_set1_epi8(16));
+            }
+            p = _mm512_dpbusd_epi32(zero, wv, av);
+            extra -= (kind == 2 ? 16.0f : 8.0f) * (d0 * a[b].s + d1 * a[b + 1].s);
+        }
+        __m512 scale = _mm512_insertf32x8(_mm512_set1_ps(d0 * a[b].d), _mm256_set1_ps(d1 * a[b + 1].d), 1);
+        acc = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(p), acc);
+    }
+    float sum = MK_SUFFIX(hsum512)(acc) + extra;
+    if (b < nb) {
+        if (kind == 0) sum += MK_SUFFIX(dot_q8_0)(blk, &a[b], 32);
+        else if (kind == 1) sum += MK_SUFFIX(dot_q4_0)(blk, &a[b], 32);
+        else sum += MK_SUFFIX(dot_q5_0)(blk, &a[b], 32);
+    }
+    return sum;
+}
+
+static float MK_SUFFIX(dot_q4_K_512)(const void *w, const void *a, long c) { return MK_SUFFIX(dot_scale_min512)(w, a, c, 0); }
+static float MK_SUFFIX(dot_q5_K_512)(const void *w, const void *a, long c) { return MK_SUFFIX(dot_scale_min512)(w, a, c, 1); }
+static float MK_SUFFIX(dot_q8_0_512)(const void *w, const void *a, long c) { return MK_SUFFIX(dot_legacy512)(w, a, c, 0); }
+static float MK_SUFFIX(dot_q4_0_512)(const void *w, const void *a, long c) { return MK_SUFFIX(dot_legacy512)(w, a, c, 1); }
+static float MK_SUFFIX(dot_q5_0_512)(const void *w, const void *a, long c) { return MK_SUFFIX(dot_legacy512)(w, a, c, 2); }
+#endif

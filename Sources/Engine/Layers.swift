@@ -44,6 +44,18 @@ struct LatentAttention {
     var kvANorm: [Float]
     var heads: HeadProjections
     var output: WeightMatrix   // nHead·valueLength → nEmbd
+    /// For `.packed` files: the key half of `attn_kv_b` transposed per head (kvLoraRank × keyNoRope, Q8_0),
+    /// made at load, so that absorbing the query is one fast product instead of dequantizing keyNoRope rows
+    /// per head and token. Used with quantized activations; the exact path keeps the original rows.
+    var absorbedKeys: ExpertMatrices? = nil
+    var storage: OwnedBytes? = nil
+}
+
+/// Memory the model owns beside the mapped file (weights rearranged at load).
+final class OwnedBytes: @unchecked Sendable {
+    let pointer: UnsafeMutableRawPointer
+    init(count: Int) { pointer = .allocate(byteCount: max(1, count), alignment: 64) }
+    deinit { pointer.deallocate() }
 }
 
 enum FeedForwardWeights {

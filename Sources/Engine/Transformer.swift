@@ -1,3 +1,4 @@
+import CKernels
 import GGUF
 import Foundation
 import Kernels
@@ -118,9 +119,15 @@ public final class Transformer: @unchecked Sendable {
         let qWidth = heads * kLen, kWidth = kvHeads * kLen, vWidth = kvHeads * vLen
         let h = work.h.pointer
         let q = work.q.ensure(n * qWidth), k = work.k.ensure(n * kWidth), v = work.v.ensure(n * vWidth)
-        project(a.q, h, n, q); addBias(a.qBias, q, n: n, width: qWidth)
-        project(a.k, h, n, k); addBias(a.kBias, k, n: n, width: kWidth)
-        project(a.v, h, n, v); addBias(a.vBias, v, n: n, width: vWidth)
+        let batch = work.batch
+        batch.removeAll()
+        batch.add(a.q, h, n: n, q)
+        batch.add(a.k, h, n: n, k)
+        batch.add(a.v, h, n: n, v)
+        batch.run(pool: pool, activations: activations)
+        addBias(a.qBias, q, n: n, width: qWidth)
+        addBias(a.kBias, k, n: n, width: kWidth)
+        addBias(a.vBias, v, n: n, width: vWidth)
         for t in 0..<n {
             rope.apply(q + t * qWidth, heads: heads, stride: kLen, position: start + t)
             rope.apply(k + t * kWidth, heads: kvHeads, stride: kLen, position: start + t)
@@ -147,17 +154,24 @@ public final class Transformer: @unchecked Sendable {
         let lora = c.kvLoraRank, qWidth = heads * kLen
         let h = work.h.pointer
         let q = work.q.ensure(n * qWidth)
-        if let qA = a.qA, let qB = a.qB, let norm = a.qANorm {
-            let low = work.low.ensure(n * qA.rows)
-            project(qA, h, n, low)
-            for t in 0..<n { Vector.rmsNorm(low + t * qA.rows, norm, low + t * qA.rows, count: qA.rows, eps: c.rmsEpsilon) }
-            project(qB, low, n, q)
-        } else if let wq = a.q {
-            project(wq, h, n, q)
-        }
         let kvWidth = lora + ropeDims
         let kv = work.k.ensure(n * kvWidth)
-        project(a.kvA, h, n, kv)
+        // The query's first projection and the compressed key/value share the input: one dispatch.
+        let batch = work.batch
+        batch.removeAll()
+        batch.add(a.kvA, h, n: n, kv)
+        var low: UnsafeMutablePointer<Float>? = nil
+        if let qA = a.qA, a.qB != nil, a.qANorm != nil {
+            low = work.low.ensure(n * qA.rows)
+            batch.add(qA, h, n: n, low!)
+        } else if let wq = a.q {
+            batch.add(wq, h, n: n, q)
+        }
+        batch.run(pool: pool, activations: activations)
+        if let low, let qA = a.qA, let qB = a.qB, let norm = a.qANorm {
+            for t in 0..<n { Vector.rmsNorm(low + t * qA.rows, norm, low + t * qA.rows, count: qA.rows, eps: c.rmsEpsilon) }
+            project(qB, low, n, q)
+        }
         for t in 0..<n {
             let position = start + t
             rope.apply(q + t * qWidth + nope, heads: heads, stride: kLen, position: position)
@@ -174,7 +188,7 @@ public final class Transformer: @unchecked Sendable {
             q: q, out: out, scratch: work.heads.ensure(heads * perHead), perHead: perHead,
             latents: cache.values[layer], ropeKeys: cache.keys[layer], n: n, start: start, qWidth: qWidth,
             kLen: kLen, vLen: vLen, nope: nope, ropeDims: ropeDims, lora: lora, scale: attentionScale,
-            projections: a.heads, serial: serial, activations: activations)
+            projections: a.heads, absorbedKeys: a.absorbedKeys, serial: serial, activations: activations)
         withUnsafePointer(to: &job) { pool.parallelFor(heads, context: $0, LatentHeads.run) }
         let projected = work.projected.ensure(n * e)
         project(a.output, out, n, projected)
@@ -186,8 +200,11 @@ public final class Transformer: @unchecked Sendable {
         -> UnsafeMutablePointer<Float> {
         let hidden = f.gate.rows
         let gate = work.gate.ensure(n * hidden), up = work.up.ensure(n * hidden)
-        project(f.gate, input, n, gate)
-        project(f.up, input, n, up)
+        let batch = work.batch
+        batch.removeAll()
+        batch.add(f.gate, input, n: n, gate)
+        batch.add(f.up, input, n: n, up)
+        batch.run(pool: pool, activations: activations)
         Vector.siluMul(gate, up, count: n * hidden)
         let out = target.ensure(n * f.down.rows)
         project(f.down, gate, n, out)
@@ -195,10 +212,20 @@ public final class Transformer: @unchecked Sendable {
     }
 
     private func mixtureOfExperts(_ m: MixtureOfExperts, n: Int) -> UnsafeMutablePointer<Float> {
-        let e = config.embeddingLength, experts = m.router.rows
+        let e = config.embeddingLength, experts = m.router.rows, hidden = m.gate.rows
         let h = work.h.pointer
+        let batch = work.batch
+        // Dispatch 1: the router, and the shared expert's gate and up projections (they need no routing).
         let logits = work.router.ensure(n * experts)
-        project(m.router, h, n, logits)
+        batch.removeAll()
+        batch.add(m.router, h, n: n, logits)
+        let sharedHidden = m.shared?.gate.rows ?? 0
+        let sharedGate = work.sharedGate.ensure(n * sharedHidden), sharedUp = work.sharedUp.ensure(n * sharedHidden)
+        if let shared = m.shared {
+            batch.add(shared.gate, h, n: n, sharedGate)
+            batch.add(shared.up, h, n: n, sharedUp)
+        }
+        batch.run(pool: pool, activations: activations)
         if work.assignments.count != experts { work.assignments = Array(repeating: [], count: experts) }
         for i in 0..<experts { work.assignments[i].removeAll(keepingCapacity: true) }
         // Route each token: probabilities, top-k, optional renormalisation and scaling.
@@ -223,29 +250,48 @@ public final class Transformer: @unchecked Sendable {
                 work.assignments[i].append((t, weight))
             }
         }
-        let out = work.expertOut.ensure(n * e)
-        out.update(repeating: 0, count: n * e)
-        // Each expert runs once over the tokens routed to it (a batched matmul in prefill).
-        let gathered = work.gathered.ensure(n * e)
-        let hidden = m.gate.rows
+        // Dispatch 2: every chosen expert's gate and up projections over the tokens routed to it (rows laid
+        // out expert after expert); dispatch 3: their down projections, with the shared expert's.
+        let routedRows = n * m.used
+        let gathered = work.gathered.ensure(routedRows * e)
+        let gate = work.gate.ensure(routedRows * hidden), up = work.up.ensure(routedRows * hidden)
+        batch.removeAll()
+        var row = 0
         for expert in 0..<experts where !work.assignments[expert].isEmpty {
             let routed = work.assignments[expert]
-            for (r, item) in routed.enumerated() { (gathered + r * e).update(from: h + item.token * e, count: e) }
-            let count = routed.count
-            let gate = work.gate.ensure(count * hidden), up = work.up.ensure(count * hidden)
-            project(m.gate.expert(expert), gathered, count, gate)
-            project(m.up.expert(expert), gathered, count, up)
-            Vector.siluMul(gate, up, count: count * hidden)
-            let down = work.projected.ensure(count * e)
-            project(m.down.expert(expert), gate, count, down)
-            for (r, item) in routed.enumerated() { Vector.axpy(item.weight, down + r * e, out + item.token * e, count: e) }
+            for (r, item) in routed.enumerated() { (gathered + (row + r) * e).update(from: h + item.token * e, count: e) }
+            batch.add(m.gate.expert(expert), gathered + row * e, n: routed.count, gate + row * hidden)
+            batch.add(m.up.expert(expert), gathered + row * e, n: routed.count, up + row * hidden)
+            row += routed.count
         }
-        if let shared = m.shared {
-            let s = denseFeedForward(shared, input: h, n: n, into: work.shared)
+        batch.run(pool: pool, activations: activations)
+        Vector.siluMul(gate, up, count: row * hidden)
+        if m.shared != nil { Vector.siluMul(sharedGate, sharedUp, count: n * sharedHidden) }
+        let down = work.expertDown.ensure(routedRows * e)
+        let sharedDown = work.shared.ensure(n * e)
+        batch.removeAll()
+        row = 0
+        for expert in 0..<experts where !work.assignments[expert].isEmpty {
+            let count = work.assignments[expert].count
+            batch.add(m.down.expert(expert), gate + row * hidden, n: count, down + row * e)
+            row += count
+        }
+        if let shared = m.shared { batch.add(shared.down, sharedGate, n: n, sharedDown) }
+        batch.run(pool: pool, activations: activations)
+        let out = work.expertOut.ensure(n * e)
+        out.update(repeating: 0, count: n * e)
+        row = 0
+        for expert in 0..<experts where !work.assignments[expert].isEmpty {
+            for item in work.assignments[expert] {
+                Vector.axpy(item.weight, down + row * e, out + item.token * e, count: e)
+                row += 1
+            }
+        }
+        if m.shared != nil {
             for t in 0..<n {
                 var weight: Float = 1
                 if let g = m.sharedGate { weight = sigmoid(Vector.dot(g, h + t * e, count: e)) }
-                Vector.axpy(weight, s + t * e, out + t * e, count: e)
+                Vector.axpy(weight, sharedDown + t * e, out + t * e, count: e)
             }
         }
         return out
@@ -265,15 +311,12 @@ private struct StandardHeads {
             let kvHead = head / j.group
             let s = j.scores + head * j.span
             for t in 0..<j.n {
-                let length = j.start + t + 1
                 let qh = j.q + t * j.qWidth + head * j.kLen
-                for p in 0..<length {
-                    s[p] = Vector.dot(qh, j.keys + p * j.keyWidth + kvHead * j.kLen, count: j.kLen) * j.scale
-                }
-                Vector.softmax(s, count: length)
-                let o = j.out + (t * j.heads + head) * j.vLen
-                o.update(repeating: 0, count: j.vLen)
-                for p in 0..<length { Vector.axpy(s[p], j.values + p * j.valueWidth + kvHead * j.vLen, o, count: j.vLen) }
+                var a = mk_attention(
+                    keys: j.keys + kvHead * j.kLen, key_stride: j.keyWidth, key_length: j.kLen, keys2: nil,
+                    key2_stride: 0, key2_length: 0, values: j.values + kvHead * j.vLen, value_stride: j.valueWidth,
+                    value_length: j.vLen, length: j.start + t + 1, scale: j.scale)
+                mk_attend(&a, qh, nil, s, j.out + (t * j.heads + head) * j.vLen)
             }
         }
     }
@@ -287,6 +330,7 @@ private struct LatentHeads {
     let n, start, qWidth, kLen, vLen, nope, ropeDims, lora: Int
     let scale: Float
     let projections: LatentAttention.HeadProjections
+    let absorbedKeys: ExpertMatrices?
     let serial: ThreadPool
     let activations: Activations
 
@@ -302,6 +346,9 @@ private struct LatentHeads {
                 switch j.projections {
                 case .split(let kB, _):
                     LinearAlgebra.matvec(kB.expert(head), qNope, qAbsorbed, pool: j.serial, activations: j.activations)
+                case .packed where j.activations == .quantized && j.absorbedKeys != nil:
+                    LinearAlgebra.matvec(j.absorbedKeys!.expert(head), qNope, qAbsorbed, pool: j.serial,
+                                         activations: .quantized)
                 case .packed(let kvB):
                     qAbsorbed.update(repeating: 0, count: lora)
                     let first = head * (j.nope + j.vLen)
@@ -310,14 +357,11 @@ private struct LatentHeads {
                         Vector.axpy(qNope[r], rowBuffer, qAbsorbed, count: lora)
                     }
                 }
-                let length = j.start + t + 1
-                for p in 0..<length {
-                    s[p] = (Vector.dot(qAbsorbed, j.latents + p * lora, count: lora)
-                            + Vector.dot(qRope, j.ropeKeys + p * j.ropeDims, count: j.ropeDims)) * j.scale
-                }
-                Vector.softmax(s, count: length)
-                attended.update(repeating: 0, count: lora)
-                for p in 0..<length { Vector.axpy(s[p], j.latents + p * lora, attended, count: lora) }
+                var a = mk_attention(
+                    keys: j.latents, key_stride: lora, key_length: lora, keys2: j.ropeKeys, key2_stride: j.ropeDims,
+                    key2_length: j.ropeDims, values: j.latents, value_stride: lora, value_length: lora,
+                    length: j.start + t + 1, scale: j.scale)
+                mk_attend(&a, qAbsorbed, qRope, s, attended)
                 let o = j.out + (t * (j.qWidth / j.kLen) + head) * j.vLen
                 switch j.projections {
                 case .split(_, let vB):

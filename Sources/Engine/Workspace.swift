@@ -31,6 +31,9 @@ final class Workspace {
     let attention = FloatBuffer(), projected = FloatBuffer()
     let gate = FloatBuffer(), up = FloatBuffer()
     let router = FloatBuffer(), gathered = FloatBuffer(), expertOut = FloatBuffer(), shared = FloatBuffer()
+    let sharedGate = FloatBuffer(), sharedUp = FloatBuffer(), expertDown = FloatBuffer()
+    /// Products that run as one dispatch (q/k/v; the router beside the shared expert; the chosen experts).
+    let batch = ProductBatch()
     let low = FloatBuffer(), heads = FloatBuffer()
     let logits = FloatBuffer()
     let matmul = MatmulScratch()

@@ -1,4 +1,3 @@
-import CBLAS
 import CKernels
 #if canImport(Glibc)
 import Glibc
@@ -108,7 +107,7 @@ public enum LinearAlgebra {
     ///
     /// Fewer than `gemmThreshold` rows of X run as matvecs. Otherwise the pool's threads split the rows of W;
     /// each thread dequantizes its rows a panel at a time into its own slice of `scratch` (f32 weights are used
-    /// in place) and calls sgemm on the panel. OpenBLAS is kept to one thread per call (see `blasThreads`) so
+    /// in place) and calls sgemm on the panel. OpenBLAS runs with one thread (`mk_sgemm`) so
     /// that its own spinning threads do not fight the pool for the cores.
     public static func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, n: Int, _ y: UnsafeMutablePointer<Float>,
                               pool: ThreadPool, scratch: MatmulScratch, activations: Activations = .exact) {
@@ -118,7 +117,6 @@ public enum LinearAlgebra {
             fast(w, x, n: n, y, pool: pool, activations: activations)
             return
         }
-        _ = blasThreads
         if w.type == .f32 {
             withUnsafePointer(to: Operands(w: w, x: x, y: y, n: n)) { operands in
                 pool.parallelFor(w.rows, context: operands) { context, _, rows in
@@ -144,15 +142,11 @@ public enum LinearAlgebra {
         }
     }
 
-    /// Our pool owns the parallelism: OpenBLAS's own threads would spin after each call and take the cores
-    /// the next matvec needs. Set once, on the first matmul that reaches sgemm.
-    private static let blasThreads: Void = openblas_set_num_threads(1)
-
-    /// Y[t, 0..<rows] = X[t, :] · Wᵀ for a float panel W (rows × cols); Y rows are `ldy` apart.
+    /// Y[t, 0..<rows] = X[t, :] · Wᵀ for a float panel W (rows × cols); Y rows are `ldy` apart. OpenBLAS's
+    /// sgemm, loaded on first use with one thread (`mk_sgemm`).
     private static func sgemm(_ x: UnsafePointer<Float>, n: Int, weights: UnsafePointer<Float>, rows: Int, cols: Int,
                               _ y: UnsafeMutablePointer<Float>, ldy: Int) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(rows), Int32(cols),
-                    1, x, Int32(cols), weights, Int32(cols), 0, y, Int32(ldy))
+        mk_sgemm(x, n, weights, rows, cols, y, ldy)
     }
 }
 
@@ -179,5 +173,62 @@ public final class MatmulScratch: @unchecked Sendable {
         buffer = grown
         capacity = count
         return grown
+    }
+}
+
+/// Several products run as one dispatch over the pool (`mk_gemm_batch`): the weight rows of all of them are
+/// split between the threads, and each distinct input is quantized once. Reusable: `removeAll()` keeps the
+/// storage, so a forward pass allocates nothing once it has seen its largest batch.
+/// With `.exact` activations, quantized items run one by one through `LinearAlgebra.matmul` instead.
+public final class ProductBatch: @unchecked Sendable {
+    private var items: UnsafeMutablePointer<mk_matmul>
+    private var capacity: Int
+    public private(set) var count = 0
+    private let scratch = MatmulScratch()
+
+    public init(capacity: Int = 16) {
+        self.capacity = max(1, capacity)
+        items = .allocate(capacity: self.capacity)
+    }
+
+    deinit { items.deallocate() }
+
+    public func removeAll() { count = 0 }
+
+    /// Adds Y (n × w.rows, rows `ldy` apart) = X (n × w.cols, rows `ldx` apart) · Wᵀ.
+    public func add(_ w: WeightMatrix, _ x: UnsafePointer<Float>, n: Int, _ y: UnsafeMutablePointer<Float>,
+                    ldx: Int? = nil, ldy: Int? = nil) {
+        precondition(w.type.canCompute, "cannot compute with \(w.type.name)")
+        guard n > 0, w.rows > 0 else { return }
+        if count == capacity {
+            let grown = UnsafeMutablePointer<mk_matmul>.allocate(capacity: capacity * 2)
+            grown.moveInitialize(from: items, count: count)
+            items.deallocate()
+            items = grown
+            capacity *= 2
+        }
+        items[count] = mk_matmul(type: w.type.rawValue, w: w.data, row_bytes: w.rowBytes, rows: w.rows, cols: w.cols,
+                                 x: x, ldx: ldx ?? w.cols, n: n, y: y, ldy: ldy ?? w.rows, act: nil, act_stride: 0)
+        count += 1
+    }
+
+    /// Runs every product added since `removeAll()`.
+    public func run(pool: ThreadPool, activations: Activations) {
+        guard count > 0 else { return }
+        if activations == .exact {
+            for i in 0..<count {
+                let m = items[i]
+                let w = WeightMatrix(type: TensorType(rawValue: m.type)!, rows: m.rows, cols: m.cols, data: m.w)
+                if m.ldx != m.cols || m.ldy != m.rows {
+                    for t in 0..<m.n {
+                        LinearAlgebra.matvec(w, m.x + t * m.ldx, m.y + t * m.ldy, pool: pool, activations: .exact)
+                    }
+                } else {
+                    LinearAlgebra.matmul(w, m.x, n: m.n, m.y, pool: pool, scratch: scratch, activations: .exact)
+                }
+            }
+            return
+        }
+        mk_gemm_batch(pool.handle, items, Int32(count), LinearAlgebra.parallelThreshold)
     }
 }

@@ -50,6 +50,47 @@ typedef struct mk_pool mk_pool;
 void mk_gemm(mk_pool *pool, uint32_t weight_type, const void *w, size_t row_bytes, long rows, long cols,
              const float *x, long n, float *y, long parallel_threshold);
 
+/// One product of a batch: Y (n × rows, rows `ldy` apart) = X (n rows of `cols` floats, `ldx` apart) · Wᵀ.
+typedef struct {
+    uint32_t type;
+    const void *w;
+    size_t row_bytes;
+    long rows, cols;
+    const float *x;
+    long ldx;
+    long n;
+    float *y;
+    long ldy;
+    // Set by mk_gemm_batch.
+    const void *act;
+    size_t act_stride;
+} mk_matmul;
+
+/// Runs every product of `items` in one dispatch over the pool: the activations of each distinct input are
+/// quantized once, and the weight rows of all items are split between the threads by bytes.
+void mk_gemm_batch(mk_pool *pool, mk_matmul *items, int count, long parallel_threshold);
+
+/// Y (n × rows, rows `ldy` apart) = X (n × cols floats) · Wᵀ for float W (rows × cols): OpenBLAS's sgemm, loaded
+/// on first use with one thread (its own threads would fight the pool for the cores), else the dot kernels.
+void mk_sgemm(const float *x, long n, const float *w, long rows, long cols, float *y, long ldy);
+/// Whether a BLAS library was found.
+int mk_have_blas(void);
+
+/// Attention of one query row over `length` cached positions: score_p = (q·keys_p [+ q2·keys2_p])·scale,
+/// softmax over p, out = Σ_p softmax_p · values_p. `keys2` is the optional second key part (latent attention's
+/// rotary keys); `scores` is scratch of `length` floats.
+typedef struct {
+    const float *keys;
+    long key_stride, key_length;
+    const float *keys2;
+    long key2_stride, key2_length;
+    const float *values;
+    long value_stride, value_length;
+    long length;
+    float scale;
+} mk_attention;
+void mk_attend(const mk_attention *a, const float *q, const float *q2, float *scores, float *out);
+
 /// Read bandwidth in bytes/s: the best of `repetitions` passes of the pool's threads over a `bytes` buffer.
 double mk_read_bandwidth(mk_pool *pool, size_t bytes, int repetitions);
 

@@ -1,2 +1,0 @@
-// Debian's libopenblas-dev: CBLAS interface (sgemm for prefill matmuls).
-#include <cblas.h>
