@@ -389,18 +389,42 @@ void mk_attend(const mk_attention *a, const float *q, const float *q2, float *sc
 // Activation rows are taken in tiles that stay in L2 while the weight rows stream past them once.
 #define MK_TILE_BYTES (256 * 1024)
 
+typedef void (*dot4_fn)(const void *w, const uint8_t *act, size_t stride, long cols, float *out, long out_stride);
+
+// Kernels that take four activation rows at once (NULL: one at a time).
+static dot4_fn kernel4(int isa, uint32_t t) {
+#ifdef MK_HAVE_X86
+    if (isa >= MK_ISA_AVX512VNNI) {
+        switch (t) {
+        case MK_Q4_K: return dot4_q4_K_vnni;
+        case MK_Q5_K: return dot4_q5_K_vnni;
+        case MK_Q8_0: return dot4_q8_0_vnni;
+        case MK_Q4_0: return dot4_q4_0_vnni;
+        case MK_Q5_0: return dot4_q5_0_vnni;
+        }
+    }
+#else
+    (void)isa; (void)t;
+#endif
+    return 0;
+}
+
 void mk_gemm_rows_isa(int isa, uint32_t t, const void *w, size_t row_bytes, long cols, long r0, long r1,
                       const void *act, size_t act_stride, long n, float *y, long ldy) {
     pthread_once(&once, init_once);
     dot_fn dot = kernel(isa, t);
     if (!dot) return;
+    dot4_fn dot4 = n >= 4 ? kernel4(isa, t) : 0;
     long tile = act_stride > 0 ? (long)(MK_TILE_BYTES / act_stride) : n;
     if (tile < 1) tile = 1;
     for (long t0 = 0; t0 < n; t0 += tile) {
         long t1 = t0 + tile < n ? t0 + tile : n;
         for (long r = r0; r < r1; r++) {
             const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
-            for (long k = t0; k < t1; k++) y[k * ldy + r] = dot(row, (const uint8_t *)act + (size_t)k * act_stride, cols);
+            long k = t0;
+            if (dot4)
+                for (; k + 4 <= t1; k += 4) dot4(row, (const uint8_t *)act + (size_t)k * act_stride, act_stride, cols, y + k * ldy + r, ldy);
+            for (; k < t1; k++) y[k * ldy + r] = dot(row, (const uint8_t *)act + (size_t)k * act_stride, cols);
         }
     }
 }

@@ -414,6 +414,114 @@ static inline float MK_SUFFIX(dot_legacy512)(const void *w, const mk_q8a *a, lon
     return sum;
 }
 
+// Four activation rows against one weight row: the weights are unpacked once for all four (prefill, batches).
+static inline void MK_SUFFIX(dot4_scale_min512)(const void *w, const uint8_t *act, size_t stride, long cols, int fifth,
+                                                float *out, long out_stride) {
+    const uint8_t *blk = w;
+    const int bytes = fifth ? 176 : 144;
+    const __m512i low4 = _mm512_set1_epi8(15), zero = _mm512_setzero_si512();
+    const __m512i pick02 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
+    __m512 acc[4];
+    __m256 mins[4];
+    for (int t = 0; t < 4; t++) { acc[t] = _mm512_setzero_ps(); mins[t] = _mm256_setzero_ps(); }
+    for (long b = 0; b < cols / 256; b++, blk += bytes) {
+        float dw = mk_f16(mk_u16(blk)), dminw = mk_f16(mk_u16(blk + 2));
+        uint32_t sm[4];
+        MK_SUFFIX(unpack_scales)(blk + 4, sm);
+        __m512i sc = _mm512_castsi256_si512(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(((int64_t)sm[1] << 32) | sm[0])));
+        __m256i mn = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(((int64_t)sm[3] << 32) | sm[2]));
+        const uint8_t *qs = blk + (fifth ? 48 : 16);
+        __m512i qh = fifth ? _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(blk + 16))),
+                                                 _mm256_loadu_si256((const __m256i *)(blk + 16)), 1) : zero;
+        __m512i lo[2], hi[2], slo[2], shi[2];
+        for (int k = 0; k < 2; k++) {
+            __m512i raw = _mm512_loadu_si512((const void *)(qs + 64 * k));
+            lo[k] = _mm512_and_si512(raw, low4);
+            hi[k] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
+            if (fifth) {
+                __m512i mlo = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << (4 * k))), _mm256_set1_epi8((char)(1 << (4 * k + 2))), 1);
+                __m512i mhi = _mm512_inserti64x4(_mm512_set1_epi8((char)(2 << (4 * k))), _mm256_set1_epi8((char)(2 << (4 * k + 2))), 1);
+                lo[k] = _mm512_or_si512(lo[k], _mm512_maskz_mov_epi8(_mm512_test_epi8_mask(qh, mlo), _mm512_set1_epi8(16)));
+                hi[k] = _mm512_or_si512(hi[k], _mm512_maskz_mov_epi8(_mm512_test_epi8_mask(qh, mhi), _mm512_set1_epi8(16)));
+            }
+            slo[k] = _mm512_permutexvar_epi32(_mm512_add_epi32(pick02, _mm512_set1_epi32(4 * k)), sc);
+            shi[k] = _mm512_permutexvar_epi32(_mm512_add_epi32(pick02, _mm512_set1_epi32(4 * k + 1)), sc);
+        }
+        for (int t = 0; t < 4; t++) {
+            const mk_q8k *ab = (const mk_q8k *)(act + (size_t)t * stride) + b;
+            __m256i pairs = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)ab->bsums), _mm256_set1_epi16(1));
+            mins[t] = _mm256_fmadd_ps(_mm256_set1_ps(dminw * ab->d), _mm256_cvtepi32_ps(_mm256_mullo_epi32(mn, pairs)), mins[t]);
+            __m512i sumi = zero;
+            for (int k = 0; k < 2; k++) {
+                __m512i plo = _mm512_dpbusd_epi32(zero, lo[k], MK_SUFFIX(act_pair)(ab->q, 128 * k, 128 * k + 64));
+                __m512i phi = _mm512_dpbusd_epi32(zero, hi[k], MK_SUFFIX(act_pair)(ab->q, 128 * k + 32, 128 * k + 96));
+                sumi = _mm512_add_epi32(sumi, _mm512_add_epi32(_mm512_mullo_epi32(plo, slo[k]), _mm512_mullo_epi32(phi, shi[k])));
+            }
+            acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(dw * ab->d), _mm512_cvtepi32_ps(sumi), acc[t]);
+        }
+    }
+    for (int t = 0; t < 4; t++) out[t * out_stride] = MK_SUFFIX(hsum512)(acc[t]) - MK_SUFFIX(hsum)(mins[t]);
+}
+
+// Four activation rows against one row of Q8_0 / Q4_0 / Q5_0, two blocks per vector. Q8_0 weights are made
+// unsigned (+128) so that the four rows need no sign juggling: Σ(w+128)·a − 128·Σa.
+static inline void MK_SUFFIX(dot4_legacy512)(const void *w, const uint8_t *act, size_t stride, long cols, int kind,
+                                             float *out, long out_stride) {
+    const int bytes = kind == 0 ? 34 : kind == 1 ? 18 : 22;
+    const float bias = kind == 0 ? 128.0f : kind == 1 ? 8.0f : 16.0f;
+    const uint8_t *blk = w;
+    const long nb = cols / 32;
+    const __m512i zero = _mm512_setzero_si512();
+    __m512 acc[4];
+    float extra[4] = {0, 0, 0, 0};
+    for (int t = 0; t < 4; t++) acc[t] = _mm512_setzero_ps();
+    long b = 0;
+    for (; b + 2 <= nb; b += 2, blk += 2 * bytes) {
+        const uint8_t *b0 = blk, *b1 = blk + bytes;
+        float d0 = mk_f16(mk_u16(b0)), d1 = mk_f16(mk_u16(b1));
+        __m512i wv;
+        if (kind == 0) {
+            wv = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(b0 + 2))),
+                                    _mm256_loadu_si256((const __m256i *)(b1 + 2)), 1);
+            wv = _mm512_xor_si512(wv, _mm512_set1_epi8((char)0x80));
+        } else {
+            const uint8_t *q0 = b0 + (kind == 2 ? 6 : 2), *q1 = b1 + (kind == 2 ? 6 : 2);
+            wv = _mm512_inserti64x4(_mm512_castsi256_si512(MK_SUFFIX(nibbles32)(q0)), MK_SUFFIX(nibbles32)(q1), 1);
+            if (kind == 2) {
+                uint32_t h0, h1;
+                memcpy(&h0, b0 + 2, 4);
+                memcpy(&h1, b1 + 2, 4);
+                wv = _mm512_mask_add_epi8(wv, ((__mmask64)h1 << 32) | h0, wv, _mm512_set1_epi8(16));
+            }
+        }
+        for (int t = 0; t < 4; t++) {
+            const mk_q8a *ab = (const mk_q8a *)(act + (size_t)t * stride) + b;
+            __m512i av = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)ab[0].q)),
+                                            _mm256_loadu_si256((const __m256i *)ab[1].q), 1);
+            __m512i p = _mm512_dpbusd_epi32(zero, wv, av);
+            __m512 scale = _mm512_insertf32x8(_mm512_set1_ps(d0 * ab[0].d), _mm256_set1_ps(d1 * ab[1].d), 1);
+            acc[t] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(p), acc[t]);
+            extra[t] -= bias * (d0 * ab[0].s + d1 * ab[1].s);
+        }
+    }
+    for (int t = 0; t < 4; t++) {
+        float sum = MK_SUFFIX(hsum512)(acc[t]) + extra[t];
+        if (b < nb) {
+            const mk_q8a *ab = (const mk_q8a *)(act + (size_t)t * stride) + b;
+            if (kind == 0) sum += MK_SUFFIX(dot_q8_0)(blk, ab, 32);
+            else if (kind == 1) sum += MK_SUFFIX(dot_q4_0)(blk, ab, 32);
+            else sum += MK_SUFFIX(dot_q5_0)(blk, ab, 32);
+        }
+        out[t * out_stride] = sum;
+    }
+}
+
+static void MK_SUFFIX(dot4_q4_K)(const void *w, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4_scale_min512)(w, a, s, c, 0, o, os); }
+static void MK_SUFFIX(dot4_q5_K)(const void *w, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4_scale_min512)(w, a, s, c, 1, o, os); }
+static void MK_SUFFIX(dot4_q8_0)(const void *w, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4_legacy512)(w, a, s, c, 0, o, os); }
+static void MK_SUFFIX(dot4_q4_0)(const void *w, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4_legacy512)(w, a, s, c, 1, o, os); }
+static void MK_SUFFIX(dot4_q5_0)(const void *w, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4_legacy512)(w, a, s, c, 2, o, os); }
+
 static float MK_SUFFIX(dot_q4_K_512)(const void *w, const void *a, long c) { return MK_SUFFIX(dot_scale_min512)(w, a, c, 0); }
 static float MK_SUFFIX(dot_q5_K_512)(const void *w, const void *a, long c) { return MK_SUFFIX(dot_scale_min512)(w, a, c, 1); }
 static float MK_SUFFIX(dot_q8_0_512)(const void *w, const void *a, long c) { return MK_SUFFIX(dot_legacy512)(w, a, c, 0); }
