@@ -273,7 +273,7 @@ static dot_fn kernel(int isa, uint32_t t) {
         case MK_Q5_1: return dot_q5_1_vnni;
         case MK_Q4_K: return dot_q4_K_512_vnni;
         case MK_Q5_K: return dot_q5_K_512_vnni;
-        case MK_Q6_K: return dot_q6_K_vnni;
+        case MK_Q6_K: return dot_q6_K_512_vnni;
         }
     }
     if (isa >= MK_ISA_AVX2) {
@@ -401,6 +401,7 @@ static dot4_fn kernel4(int isa, uint32_t t) {
         case MK_Q8_0: return dot4_q8_0_vnni;
         case MK_Q4_0: return dot4_q4_0_vnni;
         case MK_Q5_0: return dot4_q5_0_vnni;
+        case MK_Q6_K: return dot4_q6_K_vnni;
         }
     }
 #else
@@ -451,41 +452,84 @@ void *mk_thread_scratch(size_t bytes) {
 
 // ---- Whole products: quantize the activations once, split the weight rows over the pool -------------------
 
-struct gemm_job {
-    int isa;
-    uint32_t type;
-    const void *w;
-    size_t row_bytes;
-    long cols;
-    const void *act;
-    size_t act_stride;
-    long n;
-    float *y;
-    long ldy;
-};
-
-static void gemm_task(void *context, long chunk, long lo, long hi) {
-    (void)chunk;
-    const struct gemm_job *j = context;
-    mk_gemm_rows_isa(j->isa, j->type, j->w, j->row_bytes, j->cols, lo, hi, j->act, j->act_stride, j->n, j->y, j->ldy);
-}
-
 void mk_gemm(mk_pool *pool, uint32_t type, const void *w, size_t row_bytes, long rows, long cols,
              const float *x, long n, float *y, long parallel_threshold) {
     if (rows <= 0 || n <= 0 || mk_activation_kind(type) < 0) return;
-    size_t stride = mk_activation_row_bytes(type, cols);
-    const void *act = x;
-    if (mk_activation_kind(type) != 0) {
-        uint8_t *buffer = mk_thread_scratch(stride * (size_t)n);
-        for (long t = 0; t < n; t++) mk_quantize_activations(type, x + t * cols, buffer + (size_t)t * stride, cols);
-        act = buffer;
+    mk_matmul m = { type, w, row_bytes, rows, cols, x, cols, n, y, rows, 0, 0 };
+    mk_gemm_batch(pool, &m, 1, parallel_threshold);
+}
+
+// ---- Several products in one dispatch ----------------------------------------------------------------------
+// A decode step is a chain of small products; most come in groups that share nothing but the wait (q, k and v;
+// the experts a token picked; the shared expert beside the router). One dispatch runs a whole group: the
+// weight rows of all of them are laid end to end, weighted by their bytes, and cut into one range per thread.
+
+struct batch_job {
+    int isa;
+    mk_matmul *items;
+    int count;
+    const long *first;      // first[i]: index of item i's first unit; first[count]: all units
+    const long *unit_rows;  // rows per unit of item i
+};
+
+// The weight rows of all items are cut into units of about 4 KB (fewer rows when several activation rows share
+// them); the pool's chunk k of 1024 takes the k-th share of the units, so each thread gets a contiguous run.
+static void batch_static_task(void *context, long chunk, long lo, long hi) {
+    (void)chunk;
+    struct batch_job *j = context;
+    long total = j->first[j->count];
+    long u0 = total * lo / 1024, u1 = total * hi / 1024;
+    for (int i = 0; i < j->count; i++) {
+        long a = j->first[i] > u0 ? j->first[i] : u0, b = j->first[i + 1] < u1 ? j->first[i + 1] : u1;
+        if (a >= b) continue;
+        const mk_matmul *m = &j->items[i];
+        long r0 = (a - j->first[i]) * j->unit_rows[i], r1 = (b - j->first[i]) * j->unit_rows[i];
+        if (r1 > m->rows) r1 = m->rows;
+        mk_gemm_rows_isa(j->isa, m->type, m->w, m->row_bytes, m->cols, r0, r1, m->act, m->act_stride, m->n, m->y, m->ldy);
     }
-    struct gemm_job job = { mk_isa(), type, w, row_bytes, cols, act, stride, n, y, rows };
-    if (!pool || mk_pool_threads(pool) == 1 || rows * cols * n < parallel_threshold || rows == 1) {
-        gemm_task(&job, 0, 0, rows);
-        return;
+}
+
+void mk_gemm_batch(mk_pool *pool, mk_matmul *items, int count, long parallel_threshold) {
+    if (count <= 0) return;
+    // Quantize each distinct input once (items that share x, n, cols and activation layout share it).
+    size_t total = 0;
+    for (int i = 0; i < count; i++) {
+        mk_matmul *m = &items[i];
+        m->act_stride = mk_activation_row_bytes(m->type, m->cols);
+        if (mk_activation_kind(m->type) != 0) total += m->act_stride * (size_t)m->n;
     }
-    mk_pool_run(pool, rows, gemm_task, &job);
+    uint8_t *buffer = total ? mk_thread_scratch(total) : NULL, *next = buffer;
+    long macs = 0;
+    for (int i = 0; i < count; i++) {
+        mk_matmul *m = &items[i];
+        macs += m->rows * m->cols * m->n;
+        int kind = mk_activation_kind(m->type);
+        if (kind == 0) { m->act = m->x; continue; }
+        m->act = NULL;
+        for (int k = 0; k < i; k++) {
+            const mk_matmul *o = &items[k];
+            if (o->x == m->x && o->n == m->n && o->cols == m->cols && mk_activation_kind(o->type) == kind) { m->act = o->act; break; }
+        }
+        if (m->act) continue;
+        for (long t = 0; t < m->n; t++) mk_quantize_activations(m->type, m->x + t * m->ldx, next + (size_t)t * m->act_stride, m->cols);
+        m->act = next;
+        next += m->act_stride * (size_t)m->n;
+    }
+    long small[2 * 65], *first = count < 65 ? small : malloc(sizeof(long) * 2 * (size_t)(count + 1));
+    long *unit_rows = first + count + 1;
+    first[0] = 0;
+    for (int i = 0; i < count; i++) {
+        const mk_matmul *m = &items[i];
+        double per_row = (double)m->row_bytes * (double)(m->n < 1 ? 1 : m->n);
+        long rows = (long)(4096.0 / per_row);
+        unit_rows[i] = rows < 1 ? 1 : rows > m->rows ? (m->rows > 0 ? m->rows : 1) : rows;
+        first[i + 1] = first[i] + (m->rows + unit_rows[i] - 1) / unit_rows[i];
+    }
+    struct batch_job job = { mk_isa(), items, count, first, unit_rows };
+    int threads = pool ? mk_pool_threads(pool) : 1;
+    if (threads == 1 || macs < parallel_threshold || first[count] == 1) batch_static_task(&job, 0, 0, 1024);
+    else mk_pool_run(pool, 1024, batch_static_task, &job);
+    if (first != small) free(first);
 }
 
 // ---- Memory bandwidth probe ---------------------------------------------------------------------------------
@@ -523,71 +567,4 @@ double mk_read_bandwidth(mk_pool *pool, size_t bytes, int repetitions) {
     }
     free(data);
     return sums[0] == -1 ? 0 : best;
-}
-
-// ---- Several products in one dispatch ----------------------------------------------------------------------
-// A decode step is a chain of small products; most come in groups that share nothing but the wait (q, k and v;
-// the experts a token picked; the shared expert beside the router). One dispatch runs a whole group: the
-// weight rows of all of them are laid end to end, weighted by their bytes, and cut into one range per thread.
-
-struct batch_job {
-    int isa;
-    mk_matmul *items;
-    int count;
-    const double *start;   // start[i]: bytes before item i in the combined order; start[count]: total
-};
-
-static void batch_task(void *context, long chunk, long lo, long hi) {
-    (void)chunk;
-    const struct batch_job *j = context;
-    // This chunk covers bytes [lo, hi) of 1<<20 shares of the total.
-    double from = j->start[j->count] * (double)lo / (double)(1 << 20);
-    double to = j->start[j->count] * (double)hi / (double)(1 << 20);
-    for (int i = 0; i < j->count; i++) {
-        const mk_matmul *m = &j->items[i];
-        double a = j->start[i], b = j->start[i + 1];
-        if (b <= from || a >= to || m->rows <= 0) continue;
-        double per_row = (b - a) / (double)m->rows;
-        long r0 = from <= a ? 0 : (long)((from - a) / per_row + 0.5);
-        long r1 = to >= b ? m->rows : (long)((to - a) / per_row + 0.5);
-        if (r1 > m->rows) r1 = m->rows;
-        if (r0 < r1)
-            mk_gemm_rows_isa(j->isa, m->type, m->w, m->row_bytes, m->cols, r0, r1, m->act, m->act_stride, m->n,
-                             m->y, m->ldy);
-    }
-}
-
-void mk_gemm_batch(mk_pool *pool, mk_matmul *items, int count, long parallel_threshold) {
-    if (count <= 0) return;
-    // Quantize each distinct input once (items that share x, n, cols and activation layout share it).
-    size_t total = 0;
-    for (int i = 0; i < count; i++) {
-        mk_matmul *m = &items[i];
-        m->act_stride = mk_activation_row_bytes(m->type, m->cols);
-        if (mk_activation_kind(m->type) != 0) total += m->act_stride * (size_t)m->n;
-    }
-    uint8_t *buffer = total ? mk_thread_scratch(total) : NULL, *next = buffer;
-    long macs = 0;
-    for (int i = 0; i < count; i++) {
-        mk_matmul *m = &items[i];
-        macs += m->rows * m->cols * m->n;
-        int kind = mk_activation_kind(m->type);
-        if (kind == 0) { m->act = m->x; continue; }
-        m->act = NULL;
-        for (int k = 0; k < i; k++) {
-            const mk_matmul *o = &items[k];
-            if (o->x == m->x && o->n == m->n && o->cols == m->cols && mk_activation_kind(o->type) == kind) { m->act = o->act; break; }
-        }
-        if (m->act) continue;
-        for (long t = 0; t < m->n; t++) mk_quantize_activations(m->type, m->x + t * m->ldx, next + (size_t)t * m->act_stride, m->cols);
-        m->act = next;
-        next += m->act_stride * (size_t)m->n;
-    }
-    double starts[65], *start = count < 65 ? starts : malloc(sizeof(double) * (size_t)(count + 1));
-    start[0] = 0;
-    for (int i = 0; i < count; i++) start[i + 1] = start[i] + (double)items[i].rows * (double)items[i].row_bytes * (double)items[i].n;
-    struct batch_job job = { mk_isa(), items, count, start };
-    if (!pool || mk_pool_threads(pool) == 1 || macs < parallel_threshold) batch_task(&job, 0, 0, 1 << 20);
-    else mk_pool_run(pool, 1 << 20, batch_task, &job);
-    if (start != starts) free(start);
 }

@@ -522,6 +522,59 @@ static void MK_SUFFIX(dot4_q8_0)(const void *w, const uint8_t *a, size_t s, long
 static void MK_SUFFIX(dot4_q4_0)(const void *w, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4_legacy512)(w, a, s, c, 1, o, os); }
 static void MK_SUFFIX(dot4_q5_0)(const void *w, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4_legacy512)(w, a, s, c, 2, o, os); }
 
+// Q6_K, 512-bit: per 128-element half, the 64 bytes of ql give elements 0..63 (low nibbles) and 64..127 (high
+// nibbles) in order; qh adds bits 4-5. `count` activation rows (1..4) share the unpacking.
+static inline __attribute__((always_inline)) void MK_SUFFIX(dotn_q6_K_512)(const void *w, const uint8_t *act,
+        size_t stride, long cols, int count, float *out, long out_stride) {
+    const uint8_t *blk = w;
+    const __m512i low4 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30), zero = _mm512_setzero_si512();
+    // 16-bit lanes 0..15 (first 32 bytes) and 16..31 (last 32 bytes) shift differently.
+    const __m512i shl = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
+    const __m512i shr = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);
+    const __m512i quad = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    __m512 acc[4];
+    __m256 bias[4];
+    for (int t = 0; t < count; t++) { acc[t] = _mm512_setzero_ps(); bias[t] = _mm256_setzero_ps(); }
+    for (long b = 0; b < cols / 256; b++, blk += 210) {
+        float dw = mk_f16(mk_u16(blk + 208));
+        __m128i sc8 = _mm_loadu_si128((const __m128i *)(blk + 192));
+        __m512i sc = _mm512_cvtepi8_epi32(sc8);
+        __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
+        __m512i q[4], s[4];
+        for (int h = 0; h < 2; h++) {
+            __m512i la = _mm512_loadu_si512((const void *)(blk + 64 * h));
+            __m256i qh1 = _mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * h));
+            __m512i qh = _mm512_inserti64x4(_mm512_castsi256_si512(qh1), qh1, 1);
+            __m512i hlo = _mm512_and_si512(_mm512_sllv_epi16(qh, shl), m30);
+            __m512i hhi = _mm512_and_si512(_mm512_srlv_epi16(qh, shr), m30);
+            q[2 * h] = _mm512_or_si512(_mm512_and_si512(la, low4), hlo);
+            q[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(la, 4), low4), hhi);
+            s[2 * h] = _mm512_permutexvar_epi32(_mm512_add_epi32(quad, _mm512_set1_epi32(8 * h)), sc);
+            s[2 * h + 1] = _mm512_permutexvar_epi32(_mm512_add_epi32(quad, _mm512_set1_epi32(8 * h + 4)), sc);
+        }
+        for (int t = 0; t < count; t++) {
+            const mk_q8k *ab = (const mk_q8k *)(act + (size_t)t * stride) + b;
+            __m512i sumi = zero;
+            for (int k = 0; k < 4; k++) {
+                __m512i p = _mm512_dpbusd_epi32(zero, q[k], _mm512_loadu_si512((const void *)(ab->q + 64 * k)));
+                sumi = _mm512_add_epi32(sumi, _mm512_mullo_epi32(p, s[k]));
+            }
+            float d = dw * ab->d;
+            acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc[t]);
+            __m256i sb = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)ab->bsums), sc16);
+            bias[t] = _mm256_fmadd_ps(_mm256_set1_ps(32.0f * d), _mm256_cvtepi32_ps(sb), bias[t]);
+        }
+    }
+    for (int t = 0; t < count; t++) out[t * out_stride] = MK_SUFFIX(hsum512)(acc[t]) - MK_SUFFIX(hsum)(bias[t]);
+}
+
+static float MK_SUFFIX(dot_q6_K_512)(const void *w, const void *a, long c) {
+    float out;
+    MK_SUFFIX(dotn_q6_K_512)(w, a, 0, c, 1, &out, 1);
+    return out;
+}
+static void MK_SUFFIX(dot4_q6_K)(const void *w, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dotn_q6_K_512)(w, a, s, c, 4, o, os); }
+
 static float MK_SUFFIX(dot_q4_K_512)(const void *w, const void *a, long c) { return MK_SUFFIX(dot_scale_min512)(w, a, c, 0); }
 static float MK_SUFFIX(dot_q5_K_512)(const void *w, const void *a, long c) { return MK_SUFFIX(dot_scale_min512)(w, a, c, 1); }
 static float MK_SUFFIX(dot_q8_0_512)(const void *w, const void *a, long c) { return MK_SUFFIX(dot_legacy512)(w, a, c, 0); }

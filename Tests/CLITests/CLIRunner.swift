@@ -26,11 +26,14 @@ enum CLI {
 
     /// Runs `executable` with `arguments`, feeding `input` on standard input.
     static func run(_ executable: String, _ arguments: [String], input: String? = nil,
-                    cwd: URL? = nil) throws -> Result {
+                    cwd: URL? = nil, environment: [String: String] = [:]) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let cwd { process.currentDirectoryURL = cwd }
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let out = Pipe(), err = Pipe(), inPipe = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -56,8 +59,8 @@ enum CLI {
     }
 
     /// Runs `moecoder` with `arguments`.
-    static func moecoder(_ arguments: [String], input: String? = nil) throws -> Result {
-        try run(binary, arguments, input: input)
+    static func moecoder(_ arguments: [String], input: String? = nil, environment: [String: String] = [:]) throws -> Result {
+        try run(binary, arguments, input: input, environment: environment)
     }
 
     /// A fresh temporary folder, removed by the caller.

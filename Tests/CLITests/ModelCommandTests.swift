@@ -69,6 +69,32 @@ import Testing
         #expect((report["peak_rss_mb"] as? Double ?? 0) > 0)
     }
 
+    @Test func kernelLevelAndExactModeCanBeChosen() throws {
+        let args = ["bench", "--model", Self.model, "--prompt-tokens", "8", "--gen-tokens", "2", "--repetitions", "1",
+                    "--json"]
+        let portable = try json(try CLI.moecoder(args, environment: ["MOECODER_KERNELS": "portable"]).stdout)
+        #expect(portable["kernels"] as? String == "portable")
+        #expect(portable["activations"] as? String == "8-bit")
+        let exact = try json(try CLI.moecoder(args + ["--exact"]).stdout)
+        #expect(exact["activations"] as? String == "exact")
+        let viaEnvironment = try json(try CLI.moecoder(args, environment: ["MOECODER_EXACT": "1"]).stdout)
+        #expect(viaEnvironment["activations"] as? String == "exact")
+    }
+
+    @Test func portableAndVectorKernelsGiveTheSameLogits() throws {
+        // The whole forward pass with the portable C kernels and with the best this CPU has: the integer sums
+        // are identical, only float rounding order differs.
+        let q8 = Self.models.appendingPathComponent("qwen2moe-q8_0.gguf").path
+        let args = ["logits", "--model", q8, "--tokens", "1,5,9,12,3,7,2,11", "--json"]
+        let best = try json(try CLI.moecoder(args).stdout)["logits"] as? [Double] ?? []
+        let portable = try json(try CLI.moecoder(args, environment: ["MOECODER_KERNELS": "portable"]).stdout)["logits"]
+            as? [Double] ?? []
+        #expect(!best.isEmpty && best.count == portable.count)
+        let scale = max(1, best.map(abs).max() ?? 1)
+        let worst = zip(best, portable).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst / scale < 1e-4, "max |Δ| \(worst) of scale \(scale)")
+    }
+
     @Test func badModelInputsAreClearErrors() throws {
         let missing = try CLI.moecoder(["info", "--model", "/no/such/model.gguf"])
         #expect(missing.status == 2 && missing.stderr.contains("no such file"))
