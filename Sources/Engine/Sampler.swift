@@ -71,6 +71,7 @@ public final class Sampler {
     public var constraint: (any TokenConstraint)?
     private var rng: SeededGenerator
     private var candidates: [(id: Int32, value: Float)] = []
+    private var selected: [(id: Int32, value: Float)] = []
     private var original: [Float] = []
 
     public init(_ parameters: SamplingParameters, processors: [any LogitProcessor] = [],
@@ -81,20 +82,38 @@ public final class Sampler {
         rng = SeededGenerator(seed: parameters.seed)
     }
 
+    /// Refused picks tried one by one before the sampler asks the constraint for the full mask.
+    public static let retriesBeforeMask = 32
+    private var refused: [Int32] = []
+
     /// Picks the next token from `logits` (modified in place).
     public func sample(_ logits: UnsafeMutableBufferPointer<Float>, history: [Int32]) -> Int32 {
-        guard let constraint else { return pick(logits, history: history) }
-        // Check-then-mask: keep the raw logits, pick, and only when the constraint refuses the pick, mask
-        // the raw logits and pick again.
+        guard let constraint else {
+            let token = pick(logits, history: history)
+            for processor in processors { processor.accept(token) }
+            return token
+        }
+        // Check-then-exclude: keep the raw logits and pick. When the constraint refuses the pick, that token
+        // is excluded and the chain picks again (the arg-max of what is allowed, or a draw from the rest):
+        // usually the second or third candidate is allowed, which costs a few checks instead of a check of every
+        // token in the vocabulary. After `retriesBeforeMask` refusals the constraint masks everything at once.
         if original.count != logits.count { original = [Float](repeating: 0, count: logits.count) }
         original.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: logits.baseAddress!, count: logits.count) }
+        refused.removeAll(keepingCapacity: true)
         var token = pick(logits, history: history)
-        if !constraint.allows(token) {
+        while !constraint.allows(token) {
+            refused.append(token)
             original.withUnsafeBufferPointer { logits.baseAddress!.update(from: $0.baseAddress!, count: logits.count) }
-            constraint.mask(logits)
+            if refused.count >= Self.retriesBeforeMask {
+                constraint.mask(logits)
+                token = pick(logits, history: history)
+                break
+            }
+            for r in refused { logits[Int(r)] = -.infinity }
             token = pick(logits, history: history)
         }
         constraint.accept(token)
+        for processor in processors { processor.accept(token) }
         return token
     }
 
@@ -109,9 +128,7 @@ public final class Sampler {
                 logits[i] = logits[i] > 0 ? logits[i] / p.repetitionPenalty : logits[i] * p.repetitionPenalty
             }
         }
-        let token = p.temperature <= 0 ? Self.argmax(logits) : draw(logits)
-        for processor in processors { processor.accept(token) }
-        return token
+        return p.temperature <= 0 ? Self.argmax(logits) : draw(logits)
     }
 
     /// The index of the largest logit (the first one on ties), skipping -inf.
@@ -124,12 +141,52 @@ public final class Sampler {
     private func draw(_ logits: UnsafeMutableBufferPointer<Float>) -> Int32 {
         let p = parameters
         candidates.removeAll(keepingCapacity: true)
-        for i in 0..<logits.count where logits[i] > -Float.infinity {
-            candidates.append((Int32(i), logits[i] / p.temperature))
+        // Tokens more than 30 (after temperature) below the best have probability < 1e-13 of the best's; all
+        // of them together stay below float resolution of the total, so they are left out.
+        var best = -Float.infinity
+        for i in 0..<logits.count { best = max(best, logits[i] / p.temperature) }
+        if best == -.infinity { return Self.argmax(logits) }
+        let floor = best - 30
+        for i in 0..<logits.count {
+            let v = logits[i] / p.temperature
+            if v >= floor { candidates.append((Int32(i), v)) }
         }
-        if candidates.isEmpty { return Self.argmax(logits) }
-        candidates.sort { $0.value > $1.value || ($0.value == $1.value && $0.id < $1.id) }
-        if p.topK > 0, candidates.count > p.topK { candidates.removeLast(candidates.count - p.topK) }
+        // Candidates in order, best first (ties: lower id first), as far as the filters below need them: the
+        // top k by selection, else a sort (of the tokens near the best only, when those decide top-p).
+        let before: ((id: Int32, value: Float), (id: Int32, value: Float)) -> Bool = {
+            $0.value > $1.value || ($0.value == $1.value && $0.id < $1.id)
+        }
+        if p.topK > 0, candidates.count > p.topK {
+            selected.removeAll(keepingCapacity: true)
+            for c in candidates {
+                if selected.count == p.topK {
+                    guard before(c, selected[p.topK - 1]) else { continue }
+                    selected.removeLast()
+                }
+                var lo = 0, hi = selected.count
+                while lo < hi {
+                    let mid = (lo + hi) / 2
+                    if before(selected[mid], c) { lo = mid + 1 } else { hi = mid }
+                }
+                selected.insert(c, at: lo)
+            }
+            swap(&candidates, &selected)
+        } else if p.topP < 1 || p.minP > 0 {
+            // Tokens with e^(v − best) ≥ 1e-3 come first; when they alone hold the top-p mass, only they are sorted.
+            var total: Float = 0, head: Float = 0
+            for c in candidates {
+                let e = expf(c.value - best)
+                total += e
+                if e >= 1e-3 { head += e }
+            }
+            let pivot = candidates.partition { expf($0.value - best) < 1e-3 }
+            if p.topP < 1 && head >= p.topP * total {
+                candidates[0..<pivot].sort(by: before)
+                candidates[pivot...].sort(by: before)
+            } else {
+                candidates.sort(by: before)
+            }
+        }
         // Softmax over what is left.
         let top = candidates[0].value
         var total: Float = 0
