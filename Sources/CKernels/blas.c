@@ -5,6 +5,7 @@
 #include "CKernels.h"
 
 #include <dlfcn.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,4 +40,36 @@ void mk_sgemm(const float *x, long n, const float *w, long rows, long cols, floa
         return;
     }
     mk_gemm_rows(0, w, (size_t)cols * sizeof(float), cols, 0, rows, x, (size_t)cols * sizeof(float), n, y, ldy);
+}
+
+void mk_sgemm_ex(int trans_b, long m, long n, long k, const float *a, long lda, const float *b, long ldb, float beta,
+                 float *c, long ldc) {
+    pthread_once(&blas_once, load_blas);
+    if (blas_sgemm) {
+        blas_sgemm(101, 111, trans_b ? 112 : 111, (int)m, (int)n, (int)k, 1.0f, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+        return;
+    }
+    for (long i = 0; i < m; i++) {
+        float *ci = c + i * ldc;
+        for (long j = 0; j < n; j++) ci[j] = beta == 0 ? 0 : beta * ci[j];
+        for (long p = 0; p < k; p++) {
+            float av = a[i * lda + p];
+            if (trans_b) { for (long j = 0; j < n; j++) ci[j] += av * b[j * ldb + p]; }
+            else { const float *bp = b + p * ldb; for (long j = 0; j < n; j++) ci[j] += av * bp[j]; }
+        }
+    }
+}
+
+void mk_causal_softmax(float *s, long rows, long ld, long first_length, float scale) {
+    for (long t = 0; t < rows; t++) {
+        float *r = s + t * ld;
+        long length = first_length + t;
+        float top = -INFINITY;
+        for (long p = 0; p < length; p++) { r[p] *= scale; top = r[p] > top ? r[p] : top; }
+        float total = 0;
+        for (long p = 0; p < length; p++) { r[p] = expf(r[p] - top); total += r[p]; }
+        float inv = 1.0f / total;
+        for (long p = 0; p < length; p++) r[p] *= inv;
+        for (long p = length; p < ld; p++) r[p] = 0;
+    }
 }

@@ -355,6 +355,15 @@ const char *mk_isa_name(int isa) {
 
 const float *mk_f16_lookup(void) { pthread_once(&once, init_once); return mk_f16_table; }
 
+// ---- SwiGLU ---------------------------------------------------------------------------------------------------
+
+void mk_silu_mul(float *gate, const float *up, long count) {
+#ifdef MK_HAVE_X86
+    if (mk_isa() >= MK_ISA_AVX2) { silu_mul_avx2(gate, up, count); return; }
+#endif
+    for (long i = 0; i < count; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+
 // ---- Attention ----------------------------------------------------------------------------------------------
 
 static void attend_portable(const mk_attention *a, const float *q, const float *q2, float *scores, float *out) {

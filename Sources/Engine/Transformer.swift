@@ -136,8 +136,9 @@ public final class Transformer: @unchecked Sendable {
         }
         let out = work.attention.ensure(n * heads * vLen)
         let span = start + n
+        let scoreFloats = n >= StandardHeads.matrixFrom ? pool.threads * n * span : heads * span
         var job = StandardHeads(
-            q: q, out: out, scores: work.heads.ensure(heads * span), keys: cache.keys[layer],
+            q: q, out: out, scores: work.heads.ensure(scoreFloats), keys: cache.keys[layer],
             values: cache.values[layer], keyWidth: cache.keyWidth, valueWidth: cache.valueWidth, n: n,
             start: start, span: span, qWidth: qWidth, kLen: kLen, vLen: vLen, heads: heads,
             group: heads / kvHeads, scale: attentionScale)
@@ -305,8 +306,25 @@ private struct StandardHeads {
     let keyWidth, valueWidth, n, start, span, qWidth, kLen, vLen, heads, group: Int
     let scale: Float
 
+    /// From this many query rows on, a head's scores and weighted values are two matrix products (the
+    /// masked half is computed and zeroed) instead of a dot product per row and position.
+    static let matrixFrom = 8
+
     static func run(_ context: UnsafeRawPointer, _ chunk: Int, _ range: Range<Int>) {
         let j = context.assumingMemoryBound(to: StandardHeads.self).pointee
+        if j.n >= matrixFrom {
+            // Scores S = Q_h·K_hᵀ (n × span), causal softmax, then S·V_h into the head's output columns.
+            let s = j.scores + chunk * j.n * j.span
+            for head in range {
+                let kvHead = head / j.group
+                mk_sgemm_ex(1, j.n, j.span, j.kLen, j.q + head * j.kLen, j.qWidth, j.keys + kvHead * j.kLen,
+                            j.keyWidth, 0, s, j.span)
+                mk_causal_softmax(s, j.n, j.span, j.start + 1, j.scale)
+                mk_sgemm_ex(0, j.n, j.vLen, j.span, s, j.span, j.values + kvHead * j.vLen, j.valueWidth, 0,
+                            j.out + head * j.vLen, j.heads * j.vLen)
+            }
+            return
+        }
         for head in range {
             let kvHead = head / j.group
             let s = j.scores + head * j.span

@@ -1,3 +1,4 @@
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -37,7 +38,7 @@ public enum Vector {
 
     /// SwiGLU in place: gate[i] = silu(gate[i]) · up[i].
     public static func siluMul(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
-        for i in 0..<count { gate[i] = gate[i] / (1 + exp(-gate[i])) * up[i] }
+        mk_silu_mul(gate, up, count)
     }
 
     /// Residual add in place: y[i] += x[i].

@@ -1,3 +1,4 @@
+import Foundation
 import CKernels
 import Testing
 @testable import Kernels
@@ -117,6 +118,17 @@ struct SIMDKernelTests {
             let kq = Float(Int8(bitPattern: k[kb + 36 + i % 256])), aq = Float(Int8(bitPattern: a[ab + 8 + i % 32]))
             #expect(abs(kd * kq - x[i]) <= kd / 2 * 1.0001 + 1e-7)
             #expect(abs(ad * aq - x[i]) <= ad / 2 * 1.0001 + 1e-7)
+        }
+    }
+
+    @Test("SwiGLU with the vector exp stays within 1e-6 of libm's, also far out in both tails")
+    func siluMulMatchesScalar() {
+        var gate = randomFloats(1000, scale: 12, seed: 4) + [-100, -87.5, 0, 87.5, 100, -1e-30, 1e-30]
+        let up = randomFloats(gate.count, scale: 3, seed: 5)
+        let expected = zip(gate, up).map { Double($0) / (1 + exp(-Double($0))) * Double($1) }
+        Vector.siluMul(&gate, up, count: gate.count)
+        for i in gate.indices {
+            #expect(abs(Double(gate[i]) - expected[i]) <= 1e-6 * max(1, abs(expected[i])), "[\(i)] \(gate[i]) vs \(expected[i])")
         }
     }
 

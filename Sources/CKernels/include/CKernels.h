@@ -73,6 +73,12 @@ void mk_gemm_batch(mk_pool *pool, mk_matmul *items, int count, long parallel_thr
 /// Y (n × rows, rows `ldy` apart) = X (n × cols floats) · Wᵀ for float W (rows × cols): OpenBLAS's sgemm, loaded
 /// on first use with one thread (its own threads would fight the pool for the cores), else the dot kernels.
 void mk_sgemm(const float *x, long n, const float *w, long rows, long cols, float *y, long ldy);
+/// C (m × n, rows ldc apart) = A (m × k) · op(B) + beta·C, op(B) = Bᵀ (B: n × k) when trans_b, else B (k × n).
+/// Row-major, OpenBLAS when present, else plain loops (attention over a prompt: scores and weighted values).
+void mk_sgemm_ex(int trans_b, long m, long n, long k, const float *a, long lda, const float *b, long ldb, float beta,
+                 float *c, long ldc);
+/// Row t of `s` (rows ld apart): the first first_length + t entries scaled, softmaxed; the rest set to 0.
+void mk_causal_softmax(float *s, long rows, long ld, long first_length, float scale);
 /// Whether a BLAS library was found.
 int mk_have_blas(void);
 
@@ -90,6 +96,9 @@ typedef struct {
     float scale;
 } mk_attention;
 void mk_attend(const mk_attention *a, const float *q, const float *q2, float *scores, float *out);
+
+/// SwiGLU in place: gate[i] = gate[i] / (1 + e^−gate[i]) · up[i] (a vector exp within 2e-7 where the level has one).
+void mk_silu_mul(float *gate, const float *up, long count);
 
 /// Read bandwidth in bytes/s: the best of `repetitions` passes of the pool's threads over a `bytes` buffer.
 double mk_read_bandwidth(mk_pool *pool, size_t bytes, int repetitions);
