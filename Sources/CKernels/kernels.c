@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -479,22 +480,37 @@ struct batch_job {
     int count;
     const long *first;      // first[i]: index of item i's first unit; first[count]: all units
     const long *unit_rows;  // rows per unit of item i
+    long shared_from;       // units from here on are taken from `next` by whichever thread is free
+    int threads;
+    _Atomic long next;
 };
 
-// The weight rows of all items are cut into units of about 4 KB (fewer rows when several activation rows share
-// them); the pool's chunk k of 1024 takes the k-th share of the units, so each thread gets a contiguous run.
-static void batch_static_task(void *context, long chunk, long lo, long hi) {
-    (void)chunk;
-    struct batch_job *j = context;
-    long total = j->first[j->count];
-    long u0 = total * lo / 1024, u1 = total * hi / 1024;
-    for (int i = 0; i < j->count; i++) {
+// Runs units [u0, u1) of the combined order.
+static void run_units(const struct batch_job *j, long u0, long u1) {
+    for (int i = 0; i < j->count && u0 < u1; i++) {
         long a = j->first[i] > u0 ? j->first[i] : u0, b = j->first[i + 1] < u1 ? j->first[i + 1] : u1;
         if (a >= b) continue;
         const mk_matmul *m = &j->items[i];
         long r0 = (a - j->first[i]) * j->unit_rows[i], r1 = (b - j->first[i]) * j->unit_rows[i];
         if (r1 > m->rows) r1 = m->rows;
         mk_gemm_rows_isa(j->isa, m->type, m->w, m->row_bytes, m->cols, r0, r1, m->act, m->act_stride, m->n, m->y, m->ldy);
+    }
+}
+
+// The weight rows of all items are cut into units of about 4 KB (fewer rows when several activation rows share
+// them). Thread k first runs its contiguous k-th share of the first three quarters of the units, then takes the
+// rest a few units at a time from a shared counter: items of different speeds in one batch (5-bit experts beside
+// a 4-bit shared expert) and a core slowed by something else still finish together.
+static void batch_task(void *context, long chunk, long lo, long hi) {
+    (void)lo; (void)hi;
+    struct batch_job *j = context;
+    run_units(j, j->shared_from * chunk / j->threads, j->shared_from * (chunk + 1) / j->threads);
+    long total = j->first[j->count];
+    const long step = 4;
+    for (;;) {
+        long u = atomic_fetch_add_explicit(&j->next, step, memory_order_relaxed);
+        if (u >= total) return;
+        run_units(j, u, u + step < total ? u + step : total);
     }
 }
 
@@ -534,10 +550,15 @@ void mk_gemm_batch(mk_pool *pool, mk_matmul *items, int count, long parallel_thr
         unit_rows[i] = rows < 1 ? 1 : rows > m->rows ? (m->rows > 0 ? m->rows : 1) : rows;
         first[i + 1] = first[i] + (m->rows + unit_rows[i] - 1) / unit_rows[i];
     }
-    struct batch_job job = { mk_isa(), items, count, first, unit_rows };
     int threads = pool ? mk_pool_threads(pool) : 1;
-    if (threads == 1 || macs < parallel_threshold || first[count] == 1) batch_static_task(&job, 0, 0, 1024);
-    else mk_pool_run(pool, 1024, batch_static_task, &job);
+    if (threads == 1 || macs < parallel_threshold || first[count] == 1) {
+        struct batch_job job = { mk_isa(), items, count, first, unit_rows, first[count], 1, 0 };
+        run_units(&job, 0, first[count]);
+    } else {
+        struct batch_job job = { mk_isa(), items, count, first, unit_rows, first[count] * 3 / 4, threads, 0 };
+        atomic_init(&job.next, job.shared_from);
+        mk_pool_run(pool, threads, batch_task, &job);
+    }
     if (first != small) free(first);
 }
 
