@@ -3,6 +3,7 @@
 // pool needs; loaded here with OPENBLAS_NUM_THREADS=1 they are never started. Only the exact path and prefill
 // of float-typed weights use it.
 #include "CKernels.h"
+#include "formats.h"
 
 #include <dlfcn.h>
 #include <math.h>
@@ -64,12 +65,8 @@ void mk_causal_softmax(float *s, long rows, long ld, long first_length, float sc
     for (long t = 0; t < rows; t++) {
         float *r = s + t * ld;
         long length = first_length + t;
-        float top = -INFINITY;
-        for (long p = 0; p < length; p++) { r[p] *= scale; top = r[p] > top ? r[p] : top; }
-        float total = 0;
-        for (long p = 0; p < length; p++) { r[p] = expf(r[p] - top); total += r[p]; }
-        float inv = 1.0f / total;
-        for (long p = 0; p < length; p++) r[p] *= inv;
+        for (long p = 0; p < length; p++) r[p] *= scale;
+        mk_softmax(r, length);
         for (long p = length; p < ld; p++) r[p] = 0;
     }
 }

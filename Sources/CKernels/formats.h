@@ -2,6 +2,7 @@
 #ifndef MOECODER_FORMATS_H
 #define MOECODER_FORMATS_H
 #include <stdint.h>
+#include <math.h>
 #include <string.h>
 
 // ggml type ids.
@@ -26,5 +27,15 @@ static inline void mk_scale_min_k4(const uint8_t *s, uint8_t sc[8], uint8_t mn[8
         sc[j] = (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4);
         mn[j] = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
     }
+}
+
+// Softmax in place over n scores (n ≥ 1).
+static inline void mk_softmax(float *s, long n) {
+    float top = s[0];
+    for (long p = 1; p < n; p++) top = s[p] > top ? s[p] : top;
+    float total = 0;
+    for (long p = 0; p < n; p++) { s[p] = expf(s[p] - top); total += s[p]; }
+    float inv = 1.0f / total;
+    for (long p = 0; p < n; p++) s[p] *= inv;
 }
 #endif

@@ -373,15 +373,11 @@ static void attend_portable(const mk_attention *a, const float *q, const float *
         if (q2) s += dot_f32_portable(q2, a->keys2 + p * a->key2_stride, a->key2_length);
         scores[p] = s * a->scale;
     }
-    float top = scores[0];
-    for (long p = 1; p < a->length; p++) top = scores[p] > top ? scores[p] : top;
-    float total = 0;
-    for (long p = 0; p < a->length; p++) { scores[p] = expf(scores[p] - top); total += scores[p]; }
-    float inv = 1.0f / total;
+    mk_softmax(scores, a->length);
     for (long i = 0; i < a->value_length; i++) out[i] = 0;
     for (long p = 0; p < a->length; p++) {
         const float *v = a->values + p * a->value_stride;
-        float w = scores[p] * inv;
+        float w = scores[p];
         for (long i = 0; i < a->value_length; i++) out[i] += w * v[i];
     }
 }

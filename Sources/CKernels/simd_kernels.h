@@ -290,13 +290,9 @@ static void MK_SUFFIX(attend)(const mk_attention *a, const float *q, const float
         if (q2) s += MK_SUFFIX(dot_f32)(q2, a->keys2 + p * a->key2_stride, a->key2_length);
         scores[p] = s * a->scale;
     }
-    float top = scores[0];
-    for (long p = 1; p < a->length; p++) top = scores[p] > top ? scores[p] : top;
-    float total = 0;
-    for (long p = 0; p < a->length; p++) { scores[p] = expf(scores[p] - top); total += scores[p]; }
-    float inv = 1.0f / total;
+    mk_softmax(scores, a->length);
     memset(out, 0, sizeof(float) * (size_t)a->value_length);
-    for (long p = 0; p < a->length; p++) MK_SUFFIX(axpy)(scores[p] * inv, a->values + p * a->value_stride, out, a->value_length);
+    for (long p = 0; p < a->length; p++) MK_SUFFIX(axpy)(scores[p], a->values + p * a->value_stride, out, a->value_length);
 }
 
 #if MK_VNNI

@@ -42,6 +42,18 @@ struct SIMDKernelTests {
         return y
     }
 
+    /// Σ w·x in double against the dequantized weights, and Σ|w·x|, for every output (t × rows + r).
+    static func exactProducts(_ type: TensorType, _ w: [UInt8], _ x: [Float], rows: Int, cols: Int, n: Int)
+        -> [(value: Double, magnitude: Double)] {
+        let rowBytes = type.byteCount(elements: cols)!
+        var out = [(value: Double, magnitude: Double)](repeating: (0, 0), count: n * rows)
+        for r in 0..<rows {
+            let weights = dequantized(Array(w[r * rowBytes..<(r + 1) * rowBytes]), as: type, count: cols)
+            for t in 0..<n { out[t * rows + r] = referenceDot(weights, Array(x[t * cols..<(t + 1) * cols])) }
+        }
+        return out
+    }
+
     @Test("each SIMD level gives the portable kernels' products", arguments: types)
     func simdMatchesPortable(type: TensorType) {
         let rows = 7, cols = 768, n = 5
@@ -52,12 +64,7 @@ struct SIMDKernelTests {
         let finite = portable.allSatisfy { $0.isFinite }
         #expect(finite)
         // Integer sums are exact; float sums differ in order, so the tolerance scales with Σ|w·x| of the output.
-        let rowBytes = type.byteCount(elements: cols)!
-        var magnitude = [Double](repeating: 0, count: n * rows)
-        for r in 0..<rows {
-            let weights = dequantized(Array(w[r * rowBytes..<(r + 1) * rowBytes]), as: type, count: cols)
-            for t in 0..<n { magnitude[t * rows + r] = referenceDot(weights, Array(x[t * cols..<(t + 1) * cols])).magnitude }
-        }
+        let magnitude = Self.exactProducts(type, w, x, rows: rows, cols: cols, n: n).map(\.magnitude)
         for level in Self.levels.dropFirst() {
             let simd = Self.gemm(level: level, type, w, rows: rows, cols: cols, act, n: n)
             let name = String(cString: mk_isa_name(level))
@@ -75,12 +82,10 @@ struct SIMDKernelTests {
         let x = randomFloats(n * cols, scale: 3, seed: 17)
         let act = Self.activations(type, x, n: n, cols: cols)
         let got = Self.gemm(level: 0, type, w, rows: rows, cols: cols, act, n: n)
-        let rowBytes = type.byteCount(elements: cols)!
+        let exact = Self.exactProducts(type, w, x, rows: rows, cols: cols, n: n)
         for r in 0..<rows {
-            let weights = dequantized(Array(w[r * rowBytes..<(r + 1) * rowBytes]), as: type, count: cols)
             for t in 0..<n {
-                let expected = referenceDot(weights, Array(x[t * cols..<(t + 1) * cols]))
-                let error = relativeError(got[t * rows + r], expected)
+                let error = relativeError(got[t * rows + r], exact[t * rows + r])
                 // Float types are not quantized: only rounding-order error.
                 #expect(error <= (type.isQuantized ? 1e-2 : 1e-5), "\(type.name) row \(r) token \(t): \(error)")
             }
