@@ -26,11 +26,6 @@ static void load_blas(void) {
     }
 }
 
-int mk_have_blas(void) {
-    pthread_once(&blas_once, load_blas);
-    return blas_sgemm != 0;
-}
-
 // Y (n × rows, rows ldy apart) = X (n × cols) · Wᵀ for a float panel W (rows × cols). Without a BLAS library,
 // falls back to the dot kernels.
 void mk_sgemm(const float *x, long n, const float *w, long rows, long cols, float *y, long ldy) {

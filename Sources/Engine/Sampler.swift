@@ -173,13 +173,14 @@ public final class Sampler {
             swap(&candidates, &selected)
         } else if p.topP < 1 || p.minP > 0 {
             // Tokens with e^(v − best) ≥ 1e-3 come first; when they alone hold the top-p mass, only they are sorted.
+            let headFloor = best - logf(1000)
             var total: Float = 0, head: Float = 0
             for c in candidates {
                 let e = expf(c.value - best)
                 total += e
-                if e >= 1e-3 { head += e }
+                if c.value >= headFloor { head += e }
             }
-            let pivot = candidates.partition { expf($0.value - best) < 1e-3 }
+            let pivot = candidates.partition { $0.value < headFloor }
             if p.topP < 1 && head >= p.topP * total {
                 candidates[0..<pivot].sort(by: before)
                 candidates[pivot...].sort(by: before)

@@ -25,7 +25,6 @@ public enum Activations: Sendable {
 /// environment variable MOECODER_KERNELS (portable, avx2, avx512) asks for a lower one.
 public enum KernelLevel {
     public static var name: String { String(cString: mk_isa_name(mk_isa())) }
-    public static var supportedName: String { String(cString: mk_isa_name(mk_isa_supported())) }
 
     /// Memory read bandwidth (bytes/s) with the pool's threads: the best of `repetitions` passes over a
     /// buffer of `bytes` (make it several times the last-level cache).
