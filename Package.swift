@@ -15,6 +15,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.4.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // Debian's libtree-sitter-dev: the parsing runtime.
@@ -48,6 +51,17 @@ let package = Package(
         .target(name: "Assist", dependencies: ["Syntax", "Engine"], swiftSettings: optimizedAlways),
         // The language server: JSON-RPC over stdio, LSP handlers that call Assist.
         .target(name: "LSP", dependencies: ["Assist", "Syntax", "Engine"], swiftSettings: optimizedAlways),
+        // The HTTP service (`moecoder serve`): OpenAI- and llama.cpp-compatible routes over the batch scheduler.
+        .target(
+            name: "Server",
+            dependencies: [
+                "Assist", "Syntax", "Engine",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: optimizedAlways
+        ),
         .executableTarget(
             name: "moecoder",
             dependencies: [
@@ -56,6 +70,7 @@ let package = Package(
                 "Engine",
                 "Assist",
                 "LSP",
+                "Server",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -63,7 +78,7 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels"]),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels"]),
         .testTarget(name: "AssistTests", dependencies: ["Assist"]),
         .testTarget(name: "CLITests", dependencies: ["moecoder"]),
         .testTarget(name: "LSPTests", dependencies: ["LSP"]),

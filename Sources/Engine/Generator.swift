@@ -74,17 +74,13 @@ public final class Generator {
                          stopRule: (any GenerationStopRule)? = nil, cancellation: CancellationFlag? = nil,
                          onText: (String) -> Bool = { _ in true }) throws -> GenerationResult {
         guard !prompt.isEmpty else { throw ModelError("the prompt is empty: give at least one token") }
-        let transformer = model.transformer, tokenizer = model.tokenizer
+        let transformer = model.transformer
         let cache = cache ?? transformer.makeCache(capacity: min(model.config.contextLength,
                                                                  prompt.count + options.maxTokens))
         let reused = cachedPrefix > 0 ? min(cachedPrefix, prompt.count - 1, cache.count) : 0
         cache.truncate(to: reused)
-        let sampler = Sampler(options.sampling, processors: processors, constraint: constraint)
-        var history = prompt, generated: [Int32] = []
-        var decoder = StreamingDecoder(tokenizer: tokenizer)
-        var text = "", emitted = 0
-        let holdBack = (options.stopStrings.map(\.count).max() ?? 1) - 1
-        var reason = StopReason.maxTokens
+        let sequence = SequenceDecoder(prompt: prompt, options: options, tokenizer: model.tokenizer,
+                                       processors: processors, constraint: constraint, stopRule: stopRule)
 
         let promptStart = Date()
         // The prompt goes through in chunks, so a cancel does not wait for a long prefill.
@@ -101,54 +97,119 @@ public final class Generator {
         }
         let promptSeconds = Date().timeIntervalSince(promptStart)
         let decodeStart = Date()
-        loop: while generated.count < options.maxTokens {
+        while sequence.stopReason == nil {
             if cancellation?.isCancelled == true {
-                reason = .cancelled
+                _ = sequence.finish(.cancelled)
                 break
             }
-            let token = sampler.sample(logits, history: history)
-            if !options.ignoreEOS, token == tokenizer.eos || tokenizer.isEndOfGeneration(token) {
-                reason = .endOfText
+            let piece = sequence.step(logits)
+            if !piece.isEmpty, !onText(piece) {
+                _ = sequence.finish(.cancelled)
                 break
             }
-            if options.stopTokens.contains(token) {
-                reason = .stopToken
-                break
-            }
-            generated.append(token)
-            history.append(token)
-            text += decoder.append(token)
-            for stop in options.stopStrings {
-                if let range = text.range(of: stop) {
-                    text = String(text[..<range.lowerBound])
-                    reason = .stopString
-                    break loop
-                }
-            }
-            if let stopRule, stopRule.shouldStop(text) {
-                reason = .stopRule
-                break
-            }
-            let ready = text.count - holdBack
-            if ready > emitted {
-                let piece = String(text.dropFirst(emitted).prefix(ready - emitted))
-                emitted = ready
-                if !onText(piece) {
-                    reason = .cancelled
-                    break
-                }
-            }
-            if generated.count == options.maxTokens { break }
+            if sequence.stopReason != nil { break }
             if cache.count >= cache.capacity {
-                reason = .contextFull
+                _ = sequence.finish(.contextFull)
                 break
             }
-            logits = try transformer.forward([token], cache: cache)
+            logits = try transformer.forward([sequence.lastToken!], cache: cache)
         }
-        if reason != .stopString { text += decoder.finish() }
-        if text.count > emitted, reason != .cancelled { _ = onText(String(text.dropFirst(emitted))) }
-        return GenerationResult(tokens: generated, text: text, stopReason: reason, promptTokens: prompt.count,
-                                promptSeconds: promptSeconds, decodeSeconds: Date().timeIntervalSince(decodeStart))
+        let tail = sequence.finish()
+        if !tail.isEmpty { _ = onText(tail) }
+        return sequence.result(promptSeconds: promptSeconds, decodeSeconds: Date().timeIntervalSince(decodeStart))
+    }
+}
+
+/// One sequence's decoding after its prompt: sampling, the stop checks and the text that becomes final,
+/// token by token. The single-sequence `Generator` and the `BatchScheduler` both decode through it, so a
+/// sequence decodes the same either way.
+public final class SequenceDecoder {
+    public let options: GenerationOptions
+    let tokenizer: BPETokenizer
+    let sampler: Sampler
+    let stopRule: (any GenerationStopRule)?
+    public let promptTokens: Int
+    public private(set) var history: [Int32]
+    public private(set) var generated: [Int32] = []
+    public private(set) var text = ""
+    /// Set when generation has ended (call `finish` for the remaining text).
+    public private(set) var stopReason: StopReason?
+    private var decoder: StreamingDecoder
+    private var emitted = 0
+    private let holdBack: Int
+    private var finished = false
+
+    public init(prompt: [Int32], options: GenerationOptions, tokenizer: BPETokenizer,
+                processors: [any LogitProcessor] = [], constraint: (any TokenConstraint)? = nil,
+                stopRule: (any GenerationStopRule)? = nil) {
+        self.options = options
+        self.tokenizer = tokenizer
+        self.stopRule = stopRule
+        sampler = Sampler(options.sampling, processors: processors, constraint: constraint)
+        history = prompt
+        promptTokens = prompt.count
+        decoder = StreamingDecoder(tokenizer: tokenizer)
+        holdBack = (options.stopStrings.map(\.count).max() ?? 1) - 1
+        if options.maxTokens <= 0 { stopReason = .maxTokens }
+    }
+
+    /// The token to feed the model next (the last one generated).
+    public var lastToken: Int32? { generated.last }
+
+    /// Samples the next token from `logits` (modified in place) and returns the text that became final with
+    /// it ("" when none). Afterwards `stopReason` says whether generation has ended.
+    public func step(_ logits: UnsafeMutableBufferPointer<Float>) -> String {
+        guard stopReason == nil else { return "" }
+        let token = sampler.sample(logits, history: history)
+        if !options.ignoreEOS, token == tokenizer.eos || tokenizer.isEndOfGeneration(token) {
+            stopReason = .endOfText
+            return ""
+        }
+        if options.stopTokens.contains(token) {
+            stopReason = .stopToken
+            return ""
+        }
+        generated.append(token)
+        history.append(token)
+        text += decoder.append(token)
+        for stop in options.stopStrings {
+            if let range = text.range(of: stop) {
+                text = String(text[..<range.lowerBound])
+                stopReason = .stopString
+                return ""
+            }
+        }
+        if let stopRule, stopRule.shouldStop(text) {
+            stopReason = .stopRule
+            return ""
+        }
+        var piece = ""
+        let ready = text.count - holdBack
+        if ready > emitted {
+            piece = String(text.dropFirst(emitted).prefix(ready - emitted))
+            emitted = ready
+        }
+        if generated.count >= options.maxTokens { stopReason = .maxTokens }
+        return piece
+    }
+
+    /// Ends generation (with `reason` when given and it had not ended on its own, or when cancelling) and
+    /// returns the text not yet handed out ("" after a cancel). Later calls return "".
+    public func finish(_ reason: StopReason? = nil) -> String {
+        if let reason, stopReason == nil || reason == .cancelled { stopReason = reason }
+        if stopReason == nil { stopReason = .maxTokens }
+        guard !finished else { return "" }
+        finished = true
+        if stopReason != .stopString { text += decoder.finish() }
+        guard text.count > emitted, stopReason != .cancelled else { return "" }
+        let tail = String(text.dropFirst(emitted))
+        emitted = text.count
+        return tail
+    }
+
+    public func result(promptSeconds: Double, decodeSeconds: Double) -> GenerationResult {
+        GenerationResult(tokens: generated, text: text, stopReason: stopReason ?? .maxTokens, promptTokens: promptTokens,
+                         promptSeconds: promptSeconds, decodeSeconds: decodeSeconds)
     }
 }
 

@@ -44,6 +44,22 @@ public final class Transformer: @unchecked Sendable {
         pool = ThreadPool(threads: max(1, threads))
     }
 
+    /// One sequence's input to a batched forward pass: new tokens and the cache they extend.
+    public struct SequenceInput {
+        public var tokens: [Int32]
+        public var cache: KVCache
+        public init(tokens: [Int32], cache: KVCache) {
+            self.tokens = tokens
+            self.cache = cache
+        }
+    }
+
+    /// A sequence's rows in the current pass.
+    struct Segment {
+        let row, n, start: Int
+        let cache: KVCache
+    }
+
     /// A KV cache sized for this model (`capacity` positions, default the model's context length).
     public func makeCache(capacity: Int? = nil) -> KVCache { KVCache(config: config, capacity: capacity) }
 
@@ -52,7 +68,39 @@ public final class Transformer: @unchecked Sendable {
     /// (`tokens.count × vocab`, row-major). The buffer is reused by the next call.
     public func forward(_ tokens: [Int32], cache: KVCache, allLogits: Bool = false) throws
         -> UnsafeMutableBufferPointer<Float> {
-        let n = tokens.count, e = config.embeddingLength, vocab = config.vocabularySize
+        try validate(tokens, cache: cache, extra: tokens.count)
+        work.segments.removeAll(keepingCapacity: true)
+        work.segments.append(Segment(row: 0, n: tokens.count, start: cache.count, cache: cache))
+        work.logitRows.removeAll(keepingCapacity: true)
+        if allLogits { work.logitRows.append(contentsOf: 0..<tokens.count) } else { work.logitRows.append(tokens.count - 1) }
+        return run(tokens)
+    }
+
+    /// One forward pass over several sequences at once, each with its own cache and positions: the weights
+    /// are read once for every row of every sequence (continuous batching). Each input's tokens are appended
+    /// to its cache; returns the logits of each input's last token (`inputs.count × vocab`, in input order).
+    /// A row's result is the same as in a forward pass of its sequence alone with the same chunking.
+    public func forward(batch inputs: [SequenceInput]) throws -> UnsafeMutableBufferPointer<Float> {
+        guard !inputs.isEmpty else { throw ModelError("a batch needs at least one sequence") }
+        var seen = Set<ObjectIdentifier>()
+        work.segments.removeAll(keepingCapacity: true)
+        work.logitRows.removeAll(keepingCapacity: true)
+        var tokens: [Int32] = []
+        for input in inputs {
+            guard seen.insert(ObjectIdentifier(input.cache)).inserted else {
+                throw ModelError("a batch holds the same cache twice: each sequence needs its own")
+            }
+            try validate(input.tokens, cache: input.cache, extra: input.tokens.count)
+            work.segments.append(Segment(row: tokens.count, n: input.tokens.count, start: input.cache.count,
+                                         cache: input.cache))
+            tokens.append(contentsOf: input.tokens)
+            work.logitRows.append(tokens.count - 1)
+        }
+        return run(tokens)
+    }
+
+    private func validate(_ tokens: [Int32], cache: KVCache, extra n: Int) throws {
+        let vocab = config.vocabularySize
         guard n > 0 else { throw ModelError("forward needs at least one token") }
         guard cache.count + n <= cache.capacity else {
             throw ModelError("the context is full: \(cache.count) + \(n) tokens exceed the cache's \(cache.capacity)")
@@ -60,7 +108,12 @@ public final class Transformer: @unchecked Sendable {
         if let bad = tokens.first(where: { $0 < 0 || Int($0) >= vocab }) {
             throw ModelError("token id \(bad) is outside the vocabulary (0..<\(vocab))")
         }
-        let start = cache.count
+    }
+
+    /// The pass itself over `work.segments` (rows laid out segment after segment), projecting the rows in
+    /// `work.logitRows` to logits.
+    private func run(_ tokens: [Int32]) -> UnsafeMutableBufferPointer<Float> {
+        let n = tokens.count, e = config.embeddingLength, vocab = config.vocabularySize
         let x = work.x.ensure(n * e), h = work.h.ensure(n * e)
         for (t, token) in tokens.enumerated() {
             Quant.dequantize(embeddings.type, embeddings.row(Int(token)), x + t * e, count: e)
@@ -69,8 +122,8 @@ public final class Transformer: @unchecked Sendable {
             for t in 0..<n { Vector.rmsNorm(x + t * e, layer.attentionNorm, h + t * e, count: e, eps: config.rmsEpsilon) }
             let attended: UnsafeMutablePointer<Float>
             switch layer.attention {
-            case .standard(let a): attended = standardAttention(a, layer: index, n: n, start: start, cache: cache)
-            case .latent(let a): attended = latentAttention(a, layer: index, n: n, start: start, cache: cache)
+            case .standard(let a): attended = standardAttention(a, layer: index, n: n)
+            case .latent(let a): attended = latentAttention(a, layer: index, n: n)
             }
             Vector.add(x, attended, count: n * e)
             for t in 0..<n { Vector.rmsNorm(x + t * e, layer.ffnNorm, h + t * e, count: e, eps: config.rmsEpsilon) }
@@ -81,11 +134,12 @@ public final class Transformer: @unchecked Sendable {
             }
             Vector.add(x, fed, count: n * e)
         }
-        cache.count = start + n
-        // Final norm and the output projection, for the last row or all rows.
-        let rows = allLogits ? n : 1
-        let first = n - rows
-        for t in 0..<rows { Vector.rmsNorm(x + (first + t) * e, outputNorm, h + t * e, count: e, eps: config.rmsEpsilon) }
+        for segment in work.segments { segment.cache.count = segment.start + segment.n }
+        // Final norm and the output projection, for the rows asked for.
+        let rows = work.logitRows.count
+        for (i, row) in work.logitRows.enumerated() {
+            Vector.rmsNorm(x + row * e, outputNorm, h + i * e, count: e, eps: config.rmsEpsilon)
+        }
         let logits = work.logits.ensure(rows * vocab)
         project(output, h, rows, logits)
         return UnsafeMutableBufferPointer(start: logits, count: rows * vocab)
@@ -112,8 +166,7 @@ public final class Transformer: @unchecked Sendable {
         for t in 0..<n { for i in 0..<width { y[t * width + i] += bias[i] } }
     }
 
-    private func standardAttention(_ a: StandardAttention, layer: Int, n: Int, start: Int, cache: KVCache)
-        -> UnsafeMutablePointer<Float> {
+    private func standardAttention(_ a: StandardAttention, layer: Int, n: Int) -> UnsafeMutablePointer<Float> {
         let c = config, e = c.embeddingLength
         let kLen = c.keyLength, vLen = c.valueLength, heads = c.headCount, kvHeads = c.headCountKV
         let qWidth = heads * kLen, kWidth = kvHeads * kLen, vWidth = kvHeads * vLen
@@ -128,28 +181,37 @@ public final class Transformer: @unchecked Sendable {
         addBias(a.qBias, q, n: n, width: qWidth)
         addBias(a.kBias, k, n: n, width: kWidth)
         addBias(a.vBias, v, n: n, width: vWidth)
-        for t in 0..<n {
-            rope.apply(q + t * qWidth, heads: heads, stride: kLen, position: start + t)
-            rope.apply(k + t * kWidth, heads: kvHeads, stride: kLen, position: start + t)
-            cache.key(layer: layer, position: start + t).update(from: k + t * kWidth, count: kWidth)
-            cache.value(layer: layer, position: start + t).update(from: v + t * vWidth, count: vWidth)
+        work.headSegments.removeAll(keepingCapacity: true)
+        var scoreFloats = 0
+        for segment in work.segments {
+            let cache = segment.cache
+            for i in 0..<segment.n {
+                let t = segment.row + i, position = segment.start + i
+                rope.apply(q + t * qWidth, heads: heads, stride: kLen, position: position)
+                rope.apply(k + t * kWidth, heads: kvHeads, stride: kLen, position: position)
+                cache.key(layer: layer, position: position).update(from: k + t * kWidth, count: kWidth)
+                cache.value(layer: layer, position: position).update(from: v + t * vWidth, count: vWidth)
+            }
+            let span = segment.start + segment.n
+            scoreFloats = max(scoreFloats, segment.n >= StandardHeads.matrixFrom ? segment.n * span : span)
+            work.headSegments.append(HeadSegment(row: segment.row, n: segment.n, start: segment.start,
+                                                 keys: cache.keys[layer], values: cache.values[layer]))
         }
         let out = work.attention.ensure(n * heads * vLen)
-        let span = start + n
-        let scoreFloats = n >= StandardHeads.matrixFrom ? pool.threads * n * span : heads * span
-        var job = StandardHeads(
-            q: q, out: out, scores: work.heads.ensure(scoreFloats), keys: cache.keys[layer],
-            values: cache.values[layer], keyWidth: cache.keyWidth, valueWidth: cache.valueWidth, n: n,
-            start: start, span: span, qWidth: qWidth, kLen: kLen, vLen: vLen, heads: heads,
-            group: heads / kvHeads, scale: attentionScale)
-        withUnsafePointer(to: &job) { pool.parallelFor(heads, context: $0, StandardHeads.run) }
+        let scores = work.heads.ensure(pool.threads * scoreFloats)
+        work.headSegments.withUnsafeBufferPointer { segments in
+            var job = StandardHeads(
+                q: q, out: out, scores: scores, scoreStride: scoreFloats, segments: segments.baseAddress!,
+                keyWidth: kWidth, valueWidth: vWidth, qWidth: qWidth, kLen: kLen, vLen: vLen, heads: heads,
+                group: heads / kvHeads, scale: attentionScale)
+            withUnsafePointer(to: &job) { pool.parallelFor(segments.count * heads, context: $0, StandardHeads.run) }
+        }
         let projected = work.projected.ensure(n * e)
         project(a.output, out, n, projected)
         return projected
     }
 
-    private func latentAttention(_ a: LatentAttention, layer: Int, n: Int, start: Int, cache: KVCache)
-        -> UnsafeMutablePointer<Float> {
+    private func latentAttention(_ a: LatentAttention, layer: Int, n: Int) -> UnsafeMutablePointer<Float> {
         let c = config, e = c.embeddingLength, heads = c.headCount
         let kLen = c.keyLength, vLen = c.valueLength, nope = c.keyNoRopeLength, ropeDims = c.rope.dimensions
         let lora = c.kvLoraRank, qWidth = heads * kLen
@@ -173,24 +235,34 @@ public final class Transformer: @unchecked Sendable {
             for t in 0..<n { Vector.rmsNorm(low + t * qA.rows, norm, low + t * qA.rows, count: qA.rows, eps: c.rmsEpsilon) }
             project(qB, low, n, q)
         }
-        for t in 0..<n {
-            let position = start + t
-            rope.apply(q + t * qWidth + nope, heads: heads, stride: kLen, position: position)
-            let row = kv + t * kvWidth
-            Vector.rmsNorm(row, a.kvANorm, cache.value(layer: layer, position: position), count: lora, eps: c.rmsEpsilon)
-            rope.apply(row + lora, heads: 1, stride: ropeDims, position: position)
-            cache.key(layer: layer, position: position).update(from: row + lora, count: ropeDims)
+        work.headSegments.removeAll(keepingCapacity: true)
+        var maxSpan = 0
+        for segment in work.segments {
+            let cache = segment.cache
+            for i in 0..<segment.n {
+                let t = segment.row + i, position = segment.start + i
+                rope.apply(q + t * qWidth + nope, heads: heads, stride: kLen, position: position)
+                let row = kv + t * kvWidth
+                Vector.rmsNorm(row, a.kvANorm, cache.value(layer: layer, position: position), count: lora, eps: c.rmsEpsilon)
+                rope.apply(row + lora, heads: 1, stride: ropeDims, position: position)
+                cache.key(layer: layer, position: position).update(from: row + lora, count: ropeDims)
+            }
+            maxSpan = max(maxSpan, segment.start + segment.n)
+            work.headSegments.append(HeadSegment(row: segment.row, n: segment.n, start: segment.start,
+                                                 keys: cache.keys[layer], values: cache.values[layer]))
         }
         let out = work.attention.ensure(n * heads * vLen)
-        let span = start + n
-        // Per head: absorbed query (lora), attended latent (lora), one dequantized row (lora), scores (span).
-        let perHead = 3 * lora + span
-        var job = LatentHeads(
-            q: q, out: out, scratch: work.heads.ensure(heads * perHead), perHead: perHead,
-            latents: cache.values[layer], ropeKeys: cache.keys[layer], n: n, start: start, qWidth: qWidth,
-            kLen: kLen, vLen: vLen, nope: nope, ropeDims: ropeDims, lora: lora, scale: attentionScale,
-            projections: a.heads, absorbedKeys: a.absorbedKeys, serial: serial, activations: activations)
-        withUnsafePointer(to: &job) { pool.parallelFor(heads, context: $0, LatentHeads.run) }
+        // Per thread: absorbed query (lora), attended latent (lora), one dequantized row (lora), scores (span).
+        let perThread = 3 * lora + maxSpan
+        let scratch = work.heads.ensure(pool.threads * perThread)
+        work.headSegments.withUnsafeBufferPointer { segments in
+            var job = LatentHeads(
+                q: q, out: out, scratch: scratch, perThread: perThread, segments: segments.baseAddress!,
+                heads: heads, qWidth: qWidth, kLen: kLen, vLen: vLen, nope: nope, ropeDims: ropeDims, lora: lora,
+                scale: attentionScale, projections: a.heads, absorbedKeys: a.absorbedKeys, serial: serial,
+                activations: activations)
+            withUnsafePointer(to: &job) { pool.parallelFor(segments.count * heads, context: $0, LatentHeads.run) }
+        }
         let projected = work.projected.ensure(n * e)
         project(a.output, out, n, projected)
         return projected
@@ -299,11 +371,20 @@ public final class Transformer: @unchecked Sendable {
     }
 }
 
+/// One sequence's rows in the attention jobs: its rows in the batch, its first new position, and this
+/// layer's cached keys and values (for latent attention: rotary keys and latents).
+struct HeadSegment {
+    let row, n, start: Int
+    let keys, values: UnsafeMutablePointer<Float>
+}
+
 /// The per-head part of grouped-query attention, run by the thread pool without allocating: everything the
-/// heads need travels in this struct, passed by pointer.
+/// heads need travels in this struct, passed by pointer. Tasks are (segment, head) pairs.
 private struct StandardHeads {
-    let q, out, scores, keys, values: UnsafeMutablePointer<Float>
-    let keyWidth, valueWidth, n, start, span, qWidth, kLen, vLen, heads, group: Int
+    let q, out, scores: UnsafeMutablePointer<Float>
+    let scoreStride: Int
+    let segments: UnsafePointer<HeadSegment>
+    let keyWidth, valueWidth, qWidth, kLen, vLen, heads, group: Int
     let scale: Float
 
     /// From this many query rows on, a head's scores and weighted values are two matrix products (the
@@ -312,29 +393,27 @@ private struct StandardHeads {
 
     static func run(_ context: UnsafeRawPointer, _ chunk: Int, _ range: Range<Int>) {
         let j = context.assumingMemoryBound(to: StandardHeads.self).pointee
-        if j.n >= matrixFrom {
-            // Scores S = Q_h·K_hᵀ (n × span), causal softmax, then S·V_h into the head's output columns.
-            let s = j.scores + chunk * j.n * j.span
-            for head in range {
-                let kvHead = head / j.group
-                mk_sgemm_ex(1, j.n, j.span, j.kLen, j.q + head * j.kLen, j.qWidth, j.keys + kvHead * j.kLen,
-                            j.keyWidth, 0, s, j.span)
-                mk_causal_softmax(s, j.n, j.span, j.start + 1, j.scale)
-                mk_sgemm_ex(0, j.n, j.vLen, j.span, s, j.span, j.values + kvHead * j.vLen, j.valueWidth, 0,
-                            j.out + head * j.vLen, j.heads * j.vLen)
+        let s = j.scores + chunk * j.scoreStride
+        for task in range {
+            let g = j.segments[task / j.heads], head = task % j.heads
+            let kvHead = head / j.group, span = g.start + g.n
+            let q = j.q + g.row * j.qWidth, out = j.out + g.row * j.heads * j.vLen
+            if g.n >= matrixFrom {
+                // Scores S = Q_h·K_hᵀ (n × span), causal softmax, then S·V_h into the head's output columns.
+                mk_sgemm_ex(1, g.n, span, j.kLen, q + head * j.kLen, j.qWidth, g.keys + kvHead * j.kLen,
+                            j.keyWidth, 0, s, span)
+                mk_causal_softmax(s, g.n, span, g.start + 1, j.scale)
+                mk_sgemm_ex(0, g.n, j.vLen, span, s, span, g.values + kvHead * j.vLen, j.valueWidth, 0,
+                            out + head * j.vLen, j.heads * j.vLen)
+                continue
             }
-            return
-        }
-        for head in range {
-            let kvHead = head / j.group
-            let s = j.scores + head * j.span
-            for t in 0..<j.n {
-                let qh = j.q + t * j.qWidth + head * j.kLen
+            for t in 0..<g.n {
+                let qh = q + t * j.qWidth + head * j.kLen
                 var a = mk_attention(
-                    keys: j.keys + kvHead * j.kLen, key_stride: j.keyWidth, key_length: j.kLen, keys2: nil,
-                    key2_stride: 0, key2_length: 0, values: j.values + kvHead * j.vLen, value_stride: j.valueWidth,
-                    value_length: j.vLen, length: j.start + t + 1, scale: j.scale)
-                mk_attend(&a, qh, nil, s, j.out + (t * j.heads + head) * j.vLen)
+                    keys: g.keys + kvHead * j.kLen, key_stride: j.keyWidth, key_length: j.kLen, keys2: nil,
+                    key2_stride: 0, key2_length: 0, values: g.values + kvHead * j.vLen, value_stride: j.valueWidth,
+                    value_length: j.vLen, length: g.start + t + 1, scale: j.scale)
+                mk_attend(&a, qh, nil, s, out + (t * j.heads + head) * j.vLen)
             }
         }
     }
@@ -343,9 +422,9 @@ private struct StandardHeads {
 /// The per-head part of multi-head latent attention (absorbed projections), likewise allocation-free.
 private struct LatentHeads {
     let q, out, scratch: UnsafeMutablePointer<Float>
-    let perHead: Int
-    let latents, ropeKeys: UnsafeMutablePointer<Float>   // per position: kvLoraRank latent floats, ropeDims key floats
-    let n, start, qWidth, kLen, vLen, nope, ropeDims, lora: Int
+    let perThread: Int
+    let segments: UnsafePointer<HeadSegment>   // keys: rotary keys (ropeDims a position), values: latents (lora)
+    let heads, qWidth, kLen, vLen, nope, ropeDims, lora: Int
     let scale: Float
     let projections: LatentAttention.HeadProjections
     let absorbedKeys: ExpertMatrices?
@@ -355,11 +434,12 @@ private struct LatentHeads {
     static func run(_ context: UnsafeRawPointer, _ chunk: Int, _ range: Range<Int>) {
         let j = context.assumingMemoryBound(to: LatentHeads.self).pointee
         let lora = j.lora
-        for head in range {
-            let qAbsorbed = j.scratch + head * j.perHead, attended = qAbsorbed + lora
-            let rowBuffer = attended + lora, s = rowBuffer + lora
-            for t in 0..<j.n {
-                let qNope = j.q + t * j.qWidth + head * j.kLen, qRope = qNope + j.nope
+        let qAbsorbed = j.scratch + chunk * j.perThread, attended = qAbsorbed + lora
+        let rowBuffer = attended + lora, s = rowBuffer + lora
+        for task in range {
+            let g = j.segments[task / j.heads], head = task % j.heads
+            for t in 0..<g.n {
+                let qNope = j.q + (g.row + t) * j.qWidth + head * j.kLen, qRope = qNope + j.nope
                 // The query carried into latent space: q_abs = K_bᵀ·q_nope for this head.
                 switch j.projections {
                 case .split(let kB, _):
@@ -376,11 +456,11 @@ private struct LatentHeads {
                     }
                 }
                 var a = mk_attention(
-                    keys: j.latents, key_stride: lora, key_length: lora, keys2: j.ropeKeys, key2_stride: j.ropeDims,
-                    key2_length: j.ropeDims, values: j.latents, value_stride: lora, value_length: lora,
-                    length: j.start + t + 1, scale: j.scale)
+                    keys: g.values, key_stride: lora, key_length: lora, keys2: g.keys, key2_stride: j.ropeDims,
+                    key2_length: j.ropeDims, values: g.values, value_stride: lora, value_length: lora,
+                    length: g.start + t + 1, scale: j.scale)
                 mk_attend(&a, qAbsorbed, qRope, s, attended)
-                let o = j.out + (t * (j.qWidth / j.kLen) + head) * j.vLen
+                let o = j.out + ((g.row + t) * j.heads + head) * j.vLen
                 switch j.projections {
                 case .split(_, let vB):
                     LinearAlgebra.matvec(vB.expert(head), attended, o, pool: j.serial, activations: j.activations)

@@ -41,6 +41,11 @@ final class Workspace {
     var assignments: [[(token: Int, weight: Float)]] = []
     var selection: [Int] = []
     var probabilities: [Float] = []
+    /// The sequences of the current pass, their attention view for the layer at hand, and the rows projected
+    /// to logits.
+    var segments: [Transformer.Segment] = []
+    var headSegments: [HeadSegment] = []
+    var logitRows: [Int] = []
 }
 
 #if canImport(Glibc)

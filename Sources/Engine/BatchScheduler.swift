@@ -1,0 +1,312 @@
+import Foundation
+
+/// Continuous batching: many generation requests decoded together, one forward pass a step over every running
+/// sequence, so that one read of the weights serves them all.
+///
+/// The model is driven by one engine thread. Requests wait in a queue and join the running batch at step
+/// boundaries (up to `maxBatch` at once). Each step gives every decoding sequence one token and every sequence
+/// still in its prompt its next prompt chunk (`Generator.prefillChunk` tokens, cut at the same offsets as a
+/// single-sequence generation, so that a request decodes the same alone or in a batch), as far as the step's
+/// token budget goes: a long prompt is prefilled over several steps while the other streams keep decoding.
+/// A cancelled request leaves at the next step boundary and its cache is freed.
+public final class BatchScheduler: @unchecked Sendable {
+    public struct Settings: Sendable {
+        /// Sequences decoded together at most.
+        public var maxBatch = 32
+        /// When the engine is idle, how long the first request waits for others to start with it.
+        public var maxWaitMilliseconds = 2
+        /// Requests waiting beyond the running ones before `submit` refuses (the server answers 503).
+        public var maxQueue = 256
+        /// Prompt and decode tokens in one step at most (the prefill share of a step's latency).
+        public var stepTokens = 512
+        /// Positions of one sequence's cache at most (prompt + generated).
+        public var contextSize: Int
+
+        public init(contextSize: Int) { self.contextSize = contextSize }
+    }
+
+    /// What a request hears, on the engine thread, in this order: `.text` zero or more times, then exactly one
+    /// of `.finished` and `.failed`.
+    public enum Event: Sendable {
+        case text(String)
+        case finished(GenerationResult)
+        case failed(String)
+    }
+
+    public enum SubmitError: Error, Equatable, CustomStringConvertible {
+        case queueFull(waiting: Int)
+        case promptTooLong(tokens: Int, limit: Int)
+        case emptyPrompt
+        case badToken(Int32, vocabulary: Int)
+        case stopped
+
+        public var description: String {
+            switch self {
+            case .queueFull(let waiting): return "the server is busy: \(waiting) requests are waiting; retry later"
+            case .promptTooLong(let tokens, let limit):
+                return "the prompt has \(tokens) tokens but the context holds \(limit); shorten it or raise --ctx-size"
+            case .emptyPrompt: return "the prompt is empty: give at least one token"
+            case .badToken(let token, let vocabulary):
+                return "token id \(token) is outside the vocabulary (0..<\(vocabulary))"
+            case .stopped: return "the server is shutting down"
+            }
+        }
+    }
+
+    /// One request in the scheduler; `cancel()` from any thread ends it at the next step.
+    public final class Job: @unchecked Sendable {
+        public let id: Int
+        let prompt: [Int32]
+        let sequence: SequenceDecoder
+        let onEvent: (Event) -> Void
+        let flag = CancellationFlag()
+        var cache: KVCache?
+        var offset = 0
+        var logitsRow = -1
+        var promptSeconds = 0.0
+        var admitted = Date()
+        var decodeStart = Date()
+
+        init(id: Int, prompt: [Int32], sequence: SequenceDecoder, onEvent: @escaping (Event) -> Void) {
+            self.id = id
+            self.prompt = prompt
+            self.sequence = sequence
+            self.onEvent = onEvent
+        }
+
+        public func cancel() { flag.cancel() }
+        public var isCancelled: Bool { flag.isCancelled }
+    }
+
+    /// One step as observed by metrics.
+    public struct StepInfo: Sendable {
+        public var sequences: Int
+        public var promptTokens: Int
+        public var decodeTokens: Int
+        public var seconds: Double
+        public var waiting: Int
+        public var cacheBytes: Int
+    }
+
+    public let model: LanguageModel
+    public let settings: Settings
+    /// Called on the engine thread after every step.
+    public var onStep: ((StepInfo) -> Void)?
+
+    private let condition = NSCondition()
+    private var waiting: [Job] = []
+    private var exclusive: [() -> Void] = []
+    private var running: [Job] = []
+    private var nextID = 1
+    private var stopping = false
+    private var thread: Thread?
+    private var finishedThread = false
+    private var runningCount = 0
+    private var cacheBytes = 0
+
+    public init(model: LanguageModel, settings: Settings) {
+        self.model = model
+        self.settings = settings
+    }
+
+    /// Starts the engine thread.
+    public func start() {
+        condition.lock()
+        defer { condition.unlock() }
+        guard thread == nil else { return }
+        let thread = Thread { [unowned self] in self.loop() }
+        thread.name = "moecoder-engine"
+        thread.stackSize = 8 << 20
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Queues a generation after `prompt`; `onEvent` hears its text and its end on the engine thread.
+    @discardableResult
+    public func submit(prompt: [Int32], options: GenerationOptions, processors: [any LogitProcessor] = [],
+                       constraint: (any TokenConstraint)? = nil, stopRule: (any GenerationStopRule)? = nil,
+                       onEvent: @escaping (Event) -> Void) throws -> Job {
+        guard !prompt.isEmpty else { throw SubmitError.emptyPrompt }
+        let vocab = model.config.vocabularySize
+        if let bad = prompt.first(where: { $0 < 0 || Int($0) >= vocab }) {
+            throw SubmitError.badToken(bad, vocabulary: vocab)
+        }
+        guard prompt.count < settings.contextSize else {
+            throw SubmitError.promptTooLong(tokens: prompt.count, limit: settings.contextSize)
+        }
+        let sequence = SequenceDecoder(prompt: prompt, options: options, tokenizer: model.tokenizer,
+                                       processors: processors, constraint: constraint, stopRule: stopRule)
+        condition.lock()
+        defer { condition.unlock() }
+        guard !stopping else { throw SubmitError.stopped }
+        guard waiting.count < settings.maxQueue else { throw SubmitError.queueFull(waiting: waiting.count) }
+        let job = Job(id: nextID, prompt: prompt, sequence: sequence, onEvent: onEvent)
+        nextID += 1
+        waiting.append(job)
+        condition.signal()
+        return job
+    }
+
+    /// Runs `body` with the model on the engine thread between two steps (for work that drives the model
+    /// itself: code completion, test generation); the running batch pauses meanwhile.
+    public func exclusive<T: Sendable>(_ body: @escaping @Sendable (LanguageModel) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            condition.lock()
+            defer { condition.unlock() }
+            guard !stopping else {
+                continuation.resume(throwing: SubmitError.stopped)
+                return
+            }
+            let model = self.model
+            exclusive.append {
+                do { continuation.resume(returning: try body(model)) } catch { continuation.resume(throwing: error) }
+            }
+            condition.signal()
+        }
+    }
+
+    /// Requests waiting, sequences running, and bytes of KV cache they hold.
+    public var load: (waiting: Int, running: Int, cacheBytes: Int) {
+        condition.lock()
+        defer { condition.unlock() }
+        return (waiting.count, runningCount, cacheBytes)
+    }
+
+    /// Stops taking requests; with `cancelRunning`, cancels what runs and waits, else lets it finish first.
+    /// Returns when the engine thread has ended.
+    public func shutdown(cancelRunning: Bool) {
+        condition.lock()
+        stopping = true
+        if cancelRunning {
+            for job in waiting + running { job.cancel() }
+        }
+        condition.broadcast()
+        while thread != nil && !finishedThread { condition.wait() }
+        condition.unlock()
+    }
+
+    // MARK: - The engine thread
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while waiting.isEmpty && exclusive.isEmpty && running.isEmpty && !stopping { condition.wait() }
+            if stopping && waiting.isEmpty && exclusive.isEmpty && running.isEmpty {
+                finishedThread = true
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            // Idle engine: give the first request a moment for others to start with it.
+            if running.isEmpty, !waiting.isEmpty, waiting.count < settings.maxBatch, settings.maxWaitMilliseconds > 0 {
+                let deadline = Date(timeIntervalSinceNow: Double(settings.maxWaitMilliseconds) / 1000)
+                while waiting.count < settings.maxBatch && !stopping && condition.wait(until: deadline) {}
+            }
+            let jobs = exclusive
+            exclusive.removeAll()
+            var admitted: [Job] = []
+            while running.count + admitted.count < settings.maxBatch, !waiting.isEmpty {
+                admitted.append(waiting.removeFirst())
+            }
+            condition.unlock()
+
+            for body in jobs { body() }
+            for job in admitted {
+                job.admitted = Date()
+                running.append(job)
+            }
+            step()
+        }
+    }
+
+    /// One forward pass over the running sequences, then sampling, events and clean-up.
+    private func step() {
+        let stepStart = Date()
+        // Leave first: cancelled requests free their place before the pass.
+        running.removeAll { job in
+            guard job.isCancelled else { return false }
+            _ = job.sequence.finish(.cancelled)
+            job.onEvent(.finished(job.sequence.result(promptSeconds: job.promptSeconds, decodeSeconds: 0)))
+            return true
+        }
+        var inputs: [Transformer.SequenceInput] = []
+        var members: [Job] = []
+        var budget = settings.stepTokens
+        var promptTokens = 0, decodeTokens = 0
+        // Decoding sequences first (one token each), then prompt chunks while the budget lasts (at least one).
+        for job in running where job.offset >= job.prompt.count {
+            guard let token = job.sequence.lastToken, let cache = job.cache else { continue }
+            inputs.append(.init(tokens: [token], cache: cache))
+            members.append(job)
+            budget -= 1
+            decodeTokens += 1
+        }
+        for job in running where job.offset < job.prompt.count {
+            let end = min(job.prompt.count, (job.offset / Generator.prefillChunk + 1) * Generator.prefillChunk)
+            if end - job.offset > budget && promptTokens > 0 { continue }
+            if job.cache == nil {
+                let capacity = min(settings.contextSize, job.prompt.count + max(0, job.sequence.options.maxTokens))
+                job.cache = model.transformer.makeCache(capacity: max(capacity, job.prompt.count))
+                job.decodeStart = Date()
+            }
+            inputs.append(.init(tokens: Array(job.prompt[job.offset..<end]), cache: job.cache!))
+            members.append(job)
+            budget -= end - job.offset
+            promptTokens += end - job.offset
+        }
+        guard !inputs.isEmpty else {
+            publish(StepInfo(sequences: 0, promptTokens: 0, decodeTokens: 0, seconds: 0, waiting: 0, cacheBytes: 0))
+            return
+        }
+        let logits: UnsafeMutableBufferPointer<Float>
+        do {
+            logits = try model.transformer.forward(batch: inputs)
+        } catch {
+            // A sequence the engine refuses (it should not happen: inputs are checked on submit) fails alone.
+            for job in members { job.onEvent(.failed("\(error)")) }
+            let failed = Set(members.map(\.id))
+            running.removeAll { failed.contains($0.id) }
+            return
+        }
+        let vocab = model.config.vocabularySize
+        var done = Set<Int>()
+        for (i, job) in members.enumerated() {
+            let input = inputs[i]
+            if job.offset < job.prompt.count {
+                job.offset += input.tokens.count
+                if job.offset < job.prompt.count { continue }
+                job.promptSeconds = Date().timeIntervalSince(job.admitted)
+                job.decodeStart = Date()
+            }
+            let row = UnsafeMutableBufferPointer(rebasing: logits[(i * vocab)..<((i + 1) * vocab)])
+            let piece = job.sequence.step(row)
+            if !piece.isEmpty { job.onEvent(.text(piece)) }
+            if job.sequence.stopReason == nil, job.isCancelled { _ = job.sequence.finish(.cancelled) }
+            if job.sequence.stopReason == nil, let cache = job.cache, cache.count >= cache.capacity {
+                _ = job.sequence.finish(.contextFull)
+            }
+            if job.sequence.stopReason != nil {
+                let tail = job.sequence.finish()
+                if !tail.isEmpty { job.onEvent(.text(tail)) }
+                job.onEvent(.finished(job.sequence.result(promptSeconds: job.promptSeconds,
+                                                          decodeSeconds: Date().timeIntervalSince(job.decodeStart))))
+                done.insert(job.id)
+            }
+        }
+        running.removeAll { done.contains($0.id) }
+        publish(StepInfo(sequences: inputs.count, promptTokens: promptTokens, decodeTokens: decodeTokens,
+                         seconds: Date().timeIntervalSince(stepStart), waiting: 0, cacheBytes: 0))
+    }
+
+    private func publish(_ info: StepInfo) {
+        var info = info
+        let bytes = running.reduce(0) { $0 + ($1.cache?.byteCount ?? 0) }
+        condition.lock()
+        runningCount = running.count
+        cacheBytes = bytes
+        info.waiting = waiting.count
+        condition.unlock()
+        info.cacheBytes = bytes
+        onStep?(info)
+    }
+}

@@ -1,0 +1,155 @@
+import Foundation
+import Testing
+@testable import Engine
+import Kernels
+
+/// Batched forward passes and the continuous-batching scheduler: a sequence computes the same in a batch as
+/// alone (to rounding; token for token), so that serving many users never changes one user's answer.
+@Suite(.serialized) struct BatchTests {
+    static let files = ["llama.gguf", "qwen2moe-q8_0.gguf", "deepseek2-q8_0.gguf", "deepseek2-legacy-kvb.gguf",
+                        "mixtral.gguf", "qwen2.gguf"]
+
+    static func randomTokens(_ count: Int, vocab: Int, rng: inout SeededGenerator) -> [Int32] {
+        (0..<count).map { _ in Int32(rng.next() % UInt64(vocab)) }
+    }
+
+    @Test(arguments: files, [Activations.quantized, .exact])
+    func batchRowsEqualSeparatePasses(file: String, activations: Activations) throws {
+        let model = try LanguageModel(path: ModelFixture.folder.appendingPathComponent(file).path, threads: 2)
+        let t = model.transformer
+        t.activations = activations
+        let vocab = model.config.vocabularySize
+        var rng = SeededGenerator(seed: 11)
+        // Sequences at different depths; new rows of 1 (decode), 3, 9 (the matrix attention path) and 1.
+        let histories = [5, 0, 12, 30].map { Self.randomTokens($0, vocab: vocab, rng: &rng) }
+        let news = [1, 3, 9, 1].map { Self.randomTokens($0, vocab: vocab, rng: &rng) }
+        var expected: [[Float]] = []
+        for (history, new) in zip(histories, news) {
+            let cache = t.makeCache(capacity: 64)
+            if !history.isEmpty { _ = try t.forward(history, cache: cache) }
+            expected.append(try t.logits(new, cache: cache))
+        }
+        var inputs: [Transformer.SequenceInput] = []
+        for history in histories {
+            let cache = t.makeCache(capacity: 64)
+            if !history.isEmpty { _ = try t.forward(history, cache: cache) }
+            inputs.append(.init(tokens: [], cache: cache))
+        }
+        for i in inputs.indices { inputs[i].tokens = news[i] }
+        let batched = Array(try t.forward(batch: inputs))
+        for i in inputs.indices {
+            // The same to rounding: products over several rows may take other kernels (4-row integer dots, sgemm)
+            // than a pass over one row, which sum in another order.
+            let row = Array(batched[(i * vocab)..<((i + 1) * vocab)])
+            let scale = expected[i].map(abs).max() ?? 1
+            let worst = zip(row, expected[i]).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst <= 1e-5 * scale, "\(file) sequence \(i): \(worst) of \(scale)")
+            var reference = expected[i], mine = row
+            #expect(mine.withUnsafeMutableBufferPointer { Sampler.argmax($0) }
+                    == reference.withUnsafeMutableBufferPointer { Sampler.argmax($0) })
+            #expect(inputs[i].cache.count == histories[i].count + news[i].count)
+        }
+    }
+
+    @Test func batchRefusesTheSameCacheTwiceAndAFullCache() throws {
+        let model = try LanguageModel(path: ModelFixture.folder.appendingPathComponent("llama.gguf").path, threads: 1)
+        let t = model.transformer
+        let cache = t.makeCache(capacity: 4)
+        #expect(throws: ModelError.self) { try t.forward(batch: [.init(tokens: [1], cache: cache), .init(tokens: [2], cache: cache)]) }
+        #expect(throws: ModelError.self) { try t.forward(batch: [.init(tokens: [1, 2, 3, 4, 5], cache: cache)]) }
+        #expect(throws: ModelError.self) { try t.forward(batch: []) }
+    }
+
+    /// Requests decoded together by the scheduler give exactly what each gives alone through `Generator`,
+    /// token for token, with seeded sampling, a long prompt prefilled in chunks beside decoding streams, and stop strings.
+    @Test func schedulerMatchesSingleSequenceGeneration() async throws {
+        let model = try LanguageModel(path: ModelFixture.folder.appendingPathComponent("qwen2moe-q8_0.gguf").path,
+                                      threads: 2)
+        let vocab = model.config.vocabularySize
+        var rng = SeededGenerator(seed: 5)
+        let prompts = [3, 40, 200, 7, 129, 1].map { Self.randomTokens($0, vocab: vocab, rng: &rng) }
+        func options(_ i: Int) -> GenerationOptions {
+            GenerationOptions(maxTokens: 6 + i * 3,
+                              sampling: SamplingParameters(temperature: i % 2 == 0 ? 0 : 0.9, seed: UInt64(i + 1)),
+                              ignoreEOS: true)
+        }
+        var alone: [GenerationResult] = []
+        for (i, prompt) in prompts.enumerated() {
+            alone.append(try Generator(model: model).generate(prompt: prompt, options: options(i)))
+        }
+        var settings = BatchScheduler.Settings(contextSize: model.config.contextLength)
+        settings.stepTokens = 200
+        let scheduler = BatchScheduler(model: model, settings: settings)
+        let sizes = Locked([Int]())
+        scheduler.onStep = { info in sizes.withLock { $0.append(info.sequences) } }
+        scheduler.start()
+        let results = try await withThrowingTaskGroup(of: (Int, GenerationResult, String).self) { group in
+            for (i, prompt) in prompts.enumerated() {
+                group.addTask {
+                    try await withCheckedThrowingContinuation { continuation in
+                        let streamed = Locked("")
+                        do {
+                            try scheduler.submit(prompt: prompt, options: options(i)) { event in
+                                switch event {
+                                case .text(let piece): streamed.withLock { $0 += piece }
+                                case .finished(let result): continuation.resume(returning: (i, result, streamed.withLock { $0 }))
+                                case .failed(let message): continuation.resume(throwing: ModelError(message))
+                                }
+                            }
+                        } catch { continuation.resume(throwing: error) }
+                    }
+                }
+            }
+            var all: [(Int, GenerationResult, String)] = []
+            for try await item in group { all.append(item) }
+            return all.sorted { $0.0 < $1.0 }
+        }
+        scheduler.shutdown(cancelRunning: false)
+        for (i, result, streamed) in results {
+            #expect(result.tokens == alone[i].tokens, "request \(i)")
+            #expect(result.stopReason == alone[i].stopReason)
+            #expect(streamed == alone[i].text)
+        }
+        #expect(sizes.withLock { $0.max() ?? 0 } > 1, "the requests were never batched together")
+    }
+
+    @Test func schedulerCancelsAndRefuses() async throws {
+        let model = try LanguageModel(path: ModelFixture.folder.appendingPathComponent("llama.gguf").path, threads: 1)
+        var settings = BatchScheduler.Settings(contextSize: 64)
+        settings.maxQueue = 1
+        let scheduler = BatchScheduler(model: model, settings: settings)
+        #expect(throws: BatchScheduler.SubmitError.promptTooLong(tokens: 64, limit: 64)) {
+            try scheduler.submit(prompt: Array(repeating: 1, count: 64), options: GenerationOptions()) { _ in }
+        }
+        #expect(throws: BatchScheduler.SubmitError.emptyPrompt) {
+            try scheduler.submit(prompt: [], options: GenerationOptions()) { _ in }
+        }
+        // Not started yet: the queue fills.
+        let first = try scheduler.submit(prompt: [1, 2], options: GenerationOptions(maxTokens: 40, ignoreEOS: true)) { _ in }
+        #expect(throws: BatchScheduler.SubmitError.queueFull(waiting: 1)) {
+            try scheduler.submit(prompt: [1], options: GenerationOptions()) { _ in }
+        }
+        first.cancel()
+        let reason = Locked<StopReason?>(nil)
+        scheduler.start()
+        try await Task.sleep(nanoseconds: 200_000_000)
+        let second = try scheduler.submit(prompt: [3, 4], options: GenerationOptions(maxTokens: 40, ignoreEOS: true)) { event in
+            if case .finished(let result) = event { reason.withLock { $0 = result.stopReason } }
+        }
+        second.cancel()
+        scheduler.shutdown(cancelRunning: false)
+        #expect(reason.withLock { $0 } == .cancelled)
+        #expect(scheduler.load.running == 0 && scheduler.load.cacheBytes == 0)
+        #expect(throws: BatchScheduler.SubmitError.stopped) {
+            try scheduler.submit(prompt: [1], options: GenerationOptions()) { _ in }
+        }
+    }
+}
+
+/// A value shared between threads behind a lock.
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func withLock<T>(_ body: (inout Value) -> T) -> T { lock.withLock { body(&value) } }
+}
