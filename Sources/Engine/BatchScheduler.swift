@@ -11,8 +11,10 @@ import Foundation
 /// A cancelled request leaves at the next step boundary and its cache is freed.
 public final class BatchScheduler: @unchecked Sendable {
     public struct Settings: Sendable {
-        /// Sequences decoded together at most.
+        /// Sequences in one forward pass at most.
         public var maxBatch = 32
+        /// Requests running at once (the rest wait); when more run than `maxBatch`, steps take turns.
+        public var maxRunning = 32
         /// When the engine is idle, how long the first request waits for others to start with it.
         public var maxWaitMilliseconds = 2
         /// Requests waiting beyond the running ones before `submit` refuses (the server answers 503).
@@ -85,6 +87,7 @@ public final class BatchScheduler: @unchecked Sendable {
         public var decodeTokens: Int
         public var seconds: Double
         public var waiting: Int
+        public var running: Int
         public var cacheBytes: Int
     }
 
@@ -103,6 +106,7 @@ public final class BatchScheduler: @unchecked Sendable {
     private var finishedThread = false
     private var runningCount = 0
     private var cacheBytes = 0
+    private var turn = 0
 
     public init(model: LanguageModel, settings: Settings) {
         self.model = model
@@ -198,14 +202,14 @@ public final class BatchScheduler: @unchecked Sendable {
                 return
             }
             // Idle engine: give the first request a moment for others to start with it.
-            if running.isEmpty, !waiting.isEmpty, waiting.count < settings.maxBatch, settings.maxWaitMilliseconds > 0 {
+            if running.isEmpty, !waiting.isEmpty, waiting.count < settings.maxRunning, settings.maxWaitMilliseconds > 0 {
                 let deadline = Date(timeIntervalSinceNow: Double(settings.maxWaitMilliseconds) / 1000)
-                while waiting.count < settings.maxBatch && !stopping && condition.wait(until: deadline) {}
+                while waiting.count < settings.maxRunning && !stopping && condition.wait(until: deadline) {}
             }
             let jobs = exclusive
             exclusive.removeAll()
             var admitted: [Job] = []
-            while running.count + admitted.count < settings.maxBatch, !waiting.isEmpty {
+            while running.count + admitted.count < settings.maxRunning, !waiting.isEmpty {
                 admitted.append(waiting.removeFirst())
             }
             condition.unlock()
@@ -233,15 +237,18 @@ public final class BatchScheduler: @unchecked Sendable {
         var members: [Job] = []
         var budget = settings.stepTokens
         var promptTokens = 0, decodeTokens = 0
-        // Decoding sequences first (one token each), then prompt chunks while the budget lasts (at least one).
-        for job in running where job.offset >= job.prompt.count {
+        // Decoding sequences first (one token each), then prompt chunks while the budget lasts (at least one);
+        // at most `maxBatch` sequences, taking turns from a rotating start when more are running.
+        let start = running.isEmpty ? 0 : turn % running.count
+        let order = Array(running[start...] + running[..<start])
+        for job in order where job.offset >= job.prompt.count && inputs.count < settings.maxBatch {
             guard let token = job.sequence.lastToken, let cache = job.cache else { continue }
             inputs.append(.init(tokens: [token], cache: cache))
             members.append(job)
             budget -= 1
             decodeTokens += 1
         }
-        for job in running where job.offset < job.prompt.count {
+        for job in order where job.offset < job.prompt.count && inputs.count < settings.maxBatch {
             let end = min(job.prompt.count, (job.offset / Generator.prefillChunk + 1) * Generator.prefillChunk)
             if end - job.offset > budget && promptTokens > 0 { continue }
             if job.cache == nil {
@@ -254,8 +261,9 @@ public final class BatchScheduler: @unchecked Sendable {
             budget -= end - job.offset
             promptTokens += end - job.offset
         }
+        turn += inputs.count
         guard !inputs.isEmpty else {
-            publish(StepInfo(sequences: 0, promptTokens: 0, decodeTokens: 0, seconds: 0, waiting: 0, cacheBytes: 0))
+            publish(StepInfo(sequences: 0, promptTokens: 0, decodeTokens: 0, seconds: 0, waiting: 0, running: 0, cacheBytes: 0))
             return
         }
         let logits: UnsafeMutableBufferPointer<Float>
@@ -295,7 +303,7 @@ public final class BatchScheduler: @unchecked Sendable {
         }
         running.removeAll { done.contains($0.id) }
         publish(StepInfo(sequences: inputs.count, promptTokens: promptTokens, decodeTokens: decodeTokens,
-                         seconds: Date().timeIntervalSince(stepStart), waiting: 0, cacheBytes: 0))
+                         seconds: Date().timeIntervalSince(stepStart), waiting: 0, running: 0, cacheBytes: 0))
     }
 
     private func publish(_ info: StepInfo) {
@@ -305,6 +313,7 @@ public final class BatchScheduler: @unchecked Sendable {
         runningCount = running.count
         cacheBytes = bytes
         info.waiting = waiting.count
+        info.running = running.count
         condition.unlock()
         info.cacheBytes = bytes
         onStep?(info)

@@ -1,0 +1,47 @@
+import Foundation
+
+/// What `complete --json` prints and `POST /v1/code/complete` answers.
+public struct CompletionReport: Encodable, Sendable {
+    public var completion: String
+    public var tokens: Int
+    public var constrained: Bool
+    public var parseOK: Bool
+    public var stopReason: CompletionStop
+    public var ms: Double
+    public var promptTokens: Int
+    public var fim: FIMFamily?
+    public var notes: [String]
+    public var attempts: Int
+
+    public init(_ c: Completion) {
+        completion = c.text
+        tokens = c.tokens
+        constrained = c.constrained
+        parseOK = c.parseOK
+        stopReason = c.stopReason
+        ms = (c.seconds * 1000 * 100).rounded() / 100
+        promptTokens = c.promptTokens
+        fim = c.fimFamily
+        notes = c.notes
+        attempts = c.attempts
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case completion, tokens, constrained, parseOK = "parse_ok", stopReason = "stop_reason", ms
+        case promptTokens = "prompt_tokens", fim, notes, attempts
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(completion, forKey: .completion)
+        try container.encode(tokens, forKey: .tokens)
+        try container.encode(constrained, forKey: .constrained)
+        try container.encode(parseOK, forKey: .parseOK)
+        try container.encode(stopReason, forKey: .stopReason)
+        try container.encode(ms, forKey: .ms)
+        try container.encode(promptTokens, forKey: .promptTokens)
+        try container.encode(fim, forKey: .fim)  // null when the model has no FIM tokens
+        try container.encode(notes, forKey: .notes)
+        try container.encode(attempts, forKey: .attempts)
+    }
+}

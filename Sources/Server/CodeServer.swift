@@ -1,0 +1,646 @@
+import Assist
+import Engine
+import Foundation
+import Hummingbird
+import Syntax
+import Tokenizer
+
+/// How `moecoder serve` runs.
+public struct ServerSettings: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// With a key, every route but `/health` needs `Authorization: Bearer KEY`.
+    public var apiKey: String?
+    /// Sequences in one forward pass at most.
+    public var maxBatch = 32
+    /// Requests decoded concurrently at most (the rest wait in the queue).
+    public var parallel = 32
+    public var maxWaitMilliseconds = 2
+    /// Positions per sequence (prompt + generated); nil: the model's context length.
+    public var contextSize: Int?
+    /// Waiting requests beyond which the server answers 503.
+    public var maxQueue = 256
+    /// Request bodies above this answer 413.
+    public var maxBodyBytes = 8 << 20
+    /// The model's name in the API (`model` fields).
+    public var modelID = "moecoder"
+
+    public init() {}
+}
+
+/// The HTTP service: OpenAI-compatible and llama.cpp-compatible routes and the assistant's own, over the
+/// continuous-batching scheduler.
+public final class CodeServer: Sendable {
+    let model: LanguageModel
+    let settings: ServerSettings
+    let scheduler: BatchScheduler
+    let metrics = ServerMetrics()
+    let chat: ChatTemplate
+    let fim: FIMFormat?
+    let contextSize: Int
+    let created = Int(Date().timeIntervalSince1970)
+
+    public init(model: LanguageModel, settings: ServerSettings) {
+        self.model = model
+        self.settings = settings
+        contextSize = min(settings.contextSize ?? model.config.contextLength, model.config.contextLength)
+        var scheduling = BatchScheduler.Settings(contextSize: contextSize)
+        scheduling.maxBatch = settings.maxBatch
+        scheduling.maxRunning = max(settings.parallel, 1)
+        scheduling.maxWaitMilliseconds = settings.maxWaitMilliseconds
+        scheduling.maxQueue = settings.maxQueue
+        scheduler = BatchScheduler(model: model, settings: scheduling)
+        chat = ChatTemplate.detect(template: model.transformer.file.metadata["tokenizer.chat_template"]?.string,
+                                   tokenizer: model.tokenizer)
+        fim = FIMFormat(tokenizer: model.tokenizer)
+        let metrics = self.metrics
+        scheduler.onStep = { info in
+            metrics.batchSize.record(info.sequences)
+            metrics.queueDepth.record(info.waiting)
+            metrics.runningSequences.record(info.running)
+            metrics.cacheBytes.record(info.cacheBytes)
+            if info.sequences > 0 {
+                metrics.stepSeconds.recordNanoseconds(Int64(info.seconds * 1e9))
+                metrics.promptTokens.increment(by: info.promptTokens)
+                metrics.generatedTokens.increment(by: info.decodeTokens)
+            }
+        }
+    }
+
+    /// Serves until SIGINT or SIGTERM, then stops taking requests, cancels what runs and returns.
+    public func run(onListening: @escaping @Sendable (_ host: String, _ port: Int) -> Void) async throws {
+        scheduler.start()
+        let router = Router()
+        router.add(middleware: GateMiddleware(apiKey: settings.apiKey, metrics: metrics))
+        addRoutes(router)
+        let host = settings.host
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: settings.port), serverName: "moecoder"),
+            onServerRunning: { channel in onListening(host, channel.localAddress?.port ?? 0) }
+        )
+        do {
+            try await app.runService()
+        } catch {
+            scheduler.shutdown(cancelRunning: true)
+            throw error
+        }
+        scheduler.shutdown(cancelRunning: true)
+    }
+
+    // MARK: - Routes
+
+    private func addRoutes(_ router: Router<BasicRequestContext>) {
+        router.get("/health") { _, _ in JSONResponse.make(["status": "ok"]) }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: .init(byteBuffer: ByteBuffer(string: self.metrics.text())))
+        }
+        router.get("/v1/models") { _, _ in
+            JSONResponse.make(["object": "list", "data": [self.modelEntry]])
+        }
+        router.get("/models") { _, _ in JSONResponse.make(["object": "list", "data": [self.modelEntry]]) }
+        router.post("/v1/completions") { request, _ in try await self.openAICompletion(request) }
+        router.post("/completions") { request, _ in try await self.openAICompletion(request) }
+        router.post("/v1/chat/completions") { request, _ in try await self.chatCompletion(request) }
+        router.post("/chat/completions") { request, _ in try await self.chatCompletion(request) }
+        router.post("/completion") { request, _ in try await self.llamaCompletion(request, infill: false) }
+        router.post("/infill") { request, _ in try await self.llamaCompletion(request, infill: true) }
+        router.post("/tokenize") { request, _ in try await self.tokenize(request) }
+        router.post("/detokenize") { request, _ in try await self.detokenize(request) }
+        router.post("/v1/code/complete") { request, _ in try await self.codeComplete(request) }
+    }
+
+    private var modelEntry: [String: Any] {
+        ["id": settings.modelID, "object": "model", "created": created, "owned_by": "moecoder",
+         "meta": ["n_ctx": contextSize, "n_vocab": model.config.vocabularySize, "architecture": model.config.architecture.rawValue,
+                  "chat_template": chat.rawValue, "fim": fim?.family.rawValue ?? NSNull()] as [String: Any]]
+    }
+
+    private func body(_ request: Request) async throws -> JSONBody {
+        let buffer: ByteBuffer
+        do { buffer = try await request.body.collect(upTo: settings.maxBodyBytes) } catch {
+            throw APIError(.contentTooLarge, "the request body is larger than \(settings.maxBodyBytes) bytes",
+                           code: "request_too_large")
+        }
+        return try JSONBody(buffer)
+    }
+
+    private func checkModel(_ body: JSONBody) throws {
+        guard let name = try body.string("model"), !name.isEmpty else { return }
+        let accepted = [settings.modelID, "default", "moecoder"]
+        guard accepted.contains(name) || name == URL(fileURLWithPath: model.path).lastPathComponent else {
+            throw APIError(.notFound, "the model '\(name)' does not exist here; this server serves '\(settings.modelID)' "
+                           + "(GET /v1/models lists it)", code: "model_not_found", param: "model")
+        }
+    }
+
+    // MARK: - Parameters
+
+    struct Sampling {
+        var maxTokens: Int
+        var parameters: SamplingParameters
+        var stops: [String]
+        var n = 1
+        var stream = false
+        var constrain: Language?
+        var ignoreEOS = false
+    }
+
+    private func sampling(_ body: JSONBody, openAI: Bool, defaultMaxTokens: Int) throws -> Sampling {
+        var p = openAI ? SamplingParameters(temperature: 1, topK: 0, topP: 1, minP: 0)
+                       : SamplingParameters(temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05)
+        if let t = try body.double("temperature", in: 0...2) { p.temperature = Float(t) }
+        if let v = try body.double("top_p", in: 0...1) { p.topP = Float(v) }
+        if let v = try body.int("top_k", in: 0...1_000_000) { p.topK = v }
+        if let v = try body.double("min_p", in: 0...1) { p.minP = Float(v) }
+        if let v = try body.double("repeat_penalty", in: 0...10) { p.repetitionPenalty = Float(v) }
+        if let v = try body.double("repetition_penalty", in: 0...10) { p.repetitionPenalty = Float(v) }
+        if let v = try body.int("seed", in: Int(Int32.min)...Int.max) { p.seed = UInt64(bitPattern: Int64(v)) }
+        else { p.seed = UInt64.random(in: 1...UInt64.max) }
+        var maxTokens = defaultMaxTokens
+        for key in ["max_tokens", "max_completion_tokens", "n_predict"] {
+            if let v = try body.int(key, in: -1...contextSize) { maxTokens = v < 0 ? contextSize : v }
+        }
+        var s = Sampling(maxTokens: maxTokens, parameters: p, stops: try body.strings("stop", max: 16))
+        if let n = try body.int("n", in: 1...16) { s.n = n }
+        s.stream = try body.bool("stream") ?? false
+        s.ignoreEOS = try body.bool("ignore_eos") ?? false
+        if let name = try body.string("constrain") {
+            do { s.constrain = try Language.named(name) } catch {
+                throw APIError.badRequest("'constrain' is '\(name)'; shipped grammars: "
+                                          + Language.all.map(\.name).joined(separator: ", "), param: "constrain")
+            }
+        }
+        return s
+    }
+
+    /// The prompt as tokens: a string (special tokens parsed, BOS as the model wants) or token ids.
+    private func promptTokens(_ body: JSONBody, key: String = "prompt") throws -> (tokens: [Int32], text: String) {
+        if let tokens = try body.tokens(key) { return (tokens, model.tokenizer.decode(tokens)) }
+        if let list = body.object[key] as? [Any] {
+            guard list.count == 1, let only = list[0] as? String else {
+                throw APIError.badRequest("'\(key)' must be a string, one string in an array, or an array of token ids; "
+                                          + "send several prompts as several requests", param: key)
+            }
+            return (model.tokenizer.encode(only, addSpecial: true, parseSpecial: true), only)
+        }
+        guard let text = try body.string(key) else {
+            throw APIError.badRequest("'\(key)' is required", param: key)
+        }
+        return (model.tokenizer.encode(text, addSpecial: true, parseSpecial: true), text)
+    }
+
+    // MARK: - Generation
+
+    /// (choice index, event) for every choice of a request, ending after the last choice finishes.
+    typealias ChoiceEvents = AsyncStream<(Int, BatchScheduler.Event)>
+
+    private func generate(_ prompt: [Int32], _ s: Sampling, constraintPrefix: String, extraStops: [String] = [])
+        throws -> (ChoiceEvents, [BatchScheduler.Job]) {
+        guard !prompt.isEmpty else { throw APIError.badRequest("the prompt is empty", param: "prompt") }
+        guard prompt.count < contextSize else {
+            throw APIError(.badRequest, "the prompt has \(prompt.count) tokens but the context holds \(contextSize); "
+                           + "shorten it (or start the server with a larger --ctx-size)", code: "context_length_exceeded",
+                           param: "prompt")
+        }
+        let (stream, continuation) = ChoiceEvents.makeStream()
+        let remaining = Countdown(s.n)
+        var jobs: [BatchScheduler.Job] = []
+        for index in 0..<s.n {
+            var parameters = s.parameters
+            parameters.seed &+= UInt64(index)
+            var constraint: SyntaxConstraint?
+            if let language = s.constrain {
+                do {
+                    constraint = try SyntaxConstraint(language: language, tokenizer: model.tokenizer, prefix: constraintPrefix,
+                                                      endTokens: fim?.stopTokens ?? [])
+                } catch { throw APIError(.internalServerError, "the syntax constraint failed: \(error)", type: "server_error") }
+            }
+            let options = GenerationOptions(maxTokens: s.maxTokens, sampling: parameters,
+                                            stopTokens: fim?.stopTokens ?? [], stopStrings: s.stops + extraStops,
+                                            ignoreEOS: s.ignoreEOS)
+            do {
+                let job = try scheduler.submit(prompt: prompt, options: options, constraint: constraint) { event in
+                    continuation.yield((index, event))
+                    switch event {
+                    case .finished, .failed: if remaining.decrement() == 0 { continuation.finish() }
+                    case .text: break
+                    }
+                }
+                jobs.append(job)
+            } catch let error as BatchScheduler.SubmitError {
+                jobs.forEach { $0.cancel() }
+                switch error {
+                case .queueFull: throw APIError(.serviceUnavailable, error.description, type: "server_error", code: "queue_full", retryAfter: 1)
+                case .stopped: throw APIError(.serviceUnavailable, error.description, type: "server_error", code: "shutting_down")
+                case .promptTooLong: throw APIError(.badRequest, error.description, code: "context_length_exceeded", param: "prompt")
+                case .badToken, .emptyPrompt: throw APIError.badRequest(error.description, param: "prompt")
+                }
+            }
+        }
+        let all = jobs
+        continuation.onTermination = { _ in all.forEach { $0.cancel() } }
+        return (stream, all)
+    }
+
+    /// Waits for every choice; cancelled when the client goes away.
+    private func collect(_ events: ChoiceEvents, jobs: [BatchScheduler.Job], started: Date) async throws
+        -> [(text: String, result: GenerationResult?)] {
+        var texts = Array(repeating: "", count: jobs.count)
+        var results = [GenerationResult?](repeating: nil, count: jobs.count)
+        var first = true
+        try await withTaskCancellationHandler {
+            for await (index, event) in events {
+                switch event {
+                case .text(let piece):
+                    if first {
+                        metrics.timeToFirstToken.recordSeconds(Date().timeIntervalSince(started))
+                        first = false
+                    }
+                    texts[index] += piece
+                case .finished(let result):
+                    results[index] = result
+                    if result.tokens.count > 1 {
+                        metrics.tokenLatency.recordSeconds(result.decodeSeconds / Double(result.tokens.count))
+                    }
+                case .failed(let message): throw APIError(.internalServerError, message, type: "server_error")
+                }
+            }
+        } onCancel: {
+            jobs.forEach { $0.cancel() }
+        }
+        return zip(texts, results).map { ($0, $1) }
+    }
+
+    private func sse(_ produce: @escaping @Sendable (_ send: @Sendable (Any) async throws -> Void) async throws -> Void) -> Response {
+        Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                 body: ResponseBody { writer in
+                     let box = WriterBox(writer)
+                     try await produce { object in
+                         let data = object is String ? Data((object as! String).utf8) : JSONResponse.data(object)
+                         var buffer = ByteBuffer(string: "data: ")
+                         buffer.writeBytes(data)
+                         buffer.writeString("\n\n")
+                         try await box.write(buffer)
+                     }
+                     try await box.finish()
+                 })
+    }
+
+    static func finishReason(_ reason: StopReason?) -> String {
+        switch reason {
+        case .maxTokens?, .contextFull?: return "length"
+        case .cancelled?: return "cancelled"
+        default: return "stop"
+        }
+    }
+
+    private func usage(_ prompt: Int, _ results: [GenerationResult?]) -> [String: Any] {
+        let completion = results.reduce(0) { $0 + ($1?.tokens.count ?? 0) }
+        return ["prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion]
+    }
+
+    // MARK: OpenAI
+
+    private func openAICompletion(_ request: Request) async throws -> Response {
+        let started = Date()
+        let body = try await body(request)
+        try checkModel(body)
+        var s = try sampling(body, openAI: true, defaultMaxTokens: 16)
+        if let logprobs = try body.int("logprobs", in: 0...20), logprobs > 0 {
+            throw APIError.badRequest("'logprobs' is not supported by this server yet; leave it out or set it to 0",
+                                      param: "logprobs")
+        }
+        let prompt: [Int32], prefixText: String
+        if let suffix = try body.string("suffix") {
+            guard let fim else {
+                throw APIError.badRequest("this model has no fill-in-the-middle tokens, so 'suffix' cannot be used",
+                                          param: "suffix")
+            }
+            guard let text = try body.string("prompt") else {
+                throw APIError.badRequest("'prompt' must be a string when 'suffix' is given", param: "prompt")
+            }
+            prompt = fim.prompt(prefix: fim.encodePrefix(text, tokenizer: model.tokenizer),
+                                suffix: fim.encodeSuffix(suffix, tokenizer: model.tokenizer))
+            prefixText = text
+        } else {
+            (prompt, prefixText) = try promptTokens(body)
+        }
+        s.maxTokens = min(s.maxTokens, contextSize)
+        let (events, jobs) = try generate(prompt, s, constraintPrefix: prefixText)
+        let id = "cmpl-\(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(24))"
+        let modelName = settings.modelID, created = Int(started.timeIntervalSince1970)
+        if s.stream {
+            let metrics = self.metrics
+            return sse { send in
+                var first = true
+                for await (index, event) in events {
+                    switch event {
+                    case .text(let piece):
+                        if first { metrics.timeToFirstToken.recordSeconds(Date().timeIntervalSince(started)); first = false }
+                        try await send(["id": id, "object": "text_completion", "created": created, "model": modelName,
+                                        "choices": [["text": piece, "index": index, "logprobs": NSNull(), "finish_reason": NSNull()]]])
+                    case .finished(let result):
+                        try await send(["id": id, "object": "text_completion", "created": created, "model": modelName,
+                                        "choices": [["text": "", "index": index, "logprobs": NSNull(),
+                                                     "finish_reason": Self.finishReason(result.stopReason)]]])
+                    case .failed(let message):
+                        try await send(["error": ["message": message, "type": "server_error"]])
+                    }
+                }
+                try await send("[DONE]")
+            }
+        }
+        let outcome = try await collect(events, jobs: jobs, started: started)
+        let choices: [[String: Any]] = outcome.enumerated().map { index, item in
+            ["text": item.text, "index": index, "logprobs": NSNull(), "finish_reason": Self.finishReason(item.result?.stopReason)]
+        }
+        return JSONResponse.make(["id": id, "object": "text_completion", "created": created, "model": modelName,
+                                  "choices": choices, "usage": usage(prompt.count, outcome.map(\.result))])
+    }
+
+    private func chatCompletion(_ request: Request) async throws -> Response {
+        let started = Date()
+        let body = try await body(request)
+        try checkModel(body)
+        guard let raw = body.object["messages"] as? [Any], !raw.isEmpty else {
+            throw APIError.badRequest("'messages' must be a non-empty array of {role, content}", param: "messages")
+        }
+        var messages: [ChatTemplate.Message] = []
+        for (i, item) in raw.enumerated() {
+            guard let m = item as? [String: Any], let role = m["role"] as? String else {
+                throw APIError.badRequest("messages[\(i)] must be an object with a 'role' string", param: "messages")
+            }
+            guard ["system", "user", "assistant", "developer", "tool"].contains(role) else {
+                throw APIError.badRequest("messages[\(i)].role is '\(role)'; use system, user or assistant", param: "messages")
+            }
+            var content = ""
+            if let text = m["content"] as? String { content = text }
+            else if let parts = m["content"] as? [Any] {
+                for part in parts {
+                    guard let p = part as? [String: Any], p["type"] as? String == "text", let text = p["text"] as? String else {
+                        throw APIError.badRequest("messages[\(i)].content: only text parts are supported", param: "messages")
+                    }
+                    content += text
+                }
+            } else if !(m["content"] is NSNull) && m["content"] != nil {
+                throw APIError.badRequest("messages[\(i)].content must be a string or an array of text parts", param: "messages")
+            }
+            messages.append(.init(role: role == "developer" ? "system" : role, content: content))
+        }
+        let s = try sampling(body, openAI: true, defaultMaxTokens: contextSize)
+        let bos = model.tokenizer.addBOS ? model.tokenizer.bos.flatMap { model.tokenizer.token(of: $0) } : nil
+        let rendered = chat.render(messages, bos: bos)
+        let prompt = model.tokenizer.encode(rendered.text, addSpecial: false, parseSpecial: true)
+        var limited = s
+        limited.maxTokens = min(s.maxTokens, max(0, contextSize - prompt.count))
+        let (events, jobs) = try generate(prompt, limited, constraintPrefix: "", extraStops: rendered.stops)
+        let id = "chatcmpl-\(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(24))"
+        let modelName = settings.modelID, created = Int(started.timeIntervalSince1970)
+        if s.stream {
+            let metrics = self.metrics
+            let n = s.n
+            return sse { send in
+                for index in 0..<n {
+                    try await send(["id": id, "object": "chat.completion.chunk", "created": created, "model": modelName,
+                                    "choices": [["index": index, "delta": ["role": "assistant", "content": ""], "finish_reason": NSNull()]]])
+                }
+                var first = true
+                for await (index, event) in events {
+                    switch event {
+                    case .text(let piece):
+                        if first { metrics.timeToFirstToken.recordSeconds(Date().timeIntervalSince(started)); first = false }
+                        try await send(["id": id, "object": "chat.completion.chunk", "created": created, "model": modelName,
+                                        "choices": [["index": index, "delta": ["content": piece], "finish_reason": NSNull()]]])
+                    case .finished(let result):
+                        try await send(["id": id, "object": "chat.completion.chunk", "created": created, "model": modelName,
+                                        "choices": [["index": index, "delta": [String: Any](),
+                                                     "finish_reason": Self.finishReason(result.stopReason)]]])
+                    case .failed(let message):
+                        try await send(["error": ["message": message, "type": "server_error"]])
+                    }
+                }
+                try await send("[DONE]")
+            }
+        }
+        let outcome = try await collect(events, jobs: jobs, started: started)
+        let choices: [[String: Any]] = outcome.enumerated().map { index, item in
+            ["index": index, "message": ["role": "assistant", "content": item.text],
+             "logprobs": NSNull(), "finish_reason": Self.finishReason(item.result?.stopReason)]
+        }
+        return JSONResponse.make(["id": id, "object": "chat.completion", "created": created, "model": modelName,
+                                  "choices": choices, "usage": usage(prompt.count, outcome.map(\.result))])
+    }
+
+    // MARK: llama.cpp
+
+    /// `POST /completion` and `POST /infill` as llama.cpp's server answers them (llama.vim, llama.vscode).
+    private func llamaCompletion(_ request: Request, infill: Bool) async throws -> Response {
+        let started = Date()
+        let body = try await body(request)
+        var s = try sampling(body, openAI: false, defaultMaxTokens: infill ? 64 : contextSize)
+        s.n = 1
+        let prompt: [Int32], prefixText: String
+        if infill {
+            guard let fim else {
+                throw APIError.badRequest("this model has no fill-in-the-middle tokens, so /infill cannot be used")
+            }
+            let prefix = try body.string("input_prefix") ?? ""
+            let suffix = try body.string("input_suffix") ?? ""
+            let current = try body.string("prompt") ?? ""
+            var extra: [Int32] = []
+            if let chunks = body.object["input_extra"] as? [Any] {
+                for (i, chunk) in chunks.enumerated() {
+                    guard let c = chunk as? [String: Any], let text = c["text"] as? String else {
+                        throw APIError.badRequest("input_extra[\(i)] must be an object with a 'text' string", param: "input_extra")
+                    }
+                    let name = c["filename"] as? String ?? ""
+                    if let separator = fim.tokens.fileSeparator {
+                        extra += [separator] + model.tokenizer.encode("\(name)\n\(text)", addSpecial: false, parseSpecial: false)
+                    } else {
+                        extra += model.tokenizer.encode("\(name)\n\(text)\n\n", addSpecial: false, parseSpecial: false)
+                    }
+                }
+            } else if body.has("input_extra") {
+                throw APIError.badRequest("'input_extra' must be an array of {filename, text}", param: "input_extra")
+            }
+            var pre = fim.encodePrefix(prefix, tokenizer: model.tokenizer)
+            var suf = fim.encodeSuffix(suffix, tokenizer: model.tokenizer)
+            let middle = model.tokenizer.encode(current, addSpecial: false, parseSpecial: false)
+            // Keep what is nearest the cursor when the context is short: drop extra context, then the far ends.
+            let budget = contextSize - s.maxTokens - fim.overhead - middle.count - 1
+            if extra.count + pre.count + suf.count > budget { extra = [] }
+            if pre.count + suf.count > budget {
+                let keepSuffix = min(suf.count, max(budget / 4, budget - pre.count))
+                suf = Array(suf.prefix(max(0, keepSuffix)))
+                pre = Array(pre.suffix(max(0, budget - suf.count)))
+            }
+            var tokens = fim.prompt(prefix: pre, suffix: suf) + middle
+            if !extra.isEmpty { tokens = fim.leading + extra + Array(tokens.dropFirst(fim.leading.count)) }
+            prompt = tokens
+            prefixText = prefix + current
+        } else {
+            (prompt, prefixText) = try promptTokens(body)
+        }
+        s.maxTokens = min(s.maxTokens, max(0, contextSize - prompt.count))
+        let (events, jobs) = try generate(prompt, s, constraintPrefix: prefixText)
+        let modelName = settings.modelID
+        @Sendable func final(_ result: GenerationResult?, _ content: String) -> [String: Any] {
+            let r = result
+            var stopType = "none"
+            switch r?.stopReason {
+            case .endOfText?, .stopToken?: stopType = "eos"
+            case .stopString?: stopType = "word"
+            case .maxTokens?, .contextFull?: stopType = "limit"
+            default: break
+            }
+            let promptMs = (r?.promptSeconds ?? 0) * 1000, decodeMs = (r?.decodeSeconds ?? 0) * 1000
+            let predicted = r?.tokens.count ?? 0
+            return ["content": content, "stop": true, "model": modelName, "tokens_predicted": predicted,
+                    "tokens_evaluated": prompt.count, "tokens_cached": 0, "stop_type": stopType, "truncated": false,
+                    "timings": ["prompt_n": prompt.count, "prompt_ms": promptMs,
+                                "prompt_per_second": promptMs > 0 ? Double(prompt.count) / promptMs * 1000 : 0,
+                                "predicted_n": predicted, "predicted_ms": decodeMs,
+                                "predicted_per_second": decodeMs > 0 ? Double(predicted) / decodeMs * 1000 : 0] as [String: Any]]
+        }
+        if s.stream {
+            let metrics = self.metrics
+            return sse { send in
+                var first = true
+                for await (_, event) in events {
+                    switch event {
+                    case .text(let piece):
+                        if first { metrics.timeToFirstToken.recordSeconds(Date().timeIntervalSince(started)); first = false }
+                        try await send(["content": piece, "stop": false])
+                    case .finished(let result): try await send(final(result, ""))
+                    case .failed(let message): try await send(["error": ["message": message, "type": "server_error"]])
+                    }
+                }
+            }
+        }
+        let outcome = try await collect(events, jobs: jobs, started: started)
+        return JSONResponse.make(final(outcome[0].result, outcome[0].text))
+    }
+
+    private func tokenize(_ request: Request) async throws -> Response {
+        let body = try await body(request)
+        guard let content = try body.string("content") else { throw APIError.badRequest("'content' is required", param: "content") }
+        let tokens = model.tokenizer.encode(content, addSpecial: try body.bool("add_special") ?? false,
+                                            parseSpecial: try body.bool("parse_special") ?? true)
+        if try body.bool("with_pieces") ?? false {
+            return JSONResponse.make(["tokens": tokens.map { ["id": Int($0), "piece": model.tokenizer.decode([$0])] as [String: Any] }])
+        }
+        return JSONResponse.make(["tokens": tokens.map { Int($0) }])
+    }
+
+    private func detokenize(_ request: Request) async throws -> Response {
+        let body = try await body(request)
+        guard let tokens = try body.tokens("tokens") else {
+            throw APIError.badRequest("'tokens' must be an array of token ids", param: "tokens")
+        }
+        let vocab = model.config.vocabularySize
+        if let bad = tokens.first(where: { $0 < 0 || Int($0) >= vocab }) {
+            throw APIError.badRequest("token id \(bad) is outside the vocabulary (0..<\(vocab))", param: "tokens")
+        }
+        return JSONResponse.make(["content": model.tokenizer.decode(tokens)])
+    }
+
+    // MARK: The assistant
+
+    /// `POST /v1/code/complete`: {source, language, cursor | line+column, max_tokens?, constrain?: bool}, answered
+    /// with the JSON of `moecoder complete --json`. Runs on the engine between batch steps.
+    private func codeComplete(_ request: Request) async throws -> Response {
+        let body = try await body(request)
+        guard let source = try body.string("source") ?? body.string("text") else {
+            throw APIError.badRequest("'source' (the file's text) is required", param: "source")
+        }
+        let language: Language
+        if let name = try body.string("language") {
+            do { language = try Language.named(name) } catch {
+                throw APIError.badRequest("'language' is '\(name)'; shipped grammars: "
+                                          + Language.all.map(\.name).joined(separator: ", "), param: "language")
+            }
+        } else if let path = try body.string("path"), let found = Language.forPath(path) {
+            language = found
+        } else {
+            throw APIError.badRequest("'language' is required (or a 'path' with a known extension)", param: "language")
+        }
+        var completionRequest: CompletionRequest
+        if let cursor = try body.int("cursor", in: 0...source.count) {
+            completionRequest = CompletionRequest(source: source, language: language, cursor: cursor)
+        } else if let line = try body.int("line", in: 1...Int.max), let column = try body.int("column", in: 1...Int.max) {
+            do { completionRequest = try CompletionRequest(source: source, language: language, line: line, column: column) } catch {
+                throw APIError.badRequest("\(error)", param: "line")
+            }
+        } else {
+            completionRequest = CompletionRequest(source: source, language: language, cursor: source.count)
+        }
+        if let maxTokens = try body.int("max_tokens", in: 1...1024) { completionRequest.maxTokens = maxTokens }
+        if try body.bool("constrain") == false { completionRequest.constraint = .none }
+        let prepared = Unchecked(completionRequest)
+        let report = try await scheduler.exclusive { model -> CompletionReport in
+            CompletionReport(try CodeCompleter(model: model).complete(prepared.value))
+        }
+        return try JSONResponse.make(encodable: report)
+    }
+}
+
+/// A thread-safe countdown.
+final class Countdown: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Int
+    init(_ value: Int) { self.value = value }
+    func decrement() -> Int { lock.withLock { value -= 1; return value } }
+}
+
+/// A value handed to the engine thread that only it touches from then on.
+final class Unchecked<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+/// The response writer, so the SSE closure can be handed around.
+final class WriterBox: @unchecked Sendable {
+    var writer: any ResponseBodyWriter
+    init(_ writer: any ResponseBodyWriter) { self.writer = writer }
+    func write(_ buffer: ByteBuffer) async throws { try await writer.write(buffer) }
+    func finish() async throws { try await writer.finish(nil) }
+}
+
+/// API-key check (every route but /health) and request counts by route and status.
+struct GateMiddleware<Context: RequestContext>: RouterMiddleware {
+    let apiKey: String?
+    let metrics: ServerMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let path = request.uri.path
+        do {
+            if let apiKey, path != "/health" {
+                let header = request.headers[.authorization] ?? ""
+                guard header == "Bearer \(apiKey)" else {
+                    throw APIError(.unauthorized, header.isEmpty
+                                   ? "this server needs an API key: send 'Authorization: Bearer KEY'"
+                                   : "the API key is wrong", type: "authentication_error", code: "invalid_api_key")
+                }
+            }
+            let response = try await next(request, context)
+            metrics.request(route: path, status: Int(response.status.code))
+            return response
+        } catch let error as any HTTPResponseError {
+            metrics.request(route: path, status: Int(error.status.code))
+            if error is APIError { throw error }
+            if error.status == .notFound {
+                throw APIError(.notFound, "no route \(request.method) \(path); see the README's HTTP service section",
+                               code: "not_found")
+            }
+            if error.status == .contentTooLarge {
+                throw APIError(.contentTooLarge, "the request body is too large", code: "request_too_large")
+            }
+            throw error
+        } catch {
+            metrics.request(route: path, status: 500)
+            throw APIError(.internalServerError, "\(error)", type: "server_error")
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Server
+
+/// `moecoder serve`: the HTTP service.
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the model over HTTP: OpenAI- and llama.cpp-compatible routes, continuous batching.",
+        discussion: """
+            Routes: POST /v1/completions (prompt, suffix for fill-in-the-middle, max_tokens, temperature, top_p, \
+            stop, seed, stream, n), POST /v1/chat/completions, GET /v1/models, POST /completion and POST /infill \
+            (llama.cpp's, for llama.vim and llama.vscode), POST /tokenize, POST /detokenize, \
+            POST /v1/code/complete (the JSON of `moecoder complete --json`), GET /health, GET /metrics \
+            (Prometheus). Any completion request may add "constrain": "python" (or another shipped grammar) to \
+            keep its output parsable.
+
+            Requests decode together: each step runs one forward pass over every running request, so one read \
+            of the weights serves them all; new requests join at step boundaries and long prompts are prefilled \
+            in chunks between decode steps. SIGINT or SIGTERM stops the server (exit status 0).
+            """
+    )
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(help: "Address to listen on (loopback by default; 0.0.0.0 exposes the server to the network).")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on (0 picks a free one; the chosen port is printed).")
+    var port = 8080
+
+    @Option(name: .customLong("api-key"), help: "Require 'Authorization: Bearer KEY' on every route but /health.")
+    var apiKey: String?
+
+    @Option(name: .customLong("max-batch"), help: "Sequences in one forward pass at most.")
+    var maxBatch = 32
+
+    @Option(name: .customLong("max-wait-ms"), help: "When idle, how long a first request waits for others to start with it.")
+    var maxWaitMs = 2
+
+    @Option(help: "Requests decoded at once at most (default: --max-batch); more wait in the queue.")
+    var parallel: Int?
+
+    @Option(name: .customLong("ctx-size"), help: "Positions per request, prompt plus output (default: the model's context).")
+    var ctxSize: Int?
+
+    @Option(name: .customLong("max-queue"), help: "Waiting requests beyond which the server answers 503 with Retry-After.")
+    var maxQueue = 256
+
+    func validate() throws {
+        if !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
+        if maxBatch < 1 { throw ValidationError("--max-batch must be at least 1") }
+        if let parallel, parallel < 1 { throw ValidationError("--parallel must be at least 1") }
+        if maxWaitMs < 0 { throw ValidationError("--max-wait-ms cannot be negative") }
+        if let ctxSize, ctxSize < 16 { throw ValidationError("--ctx-size must be at least 16") }
+        if maxQueue < 0 { throw ValidationError("--max-queue cannot be negative") }
+        if let apiKey, apiKey.isEmpty { throw ValidationError("--api-key is empty; give a key or leave the option out") }
+    }
+
+    func run() throws {
+        let model = try modelOptions.load()
+        var settings = ServerSettings()
+        settings.host = host
+        settings.port = port
+        settings.apiKey = apiKey ?? ProcessInfo.processInfo.environment["MOECODER_API_KEY"]
+        settings.maxBatch = maxBatch
+        settings.parallel = parallel ?? maxBatch
+        settings.maxWaitMilliseconds = maxWaitMs
+        settings.maxQueue = maxQueue
+        if let ctxSize {
+            if ctxSize > model.config.contextLength {
+                warn("--ctx-size \(ctxSize) is larger than the model's context (\(model.config.contextLength)); using that")
+            }
+            settings.contextSize = ctxSize
+        }
+        settings.modelID = URL(fileURLWithPath: model.path).deletingPathExtension().lastPathComponent
+        let server = CodeServer(model: model, settings: settings)
+        let modelID = settings.modelID
+        let failure = Box<Error?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            do {
+                try await server.run { host, port in
+                    FileHandle.standardError.write(Data("moecoder: serving \(modelID) on http://\(host):\(port)\n".utf8))
+                }
+            } catch {
+                failure.value = error
+            }
+            done.signal()
+        }
+        done.wait()
+        if let error = failure.value {
+            throw CLIFailure(message: "the server stopped: \(error)", status: 1)
+        }
+    }
+}
+
+final class Box<T>: @unchecked Sendable {
+    var value: T
+    init(_ value: T) { self.value = value }
+}
