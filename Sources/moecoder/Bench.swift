@@ -25,10 +25,16 @@ struct Bench: ParsableCommand {
     @Flag(help: "Also measure the memory read bandwidth (1 GiB buffer) and report decode's share of it.")
     var bandwidth = false
 
+    @Option(help: ArgumentHelp(
+        "Also decode this many sequences together (one forward pass a step, as `serve` does) and report the "
+            + "aggregate tokens/s and its ratio to one sequence.", valueName: "N"))
+    var batch: Int?
+
     @Flag(help: "Print JSON.")
     var json = false
 
     func validate() throws {
+        if let batch, !(1...512).contains(batch) { throw ValidationError("--batch must be between 1 and 512") }
         if promptTokens < 1 || genTokens < 1 || repetitions < 1 {
             throw ValidationError("--prompt-tokens, --gen-tokens and --repetitions must be at least 1")
         }
@@ -67,6 +73,32 @@ struct Bench: ParsableCommand {
             throw CLIFailure(message: error.message)
         }
         func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+        // Batched decode: `batch` sequences, each after its own prompt, one forward pass a step for all.
+        var batchRates: [Double] = []
+        if let batch {
+            do {
+                let caches = (0..<batch).map { _ in transformer.makeCache(capacity: capacity) }
+                for _ in 0..<repetitions {
+                    var next: [Int32] = []
+                    for (i, c) in caches.enumerated() {
+                        c.truncate(to: 0)
+                        var p = prompt
+                        p[0] = Int32((Int(p[0]) + i) % vocab)
+                        next.append(Sampler.argmax(try transformer.forward(p, cache: c)))
+                    }
+                    let t0 = Date()
+                    for _ in 0..<genTokens {
+                        let logits = try transformer.forward(batch: zip(next, caches).map { .init(tokens: [$0], cache: $1) })
+                        for i in 0..<batch {
+                            next[i] = Sampler.argmax(UnsafeMutableBufferPointer(rebasing: logits[(i * vocab)..<((i + 1) * vocab)]))
+                        }
+                    }
+                    batchRates.append(Double(genTokens * batch) / Date().timeIntervalSince(t0))
+                }
+            } catch let error as ModelError {
+                throw CLIFailure(message: error.message)
+            }
+        }
         // Peak memory of the model's work, read before the bandwidth probe allocates its buffer.
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
@@ -89,10 +121,16 @@ struct Bench: ParsableCommand {
                 peak_rss_mb: peakMB, load_ms: loadSeconds * 1000, kernels: KernelLevel.name,
                 activations: transformer.activations == .exact ? "exact" : "8-bit",
                 decode_weight_bytes: weightBytes, read_bandwidth_gbs: readBandwidth.map { $0 / 1e9 },
-                decode_bandwidth_fraction: fraction)))
+                decode_bandwidth_fraction: fraction, batch: batch,
+                batch_decode_tokens_per_s: batchRates.isEmpty ? nil : median(batchRates),
+                batch_speedup: batchRates.isEmpty ? nil : median(batchRates) / median(decodeRates))))
         } else {
             print(String(format: "prompt  %d tokens: %.1f tokens/s", promptTokens, median(promptRates)))
             print(String(format: "decode  %d tokens: %.1f tokens/s", genTokens, median(decodeRates)))
+            if let batch, !batchRates.isEmpty {
+                print(String(format: "batch   %d sequences: %.1f tokens/s in all, %.1fx one sequence", batch,
+                             median(batchRates), median(batchRates) / median(decodeRates)))
+            }
             print(String(format: "memory  %.1f MB peak (resident); load %.0f ms; %d threads", peakMB, loadSeconds * 1000,
                          modelOptions.threads))
             print("kernels \(KernelLevel.name), \(transformer.activations == .exact ? "exact" : "8-bit") activations")
