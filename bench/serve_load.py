@@ -101,12 +101,14 @@ class Recorder:
     def __init__(self):
         self.lock = threading.Lock()
         self.ttft, self.total, self.errors, self.count = [], [], 0, 0
+        self.kinds = {}
 
     def add(self, ttft, total, error):
         with self.lock:
             self.count += 1
             if error:
                 self.errors += 1
+                self.kinds[error] = self.kinds.get(error, 0) + 1
             else:
                 self.ttft.append(ttft if ttft is not None else total)
                 self.total.append(total)
@@ -114,7 +116,7 @@ class Recorder:
     def summary(self, seconds):
         ok = len(self.total)
         return {
-            "requests": self.count, "errors": self.errors,
+            "requests": self.count, "errors": self.errors, "error_kinds": self.kinds,
             "error_rate": self.errors / self.count if self.count else 0,
             "requests_per_s": ok / seconds if seconds else 0,
             "ttft_ms": {p: round(percentile(self.ttft, p) * 1000, 1) for p in (50, 95, 99)},
@@ -201,7 +203,8 @@ def editor(url, key, clients, duration, code, file_chars, seed=3):
 
     def next_prompt(i):
         files[i] += "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 20)))
-        return files[i]
+        # An editor plugin sends a window before the cursor: the file's last `file_chars` characters.
+        return files[i][-file_chars:]
 
     return closed_loop(url, key, clients, duration, next_prompt)
 
@@ -264,8 +267,9 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--clients", type=int, default=64)
     p.add_argument("--duration", type=float, default=20)
-    p.add_argument("--file-chars", type=int, default=1200,
-                   help="editor files' starting size (~0.3 tokens a character; keep within the context)")
+    p.add_argument("--file-chars", type=int, default=900,
+                   help="editor: characters before the cursor sent with each request (keep within the context; "
+                        "900 characters are ~250 tokens of Python, within the default model's 512 positions)")
     p.add_argument("--scenario", action="append", choices=["cold", "editor"])
     p.add_argument("--port-base", type=int, default=18431)
     p.add_argument("--json", help="write the results here")

@@ -113,6 +113,7 @@ struct Bench: ParsableCommand {
                 var prompt_runs: [Double], decode_runs: [Double], peak_rss_mb: Double, load_ms: Double
                 var kernels: String, activations: String
                 var decode_weight_bytes: Int, read_bandwidth_gbs: Double?, decode_bandwidth_fraction: Double?
+                var batch: Int?, batch_decode_tokens_per_s: Double?, batch_speedup: Double?
             }
             print(try JSON.line(Report(
                 model: model.path, architecture: model.config.architecture.rawValue, threads: modelOptions.threads,
