@@ -24,6 +24,31 @@ enum CLI {
         var stderr: String
     }
 
+    /// Runs a program (looked up on PATH) in the package root with `MOECODER_BIN` and `MOECODER_ROOT` set, its
+    /// standard output and error together in `stdout` (through a file, so a long run cannot fill a pipe).
+    static func runInPackageRoot(_ arguments: [String], environment extra: [String: String] = [:]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        process.currentDirectoryURL = packageRoot
+        var environment = ProcessInfo.processInfo.environment
+        environment["MOECODER_BIN"] = binary
+        environment["MOECODER_ROOT"] = packageRoot.path
+        process.environment = environment.merging(extra) { $1 }
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("moecoder-e2e-\(UUID().uuidString)")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: output) }
+        let handle = try FileHandle(forWritingTo: output)
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        try handle.close()
+        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        return Result(status: process.terminationStatus, stdout: text, stderr: "")
+    }
+
     /// Runs `executable` with `arguments`, feeding `input` on standard input.
     static func run(_ executable: String, _ arguments: [String], input: String? = nil,
                     cwd: URL? = nil, environment: [String: String] = [:]) throws -> Result {

@@ -9,27 +9,7 @@ import Testing
 
     /// Runs a program in the package root with the binary and the fixture model in its environment.
     func run(_ arguments: [String]) throws -> CLI.Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        process.currentDirectoryURL = CLI.packageRoot
-        var environment = ProcessInfo.processInfo.environment
-        environment["MOECODER_BIN"] = CLI.binary
-        environment["MOECODER_LSP_MODEL"] = Self.model
-        environment["MOECODER_ROOT"] = CLI.packageRoot.path
-        process.environment = environment
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("moecoder-lsp-e2e-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: output) }
-        let handle = try FileHandle(forWritingTo: output)
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try handle.close()
-        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
-        return CLI.Result(status: process.terminationStatus, stdout: text, stderr: "")
+        try CLI.runInPackageRoot(arguments, environment: ["MOECODER_LSP_MODEL": Self.model])
     }
 
     @Test func pytestLSPSuitePasses() throws {
