@@ -64,7 +64,6 @@ public final class BatchScheduler: @unchecked Sendable {
         let flag = CancellationFlag()
         var cache: KVCache?
         var offset = 0
-        var logitsRow = -1
         var promptSeconds = 0.0
         var admitted = Date()
         var decodeStart = Date()
@@ -254,7 +253,6 @@ public final class BatchScheduler: @unchecked Sendable {
             if job.cache == nil {
                 let capacity = min(settings.contextSize, job.prompt.count + max(0, job.sequence.options.maxTokens))
                 job.cache = model.transformer.makeCache(capacity: max(capacity, job.prompt.count))
-                job.decodeStart = Date()
             }
             inputs.append(.init(tokens: Array(job.prompt[job.offset..<end]), cache: job.cache!))
             members.append(job)
@@ -263,7 +261,7 @@ public final class BatchScheduler: @unchecked Sendable {
         }
         turn += inputs.count
         guard !inputs.isEmpty else {
-            publish(StepInfo(sequences: 0, promptTokens: 0, decodeTokens: 0, seconds: 0, waiting: 0, running: 0, cacheBytes: 0))
+            publish(sequences: 0, promptTokens: 0, decodeTokens: 0, since: stepStart)
             return
         }
         let logits: UnsafeMutableBufferPointer<Float>
@@ -302,20 +300,19 @@ public final class BatchScheduler: @unchecked Sendable {
             }
         }
         running.removeAll { done.contains($0.id) }
-        publish(StepInfo(sequences: inputs.count, promptTokens: promptTokens, decodeTokens: decodeTokens,
-                         seconds: Date().timeIntervalSince(stepStart), waiting: 0, running: 0, cacheBytes: 0))
+        publish(sequences: inputs.count, promptTokens: promptTokens, decodeTokens: decodeTokens, since: stepStart)
     }
 
-    private func publish(_ info: StepInfo) {
-        var info = info
+    /// Updates `load` and tells `onStep`.
+    private func publish(sequences: Int, promptTokens: Int, decodeTokens: Int, since start: Date) {
         let bytes = running.reduce(0) { $0 + ($1.cache?.byteCount ?? 0) }
         condition.lock()
         runningCount = running.count
         cacheBytes = bytes
-        info.waiting = waiting.count
-        info.running = running.count
+        let waitingCount = waiting.count
         condition.unlock()
-        info.cacheBytes = bytes
-        onStep?(info)
+        onStep?(StepInfo(sequences: sequences, promptTokens: promptTokens, decodeTokens: decodeTokens,
+                         seconds: Date().timeIntervalSince(start), waiting: waitingCount, running: running.count,
+                         cacheBytes: bytes))
     }
 }

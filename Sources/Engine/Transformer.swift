@@ -68,7 +68,7 @@ public final class Transformer: @unchecked Sendable {
     /// (`tokens.count × vocab`, row-major). The buffer is reused by the next call.
     public func forward(_ tokens: [Int32], cache: KVCache, allLogits: Bool = false) throws
         -> UnsafeMutableBufferPointer<Float> {
-        try validate(tokens, cache: cache, extra: tokens.count)
+        try validate(tokens, cache: cache)
         work.segments.removeAll(keepingCapacity: true)
         work.segments.append(Segment(row: 0, n: tokens.count, start: cache.count, cache: cache))
         work.logitRows.removeAll(keepingCapacity: true)
@@ -90,7 +90,7 @@ public final class Transformer: @unchecked Sendable {
             guard seen.insert(ObjectIdentifier(input.cache)).inserted else {
                 throw ModelError("a batch holds the same cache twice: each sequence needs its own")
             }
-            try validate(input.tokens, cache: input.cache, extra: input.tokens.count)
+            try validate(input.tokens, cache: input.cache)
             work.segments.append(Segment(row: tokens.count, n: input.tokens.count, start: input.cache.count,
                                          cache: input.cache))
             tokens.append(contentsOf: input.tokens)
@@ -99,8 +99,8 @@ public final class Transformer: @unchecked Sendable {
         return run(tokens)
     }
 
-    private func validate(_ tokens: [Int32], cache: KVCache, extra n: Int) throws {
-        let vocab = config.vocabularySize
+    private func validate(_ tokens: [Int32], cache: KVCache) throws {
+        let n = tokens.count, vocab = config.vocabularySize
         guard n > 0 else { throw ModelError("forward needs at least one token") }
         guard cache.count + n <= cache.capacity else {
             throw ModelError("the context is full: \(cache.count) + \(n) tokens exceed the cache's \(cache.capacity)")

@@ -96,10 +96,9 @@ public final class CodeServer: Sendable {
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                      body: .init(byteBuffer: ByteBuffer(string: self.metrics.text())))
         }
-        router.get("/v1/models") { _, _ in
-            JSONResponse.make(["object": "list", "data": [self.modelEntry]])
+        for path in ["/v1/models", "/models"] {
+            router.get(RouterPath(path)) { _, _ in JSONResponse.make(["object": "list", "data": [self.modelEntry]]) }
         }
-        router.get("/models") { _, _ in JSONResponse.make(["object": "list", "data": [self.modelEntry]]) }
         router.post("/v1/completions") { request, _ in try await self.openAICompletion(request) }
         router.post("/completions") { request, _ in try await self.openAICompletion(request) }
         router.post("/v1/chat/completions") { request, _ in try await self.chatCompletion(request) }
@@ -198,12 +197,6 @@ public final class CodeServer: Sendable {
 
     private func generate(_ prompt: [Int32], _ s: Sampling, constraintPrefix: String, extraStops: [String] = [])
         throws -> (ChoiceEvents, [BatchScheduler.Job]) {
-        guard !prompt.isEmpty else { throw APIError.badRequest("the prompt is empty", param: "prompt") }
-        guard prompt.count < contextSize else {
-            throw APIError(.badRequest, "the prompt has \(prompt.count) tokens but the context holds \(contextSize); "
-                           + "shorten it (or start the server with a larger --ctx-size)", code: "context_length_exceeded",
-                           param: "prompt")
-        }
         let (stream, continuation) = ChoiceEvents.makeStream()
         let remaining = Countdown(s.n)
         var jobs: [BatchScheduler.Job] = []
@@ -244,48 +237,69 @@ public final class CodeServer: Sendable {
         return (stream, all)
     }
 
+    /// Hands a request's events to `text` and `finished` in order, recording time to first token and the
+    /// per-token latency; a failed choice throws. The one loop behind every answer, streamed or not.
+    private func relay(_ events: ChoiceEvents, started: Date, text: (Int, String) async throws -> Void,
+                       finished: (Int, GenerationResult) async throws -> Void) async throws {
+        var first = true
+        for await (index, event) in events {
+            switch event {
+            case .text(let piece):
+                if first {
+                    metrics.timeToFirstToken.recordSeconds(Date().timeIntervalSince(started))
+                    first = false
+                }
+                try await text(index, piece)
+            case .finished(let result):
+                if result.tokens.count > 1 {
+                    metrics.tokenLatency.recordSeconds(result.decodeSeconds / Double(result.tokens.count))
+                }
+                try await finished(index, result)
+            case .failed(let message): throw APIError(.internalServerError, message, type: "server_error")
+            }
+        }
+    }
+
     /// Waits for every choice; cancelled when the client goes away.
     private func collect(_ events: ChoiceEvents, jobs: [BatchScheduler.Job], started: Date) async throws
         -> [(text: String, result: GenerationResult?)] {
         var texts = Array(repeating: "", count: jobs.count)
         var results = [GenerationResult?](repeating: nil, count: jobs.count)
-        var first = true
         try await withTaskCancellationHandler {
-            for await (index, event) in events {
-                switch event {
-                case .text(let piece):
-                    if first {
-                        metrics.timeToFirstToken.recordSeconds(Date().timeIntervalSince(started))
-                        first = false
-                    }
-                    texts[index] += piece
-                case .finished(let result):
-                    results[index] = result
-                    if result.tokens.count > 1 {
-                        metrics.tokenLatency.recordSeconds(result.decodeSeconds / Double(result.tokens.count))
-                    }
-                case .failed(let message): throw APIError(.internalServerError, message, type: "server_error")
-                }
-            }
+            try await relay(events, started: started, text: { texts[$0] += $1 }, finished: { results[$0] = $1 })
         } onCancel: {
             jobs.forEach { $0.cancel() }
         }
         return zip(texts, results).map { ($0, $1) }
     }
 
-    private func sse(_ produce: @escaping @Sendable (_ send: @Sendable (Any) async throws -> Void) async throws -> Void) -> Response {
-        Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
-                 body: ResponseBody { writer in
-                     let box = WriterBox(writer)
-                     try await produce { object in
-                         let data = object is String ? Data((object as! String).utf8) : JSONResponse.data(object)
-                         var buffer = ByteBuffer(string: "data: ")
-                         buffer.writeBytes(data)
-                         buffer.writeString("\n\n")
-                         try await box.write(buffer)
-                     }
-                     try await box.finish()
-                 })
+    /// A server-sent-events answer: `opening` events, then one per piece of text (`text`) and one per finished
+    /// choice (`finished`), then `closing` (OpenAI's "[DONE]"); a failure mid-stream is sent as an error event.
+    /// A client that goes away ends the writes, which ends the event stream and cancels its jobs.
+    private func sse(_ events: ChoiceEvents, started: Date, opening: [Any] = [], closing: String? = nil,
+                     text: @escaping @Sendable (Int, String) -> Any,
+                     finished: @escaping @Sendable (Int, GenerationResult) -> Any) -> Response {
+        let opened = Unchecked(opening)
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                        body: ResponseBody { writer in
+                            let box = WriterBox(writer)
+                            func send(_ object: Any) async throws {
+                                let data = object is String ? Data((object as! String).utf8) : JSONResponse.data(object)
+                                var buffer = ByteBuffer(string: "data: ")
+                                buffer.writeBytes(data)
+                                buffer.writeString("\n\n")
+                                try await box.write(buffer)
+                            }
+                            for event in opened.value { try await send(event) }
+                            do {
+                                try await self.relay(events, started: started, text: { try await send(text($0, $1)) },
+                                                     finished: { try await send(finished($0, $1)) })
+                            } catch let error as APIError {
+                                try await send(error.body)
+                            }
+                            if let closing { try await send(closing) }
+                            try await box.finish()
+                        })
     }
 
     static func finishReason(_ reason: StopReason?) -> String {
@@ -332,25 +346,12 @@ public final class CodeServer: Sendable {
         let id = "cmpl-\(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(24))"
         let modelName = settings.modelID, created = Int(started.timeIntervalSince1970)
         if s.stream {
-            let metrics = self.metrics
-            return sse { send in
-                var first = true
-                for await (index, event) in events {
-                    switch event {
-                    case .text(let piece):
-                        if first { metrics.timeToFirstToken.recordSeconds(Date().timeIntervalSince(started)); first = false }
-                        try await send(["id": id, "object": "text_completion", "created": created, "model": modelName,
-                                        "choices": [["text": piece, "index": index, "logprobs": NSNull(), "finish_reason": NSNull()]]])
-                    case .finished(let result):
-                        try await send(["id": id, "object": "text_completion", "created": created, "model": modelName,
-                                        "choices": [["text": "", "index": index, "logprobs": NSNull(),
-                                                     "finish_reason": Self.finishReason(result.stopReason)]]])
-                    case .failed(let message):
-                        try await send(["error": ["message": message, "type": "server_error"]])
-                    }
-                }
-                try await send("[DONE]")
+            @Sendable func chunk(_ index: Int, _ text: String, _ reason: Any) -> Any {
+                ["id": id, "object": "text_completion", "created": created, "model": modelName,
+                 "choices": [["text": text, "index": index, "logprobs": NSNull(), "finish_reason": reason]]]
             }
+            return sse(events, started: started, closing: "[DONE]", text: { chunk($0, $1, NSNull()) },
+                       finished: { chunk($0, "", Self.finishReason($1.stopReason)) })
         }
         let outcome = try await collect(events, jobs: jobs, started: started)
         let choices: [[String: Any]] = outcome.enumerated().map { index, item in
@@ -399,30 +400,14 @@ public final class CodeServer: Sendable {
         let id = "chatcmpl-\(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(24))"
         let modelName = settings.modelID, created = Int(started.timeIntervalSince1970)
         if s.stream {
-            let metrics = self.metrics
-            let n = s.n
-            return sse { send in
-                for index in 0..<n {
-                    try await send(["id": id, "object": "chat.completion.chunk", "created": created, "model": modelName,
-                                    "choices": [["index": index, "delta": ["role": "assistant", "content": ""], "finish_reason": NSNull()]]])
-                }
-                var first = true
-                for await (index, event) in events {
-                    switch event {
-                    case .text(let piece):
-                        if first { metrics.timeToFirstToken.recordSeconds(Date().timeIntervalSince(started)); first = false }
-                        try await send(["id": id, "object": "chat.completion.chunk", "created": created, "model": modelName,
-                                        "choices": [["index": index, "delta": ["content": piece], "finish_reason": NSNull()]]])
-                    case .finished(let result):
-                        try await send(["id": id, "object": "chat.completion.chunk", "created": created, "model": modelName,
-                                        "choices": [["index": index, "delta": [String: Any](),
-                                                     "finish_reason": Self.finishReason(result.stopReason)]]])
-                    case .failed(let message):
-                        try await send(["error": ["message": message, "type": "server_error"]])
-                    }
-                }
-                try await send("[DONE]")
+            @Sendable func chunk(_ index: Int, _ delta: [String: Any], _ reason: Any) -> Any {
+                ["id": id, "object": "chat.completion.chunk", "created": created, "model": modelName,
+                 "choices": [["index": index, "delta": delta, "finish_reason": reason]]]
             }
+            return sse(events, started: started,
+                       opening: (0..<s.n).map { chunk($0, ["role": "assistant", "content": ""], NSNull()) },
+                       closing: "[DONE]", text: { chunk($0, ["content": $1], NSNull()) },
+                       finished: { chunk($0, [:], Self.finishReason($1.stopReason)) })
         }
         let outcome = try await collect(events, jobs: jobs, started: started)
         let choices: [[String: Any]] = outcome.enumerated().map { index, item in
@@ -505,19 +490,7 @@ public final class CodeServer: Sendable {
                                 "predicted_per_second": decodeMs > 0 ? Double(predicted) / decodeMs * 1000 : 0] as [String: Any]]
         }
         if s.stream {
-            let metrics = self.metrics
-            return sse { send in
-                var first = true
-                for await (_, event) in events {
-                    switch event {
-                    case .text(let piece):
-                        if first { metrics.timeToFirstToken.recordSeconds(Date().timeIntervalSince(started)); first = false }
-                        try await send(["content": piece, "stop": false])
-                    case .finished(let result): try await send(final(result, ""))
-                    case .failed(let message): try await send(["error": ["message": message, "type": "server_error"]])
-                    }
-                }
-            }
+            return sse(events, started: started, text: { ["content": $1, "stop": false] }, finished: { final($1, "") })
         }
         let outcome = try await collect(events, jobs: jobs, started: started)
         return JSONResponse.make(final(outcome[0].result, outcome[0].text))

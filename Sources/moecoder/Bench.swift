@@ -73,6 +73,11 @@ struct Bench: ParsableCommand {
             throw CLIFailure(message: error.message)
         }
         func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+        // Peak memory of the model's work, read before the batched run's caches
+        // and the bandwidth probe's buffer.
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let peakMB = Double(usage.ru_maxrss) / 1024
         // Batched decode: `batch` sequences, each after its own prompt, one forward pass a step for all.
         var batchRates: [Double] = []
         if let batch {
@@ -99,10 +104,6 @@ struct Bench: ParsableCommand {
                 throw CLIFailure(message: error.message)
             }
         }
-        // Peak memory of the model's work, read before the bandwidth probe allocates its buffer.
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        let peakMB = Double(usage.ru_maxrss) / 1024
         let weightBytes = transformer.decodeWeightBytes
         let readBandwidth = bandwidth ? KernelLevel.readBandwidth(pool: transformer.pool) : nil
         let fraction = readBandwidth.map { median(decodeRates) * Double(weightBytes) / $0 }

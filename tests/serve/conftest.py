@@ -49,10 +49,10 @@ class Server:
                 values[name] = float(value)
         return values
 
-    def stop(self):
-        """SIGTERM; returns the exit status."""
+    def stop(self, sig=signal.SIGTERM):
+        """Sends `sig` (SIGTERM by default); returns the exit status."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:

@@ -2,6 +2,7 @@
 import concurrent.futures
 import http.client
 import json
+import signal
 import subprocess
 import time
 import urllib.error
@@ -221,7 +222,8 @@ def test_full_queue_is_503_with_retry_after(start_server):
     assert busy[2].get("Retry-After") and busy[1]["error"]["code"] == "queue_full"
 
 
-def test_sigterm_exits_zero(start_server):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_exits_zero(start_server, sig):
     s = start_server()
     assert client(s).completions.create(model="default", prompt="x", max_tokens=2).choices
-    assert s.stop() == 0
+    assert s.stop(sig) == 0
