@@ -368,17 +368,25 @@ void mk_silu_mul(float *gate, const float *up, long count) {
 // ---- Attention ----------------------------------------------------------------------------------------------
 
 static void attend_portable(const mk_attention *a, const float *q, const float *q2, float *scores, float *out) {
-    for (long p = 0; p < a->length; p++) {
-        float s = dot_f32_portable(q, a->keys + p * a->key_stride, a->key_length);
-        if (q2) s += dot_f32_portable(q2, a->keys2 + p * a->key2_stride, a->key2_length);
-        scores[p] = s * a->scale;
+    for (long p0 = 0, b = 0; p0 < a->length; p0 += a->block_size, b++) {
+        const float *block = a->blocks[b];
+        long rows = a->length - p0 < a->block_size ? a->length - p0 : a->block_size;
+        for (long r = 0; r < rows; r++) {
+            float s = dot_f32_portable(q, block + a->key_offset + r * a->key_stride, a->key_length);
+            if (q2 && a->key2_length) s += dot_f32_portable(q2, block + a->key2_offset + r * a->key2_stride, a->key2_length);
+            scores[p0 + r] = s * a->scale;
+        }
     }
     mk_softmax(scores, a->length);
     for (long i = 0; i < a->value_length; i++) out[i] = 0;
-    for (long p = 0; p < a->length; p++) {
-        const float *v = a->values + p * a->value_stride;
-        float w = scores[p];
-        for (long i = 0; i < a->value_length; i++) out[i] += w * v[i];
+    for (long p0 = 0, b = 0; p0 < a->length; p0 += a->block_size, b++) {
+        const float *block = a->blocks[b];
+        long rows = a->length - p0 < a->block_size ? a->length - p0 : a->block_size;
+        for (long r = 0; r < rows; r++) {
+            const float *v = block + a->value_offset + r * a->value_stride;
+            float w = scores[p0 + r];
+            for (long i = 0; i < a->value_length; i++) out[i] += w * v[i];
+        }
     }
 }
 
@@ -388,6 +396,15 @@ void mk_attend(const mk_attention *a, const float *q, const float *q2, float *sc
     if (mk_isa() >= MK_ISA_AVX2) { attend_avx2(a, q, q2, scores, out); return; }
 #endif
     attend_portable(a, q, q2, scores, out);
+}
+
+void mk_gather_rows(const float *const *blocks, long block_size, long offset, long stride, long width, long length,
+                    float *dst) {
+    for (long p0 = 0, b = 0; p0 < length; p0 += block_size, b++) {
+        const float *block = blocks[b] + offset;
+        long rows = length - p0 < block_size ? length - p0 : block_size;
+        for (long r = 0; r < rows; r++) memcpy(dst + (p0 + r) * width, block + r * stride, sizeof(float) * (size_t)width);
+    }
 }
 
 // ---- Row driver ---------------------------------------------------------------------------------------------

@@ -285,14 +285,23 @@ static inline void MK_SUFFIX(axpy)(float a, const float *x, float *y, long count
 }
 
 static void MK_SUFFIX(attend)(const mk_attention *a, const float *q, const float *q2, float *scores, float *out) {
-    for (long p = 0; p < a->length; p++) {
-        float s = MK_SUFFIX(dot_f32)(q, a->keys + p * a->key_stride, a->key_length);
-        if (q2) s += MK_SUFFIX(dot_f32)(q2, a->keys2 + p * a->key2_stride, a->key2_length);
-        scores[p] = s * a->scale;
+    const int second = q2 && a->key2_length;
+    for (long p0 = 0, b = 0; p0 < a->length; p0 += a->block_size, b++) {
+        const float *block = a->blocks[b];
+        long rows = a->length - p0 < a->block_size ? a->length - p0 : a->block_size;
+        for (long r = 0; r < rows; r++) {
+            float s = MK_SUFFIX(dot_f32)(q, block + a->key_offset + r * a->key_stride, a->key_length);
+            if (second) s += MK_SUFFIX(dot_f32)(q2, block + a->key2_offset + r * a->key2_stride, a->key2_length);
+            scores[p0 + r] = s * a->scale;
+        }
     }
     mk_softmax(scores, a->length);
     memset(out, 0, sizeof(float) * (size_t)a->value_length);
-    for (long p = 0; p < a->length; p++) MK_SUFFIX(axpy)(scores[p], a->values + p * a->value_stride, out, a->value_length);
+    for (long p0 = 0, b = 0; p0 < a->length; p0 += a->block_size, b++) {
+        const float *block = a->blocks[b] + a->value_offset;
+        long rows = a->length - p0 < a->block_size ? a->length - p0 : a->block_size;
+        for (long r = 0; r < rows; r++) MK_SUFFIX(axpy)(scores[p0 + r], block + r * a->value_stride, out, a->value_length);
+    }
 }
 
 #if MK_VNNI

@@ -64,6 +64,8 @@ public final class BatchScheduler: @unchecked Sendable {
         let flag = CancellationFlag()
         var cache: KVCache?
         var offset = 0
+        /// Prompt tokens taken from the shared cache at admission.
+        var cachedPromptTokens = 0
         var promptSeconds = 0.0
         var admitted = Date()
         var decodeStart = Date()
@@ -76,6 +78,12 @@ public final class BatchScheduler: @unchecked Sendable {
         }
 
         public func cancel() { flag.cancel() }
+
+        func result(decodeSeconds: Double) -> GenerationResult {
+            var result = sequence.result(promptSeconds: promptSeconds, decodeSeconds: decodeSeconds)
+            result.cachedPromptTokens = cachedPromptTokens
+            return result
+        }
         public var isCancelled: Bool { flag.isCancelled }
     }
 
@@ -88,6 +96,8 @@ public final class BatchScheduler: @unchecked Sendable {
         public var waiting: Int
         public var running: Int
         public var cacheBytes: Int
+        /// The shared KV pool after the step (blocks, hits, evictions).
+        public var kv: KVBlockPool.Stats
     }
 
     public let model: LanguageModel
@@ -168,7 +178,7 @@ public final class BatchScheduler: @unchecked Sendable {
         }
     }
 
-    /// Requests waiting, sequences running, and bytes of KV cache they hold.
+    /// Requests waiting, sequences running, and bytes of KV cache allocated (shared and cached blocks once).
     public var load: (waiting: Int, running: Int, cacheBytes: Int) {
         condition.lock()
         defer { condition.unlock() }
@@ -214,11 +224,39 @@ public final class BatchScheduler: @unchecked Sendable {
             condition.unlock()
 
             for body in jobs { body() }
-            for job in admitted {
-                job.admitted = Date()
-                running.append(job)
-            }
+            admit(admitted)
             step()
+        }
+    }
+
+    /// Gives each admitted job its cache, starting from the longest prefix the shared pool holds, with blocks
+    /// promised for its prompt and generation. A job the budget cannot promise them goes back to the front of
+    /// the queue while others run (their blocks come back as they finish), and fails when nothing else runs.
+    private func admit(_ admitted: [Job]) {
+        let pool = model.transformer.kvPool
+        for (index, job) in admitted.enumerated() {
+            job.admitted = Date()
+            let capacity = max(job.prompt.count, min(settings.contextSize,
+                                                     job.prompt.count + max(0, job.sequence.options.maxTokens)))
+            let cache = pool.makeCache(capacity: capacity)
+            job.cachedPromptTokens = cache.reusePrefix(of: job.prompt, limit: job.prompt.count - 1)
+            job.offset = job.cachedPromptTokens
+            guard cache.reserve(positions: capacity) else {
+                if running.isEmpty {
+                    let error = KVBudgetError(budgetBytes: pool.budgetBytes,
+                                              heldBytes: pool.stats.heldBlocks * pool.blockBytes)
+                    job.onEvent(.failed("this request needs \(cache.blocksNeeded(positions: capacity) * pool.blockBytes >> 20) MiB of KV cache: \(error)"))
+                    continue
+                }
+                let back = Array(admitted[index...])
+                for other in back { other.cachedPromptTokens = 0; other.offset = 0 }
+                condition.lock()
+                waiting.insert(contentsOf: back, at: 0)
+                condition.unlock()
+                return
+            }
+            job.cache = cache
+            running.append(job)
         }
     }
 
@@ -229,7 +267,8 @@ public final class BatchScheduler: @unchecked Sendable {
         running.removeAll { job in
             guard job.isCancelled else { return false }
             _ = job.sequence.finish(.cancelled)
-            job.onEvent(.finished(job.sequence.result(promptSeconds: job.promptSeconds, decodeSeconds: 0)))
+            job.onEvent(.finished(job.result(decodeSeconds: 0)))
+            job.cache = nil   // its blocks go back to the pool now, not when the request's last reference goes
             return true
         }
         var inputs: [Transformer.SequenceInput] = []
@@ -250,10 +289,7 @@ public final class BatchScheduler: @unchecked Sendable {
         for job in order where job.offset < job.prompt.count && inputs.count < settings.maxBatch {
             let end = min(job.prompt.count, (job.offset / Generator.prefillChunk + 1) * Generator.prefillChunk)
             if end - job.offset > budget && promptTokens > 0 { continue }
-            if job.cache == nil {
-                let capacity = min(settings.contextSize, job.prompt.count + max(0, job.sequence.options.maxTokens))
-                job.cache = model.transformer.makeCache(capacity: max(capacity, job.prompt.count))
-            }
+            guard job.cache != nil else { continue }
             inputs.append(.init(tokens: Array(job.prompt[job.offset..<end]), cache: job.cache!))
             members.append(job)
             budget -= end - job.offset
@@ -269,7 +305,10 @@ public final class BatchScheduler: @unchecked Sendable {
             logits = try model.transformer.forward(batch: inputs)
         } catch {
             // A sequence the engine refuses (it should not happen: inputs are checked on submit) fails alone.
-            for job in members { job.onEvent(.failed("\(error)")) }
+            for job in members {
+                job.onEvent(.failed("\(error)"))
+                job.cache = nil
+            }
             let failed = Set(members.map(\.id))
             running.removeAll { failed.contains($0.id) }
             return
@@ -294,18 +333,22 @@ public final class BatchScheduler: @unchecked Sendable {
             if job.sequence.stopReason != nil {
                 let tail = job.sequence.finish()
                 if !tail.isEmpty { job.onEvent(.text(tail)) }
-                job.onEvent(.finished(job.sequence.result(promptSeconds: job.promptSeconds,
-                                                          decodeSeconds: Date().timeIntervalSince(job.decodeStart))))
+                job.onEvent(.finished(job.result(decodeSeconds: Date().timeIntervalSince(job.decodeStart))))
+                job.cache = nil
                 done.insert(job.id)
             }
         }
         running.removeAll { done.contains($0.id) }
-        publish(sequences: inputs.count, promptTokens: promptTokens, decodeTokens: decodeTokens, since: stepStart)
+        let sequences = inputs.count
+        inputs.removeAll()   // the finished sequences' caches end here, their blocks back in the pool
+        publish(sequences: sequences, promptTokens: promptTokens, decodeTokens: decodeTokens, since: stepStart)
     }
 
     /// Updates `load` and tells `onStep`.
     private func publish(sequences: Int, promptTokens: Int, decodeTokens: Int, since start: Date) {
-        let bytes = running.reduce(0) { $0 + ($1.cache?.byteCount ?? 0) }
+        // Every block counted once (shared prefixes are stored once), cached idle blocks included.
+        let kv = model.transformer.kvPool.stats
+        let bytes = kv.blocks * kv.blockBytes
         condition.lock()
         runningCount = running.count
         cacheBytes = bytes
@@ -313,6 +356,6 @@ public final class BatchScheduler: @unchecked Sendable {
         condition.unlock()
         onStep?(StepInfo(sequences: sequences, promptTokens: promptTokens, decodeTokens: decodeTokens,
                          seconds: Date().timeIntervalSince(start), waiting: waitingCount, running: running.count,
-                         cacheBytes: bytes))
+                         cacheBytes: bytes, kv: kv))
     }
 }

@@ -34,6 +34,8 @@ public struct GenerationResult: Sendable {
     public var promptTokens: Int
     public var promptSeconds: Double
     public var decodeSeconds: Double
+    /// Prompt tokens whose keys and values came from the cache (a prefix computed before), not computed.
+    public var cachedPromptTokens = 0
 }
 
 /// Set from another thread to stop a generation at the next step, prompt processing included (the prompt
@@ -66,19 +68,18 @@ public final class Generator {
     /// text that could still turn out to be a stop string); return false from it to cancel.
     /// `constraint` masks tokens (a grammar); `stopRule` is asked after each token with the text generated so
     /// far and ends generation (reason `.stopRule`) when it says so.
-    /// `cachedPrefix`: how many of the prompt's first tokens `cache` already holds from an earlier call with the
-    /// same prompt (to try other continuations without processing the prompt again); the cache is cut back to
-    /// them, and at least the prompt's last token is processed again.
-    public func generate(prompt: [Int32], options: GenerationOptions, cache: KVCache? = nil, cachedPrefix: Int = 0,
+    /// The prompt's longest prefix that `cache` holds already (from an earlier call), or that its pool has
+    /// cached from other sequences, is not computed again (at least the prompt's last token is). Without a
+    /// `cache`, one in the model's shared pool is used.
+    public func generate(prompt: [Int32], options: GenerationOptions, cache: KVCache? = nil,
                          processors: [any LogitProcessor] = [], constraint: (any TokenConstraint)? = nil,
                          stopRule: (any GenerationStopRule)? = nil, cancellation: CancellationFlag? = nil,
                          onText: (String) -> Bool = { _ in true }) throws -> GenerationResult {
         guard !prompt.isEmpty else { throw ModelError("the prompt is empty: give at least one token") }
         let transformer = model.transformer
-        let cache = cache ?? transformer.makeCache(capacity: min(model.config.contextLength,
-                                                                 prompt.count + options.maxTokens))
-        let reused = cachedPrefix > 0 ? min(cachedPrefix, prompt.count - 1, cache.count) : 0
-        cache.truncate(to: reused)
+        let cache = cache ?? transformer.makeSharedCache(capacity: min(model.config.contextLength,
+                                                                       prompt.count + options.maxTokens))
+        let reused = cache.reusePrefix(of: prompt, limit: prompt.count - 1)
         let sequence = SequenceDecoder(prompt: prompt, options: options, tokenizer: model.tokenizer,
                                        processors: processors, constraint: constraint, stopRule: stopRule)
 
@@ -89,7 +90,8 @@ public final class Generator {
         while offset < prompt.count {
             if cancellation?.isCancelled == true {
                 return GenerationResult(tokens: [], text: "", stopReason: .cancelled, promptTokens: prompt.count,
-                                        promptSeconds: Date().timeIntervalSince(promptStart), decodeSeconds: 0)
+                                        promptSeconds: Date().timeIntervalSince(promptStart), decodeSeconds: 0,
+                                        cachedPromptTokens: reused)
             }
             let end = min(prompt.count, offset + Self.prefillChunk)
             logits = try transformer.forward(Array(prompt[offset..<end]), cache: cache)
@@ -116,7 +118,9 @@ public final class Generator {
         }
         let tail = sequence.finish()
         if !tail.isEmpty { _ = onText(tail) }
-        return sequence.result(promptSeconds: promptSeconds, decodeSeconds: Date().timeIntervalSince(decodeStart))
+        var result = sequence.result(promptSeconds: promptSeconds, decodeSeconds: Date().timeIntervalSince(decodeStart))
+        result.cachedPromptTokens = reused
+        return result
     }
 }
 

@@ -63,12 +63,23 @@ public final class Transformer: @unchecked Sendable {
     /// A KV cache sized for this model (`capacity` positions, default the model's context length).
     public func makeCache(capacity: Int? = nil) -> KVCache { KVCache(config: config, capacity: capacity) }
 
+    /// The shared KV pool (prefix sharing across the sequences of this model: the service, the language
+    /// server, completion); its budget is a quarter of the machine's memory until `kvPool.setBudget`.
+    public private(set) lazy var kvPool = KVBlockPool(config: config, budgetBytes: nil, sharing: true)
+
+    /// A cache in the shared pool: it can start from a cached prefix (`reusePrefix`) and leaves its own
+    /// prefix for later sequences.
+    public func makeSharedCache(capacity: Int? = nil) -> KVCache {
+        kvPool.makeCache(capacity: max(1, capacity ?? config.contextLength))
+    }
+
     /// Runs `tokens` at the positions after those already in `cache`, appends their keys and values, and
     /// returns the logits of the last token (`vocab` floats) or, with `allLogits`, of every token
     /// (`tokens.count × vocab`, row-major). The buffer is reused by the next call.
     public func forward(_ tokens: [Int32], cache: KVCache, allLogits: Bool = false) throws
         -> UnsafeMutableBufferPointer<Float> {
         try validate(tokens, cache: cache)
+        try cache.prepareWrite(tokens.count)
         work.segments.removeAll(keepingCapacity: true)
         work.segments.append(Segment(row: 0, n: tokens.count, start: cache.count, cache: cache))
         work.logitRows.removeAll(keepingCapacity: true)
@@ -91,6 +102,9 @@ public final class Transformer: @unchecked Sendable {
                 throw ModelError("a batch holds the same cache twice: each sequence needs its own")
             }
             try validate(input.tokens, cache: input.cache)
+        }
+        for input in inputs {
+            try input.cache.prepareWrite(input.tokens.count)
             work.segments.append(Segment(row: tokens.count, n: input.tokens.count, start: input.cache.count,
                                          cache: input.cache))
             tokens.append(contentsOf: input.tokens)
@@ -134,7 +148,9 @@ public final class Transformer: @unchecked Sendable {
             }
             Vector.add(x, fed, count: n * e)
         }
-        for segment in work.segments { segment.cache.count = segment.start + segment.n }
+        for segment in work.segments { segment.cache.didAppend(tokens[segment.row..<(segment.row + segment.n)]) }
+        // The workspace must not keep the caches alive (a cache ending returns its blocks to its pool).
+        work.segments.removeAll(keepingCapacity: true)
         // Final norm and the output projection, for the rows asked for.
         let rows = work.logitRows.count
         for (i, row) in work.logitRows.enumerated() {
@@ -193,9 +209,12 @@ public final class Transformer: @unchecked Sendable {
                 cache.value(layer: layer, position: position).update(from: v + t * vWidth, count: vWidth)
             }
             let span = segment.start + segment.n
-            scoreFloats = max(scoreFloats, segment.n >= StandardHeads.matrixFrom ? segment.n * span : span)
+            // The matrix path gathers a head's keys and values (span × (kLen + vLen)) beside its scores.
+            scoreFloats = max(scoreFloats, segment.n >= StandardHeads.matrixFrom ? segment.n * span + span * (kLen + vLen) : span)
             work.headSegments.append(HeadSegment(row: segment.row, n: segment.n, start: segment.start,
-                                                 keys: cache.keys[layer], values: cache.values[layer]))
+                                                 blocks: cache.table, blockSize: cache.blockTokens,
+                                                 keyOffset: cache.keyOffset(layer: layer),
+                                                 valueOffset: cache.valueOffset(layer: layer)))
         }
         let out = work.attention.ensure(n * heads * vLen)
         let scores = work.heads.ensure(pool.threads * scoreFloats)
@@ -249,7 +268,9 @@ public final class Transformer: @unchecked Sendable {
             }
             maxSpan = max(maxSpan, segment.start + segment.n)
             work.headSegments.append(HeadSegment(row: segment.row, n: segment.n, start: segment.start,
-                                                 keys: cache.keys[layer], values: cache.values[layer]))
+                                                 blocks: cache.table, blockSize: cache.blockTokens,
+                                                 keyOffset: cache.keyOffset(layer: layer),
+                                                 valueOffset: cache.valueOffset(layer: layer)))
         }
         let out = work.attention.ensure(n * heads * vLen)
         // Per thread: absorbed query (lora), attended latent (lora), one dequantized row (lora), scores (span).
@@ -371,11 +392,13 @@ public final class Transformer: @unchecked Sendable {
     }
 }
 
-/// One sequence's rows in the attention jobs: its rows in the batch, its first new position, and this
-/// layer's cached keys and values (for latent attention: rotary keys and latents).
+/// One sequence's rows in the attention jobs: its rows in the batch, its first new position, and where this
+/// layer's cached keys and values are (for latent attention: rotary keys and latents): the cache's block
+/// table, and the offsets of the layer's keys and values in a block.
 struct HeadSegment {
     let row, n, start: Int
-    let keys, values: UnsafeMutablePointer<Float>
+    let blocks: UnsafePointer<UnsafePointer<Float>?>
+    let blockSize, keyOffset, valueOffset: Int
 }
 
 /// The per-head part of grouped-query attention, run by the thread pool without allocating: everything the
@@ -399,20 +422,25 @@ private struct StandardHeads {
             let kvHead = head / j.group, span = g.start + g.n
             let q = j.q + g.row * j.qWidth, out = j.out + g.row * j.heads * j.vLen
             if g.n >= matrixFrom {
-                // Scores S = Q_h·K_hᵀ (n × span), causal softmax, then S·V_h into the head's output columns.
-                mk_sgemm_ex(1, g.n, span, j.kLen, q + head * j.kLen, j.qWidth, g.keys + kvHead * j.kLen,
-                            j.keyWidth, 0, s, span)
+                // The head's keys and values gathered from the blocks (K_h: span × kLen, V_h: span × vLen),
+                // scores S = Q_h·K_hᵀ (n × span), causal softmax, then S·V_h into the head's output columns.
+                let keys = s + g.n * span, values = keys + span * j.kLen
+                mk_gather_rows(g.blocks, g.blockSize, g.keyOffset + kvHead * j.kLen, j.keyWidth, j.kLen, span, keys)
+                mk_gather_rows(g.blocks, g.blockSize, g.valueOffset + kvHead * j.vLen, j.valueWidth, j.vLen, span,
+                               values)
+                mk_sgemm_ex(1, g.n, span, j.kLen, q + head * j.kLen, j.qWidth, keys, j.kLen, 0, s, span)
                 mk_causal_softmax(s, g.n, span, g.start + 1, j.scale)
-                mk_sgemm_ex(0, g.n, j.vLen, span, s, span, g.values + kvHead * j.vLen, j.valueWidth, 0,
-                            out + head * j.vLen, j.heads * j.vLen)
+                mk_sgemm_ex(0, g.n, j.vLen, span, s, span, values, j.vLen, 0, out + head * j.vLen, j.heads * j.vLen)
                 continue
             }
             for t in 0..<g.n {
                 let qh = q + t * j.qWidth + head * j.kLen
                 var a = mk_attention(
-                    keys: g.keys + kvHead * j.kLen, key_stride: j.keyWidth, key_length: j.kLen, keys2: nil,
-                    key2_stride: 0, key2_length: 0, values: g.values + kvHead * j.vLen, value_stride: j.valueWidth,
-                    value_length: j.vLen, length: g.start + t + 1, scale: j.scale)
+                    blocks: g.blocks, block_size: g.blockSize,
+                    key_offset: g.keyOffset + kvHead * j.kLen, key_stride: j.keyWidth, key_length: j.kLen,
+                    key2_offset: 0, key2_stride: 0, key2_length: 0,
+                    value_offset: g.valueOffset + kvHead * j.vLen, value_stride: j.valueWidth, value_length: j.vLen,
+                    length: g.start + t + 1, scale: j.scale)
                 mk_attend(&a, qh, nil, s, out + (t * j.heads + head) * j.vLen)
             }
         }
@@ -456,8 +484,10 @@ private struct LatentHeads {
                     }
                 }
                 var a = mk_attention(
-                    keys: g.values, key_stride: lora, key_length: lora, keys2: g.keys, key2_stride: j.ropeDims,
-                    key2_length: j.ropeDims, values: g.values, value_stride: lora, value_length: lora,
+                    blocks: g.blocks, block_size: g.blockSize,
+                    key_offset: g.valueOffset, key_stride: lora, key_length: lora,
+                    key2_offset: g.keyOffset, key2_stride: j.ropeDims, key2_length: j.ropeDims,
+                    value_offset: g.valueOffset, value_stride: lora, value_length: lora,
                     length: g.start + t + 1, scale: j.scale)
                 mk_attend(&a, qAbsorbed, qRope, s, attended)
                 let o = j.out + ((g.row + t) * j.heads + head) * j.vLen

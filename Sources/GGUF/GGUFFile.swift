@@ -104,6 +104,26 @@ public final class GGUFFile: @unchecked Sendable {
         return base + dataOffset + tensor.offset
     }
 
+    /// A 64-bit fingerprint of the file's content: its size, its header (metadata and tensor table) and 64
+    /// samples of 4 KiB spread over the tensor data (FNV-1a). Identifies a model file for caches kept on disk
+    /// without reading gigabytes at start.
+    public var contentFingerprint: UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ bytes: UnsafeRawBufferPointer) {
+            for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        }
+        withUnsafeBytes(of: UInt64(fileSize).littleEndian) { mix($0) }
+        mix(UnsafeRawBufferPointer(start: base, count: min(dataOffset, fileSize)))
+        let data = fileSize - dataOffset, sample = 4096
+        if data > 0 {
+            for i in 0..<64 {
+                let start = dataOffset + (data > sample ? (data - sample) * i / 63 : 0)
+                mix(UnsafeRawBufferPointer(start: base + start, count: min(sample, fileSize - start)))
+            }
+        }
+        return hash
+    }
+
     /// Who owns the bytes, and so how to give them back.
     private enum Storage {
         case mapped, allocated

@@ -43,7 +43,7 @@ public final class CodeServer: Sendable {
     public init(model: LanguageModel, settings: ServerSettings) {
         self.model = model
         self.settings = settings
-        contextSize = min(settings.contextSize ?? model.config.contextLength, model.config.contextLength)
+        contextSize = settings.contextSize ?? model.config.contextLength
         var scheduling = BatchScheduler.Settings(contextSize: contextSize)
         scheduling.maxBatch = settings.maxBatch
         scheduling.maxRunning = max(settings.parallel, 1)
@@ -59,6 +59,7 @@ public final class CodeServer: Sendable {
             metrics.queueDepth.record(info.waiting)
             metrics.runningSequences.record(info.running)
             metrics.cacheBytes.record(info.cacheBytes)
+            metrics.record(kv: info.kv)
             if info.sequences > 0 {
                 metrics.stepSeconds.recordNanoseconds(Int64(info.seconds * 1e9))
                 metrics.promptTokens.increment(by: info.promptTokens)
@@ -312,7 +313,10 @@ public final class CodeServer: Sendable {
 
     private func usage(_ prompt: Int, _ results: [GenerationResult?]) -> [String: Any] {
         let completion = results.reduce(0) { $0 + ($1?.tokens.count ?? 0) }
-        return ["prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion]
+        // As OpenAI reports prompt caching: the prompt tokens served from the KV cache (the first choice's).
+        let cached = results.first??.cachedPromptTokens ?? 0
+        return ["prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
+                "prompt_tokens_details": ["cached_tokens": cached]]
     }
 
     // MARK: OpenAI
@@ -481,11 +485,11 @@ public final class CodeServer: Sendable {
             default: break
             }
             let promptMs = (r?.promptSeconds ?? 0) * 1000, decodeMs = (r?.decodeSeconds ?? 0) * 1000
-            let predicted = r?.tokens.count ?? 0
+            let predicted = r?.tokens.count ?? 0, cached = r?.cachedPromptTokens ?? 0
             return ["content": content, "stop": true, "model": modelName, "tokens_predicted": predicted,
-                    "tokens_evaluated": prompt.count, "tokens_cached": 0, "stop_type": stopType, "truncated": false,
-                    "timings": ["prompt_n": prompt.count, "prompt_ms": promptMs,
-                                "prompt_per_second": promptMs > 0 ? Double(prompt.count) / promptMs * 1000 : 0,
+                    "tokens_evaluated": prompt.count, "tokens_cached": cached, "stop_type": stopType, "truncated": false,
+                    "timings": ["prompt_n": prompt.count - cached, "cache_n": cached, "prompt_ms": promptMs,
+                                "prompt_per_second": promptMs > 0 ? Double(prompt.count - cached) / promptMs * 1000 : 0,
                                 "predicted_n": predicted, "predicted_ms": decodeMs,
                                 "predicted_per_second": decodeMs > 0 ? Double(predicted) / decodeMs * 1000 : 0] as [String: Any]]
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Metrics
 import Prometheus
+import Engine
 
 /// The service's Prometheus metrics (through swift-metrics), served on `GET /metrics`.
 final class ServerMetrics: Sendable {
@@ -15,6 +16,13 @@ final class ServerMetrics: Sendable {
     let runningSequences: Metrics.Gauge
     let cacheBytes: Metrics.Gauge
     let stepSeconds: Metrics.Timer
+    let kvHeldBlocks: Metrics.Gauge
+    let kvCachedBlocks: Metrics.Gauge
+    let kvBudgetBytes: Metrics.Gauge
+    let kvHitTokens: Metrics.Counter
+    let kvLookupTokens: Metrics.Counter
+    let kvEvictions: Metrics.Counter
+    private let lastKV = LastStats()
 
     init() {
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -32,6 +40,12 @@ final class ServerMetrics: Sendable {
         batchSize = Metrics.Gauge(label: "moecoder_batch_size", factory: factory)
         runningSequences = Metrics.Gauge(label: "moecoder_running_sequences", factory: factory)
         cacheBytes = Metrics.Gauge(label: "moecoder_kv_cache_bytes", factory: factory)
+        kvHeldBlocks = Metrics.Gauge(label: "moecoder_kv_blocks", dimensions: [("state", "held")], factory: factory)
+        kvCachedBlocks = Metrics.Gauge(label: "moecoder_kv_blocks", dimensions: [("state", "cached")], factory: factory)
+        kvBudgetBytes = Metrics.Gauge(label: "moecoder_kv_budget_bytes", factory: factory)
+        kvHitTokens = Metrics.Counter(label: "moecoder_kv_hit_tokens_total", factory: factory)
+        kvLookupTokens = Metrics.Counter(label: "moecoder_kv_lookup_tokens_total", factory: factory)
+        kvEvictions = Metrics.Counter(label: "moecoder_kv_evicted_blocks_total", factory: factory)
     }
 
     func request(route: String, status: Int) {
@@ -40,4 +54,29 @@ final class ServerMetrics: Sendable {
     }
 
     func text() -> String { registry.emitToString() }
+
+    /// The KV pool's state: blocks held by running sequences and cached for later ones, the budget, and the
+    /// prompt tokens served from the cache (counters advance by what changed since the last call).
+    func record(kv: KVBlockPool.Stats) {
+        kvHeldBlocks.record(kv.heldBlocks)
+        kvCachedBlocks.record(kv.cachedBlocks)
+        kvBudgetBytes.record(kv.budgetBlocks * kv.blockBytes)
+        let last = lastKV.swap(kv)
+        if kv.hitTokens > last.hitTokens { kvHitTokens.increment(by: kv.hitTokens - last.hitTokens) }
+        if kv.lookupTokens > last.lookupTokens { kvLookupTokens.increment(by: kv.lookupTokens - last.lookupTokens) }
+        if kv.evictions > last.evictions { kvEvictions.increment(by: kv.evictions - last.evictions) }
+    }
+}
+
+/// The last KV statistics recorded (counters advance by differences).
+private final class LastStats: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stats = KVBlockPool.Stats()
+    func swap(_ new: KVBlockPool.Stats) -> KVBlockPool.Stats {
+        lock.withLock {
+            let old = stats
+            stats = new
+            return old
+        }
+    }
 }

@@ -36,6 +36,7 @@ struct Complete: ParsableCommand {
     var language: String?
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var kvOptions: KVOptions
 
     @Option(help: "Maximum number of tokens to generate.")
     var maxTokens: Int = 64
@@ -88,12 +89,14 @@ struct Complete: ParsableCommand {
         request.attempts = attempts
         request.tokenHealing = !noHeal
         let model = try modelOptions.load()
+        let store = kvOptions.apply(to: model, quiet: json)
         let completion: Completion
         do { completion = try CodeCompleter(model: model).complete(request) } catch let error as ModelError {
             throw CLIFailure(message: error.message)
         } catch let error as CompletionError {
             throw CLIFailure(message: error.message)
         }
+        KVOptions.save(store, model: model)
         if json {
             print(try JSON.line(CompletionReport(completion)))
             return

@@ -11,6 +11,7 @@ struct Generate: ParsableCommand {
         discussion: "Streams the continuation to standard output. Temperature 0 (the default) is greedy.")
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var kvOptions: KVOptions
 
     @Option(name: .shortAndLong, help: "The prompt text.")
     var prompt: String?
@@ -76,6 +77,8 @@ struct Generate: ParsableCommand {
             text = String(decoding: data, as: UTF8.self)
         }
         let model = try modelOptions.load()
+        let store = kvOptions.apply(to: model, quiet: json)
+        defer { KVOptions.save(store, model: model) }
         let tokens = model.tokenizer.encode(text, addSpecial: true)
         guard !tokens.isEmpty else { throw CLIFailure(message: "the prompt is empty") }
         let options = GenerationOptions(

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Engine
 import Foundation
 import LSP
 
@@ -18,6 +19,7 @@ struct LSPCommand: ParsableCommand {
             """)
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var kvOptions: KVOptions
 
     @Option(help: ArgumentHelp("Append logs to this file instead of standard error.", valueName: "path"))
     var log: String?
@@ -40,12 +42,20 @@ struct LSPCommand: ParsableCommand {
                                                 threads: modelOptions.threads, maxTokens: maxTokens)
         let configuration = LanguageServer.Configuration(completion: completion, testBudget: testBudget,
                                                          log: { logger.write($0) })
+        let store = Box<KVStore?>(nil)
         let status = LanguageServer.runStdio(configuration: configuration) {
             switch completion.model() {
-            case .success(let model): logger.write("model: \(model.path)")
+            case .success(let model):
+                logger.write("model: \(model.path)")
+                // Completions reuse the KV cache of the file's unchanged prefix from one keystroke to the next.
+                store.value = kvOptions.apply(to: model)
+                let pool = model.transformer.kvPool
+                logger.write("KV cache: budget \(pool.budgetBytes >> 20) MB, \(pool.stats.cachedBlocks * pool.blockTokens) "
+                             + "positions cached at start")
             case .failure(let error): logger.write(error.message)
             }
         }
+        if case .success(let model) = completion.model() { KVOptions.save(store.value, model: model) }
         throw ExitCode(status)
     }
 }

@@ -17,11 +17,14 @@ struct Serve: ParsableCommand {
 
             Requests decode together: each step runs one forward pass over every running request, so one read \
             of the weights serves them all; new requests join at step boundaries and long prompts are prefilled \
-            in chunks between decode steps. SIGINT or SIGTERM stops the server (exit status 0).
+            in chunks between decode steps. Requests that start with the same text (a file, a system prompt) \
+            share its KV cache: only what differs is computed (--kv-budget, --persist-kv). SIGINT or SIGTERM \
+            stops the server (exit status 0).
             """
     )
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var kvOptions: KVOptions
 
     @Option(help: "Address to listen on (loopback by default; 0.0.0.0 exposes the server to the network).")
     var host = "127.0.0.1"
@@ -59,6 +62,7 @@ struct Serve: ParsableCommand {
 
     func run() throws {
         let model = try modelOptions.load()
+        let store = kvOptions.apply(to: model)
         var settings = ServerSettings()
         settings.host = host
         settings.port = port
@@ -69,7 +73,8 @@ struct Serve: ParsableCommand {
         settings.maxQueue = maxQueue
         if let ctxSize {
             if ctxSize > model.config.contextLength {
-                warn("--ctx-size \(ctxSize) is larger than the model's context (\(model.config.contextLength)); using that")
+                warn("--ctx-size \(ctxSize) is larger than the context the model was trained for "
+                     + "(\(model.config.contextLength)): text beyond it may come out worse")
             }
             settings.contextSize = ctxSize
         }
@@ -89,6 +94,7 @@ struct Serve: ParsableCommand {
             done.signal()
         }
         done.wait()
+        KVOptions.save(store, model: model)
         if let error = failure.value {
             throw CLIFailure(message: "the server stopped: \(error)", status: 1)
         }

@@ -144,6 +144,56 @@ import Kernels
             try scheduler.submit(prompt: [1], options: GenerationOptions()) { _ in }
         }
     }
+
+    /// Requests that share a long prefix with one served before take it from the shared cache: only their own
+    /// tokens are computed, they hold the shared blocks once, and they decode as with a cache of their own.
+    @Test func schedulerReusesASharedPrefix() async throws {
+        let model = try LanguageModel(path: ModelFixture.folder.appendingPathComponent("qwen2moe-q8_0.gguf").path,
+                                      threads: 2)
+        let t = model.transformer
+        let vocab = model.config.vocabularySize
+        var rng = SeededGenerator(seed: 8)
+        let prefix = Self.randomTokens(300, vocab: vocab, rng: &rng)
+        let prompts = [prefix + Self.randomTokens(5, vocab: vocab, rng: &rng)]
+            + (0..<4).map { _ in prefix + Self.randomTokens(20, vocab: vocab, rng: &rng) }
+        let options = GenerationOptions(maxTokens: 8, ignoreEOS: true)
+        let alone = try prompts.map { prompt in
+            try Generator(model: model).generate(prompt: prompt, options: options,
+                                                 cache: t.makeCache(capacity: prompt.count + 8))
+        }
+        let scheduler = BatchScheduler(model: model, settings: BatchScheduler.Settings(contextSize: 512))
+        scheduler.start()
+        func run(_ prompt: [Int32]) async throws -> GenerationResult {
+            try await withCheckedThrowingContinuation { continuation in
+                do {
+                    try scheduler.submit(prompt: prompt, options: options) { event in
+                        switch event {
+                        case .text: break
+                        case .finished(let result): continuation.resume(returning: result)
+                        case .failed(let message): continuation.resume(throwing: ModelError(message))
+                        }
+                    }
+                } catch { continuation.resume(throwing: error) }
+            }
+        }
+        let first = try await run(prompts[0])
+        #expect(first.cachedPromptTokens == 0 && first.tokens == alone[0].tokens)
+        let heldByOne = t.kvPool.stats.blocks
+        let rest = try await withThrowingTaskGroup(of: (Int, GenerationResult).self) { group in
+            for i in 1..<prompts.count { group.addTask { (i, try await run(prompts[i])) } }
+            var all: [(Int, GenerationResult)] = []
+            for try await item in group { all.append(item) }
+            return all
+        }
+        scheduler.shutdown(cancelRunning: false)
+        for (i, result) in rest {
+            #expect(result.cachedPromptTokens >= 300, "request \(i) computed its shared prefix again")
+            #expect(result.tokens == alone[i].tokens, "request \(i)")
+        }
+        // 300 shared positions stored once: the four others add about their own 28 positions each.
+        let blocks = t.kvPool.stats.blocks
+        #expect(blocks <= heldByOne + 4 * 3, "\(blocks) blocks after, \(heldByOne) after the first")
+    }
 }
 
 /// A value shared between threads behind a lock.

@@ -45,12 +45,13 @@ import Testing
         let cache = Self.model.transformer.makeCache(capacity: prompt.count + 12)
         let first = try Generator(model: Self.model).generate(prompt: prompt, options: options, cache: cache)
         #expect(cache.count == prompt.count + 11)
-        let again = try Generator(model: Self.model).generate(prompt: prompt, options: options, cache: cache,
-                                                              cachedPrefix: prompt.count)
+        let again = try Generator(model: Self.model).generate(prompt: prompt, options: options, cache: cache)
         #expect(first.tokens == fresh.tokens && again.tokens == fresh.tokens)
-        // A cache holding another text is not trusted past `cachedPrefix`.
+        #expect(again.cachedPromptTokens == prompt.count - 1)
+        // A cache holding another text is used only as far as the texts agree.
         let other = try Generator(model: Self.model).generate(prompt: [5, 17, 42, 99, 98], options: options,
-                                                              cache: cache, cachedPrefix: 3)
+                                                              cache: cache)
+        #expect(other.cachedPromptTokens == 3)
         let otherFresh = try Generator(model: Self.model).generate(prompt: [5, 17, 42, 99, 98], options: options)
         #expect(other.tokens == otherFresh.tokens)
     }

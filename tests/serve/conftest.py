@@ -18,10 +18,10 @@ MODEL = os.environ.get("MOECODER_SERVE_MODEL", os.path.join(ROOT, "models", "def
 
 
 class Server:
-    def __init__(self, *args):
+    def __init__(self, *args, model=MODEL, preexec_fn=None):
         self.proc = subprocess.Popen(
-            [BIN, "serve", "--model", MODEL, "--port", "0", "--threads", "2", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            [BIN, "serve", "--model", model, "--port", "0", "--threads", "2", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=preexec_fn)
         self.lines = []
         deadline = time.time() + 60
         self.port = None
@@ -61,6 +61,10 @@ class Server:
                 return None
         return self.proc.returncode
 
+    def output(self):
+        """Everything the server wrote (call after stop)."""
+        return "".join(self.lines) + (self.proc.stdout.read() or "")
+
 
 @pytest.fixture(scope="module")
 def server():
@@ -73,8 +77,8 @@ def server():
 def start_server():
     started = []
 
-    def start(*args):
-        s = Server(*args)
+    def start(*args, **kwargs):
+        s = Server(*args, **kwargs)
         started.append(s)
         return s
     yield start

@@ -79,6 +79,8 @@ public struct Completion: Sendable {
     /// Decodings made: more than one when the file did not parse with the first (see
     /// `CompletionRequest.attempts`).
     public var attempts: Int = 1
+    /// Prompt tokens taken from the KV cache (the same file's prefix from an earlier request) instead of computed.
+    public var cachedPromptTokens = 0
 }
 
 /// An error in a completion request, with a message that says what to do.
@@ -118,7 +120,8 @@ public final class CodeCompleter {
         var custom = false
         if case .custom = request.constraint { custom = true }
         let prompt = CompletionPrompt(tokenizer: model.tokenizer, prefix: prefix, suffix: suffix,
-                                      budget: contextLength - maxTokens, heal: request.tokenHealing && !custom)
+                                      budget: contextLength - maxTokens, heal: request.tokenHealing && !custom,
+                                      windowStarts: .shared)
         // The constraint reads the completion as generated, which starts by writing the healed bytes again.
         let constrainedPrefix = String(decoding: source[..<(request.cursor - prompt.healing.count)], as: UTF8.self)
         if prompt.format == nil {
@@ -146,8 +149,9 @@ public final class CodeCompleter {
             if let why = constraint?.degraded { notes.append(why) }
         }
 
-        // The prompt is processed once; other attempts reuse its cache.
-        let cache = model.transformer.makeCache(capacity: min(contextLength, prompt.tokens.count + maxTokens))
+        // The prompt is processed once; other attempts reuse its cache, and it starts from the longest prefix
+        // the model's shared cache holds (the same file a keystroke ago).
+        let cache = model.transformer.makeSharedCache(capacity: min(contextLength, prompt.tokens.count + maxTokens))
         let attempts = processor == nil ? max(1, request.attempts) : 1
         var banned: Set<Int32> = []
         let completionStart = CompletionStart(tokenizer: model.tokenizer, promptLength: prompt.tokens.count,
@@ -172,8 +176,7 @@ public final class CodeCompleter {
             if number >= 2, !banned.isEmpty { processors.append(FirstTokenBan(completionStart, tokens: banned)) }
             let attempt = try generateAttempt(
                 number: number, prompt: prompt, context: context, request: request, maxTokens: maxTokens,
-                sampling: sampling, processors: processors, constraint: constraint, cache: cache,
-                reusePrompt: number > 0)
+                sampling: sampling, processors: processors, constraint: constraint, cache: cache)
             if !attempt.parseOK, number + 1 < attempts {
                 if let first = completionStart.firstToken(of: attempt.result.tokens) {
                     banned.insert(first)
@@ -186,6 +189,7 @@ public final class CodeCompleter {
             return attempt
         }
         var best = try decode(0)
+        let cachedPromptTokens = best.result.cachedPromptTokens
         var made = 1
         while !best.parseOK, made < attempts, request.cancellation?.isCancelled != true,
               Date().timeIntervalSince(start) < request.attemptSeconds {
@@ -205,7 +209,7 @@ public final class CodeCompleter {
             constrained: processor != nil || (constraint?.isActive ?? false),
             parseOK: best.parseOK, stopReason: best.stop,
             seconds: Date().timeIntervalSince(start), fimFamily: prompt.format?.family, notes: notes,
-            attempts: made)
+            attempts: made, cachedPromptTokens: cachedPromptTokens)
     }
 
     /// One decoding of the completion, cut by the stop rules and, when the file does not parse with it, repaired
@@ -221,13 +225,12 @@ public final class CodeCompleter {
 
     private func generateAttempt(number: Int, prompt: CompletionPrompt, context: CursorContext, request: CompletionRequest,
                                  maxTokens: Int, sampling: SamplingParameters, processors: [any LogitProcessor],
-                                 constraint: SyntaxConstraint?, cache: KVCache, reusePrompt: Bool) throws -> Attempt {
+                                 constraint: SyntaxConstraint?, cache: KVCache) throws -> Attempt {
         var rules = StopRules(context: context)
         let options = GenerationOptions(maxTokens: maxTokens, sampling: sampling,
                                         stopTokens: prompt.stopTokens)
         var healed = prompt.healing.count   // bytes of the text still to drop: the prefix's own end
         let result = try Generator(model: model).generate(prompt: prompt.tokens, options: options, cache: cache,
-                                                          cachedPrefix: reusePrompt ? prompt.tokens.count : 0,
                                                           processors: processors, constraint: constraint,
                                                           cancellation: request.cancellation) { piece in
             guard healed > 0 else { return rules.append(piece) == nil }

@@ -23,10 +23,14 @@ public struct CompletionPrompt: Sendable {
     ///   - prefix: the code before the cursor; `suffix`: the code after it.
     ///   - budget: tokens the prompt may take (the context length minus the tokens kept for the completion).
     ///   - heal: take the prefix's last token back when the prompt is the prefix only (see `healing`).
-    public init(tokenizer: BPETokenizer, prefix: String, suffix: String, budget: Int, heal: Bool = false) {
+    ///   - windowStarts: where recent prompts' windows started, to start there again while it fits (the KV
+    ///     cache then serves the prefix); nil: the window depends on this request alone.
+    public init(tokenizer: BPETokenizer, prefix: String, suffix: String, budget: Int, heal: Bool = false,
+                windowStarts: WindowStarts? = nil) {
         format = FIMFormat(tokenizer: tokenizer)
         if let format {
             let window = PromptWindow(prefix: prefix, suffix: suffix, budget: budget - format.overhead,
+                                      starts: windowStarts,
                                       encodePrefix: { format.encodePrefix($0, tokenizer: tokenizer) },
                                       encodeSuffix: { format.encodeSuffix($0, tokenizer: tokenizer) })
             // No healing here: FIM training tokenizes the prefix on its own, so its last token is what the model saw.
@@ -40,6 +44,7 @@ public struct CompletionPrompt: Sendable {
             // code before the cursor is empty (a prompt needs one token).
             let leading = tokenizer.addBOS ? tokenizer.bos.map { [$0] } ?? [] : []
             let window = PromptWindow(prefix: prefix, suffix: "", budget: budget - leading.count,
+                                      starts: windowStarts,
                                       encodePrefix: { tokenizer.encode($0, addSpecial: false, parseSpecial: false) },
                                       encodeSuffix: { _ in [] })
             var prefixTokens = window.prefixTokens

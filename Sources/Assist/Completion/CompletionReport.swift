@@ -12,6 +12,7 @@ public struct CompletionReport: Encodable, Sendable {
     public var fim: FIMFamily?
     public var notes: [String]
     public var attempts: Int
+    public var cachedPromptTokens: Int
 
     public init(_ c: Completion) {
         completion = c.text
@@ -24,11 +25,13 @@ public struct CompletionReport: Encodable, Sendable {
         fim = c.fimFamily
         notes = c.notes
         attempts = c.attempts
+        cachedPromptTokens = c.cachedPromptTokens
     }
 
     enum CodingKeys: String, CodingKey {
         case completion, tokens, constrained, parseOK = "parse_ok", stopReason = "stop_reason", ms
         case promptTokens = "prompt_tokens", fim, notes, attempts
+        case cachedPromptTokens = "cached_prompt_tokens"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -43,5 +46,6 @@ public struct CompletionReport: Encodable, Sendable {
         try container.encode(fim, forKey: .fim)  // null when the model has no FIM tokens
         try container.encode(notes, forKey: .notes)
         try container.encode(attempts, forKey: .attempts)
+        try container.encode(cachedPromptTokens, forKey: .cachedPromptTokens)
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Fits the code around the cursor into a token budget: whole lines are dropped from the far ends (the top of
 /// the code before the cursor, the bottom of the code after it), so the lines nearest the cursor stay.
 ///
@@ -11,7 +13,7 @@ struct PromptWindow {
     var droppedPrefixLines = 0
     var droppedSuffixLines = 0
 
-    init(prefix: String, suffix: String, budget: Int, suffixShare: Double = 0.25,
+    init(prefix: String, suffix: String, budget: Int, suffixShare: Double = 0.25, starts: WindowStarts? = nil,
          encodePrefix: (String) -> [Int32], encodeSuffix: (String) -> [Int32]) {
         let budget = max(0, budget)
         prefixTokens = encodePrefix(prefix)
@@ -36,6 +38,18 @@ struct PromptWindow {
             let lines = Self.lines(prefix)
             let kept = Self.keep(lines.indices.reversed(), lines: lines, limit: prefixLimit, encode: encodePrefix)
             var first = lines.count - kept
+            // The window should stay put while the user types, so that the KV cache keeps serving the prefix
+            // from one keystroke to the next: it starts where a recent prompt's window started while that still
+            // fits, else on a multiple of `step` lines (with `starts`, half a step beyond the fewest lines to
+            // drop, as room to type into). Costs at most a few lines of the window.
+            let step = max(1, min(32, prefixLimit / 80))
+            if let starts, let recent = starts.find(lines, from: first, through: min(lines.count - 2, first + 2 * step)) {
+                first = recent
+            } else {
+                let slack = starts == nil ? 0 : step / 2
+                let aligned = (first + slack + step - 1) / step * step
+                if aligned < lines.count - 1 { first = aligned }
+            }
             prefixTokens = encodePrefix(lines[first...].joined())
             while prefixTokens.count > prefixLimit, first < lines.count - 1 {
                 first += 1
@@ -43,6 +57,7 @@ struct PromptWindow {
             }
             if prefixTokens.count > prefixLimit { prefixTokens.removeFirst(prefixTokens.count - prefixLimit) }
             droppedPrefixLines = first
+            starts?.remember(lines, first)
         }
     }
 
@@ -71,5 +86,41 @@ struct PromptWindow {
             count += 1
         }
         return count
+    }
+}
+
+/// Where recent prompts' windows started (by the text of their first lines), so that the next prompt of the same
+/// file starts at the same line while that still fits: its prefix is then the one the KV cache holds.
+public final class WindowStarts: @unchecked Sendable {
+    /// The process's memory, used by code completion.
+    public static let shared = WindowStarts()
+    private let lock = NSLock()
+    private var recent: [Int] = []
+    private let capacity = 64
+
+    public init() {}
+
+    private static func key(_ lines: [Substring], _ start: Int) -> Int {
+        var hasher = Hasher()
+        for line in lines[start..<min(lines.count, start + 3)] { hasher.combine(line) }
+        return hasher.finalize()
+    }
+
+    /// The first line in `from...through` where a recent window started.
+    func find(_ lines: [Substring], from: Int, through: Int) -> Int? {
+        guard from <= through else { return nil }
+        return lock.withLock {
+            guard !recent.isEmpty else { return nil }
+            return (from...through).first { recent.contains(Self.key(lines, $0)) }
+        }
+    }
+
+    func remember(_ lines: [Substring], _ start: Int) {
+        let key = Self.key(lines, start)
+        lock.withLock {
+            recent.removeAll { $0 == key }
+            recent.append(key)
+            if recent.count > capacity { recent.removeFirst() }
+        }
     }
 }

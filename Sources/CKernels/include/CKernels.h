@@ -80,20 +80,26 @@ void mk_sgemm_ex(int trans_b, long m, long n, long k, const float *a, long lda, 
 /// Row t of `s` (rows ld apart): the first first_length + t entries scaled, softmaxed; the rest set to 0.
 void mk_causal_softmax(float *s, long rows, long ld, long first_length, float scale);
 
-/// Attention of one query row over `length` cached positions: score_p = (q·keys_p [+ q2·keys2_p])·scale,
-/// softmax over p, out = Σ_p softmax_p · values_p. `keys2` is the optional second key part (latent attention's
-/// rotary keys); `scores` is scratch of `length` floats.
+/// Attention of one query row over `length` cached positions: score_p = (q·key_p [+ q2·key2_p])·scale,
+/// softmax over p, out = Σ_p softmax_p · value_p. The cache is paged: position p lives in block
+/// blocks[p / block_size], row p % block_size, and its key is at that block + key_offset + row·key_stride floats
+/// (likewise key2 and value). `key2` is the optional second key part (latent attention's rotary keys;
+/// key2_length 0: none); `scores` is scratch of `length` floats.
 typedef struct {
-    const float *keys;
-    long key_stride, key_length;
-    const float *keys2;
-    long key2_stride, key2_length;
-    const float *values;
-    long value_stride, value_length;
+    const float *const *blocks;
+    long block_size;
+    long key_offset, key_stride, key_length;
+    long key2_offset, key2_stride, key2_length;
+    long value_offset, value_stride, value_length;
     long length;
     float scale;
 } mk_attention;
 void mk_attend(const mk_attention *a, const float *q, const float *q2, float *scores, float *out);
+/// Copies `width` floats at `offset` of each of the first `length` rows of a paged cache (rows `stride` floats
+/// apart within a block of `block_size` rows) into dst, rows `width` apart (attention over a prompt gathers a
+/// head's keys and values for its matrix products).
+void mk_gather_rows(const float *const *blocks, long block_size, long offset, long stride, long width, long length,
+                    float *dst);
 
 /// SwiGLU in place: gate[i] = gate[i] / (1 + e^−gate[i]) · up[i] (a vector exp where the level has one; tested within 1e-6 of libm).
 void mk_silu_mul(float *gate, const float *up, long count);

@@ -21,7 +21,9 @@ extension LanguageServer {
         let log = configuration.log
         modelQueue.submit(reply, supersedeKey: document.uri) { flag in
             let outcome = try service.complete(source: text, language: language, cursor: cursor, cancellation: flag)
-            log("completion: \(outcome.tokens) tokens in \(Int(outcome.milliseconds)) ms, parses: \(outcome.parseOK)")
+            log("completion: \(outcome.tokens) tokens in \(Int(outcome.milliseconds)) ms, parses: \(outcome.parseOK), "
+                + "prompt \(outcome.promptTokens) tokens (\(outcome.promptTokens - outcome.cachedPromptTokens) computed, "
+                + "\(outcome.cachedPromptTokens) from the KV cache)")
             guard !outcome.text.isEmpty else { return empty }
             let range = source.range(ofBytes: cursor..<cursor, encoding: encoding)
             if inline {

@@ -20,12 +20,19 @@ public struct CompletionOutcome: Sendable {
     public var parseOK: Bool
     public var tokens: Int
     public var milliseconds: Double
+    /// Prompt tokens, and how many of them came from the KV cache (the file's prefix from an earlier request)
+    /// rather than being computed.
+    public var promptTokens: Int
+    public var cachedPromptTokens: Int
 
-    public init(text: String, parseOK: Bool, tokens: Int, milliseconds: Double) {
+    public init(text: String, parseOK: Bool, tokens: Int, milliseconds: Double, promptTokens: Int = 0,
+                cachedPromptTokens: Int = 0) {
         self.text = text
         self.parseOK = parseOK
         self.tokens = tokens
         self.milliseconds = milliseconds
+        self.promptTokens = promptTokens
+        self.cachedPromptTokens = cachedPromptTokens
     }
 }
 
@@ -79,7 +86,8 @@ public final class ModelCompletionService: CompletionService, @unchecked Sendabl
             let completion = try CodeCompleter(model: model).complete(request)
             if completion.stopReason == .cancelled { throw ResponseError.requestCancelled }
             return CompletionOutcome(text: completion.text, parseOK: completion.parseOK, tokens: completion.tokens,
-                                     milliseconds: completion.seconds * 1000)
+                                     milliseconds: completion.seconds * 1000, promptTokens: completion.promptTokens,
+                                     cachedPromptTokens: completion.cachedPromptTokens)
         } catch let error as CompletionError {
             throw ResponseError.invalidParams(error.message)
         } catch let error as ModelError {

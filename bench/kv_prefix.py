@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""The KV cache manager behind `moecoder serve`, measured (issue 16's acceptance).
+
+shared   One request with a PREFIX-token prompt of held-out code, then REQUESTS-1 requests at once, each the
+         same prefix plus its own TAIL tokens. Time to first token of the first vs the others, and the KV
+         cache's bytes after the first and after all of them (from /metrics: every block counted once).
+persist  A PREFIX-token prompt on a fresh server with --persist-kv DIR; the server is stopped and started
+         again with the same DIR, and the same prompt is sent: time to first token after the restart, against
+         a restart without --persist-kv.
+
+Every request streams (`/v1/completions`, "stream": true, prompts as token ids so lengths are exact), with
+max_tokens 4 and temperature 0.
+
+  bench/kv_prefix.py                                  # default model, its context raised to 4096
+  bench/kv_prefix.py --model /tmp/moecoder-shapes/deepseek-coder-v2-lite-q4_k_m.gguf --ctx 4096
+"""
+import argparse
+import concurrent.futures
+import glob
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+
+
+class Server:
+    def __init__(self, binary, model, ctx, extra, threads):
+        cmd = [binary, "serve", "--model", model, "--port", "0", "--ctx-size", str(ctx), "--threads", str(threads),
+               "--max-batch", "32", *extra]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.log = []
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.log.append(line)
+            m = re.search(r"serving \S+ on http://[\d.]+:(\d+)", line)
+            if m:
+                self.port = int(m.group(1))
+                return
+        self.proc.kill()
+        sys.exit("the server did not start:\n" + "".join(self.log))
+
+    def post(self, path, body):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
+        conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        data = resp.read()
+        if resp.status != 200:
+            sys.exit(f"{path}: HTTP {resp.status}: {data[:300]}")
+        return json.loads(data)
+
+    def ttft(self, prompt):
+        """Seconds to the first streamed token of a completion of `prompt` (token ids)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
+        body = {"prompt": prompt, "max_tokens": 4, "temperature": 0, "stream": True}
+        start = time.perf_counter()
+        conn.request("POST", "/v1/completions", json.dumps(body), {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        if resp.status != 200:
+            sys.exit(f"HTTP {resp.status}: {resp.read()[:300]}")
+        first = None
+        while True:
+            line = resp.readline()
+            if not line:
+                break
+            if line.startswith(b"data: ") and first is None:
+                first = time.perf_counter() - start
+            if line.strip() == b"data: [DONE]":
+                break
+        resp.read()
+        return first
+
+    def metrics(self):
+        text = urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=30).read().decode()
+        values = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                values[name] = float(value)
+        return values
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        out, _ = self.proc.communicate(timeout=300)
+        self.log.append(out or "")
+        return self.proc.returncode
+
+
+def code_tokens(server, count):
+    texts = []
+    for path in sorted(glob.glob(os.path.join(ROOT, "models", "heldout", "*.py"))):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            texts.append(f.read())
+    ids = server.post("/tokenize", {"content": "\n".join(texts)})["tokens"]
+    if len(ids) < count:
+        sys.exit(f"only {len(ids)} tokens of held-out code; {count} needed")
+    return ids[:count]
+
+
+def shared(args):
+    s = Server(args.moecoder, args.model, args.ctx, [], args.threads)
+    ids = code_tokens(s, args.prefix + args.tail * args.requests)
+    prefix = ids[:args.prefix]
+    tails = [ids[args.prefix + i * args.tail: args.prefix + (i + 1) * args.tail] for i in range(args.requests)]
+    s.ttft(ids[-40:])  # warm-up (an unrelated short prompt)
+    base = s.metrics().get("moecoder_kv_cache_bytes", 0)
+    first = s.ttft(prefix + tails[0])
+    one = s.metrics()["moecoder_kv_cache_bytes"] - base
+    with concurrent.futures.ThreadPoolExecutor(args.requests) as pool:
+        rest = list(pool.map(lambda tail: s.ttft(prefix + tail), tails[1:]))
+    m = s.metrics()
+    everything = m["moecoder_kv_cache_bytes"] - base
+    s.stop()
+    generated = 3  # a request's cache holds its prompt and all but its last generated token
+    unique = args.prefix + args.requests * (args.tail + generated)
+    return {
+        "prefix_tokens": args.prefix, "tail_tokens": args.tail, "requests": args.requests,
+        "ttft_first_ms": round(first * 1000, 1),
+        "ttft_rest_ms": {"p50": round(statistics.median(rest) * 1000, 1), "max": round(max(rest) * 1000, 1)},
+        "ttft_rest_max_over_first": round(max(rest) / first, 3),
+        "kv_bytes_one_request": int(one), "kv_bytes_all": int(everything),
+        "kv_all_over_one": round(everything / one, 3),
+        "kv_all_over_one_if_stored_once": round(unique / (args.prefix + args.tail + generated), 3),
+        "kv_all_over_one_without_sharing": args.requests,
+        "hit_tokens": int(m.get("moecoder_kv_hit_tokens_total", 0)),
+    }
+
+
+def persist(args):
+    folder = tempfile.mkdtemp(prefix="moecoder-kv-bench-")
+    try:
+        s = Server(args.moecoder, args.model, args.ctx, ["--persist-kv", folder], args.threads)
+        prompt = code_tokens(s, args.prefix + 1)
+        s.ttft(prompt[-40:])
+        cold = s.ttft(prompt)
+        s.stop()
+        size = sum(os.path.getsize(p) for p in glob.glob(os.path.join(folder, "*.kvcache")))
+        results = {}
+        for name, extra in [("restart_without_persist", []), ("restart_with_persist", ["--persist-kv", folder])]:
+            s = Server(args.moecoder, args.model, args.ctx, extra, args.threads)
+            s.ttft(prompt[-40:])  # warm-up: first-use costs of the process, not of the prompt
+            results[name] = s.ttft(prompt)
+            s.stop()
+        return {
+            "prompt_tokens": len(prompt), "file_bytes": size,
+            "ttft_first_run_ms": round(cold * 1000, 1),
+            "ttft_restart_without_persist_ms": round(results["restart_without_persist"] * 1000, 1),
+            "ttft_restart_with_persist_ms": round(results["restart_with_persist"] * 1000, 1),
+            "speedup": round(results["restart_without_persist"] / results["restart_with_persist"], 2),
+        }
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--moecoder", default=os.path.join(ROOT, ".build", "release", "moecoder"))
+    p.add_argument("--model", default=os.path.join(ROOT, "models", "default.gguf"))
+    p.add_argument("--ctx", type=int, default=4096, help="--ctx-size for the server")
+    p.add_argument("--prefix", type=int, default=2000)
+    p.add_argument("--tail", type=int, default=50)
+    p.add_argument("--requests", type=int, default=32)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--scenario", action="append", choices=["shared", "persist"])
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--save", help="also write the results as JSON to this file")
+    args = p.parse_args()
+    scenarios = args.scenario or ["shared", "persist"]
+    out = {"model": os.path.basename(args.model), "ctx": args.ctx, "threads": args.threads,
+           "loadavg_before": os.getloadavg()[0]}
+    if "shared" in scenarios:
+        out["shared"] = shared(args)
+    if "persist" in scenarios:
+        out["persist"] = persist(args)
+    if args.save:
+        with open(args.save, "w") as f:
+            json.dump(out, f, indent=2)
+            f.write("\n")
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return
+    for name in ("shared", "persist"):
+        if name in out:
+            print(f"{name}:")
+            for k, v in out[name].items():
+                print(f"  {k:40} {v}")
+
+
+if __name__ == "__main__":
+    main()
