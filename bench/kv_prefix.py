@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """The KV cache manager behind `moecoder serve`, measured (issue 16's acceptance).
 
-shared   One request with a PREFIX-token prompt of held-out code, then REQUESTS-1 requests at once, each the
-         same prefix plus its own TAIL tokens. Time to first token of the first vs the others, and the KV
-         cache's bytes after the first and after all of them (from /metrics: every block counted once).
+shared   One request with a PREFIX-token prompt of held-out code, then REQUESTS-1 requests one at a time, each
+         the same prefix plus its own TAIL tokens, then REQUESTS-1 more all at once. Time to first token of
+         the first vs the others, and the KV cache's bytes after the first and after all REQUESTS of the
+         first two rounds (from /metrics: every block counted once).
 persist  A PREFIX-token prompt on a fresh server with --persist-kv DIR; the server is stopped and started
          again with the same DIR, and the same prompt is sent: time to first token after the restart, against
          a restart without --persist-kv.
@@ -111,29 +112,37 @@ def code_tokens(server, count):
 
 def shared(args):
     s = Server(args.moecoder, args.model, args.ctx, [], args.threads)
-    ids = code_tokens(s, args.prefix + args.tail * args.requests)
+    n = args.requests
+    ids = code_tokens(s, args.prefix + args.tail * (2 * n - 1))
     prefix = ids[:args.prefix]
-    tails = [ids[args.prefix + i * args.tail: args.prefix + (i + 1) * args.tail] for i in range(args.requests)]
+    tails = [ids[args.prefix + i * args.tail: args.prefix + (i + 1) * args.tail] for i in range(2 * n - 1)]
     s.ttft(ids[-40:])  # warm-up (an unrelated short prompt)
     base = s.metrics().get("moecoder_kv_cache_bytes", 0)
     first = s.ttft(prefix + tails[0])
     one = s.metrics()["moecoder_kv_cache_bytes"] - base
-    with concurrent.futures.ThreadPoolExecutor(args.requests) as pool:
-        rest = list(pool.map(lambda tail: s.ttft(prefix + tail), tails[1:]))
+    # Requests 2..N one after another (each alone on the server), then N-1 more with other tails all at once.
+    alone = [s.ttft(prefix + tail) for tail in tails[1:n]]
+    everything = s.metrics()["moecoder_kv_cache_bytes"] - base
+    with concurrent.futures.ThreadPoolExecutor(n) as pool:
+        together = list(pool.map(lambda tail: s.ttft(prefix + tail), tails[n:]))
     m = s.metrics()
-    everything = m["moecoder_kv_cache_bytes"] - base
     s.stop()
     generated = 3  # a request's cache holds its prompt and all but its last generated token
-    unique = args.prefix + args.requests * (args.tail + generated)
+    unique = args.prefix + n * (args.tail + generated)
+
+    def ms(values):
+        return {"p50": round(statistics.median(values) * 1000, 1), "max": round(max(values) * 1000, 1)}
     return {
-        "prefix_tokens": args.prefix, "tail_tokens": args.tail, "requests": args.requests,
+        "prefix_tokens": args.prefix, "tail_tokens": args.tail, "requests": n,
         "ttft_first_ms": round(first * 1000, 1),
-        "ttft_rest_ms": {"p50": round(statistics.median(rest) * 1000, 1), "max": round(max(rest) * 1000, 1)},
-        "ttft_rest_max_over_first": round(max(rest) / first, 3),
+        "ttft_rest_one_at_a_time_ms": ms(alone),
+        "ttft_rest_one_at_a_time_max_over_first": round(max(alone) / first, 3),
+        "ttft_rest_all_at_once_ms": ms(together),
+        "ttft_rest_all_at_once_max_over_first": round(max(together) / first, 3),
         "kv_bytes_one_request": int(one), "kv_bytes_all": int(everything),
         "kv_all_over_one": round(everything / one, 3),
         "kv_all_over_one_if_stored_once": round(unique / (args.prefix + args.tail + generated), 3),
-        "kv_all_over_one_without_sharing": args.requests,
+        "kv_all_over_one_without_sharing": n,
         "hit_tokens": int(m.get("moecoder_kv_hit_tokens_total", 0)),
     }
 

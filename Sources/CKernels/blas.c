@@ -60,8 +60,7 @@ void mk_causal_softmax(float *s, long rows, long ld, long first_length, float sc
     for (long t = 0; t < rows; t++) {
         float *r = s + t * ld;
         long length = first_length + t;
-        for (long p = 0; p < length; p++) r[p] *= scale;
-        mk_softmax(r, length);
+        mk_softmax_scaled(r, length, scale);
         for (long p = length; p < ld; p++) r[p] = 0;
     }
 }

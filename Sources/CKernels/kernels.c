@@ -390,6 +390,17 @@ static void attend_portable(const mk_attention *a, const float *q, const float *
     }
 }
 
+void mk_softmax_scaled(float *s, long n, float scale) {
+    if (n <= 0) return;
+#ifdef MK_HAVE_X86
+    if (mk_isa() >= MK_ISA_AVX2) { softmax_avx2(s, n, scale); return; }
+#endif
+    for (long p = 0; p < n; p++) s[p] *= scale;
+    mk_softmax(s, n);
+}
+
+long mk_fetch_add(long *counter, long value) { return __atomic_fetch_add(counter, value, __ATOMIC_RELAXED); }
+
 void mk_attend(const mk_attention *a, const float *q, const float *q2, float *scores, float *out) {
     if (a->length <= 0) return;
 #ifdef MK_HAVE_X86

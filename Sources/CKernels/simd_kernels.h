@@ -292,10 +292,10 @@ static void MK_SUFFIX(attend)(const mk_attention *a, const float *q, const float
         for (long r = 0; r < rows; r++) {
             float s = MK_SUFFIX(dot_f32)(q, block + a->key_offset + r * a->key_stride, a->key_length);
             if (second) s += MK_SUFFIX(dot_f32)(q2, block + a->key2_offset + r * a->key2_stride, a->key2_length);
-            scores[p0 + r] = s * a->scale;
+            scores[p0 + r] = s;
         }
     }
-    mk_softmax(scores, a->length);
+    mk_softmax_scaled(scores, a->length, a->scale);
     memset(out, 0, sizeof(float) * (size_t)a->value_length);
     for (long p0 = 0, b = 0; p0 < a->length; p0 += a->block_size, b++) {
         const float *block = a->blocks[b] + a->value_offset;
@@ -604,6 +604,31 @@ static inline __m256 MK_SUFFIX(exp8)(__m256 x) {
     p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
     __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+// s = softmax(s · scale) (scale > 0), with the vector exp.
+static void MK_SUFFIX(softmax)(float *s, long n, float scale) {
+    long i = 0;
+    __m256 vmax = _mm256_set1_ps(-INFINITY);
+    for (; i + 8 <= n; i += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(s + i));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    float top = _mm_cvtss_f32(m4);
+    for (; i < n; i++) top = s[i] > top ? s[i] : top;
+    top *= scale;
+    const __m256 vscale = _mm256_set1_ps(scale), vtop = _mm256_set1_ps(top);
+    __m256 vsum = _mm256_setzero_ps();
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 e = MK_SUFFIX(exp8)(_mm256_fmsub_ps(_mm256_loadu_ps(s + i), vscale, vtop));
+        _mm256_storeu_ps(s + i, e);
+        vsum = _mm256_add_ps(vsum, e);
+    }
+    float total = MK_SUFFIX(hsum)(vsum);
+    for (; i < n; i++) { s[i] = expf(s[i] * scale - top); total += s[i]; }
+    const __m256 inv = _mm256_set1_ps(1.0f / total);
+    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(s + i, _mm256_mul_ps(_mm256_loadu_ps(s + i), inv));
+    for (; i < n; i++) s[i] *= 1.0f / total;
 }
 
 static void MK_SUFFIX(silu_mul)(float *gate, const float *up, long count) {

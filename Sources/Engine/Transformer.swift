@@ -218,12 +218,16 @@ public final class Transformer: @unchecked Sendable {
         }
         let out = work.attention.ensure(n * heads * vLen)
         let scores = work.heads.ensure(pool.threads * scoreFloats)
+        // The costliest sequences (most rows) first, so that no thread is left with a big one at the end.
+        work.headSegments.sort { $0.n * ($0.start + $0.n) > $1.n * ($1.start + $1.n) }
+        work.nextTask.pointee = 0
         work.headSegments.withUnsafeBufferPointer { segments in
             var job = StandardHeads(
                 q: q, out: out, scores: scores, scoreStride: scoreFloats, segments: segments.baseAddress!,
                 keyWidth: kWidth, valueWidth: vWidth, qWidth: qWidth, kLen: kLen, vLen: vLen, heads: heads,
-                group: heads / kvHeads, scale: attentionScale)
-            withUnsafePointer(to: &job) { pool.parallelFor(segments.count * heads, context: $0, StandardHeads.run) }
+                group: heads / kvHeads, scale: attentionScale, next: work.nextTask, total: segments.count * heads)
+            let tasks = min(pool.threads, job.total)
+            withUnsafePointer(to: &job) { pool.parallelFor(tasks, context: $0, StandardHeads.run) }
         }
         let projected = work.projected.ensure(n * e)
         project(a.output, out, n, projected)
@@ -276,13 +280,16 @@ public final class Transformer: @unchecked Sendable {
         // Per thread: absorbed query (lora), attended latent (lora), one dequantized row (lora), scores (span).
         let perThread = 3 * lora + maxSpan
         let scratch = work.heads.ensure(pool.threads * perThread)
+        work.headSegments.sort { $0.n * ($0.start + $0.n) > $1.n * ($1.start + $1.n) }
+        work.nextTask.pointee = 0
         work.headSegments.withUnsafeBufferPointer { segments in
             var job = LatentHeads(
                 q: q, out: out, scratch: scratch, perThread: perThread, segments: segments.baseAddress!,
                 heads: heads, qWidth: qWidth, kLen: kLen, vLen: vLen, nope: nope, ropeDims: ropeDims, lora: lora,
                 scale: attentionScale, projections: a.heads, absorbedKeys: a.absorbedKeys, serial: serial,
-                activations: activations)
-            withUnsafePointer(to: &job) { pool.parallelFor(segments.count * heads, context: $0, LatentHeads.run) }
+                activations: activations, next: work.nextTask, total: segments.count * heads)
+            let tasks = min(pool.threads, job.total)
+            withUnsafePointer(to: &job) { pool.parallelFor(tasks, context: $0, LatentHeads.run) }
         }
         let projected = work.projected.ensure(n * e)
         project(a.output, out, n, projected)
@@ -409,6 +416,9 @@ private struct StandardHeads {
     let segments: UnsafePointer<HeadSegment>
     let keyWidth, valueWidth, qWidth, kLen, vLen, heads, group: Int
     let scale: Float
+    /// Tasks are claimed one at a time from `next` (the range a thread is given is ignored).
+    let next: UnsafeMutablePointer<Int>
+    let total: Int
 
     /// From this many query rows on, a head's scores and weighted values are two matrix products (the
     /// masked half is computed and zeroed) instead of a dot product per row and position.
@@ -417,7 +427,9 @@ private struct StandardHeads {
     static func run(_ context: UnsafeRawPointer, _ chunk: Int, _ range: Range<Int>) {
         let j = context.assumingMemoryBound(to: StandardHeads.self).pointee
         let s = j.scores + chunk * j.scoreStride
-        for task in range {
+        while true {
+            let task = mk_fetch_add(j.next, 1)
+            if task >= j.total { break }
             let g = j.segments[task / j.heads], head = task % j.heads
             let kvHead = head / j.group, span = g.start + g.n
             let q = j.q + g.row * j.qWidth, out = j.out + g.row * j.heads * j.vLen
@@ -458,13 +470,17 @@ private struct LatentHeads {
     let absorbedKeys: ExpertMatrices?
     let serial: ThreadPool
     let activations: Activations
+    let next: UnsafeMutablePointer<Int>
+    let total: Int
 
     static func run(_ context: UnsafeRawPointer, _ chunk: Int, _ range: Range<Int>) {
         let j = context.assumingMemoryBound(to: LatentHeads.self).pointee
         let lora = j.lora
         let qAbsorbed = j.scratch + chunk * j.perThread, attended = qAbsorbed + lora
         let rowBuffer = attended + lora, s = rowBuffer + lora
-        for task in range {
+        while true {
+            let task = mk_fetch_add(j.next, 1)
+            if task >= j.total { break }
             let g = j.segments[task / j.heads], head = task % j.heads
             for t in 0..<g.n {
                 let qNope = j.q + (g.row + t) * j.qWidth + head * j.kLen, qRope = qNope + j.nope

@@ -46,6 +46,10 @@ final class Workspace {
     var segments: [Transformer.Segment] = []
     var headSegments: [HeadSegment] = []
     var logitRows: [Int] = []
+    /// The next attention task to claim (threads take tasks one at a time: their costs differ widely).
+    let nextTask = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+
+    deinit { nextTask.deallocate() }
 }
 
 #if canImport(Glibc)

@@ -77,6 +77,10 @@ void mk_sgemm(const float *x, long n, const float *w, long rows, long cols, floa
 /// Row-major, OpenBLAS when present, else plain loops (attention over a prompt: scores and weighted values).
 void mk_sgemm_ex(int trans_b, long m, long n, long k, const float *a, long lda, const float *b, long ldb, float beta,
                  float *c, long ldc);
+/// s = softmax(s · scale) over n entries (scale > 0; a vector exp where the level has one).
+void mk_softmax_scaled(float *s, long n, float scale);
+/// Adds `value` to `*counter` atomically and returns what it held (threads claiming tasks one at a time).
+long mk_fetch_add(long *counter, long value);
 /// Row t of `s` (rows ld apart): the first first_length + t entries scaled, softmaxed; the rest set to 0.
 void mk_causal_softmax(float *s, long rows, long ld, long first_length, float scale);
 
