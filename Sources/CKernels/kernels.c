@@ -367,26 +367,70 @@ void mk_silu_mul(float *gate, const float *up, long count) {
 
 // ---- Attention ----------------------------------------------------------------------------------------------
 
-static void attend_portable(const mk_attention *a, const float *q, const float *q2, float *scores, float *out) {
+// The address of row r's part at `offset` in a block (offsets and strides in bytes).
+#define MK_ROW(block, offset, stride, r) ((const uint8_t *)(block) + (offset) + (r) * (stride))
+
+static void axpy_row_portable(uint32_t type, float w, const void *x, float *y, long count) {
+    switch (type) {
+    case MK_F16: { const uint16_t *h = x; for (long i = 0; i < count; i++) y[i] += w * mk_f16(h[i]); break; }
+    case MK_Q8_0: {
+        const uint8_t *blk = x;
+        for (long b = 0; b < count / 32; b++, blk += 34) {
+            float d = w * mk_f16(mk_u16(blk));
+            const int8_t *q = (const int8_t *)(blk + 2);
+            for (int j = 0; j < 32; j++) y[32 * b + j] += d * (float)q[j];
+        }
+        break;
+    }
+    default: { const float *f = x; for (long i = 0; i < count; i++) y[i] += w * f[i]; break; }
+    }
+}
+
+void mk_axpy_row(uint32_t type, float a, const void *x, float *y, long count) {
+#ifdef MK_HAVE_X86
+    if (mk_isa() >= MK_ISA_AVX2) { axpy_row_avx2(type, a, x, y, count); return; }
+#endif
+    axpy_row_portable(type, a, x, y, count);
+}
+
+static float dot_q8f_portable(const void *w, const void *a, long cols) {
+    const uint8_t *blk = w;
+    const float *y = a;
+    float sum = 0;
+    for (long b = 0; b < cols / 32; b++, blk += 34) {
+        const int8_t *q = (const int8_t *)(blk + 2);
+        float s = 0;
+        for (int j = 0; j < 32; j++) s += (float)q[j] * y[32 * b + j];
+        sum += mk_f16(mk_u16(blk)) * s;
+    }
+    return sum;
+}
+
+// Any row type against a float query: f16 rows through the weight kernel, q8_0 rows dequantized on the fly
+// (the query stays in float: only the stored keys are rounded).
+static void attend_typed(int isa, const mk_attention *a, const float *q, const float *q2, float *scores, float *out) {
+    dot_fn dot = a->type == MK_Q8_0 ? dot_q8f_portable : kernel(isa, a->type);
+#ifdef MK_HAVE_X86
+    if (a->type == MK_Q8_0 && isa >= MK_ISA_AVX2) dot = dot_q8f_avx2;
+#endif
+    const void *x = q, *x2 = q2;
+    int second = q2 && a->key2_length;
     for (long p0 = 0, b = 0; p0 < a->length; p0 += a->block_size, b++) {
-        const float *block = a->blocks[b];
+        const void *block = a->blocks[b];
         long rows = a->length - p0 < a->block_size ? a->length - p0 : a->block_size;
         for (long r = 0; r < rows; r++) {
-            float s = dot_f32_portable(q, block + a->key_offset + r * a->key_stride, a->key_length);
-            if (q2 && a->key2_length) s += dot_f32_portable(q2, block + a->key2_offset + r * a->key2_stride, a->key2_length);
-            scores[p0 + r] = s * a->scale;
+            float s = dot(MK_ROW(block, a->key_offset, a->key_stride, r), x, a->key_length);
+            if (second) s += dot(MK_ROW(block, a->key2_offset, a->key2_stride, r), x2, a->key2_length);
+            scores[p0 + r] = s;
         }
     }
-    mk_softmax(scores, a->length);
+    mk_softmax_scaled(scores, a->length, a->scale);
     for (long i = 0; i < a->value_length; i++) out[i] = 0;
     for (long p0 = 0, b = 0; p0 < a->length; p0 += a->block_size, b++) {
-        const float *block = a->blocks[b];
+        const void *block = a->blocks[b];
         long rows = a->length - p0 < a->block_size ? a->length - p0 : a->block_size;
-        for (long r = 0; r < rows; r++) {
-            const float *v = block + a->value_offset + r * a->value_stride;
-            float w = scores[p0 + r];
-            for (long i = 0; i < a->value_length; i++) out[i] += w * v[i];
-        }
+        for (long r = 0; r < rows; r++)
+            mk_axpy_row(a->type, scores[p0 + r], MK_ROW(block, a->value_offset, a->value_stride, r), out, a->value_length);
     }
 }
 
@@ -403,18 +447,24 @@ long mk_fetch_add(long *counter, long value) { return __atomic_fetch_add(counter
 
 void mk_attend(const mk_attention *a, const float *q, const float *q2, float *scores, float *out) {
     if (a->length <= 0) return;
+    int isa = mk_isa();
 #ifdef MK_HAVE_X86
-    if (mk_isa() >= MK_ISA_AVX2) { attend_avx2(a, q, q2, scores, out); return; }
+    if (isa >= MK_ISA_AVX2 && a->type == MK_F32) { attend_avx2(a, q, q2, scores, out); return; }
 #endif
-    attend_portable(a, q, q2, scores, out);
+    attend_typed(isa, a, q, q2, scores, out);
 }
 
-void mk_gather_rows(const float *const *blocks, long block_size, long offset, long stride, long width, long length,
-                    float *dst) {
+void mk_gather_rows(const void *const *blocks, long block_size, uint32_t type, long offset, long stride, long width,
+                    long length, float *dst) {
     for (long p0 = 0, b = 0; p0 < length; p0 += block_size, b++) {
-        const float *block = blocks[b] + offset;
         long rows = length - p0 < block_size ? length - p0 : block_size;
-        for (long r = 0; r < rows; r++) memcpy(dst + (p0 + r) * width, block + r * stride, sizeof(float) * (size_t)width);
+        for (long r = 0; r < rows; r++) {
+            const void *row = MK_ROW(blocks[b], offset, stride, r);
+            float *y = dst + (p0 + r) * width;
+            if (type == MK_F32) { memcpy(y, row, sizeof(float) * (size_t)width); continue; }
+            for (long i = 0; i < width; i++) y[i] = 0;
+            mk_axpy_row(type, 1.0f, row, y, width);
+        }
     }
 }
 

@@ -287,7 +287,7 @@ static inline void MK_SUFFIX(axpy)(float a, const float *x, float *y, long count
 static void MK_SUFFIX(attend)(const mk_attention *a, const float *q, const float *q2, float *scores, float *out) {
     const int second = q2 && a->key2_length;
     for (long p0 = 0, b = 0; p0 < a->length; p0 += a->block_size, b++) {
-        const float *block = a->blocks[b];
+        const uint8_t *block = a->blocks[b];
         long rows = a->length - p0 < a->block_size ? a->length - p0 : a->block_size;
         for (long r = 0; r < rows; r++) {
             float s = MK_SUFFIX(dot_f32)(q, block + a->key_offset + r * a->key_stride, a->key_length);
@@ -298,9 +298,54 @@ static void MK_SUFFIX(attend)(const mk_attention *a, const float *q, const float
     mk_softmax_scaled(scores, a->length, a->scale);
     memset(out, 0, sizeof(float) * (size_t)a->value_length);
     for (long p0 = 0, b = 0; p0 < a->length; p0 += a->block_size, b++) {
-        const float *block = a->blocks[b] + a->value_offset;
+        const uint8_t *block = (const uint8_t *)a->blocks[b] + a->value_offset;
         long rows = a->length - p0 < a->block_size ? a->length - p0 : a->block_size;
-        for (long r = 0; r < rows; r++) MK_SUFFIX(axpy)(scores[p0 + r], block + r * a->value_stride, out, a->value_length);
+        for (long r = 0; r < rows; r++)
+            MK_SUFFIX(axpy)(scores[p0 + r], (const float *)(block + r * a->value_stride), out, a->value_length);
+    }
+}
+
+// Σ x·y for a q8_0 row x and float y (the query against 8-bit keys, kept in float).
+static float MK_SUFFIX(dot_q8f)(const void *w, const void *a, long cols) {
+    const uint8_t *blk = w;
+    const float *y = a;
+    __m256 acc = _mm256_setzero_ps();
+    for (long b = 0; b < cols / 32; b++, blk += 34) {
+        const int8_t *q = (const int8_t *)(blk + 2);
+        __m256 s = _mm256_setzero_ps();
+        for (int j = 0; j < 32; j += 8) {
+            __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(q + j))));
+            s = _mm256_fmadd_ps(v, _mm256_loadu_ps(y + 32 * b + j), s);
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(mk_f16(mk_u16(blk))), s, acc);
+    }
+    return MK_SUFFIX(hsum)(acc);
+}
+
+// y += a · x for a row stored as f32, f16 or q8_0.
+static void MK_SUFFIX(axpy_row)(uint32_t type, float a, const void *x, float *y, long count) {
+    if (type == MK_F16) {
+        const uint16_t *h = x;
+        __m256 s = _mm256_set1_ps(a);
+        long i = 0;
+        for (; i + 8 <= count; i += 8) {
+            __m256 v = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i)));
+            _mm256_storeu_ps(y + i, _mm256_fmadd_ps(s, v, _mm256_loadu_ps(y + i)));
+        }
+        for (; i < count; i++) y[i] += a * mk_f16(h[i]);
+    } else if (type == MK_Q8_0) {
+        const uint8_t *blk = x;
+        for (long b = 0; b < count / 32; b++, blk += 34) {
+            __m256 d = _mm256_set1_ps(a * mk_f16(mk_u16(blk)));
+            const int8_t *q = (const int8_t *)(blk + 2);
+            for (int j = 0; j < 32; j += 8) {
+                __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(q + j))));
+                float *o = y + 32 * b + j;
+                _mm256_storeu_ps(o, _mm256_fmadd_ps(d, v, _mm256_loadu_ps(o)));
+            }
+        }
+    } else {
+        MK_SUFFIX(axpy)(a, x, y, count);
     }
 }
 

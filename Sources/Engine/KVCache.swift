@@ -1,11 +1,12 @@
 import Foundation
+import Kernels
 
 /// Keys and values of one sequence, per layer, for positions 0..<count, stored in fixed-size blocks of a
 /// `KVBlockPool` (paged: a block table maps positions to blocks, so sequences with the same prefix hold the same
 /// blocks).
 ///
-/// A block holds `blockTokens` positions of every layer: per layer its keys (`keyWidth` floats a position), then
-/// its values (`valueWidth` floats a position). Standard attention stores `headCountKV × keyLength` keys and
+/// A block holds `blockTokens` positions of every layer: per layer its keys (`keyWidth` elements a position),
+/// then its values (`valueWidth` elements a position), stored as the pool's `type` (f32, f16 or q8_0). Standard attention stores `headCountKV × keyLength` keys and
 /// `headCountKV × valueLength` values a position; latent attention (deepseek2) stores the normalised latent
 /// (`kvLoraRank`) as "values" and the rotary key part (`rope dims`) as "keys".
 ///
@@ -22,7 +23,7 @@ public final class KVCache: @unchecked Sendable {
     /// Block ids in position order.
     private(set) var blocks: [Int] = []
     /// Block storage in position order, as the attention kernels read it.
-    let table: UnsafeMutablePointer<UnsafePointer<Float>?>
+    let table: UnsafeMutablePointer<UnsafeRawPointer?>
     /// Full blocks already offered to the prefix index.
     private var published = 0
     /// Blocks promised by `reserve` and not taken yet.
@@ -33,9 +34,9 @@ public final class KVCache: @unchecked Sendable {
     var blockTokens: Int { pool.blockTokens }
 
     /// A cache of its own, outside any shared pool (room for `capacity` positions, default the context length).
-    public convenience init(config: ModelConfig, capacity: Int? = nil) {
+    public convenience init(config: ModelConfig, capacity: Int? = nil, type: TensorType = .f32) {
         let positions = max(1, capacity ?? config.contextLength)
-        let pool = KVBlockPool(config: config, budgetBytes: nil, sharing: false)
+        let pool = KVBlockPool(config: config, budgetBytes: nil, sharing: false, type: type)
         pool.setBudget(blocks: (positions + pool.blockTokens - 1) / pool.blockTokens + 1)
         self.init(pool: pool, capacity: positions)
     }
@@ -89,7 +90,7 @@ public final class KVCache: @unchecked Sendable {
         // The pool's prefix is longer: start over from it.
         truncate(to: 0)
         blocks = found.blocks
-        for (i, id) in blocks.enumerated() { table[i] = UnsafePointer(pool.storage(id)) }
+        for (i, id) in blocks.enumerated() { table[i] = UnsafeRawPointer(pool.storage(id)) }
         count = found.positions
         tokens = Array(prompt[..<found.positions])
         published = found.shared
@@ -122,14 +123,14 @@ public final class KVCache: @unchecked Sendable {
             let last = blocks.count - 1
             if let copy = try pool.makeWritable(blocks[last], cache: self) {
                 blocks[last] = copy
-                table[last] = UnsafePointer(pool.storage(copy))
+                table[last] = UnsafeRawPointer(pool.storage(copy))
                 published = min(published, last)
             }
         }
         let needed = (end + blockTokens - 1) / blockTokens
         while blocks.count < needed {
             let id = try pool.acquire(for: self)
-            table[blocks.count] = UnsafePointer(pool.storage(id))
+            table[blocks.count] = UnsafeRawPointer(pool.storage(id))
             blocks.append(id)
         }
     }
@@ -145,7 +146,7 @@ public final class KVCache: @unchecked Sendable {
             if let existing = pool.publish(block: blocks[i], parent: i > 0 ? blocks[i - 1] : nil,
                                            tokens: tokens[start..<(start + blockTokens)]) {
                 blocks[i] = existing
-                table[i] = UnsafePointer(pool.storage(existing))
+                table[i] = UnsafeRawPointer(pool.storage(existing))
             }
             published += 1
         }
@@ -160,19 +161,23 @@ public final class KVCache: @unchecked Sendable {
 
     func heldBlocks() -> [Int] { blocks }
 
-    func key(layer: Int, position: Int) -> UnsafeMutablePointer<Float> {
-        UnsafeMutablePointer(mutating: table[position / blockTokens]!)
-            + layer * pool.layerFloats + (position % blockTokens) * keyWidth
+    /// Stores `keyWidth` floats as the key of `position` in `layer` (converted to the pool's type).
+    func storeKey(layer: Int, position: Int, from source: UnsafePointer<Float>) {
+        let row = UnsafeMutableRawPointer(mutating: table[position / blockTokens]!)
+            + keyOffset(layer: layer) + (position % blockTokens) * pool.keyRowBytes
+        Quant.quantize(pool.type, source, row, count: keyWidth)
     }
 
-    func value(layer: Int, position: Int) -> UnsafeMutablePointer<Float> {
-        UnsafeMutablePointer(mutating: table[position / blockTokens]!)
-            + layer * pool.layerFloats + blockTokens * keyWidth + (position % blockTokens) * valueWidth
+    /// Stores `valueWidth` floats as the value of `position` in `layer`.
+    func storeValue(layer: Int, position: Int, from source: UnsafePointer<Float>) {
+        let row = UnsafeMutableRawPointer(mutating: table[position / blockTokens]!)
+            + valueOffset(layer: layer) + (position % blockTokens) * pool.valueRowBytes
+        Quant.quantize(pool.type, source, row, count: valueWidth)
     }
 
-    /// Floats from a block's start to this layer's keys and values.
-    func keyOffset(layer: Int) -> Int { layer * pool.layerFloats }
-    func valueOffset(layer: Int) -> Int { layer * pool.layerFloats + blockTokens * keyWidth }
+    /// Bytes from a block's start to this layer's keys and values.
+    func keyOffset(layer: Int) -> Int { layer * pool.layerBytes }
+    func valueOffset(layer: Int) -> Int { layer * pool.layerBytes + blockTokens * pool.keyRowBytes }
 }
 
 /// The KV blocks of one model's sequences: a memory budget, a prefix index over token ids, and eviction.
@@ -191,12 +196,12 @@ public final class KVBlockPool: @unchecked Sendable {
     public let blockTokens: Int
     public let layers: Int
     let keyWidth, valueWidth: Int
-    /// Floats of one layer in a block (keys then values).
-    let layerFloats: Int
-    /// Floats of one block.
-    let blockFloats: Int
-    /// Bytes of one block.
-    public var blockBytes: Int { blockFloats * MemoryLayout<Float>.size }
+    /// How keys and values are stored: f32 (exact), f16, or q8_0 (8 bits with a scale per 32 values).
+    public let type: TensorType
+    /// Bytes of one position's keys and values, of one layer in a block (keys then values), of one block.
+    let keyRowBytes, valueRowBytes: Int
+    let layerBytes: Int
+    public let blockBytes: Int
     /// Whether blocks are indexed and shared between sequences (false: a private cache's pool).
     public let sharing: Bool
     /// How much a hit counts against recency in eviction, in lookups.
@@ -223,7 +228,7 @@ public final class KVBlockPool: @unchecked Sendable {
 
     private let lock = NSLock()
     private var budget: Int
-    private var storageByID: [UnsafeMutablePointer<Float>?] = []
+    private var storageByID: [UnsafeMutableRawPointer?] = []
     private var refs: [Int] = []
     private var nodes: [PrefixNode?] = []
     private var freeIDs: [Int] = []
@@ -234,8 +239,29 @@ public final class KVBlockPool: @unchecked Sendable {
     private let root = PrefixNode(block: -1, tokens: [], parent: nil)
     private var counters = Stats()
 
+    /// The KV storage types: f32 (exact, the default), f16 and q8_0.
+    public static let types: [TensorType] = [.f32, .f16, .q8_0]
+
+    /// Why `config`'s keys and values cannot be stored as `type`, or nil when they can.
+    public static func unsupported(_ type: TensorType, config: ModelConfig) -> String? {
+        guard types.contains(type) else {
+            return "KV cache type \(type.name.lowercased()) is not supported; use f32, f16 or q8_0"
+        }
+        guard type == .q8_0 else { return nil }
+        let widths = config.architecture == .deepseek2
+            ? [config.rope.dimensions, config.kvLoraRank]
+            : [config.keyLength, config.valueLength]
+        if let bad = widths.first(where: { $0 % 32 != 0 }) {
+            return "a q8_0 KV cache needs head sizes that are multiples of 32 (this model has \(bad)); use f16"
+        }
+        return nil
+    }
+
     /// A pool for `config`'s caches; `budgetBytes` nil: a quarter of the machine's memory.
-    public init(config: ModelConfig, budgetBytes: Int?, sharing: Bool = true, blockTokens: Int = 16) {
+    /// - Precondition: `unsupported(type, config:)` is nil.
+    public init(config: ModelConfig, budgetBytes: Int?, sharing: Bool = true, blockTokens: Int = 16,
+                type: TensorType = .f32) {
+        precondition(Self.unsupported(type, config: config) == nil, Self.unsupported(type, config: config) ?? "")
         let (keyWidth, valueWidth) = config.architecture == .deepseek2
             ? (config.rope.dimensions, config.kvLoraRank)
             : (config.headCountKV * config.keyLength, config.headCountKV * config.valueLength)
@@ -243,12 +269,18 @@ public final class KVBlockPool: @unchecked Sendable {
         self.layers = config.blockCount
         self.keyWidth = keyWidth
         self.valueWidth = valueWidth
-        layerFloats = self.blockTokens * (keyWidth + valueWidth)
-        blockFloats = layerFloats * config.blockCount
+        self.type = type
+        keyRowBytes = keyWidth / type.blockSize * type.blockBytes
+        valueRowBytes = valueWidth / type.blockSize * type.blockBytes
+        layerBytes = self.blockTokens * (keyRowBytes + valueRowBytes)
+        blockBytes = layerBytes * config.blockCount
         self.sharing = sharing
         let bytes = budgetBytes ?? Self.defaultBudgetBytes
-        budget = max(1, bytes / max(1, layerFloats * config.blockCount * MemoryLayout<Float>.size))
+        budget = max(1, bytes / max(1, blockBytes))
     }
+
+    /// Bytes of `elements` consecutive elements of a stored row (a head's slice).
+    func rowBytes(_ elements: Int) -> Int { elements / type.blockSize * type.blockBytes }
 
     deinit {
         for pointer in storageByID { pointer?.deallocate() }
@@ -358,7 +390,7 @@ public final class KVBlockPool: @unchecked Sendable {
                     continue
                 }
                 guard let id = newBlock() else { added.append(nil); continue }
-                UnsafeMutableRawPointer(storageByID[id]!).copyMemory(from: record.bytes, byteCount: blockBytes)
+                storageByID[id]!.copyMemory(from: record.bytes, byteCount: blockBytes)
                 let node = PrefixNode(block: id, tokens: record.tokens, parent: parentNode)
                 node.hits = record.hits
                 parentNode.children.append(node)
@@ -372,7 +404,7 @@ public final class KVBlockPool: @unchecked Sendable {
 
     // MARK: - Used by KVCache
 
-    func storage(_ id: Int) -> UnsafeMutablePointer<Float> { lock.withLock { storageByID[id]! } }
+    func storage(_ id: Int) -> UnsafeMutableRawPointer { lock.withLock { storageByID[id]! } }
 
     func reserve(_ blocks: Int) -> Bool {
         lock.withLock {
@@ -415,7 +447,7 @@ public final class KVBlockPool: @unchecked Sendable {
             guard let copy = newBlock() else {
                 throw KVBudgetError(budgetBytes: budget * blockBytes, heldBytes: held * blockBytes)
             }
-            storageByID[copy]!.update(from: storageByID[id]!, count: blockFloats)
+            storageByID[copy]!.copyMemory(from: storageByID[id]!, byteCount: blockBytes)
             refs[copy] = 1
             held += 1
             unreference(id)
@@ -488,7 +520,7 @@ public final class KVBlockPool: @unchecked Sendable {
                 refs[best.block] += 1
                 if refs[best.block] == 1 { held += 1 }
                 if let copy = newBlock() {
-                    storageByID[copy]!.update(from: storageByID[best.block]!, count: blockFloats)
+                    storageByID[copy]!.copyMemory(from: storageByID[best.block]!, byteCount: blockBytes)
                     refs[copy] = 1
                     held += 1
                     taken.append(copy)
@@ -522,7 +554,7 @@ public final class KVBlockPool: @unchecked Sendable {
             refs.append(0)
             nodes.append(nil)
         }
-        storageByID[id] = .allocate(capacity: blockFloats)
+        storageByID[id] = .allocate(byteCount: blockBytes, alignment: 64)
         allocated += 1
         return id
     }

@@ -7,10 +7,11 @@ import Glibc
 /// compute the same files again.
 ///
 /// One file per model and numerics, `DIR/<key>.kvcache`, where the key combines the model file's content
-/// fingerprint, the activation mode and the block layout (other models never read each other's file). The
+/// fingerprint, the activation mode, the KV type and the block layout (other models never read each other's
+/// file). The
 /// file (little-endian):
 ///
-///     "MOEKV001"  key u64  blockTokens u32  layers u32  keyWidth u32  valueWidth u32  elementBytes u32
+///     "MOEKV001"  key u64  blockTokens u32  layers u32  keyWidth u32  valueWidth u32  type u32 (ggml's id)
 ///     per record: parent i32 (-1: root; else an earlier record)  hits u32  tokens u32  token ids i32 × tokens
 ///     block bytes
 ///     records u32  FNV-1a 64 (over 32-bit words) of everything before it
@@ -28,7 +29,7 @@ public struct KVStore: Sendable {
         var key = model.transformer.file.contentFingerprint
         let pool = model.transformer.kvPool
         for value in [UInt64(model.transformer.activations == .exact ? 1 : 2), UInt64(pool.blockTokens),
-                      UInt64(pool.blockBytes)] {
+                      UInt64(pool.blockBytes), UInt64(pool.type.rawValue)] {
             key = (key ^ value) &* 0x100_0000_01b3
         }
         self.key = key
@@ -68,9 +69,8 @@ public struct KVStore: Sendable {
         func u64(_ at: Int) -> UInt64 { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
         guard u64(8) == key else { throw bad("was written for another model or other settings") }
         guard Int(u32(16)) == pool.blockTokens, Int(u32(20)) == pool.layers, Int(u32(24)) == pool.keyWidth,
-              Int(u32(28)) == pool.valueWidth, Int(u32(32)) * pool.blockTokens * (pool.keyWidth + pool.valueWidth)
-                * pool.layers == pool.blockBytes
-        else { throw bad("has another block layout") }
+              Int(u32(28)) == pool.valueWidth, u32(32) == pool.type.rawValue
+        else { throw bad("has another block layout or KV type") }
         let body = raw.count - 12
         guard Self.fnv(UnsafeRawBufferPointer(rebasing: raw[0..<(body + 4)])) == u64(body + 4) else {
             throw bad("is corrupted (its checksum does not match) or truncated")
@@ -119,7 +119,7 @@ public struct KVStore: Sendable {
         func write32(_ value: UInt32) { withUnsafeBytes(of: value.littleEndian) { write($0) } }
         Self.magic.withUnsafeBytes { write($0) }
         withUnsafeBytes(of: key.littleEndian) { write($0) }
-        for value in [pool.blockTokens, pool.layers, pool.keyWidth, pool.valueWidth, MemoryLayout<Float>.size] {
+        for value in [pool.blockTokens, pool.layers, pool.keyWidth, pool.valueWidth, Int(pool.type.rawValue)] {
             write32(UInt32(value))
         }
         let count = pool.forEachIndexed { parent, hits, tokens, bytes in

@@ -42,6 +42,7 @@ public final class Transformer: @unchecked Sendable {
         rope = Rope(config.rope, architecture: config.architecture)
         attentionScale = Rope.attentionScaleCorrection(config.rope) / Float(config.keyLength).squareRoot()
         pool = ThreadPool(threads: max(1, threads))
+        kvPool = KVBlockPool(config: config, budgetBytes: nil, sharing: true)
     }
 
     /// One sequence's input to a batched forward pass: new tokens and the cache they extend.
@@ -61,11 +62,24 @@ public final class Transformer: @unchecked Sendable {
     }
 
     /// A KV cache sized for this model (`capacity` positions, default the model's context length).
-    public func makeCache(capacity: Int? = nil) -> KVCache { KVCache(config: config, capacity: capacity) }
+    public func makeCache(capacity: Int? = nil) -> KVCache { KVCache(config: config, capacity: capacity, type: kvType) }
+
+    /// How caches store keys and values: f32 (exact, the default), f16 or q8_0 (`setKVType`).
+    public private(set) var kvType: TensorType = .f32
 
     /// The shared KV pool (prefix sharing across the sequences of this model: the service, the language
     /// server, completion); its budget is a quarter of the machine's memory until `kvPool.setBudget`.
-    public private(set) lazy var kvPool = KVBlockPool(config: config, budgetBytes: nil, sharing: true)
+    public private(set) var kvPool: KVBlockPool
+
+    /// Stores keys and values as `type` from now on (a new, empty shared pool with the same budget): call
+    /// before any cache is made. Throws when the model's head sizes do not allow the type.
+    public func setKVType(_ type: TensorType) throws {
+        if let why = KVBlockPool.unsupported(type, config: config) { throw ModelError(why) }
+        guard type != kvType else { return }
+        let budget = kvPool.budgetBytes
+        kvType = type
+        kvPool = KVBlockPool(config: config, budgetBytes: budget, sharing: true, type: type)
+    }
 
     /// A cache in the shared pool: it can start from a cached prefix (`reusePrefix`) and leaves its own
     /// prefix for later sequences.
@@ -102,6 +116,10 @@ public final class Transformer: @unchecked Sendable {
                 throw ModelError("a batch holds the same cache twice: each sequence needs its own")
             }
             try validate(input.tokens, cache: input.cache)
+            guard input.cache.pool.type == inputs[0].cache.pool.type else {
+                throw ModelError("a batch mixes KV caches of different types (\(input.cache.pool.type.name) and "
+                                 + "\(inputs[0].cache.pool.type.name))")
+            }
         }
         for input in inputs {
             try input.cache.prepareWrite(input.tokens.count)
@@ -205,8 +223,8 @@ public final class Transformer: @unchecked Sendable {
                 let t = segment.row + i, position = segment.start + i
                 rope.apply(q + t * qWidth, heads: heads, stride: kLen, position: position)
                 rope.apply(k + t * kWidth, heads: kvHeads, stride: kLen, position: position)
-                cache.key(layer: layer, position: position).update(from: k + t * kWidth, count: kWidth)
-                cache.value(layer: layer, position: position).update(from: v + t * vWidth, count: vWidth)
+                cache.storeKey(layer: layer, position: position, from: k + t * kWidth)
+                cache.storeValue(layer: layer, position: position, from: v + t * vWidth)
             }
             let span = segment.start + segment.n
             // The matrix path gathers a head's keys and values (span × (kLen + vLen)) beside its scores.
@@ -216,6 +234,7 @@ public final class Transformer: @unchecked Sendable {
                                                  keyOffset: cache.keyOffset(layer: layer),
                                                  valueOffset: cache.valueOffset(layer: layer)))
         }
+        let kvPool = work.segments[0].cache.pool
         let out = work.attention.ensure(n * heads * vLen)
         let scores = work.heads.ensure(pool.threads * scoreFloats)
         // The costliest sequences (most rows) first, so that no thread is left with a big one at the end.
@@ -224,8 +243,10 @@ public final class Transformer: @unchecked Sendable {
         work.headSegments.withUnsafeBufferPointer { segments in
             var job = StandardHeads(
                 q: q, out: out, scores: scores, scoreStride: scoreFloats, segments: segments.baseAddress!,
-                keyWidth: kWidth, valueWidth: vWidth, qWidth: qWidth, kLen: kLen, vLen: vLen, heads: heads,
-                group: heads / kvHeads, scale: attentionScale, next: work.nextTask, total: segments.count * heads)
+                keyStride: kvPool.keyRowBytes, valueStride: kvPool.valueRowBytes, keyHead: kvPool.rowBytes(kLen),
+                valueHead: kvPool.rowBytes(vLen), type: kvPool.type.rawValue, qWidth: qWidth, kLen: kLen, vLen: vLen,
+                heads: heads, group: heads / kvHeads, scale: attentionScale, next: work.nextTask,
+                total: segments.count * heads)
             let tasks = min(pool.threads, job.total)
             withUnsafePointer(to: &job) { pool.parallelFor(tasks, context: $0, StandardHeads.run) }
         }
@@ -266,9 +287,10 @@ public final class Transformer: @unchecked Sendable {
                 let t = segment.row + i, position = segment.start + i
                 rope.apply(q + t * qWidth + nope, heads: heads, stride: kLen, position: position)
                 let row = kv + t * kvWidth
-                Vector.rmsNorm(row, a.kvANorm, cache.value(layer: layer, position: position), count: lora, eps: c.rmsEpsilon)
+                Vector.rmsNorm(row, a.kvANorm, row, count: lora, eps: c.rmsEpsilon)
+                cache.storeValue(layer: layer, position: position, from: row)
                 rope.apply(row + lora, heads: 1, stride: ropeDims, position: position)
-                cache.key(layer: layer, position: position).update(from: row + lora, count: ropeDims)
+                cache.storeKey(layer: layer, position: position, from: row + lora)
             }
             maxSpan = max(maxSpan, segment.start + segment.n)
             work.headSegments.append(HeadSegment(row: segment.row, n: segment.n, start: segment.start,
@@ -287,7 +309,9 @@ public final class Transformer: @unchecked Sendable {
                 q: q, out: out, scratch: scratch, perThread: perThread, segments: segments.baseAddress!,
                 heads: heads, qWidth: qWidth, kLen: kLen, vLen: vLen, nope: nope, ropeDims: ropeDims, lora: lora,
                 scale: attentionScale, projections: a.heads, absorbedKeys: a.absorbedKeys, serial: serial,
-                activations: activations, next: work.nextTask, total: segments.count * heads)
+                activations: activations, next: work.nextTask, total: segments.count * heads,
+                keyStride: work.segments[0].cache.pool.keyRowBytes, valueStride: work.segments[0].cache.pool.valueRowBytes,
+                type: work.segments[0].cache.pool.type.rawValue)
             let tasks = min(pool.threads, job.total)
             withUnsafePointer(to: &job) { pool.parallelFor(tasks, context: $0, LatentHeads.run) }
         }
@@ -404,7 +428,8 @@ public final class Transformer: @unchecked Sendable {
 /// table, and the offsets of the layer's keys and values in a block.
 struct HeadSegment {
     let row, n, start: Int
-    let blocks: UnsafePointer<UnsafePointer<Float>?>
+    let blocks: UnsafePointer<UnsafeRawPointer?>
+    /// Positions a block; bytes from a block's start to the layer's keys and values.
     let blockSize, keyOffset, valueOffset: Int
 }
 
@@ -414,7 +439,11 @@ private struct StandardHeads {
     let q, out, scores: UnsafeMutablePointer<Float>
     let scoreStride: Int
     let segments: UnsafePointer<HeadSegment>
-    let keyWidth, valueWidth, qWidth, kLen, vLen, heads, group: Int
+    /// Bytes of a position's keys and values, and of one head's slice of them.
+    let keyStride, valueStride, keyHead, valueHead: Int
+    /// How rows are stored (MK_F32, MK_F16, MK_Q8_0).
+    let type: UInt32
+    let qWidth, kLen, vLen, heads, group: Int
     let scale: Float
     /// Tasks are claimed one at a time from `next` (the range a thread is given is ignored).
     let next: UnsafeMutablePointer<Int>
@@ -437,9 +466,10 @@ private struct StandardHeads {
                 // The head's keys and values gathered from the blocks (K_h: span × kLen, V_h: span × vLen),
                 // scores S = Q_h·K_hᵀ (n × span), causal softmax, then S·V_h into the head's output columns.
                 let keys = s + g.n * span, values = keys + span * j.kLen
-                mk_gather_rows(g.blocks, g.blockSize, g.keyOffset + kvHead * j.kLen, j.keyWidth, j.kLen, span, keys)
-                mk_gather_rows(g.blocks, g.blockSize, g.valueOffset + kvHead * j.vLen, j.valueWidth, j.vLen, span,
-                               values)
+                mk_gather_rows(g.blocks, g.blockSize, j.type, g.keyOffset + kvHead * j.keyHead, j.keyStride, j.kLen,
+                               span, keys)
+                mk_gather_rows(g.blocks, g.blockSize, j.type, g.valueOffset + kvHead * j.valueHead, j.valueStride,
+                               j.vLen, span, values)
                 mk_sgemm_ex(1, g.n, span, j.kLen, q + head * j.kLen, j.qWidth, keys, j.kLen, 0, s, span)
                 mk_causal_softmax(s, g.n, span, g.start + 1, j.scale)
                 mk_sgemm_ex(0, g.n, j.vLen, span, s, span, values, j.vLen, 0, out + head * j.vLen, j.heads * j.vLen)
@@ -448,11 +478,11 @@ private struct StandardHeads {
             for t in 0..<g.n {
                 let qh = q + t * j.qWidth + head * j.kLen
                 var a = mk_attention(
-                    blocks: g.blocks, block_size: g.blockSize,
-                    key_offset: g.keyOffset + kvHead * j.kLen, key_stride: j.keyWidth, key_length: j.kLen,
+                    blocks: g.blocks, block_size: g.blockSize, type: j.type,
+                    key_offset: g.keyOffset + kvHead * j.keyHead, key_stride: j.keyStride, key_length: j.kLen,
                     key2_offset: 0, key2_stride: 0, key2_length: 0,
-                    value_offset: g.valueOffset + kvHead * j.vLen, value_stride: j.valueWidth, value_length: j.vLen,
-                    length: g.start + t + 1, scale: j.scale)
+                    value_offset: g.valueOffset + kvHead * j.valueHead, value_stride: j.valueStride,
+                    value_length: j.vLen, length: g.start + t + 1, scale: j.scale)
                 mk_attend(&a, qh, nil, s, out + (t * j.heads + head) * j.vLen)
             }
         }
@@ -472,6 +502,9 @@ private struct LatentHeads {
     let activations: Activations
     let next: UnsafeMutablePointer<Int>
     let total: Int
+    /// Bytes of a position's rotary keys and latent, and how they are stored.
+    let keyStride, valueStride: Int
+    let type: UInt32
 
     static func run(_ context: UnsafeRawPointer, _ chunk: Int, _ range: Range<Int>) {
         let j = context.assumingMemoryBound(to: LatentHeads.self).pointee
@@ -500,10 +533,10 @@ private struct LatentHeads {
                     }
                 }
                 var a = mk_attention(
-                    blocks: g.blocks, block_size: g.blockSize,
-                    key_offset: g.valueOffset, key_stride: lora, key_length: lora,
-                    key2_offset: g.keyOffset, key2_stride: j.ropeDims, key2_length: j.ropeDims,
-                    value_offset: g.valueOffset, value_stride: lora, value_length: lora,
+                    blocks: g.blocks, block_size: g.blockSize, type: j.type,
+                    key_offset: g.valueOffset, key_stride: j.valueStride, key_length: lora,
+                    key2_offset: g.keyOffset, key2_stride: j.keyStride, key2_length: j.ropeDims,
+                    value_offset: g.valueOffset, value_stride: j.valueStride, value_length: lora,
                     length: g.start + t + 1, scale: j.scale)
                 mk_attend(&a, qAbsorbed, qRope, s, attended)
                 let o = j.out + ((g.row + t) * j.heads + head) * j.vLen

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Foundation
+import Kernels
 import Syntax
 
 /// Options every model-using command shares.
@@ -16,9 +17,20 @@ struct ModelOptions: ParsableArguments {
             + "for golden tests). Also set by the environment variable MOECODER_EXACT=1."))
     var exact = false
 
+    @Option(name: .customLong("kv-type"), help: ArgumentHelp(
+        "How the KV cache stores keys and values: f32 (exact, the default), f16, or q8_0 (8 bits with a scale "
+            + "per 32 values: about a quarter of the memory; see the README for its measured cost).",
+        valueName: "type"))
+    var kvType = "f32"
+
     func validate() throws {
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if Self.kvTypes[kvType.lowercased()] == nil {
+            throw ValidationError("--kv-type must be f32, f16 or q8_0, not '\(kvType)'")
+        }
     }
+
+    static let kvTypes: [String: TensorType] = ["f32": .f32, "f16": .f16, "q8_0": .q8_0]
 
     /// Opens the model, turning load errors into messages that say what to do.
     func load() throws -> LanguageModel {
@@ -31,6 +43,7 @@ struct ModelOptions: ParsableArguments {
         do {
             let model = try LanguageModel(path: path, threads: threads)
             if exact { model.transformer.activations = .exact }
+            try model.transformer.setKVType(Self.kvTypes[kvType.lowercased()] ?? .f32)
             return model
         } catch let error as ModelError {
             throw CLIFailure(message: error.message)

@@ -156,6 +156,41 @@ import Kernels
         #expect(pool.stats.hitTokens > 0)
     }
 
+    /// Keys and values stored as f16 or q8_0 give logits close to the exact (f32) cache's, on the prompt (the
+    /// matrix attention path) and token by token (the one-row path); q8_0 needs heads of multiples of 32.
+    @Test(arguments: [TensorType.f16, .q8_0])
+    func typedCachesFollowTheExactOne(type: TensorType) throws {
+        let path = ModelFixture.folder.deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("models/default.gguf").path
+        let model = try LanguageModel(path: path, threads: 2)
+        let t = model.transformer
+        // Exact products: 8-bit activations would amplify any difference (a rounding flips) and hide the cache's own.
+        t.activations = .exact
+        var rng = SeededGenerator(seed: 12)
+        let tokens = Self.tokens(120, vocab: model.config.vocabularySize, rng: &rng)
+        let vocab = model.config.vocabularySize
+        let exact = try t.logits(tokens, cache: t.makeCache(capacity: 200), allLogits: true)
+        let typedCache = KVCache(config: model.config, capacity: 200, type: type)
+        var typed = try t.logits(Array(tokens[..<100]), cache: typedCache, allLogits: true)
+        for token in tokens[100...] { typed += try t.logits([token], cache: typedCache) }
+        var worst: Float = 0, agree = 0
+        for row in 0..<tokens.count {
+            let a = Array(exact[(row * vocab)..<((row + 1) * vocab)]), b = Array(typed[(row * vocab)..<((row + 1) * vocab)])
+            let scale = a.map(abs).max() ?? 1
+            worst = max(worst, zip(a, b).map { abs($0 - $1) }.max()! / scale)
+            if a.indices.max(by: { a[$0] < a[$1] }) == b.indices.max(by: { b[$0] < b[$1] }) { agree += 1 }
+        }
+        #expect(worst <= (type == .f16 ? 2e-3 : 0.15), "\(type.name): worst relative logit error \(worst)")
+        #expect(agree >= tokens.count * 95 / 100, "\(type.name): arg-max agrees on \(agree) of \(tokens.count)")
+        let f32 = KVBlockPool(config: model.config, budgetBytes: 1 << 20, type: .f32)
+        let small = KVBlockPool(config: model.config, budgetBytes: 1 << 20, type: type)
+        #expect(Double(small.blockBytes) <= Double(f32.blockBytes) * (type == .f16 ? 0.5 : 0.27))
+        // The fixtures' 16-wide heads cannot be stored as q8_0: refused with what to use instead.
+        let tiny = try Self.model("llama.gguf")
+        #expect(throws: ModelError.self) { try tiny.transformer.setKVType(.q8_0) }
+        try tiny.transformer.setKVType(.f16)
+    }
+
     /// A budget too small for one more block refuses with a message that says what to do.
     @Test func fullBudgetRefusesClearly() throws {
         let model = try Self.model("llama.gguf")

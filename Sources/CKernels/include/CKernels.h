@@ -86,12 +86,14 @@ void mk_causal_softmax(float *s, long rows, long ld, long first_length, float sc
 
 /// Attention of one query row over `length` cached positions: score_p = (q·key_p [+ q2·key2_p])·scale,
 /// softmax over p, out = Σ_p softmax_p · value_p. The cache is paged: position p lives in block
-/// blocks[p / block_size], row p % block_size, and its key is at that block + key_offset + row·key_stride floats
-/// (likewise key2 and value). `key2` is the optional second key part (latent attention's rotary keys;
+/// blocks[p / block_size], row p % block_size, and its key starts key_offset + row·key_stride bytes into that
+/// block (likewise key2 and value); rows are stored as `type` (MK_F32, MK_F16 or MK_Q8_0; lengths in elements,
+/// multiples of 32 for MK_Q8_0). `key2` is the optional second key part (latent attention's rotary keys;
 /// key2_length 0: none); `scores` is scratch of `length` floats.
 typedef struct {
-    const float *const *blocks;
+    const void *const *blocks;
     long block_size;
+    uint32_t type;
     long key_offset, key_stride, key_length;
     long key2_offset, key2_stride, key2_length;
     long value_offset, value_stride, value_length;
@@ -99,11 +101,13 @@ typedef struct {
     float scale;
 } mk_attention;
 void mk_attend(const mk_attention *a, const float *q, const float *q2, float *scores, float *out);
-/// Copies `width` floats at `offset` of each of the first `length` rows of a paged cache (rows `stride` floats
-/// apart within a block of `block_size` rows) into dst, rows `width` apart (attention over a prompt gathers a
-/// head's keys and values for its matrix products).
-void mk_gather_rows(const float *const *blocks, long block_size, long offset, long stride, long width, long length,
-                    float *dst);
+/// Copies `width` elements at byte `offset` of each of the first `length` rows of a paged cache (rows `stride`
+/// bytes apart within a block of `block_size` rows, stored as `type`) into dst as floats, rows `width` apart
+/// (attention over a prompt gathers a head's keys and values for its matrix products).
+void mk_gather_rows(const void *const *blocks, long block_size, uint32_t type, long offset, long stride, long width,
+                    long length, float *dst);
+/// y += a · x for a row x of `count` elements stored as `type` (MK_F32, MK_F16, MK_Q8_0).
+void mk_axpy_row(uint32_t type, float a, const void *x, float *y, long count);
 
 /// SwiGLU in place: gate[i] = gate[i] / (1 + e^−gate[i]) · up[i] (a vector exp where the level has one; tested within 1e-6 of libm).
 void mk_silu_mul(float *gate, const float *up, long count);
