@@ -494,17 +494,45 @@ static dot4_fn kernel4(int isa, uint32_t t) {
     return 0;
 }
 
+typedef void (*dot4x4_fn)(const void *w, size_t row_bytes, const uint8_t *act, size_t stride, long cols, float *out,
+                          long out_stride);
+
+// Kernels that take four weight rows and four activation rows at once (NULL: none for this type and level).
+static dot4x4_fn kernel4x4(int isa, uint32_t t, long cols) {
+#ifdef MK_HAVE_X86
+    if (isa >= MK_ISA_AVX512VNNI && t == MK_Q8_0 && cols % 64 == 0) return dot4x4_q8_0_vnni;
+#else
+    (void)isa; (void)t; (void)cols;
+#endif
+    return 0;
+}
+
 void mk_gemm_rows_isa(int isa, uint32_t t, const void *w, size_t row_bytes, long cols, long r0, long r1,
                       const void *act, size_t act_stride, long n, float *y, long ldy) {
     pthread_once(&once, init_once);
     dot_fn dot = kernel(isa, t);
     if (!dot) return;
     dot4_fn dot4 = n >= 4 ? kernel4(isa, t) : 0;
+    dot4x4_fn dot4x4 = n >= 4 ? kernel4x4(isa, t, cols) : 0;
     long tile = act_stride > 0 ? (long)(MK_TILE_BYTES / act_stride) : n;
     if (tile < 1) tile = 1;
     for (long t0 = 0; t0 < n; t0 += tile) {
         long t1 = t0 + tile < n ? t0 + tile : n;
-        for (long r = r0; r < r1; r++) {
+        long r = r0;
+        if (dot4x4) {
+            // Four weight rows by four activation rows at a time; activation rows beyond a multiple of four take
+            // single dots, and weight rows beyond a multiple of four the loop below.
+            long k4 = t0 + (t1 - t0) / 4 * 4;
+            for (; r + 4 <= r1; r += 4) {
+                const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
+                for (long k = t0; k < k4; k += 4)
+                    dot4x4(row, row_bytes, (const uint8_t *)act + (size_t)k * act_stride, act_stride, cols, y + k * ldy + r, ldy);
+                for (long k = k4; k < t1; k++)
+                    for (long j = 0; j < 4; j++)
+                        y[k * ldy + r + j] = dot(row + (size_t)j * row_bytes, (const uint8_t *)act + (size_t)k * act_stride, cols);
+            }
+        }
+        for (; r < r1; r++) {
             const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
             long k = t0;
             if (dot4)
@@ -621,6 +649,9 @@ void mk_gemm_batch(mk_pool *pool, mk_matmul *items, int count, long parallel_thr
         const mk_matmul *m = &items[i];
         double per_row = (double)m->row_bytes * (double)(m->n < 1 ? 1 : m->n);
         long rows = (long)(4096.0 / per_row);
+        // Four activation rows or more: units of whole groups of four weight rows, so that every weight row is
+        // computed by the same kernel (4×4 tiles or not) however the units are shared between threads.
+        if (m->n >= 4) rows = rows < 4 ? 4 : (rows + 3) / 4 * 4;
         unit_rows[i] = rows < 1 ? 1 : rows > m->rows ? (m->rows > 0 ? m->rows : 1) : rows;
         first[i + 1] = first[i] + (m->rows + unit_rows[i] - 1) / unit_rows[i];
     }

@@ -284,24 +284,87 @@ static inline void MK_SUFFIX(axpy)(float a, const float *x, float *y, long count
     for (; i < count; i++) y[i] += a * x[i];
 }
 
+// q against four rows at once (lengths a multiple of 8): four accumulators, one horizontal reduction for all four.
+static inline void MK_SUFFIX(dot_f32_x4)(const float *q, const float *k0, const float *k1, const float *k2,
+                                         const float *k3, long n, float *out) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (long i = 0; i < n; i += 8) {
+        __m256 x = _mm256_loadu_ps(q + i);
+        a0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(k0 + i), a0);
+        a1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(k1 + i), a1);
+        a2 = _mm256_fmadd_ps(x, _mm256_loadu_ps(k2 + i), a2);
+        a3 = _mm256_fmadd_ps(x, _mm256_loadu_ps(k3 + i), a3);
+    }
+    __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    __m128 sum = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+    __m128 prev = _mm_loadu_ps(out);
+    _mm_storeu_ps(out, _mm_add_ps(prev, sum));
+}
+
 static void MK_SUFFIX(attend)(const mk_attention *a, const float *q, const float *q2, float *scores, float *out) {
     const int second = q2 && a->key2_length;
+    const int fast1 = a->key_length % 8 == 0, fast2 = !second || a->key2_length % 8 == 0;
     for (long p0 = 0, b = 0; p0 < a->length; p0 += a->block_size, b++) {
         const uint8_t *block = a->blocks[b];
         long rows = a->length - p0 < a->block_size ? a->length - p0 : a->block_size;
-        for (long r = 0; r < rows; r++) {
+        long r = 0;
+        if (fast1 && fast2) {
+            // Four positions at a time.
+            for (; r + 4 <= rows; r += 4) {
+                float *s = scores + p0 + r;
+                s[0] = s[1] = s[2] = s[3] = 0;
+                const uint8_t *k = block + a->key_offset + r * a->key_stride;
+                MK_SUFFIX(dot_f32_x4)(q, (const float *)k, (const float *)(k + a->key_stride),
+                                      (const float *)(k + 2 * a->key_stride), (const float *)(k + 3 * a->key_stride),
+                                      a->key_length, s);
+                if (second) {
+                    const uint8_t *k2 = block + a->key2_offset + r * a->key2_stride;
+                    MK_SUFFIX(dot_f32_x4)(q2, (const float *)k2, (const float *)(k2 + a->key2_stride),
+                                          (const float *)(k2 + 2 * a->key2_stride),
+                                          (const float *)(k2 + 3 * a->key2_stride), a->key2_length, s);
+                }
+            }
+        }
+        for (; r < rows; r++) {
             float s = MK_SUFFIX(dot_f32)(q, block + a->key_offset + r * a->key_stride, a->key_length);
             if (second) s += MK_SUFFIX(dot_f32)(q2, block + a->key2_offset + r * a->key2_stride, a->key2_length);
             scores[p0 + r] = s;
         }
     }
     mk_softmax_scaled(scores, a->length, a->scale);
-    memset(out, 0, sizeof(float) * (size_t)a->value_length);
-    for (long p0 = 0, b = 0; p0 < a->length; p0 += a->block_size, b++) {
-        const uint8_t *block = (const uint8_t *)a->blocks[b] + a->value_offset;
-        long rows = a->length - p0 < a->block_size ? a->length - p0 : a->block_size;
-        for (long r = 0; r < rows; r++)
-            MK_SUFFIX(axpy)(scores[p0 + r], (const float *)(block + r * a->value_stride), out, a->value_length);
+    long c0 = 0;
+    // Values: 64 output columns at a time held in registers over every position.
+    for (; c0 + 64 <= a->value_length; c0 += 64) {
+        __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0, o4 = o0, o5 = o0, o6 = o0, o7 = o0;
+        for (long p0 = 0, b = 0; p0 < a->length; p0 += a->block_size, b++) {
+            const uint8_t *block = (const uint8_t *)a->blocks[b] + a->value_offset + c0 * 4;
+            long rows = a->length - p0 < a->block_size ? a->length - p0 : a->block_size;
+            for (long r = 0; r < rows; r++) {
+                const float *v = (const float *)(block + r * a->value_stride);
+                __m256 w = _mm256_set1_ps(scores[p0 + r]);
+                o0 = _mm256_fmadd_ps(w, _mm256_loadu_ps(v), o0);
+                o1 = _mm256_fmadd_ps(w, _mm256_loadu_ps(v + 8), o1);
+                o2 = _mm256_fmadd_ps(w, _mm256_loadu_ps(v + 16), o2);
+                o3 = _mm256_fmadd_ps(w, _mm256_loadu_ps(v + 24), o3);
+                o4 = _mm256_fmadd_ps(w, _mm256_loadu_ps(v + 32), o4);
+                o5 = _mm256_fmadd_ps(w, _mm256_loadu_ps(v + 40), o5);
+                o6 = _mm256_fmadd_ps(w, _mm256_loadu_ps(v + 48), o6);
+                o7 = _mm256_fmadd_ps(w, _mm256_loadu_ps(v + 56), o7);
+            }
+        }
+        float *o = out + c0;
+        _mm256_storeu_ps(o, o0); _mm256_storeu_ps(o + 8, o1); _mm256_storeu_ps(o + 16, o2); _mm256_storeu_ps(o + 24, o3);
+        _mm256_storeu_ps(o + 32, o4); _mm256_storeu_ps(o + 40, o5); _mm256_storeu_ps(o + 48, o6); _mm256_storeu_ps(o + 56, o7);
+    }
+    if (c0 < a->value_length) {
+        long rest = a->value_length - c0;
+        memset(out + c0, 0, sizeof(float) * (size_t)rest);
+        for (long p0 = 0, b = 0; p0 < a->length; p0 += a->block_size, b++) {
+            const uint8_t *block = (const uint8_t *)a->blocks[b] + a->value_offset + c0 * 4;
+            long rows = a->length - p0 < a->block_size ? a->length - p0 : a->block_size;
+            for (long r = 0; r < rows; r++)
+                MK_SUFFIX(axpy)(scores[p0 + r], (const float *)(block + r * a->value_stride), out + c0, rest);
+        }
     }
 }
 
@@ -567,6 +630,42 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dot4_legacy512)(cons
 static void MK_SUFFIX(dot4_q4_K)(const void *w, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4_scale_min512)(w, a, s, c, 0, o, os); }
 static void MK_SUFFIX(dot4_q5_K)(const void *w, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4_scale_min512)(w, a, s, c, 1, o, os); }
 static void MK_SUFFIX(dot4_q8_0)(const void *w, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4_legacy512)(w, a, s, c, 0, o, os); }
+
+// Four Q8_0 weight rows (row_bytes apart) against four activation rows: out[t·os + r] for t, r in 0..3. Each
+// loaded weight pair of blocks serves four activation rows and each activation pair four weight rows. Weights
+// are made unsigned (+128) for vpdpbusd; the accumulator starts at −128·Σa per lane, so each lane holds the
+// signed dot of its four bytes and no correction is left for the end. cols: a multiple of 64.
+static void MK_SUFFIX(dot4x4_q8_0)(const void *w, size_t row_bytes, const uint8_t *act, size_t stride, long cols,
+                                   float *out, long os) {
+    const long nb = cols / 32;
+    const __m512i zero = _mm512_setzero_si512(), flip = _mm512_set1_epi8((char)0x80);
+    __m512 acc[4][4];
+    for (int r = 0; r < 4; r++) for (int t = 0; t < 4; t++) acc[r][t] = _mm512_setzero_ps();
+    for (long b = 0; b < nb; b += 2) {
+        __m512i av[4], an[4];
+        __m512 da[4];
+        for (int t = 0; t < 4; t++) {
+            const mk_q8a *ab = (const mk_q8a *)(act + (size_t)t * stride) + b;
+            av[t] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)ab[0].q)),
+                                       _mm256_loadu_si256((const __m256i *)ab[1].q), 1);
+            an[t] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, flip, av[t]));
+            da[t] = _mm512_insertf32x8(_mm512_set1_ps(ab[0].d), _mm256_set1_ps(ab[1].d), 1);
+        }
+        for (int r = 0; r < 4; r++) {
+            const uint8_t *b0 = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * 34, *b1 = b0 + 34;
+            __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(b0 + 2))),
+                                            _mm256_loadu_si256((const __m256i *)(b1 + 2)), 1);
+            wv = _mm512_xor_si512(wv, flip);
+            __m512 dw = _mm512_insertf32x8(_mm512_set1_ps(mk_f16(mk_u16(b0))), _mm256_set1_ps(mk_f16(mk_u16(b1))), 1);
+            for (int t = 0; t < 4; t++) {
+                __m512i p = _mm512_dpbusd_epi32(an[t], wv, av[t]);
+                acc[r][t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, da[t]), _mm512_cvtepi32_ps(p), acc[r][t]);
+            }
+        }
+    }
+    for (int t = 0; t < 4; t++)
+        for (int r = 0; r < 4; r++) out[t * os + r] = MK_SUFFIX(hsum512)(acc[r][t]);
+}
 static void MK_SUFFIX(dot4_q4_0)(const void *w, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4_legacy512)(w, a, s, c, 1, o, os); }
 static void MK_SUFFIX(dot4_q5_0)(const void *w, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4_legacy512)(w, a, s, c, 2, o, os); }
 

@@ -104,7 +104,7 @@ public final class GGUFFile: @unchecked Sendable {
         return base + dataOffset + tensor.offset
     }
 
-    /// A 64-bit fingerprint of the file's content: its size, its header (metadata and tensor table) and 64
+    /// A 64-bit fingerprint of the file's content: its size, its header (metadata and tensor table) and 256
     /// samples of 4 KiB spread over the tensor data (FNV-1a). Identifies a model file for caches kept on disk
     /// without reading gigabytes at start.
     public var contentFingerprint: UInt64 {
@@ -116,8 +116,8 @@ public final class GGUFFile: @unchecked Sendable {
         mix(UnsafeRawBufferPointer(start: base, count: min(dataOffset, fileSize)))
         let data = fileSize - dataOffset, sample = 4096
         if data > 0 {
-            for i in 0..<64 {
-                let start = dataOffset + (data > sample ? (data - sample) * i / 63 : 0)
+            for i in 0..<256 {
+                let start = dataOffset + (data > sample ? (data - sample) * i / 255 : 0)
                 mix(UnsafeRawBufferPointer(start: base + start, count: min(sample, fileSize - start)))
             }
         }

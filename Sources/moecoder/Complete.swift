@@ -98,7 +98,11 @@ struct Complete: ParsableCommand {
         }
         KVOptions.save(store, model: model)
         if json {
-            print(try JSON.line(CompletionReport(completion)))
+            var report = CompletionReport(completion)
+            let kv = model.transformer.kvPool.stats
+            report.kvCache = ["blocks": kv.blocks, "block_bytes": kv.blockBytes, "budget_blocks": kv.budgetBlocks,
+                              "hit_tokens": kv.hitTokens, "evicted_blocks": kv.evictions]
+            print(try JSON.line(report))
             return
         }
         for note in completion.notes { warn("note: \(note)") }

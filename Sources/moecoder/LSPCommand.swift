@@ -47,6 +47,7 @@ struct LSPCommand: ParsableCommand {
             switch completion.model() {
             case .success(let model):
                 logger.write("model: \(model.path)")
+                do { try modelOptions.configure(model) } catch { logger.write("\(error)") }
                 // Completions reuse the KV cache of the file's unchanged prefix from one keystroke to the next.
                 store.value = kvOptions.apply(to: model)
                 let pool = model.transformer.kvPool

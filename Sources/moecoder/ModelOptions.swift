@@ -42,12 +42,17 @@ struct ModelOptions: ParsableArguments {
         }
         do {
             let model = try LanguageModel(path: path, threads: threads)
-            if exact { model.transformer.activations = .exact }
-            try model.transformer.setKVType(Self.kvTypes[kvType.lowercased()] ?? .f32)
+            try configure(model)
             return model
         } catch let error as ModelError {
             throw CLIFailure(message: error.message)
         }
+    }
+
+    /// Applies --exact and --kv-type to a loaded model (before any cache is made).
+    func configure(_ model: LanguageModel) throws {
+        if exact { model.transformer.activations = .exact }
+        try model.transformer.setKVType(Self.kvTypes[kvType.lowercased()] ?? .f32)
     }
 
     /// The shipped default model, when one is installed (models/default.gguf below the data roots).

@@ -13,6 +13,8 @@ public struct CompletionReport: Encodable, Sendable {
     public var notes: [String]
     public var attempts: Int
     public var cachedPromptTokens: Int
+    /// The KV cache after the completion (blocks, hits, evictions), when the caller adds it.
+    public var kvCache: [String: Int]?
 
     public init(_ c: Completion) {
         completion = c.text
@@ -32,6 +34,7 @@ public struct CompletionReport: Encodable, Sendable {
         case completion, tokens, constrained, parseOK = "parse_ok", stopReason = "stop_reason", ms
         case promptTokens = "prompt_tokens", fim, notes, attempts
         case cachedPromptTokens = "cached_prompt_tokens"
+        case kvCache = "kv_cache"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -47,5 +50,6 @@ public struct CompletionReport: Encodable, Sendable {
         try container.encode(notes, forKey: .notes)
         try container.encode(attempts, forKey: .attempts)
         try container.encode(cachedPromptTokens, forKey: .cachedPromptTokens)
+        try container.encodeIfPresent(kvCache, forKey: .kvCache)
     }
 }
