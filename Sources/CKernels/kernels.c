@@ -500,7 +500,13 @@ typedef void (*dot4x4_fn)(const void *w, size_t row_bytes, const uint8_t *act, s
 // Kernels that take four weight rows and four activation rows at once (NULL: none for this type and level).
 static dot4x4_fn kernel4x4(int isa, uint32_t t, long cols) {
 #ifdef MK_HAVE_X86
-    if (isa >= MK_ISA_AVX512VNNI && t == MK_Q8_0 && cols % 64 == 0) return dot4x4_q8_0_vnni;
+    if (isa >= MK_ISA_AVX512VNNI && cols % 64 == 0) {
+        switch (t) {
+        case MK_Q8_0: return dot4x4_q8_0_vnni;
+        case MK_Q4_0: return dot4x4_q4_0_vnni;
+        case MK_Q5_0: return dot4x4_q5_0_vnni;
+        }
+    }
 #else
     (void)isa; (void)t; (void)cols;
 #endif

@@ -631,14 +631,17 @@ static void MK_SUFFIX(dot4_q4_K)(const void *w, const uint8_t *a, size_t s, long
 static void MK_SUFFIX(dot4_q5_K)(const void *w, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4_scale_min512)(w, a, s, c, 1, o, os); }
 static void MK_SUFFIX(dot4_q8_0)(const void *w, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4_legacy512)(w, a, s, c, 0, o, os); }
 
-// Four Q8_0 weight rows (row_bytes apart) against four activation rows: out[t·os + r] for t, r in 0..3. Each
-// loaded weight pair of blocks serves four activation rows and each activation pair four weight rows. Weights
-// are made unsigned (+128) for vpdpbusd; the accumulator starts at −128·Σa per lane, so each lane holds the
-// signed dot of its four bytes and no correction is left for the end. cols: a multiple of 64.
-static void MK_SUFFIX(dot4x4_q8_0)(const void *w, size_t row_bytes, const uint8_t *act, size_t stride, long cols,
-                                   float *out, long os) {
+// Four weight rows (row_bytes apart) of Q8_0 / Q4_0 / Q5_0 against four activation rows: out[t·os + r] for t, r
+// in 0..3. Each unpacked pair of weight blocks serves four activation rows and each activation pair four weight
+// rows. Weights are unsigned for vpdpbusd (Q8_0 +128, Q4_0 0..15 for q−8, Q5_0 0..31 for q−16); each
+// accumulator lane starts at −bias·Σa of its four activation bytes, so it ends as the exact signed dot and no
+// correction is left for the end. cols: a multiple of 64.
+static inline __attribute__((always_inline)) void MK_SUFFIX(dot4x4_legacy512)(const void *w, size_t row_bytes,
+        const uint8_t *act, size_t stride, long cols, int kind, float *out, long os) {
+    const int bytes = kind == 0 ? 34 : kind == 1 ? 18 : 22;
     const long nb = cols / 32;
     const __m512i zero = _mm512_setzero_si512(), flip = _mm512_set1_epi8((char)0x80);
+    const __m512i bias = _mm512_set1_epi8((char)(kind == 0 ? 128 : kind == 1 ? 8 : 16));
     __m512 acc[4][4];
     for (int r = 0; r < 4; r++) for (int t = 0; t < 4; t++) acc[r][t] = _mm512_setzero_ps();
     for (long b = 0; b < nb; b += 2) {
@@ -648,14 +651,26 @@ static void MK_SUFFIX(dot4x4_q8_0)(const void *w, size_t row_bytes, const uint8_
             const mk_q8a *ab = (const mk_q8a *)(act + (size_t)t * stride) + b;
             av[t] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)ab[0].q)),
                                        _mm256_loadu_si256((const __m256i *)ab[1].q), 1);
-            an[t] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, flip, av[t]));
+            an[t] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, bias, av[t]));
             da[t] = _mm512_insertf32x8(_mm512_set1_ps(ab[0].d), _mm256_set1_ps(ab[1].d), 1);
         }
         for (int r = 0; r < 4; r++) {
-            const uint8_t *b0 = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * 34, *b1 = b0 + 34;
-            __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(b0 + 2))),
-                                            _mm256_loadu_si256((const __m256i *)(b1 + 2)), 1);
-            wv = _mm512_xor_si512(wv, flip);
+            const uint8_t *b0 = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * bytes, *b1 = b0 + bytes;
+            __m512i wv;
+            if (kind == 0) {
+                wv = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(b0 + 2))),
+                                        _mm256_loadu_si256((const __m256i *)(b1 + 2)), 1);
+                wv = _mm512_xor_si512(wv, flip);
+            } else {
+                const uint8_t *q0 = b0 + (kind == 2 ? 6 : 2), *q1 = b1 + (kind == 2 ? 6 : 2);
+                wv = _mm512_inserti64x4(_mm512_castsi256_si512(MK_SUFFIX(nibbles32)(q0)), MK_SUFFIX(nibbles32)(q1), 1);
+                if (kind == 2) {
+                    uint32_t h0, h1;
+                    memcpy(&h0, b0 + 2, 4);
+                    memcpy(&h1, b1 + 2, 4);
+                    wv = _mm512_mask_add_epi8(wv, ((__mmask64)h1 << 32) | h0, wv, _mm512_set1_epi8(16));
+                }
+            }
             __m512 dw = _mm512_insertf32x8(_mm512_set1_ps(mk_f16(mk_u16(b0))), _mm256_set1_ps(mk_f16(mk_u16(b1))), 1);
             for (int t = 0; t < 4; t++) {
                 __m512i p = _mm512_dpbusd_epi32(an[t], wv, av[t]);
@@ -666,8 +681,12 @@ static void MK_SUFFIX(dot4x4_q8_0)(const void *w, size_t row_bytes, const uint8_
     for (int t = 0; t < 4; t++)
         for (int r = 0; r < 4; r++) out[t * os + r] = MK_SUFFIX(hsum512)(acc[r][t]);
 }
+
 static void MK_SUFFIX(dot4_q4_0)(const void *w, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4_legacy512)(w, a, s, c, 1, o, os); }
 static void MK_SUFFIX(dot4_q5_0)(const void *w, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4_legacy512)(w, a, s, c, 2, o, os); }
+static void MK_SUFFIX(dot4x4_q8_0)(const void *w, size_t rb, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4x4_legacy512)(w, rb, a, s, c, 0, o, os); }
+static void MK_SUFFIX(dot4x4_q4_0)(const void *w, size_t rb, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4x4_legacy512)(w, rb, a, s, c, 1, o, os); }
+static void MK_SUFFIX(dot4x4_q5_0)(const void *w, size_t rb, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4x4_legacy512)(w, rb, a, s, c, 2, o, os); }
 
 // Q6_K, 512-bit: per 128-element half, the 64 bytes of ql give elements 0..63 (low nibbles) and 64..127 (high
 // nibbles) in order; qh adds bits 4-5. `count` activation rows (1..4) share the unpacking.
