@@ -5,7 +5,9 @@ cold    prompts of 32-256 tokens cut from held-out code (models/heldout), max_to
         Closed loop: CLIENTS clients send as fast as they are answered for DURATION s -> maximum requests/s.
         Open loop: Poisson arrivals at half that rate -> latency at a sustainable load.
 editor  CLIENTS clients, each with its own file (~FILE_TOKENS tokens), appending 1-20 characters between
-        requests as typing does and asking for 16 tokens at the end: a team's editors.
+        requests as typing does and asking for 16 tokens at the end: a team's editors. The window before the
+        cursor starts at a fixed line while the user types (restarting when it has grown by a fifth), as editor
+        plugins send it, so servers with a prefix cache compute only the new tokens.
 
 Every request streams (`/v1/completions`, "stream": true) so time to first token is measured.
 Reports requests/s, time to first token and total latency p50/p95/p99, and errors, as a table and --json.
@@ -201,10 +203,18 @@ def editor(url, key, clients, duration, code, file_chars, seed=3):
         files.append(text[start:start + file_chars])
     alphabet = "abcdefghijklmnopqrstuvwxyz_ ().,:=\n    "
 
+    starts = [0] * clients
+
     def next_prompt(i):
         files[i] += "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 20)))
-        # An editor plugin sends a window before the cursor: the file's last `file_chars` characters.
-        return files[i][-file_chars:]
+        # An editor plugin sends the code before the cursor from a window start that stays put while the user
+        # types (as llama.vim's line windows and moecoder's own LSP do), so a server's prefix cache can serve it;
+        # when the window has grown to 1.2x `file_chars` it restarts at a line about `file_chars` from the end
+        # (typed characters are random and tokenize densely: the window stays within 512 positions).
+        if len(files[i]) - starts[i] > file_chars * 6 // 5:
+            cut = files[i].find("\n", len(files[i]) - file_chars)
+            starts[i] = cut + 1 if cut >= 0 else len(files[i]) - file_chars
+        return files[i][starts[i]:]
 
     return closed_loop(url, key, clients, duration, next_prompt)
 
@@ -267,9 +277,9 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--clients", type=int, default=64)
     p.add_argument("--duration", type=float, default=20)
-    p.add_argument("--file-chars", type=int, default=900,
+    p.add_argument("--file-chars", type=int, default=700,
                    help="editor: characters before the cursor sent with each request (keep within the context; "
-                        "900 characters are ~250 tokens of Python, within the default model's 512 positions)")
+                        "700 characters are ~200 tokens of Python, and the window grows to 1.2x that: within the default model's 512 positions)")
     p.add_argument("--scenario", action="append", choices=["cold", "editor"])
     p.add_argument("--port-base", type=int, default=18431)
     p.add_argument("--json", help="write the results here")

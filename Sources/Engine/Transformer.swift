@@ -246,7 +246,7 @@ public final class Transformer: @unchecked Sendable {
                 keyStride: kvPool.keyRowBytes, valueStride: kvPool.valueRowBytes, keyHead: kvPool.rowBytes(kLen),
                 valueHead: kvPool.rowBytes(vLen), type: kvPool.type.rawValue, qWidth: qWidth, kLen: kLen, vLen: vLen,
                 heads: heads, group: heads / kvHeads, scale: attentionScale, next: work.nextTask,
-                total: segments.count * heads)
+                total: segments.count * kvHeads)
             let tasks = min(pool.threads, job.total)
             withUnsafePointer(to: &job) { pool.parallelFor(tasks, context: $0, StandardHeads.run) }
         }
@@ -434,7 +434,7 @@ struct HeadSegment {
 }
 
 /// The per-head part of grouped-query attention, run by the thread pool without allocating: everything the
-/// heads need travels in this struct, passed by pointer. Tasks are (segment, head) pairs.
+/// heads need travels in this struct, passed by pointer. Tasks are (segment, key/value head) pairs.
 private struct StandardHeads {
     let q, out, scores: UnsafeMutablePointer<Float>
     let scoreStride: Int
@@ -459,31 +459,36 @@ private struct StandardHeads {
         while true {
             let task = mk_fetch_add(j.next, 1)
             if task >= j.total { break }
-            let g = j.segments[task / j.heads], head = task % j.heads
-            let kvHead = head / j.group, span = g.start + g.n
+            // A task is one sequence's key/value head and the query heads that share it, in a row: the keys
+            // and values are read from memory once and stay in cache for the group's other heads.
+            let kvHeads = j.heads / j.group
+            let g = j.segments[task / kvHeads], kvHead = task % kvHeads, span = g.start + g.n
             let q = j.q + g.row * j.qWidth, out = j.out + g.row * j.heads * j.vLen
             if g.n >= matrixFrom {
-                // The head's keys and values gathered from the blocks (K_h: span × kLen, V_h: span × vLen),
-                // scores S = Q_h·K_hᵀ (n × span), causal softmax, then S·V_h into the head's output columns.
+                // The head's keys and values gathered from the blocks once (K_h: span × kLen, V_h: span × vLen);
+                // per query head, scores S = Q_h·K_hᵀ (n × span), causal softmax, then S·V_h into its columns.
                 let keys = s + g.n * span, values = keys + span * j.kLen
                 mk_gather_rows(g.blocks, g.blockSize, j.type, g.keyOffset + kvHead * j.keyHead, j.keyStride, j.kLen,
                                span, keys)
                 mk_gather_rows(g.blocks, g.blockSize, j.type, g.valueOffset + kvHead * j.valueHead, j.valueStride,
                                j.vLen, span, values)
-                mk_sgemm_ex(1, g.n, span, j.kLen, q + head * j.kLen, j.qWidth, keys, j.kLen, 0, s, span)
-                mk_causal_softmax(s, g.n, span, g.start + 1, j.scale)
-                mk_sgemm_ex(0, g.n, j.vLen, span, s, span, values, j.vLen, 0, out + head * j.vLen, j.heads * j.vLen)
+                for head in (kvHead * j.group)..<((kvHead + 1) * j.group) {
+                    mk_sgemm_ex(1, g.n, span, j.kLen, q + head * j.kLen, j.qWidth, keys, j.kLen, 0, s, span)
+                    mk_causal_softmax(s, g.n, span, g.start + 1, j.scale)
+                    mk_sgemm_ex(0, g.n, j.vLen, span, s, span, values, j.vLen, 0, out + head * j.vLen, j.heads * j.vLen)
+                }
                 continue
             }
             for t in 0..<g.n {
-                let qh = q + t * j.qWidth + head * j.kLen
                 var a = mk_attention(
                     blocks: g.blocks, block_size: g.blockSize, type: j.type,
                     key_offset: g.keyOffset + kvHead * j.keyHead, key_stride: j.keyStride, key_length: j.kLen,
                     key2_offset: 0, key2_stride: 0, key2_length: 0,
                     value_offset: g.valueOffset + kvHead * j.valueHead, value_stride: j.valueStride,
                     value_length: j.vLen, length: g.start + t + 1, scale: j.scale)
-                mk_attend(&a, qh, nil, s, out + (t * j.heads + head) * j.vLen)
+                for head in (kvHead * j.group)..<((kvHead + 1) * j.group) {
+                    mk_attend(&a, q + t * j.qWidth + head * j.kLen, nil, s, out + (t * j.heads + head) * j.vLen)
+                }
             }
         }
     }
