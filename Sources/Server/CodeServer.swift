@@ -35,6 +35,8 @@ public final class CodeServer: Sendable {
     let settings: ServerSettings
     let scheduler: BatchScheduler
     let metrics = ServerMetrics()
+    /// Test generation and repair jobs (Python subprocesses, off the engine thread), one at a time.
+    let longJobs = LongJobs(limit: 1)
     let chat: ChatTemplate
     let fim: FIMFormat?
     let contextSize: Int
@@ -80,6 +82,14 @@ public final class CodeServer: Sendable {
             configuration: .init(address: .hostname(host, port: settings.port), serverName: "moecoder"),
             onServerRunning: { channel in onListening(host, channel.localAddress?.port ?? 0) }
         )
+        // Hummingbird stops gracefully on these signals and waits for open requests: long jobs end at once.
+        let stops = [SIGTERM, SIGINT].map { number -> DispatchSourceSignal in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [longJobs] in longJobs.cancelAll() }
+            source.resume()
+            return source
+        }
+        defer { stops.forEach { $0.cancel() } }
         do {
             try await app.runService()
         } catch {
@@ -109,6 +119,8 @@ public final class CodeServer: Sendable {
         router.post("/tokenize") { request, _ in try await self.tokenize(request) }
         router.post("/detokenize") { request, _ in try await self.detokenize(request) }
         router.post("/v1/code/complete") { request, _ in try await self.codeComplete(request) }
+        router.post("/v1/code/testgen") { request, _ in try await self.codeTestgen(request) }
+        router.post("/v1/code/repair") { request, _ in try await self.codeRepair(request) }
     }
 
     private var modelEntry: [String: Any] {
@@ -560,6 +572,103 @@ public final class CodeServer: Sendable {
             CompletionReport(try CodeCompleter(model: model).complete(prepared.value))
         }
         return try JSONResponse.make(encodable: report)
+    }
+
+    /// `POST /v1/code/testgen`: {source, module?, budget?, seed?, stream?} → the JSON of `moecoder testgen --json`
+    /// with the test file's text as `test_source` (paths relative to the module's folder).
+    private func codeTestgen(_ request: Request) async throws -> Response {
+        let body = try await body(request)
+        guard let source = try body.string("source") else {
+            throw APIError.badRequest("'source' (the Python module's text) is required", param: "source")
+        }
+        let module = try body.string("module") ?? "module"
+        guard let first = module.unicodeScalars.first, first == "_" || first.properties.isAlphabetic,
+              module.unicodeScalars.allSatisfy({ $0 == "_" || $0.properties.isAlphabetic || ("0"..."9").contains($0) }) else {
+            throw APIError.badRequest("'module' must be a Python identifier (the module's name), not '\(module)'",
+                                      param: "module")
+        }
+        let budget = try body.double("budget", in: 0.5...300) ?? 10
+        let seed = try body.int("seed", in: 0...Int(Int32.max)) ?? 0
+        return try await longJobs.respond(stream: try body.bool("stream") ?? false, name: "testgen") { context in
+            let path = try LongJobs.write(source, named: module + ".py", in: context.folder, field: "source")
+            var options = TestGenerator.Options(modulePath: path.path)
+            let output = context.folder.appendingPathComponent("tests/test_\(module).py").path
+            options.outputPath = output
+            options.budget = budget
+            options.seed = UInt64(seed)
+            options.cancellation = context.cancellation
+            var report: TestgenReport
+            do { report = try TestGenerator(options: options).run(model: nil, progress: context.progress) } catch let error as TestgenError {
+                switch error {
+                case .pythonUnavailable, .missingRuntime:
+                    throw APIError(.internalServerError, error.description, type: "server_error")
+                default:
+                    throw APIError.badRequest(error.description.replacingOccurrences(of: context.folder.path + "/", with: ""),
+                                              param: "source")
+                }
+            }
+            report.module = "\(module).py"
+            report.testFile = "tests/test_\(module).py"
+            var object = try LongJobs.object(report)
+            object["test_source"] = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+            return object
+        }
+    }
+
+    /// `POST /v1/code/repair`: {source, file?, tests?: {name: text}, cmd?, traceback?, top?, budget?, stream?} →
+    /// the JSON of `moecoder repair --json` (syntax fixes, or patches validated against the tests; mutation
+    /// operators only: the model's rewrites stay with the command line, so the batch never pauses for a repair).
+    private func codeRepair(_ request: Request) async throws -> Response {
+        let body = try await body(request)
+        guard let source = try body.string("source") else {
+            throw APIError.badRequest("'source' (the Python file's text) is required", param: "source")
+        }
+        let file = try body.string("file") ?? "code.py"
+        guard file.hasSuffix(".py") else { throw APIError.badRequest("'file' must name a .py file", param: "file") }
+        var tests: [(String, String)] = []
+        if body.has("tests") {
+            guard let map = body.object["tests"] as? [String: Any],
+                  let pairs = Optional(map.compactMap { key, value in (value as? String).map { (key, $0) } }),
+                  pairs.count == map.count else {
+                throw APIError.badRequest("'tests' must map test file names to their text", param: "tests")
+            }
+            tests = pairs.sorted { $0.0 < $1.0 }
+        }
+        let command = try body.string("cmd")
+        if command != nil && !tests.isEmpty {
+            throw APIError.badRequest("give 'tests' or 'cmd', not both", param: "cmd")
+        }
+        let traceback = try body.string("traceback")
+        let top = try body.int("top", in: 1...10) ?? 3
+        let budget = try body.double("budget", in: 1...300) ?? 30
+        let testFiles = tests
+        return try await longJobs.respond(stream: try body.bool("stream") ?? false, name: "repair") { context in
+            let path = try LongJobs.write(source, named: file, in: context.folder, field: "file")
+            var options = RepairOptions(filePath: path.path)
+            options.tests = try testFiles.map { try LongJobs.write($0.1, named: $0.0, in: context.folder, field: "tests").path }
+            options.command = command
+            if let traceback {
+                options.tracebackPath = try LongJobs.write(traceback, named: ".moecoder-traceback.txt", in: context.folder,
+                                                           field: "traceback").path
+            }
+            options.top = top
+            options.budget = budget
+            options.cancellation = context.cancellation
+            let report: RepairReport
+            do {
+                report = try Repairer(options: options).run(model: nil) { line in
+                    if !context.cancellation.isCancelled { context.progress(line) }
+                }
+            } catch let error as RepairError {
+                throw APIError.badRequest(error.description.replacingOccurrences(of: context.folder.path + "/", with: ""))
+            }
+            // Paths inside the scratch folder are reported relative to it.
+            let data = try JSONSerialization.data(withJSONObject: try LongJobs.object(report))
+            let text = String(decoding: data, as: UTF8.self)
+                .replacingOccurrences(of: context.folder.path.replacingOccurrences(of: "/", with: "\\/") + "\\/", with: "")
+                .replacingOccurrences(of: context.folder.path + "/", with: "")
+            return (try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]) ?? [:]
+        }
     }
 }
 

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import Syntax
 #if canImport(Glibc)
@@ -10,6 +11,8 @@ struct PythonRun {
     var sandbox: SandboxWorker.Configuration
     /// Runs under `unshare -rn` (no network) when the configuration asks for it and the OS allows it.
     var isolateNetwork = false
+    /// Set from another thread to kill the run (a cancelled request).
+    var cancellation: CancellationFlag? = nil
 
     /// Runs `runtime/python/<script>` with `arguments`; kills it (and its process group) after `timeout`.
     func run(script: String, arguments: [String], input: Data, timeout: Double,
@@ -72,9 +75,24 @@ struct PythonRun {
             kill(pid, SIGKILL)
         }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: timer)
+        var watch: DispatchSourceTimer?
+        if let cancellation {
+            let source = DispatchSource.makeTimerSource(queue: .global())
+            source.schedule(deadline: .now() + 0.1, repeating: 0.1)
+            source.setEventHandler {
+                if cancellation.isCancelled {
+                    kill(-pid, SIGKILL)
+                    kill(pid, SIGKILL)
+                }
+            }
+            source.resume()
+            watch = source
+        }
         group.wait()
         process.waitUntilExit()
         timer.cancel()
+        watch?.cancel()
+        if cancellation?.isCancelled == true { throw RepairError.cancelled }
         return (process.terminationStatus, output.data)
     }
 }
@@ -89,6 +107,7 @@ public enum RepairError: Error, CustomStringConvertible, Equatable {
     case missingRuntime(String, [String])
     case workerFailed(String)
     case badPatchNumber(Int, Int)
+    case cancelled
 
     public var description: String {
         switch self {
@@ -103,6 +122,7 @@ public enum RepairError: Error, CustomStringConvertible, Equatable {
         case .missingRuntime(let file, let roots):
             return "cannot find \(file) (searched \(roots.joined(separator: ", "))); set MOECODER_HOME to the moecoder folder"
         case .workerFailed(let why): return "running the tests failed: \(why)"
+        case .cancelled: return "the repair was cancelled"
         case .badPatchNumber(let n, let count):
             return count == 0 ? "--apply \(n): there is no patch to apply"
                 : "--apply \(n): choose a patch between 1 and \(count)"

@@ -21,6 +21,8 @@ public struct RepairOptions: Sendable {
     /// Seconds one candidate's test run may take; by default a multiple of the unpatched run's time.
     public var candidateTimeout: Double?
     public var sandbox = SandboxWorker.Configuration()
+    /// Set from another thread to stop the repair (its test runs are killed; `RepairError.cancelled`).
+    public var cancellation: CancellationFlag?
 
     public init(filePath: String) { self.filePath = filePath }
 }
@@ -66,12 +68,13 @@ public final class Repairer {
             copy = try ProjectCopy(of: root)
         }
         defer { copy?.remove() }
-        let python = PythonRun(sandbox: options.sandbox)
+        let python = PythonRun(sandbox: options.sandbox, cancellation: options.cancellation)
         let validator = copy.map { copy in
             CandidateValidator(
                 copy: copy, target: copy.mirror(file), tests: tests.map { ProjectCopy.relative($0, to: root) },
                 command: options.command, commandFolder: ProjectCopy.relative(cwd, to: root).isEmpty ? "." : ProjectCopy.relative(cwd, to: root),
-                python: PythonRun(sandbox: options.sandbox, isolateNetwork: options.command == nil), jobs: options.jobs)
+                python: PythonRun(sandbox: options.sandbox, isolateNetwork: options.command == nil,
+                                  cancellation: options.cancellation), jobs: options.jobs)
         }
         var report = RepairReport(file: file, mode: .none, tests: tests, command: options.command, baseline: nil,
                                   syntaxErrors: [], suspicious: [], candidates: 0, validated: 0, patches: [], note: nil,

@@ -57,8 +57,11 @@ struct Explorer {
 
     /// Runs seeds first (docstring examples, extra cases such as model proposals, then a one-parameter-at-a-time
     /// sweep of every pool), then random and mutated cases until `deadline`.
-    mutating func explore(seeds: [TestCase], until deadline: Date, progress: (ExplorationProgress) -> Void) {
+    /// `stop` is asked between cases and ends the search early when it says so (a cancelled request).
+    mutating func explore(seeds: [TestCase], until deadline: Date, stop: () -> Bool = { false },
+                          progress: (ExplorationProgress) -> Void) {
         let start = Date()
+        func going() -> Bool { Date() < deadline && !stop() }
         var lastReport = Date.distantPast
         func report() {
             if Date().timeIntervalSince(lastReport) >= 0.5 {
@@ -69,16 +72,16 @@ struct Explorer {
             }
         }
         for seed in seeds {
-            guard Date() < deadline else { return }
+            guard going() else { return }
             try_(seed, targetIndex: builder.targets.firstIndex { $0.name == seed.target })
             report()
         }
         for (index, target) in builder.targets.enumerated() {
-            guard Date() < deadline else { return }
+            guard going() else { return }
             run(Recipe(choice: builder.defaultChoice(index), receiver: nil, prelude: []), index, origin: "sweep")
             for (p, pool) in target.pools.enumerated() {
                 for value in pool.indices.prefix(40) {
-                    guard Date() < deadline else { return }
+                    guard going() else { return }
                     var choice = builder.defaultChoice(index)
                     choice[p] = value
                     run(Recipe(choice: choice, receiver: nil, prelude: []), index, origin: "sweep")
@@ -87,7 +90,7 @@ struct Explorer {
             }
         }
         guard !builder.targets.isEmpty else { return }
-        while Date() < deadline {
+        while going() {
             let index = pickTarget()
             if let mine = recipes[index], !mine.isEmpty, Int.random(in: 0..<10, using: &random) < 5 {
                 run(mutate(mine.randomElement(using: &random)!, index), index, origin: "mutation")

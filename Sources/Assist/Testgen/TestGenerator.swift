@@ -20,6 +20,8 @@ public final class TestGenerator {
         /// Seconds one case may run before it counts as a hang.
         public var callTimeout: Double = 0.5
         public var sandbox = SandboxWorker.Configuration()
+        /// Set from another thread to end the search early and stop before writing (`TestgenError.cancelled`).
+        public var cancellation: CancellationFlag?
 
         public init(modulePath: String) { self.modulePath = modulePath }
     }
@@ -76,11 +78,12 @@ public final class TestGenerator {
             progress("testgen: the model proposed \(proposed.count) calls that parse")
         }
         var explorer = Explorer(builder: builder, worker: worker, seed: options.seed, callTimeout: options.callTimeout)
-        explorer.explore(seeds: seeds, until: deadline) { state in
+        explorer.explore(seeds: seeds, until: deadline, stop: { options.cancellation?.isCancelled == true }) { state in
             progress("testgen: \(String(format1: state.elapsed))s  runs \(state.runs)  kept \(state.kept)  "
                      + "lines \(state.linesCovered)  arcs \(state.arcsCovered)  edge cases \(state.findings)")
         }
 
+        if options.cancellation?.isCancelled == true { throw TestgenError.cancelled }
         // Deterministic cases only: each chosen case runs twice more and must behave the same every time.
         var chosen = Self.select(explorer.kept, base: Set(worker.importArcs))
         var unstable: [String] = []
@@ -100,6 +103,7 @@ public final class TestGenerator {
                                 moduleFolder: Self.relativePath(from: outputURL.deletingLastPathComponent().path,
                                                                 to: moduleURL.deletingLastPathComponent().path),
                                 seed: options.seed)
+        if options.cancellation?.isCancelled == true { throw TestgenError.cancelled }
         progress("testgen: verifying \(chosen.count) tests with pytest")
         let verifier = PytestVerifier(python: options.sandbox.python, modulePath: moduleURL.path,
                                       testPath: outputURL.path, scratch: work.path)

@@ -7,6 +7,7 @@ public enum TestgenError: Error, CustomStringConvertible, Equatable {
     case noFunctions(String)
     case pythonUnavailable(String, String)
     case missingRuntime(String, [String])
+    case cancelled
 
     public var description: String {
         switch self {
@@ -22,6 +23,8 @@ public enum TestgenError: Error, CustomStringConvertible, Equatable {
             return "cannot start Python ('\(python)'): \(detail); install python3 or set MOECODER_PYTHON"
         case .missingRuntime(let file, let roots):
             return "cannot find \(file) (searched \(roots.joined(separator: ", "))); set MOECODER_HOME to the moecoder folder"
+        case .cancelled:
+            return "test generation was cancelled"
         }
     }
 }
