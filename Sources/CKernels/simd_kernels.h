@@ -574,6 +574,25 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dot4_scale_min512)(c
     for (int t = 0; t < 4; t++) out[t * out_stride] = MK_SUFFIX(hsum512)(acc[t]) - MK_SUFFIX(hsum)(mins[t]);
 }
 
+// Two consecutive Q8_0 / Q4_0 / Q5_0 blocks' values as one vector of unsigned bytes: Q8_0 + 128, Q4_0 0..15,
+// Q5_0 0..31 (the value plus 128, 8 or 16).
+static inline __attribute__((always_inline)) __m512i MK_SUFFIX(legacy_pair512)(const uint8_t *b0, const uint8_t *b1, int kind) {
+    if (kind == 0) {
+        __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(b0 + 2))),
+                                        _mm256_loadu_si256((const __m256i *)(b1 + 2)), 1);
+        return _mm512_xor_si512(wv, _mm512_set1_epi8((char)0x80));
+    }
+    const uint8_t *q0 = b0 + (kind == 2 ? 6 : 2), *q1 = b1 + (kind == 2 ? 6 : 2);
+    __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(MK_SUFFIX(nibbles32)(q0)), MK_SUFFIX(nibbles32)(q1), 1);
+    if (kind == 2) {
+        uint32_t h0, h1;
+        memcpy(&h0, b0 + 2, 4);
+        memcpy(&h1, b1 + 2, 4);
+        wv = _mm512_mask_add_epi8(wv, ((__mmask64)h1 << 32) | h0, wv, _mm512_set1_epi8(16));
+    }
+    return wv;
+}
+
 // Four activation rows against one row of Q8_0 / Q4_0 / Q5_0, two blocks per vector. Q8_0 weights are made
 // unsigned (+128) so that the four rows need no sign juggling: Σ(w+128)·a − 128·Σa.
 static inline __attribute__((always_inline)) void MK_SUFFIX(dot4_legacy512)(const void *w, const uint8_t *act, size_t stride, long cols, int kind,
@@ -590,21 +609,7 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dot4_legacy512)(cons
     for (; b + 2 <= nb; b += 2, blk += 2 * bytes) {
         const uint8_t *b0 = blk, *b1 = blk + bytes;
         float d0 = mk_f16(mk_u16(b0)), d1 = mk_f16(mk_u16(b1));
-        __m512i wv;
-        if (kind == 0) {
-            wv = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(b0 + 2))),
-                                    _mm256_loadu_si256((const __m256i *)(b1 + 2)), 1);
-            wv = _mm512_xor_si512(wv, _mm512_set1_epi8((char)0x80));
-        } else {
-            const uint8_t *q0 = b0 + (kind == 2 ? 6 : 2), *q1 = b1 + (kind == 2 ? 6 : 2);
-            wv = _mm512_inserti64x4(_mm512_castsi256_si512(MK_SUFFIX(nibbles32)(q0)), MK_SUFFIX(nibbles32)(q1), 1);
-            if (kind == 2) {
-                uint32_t h0, h1;
-                memcpy(&h0, b0 + 2, 4);
-                memcpy(&h1, b1 + 2, 4);
-                wv = _mm512_mask_add_epi8(wv, ((__mmask64)h1 << 32) | h0, wv, _mm512_set1_epi8(16));
-            }
-        }
+        __m512i wv = MK_SUFFIX(legacy_pair512)(b0, b1, kind);
         for (int t = 0; t < 4; t++) {
             const mk_q8a *ab = (const mk_q8a *)(act + (size_t)t * stride) + b;
             __m512i av = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)ab[0].q)),
@@ -640,7 +645,7 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dot4x4_legacy512)(co
         const uint8_t *act, size_t stride, long cols, int kind, float *out, long os) {
     const int bytes = kind == 0 ? 34 : kind == 1 ? 18 : 22;
     const long nb = cols / 32;
-    const __m512i zero = _mm512_setzero_si512(), flip = _mm512_set1_epi8((char)0x80);
+    const __m512i zero = _mm512_setzero_si512();
     const __m512i bias = _mm512_set1_epi8((char)(kind == 0 ? 128 : kind == 1 ? 8 : 16));
     __m512 acc[4][4];
     for (int r = 0; r < 4; r++) for (int t = 0; t < 4; t++) acc[r][t] = _mm512_setzero_ps();
@@ -656,21 +661,7 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dot4x4_legacy512)(co
         }
         for (int r = 0; r < 4; r++) {
             const uint8_t *b0 = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * bytes, *b1 = b0 + bytes;
-            __m512i wv;
-            if (kind == 0) {
-                wv = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(b0 + 2))),
-                                        _mm256_loadu_si256((const __m256i *)(b1 + 2)), 1);
-                wv = _mm512_xor_si512(wv, flip);
-            } else {
-                const uint8_t *q0 = b0 + (kind == 2 ? 6 : 2), *q1 = b1 + (kind == 2 ? 6 : 2);
-                wv = _mm512_inserti64x4(_mm512_castsi256_si512(MK_SUFFIX(nibbles32)(q0)), MK_SUFFIX(nibbles32)(q1), 1);
-                if (kind == 2) {
-                    uint32_t h0, h1;
-                    memcpy(&h0, b0 + 2, 4);
-                    memcpy(&h1, b1 + 2, 4);
-                    wv = _mm512_mask_add_epi8(wv, ((__mmask64)h1 << 32) | h0, wv, _mm512_set1_epi8(16));
-                }
-            }
+            __m512i wv = MK_SUFFIX(legacy_pair512)(b0, b1, kind);
             __m512 dw = _mm512_insertf32x8(_mm512_set1_ps(mk_f16(mk_u16(b0))), _mm256_set1_ps(mk_f16(mk_u16(b1))), 1);
             for (int t = 0; t < 4; t++) {
                 __m512i p = _mm512_dpbusd_epi32(an[t], wv, av[t]);
