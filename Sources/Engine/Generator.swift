@@ -10,6 +10,9 @@ public struct GenerationOptions: Sendable {
     /// Text that ends generation; the result's text stops before it.
     public var stopStrings: [String] = []
     public var ignoreEOS = false
+    /// Report each generated token's log-probability under the model (its raw logits, before sampling
+    /// settings) and those of the `logprobs` most likely tokens at that step; nil: none.
+    public var logprobs: Int?
 
     public init(maxTokens: Int = 128, sampling: SamplingParameters = SamplingParameters(),
                 stopTokens: Set<Int32> = [], stopStrings: [String] = [], ignoreEOS: Bool = false) {
@@ -36,6 +39,15 @@ public struct GenerationResult: Sendable {
     public var decodeSeconds: Double
     /// Prompt tokens whose keys and values came from the cache (a prefix computed before), not computed.
     public var cachedPromptTokens = 0
+    /// Per generated token, with `GenerationOptions.logprobs`.
+    public var logprobs: [TokenLogprob]?
+}
+
+/// A generated token's log-probability and the most likely alternatives at its step.
+public struct TokenLogprob: Sendable {
+    public var token: Int32
+    public var logprob: Float
+    public var top: [(token: Int32, logprob: Float)]
 }
 
 /// Set from another thread to stop a generation at the next step, prompt processing included (the prompt
@@ -142,6 +154,9 @@ public final class SequenceDecoder {
     private var emitted = 0
     private let holdBack: Int
     private var finished = false
+    /// With `options.logprobs`: each generated token's, and the step's raw logits.
+    private var logprobs: [TokenLogprob] = []
+    private var raw: [Float] = []
 
     public init(prompt: [Int32], options: GenerationOptions, tokenizer: BPETokenizer,
                 processors: [any LogitProcessor] = [], constraint: (any TokenConstraint)? = nil,
@@ -164,6 +179,24 @@ public final class SequenceDecoder {
     /// it ("" when none). Afterwards `stopReason` says whether generation has ended.
     public func step(_ logits: UnsafeMutableBufferPointer<Float>) -> String {
         guard stopReason == nil else { return "" }
+        // Log-probabilities come from the raw logits (sampling rewrites them in place).
+        var normalizer: Float = 0, top: [(token: Int32, logprob: Float)] = []
+        if let count = options.logprobs {
+            if raw.count != logits.count { raw = [Float](repeating: 0, count: logits.count) }
+            raw.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: logits.baseAddress!, count: logits.count) }
+            let high = raw.max() ?? 0
+            var sum: Double = 0
+            for x in raw { sum += Double(expf(x - high)) }
+            normalizer = high + Float(log(sum))
+            if count > 0 {
+                for (i, x) in raw.enumerated() where top.count < count || x > top[top.count - 1].logprob {
+                    let at = top.firstIndex { x > $0.logprob } ?? top.count
+                    top.insert((Int32(i), x), at: at)
+                    if top.count > count { top.removeLast() }
+                }
+                top = top.map { ($0.token, $0.logprob - normalizer) }
+            }
+        }
         let token = sampler.sample(logits, history: history)
         if !options.ignoreEOS, token == tokenizer.eos || tokenizer.isEndOfGeneration(token) {
             stopReason = .endOfText
@@ -175,6 +208,9 @@ public final class SequenceDecoder {
         }
         generated.append(token)
         history.append(token)
+        if options.logprobs != nil {
+            logprobs.append(TokenLogprob(token: token, logprob: raw[Int(token)] - normalizer, top: top))
+        }
         text += decoder.append(token)
         for stop in options.stopStrings {
             if let range = text.range(of: stop) {
@@ -212,8 +248,11 @@ public final class SequenceDecoder {
     }
 
     public func result(promptSeconds: Double, decodeSeconds: Double) -> GenerationResult {
-        GenerationResult(tokens: generated, text: text, stopReason: stopReason ?? .maxTokens, promptTokens: promptTokens,
-                         promptSeconds: promptSeconds, decodeSeconds: decodeSeconds)
+        var result = GenerationResult(tokens: generated, text: text, stopReason: stopReason ?? .maxTokens,
+                                      promptTokens: promptTokens, promptSeconds: promptSeconds,
+                                      decodeSeconds: decodeSeconds)
+        if options.logprobs != nil { result.logprobs = logprobs }
+        return result
     }
 }
 

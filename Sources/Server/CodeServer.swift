@@ -157,6 +157,8 @@ public final class CodeServer: Sendable {
         var stream = false
         var constrain: Language?
         var ignoreEOS = false
+        /// Log-probabilities: nil none, else the chosen token's and this many alternatives.
+        var logprobs: Int?
     }
 
     private func sampling(_ body: JSONBody, openAI: Bool, defaultMaxTokens: Int) throws -> Sampling {
@@ -223,9 +225,10 @@ public final class CodeServer: Sendable {
                                                       endTokens: fim?.stopTokens ?? [])
                 } catch { throw APIError(.internalServerError, "the syntax constraint failed: \(error)", type: "server_error") }
             }
-            let options = GenerationOptions(maxTokens: s.maxTokens, sampling: parameters,
+            var options = GenerationOptions(maxTokens: s.maxTokens, sampling: parameters,
                                             stopTokens: fim?.stopTokens ?? [], stopStrings: s.stops + extraStops,
                                             ignoreEOS: s.ignoreEOS)
+            options.logprobs = s.logprobs
             do {
                 let job = try scheduler.submit(prompt: prompt, options: options, constraint: constraint) { event in
                     continuation.yield((index, event))
@@ -333,15 +336,48 @@ public final class CodeServer: Sendable {
 
     // MARK: OpenAI
 
+    /// The legacy completions' `logprobs` object (tokens, their log-probabilities, the top alternatives, text
+    /// offsets counted from the start of the prompt text), or null.
+    private func completionLogprobs(_ logprobs: [TokenLogprob]?, offset: Int) -> Any {
+        guard let logprobs else { return NSNull() }
+        var tokens: [String] = [], values: [Double] = [], tops: [Any] = [], offsets: [Int] = []
+        var at = offset
+        for item in logprobs {
+            let piece = model.tokenizer.decode([item.token])
+            tokens.append(piece)
+            values.append(Double(item.logprob))
+            offsets.append(at)
+            at += piece.count
+            var top: [String: Double] = [:]
+            for alternative in item.top {
+                let key = model.tokenizer.decode([alternative.token])
+                top[key] = max(top[key] ?? -.infinity, Double(alternative.logprob))
+            }
+            tops.append(item.top.isEmpty ? NSNull() : top)
+        }
+        return ["tokens": tokens, "token_logprobs": values, "top_logprobs": tops, "text_offset": offsets]
+    }
+
+    /// Chat completions' `logprobs` object ({content: [{token, logprob, bytes, top_logprobs}]}), or null.
+    private func chatLogprobs(_ logprobs: [TokenLogprob]?) -> Any {
+        guard let logprobs else { return NSNull() }
+        func entry(_ token: Int32, _ logprob: Float) -> [String: Any] {
+            ["token": model.tokenizer.decode([token]), "logprob": Double(logprob),
+             "bytes": model.tokenizer.bytes(of: token).map { Int($0) }]
+        }
+        return ["content": logprobs.map { item -> [String: Any] in
+            var e = entry(item.token, item.logprob)
+            e["top_logprobs"] = item.top.map { entry($0.token, $0.logprob) }
+            return e
+        }]
+    }
+
     private func openAICompletion(_ request: Request) async throws -> Response {
         let started = Date()
         let body = try await body(request)
         try checkModel(body)
         var s = try sampling(body, openAI: true, defaultMaxTokens: 16)
-        if let logprobs = try body.int("logprobs", in: 0...20), logprobs > 0 {
-            throw APIError.badRequest("'logprobs' is not supported by this server yet; leave it out or set it to 0",
-                                      param: "logprobs")
-        }
+        s.logprobs = try body.int("logprobs", in: 0...20)
         let prompt: [Int32], prefixText: String
         if let suffix = try body.string("suffix") {
             guard let fim else {
@@ -361,17 +397,21 @@ public final class CodeServer: Sendable {
         let (events, jobs) = try generate(prompt, s, constraintPrefix: prefixText)
         let id = "cmpl-\(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(24))"
         let modelName = settings.modelID, created = Int(started.timeIntervalSince1970)
+        let offset = prefixText.count
         if s.stream {
-            @Sendable func chunk(_ index: Int, _ text: String, _ reason: Any) -> Any {
+            @Sendable func chunk(_ index: Int, _ text: String, _ reason: Any, _ logprobs: Any = NSNull()) -> Any {
                 ["id": id, "object": "text_completion", "created": created, "model": modelName,
-                 "choices": [["text": text, "index": index, "logprobs": NSNull(), "finish_reason": reason]]]
+                 "choices": [["text": text, "index": index, "logprobs": logprobs, "finish_reason": reason]]]
             }
+            // Log-probabilities, when asked for, come with the last chunk (every token's at once).
             return sse(events, started: started, closing: "[DONE]", text: { chunk($0, $1, NSNull()) },
-                       finished: { chunk($0, "", Self.finishReason($1.stopReason)) })
+                       finished: { chunk($0, "", Self.finishReason($1.stopReason),
+                                         self.completionLogprobs($1.logprobs, offset: offset)) })
         }
         let outcome = try await collect(events, jobs: jobs, started: started)
         let choices: [[String: Any]] = outcome.enumerated().map { index, item in
-            ["text": item.text, "index": index, "logprobs": NSNull(), "finish_reason": Self.finishReason(item.result?.stopReason)]
+            ["text": item.text, "index": index, "logprobs": completionLogprobs(item.result?.logprobs, offset: offset),
+             "finish_reason": Self.finishReason(item.result?.stopReason)]
         }
         return JSONResponse.make(["id": id, "object": "text_completion", "created": created, "model": modelName,
                                   "choices": choices, "usage": usage(prompt.count, outcome.map(\.result))])
@@ -406,7 +446,13 @@ public final class CodeServer: Sendable {
             }
             messages.append(.init(role: role == "developer" ? "system" : role, content: content))
         }
-        let s = try sampling(body, openAI: true, defaultMaxTokens: contextSize)
+        var s = try sampling(body, openAI: true, defaultMaxTokens: contextSize)
+        let top = try body.int("top_logprobs", in: 0...20)
+        if try body.bool("logprobs") == true {
+            s.logprobs = top ?? 0
+        } else if let top, top > 0 {
+            throw APIError.badRequest("'top_logprobs' needs 'logprobs': true", param: "top_logprobs")
+        }
         let bos = model.tokenizer.addBOS ? model.tokenizer.bos.flatMap { model.tokenizer.token(of: $0) } : nil
         let rendered = chat.render(messages, bos: bos)
         let prompt = model.tokenizer.encode(rendered.text, addSpecial: false, parseSpecial: true)
@@ -423,12 +469,20 @@ public final class CodeServer: Sendable {
             return sse(events, started: started,
                        opening: (0..<s.n).map { chunk($0, ["role": "assistant", "content": ""], NSNull()) },
                        closing: "[DONE]", text: { chunk($0, ["content": $1], NSNull()) },
-                       finished: { chunk($0, [:], Self.finishReason($1.stopReason)) })
+                       finished: { index, result in
+                           var last = chunk(index, [:], Self.finishReason(result.stopReason)) as! [String: Any]
+                           if let logprobs = self.chatLogprobs(result.logprobs) as? [String: Any],
+                              var choices = last["choices"] as? [[String: Any]] {
+                               choices[0]["logprobs"] = logprobs
+                               last["choices"] = choices
+                           }
+                           return last
+                       })
         }
         let outcome = try await collect(events, jobs: jobs, started: started)
         let choices: [[String: Any]] = outcome.enumerated().map { index, item in
             ["index": index, "message": ["role": "assistant", "content": item.text],
-             "logprobs": NSNull(), "finish_reason": Self.finishReason(item.result?.stopReason)]
+             "logprobs": chatLogprobs(item.result?.logprobs), "finish_reason": Self.finishReason(item.result?.stopReason)]
         }
         return JSONResponse.make(["id": id, "object": "chat.completion", "created": created, "model": modelName,
                                   "choices": choices, "usage": usage(prompt.count, outcome.map(\.result))])

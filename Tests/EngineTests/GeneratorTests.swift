@@ -37,6 +37,26 @@ import Testing
         #expect(partial.tokens.count < 50)
     }
 
+    /// Log-probabilities are the model's log-softmax at each step: the first token's equal those of the
+    /// prompt's logits, and greedy picks the most likely.
+    @Test func logprobsAreTheModelsLogSoftmax() throws {
+        let prompt: [Int32] = [5, 17, 42, 9, 33]
+        var options = GenerationOptions(maxTokens: 4, ignoreEOS: true)
+        options.logprobs = 3
+        let result = try Generator(model: Self.model).generate(prompt: prompt, options: options,
+                                                               cache: Self.model.transformer.makeCache(capacity: 16))
+        let logprobs = try #require(result.logprobs)
+        #expect(logprobs.count == result.tokens.count)
+        let logits = try Self.model.transformer.logits(prompt, cache: Self.model.transformer.makeCache(capacity: 8))
+        let high = logits.max()!
+        let normalizer = high + Float(log(logits.reduce(0.0) { $0 + Double(expf($1 - high)) }))
+        let first = logprobs[0]
+        #expect(abs(first.logprob - (logits[Int(first.token)] - normalizer)) < 1e-3)
+        #expect(first.top.count == 3 && first.top[0].token == first.token)
+        #expect(first.top[0].logprob >= first.top[1].logprob && first.top[1].logprob >= first.top[2].logprob)
+        #expect(result.logprobs?.allSatisfy { $0.logprob <= 0 } == true)
+    }
+
     /// Another continuation of the same prompt, reusing the prompt's cache, decodes as a fresh call does.
     @Test func reusingThePromptCacheMatchesAFreshCall() throws {
         let prompt: [Int32] = [5, 17, 42, 9, 33, 8, 21]

@@ -2,6 +2,7 @@
 import concurrent.futures
 import http.client
 import json
+import math
 import signal
 import subprocess
 import time
@@ -228,3 +229,31 @@ def test_signal_exits_zero(start_server, sig):
     s = start_server()
     assert client(s).completions.create(model="default", prompt="x", max_tokens=2).choices
     assert s.stop(sig) == 0
+
+
+def test_logprobs_as_openai_reports_them(server):
+    c = client(server)
+    r = c.completions.create(model="default", prompt="def add(a, b):\n    return", max_tokens=6, temperature=0,
+                             logprobs=3)
+    lp = r.choices[0].logprobs
+    assert len(lp.tokens) == len(lp.token_logprobs) == len(lp.top_logprobs) == len(lp.text_offset) == 6
+    assert "".join(lp.tokens).startswith(r.choices[0].text) or r.choices[0].text.startswith("".join(lp.tokens)[:1])
+    for chosen, top in zip(lp.token_logprobs, lp.top_logprobs):
+        assert chosen <= 0 and len(top) <= 3
+        # Greedy: the chosen token is the most likely one, and the alternatives are a distribution's part.
+        assert abs(chosen - max(top.values())) < 1e-4
+        assert sum(math.exp(v) for v in top.values()) <= 1 + 1e-4
+    assert lp.text_offset[0] == len("def add(a, b):\n    return")
+    # Streamed: every token's log-probability comes with the last chunk.
+    streamed = [ch for ch in c.completions.create(model="default", prompt="def add(a, b):\n    return", max_tokens=6,
+                                                  temperature=0, logprobs=3, stream=True)]
+    # (The same to rounding: the second request takes its prompt from the KV cache.)
+    assert streamed[-1].choices[0].logprobs.token_logprobs == pytest.approx(lp.token_logprobs, abs=1e-3)
+    chat = c.chat.completions.create(model="default", messages=[{"role": "user", "content": "hi"}], max_tokens=4,
+                                     temperature=0, logprobs=True, top_logprobs=2)
+    content = chat.choices[0].logprobs.content
+    assert len(content) == chat.usage.completion_tokens and all(len(t.top_logprobs) <= 2 for t in content)
+    assert all(t.logprob <= 0 and bytes(t.bytes).decode("utf-8", "replace") for t in content)
+    with pytest.raises(openai.BadRequestError):
+        c.chat.completions.create(model="default", messages=[{"role": "user", "content": "hi"}], max_tokens=2,
+                                  top_logprobs=2)
