@@ -218,8 +218,13 @@ public final class BatchScheduler: @unchecked Sendable {
             let jobs = exclusive
             exclusive.removeAll()
             var admitted: [Job] = []
-            while running.count + admitted.count < settings.maxRunning, !waiting.isEmpty {
-                admitted.append(waiting.removeFirst())
+            var index = 0
+            while running.count + admitted.count < settings.maxRunning, index < waiting.count {
+                if followsLeader(waiting[index], leaders: running + admitted) {
+                    index += 1   // waits for the prefix it shares to enter the cache
+                    continue
+                }
+                admitted.append(waiting.remove(at: index))
             }
             condition.unlock()
 
@@ -227,6 +232,20 @@ public final class BatchScheduler: @unchecked Sendable {
             admit(admitted)
             step()
         }
+    }
+
+    /// Whether `job` should wait for a running (or just admitted) job still prefilling a prompt that starts like
+    /// its own: the leader's blocks enter the shared cache as they are computed, so a burst of requests with the
+    /// same long prefix (a system prompt, a file) computes it once instead of once each. Only when they share at
+    /// least two blocks beyond what the leader has computed so far.
+    private func followsLeader(_ job: Job, leaders: [Job]) -> Bool {
+        let block = model.transformer.kvPool.blockTokens
+        for leader in leaders where leader.offset < leader.prompt.count && !leader.isCancelled {
+            let need = max(leader.offset + block, 2 * block)
+            guard need < job.prompt.count, need <= leader.prompt.count else { continue }
+            if job.prompt[..<need].elementsEqual(leader.prompt[..<need]) { return true }
+        }
+        return false
     }
 
     /// Gives each admitted job its cache, starting from the longest prefix the shared pool holds, with blocks

@@ -194,6 +194,47 @@ import Kernels
         let blocks = t.kvPool.stats.blocks
         #expect(blocks <= heldByOne + 4 * 3, "\(blocks) blocks after, \(heldByOne) after the first")
     }
+
+    /// A burst of requests with the same long prefix on a cold cache computes the prefix once: the others wait
+    /// for the first to write it, then take it from the cache, and still decode as alone.
+    @Test func aBurstWithASharedPrefixComputesItOnce() async throws {
+        let model = try LanguageModel(path: ModelFixture.folder.appendingPathComponent("llama.gguf").path, threads: 2)
+        let vocab = model.config.vocabularySize
+        var rng = SeededGenerator(seed: 21)
+        let prefix = Self.randomTokens(300, vocab: vocab, rng: &rng)
+        let prompts = (0..<4).map { _ in prefix + Self.randomTokens(10, vocab: vocab, rng: &rng) }
+        let options = GenerationOptions(maxTokens: 5, ignoreEOS: true)
+        let alone = try prompts.map { prompt in
+            try Generator(model: model).generate(prompt: prompt, options: options,
+                                                 cache: model.transformer.makeCache(capacity: prompt.count + 5))
+        }
+        let scheduler = BatchScheduler(model: model, settings: BatchScheduler.Settings(contextSize: 512))
+        let results = try await withThrowingTaskGroup(of: (Int, GenerationResult).self) { group in
+            for (i, prompt) in prompts.enumerated() {
+                group.addTask {
+                    try await withCheckedThrowingContinuation { continuation in
+                        do {
+                            try scheduler.submit(prompt: prompt, options: options) { event in
+                                if case .finished(let result) = event { continuation.resume(returning: (i, result)) }
+                                if case .failed(let message) = event { continuation.resume(throwing: ModelError(message)) }
+                            }
+                        } catch { continuation.resume(throwing: error) }
+                    }
+                }
+            }
+            // All four are queued before the engine starts: a burst.
+            try await Task.sleep(nanoseconds: 50_000_000)
+            scheduler.start()
+            var all: [(Int, GenerationResult)] = []
+            for try await item in group { all.append(item) }
+            return all.sorted { $0.0 < $1.0 }
+        }
+        scheduler.shutdown(cancelRunning: false)
+        let computed = results.reduce(0) { $0 + prompts[$1.0].count - $1.1.cachedPromptTokens }
+        #expect(computed < 300 + 4 * 40, "\(computed) prompt tokens computed for 4 requests sharing 300")
+        #expect(results.filter { $0.1.cachedPromptTokens >= 288 }.count == 3)
+        for (i, result) in results { #expect(result.tokens == alone[i].tokens, "request \(i)") }
+    }
 }
 
 /// A value shared between threads behind a lock.
