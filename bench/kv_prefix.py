@@ -5,6 +5,8 @@ shared   One request with a PREFIX-token prompt of held-out code, then REQUESTS-
          the same prefix plus its own TAIL tokens, then REQUESTS-1 more all at once. Time to first token of
          the first vs the others, and the KV cache's bytes after the first and after all REQUESTS of the
          first two rounds (from /metrics: every block counted once).
+burst    REQUESTS requests, each the PREFIX plus its own TAIL, sent at once to a cold server: prompt tokens
+         computed (the prefix once, not once per request) and times to first token.
 persist  A PREFIX-token prompt on a fresh server with --persist-kv DIR; the server is stopped and started
          again with the same DIR, and the same prompt is sent: time to first token after the restart, against
          a restart without --persist-kv.
@@ -147,6 +149,28 @@ def shared(args):
     }
 
 
+def burst(args):
+    """REQUESTS requests sharing the PREFIX, each with its own tail, all sent at once to a cold server."""
+    s = Server(args.moecoder, args.model, args.ctx, [], args.threads)
+    n = args.requests
+    ids = code_tokens(s, args.prefix + args.tail * n)
+    prefix = ids[:args.prefix]
+    tails = [ids[args.prefix + i * args.tail: args.prefix + (i + 1) * args.tail] for i in range(n)]
+    s.ttft(ids[-40:])
+    before = s.metrics().get("moecoder_prompt_tokens_total", 0)
+    start = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(n) as pool:
+        ttfts = list(pool.map(lambda tail: s.ttft(prefix + tail), tails))
+    wall = time.perf_counter() - start
+    computed = s.metrics().get("moecoder_prompt_tokens_total", 0) - before
+    s.stop()
+    return {
+        "requests": n, "prompt_tokens_sent": n * (args.prefix + args.tail), "prompt_tokens_computed": int(computed),
+        "ttft_ms": {"p50": round(statistics.median(ttfts) * 1000, 1), "max": round(max(ttfts) * 1000, 1)},
+        "all_first_tokens_s": round(wall, 2),
+    }
+
+
 def persist(args):
     folder = tempfile.mkdtemp(prefix="moecoder-kv-bench-")
     try:
@@ -182,15 +206,17 @@ def main():
     p.add_argument("--tail", type=int, default=50)
     p.add_argument("--requests", type=int, default=32)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--scenario", action="append", choices=["shared", "persist"])
+    p.add_argument("--scenario", action="append", choices=["shared", "burst", "persist"])
     p.add_argument("--json", action="store_true")
     p.add_argument("--save", help="also write the results as JSON to this file")
     args = p.parse_args()
-    scenarios = args.scenario or ["shared", "persist"]
+    scenarios = args.scenario or ["shared", "burst", "persist"]
     out = {"model": os.path.basename(args.model), "ctx": args.ctx, "threads": args.threads,
            "loadavg_before": os.getloadavg()[0]}
     if "shared" in scenarios:
         out["shared"] = shared(args)
+    if "burst" in scenarios:
+        out["burst"] = burst(args)
     if "persist" in scenarios:
         out["persist"] = persist(args)
     if args.save:
@@ -200,7 +226,7 @@ def main():
     if args.json:
         print(json.dumps(out, indent=2))
         return
-    for name in ("shared", "persist"):
+    for name in ("shared", "burst", "persist"):
         if name in out:
             print(f"{name}:")
             for k, v in out[name].items():

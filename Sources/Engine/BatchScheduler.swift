@@ -306,7 +306,9 @@ public final class BatchScheduler: @unchecked Sendable {
             decodeTokens += 1
         }
         for job in order where job.offset < job.prompt.count && inputs.count < settings.maxBatch {
-            let end = min(job.prompt.count, (job.offset / Generator.prefillChunk + 1) * Generator.prefillChunk)
+            // Chunks of `prefillChunk` from the first position not taken from the cache, as `Generator` cuts them.
+            let base = job.cachedPromptTokens, chunk = Generator.prefillChunk
+            let end = min(job.prompt.count, base + ((job.offset - base) / chunk + 1) * chunk)
             if end - job.offset > budget && promptTokens > 0 { continue }
             guard job.cache != nil else { continue }
             inputs.append(.init(tokens: Array(job.prompt[job.offset..<end]), cache: job.cache!))
