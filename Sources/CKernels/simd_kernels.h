@@ -478,6 +478,25 @@ static inline __attribute__((always_inline)) float MK_SUFFIX(dot_scale_min512)(c
     return MK_SUFFIX(hsum512)(acc) - MK_SUFFIX(hsum)(mins);
 }
 
+// Two consecutive Q8_0 / Q4_0 / Q5_0 blocks' values as one vector of unsigned bytes: Q8_0 + 128, Q4_0 0..15,
+// Q5_0 0..31 (the value plus 128, 8 or 16).
+static inline __attribute__((always_inline)) __m512i MK_SUFFIX(legacy_pair512)(const uint8_t *b0, const uint8_t *b1, int kind) {
+    if (kind == 0) {
+        __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(b0 + 2))),
+                                        _mm256_loadu_si256((const __m256i *)(b1 + 2)), 1);
+        return _mm512_xor_si512(wv, _mm512_set1_epi8((char)0x80));
+    }
+    const uint8_t *q0 = b0 + (kind == 2 ? 6 : 2), *q1 = b1 + (kind == 2 ? 6 : 2);
+    __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(MK_SUFFIX(nibbles32)(q0)), MK_SUFFIX(nibbles32)(q1), 1);
+    if (kind == 2) {
+        uint32_t h0, h1;
+        memcpy(&h0, b0 + 2, 4);
+        memcpy(&h1, b1 + 2, 4);
+        wv = _mm512_mask_add_epi8(wv, ((__mmask64)h1 << 32) | h0, wv, _mm512_set1_epi8(16));
+    }
+    return wv;
+}
+
 // Q5_0 / Q4_0 / Q8_0, two blocks per 512-bit vector.
 static inline __attribute__((always_inline)) float MK_SUFFIX(dot_legacy512)(const void *w, const mk_q8a *a, long cols, int kind) {
     // kind: 0 q8_0 (34 bytes), 1 q4_0 (18), 2 q5_0 (22)
@@ -502,16 +521,7 @@ static inline __attribute__((always_inline)) float MK_SUFFIX(dot_legacy512)(cons
             __m512i aw = _mm512_mask_sub_epi8(av, neg, zero, av);
             p = _mm512_dpbusd_epi32(zero, _mm512_abs_epi8(wv), aw);
         } else {
-            const uint8_t *q0 = b0 + (kind == 2 ? 6 : 2), *q1 = b1 + (kind == 2 ? 6 : 2);
-            __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(MK_SUFFIX(nibbles32)(q0)), MK_SUFFIX(nibbles32)(q1), 1);
-            if (kind == 2) {
-                uint32_t h0, h1;
-                memcpy(&h0, b0 + 2, 4);
-                memcpy(&h1, b1 + 2, 4);
-                __mmask64 bits = ((__mmask64)h1 << 32) | h0;
-                wv = _mm512_mask_add_epi8(wv, bits, wv, _mm512_set1_epi8(16));
-            }
-            p = _mm512_dpbusd_epi32(zero, wv, av);
+            p = _mm512_dpbusd_epi32(zero, MK_SUFFIX(legacy_pair512)(b0, b1, kind), av);
             extra -= (kind == 2 ? 16.0f : 8.0f) * (d0 * a[b].s + d1 * a[b + 1].s);
         }
         __m512 scale = _mm512_insertf32x8(_mm512_set1_ps(d0 * a[b].d), _mm256_set1_ps(d1 * a[b + 1].d), 1);
@@ -572,25 +582,6 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dot4_scale_min512)(c
         }
     }
     for (int t = 0; t < 4; t++) out[t * out_stride] = MK_SUFFIX(hsum512)(acc[t]) - MK_SUFFIX(hsum)(mins[t]);
-}
-
-// Two consecutive Q8_0 / Q4_0 / Q5_0 blocks' values as one vector of unsigned bytes: Q8_0 + 128, Q4_0 0..15,
-// Q5_0 0..31 (the value plus 128, 8 or 16).
-static inline __attribute__((always_inline)) __m512i MK_SUFFIX(legacy_pair512)(const uint8_t *b0, const uint8_t *b1, int kind) {
-    if (kind == 0) {
-        __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(b0 + 2))),
-                                        _mm256_loadu_si256((const __m256i *)(b1 + 2)), 1);
-        return _mm512_xor_si512(wv, _mm512_set1_epi8((char)0x80));
-    }
-    const uint8_t *q0 = b0 + (kind == 2 ? 6 : 2), *q1 = b1 + (kind == 2 ? 6 : 2);
-    __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(MK_SUFFIX(nibbles32)(q0)), MK_SUFFIX(nibbles32)(q1), 1);
-    if (kind == 2) {
-        uint32_t h0, h1;
-        memcpy(&h0, b0 + 2, 4);
-        memcpy(&h1, b1 + 2, 4);
-        wv = _mm512_mask_add_epi8(wv, ((__mmask64)h1 << 32) | h0, wv, _mm512_set1_epi8(16));
-    }
-    return wv;
 }
 
 // Four activation rows against one row of Q8_0 / Q4_0 / Q5_0, two blocks per vector. Q8_0 weights are made
