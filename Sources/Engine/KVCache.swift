@@ -100,7 +100,7 @@ public final class KVCache: @unchecked Sendable {
     /// Promises blocks for `positions` positions in all (prompt and generation) so that the pass never finds
     /// the budget full midway; false when the pool's budget cannot promise them now.
     public func reserve(positions: Int) -> Bool {
-        let needed = max(0, (min(positions, capacity) + blockTokens - 1) / blockTokens - blocks.count + 1)
+        let needed = blocksNeeded(positions: positions)
         guard needed > reservedBlocks else { return true }
         guard pool.reserve(needed - reservedBlocks) else { return false }
         reservedBlocks = needed
@@ -158,8 +158,6 @@ public final class KVCache: @unchecked Sendable {
         guard count % blockTokens != 0, published == full, full < blocks.count else { return nil }
         return (blocks[full], full > 0 ? blocks[full - 1] : nil, tokens[(full * blockTokens)...])
     }
-
-    func heldBlocks() -> [Int] { blocks }
 
     /// Stores `keyWidth` floats as the key of `position` in `layer` (converted to the pool's type).
     func storeKey(layer: Int, position: Int, from source: UnsafePointer<Float>) {
@@ -326,7 +324,7 @@ public final class KVBlockPool: @unchecked Sendable {
     public func audit(holders: [KVCache]) -> String? {
         lock.withLock {
             var expected = [Int](repeating: 0, count: refs.count)
-            for cache in holders { for id in cache.heldBlocks() { expected[id] += 1 } }
+            for cache in holders { for id in cache.blocks { expected[id] += 1 } }
             if allocated > budget { return "\(allocated) blocks allocated over a budget of \(budget)" }
             for id in refs.indices {
                 if refs[id] != expected[id] { return "block \(id) counted \(refs[id]) holders, held by \(expected[id])" }
@@ -464,7 +462,7 @@ public final class KVBlockPool: @unchecked Sendable {
     /// given back.
     func retire(_ cache: KVCache) {
         let tail = sharing ? cache.partialTail() : nil
-        let ids = cache.heldBlocks()
+        let ids = cache.blocks
         lock.withLock {
             if let tail { insert(block: tail.block, parent: tail.parent, tokens: tail.tokens) }
             promised -= cache.reservedBlocks

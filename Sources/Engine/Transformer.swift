@@ -59,6 +59,12 @@ public final class Transformer: @unchecked Sendable {
     struct Segment {
         let row, n, start: Int
         let cache: KVCache
+
+        /// Its rows and this layer's cached keys and values, as the attention tasks read them.
+        func view(layer: Int) -> HeadSegment {
+            HeadSegment(row: row, n: n, start: start, blocks: cache.table, blockSize: cache.blockTokens,
+                        keyOffset: cache.keyOffset(layer: layer), valueOffset: cache.valueOffset(layer: layer))
+        }
     }
 
     /// A KV cache sized for this model (`capacity` positions, default the model's context length).
@@ -229,17 +235,12 @@ public final class Transformer: @unchecked Sendable {
             let span = segment.start + segment.n
             // The matrix path gathers a head's keys and values (span × (kLen + vLen)) beside its scores.
             scoreFloats = max(scoreFloats, segment.n >= StandardHeads.matrixFrom ? segment.n * span + span * (kLen + vLen) : span)
-            work.headSegments.append(HeadSegment(row: segment.row, n: segment.n, start: segment.start,
-                                                 blocks: cache.table, blockSize: cache.blockTokens,
-                                                 keyOffset: cache.keyOffset(layer: layer),
-                                                 valueOffset: cache.valueOffset(layer: layer)))
+            work.headSegments.append(segment.view(layer: layer))
         }
         let kvPool = work.segments[0].cache.pool
         let out = work.attention.ensure(n * heads * vLen)
         let scores = work.heads.ensure(pool.threads * scoreFloats)
-        // The costliest sequences (most rows) first, so that no thread is left with a big one at the end.
-        work.headSegments.sort { $0.n * ($0.start + $0.n) > $1.n * ($1.start + $1.n) }
-        work.nextTask.pointee = 0
+        work.orderHeadTasks()
         work.headSegments.withUnsafeBufferPointer { segments in
             var job = StandardHeads(
                 q: q, out: out, scores: scores, scoreStride: scoreFloats, segments: segments.baseAddress!,
@@ -293,25 +294,21 @@ public final class Transformer: @unchecked Sendable {
                 cache.storeKey(layer: layer, position: position, from: row + lora)
             }
             maxSpan = max(maxSpan, segment.start + segment.n)
-            work.headSegments.append(HeadSegment(row: segment.row, n: segment.n, start: segment.start,
-                                                 blocks: cache.table, blockSize: cache.blockTokens,
-                                                 keyOffset: cache.keyOffset(layer: layer),
-                                                 valueOffset: cache.valueOffset(layer: layer)))
+            work.headSegments.append(segment.view(layer: layer))
         }
         let out = work.attention.ensure(n * heads * vLen)
         // Per thread: absorbed query (lora), attended latent (lora), one dequantized row (lora), scores (span).
         let perThread = 3 * lora + maxSpan
         let scratch = work.heads.ensure(pool.threads * perThread)
-        work.headSegments.sort { $0.n * ($0.start + $0.n) > $1.n * ($1.start + $1.n) }
-        work.nextTask.pointee = 0
+        work.orderHeadTasks()
+        let kvPool = work.segments[0].cache.pool
         work.headSegments.withUnsafeBufferPointer { segments in
             var job = LatentHeads(
                 q: q, out: out, scratch: scratch, perThread: perThread, segments: segments.baseAddress!,
                 heads: heads, qWidth: qWidth, kLen: kLen, vLen: vLen, nope: nope, ropeDims: ropeDims, lora: lora,
                 scale: attentionScale, projections: a.heads, absorbedKeys: a.absorbedKeys, serial: serial,
                 activations: activations, next: work.nextTask, total: segments.count * heads,
-                keyStride: work.segments[0].cache.pool.keyRowBytes, valueStride: work.segments[0].cache.pool.valueRowBytes,
-                type: work.segments[0].cache.pool.type.rawValue)
+                keyStride: kvPool.keyRowBytes, valueStride: kvPool.valueRowBytes, type: kvPool.type.rawValue)
             let tasks = min(pool.threads, job.total)
             withUnsafePointer(to: &job) { pool.parallelFor(tasks, context: $0, LatentHeads.run) }
         }

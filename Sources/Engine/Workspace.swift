@@ -50,6 +50,13 @@ final class Workspace {
     let nextTask = UnsafeMutablePointer<Int>.allocate(capacity: 1)
 
     deinit { nextTask.deallocate() }
+
+    /// Orders the attention tasks costliest first (so that no thread is left with a big one at the end) and
+    /// rewinds the task counter.
+    func orderHeadTasks() {
+        headSegments.sort { $0.n * ($0.start + $0.n) > $1.n * ($1.start + $1.n) }
+        nextTask.pointee = 0
+    }
 }
 
 #if canImport(Glibc)

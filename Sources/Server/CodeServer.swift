@@ -717,10 +717,9 @@ public final class CodeServer: Sendable {
                 throw APIError.badRequest(error.description.replacingOccurrences(of: context.folder.path + "/", with: ""))
             }
             // Paths inside the scratch folder are reported relative to it.
-            let data = try JSONSerialization.data(withJSONObject: try LongJobs.object(report))
-            let text = String(decoding: data, as: UTF8.self)
-                .replacingOccurrences(of: context.folder.path.replacingOccurrences(of: "/", with: "\\/") + "\\/", with: "")
-                .replacingOccurrences(of: context.folder.path + "/", with: "")
+            let data = try JSONSerialization.data(withJSONObject: try LongJobs.object(report),
+                                                  options: .withoutEscapingSlashes)
+            let text = String(decoding: data, as: UTF8.self).replacingOccurrences(of: context.folder.path + "/", with: "")
             return (try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]) ?? [:]
         }
     }
