@@ -161,7 +161,7 @@ def init_weights(model, seed, router_scale=3.0):
                 p.copy_(0.2 * torch.randn(p.shape, generator=g))
             elif "embed_tokens" in name:
                 p.copy_(torch.randn(p.shape, generator=g))
-            elif name.endswith(("mlp.gate.weight", "block_sparse_moe.gate.weight")):
+            elif name.endswith(("mlp.gate.weight", "block_sparse_moe.gate.weight", "mlp.router.weight")):
                 p.copy_(router_scale * torch.randn(p.shape, generator=g) / math.sqrt(p.shape[-1]))
             elif name == "lm_head.weight":
                 p.copy_(3.0 * torch.randn(p.shape, generator=g) / math.sqrt(p.shape[-1]))
@@ -255,6 +255,82 @@ def build_deepseek2():
     return model
 
 
+def build_qwen3():
+    """Dense Qwen3: per-head q/k RMS norms, no biases, head_dim (32) unlike hidden/heads (16), tied embeddings."""
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+    cfg = Qwen3Config(**common(intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                               num_key_value_heads=2, head_dim=32, tie_word_embeddings=True,
+                               use_sliding_window=False, rope_theta=1e6))
+    return Qwen3ForCausalLM(cfg)
+
+
+def build_qwen3moe():
+    """Qwen3-MoE (Qwen3-Coder-30B-A3B's architecture): 16 experts top-4, normalised top-k, no shared expert."""
+    from transformers import Qwen3MoeConfig, Qwen3MoeForCausalLM
+    cfg = Qwen3MoeConfig(**common(intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                                  num_key_value_heads=2, head_dim=16, num_experts=16, num_experts_per_tok=4,
+                                  moe_intermediate_size=32, norm_topk_prob=True, decoder_sparse_step=1,
+                                  mlp_only_layers=[], use_sliding_window=False, rope_theta=1e6))
+    return Qwen3MoeForCausalLM(cfg)
+
+
+def build_deepseek3():
+    """DeepSeek-V3-style routing in a deepseek2 file (as GLM-4.x-Flash and DeepSeek-V3 use it): sigmoid scores,
+    a per-expert selection bias (e_score_correction_bias -> exp_probs_b), 4 expert groups of which the best 2
+    (by the sum of their top-2 biased scores) are eligible, normalised top-k, routed scaling 2.5; MLA with q_lora.
+    The bias is a buffer HF leaves at zero: it is set here (|0.1 N|, so that biased scores stay positive and
+    HF's fill of excluded groups with 0 equals llama.cpp's -inf)."""
+    import torch
+    from transformers import DeepseekV3Config, DeepseekV3ForCausalLM
+    cfg = DeepseekV3Config(**common(intermediate_size=128, num_hidden_layers=3, num_attention_heads=4,
+                                    num_key_value_heads=4, q_lora_rank=32, kv_lora_rank=32,
+                                    qk_nope_head_dim=16, qk_rope_head_dim=8, v_head_dim=16, head_dim=8,
+                                    n_routed_experts=8, n_shared_experts=1, num_experts_per_tok=2,
+                                    moe_intermediate_size=32, first_k_dense_replace=1, n_group=4, topk_group=2,
+                                    routed_scaling_factor=2.5, norm_topk_prob=True, rope_interleave=True,
+                                    # as DeepSeek-V3's config.json says it (the converter writes the gating key
+                                    # from it; without the key llama.cpp assumes softmax)
+                                    scoring_func="sigmoid", topk_method="noaux_tc"))
+    model = DeepseekV3ForCausalLM(cfg)
+    model.fixture_post_init = lambda m, seed: _set_selection_bias(m, seed)
+    return model
+
+
+def _set_selection_bias(model, seed):
+    import torch
+    g = torch.Generator().manual_seed(seed + 7)
+    with torch.no_grad():
+        for name, buf in sorted(model.named_buffers()):
+            if name.endswith("e_score_correction_bias"):
+                buf.copy_((0.1 * torch.randn(buf.shape, generator=g)).abs())
+
+
+def build_gptoss():
+    """gpt-oss: attention sinks, sliding window (4 positions, so the 14-token prompts cross it) on even layers,
+    q/k/v/o biases, router bias, experts with biases and the clamped SwiGLU (limit 7: expert weights are scaled
+    so that some activations pass it), softmax over the top-k logits, YaRN (factor 4; HF's `truncate` set so
+    the correction range is rounded as llama.cpp does)."""
+    from transformers import GptOssConfig, GptOssForCausalLM
+    rope_scaling = {"rope_type": "yarn", "factor": 4.0, "beta_fast": 32.0, "beta_slow": 1.0, "truncate": True,
+                    "original_max_position_embeddings": 64}
+    cfg = GptOssConfig(**common(intermediate_size=32, num_hidden_layers=3, num_attention_heads=4,
+                                num_key_value_heads=2, head_dim=16, num_local_experts=8, num_experts_per_tok=2,
+                                sliding_window=4, rope_scaling=rope_scaling, rope_theta=150000.0,
+                                rms_norm_eps=1e-5, attention_bias=True))
+    model = GptOssForCausalLM(cfg)
+    model.fixture_post_init = lambda m, seed: _gptoss_post_init(m, seed)
+    return model
+
+
+def _gptoss_post_init(model, seed):
+    import torch
+    g = torch.Generator().manual_seed(seed + 11)
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.sinks.copy_(1.5 * torch.randn(layer.self_attn.sinks.shape, generator=g))
+            layer.mlp.experts.gate_up_proj.mul_(6.0)
+
+
 def build_deepseek():
     """DeepSeek-MoE v1 ("DeepseekForCausalLM", remote code on the hub; not in transformers 4.57).
 
@@ -335,6 +411,10 @@ ARCHS = {
     "qwen2moe": (build_qwen2moe, "qwen2moe", ["f16", "q8_0"]),
     "deepseek2": (build_deepseek2, "deepseek2", ["f16", "q8_0"]),
     "deepseek": (build_deepseek, "deepseek", []),
+    "qwen3": (build_qwen3, "qwen3", []),
+    "qwen3moe": (build_qwen3moe, "qwen3moe", ["q8_0"]),
+    "deepseek3": (build_deepseek3, "deepseek2", ["q8_0"]),
+    "gptoss": (build_gptoss, "gpt-oss", []),
 }
 
 
@@ -360,18 +440,35 @@ def r6(x):
 
 
 def router_hooks(model):
-    """Collect the smallest gap between the k-th and (k+1)-th router probability over all tokens/layers."""
+    """Collect the smallest gap between the k-th and (k+1)-th router score over all tokens/layers (for grouped
+    routing also between the last chosen group's score and the next), on the scores that choose the experts."""
     import torch
     gaps = []
     hooks = []
     k = getattr(model.config, "num_experts_per_tok", 2)
+
+    def gap(scores, count):
+        s = torch.sort(scores, dim=-1, descending=True).values
+        return float((s[:, count - 1] - s[:, count]).min())
+
     for name, mod in model.named_modules():
-        if name.endswith(("mlp.gate", "block_sparse_moe.gate")):
+        if name.endswith(("mlp.gate", "block_sparse_moe.gate", "mlp.router")):
             def hook(m, inp, out):
                 x = inp[0].reshape(-1, inp[0].shape[-1]).float()
-                p = torch.softmax(x @ m.weight.float().T, dim=-1)
-                s = torch.sort(p, dim=-1, descending=True).values
-                gaps.append(float((s[:, k - 1] - s[:, k]).min()))
+                logits = x @ m.weight.float().T
+                if getattr(m, "bias", None) is not None:
+                    logits = logits + m.bias.float()
+                if hasattr(m, "e_score_correction_bias"):        # DeepSeek-V3 routing
+                    choice = logits.sigmoid() + m.e_score_correction_bias.float()
+                    groups = choice.view(-1, m.n_group, choice.shape[-1] // m.n_group)
+                    group_scores = groups.topk(2, dim=-1).values.sum(-1)
+                    gaps.append(gap(group_scores, m.topk_group))
+                    chosen = group_scores.topk(m.topk_group, dim=-1).indices
+                    mask = torch.zeros_like(group_scores, dtype=torch.bool).scatter_(1, chosen, True)
+                    choice = groups.masked_fill(~mask.unsqueeze(-1), -1e9).reshape(choice.shape)
+                    gaps.append(gap(choice, k))
+                else:
+                    gaps.append(gap(torch.softmax(logits, dim=-1), k))
             hooks.append(mod.register_forward_hook(hook))
     return gaps, hooks
 
@@ -419,6 +516,44 @@ def reference(model, tok, name):
 
 # ----------------------------------------------------------------------------------------------------------------
 # deepseek2 legacy layout (single attn_kv_b per layer)
+
+def make_nextn_deepseek(src: Path, dst: Path):
+    """Append a multi-token-prediction layer as GLM-4.x-Flash files carry one: block_count + 1,
+    nextn_predict_layers = 1, and blk.{last+1}.* = a copy of the last layer plus the nextn.* tensors (random).
+    Inference must skip that layer, so the logits equal the source file's."""
+    import numpy as np
+    from gguf import GGUFReader, GGUFWriter, GGUFValueType
+    r = GGUFReader(str(src))
+    arch = r.fields["general.architecture"].contents()
+    n_layer = int(r.fields[f"{arch}.block_count"].contents())
+    e = int(r.fields[f"{arch}.embedding_length"].contents())
+    w = GGUFWriter(str(dst), arch)
+    for f in r.fields.values():
+        if f.name.startswith("GGUF.") or f.name == "general.architecture":
+            continue
+        val = f.contents()
+        if f.name == f"{arch}.block_count":
+            val = n_layer + 1
+        vtype = f.types[0]
+        sub = f.types[-1] if vtype == GGUFValueType.ARRAY else None
+        w.add_key_value(f.name, val, vtype, sub_type=sub)
+    w.add_uint32(f"{arch}.nextn_predict_layers", 1)
+    last = f"blk.{n_layer - 1}."
+    g = np.random.default_rng(5)
+    for t in r.tensors:
+        w.add_tensor(t.name, np.asarray(t.data))
+    for t in r.tensors:
+        if t.name.startswith(last):
+            w.add_tensor(t.name.replace(last, f"blk.{n_layer}."), np.asarray(t.data))
+    mtp = f"blk.{n_layer}.nextn."
+    w.add_tensor(mtp + "eh_proj.weight", g.standard_normal((e, 2 * e)).astype(np.float32))
+    for name in ("enorm.weight", "hnorm.weight", "shared_head_norm.weight"):
+        w.add_tensor(mtp + name, np.ones(e, dtype=np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
 
 def make_legacy_deepseek2(src: Path, dst: Path):
     """Rewrite the current converter's MLA layout into the pre-MLA-absorption layout llama.cpp still loads.
@@ -552,6 +687,8 @@ def main():
             model = builder().float()
             seed = SEED + 100 * i + c
             init_weights(model, seed)
+            if hasattr(model, "fixture_post_init"):
+                model.fixture_post_init(model, seed)
             model.eval()
             ref = reference(model, tok, name)
             if best is None or ref.get("router_min_topk_gap", 0) > best[2].get("router_min_topk_gap", 0):
@@ -572,6 +709,9 @@ def main():
         if name == "deepseek2":
             make_legacy_deepseek2(out / files["f32"], out / "deepseek2-legacy-kvb.gguf")
             entries.append(("deepseek2-legacy-kvb", {"f32": "deepseek2-legacy-kvb.gguf"}))
+        if name == "deepseek3":
+            make_nextn_deepseek(out / files["f32"], out / "deepseek3-nextn.gguf")
+            entries.append(("deepseek3-nextn", {"f32": "deepseek3-nextn.gguf"}))
         for ename, efiles in entries:
             doc = {"name": ename, "architecture": arch,
                    "reference": (f"transformers {transformers.__version__} (eager, float32)"
@@ -589,6 +729,8 @@ def main():
                 doc["router_min_topk_gap"] = ref["router_min_topk_gap"]
             if ename == "deepseek2-legacy-kvb":
                 doc["layout"] = "legacy: single attn_kv_b per layer, no key_length_mla/value_length_mla"
+            elif ename == "deepseek3-nextn":
+                doc["layout"] = "deepseek3.gguf plus one multi-token-prediction layer (nextn_predict_layers 1), skipped"
             elif name == "deepseek2":
                 doc["layout"] = "current converter: attn_k_b/attn_v_b per head + key_length_mla/value_length_mla"
             if have_llama:
@@ -606,8 +748,8 @@ def main():
     for k, v in sizes.items():
         print(f"{v:>10} {k}")
     print(f"{total:>10} total")
-    if total > 8 * 1024 * 1024:
-        print("WARNING: fixtures exceed 8 MB")
+    if total > 16 * 1024 * 1024:
+        print("WARNING: fixtures exceed 16 MB")
 
 
 if __name__ == "__main__":

@@ -64,3 +64,13 @@ void mk_causal_softmax(float *s, long rows, long ld, long first_length, float sc
         for (long p = length; p < ld; p++) r[p] = 0;
     }
 }
+
+void mk_causal_softmax_ex(float *s, long rows, long ld, long first_length, float scale, long window, float sink) {
+    for (long t = 0; t < rows; t++) {
+        float *r = s + t * ld;
+        long end = first_length + t, begin = window > 0 && end > window ? end - window : 0;
+        for (long p = 0; p < begin; p++) r[p] = 0;
+        mk_softmax_sink(r + begin, end - begin, scale, sink);
+        for (long p = end; p < ld; p++) r[p] = 0;
+    }
+}

@@ -415,21 +415,22 @@ static void attend_typed(int isa, const mk_attention *a, const float *q, const f
 #endif
     const void *x = q, *x2 = q2;
     int second = q2 && a->key2_length;
-    for (long p0 = 0, b = 0; p0 < a->length; p0 += a->block_size, b++) {
+    const long b0 = a->first / a->block_size;
+    for (long p0 = b0 * a->block_size, b = b0; p0 < a->length; p0 += a->block_size, b++) {
         const void *block = a->blocks[b];
         long rows = a->length - p0 < a->block_size ? a->length - p0 : a->block_size;
-        for (long r = 0; r < rows; r++) {
+        for (long r = p0 < a->first ? a->first - p0 : 0; r < rows; r++) {
             float s = dot(MK_ROW(block, a->key_offset, a->key_stride, r), x, a->key_length);
             if (second) s += dot(MK_ROW(block, a->key2_offset, a->key2_stride, r), x2, a->key2_length);
             scores[p0 + r] = s;
         }
     }
-    mk_softmax_scaled(scores, a->length, a->scale);
+    mk_softmax_sink(scores + a->first, a->length - a->first, a->scale, a->sink);
     for (long i = 0; i < a->value_length; i++) out[i] = 0;
-    for (long p0 = 0, b = 0; p0 < a->length; p0 += a->block_size, b++) {
+    for (long p0 = b0 * a->block_size, b = b0; p0 < a->length; p0 += a->block_size, b++) {
         const void *block = a->blocks[b];
         long rows = a->length - p0 < a->block_size ? a->length - p0 : a->block_size;
-        for (long r = 0; r < rows; r++)
+        for (long r = p0 < a->first ? a->first - p0 : 0; r < rows; r++)
             mk_axpy_row(a->type, scores[p0 + r], MK_ROW(block, a->value_offset, a->value_stride, r), out, a->value_length);
     }
 }
@@ -443,12 +444,24 @@ void mk_softmax_scaled(float *s, long n, float scale) {
     mk_softmax(s, n);
 }
 
+void mk_softmax_sink(float *s, long n, float scale, float sink) {
+    if (n <= 0) return;
+    if (!(sink > -INFINITY)) { mk_softmax_scaled(s, n, scale); return; }
+    float top = sink;
+    for (long p = 0; p < n; p++) { s[p] *= scale; if (s[p] > top) top = s[p]; }
+    float total = expf(sink - top);
+    for (long p = 0; p < n; p++) { s[p] = expf(s[p] - top); total += s[p]; }
+    const float inv = 1.0f / total;
+    for (long p = 0; p < n; p++) s[p] *= inv;
+}
+
 long mk_fetch_add(long *counter, long value) { return __atomic_fetch_add(counter, value, __ATOMIC_RELAXED); }
 
 void mk_attend(const mk_attention *a, const float *q, const float *q2, float *scores, float *out) {
     if (a->length <= 0) return;
     int isa = mk_isa();
 #ifdef MK_HAVE_X86
+    if (a->first >= a->length) { for (long i = 0; i < a->value_length; i++) out[i] = 0; return; }
     if (isa >= MK_ISA_AVX2 && a->type == MK_F32) { attend_avx2(a, q, q2, scores, out); return; }
 #endif
     attend_typed(isa, a, q, q2, scores, out);

@@ -304,10 +304,12 @@ static inline void MK_SUFFIX(dot_f32_x4)(const float *q, const float *k0, const 
 static void MK_SUFFIX(attend)(const mk_attention *a, const float *q, const float *q2, float *scores, float *out) {
     const int second = q2 && a->key2_length;
     const int fast1 = a->key_length % 8 == 0, fast2 = !second || a->key2_length % 8 == 0;
-    for (long p0 = 0, b = 0; p0 < a->length; p0 += a->block_size, b++) {
+    // Positions from `first` on (a sliding window starts mid-block).
+    const long b0 = a->first / a->block_size;
+    for (long p0 = b0 * a->block_size, b = b0; p0 < a->length; p0 += a->block_size, b++) {
         const uint8_t *block = a->blocks[b];
         long rows = a->length - p0 < a->block_size ? a->length - p0 : a->block_size;
-        long r = 0;
+        long r = p0 < a->first ? a->first - p0 : 0;
         if (fast1 && fast2) {
             // Four positions at a time.
             for (; r + 4 <= rows; r += 4) {
@@ -331,15 +333,15 @@ static void MK_SUFFIX(attend)(const mk_attention *a, const float *q, const float
             scores[p0 + r] = s;
         }
     }
-    mk_softmax_scaled(scores, a->length, a->scale);
+    mk_softmax_sink(scores + a->first, a->length - a->first, a->scale, a->sink);
     long c0 = 0;
     // Values: 64 output columns at a time held in registers over every position.
     for (; c0 + 64 <= a->value_length; c0 += 64) {
         __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0, o4 = o0, o5 = o0, o6 = o0, o7 = o0;
-        for (long p0 = 0, b = 0; p0 < a->length; p0 += a->block_size, b++) {
+        for (long p0 = b0 * a->block_size, b = b0; p0 < a->length; p0 += a->block_size, b++) {
             const uint8_t *block = (const uint8_t *)a->blocks[b] + a->value_offset + c0 * 4;
             long rows = a->length - p0 < a->block_size ? a->length - p0 : a->block_size;
-            for (long r = 0; r < rows; r++) {
+            for (long r = p0 < a->first ? a->first - p0 : 0; r < rows; r++) {
                 const float *v = (const float *)(block + r * a->value_stride);
                 __m256 w = _mm256_set1_ps(scores[p0 + r]);
                 o0 = _mm256_fmadd_ps(w, _mm256_loadu_ps(v), o0);
@@ -359,10 +361,10 @@ static void MK_SUFFIX(attend)(const mk_attention *a, const float *q, const float
     if (c0 < a->value_length) {
         long rest = a->value_length - c0;
         memset(out + c0, 0, sizeof(float) * (size_t)rest);
-        for (long p0 = 0, b = 0; p0 < a->length; p0 += a->block_size, b++) {
+        for (long p0 = b0 * a->block_size, b = b0; p0 < a->length; p0 += a->block_size, b++) {
             const uint8_t *block = (const uint8_t *)a->blocks[b] + a->value_offset + c0 * 4;
             long rows = a->length - p0 < a->block_size ? a->length - p0 : a->block_size;
-            for (long r = 0; r < rows; r++)
+            for (long r = p0 < a->first ? a->first - p0 : 0; r < rows; r++)
                 MK_SUFFIX(axpy)(scores[p0 + r], (const float *)(block + r * a->value_stride), out + c0, rest);
         }
     }

@@ -22,6 +22,14 @@ struct StandardAttention {
     var qBias: [Float]?
     var kBias: [Float]?
     var vBias: [Float]?
+    var outputBias: [Float]? = nil
+    /// Qwen3: RMS norms (keyLength weights) applied to each query and key head before the rotation.
+    var qNorm: [Float]? = nil
+    var kNorm: [Float]? = nil
+    /// gpt-oss: per query head, a logit that joins each softmax without a value ("attention sink").
+    var sinks: [Float]? = nil
+    /// Positions a query sees, itself included (0: all): sliding-window layers.
+    var window: Int = 0
 }
 
 /// DeepSeek-V2 multi-head latent attention. Keys and values are stored compressed (the normalised latent of
@@ -70,9 +78,33 @@ struct DenseFeedForward {
     var down: WeightMatrix
 }
 
+/// How an expert combines its gate and up projections.
+enum ExpertActivation {
+    /// silu(gate) ⊙ up.
+    case swiglu
+    /// gpt-oss: g = min(gate, limit), u = clamp(up, ±limit), g·σ(alpha·g)·(u + 1).
+    case clampedSwiglu(alpha: Float, limit: Float)
+}
+
+/// Per-expert bias vectors of one expert tensor (`count` experts × `width`), e.g. gpt-oss's `ffn_up_exps.bias`.
+struct ExpertBiases {
+    var values: [Float]
+    var width: Int
+    func expert(_ i: Int) -> ArraySlice<Float> { values[(i * width)..<((i + 1) * width)] }
+}
+
 /// Router → top-k experts (SwiGLU each), optional shared expert(s) with an optional sigmoid gate.
 struct MixtureOfExperts {
     var router: WeightMatrix        // nEmbd → nExpert
+    var routerBias: [Float]? = nil  // gpt-oss: added to the router logits
+    /// DeepSeek-V3: added to the scores to choose experts, not to weight them (`exp_probs_b`).
+    var selectionBias: [Float]? = nil
+    var groups: Int = 1
+    var groupsUsed: Int = 1
+    var gateBias: ExpertBiases? = nil
+    var upBias: ExpertBiases? = nil
+    var downBias: ExpertBiases? = nil
+    var activation: ExpertActivation = .swiglu
     var gate: ExpertMatrices
     var up: ExpertMatrices
     var down: ExpertMatrices

@@ -6,23 +6,29 @@ struct Rope: Sendable {
     let dimensions: Int
     let type: RopeType
     /// θ_i per pair i (position 1), already scaled.
-    let inverseFrequencies: [Float]
+    private(set) var inverseFrequencies: [Float]
     /// Multiplies cos and sin (YaRN's magnitude correction; 1 otherwise).
     let magnitude: Float
 
-    init(_ p: RopeParameters, architecture: Architecture) {
+    /// `frequencyFactors`: llama.cpp's `rope_freqs` (Llama 3.1-style scaling), one divisor per rotated pair.
+    init(_ p: RopeParameters, architecture: Architecture, frequencyFactors: [Float]? = nil) {
         dimensions = p.dimensions
         type = p.type
+        defer {
+            if let factors = frequencyFactors {
+                inverseFrequencies = zip(inverseFrequencies, factors).map { $0 / $1 }
+            }
+        }
         let half = p.dimensions / 2
         let base = Double(p.base)
         let extrapolation = (0..<half).map { i in 1 / pow(base, Double(2 * i) / Double(p.dimensions)) }
         switch p.scaling {
         case .none:
             inverseFrequencies = extrapolation.map(Float.init)
-            magnitude = 1
+            magnitude = p.attentionFactor
         case .linear:
             inverseFrequencies = extrapolation.map { Float($0 / Double(p.factor)) }
-            magnitude = 1
+            magnitude = p.attentionFactor
         case .yarn:
             // Blend interpolated (÷factor) and original frequencies with a linear ramp between the
             // dimensions that complete beta_fast and beta_slow turns over the original context.
@@ -40,7 +46,7 @@ struct Rope: Sendable {
             }
             // DeepSeek-V2 folds YaRN's magnitude into the attention scale (mscale == mscale_all_dim),
             // other models scale cos/sin by 0.1·ln(factor) + 1.
-            magnitude = architecture == .deepseek2 ? 1 : Float(factor > 1 ? 0.1 * log(factor) + 1 : 1)
+            magnitude = p.attentionFactor * (architecture == .deepseek2 ? 1 : Float(factor > 1 ? 0.1 * log(factor) + 1 : 1))
         }
     }
 

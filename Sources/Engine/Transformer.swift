@@ -38,8 +38,18 @@ public final class Transformer: @unchecked Sendable {
         case .qwen2, .qwen2moe: layers = try Qwen2Architecture.layers(source, config)
         case .deepseek: layers = try DeepSeekArchitecture.layers(source, config)
         case .deepseek2: layers = try DeepSeek2Architecture.layers(source, config)
+        case .qwen3, .qwen3moe: layers = try Qwen3Architecture.layers(source, config)
+        case .gptOss: layers = try GptOssArchitecture.layers(source, config)
         }
-        rope = Rope(config.rope, architecture: config.architecture)
+        rope = Rope(config.rope, architecture: config.architecture,
+                    frequencyFactors: try source.optionalVector("rope_freqs.weight", count: config.rope.dimensions / 2))
+        let unused = source.unusedTensors(layers: config.blockCount)
+        if !unused.isEmpty {
+            let shown = unused.prefix(4).joined(separator: ", ") + (unused.count > 4 ? ", … (\(unused.count) in all)" : "")
+            throw ModelError("the file has tensors moecoder's \(config.architecture.rawValue) model does not use (\(shown)): "
+                             + "they change what the model computes, so running without them would give wrong output; "
+                             + "this variant of the architecture is not supported yet")
+        }
         attentionScale = Rope.attentionScaleCorrection(config.rope) / Float(config.keyLength).squareRoot()
         pool = ThreadPool(threads: max(1, threads))
         kvPool = KVBlockPool(config: config, budgetBytes: nil, sharing: true)
@@ -221,6 +231,18 @@ public final class Transformer: @unchecked Sendable {
         addBias(a.qBias, q, n: n, width: qWidth)
         addBias(a.kBias, k, n: n, width: kWidth)
         addBias(a.vBias, v, n: n, width: vWidth)
+        if let qNorm = a.qNorm, let kNorm = a.kNorm {
+            for t in 0..<n {
+                for head in 0..<heads {
+                    let row = q + t * qWidth + head * kLen
+                    Vector.rmsNorm(row, qNorm, row, count: kLen, eps: c.rmsEpsilon)
+                }
+                for head in 0..<kvHeads {
+                    let row = k + t * kWidth + head * kLen
+                    Vector.rmsNorm(row, kNorm, row, count: kLen, eps: c.rmsEpsilon)
+                }
+            }
+        }
         work.headSegments.removeAll(keepingCapacity: true)
         var scoreFloats = 0
         for segment in work.segments {
@@ -241,18 +263,23 @@ public final class Transformer: @unchecked Sendable {
         let out = work.attention.ensure(n * heads * vLen)
         let scores = work.heads.ensure(pool.threads * scoreFloats)
         work.orderHeadTasks()
+        let sinks = a.sinks ?? []
+        sinks.withUnsafeBufferPointer { sinkValues in
         work.headSegments.withUnsafeBufferPointer { segments in
             var job = StandardHeads(
                 q: q, out: out, scores: scores, scoreStride: scoreFloats, segments: segments.baseAddress!,
                 keyStride: kvPool.keyRowBytes, valueStride: kvPool.valueRowBytes, keyHead: kvPool.rowBytes(kLen),
                 valueHead: kvPool.rowBytes(vLen), type: kvPool.type.rawValue, qWidth: qWidth, kLen: kLen, vLen: vLen,
-                heads: heads, group: heads / kvHeads, scale: attentionScale, next: work.nextTask,
+                heads: heads, group: heads / kvHeads, scale: attentionScale, window: a.window,
+                sinks: a.sinks == nil ? nil : sinkValues.baseAddress, next: work.nextTask,
                 total: segments.count * kvHeads)
             let tasks = min(pool.threads, job.total)
             withUnsafePointer(to: &job) { pool.parallelFor(tasks, context: $0, StandardHeads.run) }
         }
+        }
         let projected = work.projected.ensure(n * e)
         project(a.output, out, n, projected)
+        addBias(a.outputBias, projected, n: n, width: e)
         return projected
     }
 
@@ -351,20 +378,40 @@ public final class Transformer: @unchecked Sendable {
         if work.assignments.count != experts { work.assignments = Array(repeating: [], count: experts) }
         for i in 0..<experts { work.assignments[i].removeAll(keepingCapacity: true) }
         // Route each token: probabilities, top-k, optional renormalisation and scaling.
+        let choice = work.choice.ensure(experts)
+        let groupScores = work.groupScores.ensure(m.groups)
         for t in 0..<n {
             let row = logits + t * experts
+            if let bias = m.routerBias { for i in 0..<experts { row[i] += bias[i] } }
             switch m.gating {
             case .softmax: Vector.softmax(row, count: experts)
             case .sigmoid: for i in 0..<experts { row[i] = sigmoid(row[i]) }
+            case .softmaxWeight: break          // chosen by logit; the chosen logits are softmaxed below
             }
+            // The scores that choose: with DeepSeek-V3's selection bias, and only the best groups eligible.
+            if let bias = m.selectionBias {
+                for i in 0..<experts { choice[i] = row[i] + bias[i] }
+            } else {
+                choice.update(from: row, count: experts)
+            }
+            if m.groups > 1 { Self.maskGroups(choice, experts: experts, groups: m.groups, used: m.groupsUsed, scores: groupScores) }
             work.selection.removeAll(keepingCapacity: true)
             for _ in 0..<m.used {
                 var best = -1
-                for i in 0..<experts where !work.selection.contains(i) && (best < 0 || row[i] > row[best]) { best = i }
+                for i in 0..<experts where !work.selection.contains(i) && (best < 0 || choice[i] > choice[best]) { best = i }
                 work.selection.append(best)
+            }
+            if m.gating == .softmaxWeight {
+                var top = -Float.infinity
+                for i in work.selection { top = max(top, row[i]) }
+                var sum: Float = 0
+                for i in work.selection { row[i] = expf(row[i] - top); sum += row[i] }
+                for i in work.selection { row[i] /= sum }
             }
             var total: Float = 0
             for i in work.selection { total += row[i] }
+            // llama.cpp keeps the sum at least the smallest normal F16 (6.1e-5) when it renormalises.
+            total = max(total, 6.103515625e-5)
             for i in work.selection {
                 var weight = row[i]
                 if m.normalize { weight /= total }
@@ -387,7 +434,23 @@ public final class Transformer: @unchecked Sendable {
             row += routed.count
         }
         batch.run(pool: pool, activations: activations)
-        Vector.siluMul(gate, up, count: row * hidden)
+        if m.gateBias != nil || m.upBias != nil {
+            var first = 0
+            for expert in 0..<experts where !work.assignments[expert].isEmpty {
+                let count = work.assignments[expert].count
+                if let b = m.gateBias?.expert(expert) { Self.addRows(b, gate + first * hidden, rows: count, width: hidden) }
+                if let b = m.upBias?.expert(expert) { Self.addRows(b, up + first * hidden, rows: count, width: hidden) }
+                first += count
+            }
+        }
+        switch m.activation {
+        case .swiglu: Vector.siluMul(gate, up, count: row * hidden)
+        case .clampedSwiglu(let alpha, let limit):
+            for i in 0..<(row * hidden) {
+                let g = min(gate[i], limit), u = min(max(up[i], -limit), limit)
+                gate[i] = g / (1 + expf(-alpha * g)) * (u + 1)
+            }
+        }
         if m.shared != nil { Vector.siluMul(sharedGate, sharedUp, count: n * sharedHidden) }
         let down = work.expertDown.ensure(routedRows * e)
         let sharedDown = work.shared.ensure(n * e)
@@ -400,6 +463,14 @@ public final class Transformer: @unchecked Sendable {
         }
         if let shared = m.shared { batch.add(shared.down, sharedGate, n: n, sharedDown) }
         batch.run(pool: pool, activations: activations)
+        if let downBias = m.downBias {
+            var first = 0
+            for expert in 0..<experts where !work.assignments[expert].isEmpty {
+                let count = work.assignments[expert].count
+                Self.addRows(downBias.expert(expert), down + first * e, rows: count, width: e)
+                first += count
+            }
+        }
         let out = work.expertOut.ensure(n * e)
         out.update(repeating: 0, count: n * e)
         row = 0
@@ -417,6 +488,38 @@ public final class Transformer: @unchecked Sendable {
             }
         }
         return out
+    }
+}
+
+extension Transformer {
+    /// Adds `bias` to each of `rows` rows of `width` floats.
+    static func addRows(_ bias: ArraySlice<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
+        bias.withUnsafeBufferPointer { b in
+            for r in 0..<rows { for i in 0..<width { y[r * width + i] += b[i] } }
+        }
+    }
+
+    /// DeepSeek-V3's grouped routing: the experts form `groups` equal groups, each scored by the sum of its two
+    /// best scores; all but the best `used` groups are set to -∞ in `choice`. Ties go to the lower index.
+    static func maskGroups(_ choice: UnsafeMutablePointer<Float>, experts: Int, groups: Int, used: Int,
+                           scores: UnsafeMutablePointer<Float>) {
+        let size = experts / groups
+        for g in 0..<groups {
+            var first = -Float.infinity, second = -Float.infinity
+            for i in (g * size)..<((g + 1) * size) {
+                let v = choice[i]
+                if v > first { second = first; first = v } else if v > second { second = v }
+            }
+            scores[g] = first + second
+        }
+        for _ in 0..<used {                     // mark the chosen groups with NaN-free +∞ after picking
+            var best = -1
+            for g in 0..<groups where scores[g] != .infinity && (best < 0 || scores[g] > scores[best]) { best = g }
+            scores[best] = .infinity
+        }
+        for g in 0..<groups where scores[g] != .infinity {
+            for i in (g * size)..<((g + 1) * size) { choice[i] = -.infinity }
+        }
     }
 }
 
@@ -442,6 +545,9 @@ private struct StandardHeads {
     let type: UInt32
     let qWidth, kLen, vLen, heads, group: Int
     let scale: Float
+    /// Sliding window (0: none) and per-head sink logits (nil: none).
+    let window: Int
+    let sinks: UnsafePointer<Float>?
     /// Tasks are claimed one at a time from `next` (the range a thread is given is ignored).
     let next: UnsafeMutablePointer<Int>
     let total: Int
@@ -471,7 +577,11 @@ private struct StandardHeads {
                                j.vLen, span, values)
                 for head in (kvHead * j.group)..<((kvHead + 1) * j.group) {
                     mk_sgemm_ex(1, g.n, span, j.kLen, q + head * j.kLen, j.qWidth, keys, j.kLen, 0, s, span)
-                    mk_causal_softmax(s, g.n, span, g.start + 1, j.scale)
+                    if j.window > 0 || j.sinks != nil {
+                        mk_causal_softmax_ex(s, g.n, span, g.start + 1, j.scale, j.window, j.sinks?[head] ?? -.infinity)
+                    } else {
+                        mk_causal_softmax(s, g.n, span, g.start + 1, j.scale)
+                    }
                     mk_sgemm_ex(0, g.n, j.vLen, span, s, span, values, j.vLen, 0, out + head * j.vLen, j.heads * j.vLen)
                 }
                 continue
@@ -482,8 +592,10 @@ private struct StandardHeads {
                     key_offset: g.keyOffset + kvHead * j.keyHead, key_stride: j.keyStride, key_length: j.kLen,
                     key2_offset: 0, key2_stride: 0, key2_length: 0,
                     value_offset: g.valueOffset + kvHead * j.valueHead, value_stride: j.valueStride,
-                    value_length: j.vLen, length: g.start + t + 1, scale: j.scale)
+                    value_length: j.vLen, length: g.start + t + 1, scale: j.scale,
+                    first: j.window > 0 ? max(0, g.start + t + 1 - j.window) : 0, sink: -.infinity)
                 for head in (kvHead * j.group)..<((kvHead + 1) * j.group) {
+                    if let sinks = j.sinks { a.sink = sinks[head] }
                     mk_attend(&a, q + t * j.qWidth + head * j.kLen, nil, s, out + (t * j.heads + head) * j.vLen)
                 }
             }
@@ -539,7 +651,7 @@ private struct LatentHeads {
                     key_offset: g.valueOffset, key_stride: j.valueStride, key_length: lora,
                     key2_offset: g.keyOffset, key2_stride: j.keyStride, key2_length: j.ropeDims,
                     value_offset: g.valueOffset, value_stride: j.valueStride, value_length: lora,
-                    length: g.start + t + 1, scale: j.scale)
+                    length: g.start + t + 1, scale: j.scale, first: 0, sink: -.infinity)
                 mk_attend(&a, qAbsorbed, qRope, s, attended)
                 let o = j.out + ((g.row + t) * j.heads + head) * j.vLen
                 switch j.projections {

@@ -19,9 +19,25 @@ public struct ExpertMatrices: @unchecked Sendable {
 /// Reads a model's tensors from a GGUF file by name, checking shapes and types, without copying the big ones.
 struct TensorSource {
     let gguf: GGUFFile
+    /// Names of the tensors read so far (`unusedTensors`).
+    private let read = NameSet()
+
+    final class NameSet: @unchecked Sendable { var names = Set<String>() }
+
+    /// Tensors of the file no architecture code has read, leaving out those of layers at or past `layers` (a
+    /// DeepSeek/GLM file's multi-token-prediction layers). A tensor the engine does not know changes what the
+    /// model computes (llama 3.1's `rope_freqs`, a fused projection, a bias), so a file with one is refused.
+    func unusedTensors(layers: Int) -> [String] {
+        gguf.tensors.map(\.name).filter { name in
+            guard !read.names.contains(name) else { return false }
+            if name.hasPrefix("blk."), let n = Int(name.dropFirst(4).prefix { $0.isNumber }), n >= layers { return false }
+            return true
+        }
+    }
 
     private func info(_ name: String) throws -> GGUFTensorInfo {
         guard let t = gguf.tensor(name) else { throw ModelError("tensor '\(name)' is missing from the model file") }
+        read.names.insert(name)
         guard t.type.canCompute else {
             throw ModelError("tensor '\(name)' has type \(t.type.name), which moecoder cannot compute yet "
                              + "(supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K); requantize the model")
@@ -36,6 +52,9 @@ struct TensorSource {
     }
 
     func has(_ name: String) -> Bool { gguf.tensor(name) != nil }
+
+    /// Marks a tensor as read without loading it (tensors the engine knows to be irrelevant to its outputs).
+    func ignore(_ name: String) { if has(name) { read.names.insert(name) } }
 
     /// A matrix mapping `cols` inputs to `rows` outputs (GGUF dims `[cols, rows]`).
     func matrix(_ name: String, cols: Int, rows: Int) throws -> WeightMatrix {

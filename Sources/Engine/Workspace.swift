@@ -35,6 +35,8 @@ final class Workspace {
     /// Products that run as one dispatch (q/k/v; the router beside the shared expert; the chosen experts).
     let batch = ProductBatch()
     let low = FloatBuffer(), heads = FloatBuffer()
+    /// Routing: the scores that choose experts (with a selection bias, groups masked) and the groups' scores.
+    let choice = FloatBuffer(), groupScores = FloatBuffer()
     let logits = FloatBuffer()
     let matmul = MatmulScratch()
     /// Tokens routed to each expert in the current batch: (token index, weight).

@@ -83,6 +83,12 @@ void mk_softmax_scaled(float *s, long n, float scale);
 long mk_fetch_add(long *counter, long value);
 /// Row t of `s` (rows ld apart): the first first_length + t entries scaled, softmaxed; the rest set to 0.
 void mk_causal_softmax(float *s, long rows, long ld, long first_length, float scale);
+/// mk_causal_softmax with a sliding window and a sink: row t keeps entries [max(0, end − window), end) with
+/// end = first_length + t (window 0: from 0), softmaxed together with the logit `sink` (-INFINITY: none), which
+/// takes its share of the weight but adds no value; every other entry is set to 0.
+void mk_causal_softmax_ex(float *s, long rows, long ld, long first_length, float scale, long window, float sink);
+/// s = softmax(s · scale) over n entries, with the extra logit `sink` in the sum (not stored).
+void mk_softmax_sink(float *s, long n, float scale, float sink);
 
 /// Attention of one query row over `length` cached positions: score_p = (q·key_p [+ q2·key2_p])·scale,
 /// softmax over p, out = Σ_p softmax_p · value_p. The cache is paged: position p lives in block
@@ -99,6 +105,10 @@ typedef struct {
     long value_offset, value_stride, value_length;
     long length;
     float scale;
+    /// Positions before `first` are not attended (sliding-window attention; 0: all).
+    long first;
+    /// A logit that joins the softmax without a value (gpt-oss's attention sink; -INFINITY: none).
+    float sink;
 } mk_attention;
 void mk_attend(const mk_attention *a, const float *q, const float *q2, float *scores, float *out);
 /// Copies `width` elements at byte `offset` of each of the first `length` rows of a paged cache (rows `stride`

@@ -34,6 +34,8 @@ extension TensorSource {
         }
         return .moe(MixtureOfExperts(
             router: try matrix(p + "ffn_gate_inp.weight", cols: e, rows: n),
+            selectionBias: try optionalVector(p + "exp_probs_b.bias", count: n),
+            groups: c.expertGroupCount, groupsUsed: c.expertGroupUsedCount,
             gate: try experts(p + "ffn_gate_exps.weight", cols: e, rows: f, count: n),
             up: try experts(p + "ffn_up_exps.weight", cols: e, rows: f, count: n),
             down: try experts(p + "ffn_down_exps.weight", cols: f, rows: e, count: n),

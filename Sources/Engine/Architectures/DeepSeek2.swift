@@ -15,6 +15,7 @@ enum DeepSeek2Architecture {
             let heads: LatentAttention.HeadProjections
             var absorbed: (ExpertMatrices, OwnedBytes)?
             if source.has(p + "attn_k_b.weight") {
+                source.ignore(p + "attn_kv_b.weight")     // some files keep the unsplit copy too
                 heads = .split(kB: try source.experts(p + "attn_k_b.weight", cols: nope, rows: lora, count: h),
                                vB: try source.experts(p + "attn_v_b.weight", cols: lora, rows: vLen, count: h))
             } else {
