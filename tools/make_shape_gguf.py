@@ -33,6 +33,7 @@ TYPES = {
     "Q4_K": (12, 256, 144, [0, 2]),
     "Q5_K": (13, 256, 176, [0, 2]),
     "Q6_K": (14, 256, 210, [208]),
+    "MXFP4": (39, 32, 17, ["e8m0"]),
 }
 FALLBACK = {"Q4_K": "Q5_0", "Q5_K": "Q5_1", "Q6_K": "Q8_0"}
 ALIGNMENT = 32
@@ -55,6 +56,11 @@ def q4_k_m_type(name, layer, n_layer, cols):
     return t
 
 
+def mxfp4_type(name, experts):
+    """gpt-oss's MXFP4 download: the experts in MXFP4, every other matrix Q8_0."""
+    return "MXFP4" if experts else "Q8_0"
+
+
 def tensor_list(shape):
     """(name, dims innermost-first, type) for every tensor of the shape."""
     a, n_layer, e = shape["arch"], shape["n_layer"], shape["n_embd"]
@@ -62,7 +68,8 @@ def tensor_list(shape):
 
     def mat(name, cols, rows, layer=-1, experts=None):
         dims = [cols, rows] + ([experts] if experts else [])
-        out.append((name, dims, q4_k_m_type(name, layer, n_layer, cols)))
+        t = mxfp4_type(name, experts) if shape.get("mix") == "mxfp4" else q4_k_m_type(name, layer, n_layer, cols)
+        out.append((name, dims, t))
 
     def vec(name, n):
         out.append((name, [n], "F32"))
@@ -73,7 +80,7 @@ def tensor_list(shape):
     for i in range(n_layer):
         p = f"blk.{i}."
         vec(p + "attn_norm.weight", e)
-        vec(p + "ffn_norm.weight", e)
+        vec(p + ("post_attention_norm.weight" if a == "gpt-oss" else "ffn_norm.weight"), e)
         if a == "deepseek2":
             heads, nope, rope, v, lora = shape["n_head"], shape["qk_nope"], shape["qk_rope"], shape["v_head"], shape["kv_lora_rank"]
             mat(p + "attn_q.weight", e, heads * (nope + rope), i)
@@ -88,6 +95,12 @@ def tensor_list(shape):
                 if shape.get("qkv_bias"):
                     vec(p + f"attn_{t}.bias", rows)
             mat(p + "attn_output.weight", heads * hd, e, i)
+            if shape.get("qk_norm"):
+                vec(p + "attn_q_norm.weight", hd)
+                vec(p + "attn_k_norm.weight", hd)
+            if a == "gpt-oss":
+                vec(p + "attn_output.bias", e)
+                vec(p + "attn_sinks.weight", heads)
         if i < shape.get("n_dense_lead", 0):
             ff = shape["n_ff"]
             mat(p + "ffn_gate.weight", e, ff, i)
@@ -99,6 +112,11 @@ def tensor_list(shape):
         mat(p + "ffn_gate_exps.weight", e, ffe, i, x)
         mat(p + "ffn_up_exps.weight", e, ffe, i, x)
         mat(p + "ffn_down_exps.weight", ffe, e, i, x)
+        if a == "gpt-oss":
+            vec(p + "ffn_gate_inp.bias", x)
+            out.append((p + "ffn_gate_exps.bias", [ffe, x], "F32"))
+            out.append((p + "ffn_up_exps.bias", [ffe, x], "F32"))
+            out.append((p + "ffn_down_exps.bias", [e, x], "F32"))
         sh = shape.get("n_ff_shexp", 0)
         if sh:
             if shape.get("shared_gate"):
@@ -152,7 +170,7 @@ def byte_tokens():
 def metadata(shape):
     a = shape["arch"]
     items = [kv("general.architecture", STRING, a), kv("general.name", STRING, shape["name"] + " (random weights)"),
-             kv("general.alignment", U32, ALIGNMENT), kv("general.file_type", U32, 15)]  # 15: MOSTLY_Q4_K_M
+             kv("general.alignment", U32, ALIGNMENT), kv("general.file_type", U32, 38 if shape.get("mix") == "mxfp4" else 15)]  # 15: Q4_K_M, 38: MXFP4_MOE
 
     def k(key, vtype, value):
         items.append(kv(f"{a}.{key}", vtype, value))
@@ -182,9 +200,17 @@ def metadata(shape):
         k("rope.scaling.original_context_length", U32, shape["yarn_orig_ctx"])
         k("rope.scaling.yarn_log_multiplier", F32V, shape["yarn_log_mul"])
     else:
-        k("feed_forward_length", U32, shape["n_ff_exp"])
+        k("feed_forward_length", U32, shape.get("n_ff", shape["n_ff_exp"]))
         k("attention.head_count_kv", U32, shape["n_head_kv"])
-        k("expert_shared_feed_forward_length", U32, shape["n_ff_shexp"])
+        k("attention.key_length", U32, shape["head_dim"])
+        k("attention.value_length", U32, shape["head_dim"])
+        if shape.get("n_ff_shexp"):
+            k("expert_shared_feed_forward_length", U32, shape["n_ff_shexp"])
+    if a == "gpt-oss":
+        k("attention.sliding_window", U32, shape["sliding_window"])
+        k("rope.scaling.type", STRING, "yarn")
+        k("rope.scaling.factor", F32V, shape["yarn_factor"])
+        k("rope.scaling.original_context_length", U32, shape["yarn_orig_ctx"])
     tokens = byte_tokens() + [f"<t{i}>" for i in range(256, shape["n_vocab"])]
     items += [kv("tokenizer.ggml.model", STRING, "gpt2"), kv("tokenizer.ggml.pre", STRING, shape["pre"]),
               kv("tokenizer.ggml.tokens", ARRAY, (STRING, tokens)),
@@ -210,6 +236,9 @@ def random_data(rng, dims, t, chunk=1 << 26):
         n = min(per, blocks - start)
         data = np.frombuffer(rng.bytes(n * size), dtype=np.uint8).reshape(n, size).copy()
         for off in scales:
+            if off == "e8m0":       # MXFP4's shared exponent byte: 2^(e-127) with e in 118..121 (values up to ~6e-2)
+                data[:, 0] = rng.integers(118, 122, n, dtype=np.uint8)
+                continue
             d = (rng.random(n, dtype=np.float32) * 2e-3 + 1e-4).astype("<f2")
             data[:, off:off + 2] = d.view(np.uint8).reshape(n, 2)
         yield data.tobytes()
