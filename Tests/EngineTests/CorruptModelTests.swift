@@ -70,7 +70,7 @@ import Testing
         // blk.0.ffn_gate.weight is F16 [64, 128]; Q8_1 (id 9: 36 bytes per 32) is smaller and not computable.
         let bytes = try #require(Self.retyped(original, tensor: "blk.0.ffn_gate.weight", to: 9))
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("moecoder-q8_1-\(UUID().uuidString).gguf").path
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
         defer { try? FileManager.default.removeItem(atPath: path) }
         do {
             _ = try LanguageModel(path: path, threads: 1)
