@@ -584,6 +584,20 @@ static dot4_fn kernel4(int isa, uint32_t t) {
         case MK_Q4_0: return dot4_q4_0_vnni;
         case MK_Q5_0: return dot4_q5_0_vnni;
         case MK_Q6_K: return dot4_q6_K_vnni;
+        case MK_Q2_K: return dot4_q2_K_vnni;
+        case MK_Q3_K: return dot4_q3_K_vnni;
+        case MK_IQ4_NL: return dot4_iq4_nl_vnni;
+        case MK_IQ4_XS: return dot4_iq4_xs_vnni;
+        case MK_MXFP4: return dot4_mxfp4_vnni;
+        }
+    }
+    if (isa >= MK_ISA_AVX2) {
+        switch (t) {
+        case MK_Q2_K: return dot4_q2_K_avx2;
+        case MK_Q3_K: return dot4_q3_K_avx2;
+        case MK_IQ4_NL: return dot4_iq4_nl_avx2;
+        case MK_IQ4_XS: return dot4_iq4_xs_avx2;
+        case MK_MXFP4: return dot4_mxfp4_avx2;
         }
     }
 #else
