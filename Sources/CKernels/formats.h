@@ -27,17 +27,22 @@ static inline float mk_e8m0_half(uint8_t e) {
 // and its top 2 bits in bits 2(s/4), 2(s/4)+1 of byte 8 + s%4. Four scales per 32-bit word: words 0 and 1 give
 // the low nibbles of scales 0-7, their high nibbles those of 8-15; word 2's 2-bit fields, taken 2 bits further
 // for each group of four, the top bits.
-static inline void mk_q3_k_scales(const uint8_t *p, int8_t out[16]) {
-    uint32_t u[3], s[4];
+static inline void mk_q3_k_scale_words(const uint8_t *p, uint32_t s[4]) {
+    uint32_t u[3];
     memcpy(u, p, 12);
     const uint32_t low4 = 0x0f0f0f0fu, low2 = 0x03030303u;
     s[0] = (u[0] & low4) | ((u[2] & low2) << 4);
     s[1] = (u[1] & low4) | (((u[2] >> 2) & low2) << 4);
     s[2] = ((u[0] >> 4) & low4) | (((u[2] >> 4) & low2) << 4);
     s[3] = ((u[1] >> 4) & low4) | (((u[2] >> 6) & low2) << 4);
-    uint8_t bytes[16];
-    memcpy(bytes, s, 16);
-    for (int i = 0; i < 16; i++) out[i] = (int8_t)(bytes[i] - 32);
+    // Each byte b (0..63) becomes b − 32 as an int8 without borrows between bytes: (b + 128 − 32) ^ 128.
+    for (int i = 0; i < 4; i++) s[i] = ((s[i] | 0x80808080u) - 0x20202020u) ^ 0x80808080u;
+}
+
+static inline void mk_q3_k_scales(const uint8_t *p, int8_t out[16]) {
+    uint32_t s[4];
+    mk_q3_k_scale_words(p, s);
+    memcpy(out, s, 16);
 }
 
 // Activations for the 32-element formats: scale d, s = d·Σq (for the formats with a min or a bias), 32 int8.
