@@ -41,8 +41,8 @@ static void quantize_q8k_avx2(const float *x, mk_q8k *out, long blocks);
 int mk_activation_kind(uint32_t t) {
     switch (t) {
     case MK_F32: case MK_F16: case MK_BF16: return 0;
-    case MK_Q8_0: case MK_Q4_0: case MK_Q4_1: case MK_Q5_0: case MK_Q5_1: return 1;
-    case MK_Q4_K: case MK_Q5_K: case MK_Q6_K: return 2;
+    case MK_Q8_0: case MK_Q4_0: case MK_Q4_1: case MK_Q5_0: case MK_Q5_1: case MK_IQ4_NL: case MK_MXFP4: return 1;
+    case MK_Q2_K: case MK_Q3_K: case MK_Q4_K: case MK_Q5_K: case MK_Q6_K: case MK_IQ4_XS: return 2;
     default: return -1;
     }
 }
@@ -236,6 +236,89 @@ static float dot_q6_K_portable(const void *w, const void *act, long cols) {
     return sum;
 }
 
+// Q2_K: value = d·(scale & 15)·q − dmin·(scale >> 4) per group of 16, q in 0..3. Element e = 128n + 32j + 16k + l
+// takes bits 2j, 2j+1 of qs[32n + 16k + l] and scale byte e / 16 = 8n + 2j + k.
+static float dot_q2_K_portable(const void *w, const void *act, long cols) {
+    const uint8_t *blk = w;
+    const mk_q8k *a = act;
+    float sum = 0;
+    for (long b = 0; b < cols / 256; b++, blk += 84) {
+        const uint8_t *sc = blk, *qs = blk + 16;
+        int sumi = 0, summ = 0;
+        for (int s = 0; s < 16; s++) {
+            int n = s / 8, j = (s % 8) / 2, k = s % 2, isum = 0;
+            for (int l = 0; l < 16; l++) isum += ((qs[32 * n + 16 * k + l] >> (2 * j)) & 3) * a[b].q[16 * s + l];
+            sumi += (sc[s] & 15) * isum;
+            summ += (sc[s] >> 4) * a[b].bsums[s];
+        }
+        sum += a[b].d * (mk_f16(mk_u16(blk + 80)) * (float)sumi - mk_f16(mk_u16(blk + 82)) * (float)summ);
+    }
+    return sum;
+}
+
+// Q3_K: value = d·(scale − 32)·(q − 4), q in 0..7: two bits as in Q2_K, the third bit 4n + j of hmask[16k + l].
+static float dot_q3_K_portable(const void *w, const void *act, long cols) {
+    const uint8_t *blk = w;
+    const mk_q8k *a = act;
+    float sum = 0;
+    for (long b = 0; b < cols / 256; b++, blk += 110) {
+        const uint8_t *hm = blk, *qs = blk + 32;
+        int8_t sc[16];
+        mk_q3_k_scales(blk + 96, sc);
+        int total = 0;
+        for (int s = 0; s < 16; s++) {
+            int n = s / 8, j = (s % 8) / 2, k = s % 2, isum = 0;
+            for (int l = 0; l < 16; l++) {
+                int q = ((qs[32 * n + 16 * k + l] >> (2 * j)) & 3) | (((hm[16 * k + l] >> (4 * n + j)) & 1) << 2);
+                isum += q * a[b].q[16 * s + l];
+            }
+            total += sc[s] * (isum - 4 * a[b].bsums[s]);
+        }
+        sum += a[b].d * mk_f16(mk_u16(blk + 108)) * (float)total;
+    }
+    return sum;
+}
+
+// IQ4_NL and MXFP4: value = scale·table[q], nibbles as in Q4_0 (byte j: elements j and j + 16).
+static inline float dot_table32_portable(const void *w, const mk_q8a *a, long cols, int mxfp4) {
+    const uint8_t *blk = w;
+    const int bytes = mxfp4 ? 17 : 18;
+    const int8_t *table = mxfp4 ? mk_mxfp4_values : mk_iq4nl_values;
+    float sum = 0;
+    for (long b = 0; b < cols / 32; b++, blk += bytes) {
+        float d = mxfp4 ? mk_e8m0_half(blk[0]) : mk_f16(mk_u16(blk));
+        const uint8_t *qs = blk + (mxfp4 ? 1 : 2);
+        int isum = 0;
+        for (int j = 0; j < 16; j++) isum += table[qs[j] & 15] * a[b].q[j] + table[qs[j] >> 4] * a[b].q[j + 16];
+        sum += d * a[b].d * (float)isum;
+    }
+    return sum;
+}
+
+static float dot_iq4_nl_portable(const void *w, const void *a, long c) { return dot_table32_portable(w, a, c, 0); }
+static float dot_mxfp4_portable(const void *w, const void *a, long c) { return dot_table32_portable(w, a, c, 1); }
+
+// IQ4_XS: value = d·(scale − 32)·kvalues_iq4nl[q] per sub-block of 32 (16 nibble bytes each, laid out as IQ4_NL's).
+static float dot_iq4_xs_portable(const void *w, const void *act, long cols) {
+    const uint8_t *blk = w;
+    const mk_q8k *a = act;
+    float sum = 0;
+    for (long b = 0; b < cols / 256; b++, blk += 136) {
+        int sc[8];
+        mk_iq4_xs_scales(blk, sc);
+        int total = 0;
+        for (int i = 0; i < 8; i++) {
+            const uint8_t *qs = blk + 8 + 16 * i;
+            const int8_t *q = a[b].q + 32 * i;
+            int isum = 0;
+            for (int j = 0; j < 16; j++) isum += mk_iq4nl_values[qs[j] & 15] * q[j] + mk_iq4nl_values[qs[j] >> 4] * q[j + 16];
+            total += sc[i] * isum;
+        }
+        sum += a[b].d * mk_f16(mk_u16(blk)) * (float)total;
+    }
+    return sum;
+}
+
 // ---- SIMD builds --------------------------------------------------------------------------------------------
 
 #ifdef MK_HAVE_X86
@@ -275,6 +358,11 @@ static dot_fn kernel(int isa, uint32_t t) {
         case MK_Q4_K: return dot_q4_K_512_vnni;
         case MK_Q5_K: return dot_q5_K_512_vnni;
         case MK_Q6_K: return dot_q6_K_512_vnni;
+        case MK_Q2_K: return dot_q2_K_vnni;
+        case MK_Q3_K: return dot_q3_K_vnni;
+        case MK_IQ4_NL: return dot_iq4_nl_vnni;
+        case MK_IQ4_XS: return dot_iq4_xs_vnni;
+        case MK_MXFP4: return dot_mxfp4_vnni;
         }
     }
     if (isa >= MK_ISA_AVX2) {
@@ -290,6 +378,11 @@ static dot_fn kernel(int isa, uint32_t t) {
         case MK_Q4_K: return dot_q4_K_avx2;
         case MK_Q5_K: return dot_q5_K_avx2;
         case MK_Q6_K: return dot_q6_K_avx2;
+        case MK_Q2_K: return dot_q2_K_avx2;
+        case MK_Q3_K: return dot_q3_K_avx2;
+        case MK_IQ4_NL: return dot_iq4_nl_avx2;
+        case MK_IQ4_XS: return dot_iq4_xs_avx2;
+        case MK_MXFP4: return dot_mxfp4_avx2;
         }
     }
 #else
@@ -307,6 +400,11 @@ static dot_fn kernel(int isa, uint32_t t) {
     case MK_Q4_K: return dot_q4_K_portable;
     case MK_Q5_K: return dot_q5_K_portable;
     case MK_Q6_K: return dot_q6_K_portable;
+    case MK_Q2_K: return dot_q2_K_portable;
+    case MK_Q3_K: return dot_q3_K_portable;
+    case MK_IQ4_NL: return dot_iq4_nl_portable;
+    case MK_IQ4_XS: return dot_iq4_xs_portable;
+    case MK_MXFP4: return dot_mxfp4_portable;
     default: return 0;
     }
 }
@@ -499,6 +597,20 @@ static dot4_fn kernel4(int isa, uint32_t t) {
         case MK_Q4_0: return dot4_q4_0_vnni;
         case MK_Q5_0: return dot4_q5_0_vnni;
         case MK_Q6_K: return dot4_q6_K_vnni;
+        case MK_Q2_K: return dot4_q2_K_vnni;
+        case MK_Q3_K: return dot4_q3_K_vnni;
+        case MK_IQ4_NL: return dot4_iq4_nl_vnni;
+        case MK_IQ4_XS: return dot4_iq4_xs_vnni;
+        case MK_MXFP4: return dot4_mxfp4_vnni;
+        }
+    }
+    if (isa >= MK_ISA_AVX2) {
+        switch (t) {
+        case MK_Q2_K: return dot4_q2_K_avx2;
+        case MK_Q3_K: return dot4_q3_K_avx2;
+        case MK_IQ4_NL: return dot4_iq4_nl_avx2;
+        case MK_IQ4_XS: return dot4_iq4_xs_avx2;
+        case MK_MXFP4: return dot4_mxfp4_avx2;
         }
     }
 #else

@@ -39,8 +39,9 @@ struct TensorSource {
         guard let t = gguf.tensor(name) else { throw ModelError("tensor '\(name)' is missing from the model file") }
         read.names.insert(name)
         guard t.type.canCompute else {
+            let supported = TensorType.allCases.filter(\.canCompute).map(\.name).joined(separator: ", ")
             throw ModelError("tensor '\(name)' has type \(t.type.name), which moecoder cannot compute yet "
-                             + "(supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K); requantize the model")
+                             + "(supported: \(supported)); requantize the model")
         }
         return t
     }

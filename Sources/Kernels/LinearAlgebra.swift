@@ -98,6 +98,11 @@ public enum LinearAlgebra {
         case .q4_K: for r in rows { y[r] = KQuants.dotQ4_K(w.row(r), x, count: w.cols) }
         case .q5_K: for r in rows { y[r] = KQuants.dotQ5_K(w.row(r), x, count: w.cols) }
         case .q6_K: for r in rows { y[r] = KQuants.dotQ6_K(w.row(r), x, count: w.cols) }
+        case .q2_K: for r in rows { y[r] = LowBitKQuants.dotQ2_K(w.row(r), x, count: w.cols) }
+        case .q3_K: for r in rows { y[r] = LowBitKQuants.dotQ3_K(w.row(r), x, count: w.cols) }
+        case .iq4_nl: for r in rows { y[r] = TableQuants.dotIQ4_NL(w.row(r), x, count: w.cols) }
+        case .iq4_xs: for r in rows { y[r] = TableQuants.dotIQ4_XS(w.row(r), x, count: w.cols) }
+        case .mxfp4: for r in rows { y[r] = TableQuants.dotMXFP4(w.row(r), x, count: w.cols) }
         default: preconditionFailure("cannot compute with \(w.type.name)")
         }
     }

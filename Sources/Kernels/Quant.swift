@@ -1,8 +1,8 @@
 /// Conversion between floats and ggml's stored types, and dot products of a stored row with a float vector.
 ///
 /// Each entry point dispatches once on the type to a kernel for that format; the formats live in
-/// QuantFloat.swift (f32/f16/bf16), QuantLegacy.swift (q8_0/q4_0/q4_1/q5_0/q5_1) and QuantK.swift
-/// (q4_K/q5_K/q6_K).
+/// QuantFloat.swift (f32/f16/bf16), QuantLegacy.swift (q8_0/q4_0/q4_1/q5_0/q5_1), QuantK.swift
+/// (q2_K/q3_K/q4_K/q5_K/q6_K) and QuantTable.swift (iq4_nl/iq4_xs/mxfp4).
 /// Nothing here allocates: callers own every buffer.
 public enum Quant {
     /// Dequantizes `count` elements (a multiple of `type.blockSize`) of `type` starting at `src` into `dst`.
@@ -17,6 +17,11 @@ public enum Quant {
         case .q4_K: KQuants.dequantizeQ4_K(src, dst, count: count)
         case .q5_K: KQuants.dequantizeQ5_K(src, dst, count: count)
         case .q6_K: KQuants.dequantizeQ6_K(src, dst, count: count)
+        case .q2_K: LowBitKQuants.dequantizeQ2_K(src, dst, count: count)
+        case .q3_K: LowBitKQuants.dequantizeQ3_K(src, dst, count: count)
+        case .iq4_nl: TableQuants.dequantizeIQ4_NL(src, dst, count: count)
+        case .iq4_xs: TableQuants.dequantizeIQ4_XS(src, dst, count: count)
+        case .mxfp4: TableQuants.dequantizeMXFP4(src, dst, count: count)
         default: preconditionFailure("cannot dequantize \(type.name)")
         }
     }
@@ -54,6 +59,11 @@ public enum Quant {
         case .q4_K: KQuants.dotQ4_K(row, x, count: count)
         case .q5_K: KQuants.dotQ5_K(row, x, count: count)
         case .q6_K: KQuants.dotQ6_K(row, x, count: count)
+        case .q2_K: LowBitKQuants.dotQ2_K(row, x, count: count)
+        case .q3_K: LowBitKQuants.dotQ3_K(row, x, count: count)
+        case .iq4_nl: TableQuants.dotIQ4_NL(row, x, count: count)
+        case .iq4_xs: TableQuants.dotIQ4_XS(row, x, count: count)
+        case .mxfp4: TableQuants.dotMXFP4(row, x, count: count)
         default: preconditionFailure("cannot compute with \(type.name)")
         }
     }

@@ -171,3 +171,119 @@ enum KQuants {
         }
     }
 }
+
+/// The low-bit K-quants: 256-element super-blocks cut into 16 groups of 16, each group with its own scale.
+/// In both, element e = 128n + 32j + l (n: half, j: 0..<4, l: 0..<32) keeps its two low bits in bits 2j, 2j+1
+/// of qs[32n + l], and uses scale e / 16.
+///
+/// Q2_K (84 bytes): 16 scale bytes (low nibble: scale, high nibble: min), 64 bytes qs, f16 d, f16 dmin;
+/// value = d·scale·q − dmin·min with q in 0...3.
+///
+/// Q3_K (110 bytes): 32 bytes hmask, 64 bytes qs, 12 bytes of packed 6-bit scales, f16 d; bit 4n+j of
+/// hmask[l] is the third bit of element e; value = d·(scale − 32)·(q − 4) with q in 0...7. Scale s takes
+/// its low 4 bits from nibble s / 8 of byte s % 8 and its top 2 bits from bits 2(s / 4), +1 of byte 8 + s % 4.
+enum LowBitKQuants {
+    static let q2_KBytes = 84
+    static let q3_KBytes = 110
+
+    /// The 16 signed scales (already minus 32) of a Q3_K super-block from its 12 packed bytes.
+    @inline(__always)
+    static func q3_KScale(_ packed: UnsafeRawPointer, _ s: Int) -> Int {
+        let p = packed.assumingMemoryBound(to: UInt8.self)
+        let low = (Int(p[s % 8]) >> (4 * (s / 8))) & 15
+        let high = (Int(p[8 + s % 4]) >> (2 * (s / 4))) & 3
+        return (low | high << 4) - 32
+    }
+
+    /// The 2-bit values of the 16 elements 128n + 32j + 16k ..< +16.
+    @inline(__always)
+    static func twoBits(_ qs: UnsafeRawPointer, n: Int, j: Int, k: Int) -> SIMD16<UInt8> {
+        (qs.loadUnaligned(fromByteOffset: 32 * n + 16 * k, as: SIMD16<UInt8>.self) &>> UInt8(2 * j)) & 3
+    }
+
+    /// Q3_K's third bits of the same 16 elements, as 0 or 4.
+    @inline(__always)
+    static func thirdBits(_ hmask: UnsafeRawPointer, n: Int, j: Int, k: Int) -> SIMD16<UInt8> {
+        ((hmask.loadUnaligned(fromByteOffset: 16 * k, as: SIMD16<UInt8>.self) &>> UInt8(4 * n + j)) & 1) &<< 2
+    }
+
+    static func dotQ2_K(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int) -> Float {
+        var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
+        for b in 0..<count / 256 {
+            let block = row + b * q2_KBytes
+            let scales = block.assumingMemoryBound(to: UInt8.self)
+            let d = Float(fp16Bits: block.loadUnaligned(fromByteOffset: 80, as: UInt16.self))
+            let dmin = Float(fp16Bits: block.loadUnaligned(fromByteOffset: 82, as: UInt16.self))
+            let xb = x + 256 * b
+            for n in 0..<2 {
+                for j in 0..<4 {
+                    let s = 8 * n + 2 * j, e = 128 * n + 32 * j
+                    let d0 = d * Float(scales[s] & 15), m0 = dmin * Float(scales[s] >> 4)
+                    let d1 = d * Float(scales[s + 1] & 15), m1 = dmin * Float(scales[s + 1] >> 4)
+                    acc0 += (d0 * SIMD16<Float>(twoBits(block + 16, n: n, j: j, k: 0)) - m0) * xb.load16(e)
+                    acc1 += (d1 * SIMD16<Float>(twoBits(block + 16, n: n, j: j, k: 1)) - m1) * xb.load16(e + 16)
+                }
+            }
+        }
+        return (acc0 + acc1).sum()
+    }
+
+    /// (d·scale)·q − dmin·min, in ggml's order of operations.
+    static func dequantizeQ2_K(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, count: Int) {
+        for b in 0..<count / 256 {
+            let block = src + b * q2_KBytes
+            let scales = block.assumingMemoryBound(to: UInt8.self)
+            let d = Float(fp16Bits: block.loadUnaligned(fromByteOffset: 80, as: UInt16.self))
+            let dmin = Float(fp16Bits: block.loadUnaligned(fromByteOffset: 82, as: UInt16.self))
+            let yb = dst + 256 * b
+            for n in 0..<2 {
+                for j in 0..<4 {
+                    for k in 0..<2 {
+                        let s = 8 * n + 2 * j + k
+                        let dl = d * Float(scales[s] & 15), ml = dmin * Float(scales[s] >> 4)
+                        yb.store16(dl * SIMD16<Float>(twoBits(block + 16, n: n, j: j, k: k)) - ml, 16 * s)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Σ (d·(scale − 32)·q − 4·d·(scale − 32))·x with q in 0...7 (the bias after the scale, as in Q6_K).
+    static func dotQ3_K(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int) -> Float {
+        var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
+        for b in 0..<count / 256 {
+            let block = row + b * q3_KBytes
+            let d = Float(fp16Bits: block.loadUnaligned(fromByteOffset: 108, as: UInt16.self))
+            let xb = x + 256 * b
+            for n in 0..<2 {
+                for j in 0..<4 {
+                    let s = 8 * n + 2 * j, e = 128 * n + 32 * j
+                    let d0 = d * Float(q3_KScale(block + 96, s)), d1 = d * Float(q3_KScale(block + 96, s + 1))
+                    let q0 = twoBits(block + 32, n: n, j: j, k: 0) | thirdBits(block, n: n, j: j, k: 0)
+                    let q1 = twoBits(block + 32, n: n, j: j, k: 1) | thirdBits(block, n: n, j: j, k: 1)
+                    acc0 += (d0 * SIMD16<Float>(q0) - 4 * d0) * xb.load16(e)
+                    acc1 += (d1 * SIMD16<Float>(q1) - 4 * d1) * xb.load16(e + 16)
+                }
+            }
+        }
+        return (acc0 + acc1).sum()
+    }
+
+    /// (d·(scale − 32))·(q − 4), in ggml's order of operations.
+    static func dequantizeQ3_K(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, count: Int) {
+        for b in 0..<count / 256 {
+            let block = src + b * q3_KBytes
+            let d = Float(fp16Bits: block.loadUnaligned(fromByteOffset: 108, as: UInt16.self))
+            let yb = dst + 256 * b
+            for n in 0..<2 {
+                for j in 0..<4 {
+                    for k in 0..<2 {
+                        let s = 8 * n + 2 * j + k
+                        let q = twoBits(block + 32, n: n, j: j, k: k) | thirdBits(block, n: n, j: j, k: k)
+                        yb.store16((d * Float(q3_KScale(block + 96, s))) * (SIMD16<Float>(q) - 4), 16 * s)
+                    }
+                }
+            }
+        }
+    }
+}

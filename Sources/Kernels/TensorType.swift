@@ -97,7 +97,8 @@ public enum TensorType: UInt32, Sendable, CaseIterable {
     /// Whether `Quant.dequantize` and `Quant.dot` (and so `LinearAlgebra`) handle this type.
     public var canCompute: Bool {
         switch self {
-        case .f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K: true
+        case .f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs,
+             .mxfp4: true
         default: false
         }
     }

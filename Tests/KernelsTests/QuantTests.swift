@@ -137,7 +137,8 @@ struct QuantTests {
         #expect(TensorType.f16.byteCount(elements: 3) == 6)
         #expect(TensorType(rawValue: 30) == .bf16 && TensorType.bf16.name == "BF16")
         #expect(TensorType.allCases.filter(\.canCompute).map(\.name).sorted()
-            == ["BF16", "F16", "F32", "Q4_0", "Q4_1", "Q4_K", "Q5_0", "Q5_1", "Q5_K", "Q6_K", "Q8_0"])
+            == ["BF16", "F16", "F32", "IQ4_NL", "IQ4_XS", "MXFP4", "Q2_K", "Q3_K", "Q4_0", "Q4_1", "Q4_K", "Q5_0", "Q5_1", "Q5_K",
+               "Q6_K", "Q8_0"])
     }
 
     @Test("Q8_0 quantizes to ggml's reference bytes: amax/127 scale, halves rounded away from zero")

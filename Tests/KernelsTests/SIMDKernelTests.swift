@@ -7,7 +7,8 @@ import Testing
 /// 8-bit activations against the exact float product, and the pool-split product against one thread.
 @Suite("SIMD kernels")
 struct SIMDKernelTests {
-    static let types: [TensorType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K]
+    static let types: [TensorType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K,
+                                      .iq4_nl, .iq4_xs, .mxfp4]
     static var levels: [Int32] { Array(0...mk_isa_supported()) }
 
     /// `rows` random rows of `type` with `cols` elements each.
@@ -92,7 +93,7 @@ struct SIMDKernelTests {
         }
     }
 
-    @Test("LinearAlgebra's quantized matmul split over threads equals one thread", arguments: [TensorType.q8_0, .q4_K, .q6_K, .f16])
+    @Test("LinearAlgebra's quantized matmul split over threads equals one thread", arguments: [TensorType.q8_0, .q4_K, .q6_K, .f16, .q3_K, .iq4_nl])
     func pooledEqualsSerial(type: TensorType) {
         let rows = 300, cols = 512
         let w = Self.matrix(type, rows: rows, cols: cols, seed: 3)

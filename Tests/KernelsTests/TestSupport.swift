@@ -25,9 +25,11 @@ func randomFloats(_ count: Int, scale: Float = 1, seed: UInt64) -> [Float] {
 /// Byte offsets of the f16 scale fields in one block of each quantized format.
 func scaleOffsets(_ type: TensorType) -> [Int] {
     switch type {
-    case .q4_0, .q5_0, .q8_0: [0]
+    case .q4_0, .q5_0, .q8_0, .iq4_nl, .iq4_xs: [0]
     case .q4_1, .q5_1, .q4_K, .q5_K: [0, 2]
     case .q6_K: [208]
+    case .q2_K: [80, 82]
+    case .q3_K: [108]
     default: []
     }
 }
@@ -44,6 +46,8 @@ func randomBlocks(_ type: TensorType, elements: Int, seed: UInt64) -> [UInt8] {
             bytes[b * type.blockBytes + offset] = UInt8(h & 0xFF)
             bytes[b * type.blockBytes + offset + 1] = UInt8(h >> 8)
         }
+        // MXFP4's scale is an E8M0 exponent byte: 2^(e − 128) between 2^-10 and 2^-4.
+        if type == .mxfp4 { bytes[b * type.blockBytes] = UInt8.random(in: 118...124, using: &rng) }
     }
     return bytes
 }
