@@ -44,7 +44,7 @@ public final class BPETokenizer: @unchecked Sendable {
     ///   - merges: "a b" strings in rank order.
     ///   - tokenTypes: GGUF token types (1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte) or nil.
     ///   - ignoreMerges: look a whole pre-token up in the vocabulary before merging; nil means what llama.cpp
-    ///     does for the family (only Llama 3).
+    ///     does for the family (Llama 3 and GLM-4).
     public convenience init(tokens: [String], merges: [String], tokenTypes: [Int]?, preTokenizer: PreTokenizer,
                             bos: Int32?, eos: Int32?, addBOS: Bool, addEOS: Bool = false,
                             ignoreMerges: Bool? = nil) throws {
@@ -70,7 +70,7 @@ public final class BPETokenizer: @unchecked Sendable {
         }
         try self.init(tokens: tokens, kinds: kinds.isEmpty ? Array(repeating: .normal, count: tokens.count) : kinds,
                       merges: pairs, preTokenizer: preTokenizer, bos: bos, eos: eos, addBOS: addBOS, addEOS: addEOS,
-                      ignoreMerges: ignoreMerges ?? (preTokenizer == .llama3), normalizesNFC: false)
+                      ignoreMerges: ignoreMerges ?? preTokenizer.ignoresMerges, normalizesNFC: false)
     }
 
     init(tokens: [String], kinds: [Kind], merges: [(String, String)], preTokenizer: PreTokenizer,

@@ -120,7 +120,15 @@ import Tokenizer
         #expect(PreTokenizer(ggufName: "deepseek-llm") == .deepseekLLM)
         #expect(PreTokenizer(ggufName: "qwen2") == .qwen2)
         #expect(PreTokenizer(ggufName: "starcoder") == .starcoder)
-        #expect(PreTokenizer(ggufName: "deepseek-v3") == nil)  // its own regexes; not implemented
+        #expect(PreTokenizer(ggufName: "deepseek-v3") == .deepseekV3)
+        #expect(PreTokenizer(ggufName: "gpt-4o") == .gpt4o)
+        #expect(PreTokenizer(ggufName: "llama4") == .gpt4o)
+        #expect(PreTokenizer(ggufName: "glm4") == .glm4)
+        #expect(PreTokenizer(ggufName: "chatglm-bpe") == .chatglm4)
+        #expect(PreTokenizer(ggufName: "qwen35") == .qwen35)
+        for family in PreTokenizer.allCases {
+            #expect(PreTokenizer.ggufNames.contains { $0.family == family && $0.names.contains(family.rawValue) })
+        }
         #expect(PreTokenizer(ggufName: "no-such-thing") == nil)
     }
 
@@ -133,6 +141,13 @@ import Tokenizer
         #expect(PreTokenizer.deepseekCoder.split("x = 10;\n") == ["x", " = ", "1", "0", ";", "\n"])
         #expect(PreTokenizer.deepseekLLM.split("foo  中文 123  ") == ["foo", "  ", "中文", " ", "123", "  "])
         #expect(PreTokenizer.starcoder.split("x1 22") == ["x", "1", " ", "2", "2"])
+        // o200k: case-aware words that keep their contraction, 3-digit groups, "/" after punctuation runs.
+        #expect(PreTokenizer.gpt4o.split("HTTPServer don't 12345 a//\nb") ==
+            ["HTTPServer", " don't", " ", "123", "45", " a", "//\n", "b"])
+        #expect(PreTokenizer.gpt4o.split("fooBar ABC") == ["foo", "Bar", " ABC"])
+        // DeepSeek-V3: digits in threes, kana/CJK runs, ASCII punctuation glued to the following letters.
+        #expect(PreTokenizer.deepseekV3.split("a.b 1234 かな漢字x") == ["a", ".b", " ", "123", "4", " ", "かな漢字", "x"])
+        #expect(PreTokenizer.qwen35.split("e\u{301}x 12") == ["e\u{301}x", " ", "1", "2"])
     }
 
     @Test("malformed tokenizer.json files fail with a message naming the problem")
