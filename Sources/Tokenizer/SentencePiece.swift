@@ -4,6 +4,10 @@
 /// again, until no adjacent pair forms an entry. A character left over that is not an entry becomes its
 /// `<0xXX>` byte tokens (byte fallback), or the unknown token when the vocabulary has no byte tokens for it.
 ///
+/// When no entry has a "▁" right after another character (true of SentencePiece vocabularies trained to split
+/// on whitespace, as Llama's and Mistral's are), no merge can cross the start of a "▁" run that follows other
+/// text, so the text is cut there and each word is merged on its own — the same result, with a cache per word.
+///
 /// Not thread-safe: `BPETokenizer` serializes access.
 final class SentencePieceMerger {
     /// Entries that merging may produce (normal and user-defined tokens), by their text.
@@ -12,6 +16,9 @@ final class SentencePieceMerger {
     /// The byte-fallback token of each byte (`<0xXX>`, else a one-byte normal token for ASCII), -1 if none.
     private let byteIds: [Int32]
     private let unknown: Int32?
+    /// Whether words (a "▁" run and what follows up to the next one) can be merged separately.
+    private let splitsWords: Bool
+    private let cache = PieceCache()
 
     // Scratch: the symbols as a linked list over the text, and the queue of candidate merges.
     private var start: [Int32] = []
@@ -25,14 +32,46 @@ final class SentencePieceMerger {
     ///   - mergeable: whether merging may produce entry i.
     ///   - byteIds: the byte-fallback token of each of the 256 bytes, -1 where there is none.
     init(texts: [String], mergeable: [Bool], scores: [Float], byteIds: [Int32], unknown: Int32?) {
-        table = TextTable(texts.enumerated().lazy.filter { mergeable[$0.offset] }.map { (Array($0.element.utf8), Int32($0.offset)) })
+        let entries = texts.indices.filter { mergeable[$0] }.map { (Array(texts[$0].utf8), Int32($0)) }
+        table = TextTable(entries)
+        splitsWords = !entries.contains { text, _ in
+            (0..<text.count).contains { Self.wordStart(text, at: $0) && $0 > 0 }
+        }
         self.scores = scores
         self.byteIds = byteIds
         self.unknown = unknown
     }
 
+    /// Whether a "▁" that follows another character (or the start) begins at `i`.
+    @inline(__always)
+    private static func wordStart<C: RandomAccessCollection>(_ text: C, at i: Int) -> Bool
+    where C.Element == UInt8, C.Index == Int {
+        guard i + 2 < text.count, text[i] == 0xE2, text[i + 1] == 0x96, text[i + 2] == 0x81 else { return false }
+        return i < 3 || !(text[i - 3] == 0xE2 && text[i - 2] == 0x96 && text[i - 1] == 0x81)
+    }
+
     /// Appends the ids of `text` (UTF-8, spaces already escaped) to `output`.
     func encode(_ text: UnsafeBufferPointer<UInt8>, into output: inout [Int32]) {
+        guard splitsWords else { return merge(text, into: &output) }
+        var wordStart = 0
+        var i = 1
+        while i <= text.count {
+            if i == text.count || Self.wordStart(text, at: i) {
+                let word = UnsafeBufferPointer(rebasing: text[wordStart..<i])
+                let hash = PieceCache.hash(word)
+                if !cache.lookup(word, hash: hash, into: &output) {
+                    let first = output.count
+                    merge(word, into: &output)
+                    cache.insert(word, hash: hash, ids: output[first...])
+                }
+                wordStart = i
+            }
+            i += 1
+        }
+    }
+
+    /// llama.cpp's merge loop over the whole of `text`.
+    private func merge(_ text: UnsafeBufferPointer<UInt8>, into output: inout [Int32]) {
         guard !text.isEmpty else { return }
         start.removeAll(keepingCapacity: true)
         length.removeAll(keepingCapacity: true)

@@ -264,6 +264,20 @@ private func byteToken(_ byte: UInt8) -> String {
         #expect(t.encode("aaa") == [2, 1])
     }
 
+    /// An entry with "▁" after another character ("a▁b") may join words: the text is then merged whole.
+    @Test("merges across words when the vocabulary allows it")
+    func crossWordEntries() throws {
+        let tokens = ["<unk>", "▁", "a", "b", "▁a", "a▁", "a▁b", "▁b"]
+        let scores: [Float] = [0, -1, -2, -3, -4, -5, -6, -7]
+        let joined = try BPETokenizer(sentencePieceTokens: tokens, scores: scores, tokenTypes: nil, bos: nil,
+                                      eos: nil, unknown: 0, addBOS: false, addSpacePrefix: false)
+        #expect(joined.encode("a b") == [6])  // a + ▁ → "a▁" (-5), then "a▁" + b → "a▁b" (-6)
+        #expect(joined.encode("b a b") == [3, 4, 7])  // "▁a" (-4) wins over "a▁" (-5)
+        let split = try BPETokenizer(sentencePieceTokens: Array(tokens.prefix(5)) + ["x", "y", "▁b"], scores: scores,
+                                     tokenTypes: nil, bos: nil, eos: nil, unknown: 0, addBOS: false, addSpacePrefix: false)
+        #expect(split.encode("a b a b") == [2, 7, 4, 7])
+    }
+
     @Test("types missing: <0xXX> entries are the byte tokens")
     func noTypes() throws {
         let tokens = ["<unk>", "x"] + (0..<256).map { String(format: "<0x%02X>", $0) }
