@@ -3,6 +3,10 @@
 
 Pinned versions (also in tools/requirements-fixtures.txt):
     tokenizers==0.22.2
+    sentencepiece==0.2.3   (the SentencePiece fixture)
+    gguf==0.19.0           (its vocab-only GGUF)
+Optional cross-check: llama-cpp-python==0.3.36 (if importable, the SentencePiece fixture's GGUF is tokenized by
+llama.cpp too and the agreement is recorded in spm/expected.json under "cross_checks").
 
 For every pre-tokenizer family this trains a small byte-level BPE with HF `tokenizers`, using the
 family's real pre_tokenizer structure (the regexes llama.cpp's src/llama-vocab.cpp lists per
@@ -12,6 +16,14 @@ family's special and FIM tokens, and writes
     Tests/Fixtures/tokenizers/corpus.json            the stress corpus (list of strings)
     Tests/Fixtures/tokenizers/<family>/tokenizer.json
     Tests/Fixtures/tokenizers/<family>/expected.json {"encode": [...], "decode": [...]}
+
+and a SentencePiece-style fixture (GGUF `tokenizer.ggml.model = llama`, as Llama 2 / Mistral / Mixtral):
+
+    Tests/Fixtures/tokenizers/spm/vocab.json      what llama.cpp's converter writes into the GGUF: tokens, scores,
+                                                  token_type, special ids, add_bos_token, add_space_prefix
+    Tests/Fixtures/tokenizers/spm/vocab.gguf      the same as a vocab-only GGUF
+    Tests/Fixtures/tokenizers/spm/tokenizer.json  the HF tokenizer built from it (legacy Llama layout)
+    Tests/Fixtures/tokenizers/spm/expected.json
 
 Run: /path/to/python tools/make_tokenizer_fixtures.py   (deterministic: RAYON_NUM_THREADS=1, no
 randomness in BpeTrainer; rerunning must reproduce the committed files byte for byte).
@@ -36,6 +48,21 @@ LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{
 QWEN2_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
                  r"|\s*[\r\n]+|\s+(?!\S)|\s+")
 CJK_CLASS = "[\u4e00-\u9fa5\u0800-\u4e00\uac00-\ud7ff]+"
+# o200k (gpt-oss, GPT-4o): the regex of the published tokenizer.json (llama.cpp lists it as the original of
+# LLAMA_VOCAB_PRE_TYPE_GPT4O, `tokenizer.ggml.pre` "gpt-4o").
+O200K_PATTERN = (r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
+                 r"|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
+                 r"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+# Qwen3.5 (`qwen35`): Qwen2's regex with combining marks kept with letters.
+QWEN35_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*"
+                  r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+# DeepSeek-V3 (`deepseek-v3`; also what llama.cpp maps hunyuan-dense, joyai-llm, hy_v4 to): three Splits.
+DEEPSEEK_V3_PATTERNS = [
+    r"\p{N}{1,3}",
+    "[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+",
+    r"""[!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*"""
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+",
+]
 
 
 def char_class(ranges):
@@ -131,6 +158,29 @@ FAMILIES = {
         pre=lambda: pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level(True)]),
         specials=["<|endoftext|>", "<fim_prefix>", "<fim_middle>", "<fim_suffix>", "<fim_pad>", "<repo_name>",
                   "<file_sep>", "<issue_start>"],
+    ),
+    # gpt-oss / GPT-4o: Split(o200k) + ByteLevel(use_regex=False).
+    "gpt-4o": dict(
+        pre=lambda: pre_tokenizers.Sequence([split(O200K_PATTERN), byte_level(False)]),
+        splits=lambda: split(O200K_PATTERN),
+        specials=["<|startoftext|>", "<|endoftext|>", "<|return|>", "<|constrain|>", "<|channel|>", "<|start|>",
+                  "<|end|>", "<|message|>", "<|call|>"],
+    ),
+    # DeepSeek-V3 / R1: three Splits + ByteLevel(use_regex=False).
+    "deepseek-v3": dict(
+        pre=lambda: pre_tokenizers.Sequence([split(p) for p in DEEPSEEK_V3_PATTERNS] + [byte_level(False)]),
+        splits=lambda: pre_tokenizers.Sequence([split(p) for p in DEEPSEEK_V3_PATTERNS]),
+        specials=["<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜fim▁hole｜>", "<｜fim▁begin｜>",
+                  "<｜fim▁end｜>", "<｜User｜>", "<｜Assistant｜>"],
+        bos="<｜begin▁of▁sentence｜>",
+    ),
+    # Qwen3.5: NFC normalizer, Split(regex) + ByteLevel(use_regex=False).
+    "qwen35": dict(
+        pre=lambda: pre_tokenizers.Sequence([split(QWEN35_PATTERN), byte_level(False)]),
+        splits=lambda: split(QWEN35_PATTERN),
+        normalizer=lambda: normalizers.NFC(),
+        specials=["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>",
+                  "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>"],
     ),
 }
 
@@ -365,6 +415,22 @@ CORPUS = [
     TRAIN_CODE[:1500],
 ]
 
+# Evaluated (in every family's expected.json and the corpus) but not trained on, so that adding them leaves the
+# older families' vocabularies as they were: cases for the o200k / DeepSeek-V3 / Qwen3.5 / SentencePiece rules.
+EXTRA_CASES = [
+    "camelCase HTTPServer parseJSONValue getHTTPResponseCode ABC abc Ab aB XMLHttpRequest",
+    "don't DON'T Don't it's O'Neil rock'n'roll we'LL they'RE 'twas",
+    "marks: e\u0301x \u0301lead a\u0308\u0308b Ǆǅǆ ǈ ʰʲ ᾈ ﬁ \u0915\u094d\u0937 \u0e01\u0e34\u0e19",
+    "slashes: a/b/c //x\n/// y\r\n/ \n",
+    "digits: 1 22 333 4444 55555 666666 ٣٤٥٦ ①②③④ 1,234,567.89",
+    "kana: ひらがなカタカナ漢字テスト、かな。ｶﾀｶﾅ",
+    "    leading spaces and\ttabs\t\tinside  double  spaces   ",
+    "\u200d\u2060\ue000 lone format chars and \U0001f600\U0001f600 emoji",
+    "user<sep>defined<sep> and <s>control</s> texts <unk>",
+    "▁ already escaped ▁▁ and <0x41> text",
+]
+EVAL_CORPUS = CORPUS + EXTRA_CASES
+
 # Byte sequences for decode-side U+FFFD checks: (description, bytes).
 INVALID_BYTE_SEQUENCES = [
     ("lone lead byte", b"\xc3"),
@@ -416,9 +482,9 @@ def build(family, spec):
     return tok
 
 
-def expected(tok):
+def expected(tok, splits=None, byte_level=True):
     entries = []
-    for text in CORPUS:
+    for text in EVAL_CORPUS:
         tok.encode_special_tokens = False
         ids = tok.encode(text, add_special_tokens=False).ids
         with_special = tok.encode(text, add_special_tokens=True).ids
@@ -428,9 +494,12 @@ def expected(tok):
         entries.append(dict(text=text, ids=ids, ids_add_special=with_special, ids_no_parse_special=plain,
                             decoded=tok.decode(ids, skip_special_tokens=False),
                             decoded_skip_special=tok.decode(ids, skip_special_tokens=True)))
+        if splits is not None:
+            # The regex pieces alone (HF pre_tokenize_str on the raw text, before ByteLevel).
+            entries[-1]["pieces"] = [piece for piece, _ in splits.pre_tokenize_str(text)]
     byte_char = bytes_to_unicode()
     decode_cases = []
-    for name, raw in INVALID_BYTE_SEQUENCES:
+    for name, raw in INVALID_BYTE_SEQUENCES if byte_level else []:
         ids = [tok.token_to_id(byte_char[b]) for b in raw]
         decode_cases.append(dict(name=name, ids=ids, text=tok.decode(ids)))
     return dict(encode=entries, decode=decode_cases)
@@ -442,9 +511,185 @@ def write_json(path, obj, indent=None):
         f.write("\n")
 
 
+# --- SentencePiece-style fixture ---
+
+SPM_VOCAB_SIZE = 1000
+# Tokens added after the SentencePiece model, as a tokenizer_config.json's added_tokens_decoder adds them:
+# (text, special). Special ones become CONTROL in the GGUF, the other USER_DEFINED (llama.cpp's converter).
+SPM_ADDED = [("▁<PRE>", True), ("▁<SUF>", True), ("▁<MID>", True), ("▁<EOT>", True), ("<sep>", False)]
+# GGUF token types (gguf.TokenType).
+NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
+
+
+def train_sentencepiece():
+    """A small BPE SentencePiece model with Llama 2's trainer settings (byte fallback, split digits, whitespace
+    kept as is), trained on the lines of the training code and the corpus."""
+    import io
+    import sentencepiece as spm
+    lines = [line for line in (TRAIN_CODE + "\n" + "\n".join(CORPUS)).split("\n") if line.strip()]
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines), model_writer=model, model_type="bpe", vocab_size=SPM_VOCAB_SIZE,
+        byte_fallback=True, split_digits=True, allow_whitespace_only_pieces=True, remove_extra_whitespaces=False,
+        normalization_rule_name="identity", character_coverage=0.995, add_dummy_prefix=True, num_threads=1,
+        unk_id=0, bos_id=1, eos_id=2, pad_id=-1, minloglevel=2)
+    return spm.SentencePieceProcessor(model_proto=model.getvalue())
+
+
+def spm_vocab(sp):
+    """tokens, scores, token types as llama.cpp's converter (_create_vocab_sentencepiece) writes them."""
+    tokens, scores, types = [], [], []
+    for i in range(sp.get_piece_size()):
+        tokens.append(sp.id_to_piece(i))
+        scores.append(sp.get_score(i))
+        types.append(UNKNOWN if sp.is_unknown(i) else CONTROL if sp.is_control(i) else UNUSED if sp.is_unused(i)
+                     else BYTE if sp.is_byte(i) else NORMAL)
+    for text, special in SPM_ADDED:
+        tokens.append(text)
+        scores.append(-1000.0)
+        types.append(CONTROL if special else USER_DEFINED)
+    return tokens, scores, types
+
+
+def spm_merges(tokens, scores, types):
+    """BPE merges equivalent to score-ordered merging: every split of a normal piece into two normal pieces,
+    the best-scoring pieces' splits first."""
+    ids = {t: i for i, t in enumerate(tokens) if types[i] == NORMAL}
+    found = []
+    for i, piece in enumerate(tokens):
+        if types[i] != NORMAL:
+            continue
+        for k in range(1, len(piece)):
+            left, right = piece[:k], piece[k:]
+            if left in ids and right in ids:
+                found.append((-scores[i], ids[left], ids[right], left, right))
+    found.sort()
+    return [(left, right) for *_, left, right in found]
+
+
+def build_spm(tokens, scores, types):
+    """The HF tokenizer of the vocabulary in the legacy Llama layout (what transformers' LlamaConverter makes):
+    BPE with byte fallback, "▁" prepended to and replacing spaces in each run of text, BOS template."""
+    n = len(tokens) - len(SPM_ADDED)
+    vocab = {tokens[i]: i for i in range(n)}
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=spm_merges(tokens[:n], scores[:n], types[:n]), unk_token="<unk>",
+                               fuse_unk=True, byte_fallback=True))
+    tok.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                     decoders.Strip(" ", 1, 0)])
+    tok.add_special_tokens([AddedToken(tokens[i], special=True, normalized=False) for i in range(n)
+                            if types[i] in (CONTROL, UNKNOWN)])
+    for text, special in SPM_ADDED:
+        if special:
+            tok.add_special_tokens([AddedToken(text, special=True, normalized=False)])
+        else:
+            tok.add_tokens([AddedToken(text, special=False, normalized=False)])
+    for i, text in enumerate(tokens):
+        assert tok.token_to_id(text) == i, (i, text, tok.token_to_id(text))
+    tok.post_processor = bos_template("<s>", 1)
+    return tok
+
+
+def write_vocab_gguf(path, meta):
+    import gguf
+    writer = gguf.GGUFWriter(path, arch="llama")
+    # Minimal hyper-parameters so that llama.cpp opens the file with vocab_only.
+    writer.add_context_length(64)
+    writer.add_embedding_length(8)
+    writer.add_block_count(1)
+    writer.add_feed_forward_length(16)
+    writer.add_head_count(1)
+    writer.add_head_count_kv(1)
+    writer.add_layer_norm_rms_eps(1e-5)
+    writer.add_tokenizer_model("llama")
+    writer.add_tokenizer_pre("default")
+    writer.add_token_list(meta["tokens"])
+    writer.add_token_scores(meta["scores"])
+    writer.add_token_types(meta["token_type"])
+    writer.add_bos_token_id(meta["bos_token_id"])
+    writer.add_eos_token_id(meta["eos_token_id"])
+    writer.add_unk_token_id(meta["unknown_token_id"])
+    writer.add_add_bos_token(meta["add_bos_token"])
+    writer.add_add_eos_token(False)
+    writer.add_add_space_prefix(meta["add_space_prefix"])
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+def cross_check_llama_cpp(path, entries):
+    """Tokenizes every corpus text with llama.cpp's SPM tokenizer; None if llama-cpp-python is not installed."""
+    try:
+        import llama_cpp
+    except ImportError:
+        return None
+    llm = llama_cpp.Llama(model_path=path, vocab_only=True, verbose=False)
+    differ = []
+    for entry in entries:
+        raw = entry["text"].encode("utf-8")
+        got = (llm.tokenize(raw, add_bos=False, special=True), llm.tokenize(raw, add_bos=True, special=True),
+               llm.tokenize(raw, add_bos=False, special=False))
+        want = (entry["ids"], entry["ids_add_special"], entry["ids_no_parse_special"])
+        if list(map(list, got)) != list(want):
+            differ.append(entry["text"])
+    return dict(engine=f"llama-cpp-python {llama_cpp.__version__}", compared=len(entries),
+                agree=len(entries) - len(differ), differ=differ)
+
+
+def cross_check_sentencepiece(sp, entries):
+    """SentencePiece itself, on texts without added-token texts (it knows nothing of those, and puts the dummy
+    prefix only at the start)."""
+    names = [t for t, _ in SPM_ADDED] + ["<s>", "</s>", "<unk>"]
+    compared, differ = 0, []
+    for entry in entries:
+        if entry["text"] == "" or any(name in entry["text"] for name in names):
+            continue
+        compared += 1
+        if sp.encode(entry["text"]) != entry["ids"]:
+            differ.append(entry["text"])
+    return dict(engine="sentencepiece " + __import__("sentencepiece").__version__, compared=compared,
+                agree=compared - len(differ), differ=differ)
+
+
+def make_spm():
+    sp = train_sentencepiece()
+    tokens, scores, types = spm_vocab(sp)
+    meta = dict(model="llama", tokens=tokens, scores=scores, token_type=types, bos_token_id=sp.bos_id(),
+                eos_token_id=sp.eos_id(), unknown_token_id=sp.unk_id(), add_bos_token=True, add_space_prefix=True)
+    tok = build_spm(tokens, scores, types)
+    out = os.path.join(ROOT, "spm")
+    os.makedirs(out, exist_ok=True)
+    write_json(os.path.join(out, "vocab.json"), meta)
+    with open(os.path.join(out, "tokenizer.json"), "w", encoding="utf-8") as f:
+        f.write(tok.to_str(pretty=False))
+        f.write("\n")
+    gguf_path = os.path.join(out, "vocab.gguf")
+    write_vocab_gguf(gguf_path, meta)
+
+    result = expected(tok, byte_level=False)
+    # Decoding byte tokens: HF's ByteFallback decoder writes one U+FFFD per byte of an invalid sequence, while
+    # llama.cpp hands out the raw bytes (and moecoder decodes them like every other family: one U+FFFD per
+    # maximal invalid subsequence, Python's errors="replace"). "text" is the latter, "hf_text" HF's.
+    result["decode"] = []
+    for name, raw in INVALID_BYTE_SEQUENCES:
+        ids = [tokens.index("<0x%02X>" % b) for b in raw]
+        result["decode"].append(dict(name=name, ids=ids, text=raw.decode("utf-8", errors="replace"),
+                                     hf_text=tok.decode(ids)))
+    checks = dict(sentencepiece=cross_check_sentencepiece(sp, result["encode"]))
+    llama = cross_check_llama_cpp(gguf_path, result["encode"])
+    if llama is not None:
+        checks["llama_cpp"] = llama
+    result["cross_checks"] = checks
+    write_json(os.path.join(out, "expected.json"), result)
+    for name, check in checks.items():
+        print(f"spm vs {name}: {check['agree']}/{check['compared']} agree", file=sys.stderr)
+    print(f"spm: vocab {len(tokens)}", file=sys.stderr)
+
+
 def main():
     os.makedirs(ROOT, exist_ok=True)
-    write_json(os.path.join(ROOT, "corpus.json"), CORPUS, indent=1)
+    write_json(os.path.join(ROOT, "corpus.json"), EVAL_CORPUS, indent=1)
     for family, spec in FAMILIES.items():
         tok = build(family, spec)
         out = os.path.join(ROOT, family)
@@ -452,8 +697,9 @@ def main():
         with open(os.path.join(out, "tokenizer.json"), "w", encoding="utf-8") as f:
             f.write(tok.to_str(pretty=False))
             f.write("\n")
-        write_json(os.path.join(out, "expected.json"), expected(tok))
+        write_json(os.path.join(out, "expected.json"), expected(tok, spec["splits"]() if "splits" in spec else None))
         print(f"{family}: vocab {tok.get_vocab_size()}", file=sys.stderr)
+    make_spm()
 
 
 if __name__ == "__main__":

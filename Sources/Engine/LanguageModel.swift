@@ -23,23 +23,42 @@ public final class LanguageModel: @unchecked Sendable {
         }
     }
 
-    /// The byte-level BPE tokenizer described by the file's `tokenizer.ggml.*` keys.
+    /// The tokenizer described by the file's `tokenizer.ggml.*` keys: byte-level BPE (`model` "gpt2") or
+    /// SentencePiece-style (`model` "llama"), with llama.cpp's defaults for keys the file leaves out.
     public static func tokenizer(from file: GGUFFile) throws -> BPETokenizer {
         let meta = file.metadata
-        let model = meta["tokenizer.ggml.model"]?.string ?? "(none)"
-        guard model == "gpt2" else {
-            throw ModelError("tokenizer model '\(model)' is not supported: moecoder reads byte-level BPE ('gpt2') "
-                             + "tokenizers, as DeepSeek, Qwen2, Llama 3 and StarCoder models use")
+        let modelName = meta["tokenizer.ggml.model"]?.string ?? "(none)"
+        guard let model = TokenizerModel(rawValue: modelName) else {
+            throw ModelError("tokenizer model '\(modelName)' is not supported; supported: "
+                             + "'gpt2' (byte-level BPE: DeepSeek, Qwen, Llama 3, GLM-4, gpt-oss, StarCoder) and "
+                             + "'llama' (SentencePiece: Llama 2, Mistral, Mixtral, CodeLlama)")
         }
         guard let tokens = meta["tokenizer.ggml.tokens"]?.strings else {
             throw ModelError("the file has no tokenizer.ggml.tokens")
         }
+        func id(_ key: String) -> Int32? { meta["tokenizer.ggml.\(key)"]?.int.map { Int32($0) } }
+        if model == .sentencePiece {
+            if let value = meta["tokenizer.ggml.scores"], value.floats == nil {
+                throw ModelError("tokenizer.ggml.scores is not an array of numbers")
+            }
+            // llama.cpp's defaults for SentencePiece vocabularies: <unk> 0, <s> 1, </s> 2, BOS added, space prefix.
+            func special(_ key: String, _ fallback: Int32) -> Int32? {
+                let value = id(key) ?? fallback
+                return value >= 0 && Int(value) < tokens.count ? value : nil
+            }
+            return try BPETokenizer(
+                sentencePieceTokens: tokens, scores: meta["tokenizer.ggml.scores"]?.floats,
+                tokenTypes: meta["tokenizer.ggml.token_type"]?.ints,
+                bos: special("bos_token_id", 1), eos: special("eos_token_id", 2), unknown: special("unknown_token_id", 0),
+                addBOS: meta["tokenizer.ggml.add_bos_token"]?.bool ?? true,
+                addEOS: meta["tokenizer.ggml.add_eos_token"]?.bool ?? false,
+                addSpacePrefix: meta["tokenizer.ggml.add_space_prefix"]?.bool ?? true)
+        }
         let preName = meta["tokenizer.ggml.pre"]?.string ?? "default"
         guard let pre = PreTokenizer(ggufName: preName) else {
             throw ModelError("pre-tokenizer '\(preName)' is not supported; supported: "
-                             + PreTokenizer.allCases.map(\.rawValue).joined(separator: ", "))
+                             + PreTokenizer.ggufNames.flatMap(\.names).joined(separator: ", "))
         }
-        func id(_ key: String) -> Int32? { meta["tokenizer.ggml.\(key)"]?.int.map { Int32($0) } }
         return try BPETokenizer(
             tokens: tokens, merges: meta["tokenizer.ggml.merges"]?.strings ?? [],
             tokenTypes: meta["tokenizer.ggml.token_type"]?.ints, preTokenizer: pre,

@@ -1,9 +1,20 @@
 import Foundation
 
-/// A byte-level BPE tokenizer (GPT-2 style vocabularies: DeepSeek, Qwen, Llama 3, StarCoder…).
+/// The tokenizer algorithms a GGUF's `tokenizer.ggml.model` names.
+public enum TokenizerModel: String, Sendable, CaseIterable {
+    /// Byte-level BPE over pre-tokenized text (DeepSeek, Qwen, Llama 3, GLM-4, gpt-oss, StarCoder…).
+    case byteLevelBPE = "gpt2"
+    /// SentencePiece-style score merging with "▁" for spaces and byte fallback (Llama 2, Mistral, Mixtral, CodeLlama).
+    case sentencePiece = "llama"
+}
+
+/// The tokenizer of a model: a byte-level BPE tokenizer (GPT-2 style vocabularies: DeepSeek, Qwen, Llama 3,
+/// StarCoder…) or, for `model == .sentencePiece`, a SentencePiece-style one (Llama 2, Mistral, Mixtral).
 ///
-/// Encoding: added tokens are cut out first (longest match), the rest is split by the family's
-/// pre-tokenizer, and each piece is merged by BPE. Safe to share between threads (one encode at a time).
+/// Encoding: added tokens are cut out first (longest match). Byte-level BPE splits the rest by the family's
+/// pre-tokenizer and merges each piece by BPE; SentencePiece writes spaces as "▁", puts one before each run
+/// of text (`addsSpacePrefix`) and merges by score, falling back to byte tokens. `bytes(of:)` is always the
+/// text a token stands for. Safe to share between threads (one encode at a time).
 public final class BPETokenizer: @unchecked Sendable {
     /// How a vocabulary entry takes part in tokenization.
     enum Kind: UInt8 {
@@ -15,13 +26,23 @@ public final class BPETokenizer: @unchecked Sendable {
         case added
         /// Reserved slot: never produced.
         case unused
+        /// SentencePiece byte-fallback token `<0xXX>`: produced for bytes of characters missing from the
+        /// vocabulary; stands for its byte.
+        case byte
     }
 
     public let bos: Int32?
     public let eos: Int32?
     public let addBOS: Bool
     public let addEOS: Bool
-    public let preTokenizer: PreTokenizer
+    /// The unknown token (SentencePiece vocabularies without byte tokens for a character use it).
+    public let unknown: Int32?
+    public let model: TokenizerModel
+    /// How byte-level BPE cuts text before merging; nil for SentencePiece, which merges whole runs of text.
+    public let preTokenizer: PreTokenizer?
+    /// Whether encoding puts a space before each run of text (SentencePiece's dummy prefix,
+    /// `tokenizer.ggml.add_space_prefix`), as llama.cpp does after the start and after every added token.
+    public let addsSpacePrefix: Bool
     /// The fill-in-the-middle tokens, found by their texts.
     public let fim: FIMTokens?
 
@@ -34,7 +55,8 @@ public final class BPETokenizer: @unchecked Sendable {
     private let addedTokens: AddedTokenMatcher
     /// Whether text is NFC-normalized before pre-tokenization (Qwen2's tokenizer.json normalizer).
     private let normalizesNFC: Bool
-    private let merger: BPEMerger
+    private let merger: BPEMerger?
+    private let sentencePiece: SentencePieceMerger?
     private let lock = NSLock()
 
     public var vocabularySize: Int { tokens.count }
@@ -44,7 +66,7 @@ public final class BPETokenizer: @unchecked Sendable {
     ///   - merges: "a b" strings in rank order.
     ///   - tokenTypes: GGUF token types (1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte) or nil.
     ///   - ignoreMerges: look a whole pre-token up in the vocabulary before merging; nil means what llama.cpp
-    ///     does for the family (only Llama 3).
+    ///     does for the family (Llama 3 and GLM-4).
     public convenience init(tokens: [String], merges: [String], tokenTypes: [Int]?, preTokenizer: PreTokenizer,
                             bos: Int32?, eos: Int32?, addBOS: Bool, addEOS: Bool = false,
                             ignoreMerges: Bool? = nil) throws {
@@ -70,25 +92,90 @@ public final class BPETokenizer: @unchecked Sendable {
         }
         try self.init(tokens: tokens, kinds: kinds.isEmpty ? Array(repeating: .normal, count: tokens.count) : kinds,
                       merges: pairs, preTokenizer: preTokenizer, bos: bos, eos: eos, addBOS: addBOS, addEOS: addEOS,
-                      ignoreMerges: ignoreMerges ?? (preTokenizer == .llama3), normalizesNFC: false)
+                      ignoreMerges: ignoreMerges ?? preTokenizer.ignoresMerges, normalizesNFC: false)
     }
 
-    init(tokens: [String], kinds: [Kind], merges: [(String, String)], preTokenizer: PreTokenizer,
+    /// A SentencePiece-style tokenizer from GGUF metadata (`tokenizer.ggml.model = llama`), encoding as
+    /// llama.cpp's SPM tokenizer does.
+    /// - Parameters:
+    ///   - tokens: the vocabulary, "▁" standing for a space, `<0xXX>` for byte tokens.
+    ///   - scores: merge priorities (`tokenizer.ggml.scores`), higher first; nil means all 0.
+    ///   - tokenTypes: GGUF token types (1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte) or
+    ///     nil (then `<0xXX>` entries are the byte tokens and the rest normal).
+    ///   - addSpacePrefix: `tokenizer.ggml.add_space_prefix` (llama.cpp's default for these files is true).
+    public convenience init(sentencePieceTokens tokens: [String], scores: [Float]?, tokenTypes: [Int]?,
+                            bos: Int32?, eos: Int32?, unknown: Int32?, addBOS: Bool, addEOS: Bool = false,
+                            addSpacePrefix: Bool = true) throws {
+        if let tokenTypes, tokenTypes.count != tokens.count {
+            throw TokenizerError.invalidVocabulary("\(tokenTypes.count) token types for \(tokens.count) tokens")
+        }
+        if let scores, scores.count != tokens.count {
+            throw TokenizerError.invalidVocabulary("\(scores.count) scores for \(tokens.count) tokens")
+        }
+        let kinds: [Kind] = tokens.indices.map { index in
+            switch tokenTypes?[index] {
+            case 2, 3: return .special
+            case 4: return .added
+            case 5: return .unused
+            case 6: return .byte
+            case nil: return SentencePieceVocabulary.byteValue(of: tokens[index]) != nil ? .byte : .normal
+            default: return .normal
+            }
+        }
+        for (index, kind) in kinds.enumerated()
+        where kind == .byte && SentencePieceVocabulary.byteValue(of: tokens[index]) == nil {
+            throw TokenizerError.invalidVocabulary("byte token \(index) \"\(tokens[index])\" is not of the form <0xXX>")
+        }
+        try self.init(tokens: tokens, kinds: kinds, backend: .sentencePiece(
+                          scores: scores ?? Array(repeating: 0, count: tokens.count), unknown: unknown,
+                          addSpacePrefix: addSpacePrefix),
+                      bos: bos, eos: eos, addBOS: addBOS, addEOS: addEOS)
+    }
+
+    convenience init(tokens: [String], kinds: [Kind], merges: [(String, String)], preTokenizer: PreTokenizer,
          bos: Int32?, eos: Int32?, addBOS: Bool, addEOS: Bool, ignoreMerges: Bool, normalizesNFC: Bool) throws {
+        let backend = Backend.byteLevel(merges: merges, preTokenizer: preTokenizer, ignoreMerges: ignoreMerges,
+                                        normalizesNFC: normalizesNFC)
+        try self.init(tokens: tokens, kinds: kinds, backend: backend, bos: bos, eos: eos, addBOS: addBOS, addEOS: addEOS)
+    }
+
+    enum Backend {
+        case byteLevel(merges: [(String, String)], preTokenizer: PreTokenizer, ignoreMerges: Bool, normalizesNFC: Bool)
+        case sentencePiece(scores: [Float], unknown: Int32?, addSpacePrefix: Bool)
+    }
+
+    private init(tokens: [String], kinds: [Kind], backend: Backend, bos: Int32?, eos: Int32?, addBOS: Bool,
+                 addEOS: Bool) throws {
         guard !tokens.isEmpty else { throw TokenizerError.invalidVocabulary("the vocabulary is empty") }
-        for (name, id) in [("BOS", bos), ("EOS", eos)] {
+        var unknown: Int32?
+        if case .sentencePiece(_, let unk, _) = backend { unknown = unk }
+        for (name, id) in [("BOS", bos), ("EOS", eos), ("unknown token", unknown)] {
             if let id, id < 0 || Int(id) >= tokens.count {
                 throw TokenizerError.invalidVocabulary("\(name) id \(id) outside the vocabulary of \(tokens.count)")
             }
         }
         self.tokens = tokens
         self.kinds = kinds
-        self.preTokenizer = preTokenizer
         self.bos = bos
         self.eos = eos
+        self.unknown = unknown
         self.addBOS = addBOS
         self.addEOS = addEOS
-        self.normalizesNFC = normalizesNFC
+        var ignoreMerges = false
+        switch backend {
+        case .byteLevel(_, let preTokenizer, let ignore, let nfc):
+            model = .byteLevelBPE
+            self.preTokenizer = preTokenizer
+            normalizesNFC = nfc
+            ignoreMerges = ignore
+            addsSpacePrefix = false
+        case .sentencePiece(_, _, let addSpacePrefix):
+            model = .sentencePiece
+            preTokenizer = nil
+            normalizesNFC = false
+            addsSpacePrefix = addSpacePrefix
+        }
+        let sentencePieceMode = model == .sentencePiece
 
         var ids: [String: Int32] = [:]
         ids.reserveCapacity(tokens.count)
@@ -100,7 +187,8 @@ public final class BPETokenizer: @unchecked Sendable {
         for (index, token) in tokens.enumerated() {
             let id = Int32(index)
             if ids[token] == nil { ids[token] = id }
-            let bytes = ByteLevel.bytes(ofToken: token)
+            let bytes = sentencePieceMode ? SentencePieceVocabulary.bytes(ofToken: token, kind: kinds[index])
+                : ByteLevel.bytes(ofToken: token)
             tokenBytes.append(contentsOf: bytes)
             tokenOffsets.append(tokenBytes.count)
             switch kinds[index] {
@@ -109,10 +197,38 @@ public final class BPETokenizer: @unchecked Sendable {
                 if ignoreMerges, wholeTokens[bytes] == nil { wholeTokens[bytes] = id }
             case .special, .added:
                 candidates.append(.init(bytes: Array(token.utf8), id: id, special: kinds[index] == .special))
-            case .unused:
+            case .unused, .byte:
                 break
             }
         }
+        self.ids = ids
+        self.tokenBytes = tokenBytes
+        self.tokenOffsets = tokenOffsets
+        self.addedTokens = AddedTokenMatcher(candidates)
+        self.fim = FIMTokens.detect { ids[$0] }
+
+        switch backend {
+        case .sentencePiece(let scores, _, _):
+            var fallback = [Int32](repeating: -1, count: 256)
+            for byte in 0..<256 {
+                if let id = ids[SentencePieceVocabulary.byteTokenText(UInt8(byte))] {
+                    fallback[byte] = id
+                } else if byte < 0x80, let id = ids[String(Unicode.Scalar(UInt8(byte)))] {
+                    fallback[byte] = id
+                }
+            }
+            sentencePiece = SentencePieceMerger(texts: tokens, mergeable: kinds.map { $0 == .normal || $0 == .added },
+                                                scores: scores, byteIds: fallback, unknown: unknown)
+            merger = nil
+        case .byteLevel(let merges, _, _, _):
+            sentencePiece = nil
+            merger = try Self.byteLevelMerger(merges: merges, ids: ids, byteIds: byteIds,
+                                              wholeTokens: ignoreMerges ? wholeTokens : nil)
+        }
+    }
+
+    private static func byteLevelMerger(merges: [(String, String)], ids: [String: Int32], byteIds: [Int32],
+                                        wholeTokens: [[UInt8]: Int32]?) throws -> BPEMerger {
         var mergeTable: [UInt64: UInt64] = [:]
         mergeTable.reserveCapacity(merges.count)
         for (rank, (left, right)) in merges.enumerated() {
@@ -122,12 +238,7 @@ public final class BPETokenizer: @unchecked Sendable {
             let key = UInt64(UInt32(bitPattern: l)) << 32 | UInt64(UInt32(bitPattern: r))
             if mergeTable[key] == nil { mergeTable[key] = UInt64(rank) << 32 | UInt64(UInt32(bitPattern: merged)) }
         }
-        self.ids = ids
-        self.tokenBytes = tokenBytes
-        self.tokenOffsets = tokenOffsets
-        self.addedTokens = AddedTokenMatcher(candidates)
-        self.merger = BPEMerger(merges: mergeTable, byteIds: byteIds, wholeTokens: ignoreMerges ? wholeTokens : nil)
-        self.fim = FIMTokens.detect { ids[$0] }
+        return BPEMerger(merges: mergeTable, byteIds: byteIds, wholeTokens: wholeTokens)
     }
 
     // MARK: - Vocabulary
@@ -154,7 +265,11 @@ public final class BPETokenizer: @unchecked Sendable {
     /// - Parameters:
     ///   - addSpecial: add BOS/EOS as the model's template says (`addBOS`, `addEOS`).
     ///   - parseSpecial: match special-token texts in `text`; when false they are tokenized as plain text.
-    public func encode(_ text: String, addSpecial: Bool = false, parseSpecial: Bool = true) -> [Int32] {
+    ///   - spacePrefix: for SentencePiece, whether each run of text gets the leading space (nil: `addsSpacePrefix`);
+    ///     false encodes text that continues other text, e.g. the code after a fill-in-the-middle hole.
+    public func encode(_ text: String, addSpecial: Bool = false, parseSpecial: Bool = true,
+                       spacePrefix: Bool? = nil) -> [Int32] {
+        let spacePrefix = sentencePiece != nil && (spacePrefix ?? addsSpacePrefix)
         var output: [Int32] = []
         output.reserveCapacity(text.utf8.count / 3)
         if addSpecial, addBOS, let bos { output.append(bos) }
@@ -166,7 +281,7 @@ public final class BPETokenizer: @unchecked Sendable {
             var i = 0
             while i < bytes.count {
                 if let (id, length) = addedTokens.match(bytes, at: i, parseSpecial: parseSpecial) {
-                    encodeSegment(bytes, segmentStart..<i, pieces: &pieces, into: &output)
+                    encodeSegment(bytes, segmentStart..<i, spacePrefix: spacePrefix, pieces: &pieces, into: &output)
                     output.append(id)
                     i += length
                     segmentStart = i
@@ -174,17 +289,27 @@ public final class BPETokenizer: @unchecked Sendable {
                     i += 1
                 }
             }
-            encodeSegment(bytes, segmentStart..<bytes.count, pieces: &pieces, into: &output)
+            encodeSegment(bytes, segmentStart..<bytes.count, spacePrefix: spacePrefix, pieces: &pieces, into: &output)
         }
         lock.unlock()
         if addSpecial, addEOS, let eos { output.append(eos) }
         return output
     }
 
-    /// Text between added tokens: normalize, pre-tokenize, BPE each piece.
-    private func encodeSegment(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, pieces: inout [Range<Int>],
-                               into output: inout [Int32]) {
+    /// Text between added tokens: normalize, pre-tokenize, BPE each piece (or SentencePiece the whole run).
+    private func encodeSegment(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, spacePrefix: Bool,
+                               pieces: inout [Range<Int>], into output: inout [Int32]) {
         guard !range.isEmpty else { return }
+        if let sentencePiece {
+            var escaped: [UInt8] = []
+            escaped.reserveCapacity(range.count + 3)
+            if spacePrefix { escaped.append(contentsOf: SentencePieceVocabulary.space) }
+            for byte in bytes[range] {
+                if byte == 0x20 { escaped.append(contentsOf: SentencePieceVocabulary.space) } else { escaped.append(byte) }
+            }
+            escaped.withUnsafeBufferPointer { sentencePiece.encode($0, into: &output) }
+            return
+        }
         // NFC changes nothing below U+0300, i.e. when no UTF-8 byte is 0xCC or above.
         if normalizesNFC, bytes[range].contains(where: { $0 >= 0xCC }) {
             var normalized = String(decoding: bytes[range], as: UTF8.self).precomposedStringWithCanonicalMapping
@@ -196,6 +321,7 @@ public final class BPETokenizer: @unchecked Sendable {
 
     private func encodeNormalized(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>,
                                   pieces: inout [Range<Int>], into output: inout [Int32]) {
+        guard let preTokenizer, let merger else { return }
         pieces.removeAll(keepingCapacity: true)
         preTokenizer.appendPieces(in: bytes, range: range, to: &pieces)
         for piece in pieces {
@@ -206,11 +332,18 @@ public final class BPETokenizer: @unchecked Sendable {
     // MARK: - Decoding
 
     /// The text of `ids`; byte sequences that are not valid UTF-8 become U+FFFD (like HF's decode).
-    public func decode(_ ids: [Int32], skipSpecial: Bool = false) -> String {
+    /// - Parameter stripSpacePrefix: for a tokenizer that `addsSpacePrefix`, drop one leading space — the one
+    ///   encoding put there — as HF's decode and llama.cpp's detokenize do, so `decode(encode(x)) == x`. Off by
+    ///   default: the text of tokens that continue a prompt (and `StreamingDecoder`) keeps it, as llama.cpp's
+    ///   token pieces do.
+    public func decode(_ ids: [Int32], skipSpecial: Bool = false, stripSpacePrefix: Bool = false) -> String {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(ids.count * 4)
         for id in ids where isValid(id) && !(skipSpecial && kinds[Int(id)] == .special) {
             appendBytes(of: id, to: &bytes)
+        }
+        if stripSpacePrefix, addsSpacePrefix, bytes.first == 0x20 {
+            return String(decoding: bytes.dropFirst(), as: UTF8.self)
         }
         return String(decoding: bytes, as: UTF8.self)
     }

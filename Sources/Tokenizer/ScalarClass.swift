@@ -1,10 +1,12 @@
 /// Character classes the pre-tokenizer regexes test, as one bit set per Unicode scalar.
 ///
-/// `letter`, `number`, `punctuation` are the general categories \p{L}, \p{N}, \p{P}; `whitespace` is
+/// `letter`, `number`, `punctuation`, `mark`, `symbol` are the general categories \p{L}, \p{N}, \p{P}, \p{M},
+/// \p{S}; `upper` and `lower` split the letters into Lu/Lt and Ll (Lm and Lo are neither); `whitespace` is
 /// Oniguruma's Unicode \s, which is exactly the White_Space property (checked against HF `tokenizers`).
-/// The last three are the literal character classes of the DeepSeek LLM / Coder regexes.
+/// `deepseekLetter`, `deepseekPunctuation`, `cjk` and `cjkKana` are the literal character classes of the
+/// DeepSeek regexes.
 struct ScalarClass: OptionSet, Sendable {
-    let rawValue: UInt8
+    let rawValue: UInt16
 
     static let letter = ScalarClass(rawValue: 1 << 0)
     static let number = ScalarClass(rawValue: 1 << 1)
@@ -18,9 +20,25 @@ struct ScalarClass: OptionSet, Sendable {
     static let deepseekPunctuation = ScalarClass(rawValue: 1 << 6)
     /// DeepSeek's CJK class `[一-龥ࠀ-一가-퟿]` (U+4E00–U+9FA5, U+0800–U+4E00, U+AC00–U+D7FF).
     static let cjk = ScalarClass(rawValue: 1 << 7)
+    /// Lu and Lt.
+    static let upper = ScalarClass(rawValue: 1 << 8)
+    /// Ll.
+    static let lower = ScalarClass(rawValue: 1 << 9)
+    /// Mn, Mc, Me.
+    static let mark = ScalarClass(rawValue: 1 << 10)
+    /// Sm, Sc, Sk, So.
+    static let symbol = ScalarClass(rawValue: 1 << 11)
+    /// DeepSeek-V3's CJK class `[一-龥぀-ゟ゠-ヿ]` (U+4E00–U+9FA5, U+3040–U+30FF).
+    static let cjkKana = ScalarClass(rawValue: 1 << 12)
 
     /// Neither \s, \p{L} nor \p{N}: the `[^\s\p{L}\p{N}]` of the GPT-2 style regexes.
     var isOther: Bool { isDisjoint(with: [.whitespace, .letter, .number]) }
+
+    /// o200k's `[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]`: a letter that is not lower-case, or a mark.
+    var isUpperOrModifier: Bool { (contains(.letter) && !contains(.lower)) || contains(.mark) }
+
+    /// o200k's `[\p{Ll}\p{Lm}\p{Lo}\p{M}]`: a letter that is not upper/title-case, or a mark.
+    var isLowerOrModifier: Bool { (contains(.letter) && !contains(.upper)) || contains(.mark) }
 
     @inline(__always)
     static func of(_ value: UInt32) -> ScalarClass {
@@ -29,8 +47,8 @@ struct ScalarClass: OptionSet, Sendable {
 
     /// Classes of the ASCII scalars, allocated once and never freed, so the hot loop reads a plain pointer
     /// instead of going through a lazily initialized global on every character.
-    nonisolated(unsafe) static let asciiTable: UnsafePointer<UInt8> = {
-        let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 128)
+    nonisolated(unsafe) static let asciiTable: UnsafePointer<UInt16> = {
+        let table = UnsafeMutablePointer<UInt16>.allocate(capacity: 128)
         for value in 0..<128 { table[value] = classify(UInt32(value)).rawValue }
         return UnsafePointer(table)
     }()
@@ -39,8 +57,16 @@ struct ScalarClass: OptionSet, Sendable {
         guard let scalar = Unicode.Scalar(value) else { return [] }
         var result: ScalarClass = []
         switch scalar.properties.generalCategory {
-        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter:
+        case .uppercaseLetter, .titlecaseLetter:
+            result.formUnion([.letter, .upper])
+        case .lowercaseLetter:
+            result.formUnion([.letter, .lower])
+        case .modifierLetter, .otherLetter:
             result.insert(.letter)
+        case .nonspacingMark, .spacingMark, .enclosingMark:
+            result.insert(.mark)
+        case .mathSymbol, .currencySymbol, .modifierSymbol, .otherSymbol:
+            result.insert(.symbol)
         case .decimalNumber, .letterNumber, .otherNumber:
             result.insert(.number)
         case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
@@ -56,6 +82,7 @@ struct ScalarClass: OptionSet, Sendable {
         if (0x4E00...0x9FA5).contains(value) || (0x0800...0x4E00).contains(value) || (0xAC00...0xD7FF).contains(value) {
             result.insert(.cjk)
         }
+        if (0x4E00...0x9FA5).contains(value) || (0x3040...0x30FF).contains(value) { result.insert(.cjkKana) }
         return result
     }
 

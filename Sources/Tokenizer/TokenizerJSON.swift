@@ -116,6 +116,18 @@ struct TokenizerJSON {
     private static let qwen2Pattern =
         #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
 
+    private static let qwen35Pattern =
+        #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+    private static let o200kPattern =
+        #"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?"#
+        + #"|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?"#
+        + #"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+    private static let deepseekV3Patterns = [
+        #"\p{N}{1,3}"#,
+        "[一-龥぀-ゟ゠-ヿ]+",
+        ##"[!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"##,
+    ]
+
     /// Recognizes the pre-tokenizer structure of each family's published tokenizer.json.
     private static func family(_ value: Any?) throws -> PreTokenizer {
         guard let pre = value as? [String: Any] else {
@@ -141,7 +153,11 @@ struct TokenizerJSON {
         } else if splits.count == middle.count, splits.count == 1 {
             if splits[0] == llama3Pattern { return .llama3 }
             if splits[0] == qwen2Pattern { return .qwen2 }
+            if splits[0] == qwen35Pattern { return .qwen35 }
+            if splits[0] == o200kPattern { return .gpt4o }
             if splits[0] == gpt2Pattern { return .gpt2 }
+        } else if splits == deepseekV3Patterns, middle.count == 3 {
+            return .deepseekV3
         } else if let first = splits.first, first == "[\r\n]" || first == #"[\r\n]"#, splits.count >= 4,
                   digits.count == 1, middle.count == splits.count + 1 {
             if splits[1] == #"\s?\p{L}+"#, splits[2] == #"\s?\p{P}+"#, individualDigits == true { return .deepseekCoder }

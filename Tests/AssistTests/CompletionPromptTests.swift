@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import Tokenizer
 @testable import Assist
@@ -74,6 +75,25 @@ import Tokenizer
         let bytes = { (text: String) in text.utf8.map { 6 + Int32($0) } }
         #expect(prompt.tokens == [0, 2] + bytes(" " + Self.prefix) + [3] + bytes(Self.suffix) + [4])
         #expect(prompt.stopTokens.isSuperset(of: [1, 5]))
+    }
+
+    /// With a real SentencePiece tokenizer the tokenizer itself gives the prefix its leading space; the suffix
+    /// gets none.
+    @Test func codeLlamaWithASentencePieceTokenizer() throws {
+        let path = F.root.appendingPathComponent("Tests/Fixtures/tokenizers/spm/vocab.json").path
+        let vocab = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path)))
+            as? [String: Any])
+        let tokenizer = try BPETokenizer(
+            sentencePieceTokens: vocab["tokens"] as! [String], scores: (vocab["scores"] as! [NSNumber]).map(\.floatValue),
+            tokenTypes: vocab["token_type"] as? [Int], bos: 1, eos: 2, unknown: 0, addBOS: true)
+        let prompt = prompt(tokenizer)
+        let format = try #require(prompt.format)
+        #expect(format.family == .codeLlama)
+        let prefix = tokenizer.encode(Self.prefix, parseSpecial: false)
+        let suffix = tokenizer.encode(Self.suffix, parseSpecial: false, spacePrefix: false)
+        #expect(prompt.tokens == [1, format.tokens.prefix] + prefix + [format.tokens.suffix] + suffix + [format.tokens.middle])
+        #expect(tokenizer.decode(prefix) == " " + Self.prefix)
+        #expect(tokenizer.decode(suffix) == Self.suffix)
     }
 
     @Test func controlTokenTextInCodeStaysText() throws {

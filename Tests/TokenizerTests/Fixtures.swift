@@ -7,7 +7,13 @@ enum Fixtures {
         .deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/tokenizers")
 
-    static let families = ["gpt2", "llama3", "deepseek-llm", "deepseek-coder", "qwen2", "starcoder"]
+    /// Byte-level BPE families (directory name = `PreTokenizer.rawValue`).
+    static let families = ["gpt2", "llama3", "deepseek-llm", "deepseek-coder", "qwen2", "starcoder", "gpt-4o",
+                           "deepseek-v3", "qwen35"]
+    /// Families whose tokenizer.json NFC-normalizes (the GGUF path does not).
+    static let normalizing: Set<String> = ["qwen2", "qwen35"]
+    /// The SentencePiece-style fixture.
+    static let sentencePiece = "spm"
 
     struct EncodeCase: Decodable {
         let text: String
@@ -16,6 +22,8 @@ enum Fixtures {
         let ids_no_parse_special: [Int32]
         let decoded: String
         let decoded_skip_special: String
+        /// The regex pieces (HF pre_tokenize_str before ByteLevel), for the newer families.
+        let pieces: [String]?
     }
 
     struct DecodeCase: Decodable {
@@ -34,7 +42,32 @@ enum Fixtures {
     }
 
     static func tokenizer(_ family: String) throws -> BPETokenizer {
-        try BPETokenizer(tokenizerJSON: tokenizerPath(family))
+        if family == sentencePiece { return try sentencePieceTokenizer() }
+        return try BPETokenizer(tokenizerJSON: tokenizerPath(family))
+    }
+
+    /// The GGUF metadata of the SentencePiece fixture, as llama.cpp's converter writes it.
+    struct SentencePieceVocabulary: Decodable {
+        let tokens: [String]
+        let scores: [Float]
+        let token_type: [Int]
+        let bos_token_id: Int32
+        let eos_token_id: Int32
+        let unknown_token_id: Int32
+        let add_bos_token: Bool
+        let add_space_prefix: Bool
+    }
+
+    static func sentencePieceVocabulary() throws -> SentencePieceVocabulary {
+        let data = try Data(contentsOf: directory.appendingPathComponent("\(sentencePiece)/vocab.json"))
+        return try JSONDecoder().decode(SentencePieceVocabulary.self, from: data)
+    }
+
+    static func sentencePieceTokenizer() throws -> BPETokenizer {
+        let v = try sentencePieceVocabulary()
+        return try BPETokenizer(sentencePieceTokens: v.tokens, scores: v.scores, tokenTypes: v.token_type,
+                                bos: v.bos_token_id, eos: v.eos_token_id, unknown: v.unknown_token_id,
+                                addBOS: v.add_bos_token, addSpacePrefix: v.add_space_prefix)
     }
 
     static func expected(_ family: String) throws -> Expected {

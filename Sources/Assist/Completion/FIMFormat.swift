@@ -66,13 +66,14 @@ public struct FIMFormat: Sendable, Equatable {
 
     /// The code before the cursor as tokens. Special-token texts in code stay plain text.
     public func encodePrefix(_ text: String, tokenizer: BPETokenizer) -> [Int32] {
-        let spaced = family == .codeLlama && !text.isEmpty ? " " + text : text
+        // A SentencePiece tokenizer puts the space there itself (`addsSpacePrefix`).
+        let spaced = family == .codeLlama && !tokenizer.addsSpacePrefix && !text.isEmpty ? " " + text : text
         return tokenizer.encode(spaced, addSpecial: false, parseSpecial: false)
     }
 
-    /// The code after the cursor as tokens.
+    /// The code after the cursor as tokens (no SentencePiece space prefix: it continues the hole).
     public func encodeSuffix(_ text: String, tokenizer: BPETokenizer) -> [Int32] {
-        tokenizer.encode(text, addSpecial: false, parseSpecial: false)
+        tokenizer.encode(text, addSpecial: false, parseSpecial: false, spacePrefix: false)
     }
 
     /// The whole prompt from already encoded code, in PSM order.
