@@ -296,6 +296,50 @@ def build_deepseek3():
     return model
 
 
+def build_quantzoo():
+    """A Qwen3-MoE 256 wide (K-quant rows need 256 columns), 1 layer, 2 experts top-1, for the tensor types
+    of the common downloads: llama.cpp's own quantizer writes each variant from the F32 file (ZOO_TYPES), and
+    the engine is compared with llama.cpp running the same quantized file. Only the variants are kept."""
+    from transformers import Qwen3MoeConfig, Qwen3MoeForCausalLM
+    cfg = Qwen3MoeConfig(**common(hidden_size=256, intermediate_size=256, num_hidden_layers=1,
+                                  num_attention_heads=4, num_key_value_heads=2, head_dim=64, num_experts=2,
+                                  num_experts_per_tok=1, moe_intermediate_size=256, norm_topk_prob=True,
+                                  decoder_sparse_step=1, mlp_only_layers=[], use_sliding_window=False,
+                                  rope_theta=1e6))
+    return Qwen3MoeForCausalLM(cfg)
+
+
+# llama.cpp file types (enum llama_ftype) of the quant zoo and the tensor types each brings.
+ZOO_TYPES = {
+    "q2_k": 10,        # Q2_K, Q3_K (attn_v), Q4_K, Q6_K (output)
+    "q3_k_m": 12,      # Q3_K, Q4_K, Q5_K, Q6_K
+    "q5_k_m": 17,      # Q5_K, Q6_K
+    "q5_0": 8,         # Q5_0 (+ Q6_K output)
+    "q5_1": 9,         # Q5_1 (+ Q6_K output)
+    "iq4_nl": 25,      # IQ4_NL
+    "iq4_xs": 30,      # IQ4_XS
+    "mxfp4_moe": 38,   # MXFP4 experts, Q8_0 otherwise
+}
+
+
+def llama_quantize(src: Path, dst: Path, ftype: int):
+    import llama_cpp
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = ftype
+    params.nthread = 2
+    rc = llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), params)
+    if rc != 0:
+        raise SystemExit(f"llama_model_quantize failed ({rc}) for {dst.name}")
+
+
+def tensor_types(path: Path) -> dict:
+    from gguf import GGUFReader
+    counts = {}
+    for t in GGUFReader(str(path)).tensors:
+        counts[t.tensor_type.name] = counts.get(t.tensor_type.name, 0) + 1
+    return dict(sorted(counts.items()))
+
+
 def _set_selection_bias(model, seed):
     import torch
     g = torch.Generator().manual_seed(seed + 7)
@@ -415,6 +459,7 @@ ARCHS = {
     "qwen3moe": (build_qwen3moe, "qwen3moe", ["q8_0"]),
     "deepseek3": (build_deepseek3, "deepseek2", ["q8_0"]),
     "gptoss": (build_gptoss, "gpt-oss", []),
+    "quantzoo": (build_quantzoo, "qwen3moe", list(ZOO_TYPES)),
 }
 
 
@@ -701,6 +746,30 @@ def main():
         mdir = work / "hf" / name
         hf_config = save_model(model, name, mdir, tok_dir)
         files = {"f32": f"{name}.gguf"}
+        if name == "quantzoo":
+            if not have_llama:
+                print("   quantzoo needs llama-cpp-python (its quantizer writes the variants); skipped")
+                continue
+            f32 = work / "quantzoo-f32.gguf"
+            convert(src, mdir, f32, "f32")
+            chk = {"f32 (not kept)": llama_cpp_check(f32, ref)}
+            doc = {"name": name, "architecture": arch, "quantized_only": True, "gguf": None,
+                   "reference": "llama.cpp on each variant (tools/record_variant_references.py); the F32 source "
+                                "is not kept",
+                   "converter": f"llama.cpp convert_hf_to_gguf.py, then llama_model_quantize, from llama-cpp-python "
+                                f"{LLAMA_CPP_PY_VERSION}",
+                   "prompts": [{"tokens": p["tokens"]} for p in ref["prompts"]],
+                   "variants": {}, "tensor_types": {}, "weights_seed": ref["weights_seed"]}
+            for kind, ftype in ZOO_TYPES.items():
+                file = f"{name}-{kind}.gguf"
+                llama_quantize(f32, out / file, ftype)
+                doc["variants"][kind] = file
+                doc["tensor_types"][kind] = tensor_types(out / file)
+                chk[kind] = llama_cpp_check(out / file, ref)
+                print(f"   {kind}: {doc['tensor_types'][kind]} {chk[kind]}", flush=True)
+            doc["llama_cpp"] = {"version": f"llama-cpp-python {llama_cpp_version}", **chk}
+            (out / f"{name}.json").write_text(json.dumps(doc, separators=(",", ":")) + "\n")
+            continue
         convert(src, mdir, out / files["f32"], "f32")
         for v in variants:
             files[v] = f"{name}-{v}.gguf"

@@ -15,13 +15,21 @@ struct ModelFixture: CustomStringConvertible, Sendable {
     var prompts: [Prompt]
     var greedy: [Greedy]
     var variants: [String: String]
+    /// Only quantized variants are kept (no F32 file, no transformers logits).
+    var quantizedOnly = false
 
     var description: String { name }
 
     static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/models")
 
-    static func all() -> [ModelFixture] {
+    /// Fixtures with an F32 model and its reference logits.
+    static func all() -> [ModelFixture] { everything().filter { !$0.quantizedOnly } }
+
+    /// Fixtures with quantized variants compared with llama.cpp (the quant zoo keeps only its variants).
+    static func withVariants() -> [ModelFixture] { everything().filter { !$0.variants.isEmpty } }
+
+    static func everything() -> [ModelFixture] {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
         return files.filter { $0.hasSuffix(".json") && !$0.hasSuffix(".reference.json") }.sorted().compactMap { load($0) }
     }
@@ -41,7 +49,8 @@ struct ModelFixture: CustomStringConvertible, Sendable {
         let gguf = (json["gguf"] as? String) ?? "\(name).gguf"
         return ModelFixture(name: name, architecture: json["architecture"] as? String ?? "?",
                             reference: json["reference"] as? String ?? "?", gguf: gguf, prompts: prompts,
-                            greedy: greedy, variants: json["variants"] as? [String: String] ?? [:])
+                            greedy: greedy, variants: json["variants"] as? [String: String] ?? [:],
+                            quantizedOnly: json["quantized_only"] as? Bool ?? false)
     }
 
     /// llama.cpp's logits for a variant file, from `<file>.reference.json`.

@@ -57,7 +57,7 @@ import GGUF
         }
     }
 
-    @Test(arguments: ModelFixture.all().filter { !$0.variants.isEmpty })
+    @Test(arguments: ModelFixture.withVariants())
     func quantizedVariantsMatchLlamaCpp(fixture: ModelFixture) throws {
         // Quantized files are compared with llama.cpp running the same file (tools/record_variant_references.py).
         // llama.cpp rounds activations to F16 (F16 weights) or 8 bits (Q8_0 weights) inside its products; we
@@ -75,7 +75,7 @@ import GGUF
         }
     }
 
-    @Test(arguments: ModelFixture.all().filter { !$0.variants.isEmpty })
+    @Test(arguments: ModelFixture.withVariants())
     func quantizedActivationsDriftNoMoreThanLlamaCpp(fixture: ModelFixture) throws {
         // The fast path rounds activations to 8 bits as llama.cpp does. The exact logits of a quantized file are
         // our exact mode's (it matches llama.cpp on an F32 copy); the fast path's drift from them (per position,
