@@ -9,12 +9,9 @@ public struct ModelCache: Sendable {
         self.root = root
     }
 
-    /// `$MOECODER_CACHE`, else `$XDG_CACHE_HOME/moecoder/models`, else `~/.cache/moecoder/models`.
+    /// `$MOECODER_CACHE`, else `~/.cache/moecoder/models`.
     public static func defaultRoot(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
         if let path = environment["MOECODER_CACHE"], !path.isEmpty { return URL(fileURLWithPath: expand(path)) }
-        if let path = environment["XDG_CACHE_HOME"], !path.isEmpty {
-            return URL(fileURLWithPath: expand(path)).appendingPathComponent("moecoder/models")
-        }
         let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
         return URL(fileURLWithPath: home).appendingPathComponent(".cache/moecoder/models")
     }

@@ -101,3 +101,34 @@ import Testing
         #expect(ProgressLine.duration(3725) == "1:02:05")
     }
 }
+
+@Suite struct ModelCacheTests {
+    @Test func defaultRootComesFromTheEnvironment() {
+        #expect(ModelCache.defaultRoot(environment: ["MOECODER_CACHE": "/srv/models", "HOME": "/home/u"]).path
+            == "/srv/models")
+        #expect(ModelCache.defaultRoot(environment: ["HOME": "/home/u"]).path == "/home/u/.cache/moecoder/models")
+    }
+
+    @Test func fileNamesCannotLeaveTheCache() throws {
+        let cache = ModelCache(root: URL(fileURLWithPath: "/tmp/c"))
+        let reference = ModelReference(owner: "a", repo: "b")
+        #expect(try cache.path(for: reference, file: "Q8_0/x.gguf").path == "/tmp/c/a/b/Q8_0/x.gguf")
+        for bad in ["../x.gguf", "Q8_0/../../x.gguf", "/etc/x.gguf", ""] {
+            #expect(throws: HubError.self, "\(bad)") { try cache.path(for: reference, file: bad) }
+        }
+    }
+
+    @Test func endpointAndTokenDefaults() throws {
+        let plain = HubConfiguration(environment: [:])
+        #expect(plain.endpoint == "https://huggingface.co" && plain.token == nil)
+        let env = HubConfiguration(environment: ["HF_ENDPOINT": "https://mirror.example/", "HF_TOKEN": "hf_x"])
+        #expect(env.endpoint == "https://mirror.example" && env.token == "hf_x")
+        let explicit = HubConfiguration(endpoint: "http://127.0.0.1:1", token: "t", environment: ["HF_TOKEN": "hf_x"])
+        #expect(explicit.endpoint == "http://127.0.0.1:1" && explicit.token == "t")
+        let client = HubClient(configuration: HubConfiguration(revision: "refs/pr/1", environment: [:]))
+        #expect(try client.resolveURL(ModelReference(owner: "a", repo: "b"), file: "Q8_0/m q.gguf").absoluteString
+            == "https://huggingface.co/a/b/resolve/refs%2Fpr%2F1/Q8_0/m%20q.gguf")
+        #expect(try client.infoURL(ModelReference(owner: "a", repo: "b")).absoluteString
+            == "https://huggingface.co/api/models/a/b/revision/refs%2Fpr%2F1?blobs=true")
+    }
+}
