@@ -43,6 +43,12 @@ private final class DownloadState: @unchecked Sendable {
     init(handle: FileHandle) { self.handle = handle }
 }
 
+/// The file a `.part` file belongs to (`.part.json`).
+private struct PartIdentity: Codable, Equatable {
+    var sha256: String?
+    var size: Int64?
+}
+
 /// Internal signal: the server cannot serve the requested range; start over.
 private struct RangeNotSatisfiable: Error {}
 
@@ -69,6 +75,18 @@ extension HubClient {
         }
         let state = DownloadState(handle: handle)
         var existing = Int64(try handle.seekToEnd())
+        // What the part file is a part of: a file that changed on the hub since is not resumed.
+        let identityPath = part + ".json"
+        let identity = PartIdentity(sha256: file.sha256, size: file.size)
+        if existing > 0, let data = fm.contents(atPath: identityPath),
+           let earlier = try? JSONDecoder().decode(PartIdentity.self, from: data), earlier != identity {
+            events(.note("\(label): the file changed on the hub since the partial download; starting over"))
+            try handle.truncate(atOffset: 0)
+            try handle.seek(toOffset: 0)
+            existing = 0
+        }
+        try JSONEncoder().encode(identity).write(to: URL(fileURLWithPath: identityPath), options: .atomic)
+        defer { if !fm.fileExists(atPath: part) { try? fm.removeItem(atPath: identityPath) } }
         if let expected = file.size, existing > expected {
             events(.note("\(label): the partial download is larger than the file (\(existing) > \(expected) bytes); "
                 + "starting over"))

@@ -234,6 +234,50 @@ import Testing
         #expect(server.requests().dropFirst().allSatisfy { $0["authorization"] == "Bearer hf_secret" })
     }
 
+    /// The hub's CDN is another host: the redirect there keeps the Range header and drops the token.
+    @Test func theTokenStaysWithTheHubOnRedirects() throws {
+        let server = try HubServer(repos: Self.repos, options: ["--require-token", "hf_secret",
+                                                                "--redirect-host", "localhost"])
+        defer { server.stop() }
+        let cacheFolder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: cacheFolder) }
+        let cache = ModelCache(root: cacheFolder)
+        let reference = try ModelReference(parsing: "acme/Tiny-GGUF:Q4_K_M")
+        let destination = try cache.path(for: reference, file: "tiny-Q4_K_M.gguf")
+        try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(),
+                                                withIntermediateDirectories: true)
+        try Data(contentsOf: HubServer.llama).prefix(4096).write(to: URL(fileURLWithPath: destination.path + ".part"))
+        let result = try client(server, token: "hf_secret").pull(reference, into: cache)
+        #expect(result.files[0].sha256 == Self.llamaSHA)
+        let downloads = server.downloads()
+        #expect(downloads.count == 2)
+        #expect(downloads.first?["authorization"] == "Bearer hf_secret" && downloads.first?["range"] == "bytes=4096-")
+        #expect(downloads.last?["path"] == "/cdn/acme/Tiny-GGUF/tiny-Q4_K_M.gguf")
+        #expect(downloads.last?["authorization"] == nil && downloads.last?["range"] == "bytes=4096-")
+    }
+
+    /// A partial download of an older version of the file is not resumed.
+    @Test func aChangedFileIsNotResumed() throws {
+        let server = try HubServer(repos: Self.repos)
+        defer { server.stop() }
+        let cacheFolder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: cacheFolder) }
+        let cache = ModelCache(root: cacheFolder)
+        let reference = try ModelReference(parsing: "acme/Tiny-GGUF:Q4_K_M")
+        let destination = try cache.path(for: reference, file: "tiny-Q4_K_M.gguf")
+        try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(),
+                                                withIntermediateDirectories: true)
+        try Data(repeating: 7, count: 5000).write(to: URL(fileURLWithPath: destination.path + ".part"))
+        try Data(#"{"sha256":"\#(String(repeating: "0", count: 64))","size":\#(Self.llamaSize)}"#.utf8)
+            .write(to: URL(fileURLWithPath: destination.path + ".part.json"))
+        let events = Events()
+        let result = try client(server).pull(reference, into: cache, events: { events($0) })
+        #expect(result.files[0].sha256 == Self.llamaSHA)
+        #expect(server.downloads().map { $0["range"] } == [nil])
+        #expect(events.notes.contains { $0.contains("changed on the hub") })
+        #expect(!FileManager.default.fileExists(atPath: destination.path + ".part.json"))
+    }
+
     @Test func splitModelsAreDownloadedTogether() throws {
         let server = try HubServer(repos: [
             "acme/Big-GGUF/Q8_0/big-Q8_0-00001-of-00002.gguf": HubServer.llama,

@@ -8,7 +8,8 @@ Serves ROOT/<owner>/<repo>/<files> the way huggingface.co does:
 Options make it misbehave the ways the client must survive: --drop-after N (send N body bytes, then cut the
 connection; the first --drop-count downloads only), --ignore-range (always answer 200 with the whole file),
 --wrong-sha (advertise a wrong sha256), --no-sha (advertise none), --redirect (resolve answers 302 to /cdn/...,
-as the hub does for LFS files), --require-token T (401 without "Authorization: Bearer T").
+as the hub does for LFS files; --redirect-host HOST makes it an absolute URL on another host name, as the hub's
+CDN is), --require-token T (401 without "Authorization: Bearer T", except on /cdn/: its URLs are the credential).
 Every request is appended to --log as a JSON line {method, path, range, authorization}.
 Prints the port it listens on (127.0.0.1, a free port) on the first line of stdout; exits when stdin closes, so a
 test that dies cannot leave it running.
@@ -35,6 +36,7 @@ def parse_args():
     parser.add_argument("--wrong-sha", action="store_true")
     parser.add_argument("--no-sha", action="store_true")
     parser.add_argument("--redirect", action="store_true")
+    parser.add_argument("--redirect-host")
     parser.add_argument("--require-token")
     return parser.parse_args()
 
@@ -90,15 +92,18 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         self.record()
-        if ARGS.require_token and self.headers.get("Authorization") != "Bearer " + ARGS.require_token:
-            return self.send_json(401, {"error": "Invalid credentials in Authorization header"})
         path = urllib.parse.urlsplit(self.path).path
         parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
+        authorized = self.headers.get("Authorization") == "Bearer " + (ARGS.require_token or "")
+        if ARGS.require_token and parts[0] != "cdn" and not authorized:
+            return self.send_json(401, {"error": "Invalid credentials in Authorization header"})
         if len(parts) >= 4 and parts[:2] == ["api", "models"]:
             return self.model_info(parts[2], parts[3])
         if len(parts) >= 5 and parts[2] == "resolve":
-            if ARGS.redirect:
+            if ARGS.redirect or ARGS.redirect_host:
                 target = "/cdn/" + "/".join(urllib.parse.quote(p) for p in parts[:2] + parts[4:])
+                if ARGS.redirect_host:
+                    target = f"http://{ARGS.redirect_host}:{self.server.server_address[1]}{target}"
                 self.send_response(302)
                 self.send_header("Location", target)
                 self.send_header("Content-Length", "0")
