@@ -61,7 +61,8 @@ struct ModelOptions: ParsableArguments {
         do {
             return try ModelCache(root: ModelCache.defaultRoot()).resolve(reference).path
         } catch let error as HubError {
-            throw CLIFailure(message: error.message)
+            throw CLIFailure(message: "cannot read the model '\(text)': no such file, and as a pulled model: "
+                + error.message)
         }
     }
 
