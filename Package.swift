@@ -51,6 +51,9 @@ let package = Package(
         .target(name: "Assist", dependencies: ["Syntax", "Engine"], swiftSettings: optimizedAlways),
         // The language server: JSON-RPC over stdio, LSP handlers that call Assist.
         .target(name: "LSP", dependencies: ["Assist", "Syntax", "Engine"], swiftSettings: optimizedAlways),
+        // `moecoder pull`: the Hugging Face hub's model API, resumable verified downloads, the model cache.
+        // Optimised in debug builds too: it hashes whole model files.
+        .target(name: "Hub", swiftSettings: optimizedAlways),
         // The HTTP service (`moecoder serve`): OpenAI- and llama.cpp-compatible routes over the batch scheduler.
         .target(
             name: "Server",
@@ -71,6 +74,7 @@ let package = Package(
                 "Assist",
                 "LSP",
                 "Server",
+                "Hub",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -82,5 +86,6 @@ let package = Package(
         .testTarget(name: "AssistTests", dependencies: ["Assist"]),
         .testTarget(name: "CLITests", dependencies: ["moecoder"]),
         .testTarget(name: "LSPTests", dependencies: ["LSP"]),
+        .testTarget(name: "HubTests", dependencies: ["Hub"]),
     ]
 )

@@ -38,7 +38,8 @@ struct LSPCommand: ParsableCommand {
     func run() throws {
         let logger = try LogSink(path: log)
         logger.write("started (moecoder \(MoECoder.configuration.version), pid \(getpid()))")
-        let completion = ModelCompletionService(modelPath: modelOptions.model ?? ModelOptions.defaultModelPath(),
+        let completion = ModelCompletionService(modelPath: try modelOptions.model.map(ModelOptions.resolveCached)
+                                                    ?? ModelOptions.defaultModelPath(),
                                                 threads: modelOptions.threads, maxTokens: maxTokens)
         let configuration = LanguageServer.Configuration(completion: completion, testBudget: testBudget,
                                                          log: { logger.write($0) })

@@ -1,12 +1,14 @@
 import ArgumentParser
 import Engine
 import Foundation
+import Hub
 import Kernels
 import Syntax
 
 /// Options every model-using command shares.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("GGUF model file.", valueName: "path.gguf"))
+    @Option(name: .long, help: ArgumentHelp(
+        "GGUF model file, or OWNER/REPO[:QUANT] for one downloaded with moecoder pull.", valueName: "path.gguf"))
     var model: String?
 
     @Option(help: "Worker threads for the matrix products (default: all cores).")
@@ -34,9 +36,10 @@ struct ModelOptions: ParsableArguments {
 
     /// Opens the model, turning load errors into messages that say what to do.
     func load() throws -> LanguageModel {
-        guard let path = model ?? Self.defaultModelPath() else {
+        guard let given = model ?? Self.defaultModelPath() else {
             throw CLIFailure(message: "no default model is installed yet: pass --model PATH.gguf")
         }
+        let path = try Self.resolveCached(given)
         guard FileManager.default.fileExists(atPath: path) else {
             throw CLIFailure(message: "cannot read the model '\(path)': no such file")
         }
@@ -46,6 +49,20 @@ struct ModelOptions: ParsableArguments {
             return model
         } catch let error as ModelError {
             throw CLIFailure(message: error.message)
+        }
+    }
+
+    /// `OWNER/REPO[:QUANT]` names a model in the cache of `moecoder pull` (when no such file exists); anything
+    /// else is a path.
+    static func resolveCached(_ text: String) throws -> String {
+        guard !FileManager.default.fileExists(atPath: text), ModelReference.looksLikeReference(text),
+              let reference = try? ModelReference(parsing: text)
+        else { return text }
+        do {
+            return try ModelCache(root: ModelCache.defaultRoot()).resolve(reference).path
+        } catch let error as HubError {
+            throw CLIFailure(message: "cannot read the model '\(text)': no such file, and as a pulled model: "
+                + error.message)
         }
     }
 
