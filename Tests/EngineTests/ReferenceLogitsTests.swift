@@ -65,7 +65,10 @@ import GGUF
         // roundings switch experts at a few positions and move the logits there. Stated tolerances, relative
         // to the logit scale: F16 5e-3, Q8_0 0.3, and the arg-max token agrees at ≥ 95 % (F16: all) positions.
         // The quantized arithmetic itself is checked exactly against scalar references in KernelsTests.
-        let tolerance: [String: Float] = ["f16": 5e-3, "bf16": 5e-3, "q8_0": 0.3, "q4_0": 0.5]
+        // The quant zoo (one dense-ish layer, 2 experts top-1, no near-tied routers) measures the type itself:
+        // 0.017–0.025 for every type, so 0.05.
+        var tolerance: [String: Float] = ["f16": 5e-3, "bf16": 5e-3, "q8_0": 0.3, "q4_0": 0.5]
+        if fixture.quantizedOnly { for kind in fixture.variants.keys { tolerance[kind] = 0.05 } }
         for (kind, file) in fixture.variants.sorted(by: { $0.key < $1.key }) {
             let reference = try #require(ModelFixture.referencePrompts(for: file), "no reference for \(file)")
             let (error, agreement) = try Self.compare(fixture, file: file, prompts: reference)
