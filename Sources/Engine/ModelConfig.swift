@@ -278,16 +278,20 @@ public struct ModelConfig: Sendable {
                          + (leadingDenseBlockCount > 0 ? ", first \(leadingDenseBlockCount) dense" : "")))
         }
         if isMoE {
-            var routing = "\(expertGating)"
+            var routing = switch expertGating {
+            case .softmax: "softmax"
+            case .sigmoid: "sigmoid"
+            case .softmaxWeight: "softmax over the chosen"
+            }
             if expertGroupCount > 1 { routing += ", \(expertGroupUsedCount) of \(expertGroupCount) groups" }
             if expertWeightsNorm { routing += ", normalised" }
             if expertWeightsScale != 0 && expertWeightsScale != 1 { routing += ", scale \(expertWeightsScale)" }
             rows.append(("routing", routing))
         }
         if kvLoraRank > 0 { rows.append(("MLA", "q_lora \(qLoraRank), kv_lora \(kvLoraRank)")) }
-        if nextnLayerCount > 0 { rows.append(("MTP layers", "\(nextnLayerCount) (not used)")) }
+        if nextnLayerCount > 0 { rows.append(("MTP", "\(nextnLayerCount) layers (not used)")) }
         if slidingWindow > 0 {
-            rows.append(("sliding window", "\(slidingWindow) on \(slidingWindowLayers.filter { $0 }.count) of \(blockCount) layers"))
+            rows.append(("window", "\(slidingWindow) positions on \(slidingWindowLayers.filter { $0 }.count) of \(blockCount) layers"))
         }
         return rows
     }
