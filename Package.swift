@@ -45,6 +45,8 @@ let package = Package(
         .target(name: "GGUF", dependencies: ["Kernels"]),
         // Byte-level BPE tokenizers.
         .target(name: "Tokenizer"),
+        // A small Jinja interpreter for the models' chat templates (Jinja2 semantics as transformers uses them).
+        .target(name: "Jinja"),
         // Model configs, architectures, KV cache, sampling, generation.
         .target(name: "Engine", dependencies: ["CKernels", "Kernels", "GGUF", "Tokenizer"], swiftSettings: optimizedAlways),
         // Completion (fill-in-the-middle), test generation, repair: the features every front end calls.
@@ -78,6 +80,7 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels"]),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
+        .testTarget(name: "JinjaTests", dependencies: ["Jinja"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels"]),
         .testTarget(name: "AssistTests", dependencies: ["Assist"]),
         .testTarget(name: "CLITests", dependencies: ["moecoder"]),
