@@ -57,7 +57,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Assist", "Syntax", "Engine",
+                "Assist", "Syntax", "Engine", "Jinja",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
