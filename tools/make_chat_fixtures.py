@@ -153,6 +153,7 @@ FEATURES = [
     ("range_and_dict", "{{ range(3) | list }} {{ range(1, 7, 2) | list }} {{ dict(a=1, b='x') }}", {}),
     ("is_not_and_precedence", "{{ not 1 is number }} {{ - 2 ** 2 }} {{ 'x' ~ 1 + 2 }} {{ [1, 2] | length > 1 and true }}", {}),
     ("filter_binds_tighter_error", "{{ 1 + 2 | string }}", {}),
+    ("select_map_on_none", "{{ none | selectattr('type', 'equalto', 'x') | list | length }}{{ none | map(attribute='a') | list }}{{ '' | select | list }}", {}),
     ("nested_data", "{% for m in messages %}{{ m.role }}:{{ m['content'] }}{% if m.tool_calls is defined %}+tools{{ m.tool_calls | length }}{% endif %};{% endfor %}", {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "", "tool_calls": [{"name": "f"}]}]}),
     ("none_attribute", "[{{ n.x }}]{{ n.x is defined }}", {"n": None}),
     ("unknown_filter_error", "{{ 1 | no_such_filter }}", {}),

@@ -249,7 +249,8 @@ extension Interpreter {
         case "attr":
             return try attribute(value, try a.string(0, "name") ?? "", position)
         case "map":
-            let items = try iterate(value, position)
+            // Jinja2's map, select and reject walk nothing when the value is falsy (none included).
+            let items = value.truthy ? try iterate(value, position) : []
             if let attribute = kwargs.first(where: { $0.0 == "attribute" })?.1 {
                 let fallback = kwargs.first { $0.0 == "default" }?.1
                 return .array(try items.map { item in
@@ -275,7 +276,7 @@ extension Interpreter {
                 guard case .string(let t) = rest.removeFirst() else { throw error("\(name): the test name must be a string", position) }
                 testName = t
             }
-            return .array(try iterate(value, position).filter { item in
+            return .array(try (value.truthy ? iterate(value, position) : []).filter { item in
                 let subject = try attribute.map { try lookupPath(item, $0, position) } ?? item
                 let passed = try testName.map { try applyTest($0, subject, rest, position, scope) } ?? subject.truthy
                 return passed == keep
