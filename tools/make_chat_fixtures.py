@@ -8,7 +8,7 @@ Reads Tests/Fixtures/chat/templates/*.jinja (see SOURCES.md there) and writes on
 Tests/Fixtures/chat/<name>.json: the bos/eos tokens, and for every conversation and add_generation_prompt value the
 messages and either the exact text Jinja2 produced ("expected") or the message of the exception the template
 raised ("error"). The environment is the one transformers' apply_chat_template builds:
-ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols]), its tojson filter
+ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols]) with its {% generation %} tag, its tojson filter
 (json.dumps, ensure_ascii=False, no HTML escaping), raise_exception and strftime_now globals, and the variables
 messages, tools=None, documents=None, add_generation_prompt and the special tokens the tokenizer defines.
 strftime_now formats a fixed moment (NOW below, UTC) so the goldens do not change from day to day; the Swift test
@@ -21,7 +21,8 @@ import sys
 
 import jinja2
 from jinja2.exceptions import TemplateError
-from jinja2.ext import loopcontrols
+from jinja2 import nodes
+from jinja2.ext import Extension, loopcontrols
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 if jinja2.__version__ != "3.1.6":
@@ -154,10 +155,26 @@ FEATURES = [
     ("is_not_and_precedence", "{{ not 1 is number }} {{ - 2 ** 2 }} {{ 'x' ~ 1 + 2 }} {{ [1, 2] | length > 1 and true }}", {}),
     ("filter_binds_tighter_error", "{{ 1 + 2 | string }}", {}),
     ("select_map_on_none", "{{ none | selectattr('type', 'equalto', 'x') | list | length }}{{ none | map(attribute='a') | list }}{{ '' | select | list }}", {}),
+    ("raw_block", "a\n  {% raw %}\n{{ not }} {% if %}\n  {% endraw %}\nb {%- raw -%}  x  {%- endraw -%}  c", {}),
+    ("non_string_dict_keys", "{% set d = {0: 'zero', 512: 'half', 'k': 1, none: 'n'} %}{{ d }} {{ d[512] }} {{ 0 in d }} {% for k, v in d.items() if k is number %}{{ k }}<={{ 100 }}:{{ k <= 100 }} {% endfor %}{{ d | tojson }} {{ d.get(0) }}", {}),
+    ("generation_tag", "{% for m in ['a', 'b'] %}{% generation %}{% set x = m %}<{{ x }}>{% endgeneration %}[{{ x }}]{% endfor %}", {}),
     ("nested_data", "{% for m in messages %}{{ m.role }}:{{ m['content'] }}{% if m.tool_calls is defined %}+tools{{ m.tool_calls | length }}{% endif %};{% endfor %}", {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "", "tool_calls": [{"name": "f"}]}]}),
     ("none_attribute", "[{{ n.x }}]{{ n.x is defined }}", {"n": None}),
     ("unknown_filter_error", "{{ 1 | no_such_filter }}", {}),
 ]
+
+
+class GenerationTag(Extension):
+    """transformers' {% generation %}...{% endgeneration %}: a call block whose caller output is the body."""
+    tags = {"generation"}
+
+    def parse(self, parser):
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+        return nodes.CallBlock(self.call_method("_render_body"), [], [], body).set_lineno(lineno)
+
+    def _render_body(self, caller):
+        return caller()
 
 
 def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
@@ -173,7 +190,7 @@ def strftime_now(format):
 
 
 def environment():
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols])
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[GenerationTag, loopcontrols])
     env.filters["tojson"] = tojson
     env.globals["raise_exception"] = raise_exception
     env.globals["strftime_now"] = strftime_now

@@ -109,7 +109,7 @@ extension Interpreter {
             return value
         case "items":
             switch value {
-            case .dict(let d): return .array(d.pairs.map { .tuple([.string($0.0), $0.1]) })
+            case .dict(let d): return .array(d.valuePairs.map { .tuple([$0.0, $0.1]) })
             case .undefined: return .array([])
             default: throw error("Can only get item pairs from a mapping.", position)
             }
@@ -118,8 +118,8 @@ extension Interpreter {
             let caseSensitive = a.bool(0, "case_sensitive", false)
             let byValue = (try a.string(1, "by") ?? "key") == "value"
             let reverse = a.bool(2, "reverse", false)
-            let pairs = try d.pairs.sorted { p, q in
-                var x: Value = byValue ? p.1 : .string(p.0), y: Value = byValue ? q.1 : .string(q.0)
+            let pairs = try d.valuePairs.sorted { p, q in
+                var x: Value = byValue ? p.1 : p.0, y: Value = byValue ? q.1 : q.0
                 if !caseSensitive {
                     if case .string(let s) = x { x = .string(s.lowercased()) }
                     if case .string(let s) = y { y = .string(s.lowercased()) }
@@ -127,7 +127,7 @@ extension Interpreter {
                 guard let o = Value.order(x, y) else { throw error("dictsort: values cannot be compared", position) }
                 return reverse ? o > 0 : o < 0
             }
-            return .array(pairs.map { .tuple([.string($0.0), $0.1]) })
+            return .array(pairs.map { .tuple([$0.0, $0.1]) })
         case "int":
             let fallback = a.get(0, "default") ?? .int(0)
             switch value {

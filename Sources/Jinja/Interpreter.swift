@@ -167,7 +167,7 @@ final class Interpreter {
     func iterate(_ value: Value, _ position: SourcePosition?) throws -> [Value] {
         switch value {
         case .array(let a), .tuple(let a): return a
-        case .dict(let d): return d.keys.map { .string($0) }
+        case .dict(let d): return d.keyValues
         case .string(let s): return s.unicodeScalars.map { .string(String($0)) }
         case .undefined: return []
         case .namespace(let ns): return ns.attributes.keys.map { .string($0) }
@@ -228,7 +228,7 @@ final class Interpreter {
             var d = Value.Dict()
             for (k, v) in pairs {
                 let key = try evaluate(k, scope)
-                d[key.pythonString] = try evaluate(v, scope)
+                guard d.set(key, try evaluate(v, scope)) else { throw error("unhashable type: '\(key.typeName)'", k.position) }
             }
             return .dict(d)
         case .attribute(let objectExpr, let name):
@@ -337,8 +337,8 @@ final class Interpreter {
             if let v = d[k] { return v }
             if let method = Methods.method(of: object, k) { return method }
             return .undefined("'dict object' has no attribute '\(k)'")
-        case (.dict, _):
-            return .undefined("'dict object' has no attribute \(key.pythonRepr)")
+        case (.dict(let d), _):
+            return d[value: key] ?? .undefined("'dict object' has no attribute \(key.pythonRepr)")
         case (.namespace, .string(let k)):
             return try attribute(object, k, position)
         case (.array(let a), .int(let i)), (.tuple(let a), .int(let i)):
@@ -510,8 +510,7 @@ final class Interpreter {
             return needle.isEmpty || s.contains(needle)
         case .array(let a), .tuple(let a): return a.contains { Value.equal($0, item) }
         case .dict(let d):
-            if case .string(let k) = item { return d[k] != nil }
-            return false
+            return d[value: item] != nil
         case .namespace(let ns):
             if case .string(let k) = item { return ns.attributes[k] != nil }
             return false

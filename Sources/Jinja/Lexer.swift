@@ -136,7 +136,41 @@ struct Lexer {
             }
             if textEnd > pos { out.append(.text(string(pos..<textEnd))) }
             let tagPosition = position(i)
-            if kind == "#" {
+            if kind == "%", let (contentStart, endSign) = rawTag(at: j, endingWith: "raw") {
+                // {% raw %}...{% endraw %}: the text between is output as written.
+                var k = contentStart
+                var found: (start: Int, end: Int, startSign: Unicode.Scalar, endSign: Unicode.Scalar)?
+                while k + 1 < n {
+                    if src[k] == "{" && src[k + 1] == "%" {
+                        var m = k + 2
+                        var startSign: Unicode.Scalar = " "
+                        if m < n && (src[m] == "-" || src[m] == "+") { startSign = src[m]; m += 1 }
+                        if let (end, sign) = rawTag(at: m, endingWith: "endraw") {
+                            found = (k, end, startSign, sign)
+                            break
+                        }
+                    }
+                    k += 1
+                }
+                guard let found else {
+                    throw TemplateError(kind: .syntax, message: "missing '{% endraw %}' for this raw block",
+                                        position: tagPosition)
+                }
+                var contentEnd = found.start
+                if found.startSign == "-" {
+                    while contentEnd > contentStart && Self.isSpace(src[contentEnd - 1]) { contentEnd -= 1 }
+                } else if found.startSign != "+" && options.lstripBlocks {
+                    var lineStart = contentEnd
+                    while lineStart > contentStart && src[lineStart - 1] != "\n" { lineStart -= 1 }
+                    let atLineStart = lineStart > contentStart || src[contentStart - 1] == "\n"
+                    if atLineStart && lineStart < contentEnd && src[lineStart..<contentEnd].allSatisfy({ Self.isSpace($0) }) {
+                        contentEnd = lineStart
+                    }
+                }
+                if contentEnd > contentStart { out.append(.text(string(contentStart..<contentEnd))) }
+                pos = afterTagEnd(found.end, sign: found.endSign, isBlock: true)
+                _ = endSign
+            } else if kind == "#" {
                 var k = j
                 while k + 1 < n && !(src[k] == "#" && src[k + 1] == "}") { k += 1 }
                 guard k + 1 < n else {
@@ -153,6 +187,27 @@ struct Lexer {
             lineStarting = pos > 0 && src[pos - 1] == "\n"
         }
         return out
+    }
+
+    /// If a block tag's body at `start` is just `word` (`raw`, `endraw`), where its text ends and the closing
+    /// delimiter's sign. After `{% raw %}` only `-` strips; trim_blocks does not apply (as in Jinja2).
+    private func rawTag(at start: Int, endingWith word: String) -> (Int, Unicode.Scalar)? {
+        var p = start
+        while p < src.count && Self.isSpace(src[p]) { p += 1 }
+        guard at(p, word) else { return nil }
+        p += word.unicodeScalars.count
+        while p < src.count && Self.isSpace(src[p]) { p += 1 }
+        if at(p, "-%}") {
+            if word == "raw" {
+                p += 3
+                while p < src.count && Self.isSpace(src[p]) { p += 1 }
+                return (p, "-")
+            }
+            return (p + 3, "-")
+        }
+        if word != "raw" && at(p, "+%}") { return (p + 3, "+") }
+        if at(p, "%}") { return (p + 2, word == "raw" ? "+" : " ") }
+        return nil
     }
 
     /// Where the text after a tag starts: `-` eats all whitespace, trim_blocks one newline after blocks/comments.

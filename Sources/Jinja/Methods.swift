@@ -23,13 +23,13 @@ enum Methods {
 
     private static func dictMethod(_ d: Value.Dict, _ name: String) -> Value? {
         switch name {
-        case "items": return bound(name) { _ in .array(d.pairs.map { .tuple([.string($0.0), $0.1]) }) }
-        case "keys": return bound(name) { _ in .array(d.keys.map { .string($0) }) }
+        case "items": return bound(name) { _ in .array(d.valuePairs.map { .tuple([$0.0, $0.1]) }) }
+        case "keys": return bound(name) { _ in .array(d.keyValues) }
         case "values": return bound(name) { _ in .array(d.pairs.map(\.1)) }
         case "get":
             return bound(name) { a in
                 guard let key = a.get(0, "key") else { throw fail("get expected at least 1 argument, got 0") }
-                if case .string(let k) = key, let v = d[k] { return v }
+                if let v = d[value: key] { return v }
                 return a.get(1, "default") ?? .none
             }
         case "copy": return bound(name) { _ in .dict(d) }
@@ -401,7 +401,16 @@ enum JSON {
             for (i, key) in keys.enumerated() {
                 if i > 0 { out += separators.0 }
                 newline(level + 1)
-                out += quote(key, ensureASCII: ensureASCII) + separators.1
+                // json.dumps turns int, float, bool and None keys into strings.
+                let keyText: String
+                switch d.keyValue(key) {
+                case .int(let i): keyText = String(i)
+                case .double(let x): keyText = pythonFloatRepr(x)
+                case .bool(let b): keyText = b ? "true" : "false"
+                case .none: keyText = "null"
+                default: keyText = key
+                }
+                out += quote(keyText, ensureASCII: ensureASCII) + separators.1
                 try write(d[key]!, &out, level: level + 1, indent: indent, separators: separators, ensureASCII: ensureASCII,
                           sortKeys: sortKeys, position: position)
             }

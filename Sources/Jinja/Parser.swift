@@ -146,12 +146,13 @@ struct Parser {
             try endStream.expectEnd("'%}'")
             return .filterBlock(filters, body: body)
         case "generation":
-            // transformers' {% generation %} marks assistant text for masks; for rendering it is transparent.
+            // transformers' {% generation %} marks assistant text for training masks; rendering outputs the body,
+            // run in its own scope (transformers implements the tag as a call block).
             try stream.expectEnd("'%}'")
             let (body, end) = try parseBody(until: ["endgeneration"], opening: ("generation", position))
             var endStream = end!.stream
             try endStream.expectEnd("'%}'")
-            return .ifChain([(Expr(.literal(.bool(true)), position), body)], otherwise: [])
+            return .filterBlock([], body: body)
         case "do":
             let expr = try stream.parseTuple()
             try stream.expectEnd("'%}'")

@@ -40,6 +40,41 @@ public enum Value: Sendable {
 
         public var count: Int { keys.count }
         public var pairs: [(String, Value)] { keys.map { ($0, storage[$0]!) } }
+
+        // Keys that are not strings (ints, floats, bools, None) are stored under an encoded string and remembered.
+        private var otherKeys: [String: Value] = [:]
+
+        /// The storage key of a Python dict key; nil for unhashable keys. 1, 1.0 and True are the same key.
+        static func encode(_ key: Value) -> String? {
+            switch key {
+            case .string(let s): return s
+            case .int(let i): return "\u{1}\(i)"
+            case .bool(let b): return b ? "\u{1}1" : "\u{1}0"
+            case .double(let d): return d == d.rounded() && abs(d) < 1e18 ? "\u{1}\(Int(d))" : "\u{1}\(d)"
+            case .none: return "\u{1}None"
+            default: return nil
+            }
+        }
+
+        /// The key as the template sees it.
+        func keyValue(_ stored: String) -> Value { otherKeys[stored] ?? .string(stored) }
+
+        /// Keys as values, in insertion order.
+        var keyValues: [Value] { keys.map(keyValue) }
+        var valuePairs: [(Value, Value)] { keys.map { (keyValue($0), storage[$0]!) } }
+
+        subscript(value key: Value) -> Value? {
+            guard let k = Self.encode(key) else { return nil }
+            return storage[k]
+        }
+
+        /// Sets `value` under any hashable key; false for unhashable keys (lists, dicts).
+        mutating func set(_ key: Value, _ value: Value) -> Bool {
+            guard let k = Self.encode(key) else { return false }
+            if case .string = key {} else if storage[k] == nil { otherKeys[k] = key }
+            self[k] = value
+            return true
+        }
     }
 
     /// The object `namespace(...)` returns: attributes that `{% set ns.x = ... %}` may change from any scope.
@@ -147,7 +182,7 @@ extension Value {
         case .array(let a): return "[" + a.map(\.pythonRepr).joined(separator: ", ") + "]"
         case .tuple(let a): return "(" + a.map(\.pythonRepr).joined(separator: ", ") + (a.count == 1 ? ",)" : ")")
         case .dict(let d):
-            return "{" + d.pairs.map { pythonStringRepr($0.0) + ": " + $0.1.pythonRepr }.joined(separator: ", ") + "}"
+            return "{" + d.valuePairs.map { $0.0.pythonRepr + ": " + $0.1.pythonRepr }.joined(separator: ", ") + "}"
         case .namespace(let ns):
             return "<Namespace " + Value.dict(ns.attributes).pythonRepr + ">"
         case .callable(let c): return "<function \(c.name)>"
