@@ -46,7 +46,7 @@ let package = Package(
         // Byte-level BPE tokenizers.
         .target(name: "Tokenizer"),
         // A small Jinja interpreter for the models' chat templates (Jinja2 semantics as transformers uses them).
-        .target(name: "Jinja"),
+        .target(name: "Jinja", swiftSettings: optimizedAlways),
         // Model configs, architectures, KV cache, sampling, generation.
         .target(name: "Engine", dependencies: ["CKernels", "Kernels", "GGUF", "Tokenizer"], swiftSettings: optimizedAlways),
         // Completion (fill-in-the-middle), test generation, repair: the features every front end calls.

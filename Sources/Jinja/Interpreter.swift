@@ -32,6 +32,18 @@ final class Interpreter {
 
     enum Flow { case normal, breakLoop, continueLoop }
 
+    /// Macro calls in progress, and how deep they may nest: an endless recursion must end in an error, not in a
+    /// stack overflow (a server renders on threads with small stacks).
+    var callDepth = 0
+    static let maxCallDepth = 32
+
+    func enterCall(_ name: String, _ position: SourcePosition) throws {
+        guard callDepth < Self.maxCallDepth else {
+            throw error("macro '\(name)' nested more than \(Self.maxCallDepth) calls deep (an endless recursion?)", position)
+        }
+        callDepth += 1
+    }
+
     func error(_ message: String, _ position: SourcePosition?) -> TemplateError {
         TemplateError(kind: .runtime, message: message, position: position)
     }
@@ -114,6 +126,8 @@ final class Interpreter {
                 guard case .call(let calleeExpr, let argExprs, let kwargExprs) = call.kind else { continue }
                 let callee = try evaluate(calleeExpr, scope)
                 let caller = Value.callable(Value.Callable(name: "caller", context: { args, kwargs, ctx in
+                    try ctx.interpreter.enterCall("caller", ctx.position)
+                    defer { ctx.interpreter.callDepth -= 1 }
                     let s = Scope(parent: scope)
                     try ctx.interpreter.bind(parameters, args, kwargs, into: s, name: "caller", ctx.position)
                     var text = ""
@@ -179,6 +193,8 @@ final class Interpreter {
 
     func makeMacro(_ definition: MacroDefinition, _ scope: Scope) -> Value {
         .callable(Value.Callable(name: definition.name, context: { args, kwargs, ctx in
+            try ctx.interpreter.enterCall(definition.name, ctx.position)
+            defer { ctx.interpreter.callDepth -= 1 }
             let s = Scope(parent: scope)
             try ctx.interpreter.bind(definition.parameters, args, kwargs, into: s, name: definition.name, ctx.position)
             var text = ""

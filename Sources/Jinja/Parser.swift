@@ -2,6 +2,9 @@
 struct Parser {
     private let segments: [Segment]
     private var index = 0
+    /// Blocks open around the current position; bounded so that parsing and rendering cannot exhaust the stack.
+    private var blockDepth = 0
+    static let maxNesting = 64
 
     init(segments: [Segment]) { self.segments = segments }
 
@@ -56,6 +59,11 @@ struct Parser {
 
     private mutating func parseStatement(_ keyword: String, _ stream: inout TokenStream, _ position: SourcePosition)
         throws -> Node {
+        guard blockDepth < Self.maxNesting else {
+            throw TemplateError(kind: .syntax, message: "blocks nested more than \(Self.maxNesting) deep", position: position)
+        }
+        blockDepth += 1
+        defer { blockDepth -= 1 }
         switch keyword {
         case "if":
             var branches: [(Expr, [Node])] = []
@@ -175,6 +183,8 @@ struct Parser {
 struct TokenStream {
     private let tokens: [Token]
     private var index = 0
+    /// Nested sub-expressions (brackets, unary operators) around the current token; bounded like blocks.
+    private var depth = 0
 
     init(_ tokens: [Token]) { self.tokens = tokens }
 
@@ -291,7 +301,19 @@ struct TokenStream {
         return Expr(.tuple(items), position)
     }
 
-    mutating func parseExpression() throws -> Expr { try parseConditional() }
+    mutating func parseExpression() throws -> Expr {
+        try enter()
+        defer { depth -= 1 }
+        return try parseConditional()
+    }
+
+    private mutating func enter() throws {
+        guard depth < Parser.maxNesting else {
+            throw TemplateError(kind: .syntax, message: "expression nested more than \(Parser.maxNesting) deep",
+                                position: current.position)
+        }
+        depth += 1
+    }
 
     private mutating func parseConditional() throws -> Expr {
         let position = current.position
@@ -391,6 +413,8 @@ struct TokenStream {
         var node: Expr
         if isOp("-") || isOp("+") {
             let t = next()
+            try enter()
+            defer { depth -= 1 }
             node = Expr(.unary(t.text, try parseUnary(withFilter: false)), t.position)
         } else {
             node = try parsePrimary()

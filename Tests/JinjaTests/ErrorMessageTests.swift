@@ -93,3 +93,30 @@ struct ErrorMessageTests {
         #expect(throws: TemplateError.self) { try Value.parseJSON("{\"a\": }") }
     }
 }
+
+/// Templates come from model files: an endless recursion or absurd nesting must be an error, never a crash.
+struct RunawayTemplateTests {
+    @Test func endlessMacroRecursionIsAnError() throws {
+        let source = "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}"
+        do {
+            _ = try Template(source).render([:])
+            Issue.record("an endless recursion rendered")
+        } catch let error as TemplateError {
+            #expect(error.kind == .runtime)
+            #expect(error.message.contains("nested more than"))
+        }
+        // Real templates recurse a few levels (gpt-oss's render_typescript_type): that still works.
+        let bounded = "{% macro f(n) %}{% if n > 0 %}{{ n }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(20) }}"
+        #expect(try Template(bounded).render([:]).hasPrefix("2019"))
+    }
+
+    @Test func absurdNestingIsASyntaxError() throws {
+        let parens = "{{ " + String(repeating: "(", count: 500) + "1" + String(repeating: ")", count: 500) + " }}"
+        #expect(throws: TemplateError.self) { try Template(parens) }
+        let blocks = String(repeating: "{% if true %}", count: 500) + "x" + String(repeating: "{% endif %}", count: 500)
+        #expect(throws: TemplateError.self) { try Template(blocks) }
+        let minus = "{{ " + String(repeating: "-", count: 500) + "1 }}"
+        #expect(throws: TemplateError.self) { try Template(minus) }
+        #expect(try Template("{{ ((((1)))) + [[[2]]][0][0][0] }}").render([:]) == "3")
+    }
+}
