@@ -158,6 +158,7 @@ FEATURES = [
     ("raw_block", "a\n  {% raw %}\n{{ not }} {% if %}\n  {% endraw %}\nb {%- raw -%}  x  {%- endraw -%}  c", {}),
     ("non_string_dict_keys", "{% set d = {0: 'zero', 512: 'half', 'k': 1, none: 'n'} %}{{ d }} {{ d[512] }} {{ 0 in d }} {% for k, v in d.items() if k is number %}{{ k }}<={{ 100 }}:{{ k <= 100 }} {% endfor %}{{ d | tojson }} {{ d.get(0) }}", {}),
     ("generation_tag", "{% for m in ['a', 'b'] %}{% generation %}{% set x = m %}<{{ x }}>{% endgeneration %}[{{ x }}]{% endfor %}", {}),
+    ("markup_plus_escapes", "{{ '<b>'|safe + '<i>' }}|{{ '<i>' + '<b>'|safe }}|{{ '<a>'|safe + '<b>' + '<c>'|safe + '&' }}|{{ '<x>' | e | e }}|{{ '<x>' ~ '<y>'|safe }}|{{ ('%s<br>'|safe) % '<p>' }}|{{ ('<s>'|safe|trim) + '<t>' }}", {}),
     ("nested_data", "{% for m in messages %}{{ m.role }}:{{ m['content'] }}{% if m.tool_calls is defined %}+tools{{ m.tool_calls | length }}{% endif %};{% endfor %}", {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "", "tool_calls": [{"name": "f"}]}]}),
     ("none_attribute", "[{{ n.x }}]{{ n.x is defined }}", {"n": None}),
     ("unknown_filter_error", "{{ 1 | no_such_filter }}", {}),

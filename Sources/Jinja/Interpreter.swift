@@ -270,6 +270,7 @@ final class Interpreter {
             return try invoke(callee, args, kwargs, expr.position)
         case .filter(let valueExpr, let name, let argExprs, let kwargExprs):
             let value = try evaluate(valueExpr, scope)
+            if ["e", "escape"].contains(name) && Self.isMarkup(valueExpr) { return value }  // already safe
             let args = try argExprs.map { try evaluate($0, scope) }
             let kwargs = try kwargExprs.map { ($0.0, try evaluate($0.1, scope)) }
             return try applyFilter(name, value, args, kwargs, expr.position, scope)
@@ -288,7 +289,16 @@ final class Interpreter {
             default: throw error("bad operand type for unary \(op): '\(operand.typeName)'", expr.position)
             }
         case .binary(let op, let leftExpr, let rightExpr):
-            return try binary(op, try evaluate(leftExpr, scope), try evaluate(rightExpr, scope), expr.position)
+            var left = try evaluate(leftExpr, scope), right = try evaluate(rightExpr, scope)
+            // Markup (`|safe`, `|e`) joined with `+` or formatted with `%` escapes the plain strings it meets.
+            let markupLeft = Self.isMarkup(leftExpr), markupRight = Self.isMarkup(rightExpr)
+            if op == "+" && markupLeft != markupRight {
+                if markupLeft, case .string(let s) = right { right = .string(Methods.htmlEscape(s)) }
+                if markupRight, case .string(let s) = left { left = .string(Methods.htmlEscape(s)) }
+            } else if op == "%" && markupLeft {
+                right = Self.escapeStrings(right)
+            }
+            return try binary(op, left, right, expr.position)
         case .and(let leftExpr, let rightExpr):
             let left = try evaluate(leftExpr, scope)
             return left.truthy ? try evaluate(rightExpr, scope) : left
@@ -309,6 +319,28 @@ final class Interpreter {
             if try evaluate(testExpr, scope).truthy { return try evaluate(valueExpr, scope) }
             if let otherwiseExpr { return try evaluate(otherwiseExpr, scope) }
             return .undefined("the inline if-expression on \(expr.position) evaluated to false and no else section was defined.")
+        }
+    }
+
+    /// Whether an expression gives Markup in Jinja2 (autoescape off): `|safe` and `|e`, kept through `|string`,
+    /// `|trim` and `+`/`*`/`%` with Markup on the left. Markup held in variables is not tracked.
+    static func isMarkup(_ expr: Expr) -> Bool {
+        switch expr.kind {
+        case .filter(let inner, let name, _, _):
+            if ["safe", "e", "escape", "forceescape"].contains(name) { return true }
+            return ["string", "trim"].contains(name) && isMarkup(inner)
+        case .binary(let op, let left, let right):
+            return (["+", "*", "%"].contains(op) && isMarkup(left)) || (op == "+" && isMarkup(right))
+        default:
+            return false
+        }
+    }
+
+    static func escapeStrings(_ value: Value) -> Value {
+        switch value {
+        case .string(let s): return .string(Methods.htmlEscape(s))
+        case .tuple(let items): return .tuple(items.map(escapeStrings))
+        default: return value
         }
     }
 
