@@ -45,6 +45,8 @@ let package = Package(
         .target(name: "GGUF", dependencies: ["Kernels"]),
         // Byte-level BPE tokenizers.
         .target(name: "Tokenizer"),
+        // A small Jinja interpreter for the models' chat templates (Jinja2 semantics as transformers uses them).
+        .target(name: "Jinja", swiftSettings: optimizedAlways),
         // Model configs, architectures, KV cache, sampling, generation.
         .target(name: "Engine", dependencies: ["CKernels", "Kernels", "GGUF", "Tokenizer"], swiftSettings: optimizedAlways),
         // Completion (fill-in-the-middle), test generation, repair: the features every front end calls.
@@ -58,7 +60,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Assist", "Syntax", "Engine",
+                "Assist", "Syntax", "Engine", "Jinja",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -82,6 +84,7 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels"]),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
+        .testTarget(name: "JinjaTests", dependencies: ["Jinja"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels"]),
         .testTarget(name: "AssistTests", dependencies: ["Assist"]),
         .testTarget(name: "CLITests", dependencies: ["moecoder"]),

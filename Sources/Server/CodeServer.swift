@@ -37,7 +37,7 @@ public final class CodeServer: Sendable {
     let metrics = ServerMetrics()
     /// Test generation and repair jobs (Python subprocesses, off the engine thread), one at a time.
     let longJobs = LongJobs(limit: 1)
-    let chat: ChatTemplate
+    let chat: ChatFormatter
     let fim: FIMFormat?
     let contextSize: Int
     let created = Int(Date().timeIntervalSince1970)
@@ -52,8 +52,8 @@ public final class CodeServer: Sendable {
         scheduling.maxWaitMilliseconds = settings.maxWaitMilliseconds
         scheduling.maxQueue = settings.maxQueue
         scheduler = BatchScheduler(model: model, settings: scheduling)
-        chat = ChatTemplate.detect(template: model.transformer.file.metadata["tokenizer.chat_template"]?.string,
-                                   tokenizer: model.tokenizer)
+        chat = ChatFormatter(template: model.transformer.file.metadata["tokenizer.chat_template"]?.string,
+                             tokenizer: model.tokenizer) { FileHandle.standardError.write(Data("moecoder: \($0)\n".utf8)) }
         fim = FIMFormat(tokenizer: model.tokenizer)
         let metrics = self.metrics
         scheduler.onStep = { info in
@@ -126,7 +126,7 @@ public final class CodeServer: Sendable {
     private var modelEntry: [String: Any] {
         ["id": settings.modelID, "object": "model", "created": created, "owned_by": "moecoder",
          "meta": ["n_ctx": contextSize, "n_vocab": model.config.vocabularySize, "architecture": model.config.architecture.rawValue,
-                  "chat_template": chat.rawValue, "fim": fim?.family.rawValue ?? NSNull()] as [String: Any]]
+                  "chat_template": chat.name, "fim": fim?.family.rawValue ?? NSNull()] as [String: Any]]
     }
 
     private func body(_ request: Request) async throws -> JSONBody {
@@ -453,8 +453,7 @@ public final class CodeServer: Sendable {
         } else if let top, top > 0 {
             throw APIError.badRequest("'top_logprobs' needs 'logprobs': true", param: "top_logprobs")
         }
-        let bos = model.tokenizer.addBOS ? model.tokenizer.bos.flatMap { model.tokenizer.token(of: $0) } : nil
-        let rendered = chat.render(messages, bos: bos)
+        let rendered = chat.render(messages)
         let prompt = model.tokenizer.encode(rendered.text, addSpecial: false, parseSpecial: true)
         var limited = s
         limited.maxTokens = min(s.maxTokens, max(0, contextSize - prompt.count))
