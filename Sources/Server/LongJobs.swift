@@ -43,19 +43,23 @@ final class LongJobs: @unchecked Sendable {
         let sink = Unchecked(continuation)
         let context = Context(folder: folder, cancellation: flag, progress: { sink.value.yield(.progress($0)) })
         let thread = Thread { [self] in
+            let outcome: Event
             do {
                 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-                sink.value.yield(.report(Unchecked(try work(context))))
+                outcome = .report(Unchecked(try work(context)))
             } catch let error as APIError {
-                sink.value.yield(.failed(error))
+                outcome = .failed(error)
             } catch {
-                sink.value.yield(.failed(APIError.badRequest("\(error)")))
+                outcome = .failed(APIError.badRequest("\(error)"))
             }
             try? FileManager.default.removeItem(at: folder)
+            // The slot is free before the answer goes out: a client that sends its next job as soon as it has
+            // the answer must not be told the server is busy.
             lock.withLock {
                 running -= 1
                 flags[id] = nil
             }
+            sink.value.yield(outcome)
             sink.value.finish()
         }
         thread.name = "moecoder-\(name)"

@@ -29,30 +29,10 @@ struct Chat: ParsableCommand {
     @Option(help: "Maximum number of tokens per answer.")
     var maxTokens: Int = 512
 
-    @Option(help: "Sampling temperature; 0 picks the most likely token.")
-    var temperature: Float = 0
-
-    @Option(help: "Keep only the k most likely tokens (0 = all).")
-    var topK: Int = 40
-
-    @Option(help: "Nucleus sampling: keep the smallest set of tokens reaching this probability.")
-    var topP: Float = 0.95
-
-    @Option(help: "Drop tokens less likely than this fraction of the most likely one.")
-    var minP: Float = 0.05
-
-    @Option(help: "Penalty > 1 for repeating recent tokens.")
-    var repeatPenalty: Float = 1
-
-    @Option(help: "Random seed (same seed, same output).")
-    var seed: UInt64 = 0
+    @OptionGroup var sampling: SamplingOptions
 
     func validate() throws {
         if maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
-        if temperature < 0 { throw ValidationError("--temperature must not be negative") }
-        if topP <= 0 || topP > 1 { throw ValidationError("--top-p must be in (0, 1]") }
-        if minP < 0 || minP >= 1 { throw ValidationError("--min-p must be in [0, 1)") }
-        if repeatPenalty <= 0 { throw ValidationError("--repeat-penalty must be positive") }
     }
 
     func run() throws {
@@ -96,8 +76,7 @@ struct Chat: ParsableCommand {
             }
             let options = GenerationOptions(
                 maxTokens: min(maxTokens, contextLength - tokens.count),
-                sampling: SamplingParameters(temperature: temperature, topK: topK, topP: topP, minP: minP,
-                                             repetitionPenalty: repeatPenalty, seed: seed &+ UInt64(turn)),
+                sampling: sampling.parameters(seedOffset: UInt64(turn)),
                 stopStrings: rendered.stops)
             let result: GenerationResult
             do {

@@ -22,23 +22,7 @@ struct Generate: ParsableCommand {
     @Option(help: "Maximum number of tokens to generate.")
     var maxTokens: Int = 128
 
-    @Option(help: "Sampling temperature; 0 picks the most likely token.")
-    var temperature: Float = 0
-
-    @Option(help: "Keep only the k most likely tokens (0 = all).")
-    var topK: Int = 40
-
-    @Option(help: "Nucleus sampling: keep the smallest set of tokens reaching this probability.")
-    var topP: Float = 0.95
-
-    @Option(help: "Drop tokens less likely than this fraction of the most likely one.")
-    var minP: Float = 0.05
-
-    @Option(help: "Penalty > 1 for repeating recent tokens.")
-    var repeatPenalty: Float = 1
-
-    @Option(help: "Random seed (same seed, same output).")
-    var seed: UInt64 = 0
+    @OptionGroup var sampling: SamplingOptions
 
     @Option(help: "Stop when this text is generated (repeatable).")
     var stop: [String] = []
@@ -58,10 +42,6 @@ struct Generate: ParsableCommand {
     func validate() throws {
         if (prompt == nil) == (promptFile == nil) { throw ValidationError("give exactly one of --prompt or --prompt-file") }
         if maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
-        if temperature < 0 { throw ValidationError("--temperature must not be negative") }
-        if topP <= 0 || topP > 1 { throw ValidationError("--top-p must be in (0, 1]") }
-        if minP < 0 || minP >= 1 { throw ValidationError("--min-p must be in [0, 1)") }
-        if repeatPenalty <= 0 { throw ValidationError("--repeat-penalty must be positive") }
         if let constrain { _ = try Parse.language(named: constrain) }
         if stopAt != .none && constrain == nil { throw ValidationError("--stop-at needs --constrain LANGUAGE") }
     }
@@ -83,8 +63,7 @@ struct Generate: ParsableCommand {
         guard !tokens.isEmpty else { throw CLIFailure(message: "the prompt is empty") }
         let options = GenerationOptions(
             maxTokens: maxTokens,
-            sampling: SamplingParameters(temperature: temperature, topK: topK, topP: topP, minP: minP,
-                                         repetitionPenalty: repeatPenalty, seed: seed),
+            sampling: sampling.parameters(),
             stopStrings: stop, ignoreEOS: ignoreEos)
         var constraint: SyntaxConstraint?
         var stopper: SyntaxStopper?
