@@ -831,6 +831,94 @@ static void MK_SUFFIX(dot4x4_q8_0)(const void *w, size_t rb, const uint8_t *a, s
 static void MK_SUFFIX(dot4x4_q4_0)(const void *w, size_t rb, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4x4_legacy512)(w, rb, a, s, c, 1, o, os); }
 static void MK_SUFFIX(dot4x4_q5_0)(const void *w, size_t rb, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4x4_legacy512)(w, rb, a, s, c, 2, o, os); }
 
+// IQ4_NL / MXFP4, 512-bit: two blocks per vector, the 64 nibbles looked up in the format's table (vpshufb, the
+// table in every 128-bit lane). Each block's 16 bytes are broadcast to two lanes and the second shifted right by
+// 4 (the bits shifted in from the next byte are masked off with the rest), so that the lanes hold the low nibbles
+// (elements 0..15) then the high nibbles (16..31) of block 0, then of block 1: the order of two activation blocks.
+static inline __attribute__((always_inline)) __m512i MK_SUFFIX(table_pair512)(const uint8_t *q0, const uint8_t *q1, __m512i table) {
+    __m512i raw = _mm512_mask_broadcast_i32x4(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)q0)), 0xFF00,
+                                              _mm_loadu_si128((const __m128i *)q1));
+    raw = _mm512_mask_srli_epi16(raw, 0xFF00FF00u, raw, 4);
+    return _mm512_shuffle_epi8(table, _mm512_and_si512(raw, _mm512_set1_epi8(15)));
+}
+
+static inline __m512i MK_SUFFIX(table512)(int mxfp4) {
+    return _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(mxfp4 ? mk_mxfp4_values : mk_iq4nl_values)));
+}
+
+// A block's scale: MXFP4's E8M0 byte (halved, for the doubled table) or IQ4_NL's f16.
+static inline float MK_SUFFIX(table_scale)(const uint8_t *blk, int mxfp4) { return mxfp4 ? mk_e8m0_half(blk[0]) : mk_f16(mk_u16(blk)); }
+
+// Four weight rows (row_bytes apart) of IQ4_NL / MXFP4 against four activation rows: out[t·os + r]. The table is
+// looked up with 128 added (unsigned for vpdpbusd); each accumulator lane starts at −128·Σa of its four activation
+// bytes, so that it ends as the exact signed dot. cols: a multiple of 64.
+static inline __attribute__((always_inline)) void MK_SUFFIX(dot4x4_table512)(const void *w, size_t row_bytes,
+        const uint8_t *act, size_t stride, long cols, int mxfp4, float *out, long os) {
+    const int bytes = mxfp4 ? 17 : 18, off = mxfp4 ? 1 : 2;
+    const long nb = cols / 32;
+    const __m512i zero = _mm512_setzero_si512(), bias = _mm512_set1_epi8((char)0x80);
+    const __m512i table = _mm512_xor_si512(MK_SUFFIX(table512)(mxfp4), bias);
+    __m512 acc[4][4];
+    for (int r = 0; r < 4; r++) for (int t = 0; t < 4; t++) acc[r][t] = _mm512_setzero_ps();
+    for (long b = 0; b < nb; b += 2) {
+        __m512i av[4], an[4];
+        __m512 da[4];
+        for (int t = 0; t < 4; t++) {
+            const mk_q8a *ab = (const mk_q8a *)(act + (size_t)t * stride) + b;
+            av[t] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)ab[0].q)),
+                                       _mm256_loadu_si256((const __m256i *)ab[1].q), 1);
+            an[t] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, bias, av[t]));
+            da[t] = _mm512_insertf32x8(_mm512_set1_ps(ab[0].d), _mm256_set1_ps(ab[1].d), 1);
+        }
+        for (int r = 0; r < 4; r++) {
+            const uint8_t *b0 = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * bytes, *b1 = b0 + bytes;
+            __m512i wv = MK_SUFFIX(table_pair512)(b0 + off, b1 + off, table);
+            __m512 dw = _mm512_insertf32x8(_mm512_set1_ps(MK_SUFFIX(table_scale)(b0, mxfp4)),
+                                           _mm256_set1_ps(MK_SUFFIX(table_scale)(b1, mxfp4)), 1);
+            for (int t = 0; t < 4; t++) {
+                __m512i p = _mm512_dpbusd_epi32(an[t], wv, av[t]);
+                acc[r][t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, da[t]), _mm512_cvtepi32_ps(p), acc[r][t]);
+            }
+        }
+    }
+    for (int t = 0; t < 4; t++)
+        for (int r = 0; r < 4; r++) out[t * os + r] = MK_SUFFIX(hsum512)(acc[r][t]);
+}
+
+// One activation row against one weight row of IQ4_NL / MXFP4: the table looked up with 128 added (unsigned), the
+// lanes started at −128·Σa (as in the 4×4 tiles), four blocks per step into two accumulators.
+static inline __attribute__((always_inline)) float MK_SUFFIX(dot1_table512)(const void *w, const mk_q8a *a, long cols, int mxfp4) {
+    const uint8_t *blk = w;
+    const int bytes = mxfp4 ? 17 : 18, off = mxfp4 ? 1 : 2;
+    const long nb = cols / 32;
+    const __m512i zero = _mm512_setzero_si512(), bias = _mm512_set1_epi8((char)0x80);
+    const __m512i table = _mm512_xor_si512(MK_SUFFIX(table512)(mxfp4), bias);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
+    long b = 0;
+    for (; b + 4 <= nb; b += 4, blk += 4 * bytes) {
+        __m512i av0 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a[b].q)), _mm256_loadu_si256((const __m256i *)a[b + 1].q), 1);
+        __m512i av1 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a[b + 2].q)), _mm256_loadu_si256((const __m256i *)a[b + 3].q), 1);
+        __m512i w0 = MK_SUFFIX(table_pair512)(blk + off, blk + bytes + off, table);
+        __m512i w1 = MK_SUFFIX(table_pair512)(blk + 2 * bytes + off, blk + 3 * bytes + off, table);
+        __m512i p0 = _mm512_dpbusd_epi32(_mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, bias, av0)), w0, av0);
+        __m512i p1 = _mm512_dpbusd_epi32(_mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, bias, av1)), w1, av1);
+        __m512 s0 = _mm512_insertf32x8(_mm512_set1_ps(MK_SUFFIX(table_scale)(blk, mxfp4) * a[b].d),
+                                       _mm256_set1_ps(MK_SUFFIX(table_scale)(blk + bytes, mxfp4) * a[b + 1].d), 1);
+        __m512 s1 = _mm512_insertf32x8(_mm512_set1_ps(MK_SUFFIX(table_scale)(blk + 2 * bytes, mxfp4) * a[b + 2].d),
+                                       _mm256_set1_ps(MK_SUFFIX(table_scale)(blk + 3 * bytes, mxfp4) * a[b + 3].d), 1);
+        acc0 = _mm512_fmadd_ps(s0, _mm512_cvtepi32_ps(p0), acc0);
+        acc1 = _mm512_fmadd_ps(s1, _mm512_cvtepi32_ps(p1), acc1);
+    }
+    float rest = 0;
+    if (b < nb) MK_SUFFIX(dotn_table32)(blk, (const uint8_t *)(a + b), 0, 32 * (nb - b), 1, mxfp4, &rest, 1);
+    return MK_SUFFIX(hsum512)(_mm512_add_ps(acc0, acc1)) + rest;
+}
+
+static float MK_SUFFIX(dot_iq4_nl_512)(const void *w, const void *a, long c) { return MK_SUFFIX(dot1_table512)(w, a, c, 0); }
+static float MK_SUFFIX(dot_mxfp4_512)(const void *w, const void *a, long c) { return MK_SUFFIX(dot1_table512)(w, a, c, 1); }
+static void MK_SUFFIX(dot4x4_iq4_nl)(const void *w, size_t rb, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4x4_table512)(w, rb, a, s, c, 0, o, os); }
+static void MK_SUFFIX(dot4x4_mxfp4)(const void *w, size_t rb, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4x4_table512)(w, rb, a, s, c, 1, o, os); }
+
 // Q6_K, 512-bit: per 128-element half, the 64 bytes of ql give elements 0..63 (low nibbles) and 64..127 (high
 // nibbles) in order; qh adds bits 4-5. `count` activation rows (1..4) share the unpacking.
 static inline __attribute__((always_inline)) void MK_SUFFIX(dotn_q6_K_512)(const void *w, const uint8_t *act,

@@ -76,6 +76,33 @@ struct SIMDKernelTests {
         }
     }
 
+    /// Every path of the row driver: 1 activation row (single dots), 4 and 5 (four-row kernels, a remainder of one),
+    /// 8 and 9 (4×4 tiles, which some types take only from 8 rows on); 7 weight rows (a remainder beyond the tiles);
+    /// rows of an even and an odd number of blocks, and of 3 (the 512-bit kernels take two or four blocks per step,
+    /// the tiles need a multiple of 64 columns).
+    @Test("each SIMD level gives the portable kernels' products for 1 to 9 activation rows and odd block counts",
+          arguments: types)
+    func simdMatchesPortableShapes(type: TensorType) {
+        let rows = 7
+        for cols in type.blockSize == 256 ? [512, 1280] : [768, 800, 96] {
+            let w = Self.matrix(type, rows: rows, cols: cols, seed: 23)
+            for n in [1, 4, 5, 8, 9] {
+                let x = randomFloats(n * cols, scale: 2, seed: 7 &+ UInt64(n))
+                let act = Self.activations(type, x, n: n, cols: cols)
+                let portable = Self.gemm(level: 0, type, w, rows: rows, cols: cols, act, n: n)
+                let magnitude = Self.exactProducts(type, w, x, rows: rows, cols: cols, n: n).map(\.magnitude)
+                for level in Self.levels.dropFirst() {
+                    let simd = Self.gemm(level: level, type, w, rows: rows, cols: cols, act, n: n)
+                    let name = String(cString: mk_isa_name(level))
+                    for i in 0..<portable.count {
+                        let difference = Double(abs(simd[i] - portable[i])), tolerance = 1e-6 * max(1, magnitude[i])
+                        #expect(difference <= tolerance, "\(type.name) level \(name) cols \(cols) n \(n) [\(i)]: \(simd[i]) vs \(portable[i])")
+                    }
+                }
+            }
+        }
+    }
+
     @Test("8-bit activations stay within 1 % of the exact product's magnitude", arguments: types)
     func quantizedActivationsNearExact(type: TensorType) {
         let rows = 5, cols = 512, n = 3
