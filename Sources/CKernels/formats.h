@@ -51,6 +51,8 @@ typedef struct { float d; float s; int8_t q[32]; } mk_q8a;
 typedef struct { float d; int16_t bsums[16]; int8_t q[256]; } mk_q8k;
 
 extern float mk_f16_table[65536];
+// mk_e8m0_half of every exponent byte.
+extern float mk_e8m0_table[256];
 
 static inline uint16_t mk_u16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
 static inline float mk_f16(uint16_t h) { return mk_f16_table[h]; }

@@ -13,8 +13,10 @@
 // ---- Half floats ---------------------------------------------------------------------------------------
 
 float mk_f16_table[65536];
+float mk_e8m0_table[256];
 
 static void init_tables(void) {
+    for (int e = 0; e < 256; e++) mk_e8m0_table[e] = mk_e8m0_half((uint8_t)e);
     for (uint32_t h = 0; h < 65536; h++) {
         uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
         if (exp == 0) {

@@ -847,7 +847,7 @@ static inline __m512i MK_SUFFIX(table512)(int mxfp4) {
 }
 
 // A block's scale: MXFP4's E8M0 byte (halved, for the doubled table) or IQ4_NL's f16.
-static inline float MK_SUFFIX(table_scale)(const uint8_t *blk, int mxfp4) { return mxfp4 ? mk_e8m0_half(blk[0]) : mk_f16(mk_u16(blk)); }
+static inline float MK_SUFFIX(table_scale)(const uint8_t *blk, int mxfp4) { return mxfp4 ? mk_e8m0_table[blk[0]] : mk_f16(mk_u16(blk)); }
 
 // Four weight rows (row_bytes apart) of IQ4_NL / MXFP4 against four activation rows: out[t·os + r]. The table is
 // looked up with 128 added (unsigned for vpdpbusd); each accumulator lane starts at −128·Σa of its four activation
