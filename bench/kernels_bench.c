@@ -20,6 +20,7 @@ static void fill(uint8_t *w, size_t bytes, uint32_t type, size_t block_bytes) {
     if (type == MK_F16 || type == MK_BF16) { for (size_t i = 0; i < bytes / 2; i++) ((uint16_t *)w)[i] = 0x2000; return; }
     for (size_t b = 0; b + block_bytes <= bytes; b += block_bytes) {
         size_t at = type == MK_Q6_K ? 208 : 0;
+        if (type == MK_MXFP4) { w[b] = 120; continue; }  // an E8M0 exponent byte: 2^-8
         w[b + at] = 0x00; w[b + at + 1] = 0x14;
         if (type == MK_Q4_1 || type == MK_Q5_1 || type == MK_Q4_K || type == MK_Q5_K) { w[b + 2] = 0; w[b + 3] = 0x10; }
     }
@@ -29,12 +30,13 @@ int main(void) {
     struct { uint32_t type; const char *name; long block; size_t bytes; } types[] = {
         { MK_F32, "F32", 1, 4 }, { MK_F16, "F16", 1, 2 }, { MK_Q8_0, "Q8_0", 32, 34 }, { MK_Q4_0, "Q4_0", 32, 18 },
         { MK_Q5_0, "Q5_0", 32, 22 }, { MK_Q4_K, "Q4_K", 256, 144 }, { MK_Q5_K, "Q5_K", 256, 176 },
-        { MK_Q6_K, "Q6_K", 256, 210 },
+        { MK_Q6_K, "Q6_K", 256, 210 }, { MK_IQ4_NL, "IQ4_NL", 32, 18 }, { MK_IQ4_XS, "IQ4_XS", 256, 136 },
+        { MK_MXFP4, "MXFP4", 32, 17 },
     };
     const long cols = 2048, ns[] = { 1, 4, 64 };
     int best = mk_isa_supported();
     printf("kernels: best level on this CPU %s; 1 thread; GB/s of weights read (GMAC/s)\n", mk_isa_name(best));
-    printf("%-5s %-11s %6s %18s %18s\n", "type", "level", "rows", "in cache", "in memory");
+    printf("%-6s %-11s %6s %18s %18s\n", "type", "level", "rows", "in cache", "in memory");
     for (unsigned ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         uint32_t t = types[ti].type;
         size_t row_bytes = (size_t)(cols / types[ti].block) * types[ti].bytes;
@@ -69,7 +71,7 @@ int main(void) {
                     free(w);
                     free(y);
                 }
-                printf("%-5s %-11s %6ld %8.1f (%6.1f) %8.1f (%6.1f)\n", types[ti].name, mk_isa_name(isa), n, rate[0],
+                printf("%-6s %-11s %6ld %8.1f (%6.1f) %8.1f (%6.1f)\n", types[ti].name, mk_isa_name(isa), n, rate[0],
                        macs[0], rate[1], macs[1]);
                 free(x);
                 free(act);
