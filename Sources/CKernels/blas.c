@@ -56,16 +56,9 @@ void mk_sgemm_ex(int trans_b, long m, long n, long k, const float *a, long lda, 
     }
 }
 
-void mk_causal_softmax(float *s, long rows, long ld, long first_length, float scale) {
-    for (long t = 0; t < rows; t++) {
-        float *r = s + t * ld;
-        long length = first_length + t;
-        mk_softmax_scaled(r, length, scale);
-        for (long p = length; p < ld; p++) r[p] = 0;
-    }
-}
 
-void mk_causal_softmax_ex(float *s, long rows, long ld, long first_length, float scale, long window, float sink) {
+
+void mk_causal_softmax(float *s, long rows, long ld, long first_length, float scale, long window, float sink) {
     for (long t = 0; t < rows; t++) {
         float *r = s + t * ld;
         long end = first_length + t, begin = window > 0 && end > window ? end - window : 0;

@@ -90,7 +90,6 @@ enum ExpertActivation {
 struct ExpertBiases {
     var values: [Float]
     var width: Int
-    func expert(_ i: Int) -> ArraySlice<Float> { values[(i * width)..<((i + 1) * width)] }
 }
 
 /// Router → top-k experts (SwiGLU each), optional shared expert(s) with an optional sigmoid gate.

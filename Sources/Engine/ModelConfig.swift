@@ -158,9 +158,7 @@ public struct ModelConfig: Sendable {
         default:
             if gatingValue == 0 {
                 // Files written before the key existed: llama.cpp's rule (GLM-4.7-Flash's shape uses sigmoid).
-                let vocab = meta["\(archName).vocab_size"]?.int ?? meta["tokenizer.ggml.tokens"]?.array?.count ?? 0
-                let layers = (key("block_count")?.int ?? 0)
-                expertGating = (layers == 47 || layers == 48) && vocab == 154_880 ? .sigmoid : .softmax
+                expertGating = (blockCount == 47 || blockCount == 48) && vocabularySize == 154_880 ? .sigmoid : .softmax
             } else if let g = ExpertGating(rawValue: gatingValue) {
                 expertGating = g
             } else {

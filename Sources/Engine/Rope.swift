@@ -6,7 +6,7 @@ struct Rope: Sendable {
     let dimensions: Int
     let type: RopeType
     /// θ_i per pair i (position 1), already scaled.
-    private(set) var inverseFrequencies: [Float]
+    let inverseFrequencies: [Float]
     /// Multiplies cos and sin (YaRN's magnitude correction; 1 otherwise).
     let magnitude: Float
 
@@ -14,20 +14,16 @@ struct Rope: Sendable {
     init(_ p: RopeParameters, architecture: Architecture, frequencyFactors: [Float]? = nil) {
         dimensions = p.dimensions
         type = p.type
-        defer {
-            if let factors = frequencyFactors {
-                inverseFrequencies = zip(inverseFrequencies, factors).map { $0 / $1 }
-            }
-        }
         let half = p.dimensions / 2
         let base = Double(p.base)
         let extrapolation = (0..<half).map { i in 1 / pow(base, Double(2 * i) / Double(p.dimensions)) }
+        let frequencies: [Float]
         switch p.scaling {
         case .none:
-            inverseFrequencies = extrapolation.map(Float.init)
+            frequencies = extrapolation.map(Float.init)
             magnitude = p.attentionFactor
         case .linear:
-            inverseFrequencies = extrapolation.map { Float($0 / Double(p.factor)) }
+            frequencies = extrapolation.map { Float($0 / Double(p.factor)) }
             magnitude = p.attentionFactor
         case .yarn:
             // Blend interpolated (÷factor) and original frequencies with a linear ramp between the
@@ -39,7 +35,7 @@ struct Rope: Sendable {
             let low = max(0, floor(correction(Double(p.betaFast))))
             var high = min(dims - 1, ceil(correction(Double(p.betaSlow))))
             if high == low { high += 0.001 }
-            inverseFrequencies = (0..<half).map { i in
+            frequencies = (0..<half).map { i in
                 let ramp = min(1, max(0, (Double(i) - low) / (high - low)))
                 let keepOriginal = 1 - ramp
                 return Float(extrapolation[i] / factor * (1 - keepOriginal) + extrapolation[i] * keepOriginal)
@@ -48,6 +44,8 @@ struct Rope: Sendable {
             // other models scale cos/sin by 0.1·ln(factor) + 1.
             magnitude = p.attentionFactor * (architecture == .deepseek2 ? 1 : Float(factor > 1 ? 0.1 * log(factor) + 1 : 1))
         }
+        // ggml divides each pair's angle by its factor (before and after YaRN's blend alike).
+        inverseFrequencies = frequencyFactors.map { zip(frequencies, $0).map { $0 / $1 } } ?? frequencies
     }
 
     /// Rotates `heads` vectors of `stride` floats starting at `x`, for one position.

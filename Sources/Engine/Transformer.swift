@@ -265,17 +265,17 @@ public final class Transformer: @unchecked Sendable {
         work.orderHeadTasks()
         let sinks = a.sinks ?? []
         sinks.withUnsafeBufferPointer { sinkValues in
-        work.headSegments.withUnsafeBufferPointer { segments in
-            var job = StandardHeads(
-                q: q, out: out, scores: scores, scoreStride: scoreFloats, segments: segments.baseAddress!,
-                keyStride: kvPool.keyRowBytes, valueStride: kvPool.valueRowBytes, keyHead: kvPool.rowBytes(kLen),
-                valueHead: kvPool.rowBytes(vLen), type: kvPool.type.rawValue, qWidth: qWidth, kLen: kLen, vLen: vLen,
-                heads: heads, group: heads / kvHeads, scale: attentionScale, window: a.window,
-                sinks: a.sinks == nil ? nil : sinkValues.baseAddress, next: work.nextTask,
-                total: segments.count * kvHeads)
-            let tasks = min(pool.threads, job.total)
-            withUnsafePointer(to: &job) { pool.parallelFor(tasks, context: $0, StandardHeads.run) }
-        }
+            work.headSegments.withUnsafeBufferPointer { segments in
+                var job = StandardHeads(
+                    q: q, out: out, scores: scores, scoreStride: scoreFloats, segments: segments.baseAddress!,
+                    keyStride: kvPool.keyRowBytes, valueStride: kvPool.valueRowBytes, keyHead: kvPool.rowBytes(kLen),
+                    valueHead: kvPool.rowBytes(vLen), type: kvPool.type.rawValue, qWidth: qWidth, kLen: kLen, vLen: vLen,
+                    heads: heads, group: heads / kvHeads, scale: attentionScale, window: a.window,
+                    sinks: a.sinks == nil ? nil : sinkValues.baseAddress, next: work.nextTask,
+                    total: segments.count * kvHeads)
+                let tasks = min(pool.threads, job.total)
+                withUnsafePointer(to: &job) { pool.parallelFor(tasks, context: $0, StandardHeads.run) }
+            }
         }
         let projected = work.projected.ensure(n * e)
         project(a.output, out, n, projected)
@@ -388,17 +388,22 @@ public final class Transformer: @unchecked Sendable {
             case .sigmoid: for i in 0..<experts { row[i] = sigmoid(row[i]) }
             case .softmaxWeight: break          // chosen by logit; the chosen logits are softmaxed below
             }
-            // The scores that choose: with DeepSeek-V3's selection bias, and only the best groups eligible.
-            if let bias = m.selectionBias {
-                for i in 0..<experts { choice[i] = row[i] + bias[i] }
-            } else {
-                choice.update(from: row, count: experts)
+            // The scores that choose: the probabilities themselves, or with DeepSeek-V3's selection bias and only
+            // the best groups eligible.
+            var chooseBy = row
+            if m.selectionBias != nil || m.groups > 1 {
+                chooseBy = choice
+                if let bias = m.selectionBias {
+                    for i in 0..<experts { choice[i] = row[i] + bias[i] }
+                } else {
+                    choice.update(from: row, count: experts)
+                }
+                if m.groups > 1 { Self.maskGroups(choice, experts: experts, groups: m.groups, used: m.groupsUsed, scores: groupScores) }
             }
-            if m.groups > 1 { Self.maskGroups(choice, experts: experts, groups: m.groups, used: m.groupsUsed, scores: groupScores) }
             work.selection.removeAll(keepingCapacity: true)
             for _ in 0..<m.used {
                 var best = -1
-                for i in 0..<experts where !work.selection.contains(i) && (best < 0 || choice[i] > choice[best]) { best = i }
+                for i in 0..<experts where !work.selection.contains(i) && (best < 0 || chooseBy[i] > chooseBy[best]) { best = i }
                 work.selection.append(best)
             }
             if m.gating == .softmaxWeight {
@@ -434,15 +439,8 @@ public final class Transformer: @unchecked Sendable {
             row += routed.count
         }
         batch.run(pool: pool, activations: activations)
-        if m.gateBias != nil || m.upBias != nil {
-            var first = 0
-            for expert in 0..<experts where !work.assignments[expert].isEmpty {
-                let count = work.assignments[expert].count
-                if let b = m.gateBias?.expert(expert) { Self.addRows(b, gate + first * hidden, rows: count, width: hidden) }
-                if let b = m.upBias?.expert(expert) { Self.addRows(b, up + first * hidden, rows: count, width: hidden) }
-                first += count
-            }
-        }
+        addExpertBias(m.gateBias, gate, width: hidden)
+        addExpertBias(m.upBias, up, width: hidden)
         switch m.activation {
         case .swiglu: Vector.siluMul(gate, up, count: row * hidden)
         case .clampedSwiglu(let alpha, let limit):
@@ -463,14 +461,7 @@ public final class Transformer: @unchecked Sendable {
         }
         if let shared = m.shared { batch.add(shared.down, sharedGate, n: n, sharedDown) }
         batch.run(pool: pool, activations: activations)
-        if let downBias = m.downBias {
-            var first = 0
-            for expert in 0..<experts where !work.assignments[expert].isEmpty {
-                let count = work.assignments[expert].count
-                Self.addRows(downBias.expert(expert), down + first * e, rows: count, width: e)
-                first += count
-            }
-        }
+        addExpertBias(m.downBias, down, width: e)
         let out = work.expertOut.ensure(n * e)
         out.update(repeating: 0, count: n * e)
         row = 0
@@ -492,10 +483,17 @@ public final class Transformer: @unchecked Sendable {
 }
 
 extension Transformer {
-    /// Adds `bias` to each of `rows` rows of `width` floats.
-    static func addRows(_ bias: ArraySlice<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
-        bias.withUnsafeBufferPointer { b in
-            for r in 0..<rows { for i in 0..<width { y[r * width + i] += b[i] } }
+    /// Adds each routed expert's bias to its rows of `y` (rows laid out expert after expert, `width` apart, as
+    /// `work.assignments` orders them); nothing without biases.
+    private func addExpertBias(_ biases: ExpertBiases?, _ y: UnsafeMutablePointer<Float>, width: Int) {
+        guard let biases else { return }
+        biases.values.withUnsafeBufferPointer { all in
+            var row = 0
+            for (expert, routed) in work.assignments.enumerated() where !routed.isEmpty {
+                let b = all.baseAddress! + expert * width
+                for r in row..<(row + routed.count) { for i in 0..<width { y[r * width + i] += b[i] } }
+                row += routed.count
+            }
         }
     }
 
@@ -577,11 +575,7 @@ private struct StandardHeads {
                                j.vLen, span, values)
                 for head in (kvHead * j.group)..<((kvHead + 1) * j.group) {
                     mk_sgemm_ex(1, g.n, span, j.kLen, q + head * j.kLen, j.qWidth, keys, j.kLen, 0, s, span)
-                    if j.window > 0 || j.sinks != nil {
-                        mk_causal_softmax_ex(s, g.n, span, g.start + 1, j.scale, j.window, j.sinks?[head] ?? -.infinity)
-                    } else {
-                        mk_causal_softmax(s, g.n, span, g.start + 1, j.scale)
-                    }
+                    mk_causal_softmax(s, g.n, span, g.start + 1, j.scale, j.window, j.sinks?[head] ?? -.infinity)
                     mk_sgemm_ex(0, g.n, j.vLen, span, s, span, values, j.vLen, 0, out + head * j.vLen, j.heads * j.vLen)
                 }
                 continue

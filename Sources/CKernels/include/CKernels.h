@@ -81,12 +81,10 @@ void mk_sgemm_ex(int trans_b, long m, long n, long k, const float *a, long lda, 
 void mk_softmax_scaled(float *s, long n, float scale);
 /// Adds `value` to `*counter` atomically and returns what it held (threads claiming tasks one at a time).
 long mk_fetch_add(long *counter, long value);
-/// Row t of `s` (rows ld apart): the first first_length + t entries scaled, softmaxed; the rest set to 0.
-void mk_causal_softmax(float *s, long rows, long ld, long first_length, float scale);
-/// mk_causal_softmax with a sliding window and a sink: row t keeps entries [max(0, end − window), end) with
-/// end = first_length + t (window 0: from 0), softmaxed together with the logit `sink` (-INFINITY: none), which
-/// takes its share of the weight but adds no value; every other entry is set to 0.
-void mk_causal_softmax_ex(float *s, long rows, long ld, long first_length, float scale, long window, float sink);
+/// Row t of `s` (rows ld apart): entries [max(0, end − window), end) with end = first_length + t (window 0: from 0)
+/// scaled and softmaxed together with the logit `sink` (-INFINITY: none; a sliding window and gpt-oss's attention
+/// sink), which takes its share of the weight but adds no value; every other entry is set to 0.
+void mk_causal_softmax(float *s, long rows, long ld, long first_length, float scale, long window, float sink);
 /// s = softmax(s · scale) over n entries, with the extra logit `sink` in the sum (not stored).
 void mk_softmax_sink(float *s, long n, float scale, float sink);
 
