@@ -595,48 +595,84 @@ static inline void MK_SUFFIX(unpack_scales)(const uint8_t *packed, uint32_t out[
     out[3] = ((u[2] >> 4) & low4) | (((u[1] >> 6) & low2) << 4);
 }
 
-static inline __attribute__((always_inline)) float MK_SUFFIX(dot_scale_min512)(const void *w, const mk_q8k *a, long cols, int fifth) {
-    const uint8_t *blk = w;
+// Prefetches the lines of the `bytes` bytes at p. The R-row kernels below read R rows a few blocks at a time, which
+// defeats the hardware prefetcher (one thread, Q4_K rows of 2048: 7 GB/s); so each step also prefetches the next
+// R rows' bytes in address order, step by step, and the group after streams at 19-20 GB/s (13-14 row by row).
+// Prefetching the next rows at the place being read instead (a strided order) measured slower than none.
+static inline __attribute__((always_inline)) void MK_SUFFIX(prefetch_span)(const uint8_t *p, int bytes) {
+    for (int o = 0; o < bytes; o += 64) _mm_prefetch((const char *)p + o, _MM_HINT_T0);
+}
+
+// R weight rows (row_bytes apart) of Q4_K / Q5_K against one activation row: out[r]. The activation vectors are
+// loaded once for the R rows and, with R > 1, the next R rows are prefetched. Every row goes through exactly the
+// same operations whatever R is, so a row's result does not depend on how rows are grouped.
+static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_scale_min512)(const void *w, size_t row_bytes, const mk_q8k *a,
+                                                                              long cols, int fifth, int R, float *out) {
     const int bytes = fifth ? 176 : 144;
     const __m512i low4 = _mm512_set1_epi8(15), zero = _mm512_setzero_si512();
-    __m512 acc = _mm512_setzero_ps();
-    __m256 mins = _mm256_setzero_ps();
-    for (long b = 0; b < cols / 256; b++, blk += bytes) {
+    // The 16-bit scale lanes that multiply each sub-block: low halves of the 512-bit vectors hold sub-blocks
+    // 4k / 4k+1 (low / high nibbles), high halves 4k+2 / 4k+3.
+    const __m512i ix0 = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);
+    const __m512i ix1 = _mm512_inserti64x4(_mm512_set1_epi16(1), _mm256_set1_epi16(3), 1);
+    const __m512i ix2 = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(6), 1);
+    const __m512i ix3 = _mm512_inserti64x4(_mm512_set1_epi16(5), _mm256_set1_epi16(7), 1);
+    __m512 acc[4];
+    __m256 mins[4];
+    for (int r = 0; r < R; r++) { acc[r] = _mm512_setzero_ps(); mins[r] = _mm256_setzero_ps(); }
+    for (long b = 0; b < cols / 256; b++) {
         const mk_q8k *ab = &a[b];
-        float d = mk_f16(mk_u16(blk)) * ab->d, dmin = mk_f16(mk_u16(blk + 2)) * ab->d;
-        uint32_t sm[4];
-        MK_SUFFIX(unpack_scales)(blk + 4, sm);
-        __m256i mn = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(((int64_t)sm[3] << 32) | sm[2]));
-        __m256i pairs = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)ab->bsums), _mm256_set1_epi16(1));
-        mins = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(_mm256_mullo_epi32(mn, pairs)), mins);
-        __m512i sc16 = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(_mm_cvtsi64_si128(((int64_t)sm[1] << 32) | sm[0])));
-        const uint8_t *qs = blk + (fifth ? 48 : 16);
-        __m512i qh = fifth ? _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(blk + 16))),
-                                                 _mm256_loadu_si256((const __m256i *)(blk + 16)), 1) : zero;
-        __m512i sumi = zero;
-        for (int k = 0; k < 2; k++) {
-            // Groups 2k and 2k+1: low nibbles are sub-blocks 4k and 4k+2, high nibbles 4k+1 and 4k+3.
-            __m512i raw = _mm512_loadu_si512((const void *)(qs + 64 * k));
-            __m512i lo = _mm512_and_si512(raw, low4);
-            __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
+        __m512i a0 = _mm512_loadu_si512((const void *)ab->q), a1 = _mm512_loadu_si512((const void *)(ab->q + 64));
+        __m512i a2 = _mm512_loadu_si512((const void *)(ab->q + 128)), a3 = _mm512_loadu_si512((const void *)(ab->q + 192));
+        // Activation elements [0..31, 64..95] meet the low nibbles of the first 64 bytes, [32..63, 96..127] the high.
+        __m512i p0l = _mm512_shuffle_i64x2(a0, a1, 0x44), p0h = _mm512_shuffle_i64x2(a0, a1, 0xEE);
+        __m512i p1l = _mm512_shuffle_i64x2(a2, a3, 0x44), p1h = _mm512_shuffle_i64x2(a2, a3, 0xEE);
+        __m256i bs = _mm256_loadu_si256((const __m256i *)ab->bsums);
+        for (int r = 0; r < R; r++) {
+            const uint8_t *blk = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * bytes;
+            if (R > 1) MK_SUFFIX(prefetch_span)((const uint8_t *)w + (size_t)R * row_bytes + (size_t)(b * R + r) * bytes, bytes);
+            float d = mk_f16(mk_u16(blk)) * ab->d, dmin = mk_f16(mk_u16(blk + 2)) * ab->d;
+            uint32_t sm[4];
+            MK_SUFFIX(unpack_scales)(blk + 4, sm);
+            // Σ min_j · (sum of sub-block j's activations): each min twice against the 16-element sums.
+            __m128i m8 = _mm_cvtsi64_si128(((int64_t)sm[3] << 32) | sm[2]);
+            __m256i mdup = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+            mins[r] = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(_mm256_madd_epi16(mdup, bs)), mins[r]);
+            __m512i sc16 = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(_mm_cvtsi64_si128(((int64_t)sm[1] << 32) | sm[0])));
+            const uint8_t *qs = blk + (fifth ? 48 : 16);
+            __m512i raw0 = _mm512_loadu_si512((const void *)qs), raw1 = _mm512_loadu_si512((const void *)(qs + 64));
+            __m512i q0 = _mm512_and_si512(raw0, low4), q1 = _mm512_and_si512(_mm512_srli_epi16(raw0, 4), low4);
+            __m512i q2 = _mm512_and_si512(raw1, low4), q3 = _mm512_and_si512(_mm512_srli_epi16(raw1, 4), low4);
             if (fifth) {
-                // Fifth bits: bit 2g (low) and 2g+1 (high) of qh[l], g = 2k in the first half, 2k+1 in the second.
-                __m512i mlo = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << (4 * k))), _mm256_set1_epi8((char)(1 << (4 * k + 2))), 1);
-                __m512i mhi = _mm512_inserti64x4(_mm512_set1_epi8((char)(2 << (4 * k))), _mm256_set1_epi8((char)(2 << (4 * k + 2))), 1);
-                lo = _mm512_mask_or_epi32(lo, 0xFFFF, lo, _mm512_maskz_mov_epi8(_mm512_test_epi8_mask(qh, mlo), _mm512_set1_epi8(16)));
-                hi = _mm512_mask_or_epi32(hi, 0xFFFF, hi, _mm512_maskz_mov_epi8(_mm512_test_epi8_mask(qh, mhi), _mm512_set1_epi8(16)));
+                // Fifth bits: bit 2g (low nibbles) and 2g+1 (high) of qh[l] for group g = 2k (first 32 lanes) or
+                // 2k+1 (last 32) of 64-byte step k.
+                __m512i qh = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(blk + 16))),
+                                                _mm256_loadu_si256((const __m256i *)(blk + 16)), 1);
+                const __m512i sixteen = _mm512_set1_epi8(16);
+                __m512i m0 = _mm512_inserti64x4(_mm512_set1_epi8(1), _mm256_set1_epi8(4), 1);
+                q0 = _mm512_or_si512(q0, _mm512_maskz_mov_epi8(_mm512_test_epi8_mask(qh, m0), sixteen));
+                q1 = _mm512_or_si512(q1, _mm512_maskz_mov_epi8(_mm512_test_epi8_mask(qh, _mm512_add_epi8(m0, m0)), sixteen));
+                __m512i m2 = _mm512_inserti64x4(_mm512_set1_epi8(16), _mm256_set1_epi8(64), 1);
+                q2 = _mm512_or_si512(q2, _mm512_maskz_mov_epi8(_mm512_test_epi8_mask(qh, m2), sixteen));
+                q3 = _mm512_or_si512(q3, _mm512_maskz_mov_epi8(_mm512_test_epi8_mask(qh, _mm512_add_epi8(m2, m2)), sixteen));
             }
             // u8 × s8 pairs (maddubs), then × the sub-block's scale and pairwise sums (madd): measured 8 % faster
             // here than dpbusd followed by a 32-bit multiply.
-            __m512i slo = _mm512_permutexvar_epi16(_mm512_inserti64x4(_mm512_set1_epi16((short)(4 * k)), _mm256_set1_epi16((short)(4 * k + 2)), 1), sc16);
-            __m512i shi = _mm512_permutexvar_epi16(_mm512_inserti64x4(_mm512_set1_epi16((short)(4 * k + 1)), _mm256_set1_epi16((short)(4 * k + 3)), 1), sc16);
-            __m512i plo = _mm512_madd_epi16(_mm512_maddubs_epi16(lo, MK_SUFFIX(act_pair)(ab->q, 128 * k, 128 * k + 64)), slo);
-            __m512i phi = _mm512_madd_epi16(_mm512_maddubs_epi16(hi, MK_SUFFIX(act_pair)(ab->q, 128 * k + 32, 128 * k + 96)), shi);
-            sumi = _mm512_add_epi32(sumi, _mm512_add_epi32(plo, phi));
+            __m512i s0 = _mm512_madd_epi16(_mm512_maddubs_epi16(q0, p0l), _mm512_permutexvar_epi16(ix0, sc16));
+            __m512i s1 = _mm512_madd_epi16(_mm512_maddubs_epi16(q1, p0h), _mm512_permutexvar_epi16(ix1, sc16));
+            __m512i s2 = _mm512_madd_epi16(_mm512_maddubs_epi16(q2, p1l), _mm512_permutexvar_epi16(ix2, sc16));
+            __m512i s3 = _mm512_madd_epi16(_mm512_maddubs_epi16(q3, p1h), _mm512_permutexvar_epi16(ix3, sc16));
+            __m512i sumi = _mm512_add_epi32(_mm512_add_epi32(s0, s1), _mm512_add_epi32(s2, s3));
+            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc[r]);
         }
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc);
     }
-    return MK_SUFFIX(hsum512)(acc) - MK_SUFFIX(hsum)(mins);
+    (void)zero;
+    for (int r = 0; r < R; r++) out[r] = MK_SUFFIX(hsum512)(acc[r]) - MK_SUFFIX(hsum)(mins[r]);
+}
+
+static inline __attribute__((always_inline)) float MK_SUFFIX(dot_scale_min512)(const void *w, const mk_q8k *a, long cols, int fifth) {
+    float out;
+    MK_SUFFIX(dotr_scale_min512)(w, 0, a, cols, fifth, 1, &out);
+    return out;
 }
 
 // Two consecutive Q8_0 / Q4_0 / Q5_0 blocks' values as one vector of unsigned bytes: Q8_0 + 128, Q4_0 0..15,
@@ -658,43 +694,57 @@ static inline __attribute__((always_inline)) __m512i MK_SUFFIX(legacy_pair512)(c
     return wv;
 }
 
-// Q5_0 / Q4_0 / Q8_0, two blocks per 512-bit vector.
-static inline __attribute__((always_inline)) float MK_SUFFIX(dot_legacy512)(const void *w, const mk_q8a *a, long cols, int kind) {
+// R weight rows (row_bytes apart) of Q5_0 / Q4_0 / Q8_0 against one activation row, two blocks per 512-bit vector;
+// with R > 1 the activation pairs are shared and the next R rows prefetched. A row's operations do not depend on R.
+static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_legacy512)(const void *w, size_t row_bytes, const mk_q8a *a,
+                                                                           long cols, int kind, int R, float *out) {
     // kind: 0 q8_0 (34 bytes), 1 q4_0 (18), 2 q5_0 (22)
     const int bytes = kind == 0 ? 34 : kind == 1 ? 18 : 22;
-    const uint8_t *blk = w;
     const long nb = cols / 32;
-    __m512 acc = _mm512_setzero_ps();
-    float extra = 0;
+    __m512 acc[4];
+    float extra[4];
+    for (int r = 0; r < R; r++) { acc[r] = _mm512_setzero_ps(); extra[r] = 0; }
     const __m512i zero = _mm512_setzero_si512();
     long b = 0;
-    for (; b + 2 <= nb; b += 2, blk += 2 * bytes) {
-        const uint8_t *b0 = blk, *b1 = blk + bytes;
-        float d0 = mk_f16(mk_u16(b0)), d1 = mk_f16(mk_u16(b1));
+    for (; b + 2 <= nb; b += 2) {
         __m512i av = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a[b].q)),
                                 _mm256_loadu_si256((const __m256i *)a[b + 1].q), 1);
-        __m512i p;
-        if (kind == 0) {
-            __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(b0 + 2))),
-                                            _mm256_loadu_si256((const __m256i *)(b1 + 2)), 1);
-            // |w| · (a with w's sign)
-            __mmask64 neg = _mm512_movepi8_mask(wv);
-            __m512i aw = _mm512_mask_sub_epi8(av, neg, zero, av);
-            p = _mm512_dpbusd_epi32(zero, _mm512_abs_epi8(wv), aw);
-        } else {
-            p = _mm512_dpbusd_epi32(zero, MK_SUFFIX(legacy_pair512)(b0, b1, kind), av);
-            extra -= (kind == 2 ? 16.0f : 8.0f) * (d0 * a[b].s + d1 * a[b + 1].s);
+        for (int r = 0; r < R; r++) {
+            const uint8_t *b0 = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * bytes, *b1 = b0 + bytes;
+            if (R > 1) MK_SUFFIX(prefetch_span)((const uint8_t *)w + (size_t)R * row_bytes + (size_t)(b / 2 * R + r) * 2 * bytes, 2 * bytes);
+            float d0 = mk_f16(mk_u16(b0)), d1 = mk_f16(mk_u16(b1));
+            __m512i p;
+            if (kind == 0) {
+                __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(b0 + 2))),
+                                                _mm256_loadu_si256((const __m256i *)(b1 + 2)), 1);
+                // |w| · (a with w's sign)
+                __mmask64 neg = _mm512_movepi8_mask(wv);
+                __m512i aw = _mm512_mask_sub_epi8(av, neg, zero, av);
+                p = _mm512_dpbusd_epi32(zero, _mm512_abs_epi8(wv), aw);
+            } else {
+                p = _mm512_dpbusd_epi32(zero, MK_SUFFIX(legacy_pair512)(b0, b1, kind), av);
+                extra[r] -= (kind == 2 ? 16.0f : 8.0f) * (d0 * a[b].s + d1 * a[b + 1].s);
+            }
+            __m512 scale = _mm512_insertf32x8(_mm512_set1_ps(d0 * a[b].d), _mm256_set1_ps(d1 * a[b + 1].d), 1);
+            acc[r] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(p), acc[r]);
         }
-        __m512 scale = _mm512_insertf32x8(_mm512_set1_ps(d0 * a[b].d), _mm256_set1_ps(d1 * a[b + 1].d), 1);
-        acc = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(p), acc);
     }
-    float sum = MK_SUFFIX(hsum512)(acc) + extra;
-    if (b < nb) {
-        if (kind == 0) sum += MK_SUFFIX(dot_q8_0)(blk, &a[b], 32);
-        else if (kind == 1) sum += MK_SUFFIX(dot_q4_0)(blk, &a[b], 32);
-        else sum += MK_SUFFIX(dot_q5_0)(blk, &a[b], 32);
+    for (int r = 0; r < R; r++) {
+        float sum = MK_SUFFIX(hsum512)(acc[r]) + extra[r];
+        if (b < nb) {
+            const uint8_t *blk = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * bytes;
+            if (kind == 0) sum += MK_SUFFIX(dot_q8_0)(blk, &a[b], 32);
+            else if (kind == 1) sum += MK_SUFFIX(dot_q4_0)(blk, &a[b], 32);
+            else sum += MK_SUFFIX(dot_q5_0)(blk, &a[b], 32);
+        }
+        out[r] = sum;
     }
-    return sum;
+}
+
+static inline __attribute__((always_inline)) float MK_SUFFIX(dot_legacy512)(const void *w, const mk_q8a *a, long cols, int kind) {
+    float out;
+    MK_SUFFIX(dotr_legacy512)(w, 0, a, cols, kind, 1, &out);
+    return out;
 }
 
 // Four activation rows against one weight row: the weights are unpacked once for all four (prefill, batches).
@@ -885,33 +935,50 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dot4x4_table512)(con
         for (int r = 0; r < 4; r++) out[t * os + r] = MK_SUFFIX(hsum512)(acc[r][t]);
 }
 
-// One activation row against one weight row of IQ4_NL / MXFP4: the table looked up with 128 added (unsigned), the
-// lanes started at −128·Σa (as in the 4×4 tiles), four blocks per step into two accumulators.
-static inline __attribute__((always_inline)) float MK_SUFFIX(dot1_table512)(const void *w, const mk_q8a *a, long cols, int mxfp4) {
-    const uint8_t *blk = w;
+// R weight rows (row_bytes apart) of IQ4_NL / MXFP4 against one activation row: the table looked up with 128 added
+// (unsigned), the lanes started at −128·Σa (as in the 4×4 tiles), four blocks per step into two accumulators a row;
+// with R > 1 the activations are shared and the next R rows prefetched. A row's operations do not depend on R.
+static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_table512)(const void *w, size_t row_bytes, const mk_q8a *a,
+                                                                          long cols, int mxfp4, int R, float *out) {
     const int bytes = mxfp4 ? 17 : 18, off = mxfp4 ? 1 : 2;
     const long nb = cols / 32;
     const __m512i zero = _mm512_setzero_si512(), bias = _mm512_set1_epi8((char)0x80);
     const __m512i table = _mm512_xor_si512(MK_SUFFIX(table512)(mxfp4), bias);
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
+    __m512 acc0[4], acc1[4];
+    for (int r = 0; r < R; r++) { acc0[r] = _mm512_setzero_ps(); acc1[r] = acc0[r]; }
     long b = 0;
-    for (; b + 4 <= nb; b += 4, blk += 4 * bytes) {
+    for (; b + 4 <= nb; b += 4) {
         __m512i av0 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a[b].q)), _mm256_loadu_si256((const __m256i *)a[b + 1].q), 1);
         __m512i av1 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a[b + 2].q)), _mm256_loadu_si256((const __m256i *)a[b + 3].q), 1);
-        __m512i w0 = MK_SUFFIX(table_pair512)(blk + off, blk + bytes + off, table);
-        __m512i w1 = MK_SUFFIX(table_pair512)(blk + 2 * bytes + off, blk + 3 * bytes + off, table);
-        __m512i p0 = _mm512_dpbusd_epi32(_mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, bias, av0)), w0, av0);
-        __m512i p1 = _mm512_dpbusd_epi32(_mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, bias, av1)), w1, av1);
-        __m512 s0 = _mm512_insertf32x8(_mm512_set1_ps(MK_SUFFIX(table_scale)(blk, mxfp4) * a[b].d),
-                                       _mm256_set1_ps(MK_SUFFIX(table_scale)(blk + bytes, mxfp4) * a[b + 1].d), 1);
-        __m512 s1 = _mm512_insertf32x8(_mm512_set1_ps(MK_SUFFIX(table_scale)(blk + 2 * bytes, mxfp4) * a[b + 2].d),
-                                       _mm256_set1_ps(MK_SUFFIX(table_scale)(blk + 3 * bytes, mxfp4) * a[b + 3].d), 1);
-        acc0 = _mm512_fmadd_ps(s0, _mm512_cvtepi32_ps(p0), acc0);
-        acc1 = _mm512_fmadd_ps(s1, _mm512_cvtepi32_ps(p1), acc1);
+        __m512i an0 = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, bias, av0));
+        __m512i an1 = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, bias, av1));
+        for (int r = 0; r < R; r++) {
+            const uint8_t *blk = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * bytes;
+            if (R > 1) MK_SUFFIX(prefetch_span)((const uint8_t *)w + (size_t)R * row_bytes + (size_t)(b / 4 * R + r) * 4 * bytes, 4 * bytes);
+            __m512i w0 = MK_SUFFIX(table_pair512)(blk + off, blk + bytes + off, table);
+            __m512i w1 = MK_SUFFIX(table_pair512)(blk + 2 * bytes + off, blk + 3 * bytes + off, table);
+            __m512i p0 = _mm512_dpbusd_epi32(an0, w0, av0);
+            __m512i p1 = _mm512_dpbusd_epi32(an1, w1, av1);
+            __m512 s0 = _mm512_insertf32x8(_mm512_set1_ps(MK_SUFFIX(table_scale)(blk, mxfp4) * a[b].d),
+                                           _mm256_set1_ps(MK_SUFFIX(table_scale)(blk + bytes, mxfp4) * a[b + 1].d), 1);
+            __m512 s1 = _mm512_insertf32x8(_mm512_set1_ps(MK_SUFFIX(table_scale)(blk + 2 * bytes, mxfp4) * a[b + 2].d),
+                                           _mm256_set1_ps(MK_SUFFIX(table_scale)(blk + 3 * bytes, mxfp4) * a[b + 3].d), 1);
+            acc0[r] = _mm512_fmadd_ps(s0, _mm512_cvtepi32_ps(p0), acc0[r]);
+            acc1[r] = _mm512_fmadd_ps(s1, _mm512_cvtepi32_ps(p1), acc1[r]);
+        }
     }
-    float rest = 0;
-    if (b < nb) MK_SUFFIX(dotn_table32)(blk, (const uint8_t *)(a + b), 0, 32 * (nb - b), 1, mxfp4, &rest, 1);
-    return MK_SUFFIX(hsum512)(_mm512_add_ps(acc0, acc1)) + rest;
+    for (int r = 0; r < R; r++) {
+        float rest = 0;
+        if (b < nb) MK_SUFFIX(dotn_table32)((const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * bytes,
+                                            (const uint8_t *)(a + b), 0, 32 * (nb - b), 1, mxfp4, &rest, 1);
+        out[r] = MK_SUFFIX(hsum512)(_mm512_add_ps(acc0[r], acc1[r])) + rest;
+    }
+}
+
+static inline __attribute__((always_inline)) float MK_SUFFIX(dot1_table512)(const void *w, const mk_q8a *a, long cols, int mxfp4) {
+    float out;
+    MK_SUFFIX(dotr_table512)(w, 0, a, cols, mxfp4, 1, &out);
+    return out;
 }
 
 static float MK_SUFFIX(dot_iq4_nl_512)(const void *w, const void *a, long c) { return MK_SUFFIX(dot1_table512)(w, a, c, 0); }
@@ -965,14 +1032,68 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dotn_q6_K_512)(const
     for (int t = 0; t < count; t++) out[t * out_stride] = MK_SUFFIX(hsum512)(acc[t]) - MK_SUFFIX(hsum)(bias[t]);
 }
 
+// R weight rows (row_bytes apart) of Q6_K against one activation row, the next R rows prefetched when R > 1; each
+// row's operations are those of dotn_q6_K_512 with one activation row.
+static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_q6_K_512)(const void *w, size_t row_bytes, const mk_q8k *a,
+                                                                          long cols, int R, float *out) {
+    const __m512i low4 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30), zero = _mm512_setzero_si512();
+    const __m512i shl = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
+    const __m512i shr = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);
+    const __m512i quad = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    __m512 acc[4];
+    __m256 bias[4];
+    for (int r = 0; r < R; r++) { acc[r] = _mm512_setzero_ps(); bias[r] = _mm256_setzero_ps(); }
+    for (long b = 0; b < cols / 256; b++) {
+        const mk_q8k *ab = &a[b];
+        __m512i av[4];
+        for (int k = 0; k < 4; k++) av[k] = _mm512_loadu_si512((const void *)(ab->q + 64 * k));
+        __m256i bsums = _mm256_loadu_si256((const __m256i *)ab->bsums);
+        for (int r = 0; r < R; r++) {
+            const uint8_t *blk = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * 210;
+            if (R > 1) MK_SUFFIX(prefetch_span)((const uint8_t *)w + (size_t)R * row_bytes + (size_t)(b * R + r) * 210, 210);
+            float dw = mk_f16(mk_u16(blk + 208));
+            __m128i sc8 = _mm_loadu_si128((const __m128i *)(blk + 192));
+            __m512i sc = _mm512_cvtepi8_epi32(sc8);
+            __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
+            __m512i sumi = zero;
+            for (int h = 0; h < 2; h++) {
+                __m512i la = _mm512_loadu_si512((const void *)(blk + 64 * h));
+                __m256i qh1 = _mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * h));
+                __m512i qh = _mm512_inserti64x4(_mm512_castsi256_si512(qh1), qh1, 1);
+                __m512i qa = _mm512_or_si512(_mm512_and_si512(la, low4), _mm512_and_si512(_mm512_sllv_epi16(qh, shl), m30));
+                __m512i qb = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(la, 4), low4),
+                                             _mm512_and_si512(_mm512_srlv_epi16(qh, shr), m30));
+                __m512i sa = _mm512_permutexvar_epi32(_mm512_add_epi32(quad, _mm512_set1_epi32(8 * h)), sc);
+                __m512i sb = _mm512_permutexvar_epi32(_mm512_add_epi32(quad, _mm512_set1_epi32(8 * h + 4)), sc);
+                sumi = _mm512_add_epi32(sumi, _mm512_mullo_epi32(_mm512_dpbusd_epi32(zero, qa, av[2 * h]), sa));
+                sumi = _mm512_add_epi32(sumi, _mm512_mullo_epi32(_mm512_dpbusd_epi32(zero, qb, av[2 * h + 1]), sb));
+            }
+            float d = dw * ab->d;
+            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc[r]);
+            __m256i sbias = _mm256_madd_epi16(bsums, sc16);
+            bias[r] = _mm256_fmadd_ps(_mm256_set1_ps(32.0f * d), _mm256_cvtepi32_ps(sbias), bias[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) out[r] = MK_SUFFIX(hsum512)(acc[r]) - MK_SUFFIX(hsum)(bias[r]);
+}
+
 static float MK_SUFFIX(dot_q6_K_512)(const void *w, const void *a, long c) {
     float out;
-    MK_SUFFIX(dotn_q6_K_512)(w, a, 0, c, 1, &out, 1);
+    MK_SUFFIX(dotr_q6_K_512)(w, 0, a, c, 1, &out);
     return out;
 }
 static void MK_SUFFIX(dot4_q6_K)(const void *w, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dotn_q6_K_512)(w, a, s, c, 4, o, os); }
 
 static float MK_SUFFIX(dot_q4_K_512)(const void *w, const void *a, long c) { return MK_SUFFIX(dot_scale_min512)(w, a, c, 0); }
+// Four weight rows against one activation row (decode), out[0..3].
+static void MK_SUFFIX(dotr4_q4_K)(const void *w, size_t rb, const void *a, long c, float *o) { MK_SUFFIX(dotr_scale_min512)(w, rb, a, c, 0, 4, o); }
+static void MK_SUFFIX(dotr4_q5_K)(const void *w, size_t rb, const void *a, long c, float *o) { MK_SUFFIX(dotr_scale_min512)(w, rb, a, c, 1, 4, o); }
+static void MK_SUFFIX(dotr4_q6_K)(const void *w, size_t rb, const void *a, long c, float *o) { MK_SUFFIX(dotr_q6_K_512)(w, rb, a, c, 4, o); }
+static void MK_SUFFIX(dotr4_q8_0)(const void *w, size_t rb, const void *a, long c, float *o) { MK_SUFFIX(dotr_legacy512)(w, rb, a, c, 0, 4, o); }
+static void MK_SUFFIX(dotr4_q4_0)(const void *w, size_t rb, const void *a, long c, float *o) { MK_SUFFIX(dotr_legacy512)(w, rb, a, c, 1, 4, o); }
+static void MK_SUFFIX(dotr4_q5_0)(const void *w, size_t rb, const void *a, long c, float *o) { MK_SUFFIX(dotr_legacy512)(w, rb, a, c, 2, 4, o); }
+static void MK_SUFFIX(dotr4_iq4_nl)(const void *w, size_t rb, const void *a, long c, float *o) { MK_SUFFIX(dotr_table512)(w, rb, a, c, 0, 4, o); }
+static void MK_SUFFIX(dotr4_mxfp4)(const void *w, size_t rb, const void *a, long c, float *o) { MK_SUFFIX(dotr_table512)(w, rb, a, c, 1, 4, o); }
 static float MK_SUFFIX(dot_q5_K_512)(const void *w, const void *a, long c) { return MK_SUFFIX(dot_scale_min512)(w, a, c, 1); }
 static float MK_SUFFIX(dot_q8_0_512)(const void *w, const void *a, long c) { return MK_SUFFIX(dot_legacy512)(w, a, c, 0); }
 static float MK_SUFFIX(dot_q4_0_512)(const void *w, const void *a, long c) { return MK_SUFFIX(dot_legacy512)(w, a, c, 1); }

@@ -103,6 +103,29 @@ struct SIMDKernelTests {
         }
     }
 
+    @Test("a weight row's product does not depend on the rows computed beside it (four-row decode kernels)",
+          arguments: types)
+    func rowGroupingIsBitExact(type: TensorType) {
+        let rows = 9, cols = type.blockSize == 256 ? 768 : 800
+        let w = Self.matrix(type, rows: rows, cols: cols, seed: 61)
+        let rowBytes = type.byteCount(elements: cols)!
+        for n in [1, 2, 3] {
+            let act = Self.activations(type, randomFloats(n * cols, scale: 2, seed: 3 &+ UInt64(n)), n: n, cols: cols)
+            for level in Self.levels {
+                let together = Self.gemm(level: level, type, w, rows: rows, cols: cols, act, n: n)
+                for r in 0..<rows {
+                    // Row r alone, as a matrix of one row.
+                    let alone = Self.gemm(level: level, type, Array(w[(r * rowBytes)..<((r + 1) * rowBytes)]), rows: 1,
+                                          cols: cols, act, n: n)
+                    for t in 0..<n {
+                        #expect(together[t * rows + r].bitPattern == alone[t].bitPattern,
+                                "\(type.name) level \(level) n \(n) row \(r): \(together[t * rows + r]) vs \(alone[t])")
+                    }
+                }
+            }
+        }
+    }
+
     @Test("8-bit activations stay within 1 % of the exact product's magnitude", arguments: types)
     func quantizedActivationsNearExact(type: TensorType) {
         let rows = 5, cols = 512, n = 3
