@@ -7,6 +7,10 @@ shared   One request with a PREFIX-token prompt of held-out code, then REQUESTS-
          first two rounds (from /metrics: every block counted once).
 burst    REQUESTS requests, each the PREFIX plus its own TAIL, sent at once to a cold server: prompt tokens
          computed (the prefix once, not once per request) and times to first token.
+budget   As the first round of `shared`, but on a server whose --kv-budget is BUDGET times one request's KV bytes
+         (measured first on an unbudgeted server, rounded down to whole MiB): the KV cache's largest size over the
+         REQUESTS requests (sampled after each) against one request's, and the times to first token. The prefix's
+         blocks, hit by every request, outlive the finished requests' private tails, which eviction takes first.
 persist  A PREFIX-token prompt on a fresh server with --persist-kv DIR; the server is stopped and started
          again with the same DIR, and the same prompt is sent: time to first token after the restart, against
          a restart without --persist-kv.
@@ -171,6 +175,40 @@ def burst(args):
     }
 
 
+def budget(args):
+    """The first round of `shared` under a --kv-budget of BUDGET times one request's KV bytes."""
+    s = Server(args.moecoder, args.model, args.ctx, [], args.threads)
+    n = args.requests
+    ids = code_tokens(s, args.prefix + args.tail * n)
+    prefix = ids[:args.prefix]
+    tails = [ids[args.prefix + i * args.tail: args.prefix + (i + 1) * args.tail] for i in range(n)]
+    base = s.metrics().get("moecoder_kv_cache_bytes", 0)
+    s.ttft(prefix + tails[0])
+    one = s.metrics()["moecoder_kv_cache_bytes"] - base
+    s.stop()
+    mib = int(args.budget * one) >> 20
+    s = Server(args.moecoder, args.model, args.ctx, ["--kv-budget", str(mib)], args.threads)
+    s.ttft(ids[-40:])  # warm-up (an unrelated short prompt, evicted like any other)
+    first = s.ttft(prefix + tails[0])
+    sizes, rest = [], []
+    for tail in tails[1:]:
+        rest.append(s.ttft(prefix + tail))
+        sizes.append(s.metrics()["moecoder_kv_cache_bytes"])
+    m = s.metrics()
+    s.stop()
+    return {
+        "prefix_tokens": args.prefix, "tail_tokens": args.tail, "requests": n,
+        "kv_bytes_one_request": int(one), "kv_budget_mib": mib, "kv_budget_over_one": round((mib << 20) / one, 3),
+        "kv_bytes_peak": int(max(sizes)), "kv_peak_over_one": round(max(sizes) / one, 3),
+        "ttft_first_ms": round(first * 1000, 1),
+        "ttft_rest_ms": {"p50": round(statistics.median(rest) * 1000, 1), "max": round(max(rest) * 1000, 1)},
+        "ttft_rest_max_over_first": round(max(rest) / first, 3),
+        "ttft_rest_p50_over_first": round(statistics.median(rest) / first, 3),
+        "hit_tokens": int(m.get("moecoder_kv_hit_tokens_total", 0)),
+        "evicted_blocks": int(m.get("moecoder_kv_evicted_blocks_total", 0)),
+    }
+
+
 def persist(args):
     folder = tempfile.mkdtemp(prefix="moecoder-kv-bench-")
     try:
@@ -206,15 +244,18 @@ def main():
     p.add_argument("--tail", type=int, default=50)
     p.add_argument("--requests", type=int, default=32)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--scenario", action="append", choices=["shared", "burst", "persist"])
+    p.add_argument("--budget", type=float, default=1.3, help="the budget scenario's --kv-budget, in one request's KV")
+    p.add_argument("--scenario", action="append", choices=["shared", "budget", "burst", "persist"])
     p.add_argument("--json", action="store_true")
     p.add_argument("--save", help="also write the results as JSON to this file")
     args = p.parse_args()
-    scenarios = args.scenario or ["shared", "burst", "persist"]
+    scenarios = args.scenario or ["shared", "budget", "burst", "persist"]
     out = {"model": os.path.basename(args.model), "ctx": args.ctx, "threads": args.threads,
            "loadavg_before": os.getloadavg()[0]}
     if "shared" in scenarios:
         out["shared"] = shared(args)
+    if "budget" in scenarios:
+        out["budget"] = budget(args)
     if "burst" in scenarios:
         out["burst"] = burst(args)
     if "persist" in scenarios:
@@ -226,7 +267,7 @@ def main():
     if args.json:
         print(json.dumps(out, indent=2))
         return
-    for name in ("shared", "burst", "persist"):
+    for name in ("shared", "budget", "burst", "persist"):
         if name in out:
             print(f"{name}:")
             for k, v in out[name].items():
