@@ -50,6 +50,15 @@ typedef struct { float d; float s; int8_t q[32]; } mk_q8a;
 // Activations for the K-quants: scale d, sums of each 16 int8, 256 int8.
 typedef struct { float d; int16_t bsums[16]; int8_t q[256]; } mk_q8k;
 
+// Q4_K / Q5_K read their activations "paired": in each half of 128 the second and third runs of 32 swapped
+// (elements 0-31, 64-95, 32-63, 96-127), the order in which a 64-byte load of the weights' nibbles meets them (low
+// nibbles: elements 0-31 and 64-95; high: 32-63 and 96-127), so that each activation vector is one plain load.
+// bsums stay in element order. The position of element e:
+static inline int mk_q8k_paired(int e) {
+    int run = (e >> 5) & 3;
+    return (e & ~127) | ((run == 1 ? 2 : run == 2 ? 1 : run) << 5) | (e & 31);
+}
+
 extern float mk_f16_table[65536];
 // mk_e8m0_half of every exponent byte.
 extern float mk_e8m0_table[256];

@@ -44,7 +44,8 @@ int mk_activation_kind(uint32_t t) {
     switch (t) {
     case MK_F32: case MK_F16: case MK_BF16: return 0;
     case MK_Q8_0: case MK_Q4_0: case MK_Q4_1: case MK_Q5_0: case MK_Q5_1: case MK_IQ4_NL: case MK_MXFP4: return 1;
-    case MK_Q2_K: case MK_Q3_K: case MK_Q4_K: case MK_Q5_K: case MK_Q6_K: case MK_IQ4_XS: return 2;
+    case MK_Q2_K: case MK_Q3_K: case MK_Q6_K: case MK_IQ4_XS: return 2;
+    case MK_Q4_K: case MK_Q5_K: return 3;  // mk_q8k, paired (formats.h)
     default: return -1;
     }
 }
@@ -53,7 +54,7 @@ size_t mk_activation_row_bytes(uint32_t t, long cols) {
     switch (mk_activation_kind(t)) {
     case 0: return (size_t)cols * sizeof(float);
     case 1: return (size_t)(cols / 32) * sizeof(mk_q8a);
-    case 2: return (size_t)(cols / 256) * sizeof(mk_q8k);
+    case 2: case 3: return (size_t)(cols / 256) * sizeof(mk_q8k);
     default: return 0;
     }
 }
@@ -86,12 +87,13 @@ void mk_quantize_activations(uint32_t t, const float *x, void *out, long cols) {
         }
         break;
     }
-    case 2: {
+    case 2: case 3: {
         mk_q8k *blocks = out;
+        int quantized = 0;
 #ifdef MK_HAVE_X86
-        if (mk_isa() >= MK_ISA_AVX2) { quantize_q8k_avx2(x, blocks, cols / 256); break; }
+        if (mk_isa() >= MK_ISA_AVX2) { quantize_q8k_avx2(x, blocks, cols / 256); quantized = 1; }
 #endif
-        for (long b = 0; b < cols / 256; b++) {
+        for (long b = 0; !quantized && b < cols / 256; b++) {
             mk_q8k *a = &blocks[b];
             a->d = quantize_block(x + 256 * b, a->q, 256);
             for (int g = 0; g < 16; g++) {
@@ -100,6 +102,14 @@ void mk_quantize_activations(uint32_t t, const float *x, void *out, long cols) {
                 a->bsums[g] = (int16_t)sum;
             }
         }
+        if (mk_activation_kind(t) == 3)
+            for (long b = 0; b < cols / 256; b++)
+                for (int half = 0; half < 256; half += 128) {
+                    int8_t run[32], *q = blocks[b].q + half;
+                    memcpy(run, q + 32, 32);
+                    memcpy(q + 32, q + 64, 32);
+                    memcpy(q + 64, run, 32);
+                }
         break;
     }
     default:
@@ -195,8 +205,8 @@ static inline float dot_scale_min_portable(const void *w, const mk_q8k *a, long 
             for (int l = 0; l < 32; l++) {
                 int ql = qs[32 * g + l] & 15, qu = qs[32 * g + l] >> 4;
                 if (fifth) { ql |= ((qh[l] >> (2 * g)) & 1) << 4; qu |= ((qh[l] >> (2 * g + 1)) & 1) << 4; }
-                lo += ql * a[b].q[64 * g + l];
-                hi += qu * a[b].q[64 * g + 32 + l];
+                lo += ql * a[b].q[mk_q8k_paired(64 * g + l)];
+                hi += qu * a[b].q[mk_q8k_paired(64 * g + 32 + l)];
             }
             sumi += sc[2 * g] * lo + sc[2 * g + 1] * hi;
         }

@@ -176,8 +176,10 @@ static inline __attribute__((always_inline)) float MK_SUFFIX(dot_scale_min)(cons
                 lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, m0), m0), _mm256_set1_epi8(16)));
                 hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, m1), m1), _mm256_set1_epi8(16)));
             }
-            __m256i plo = MK_SUFFIX(mul_sum_us8_scaled)(lo, _mm256_loadu_si256((const __m256i *)(a[b].q + 64 * g)), sc[2 * g], sc[2 * g]);
-            __m256i phi = MK_SUFFIX(mul_sum_us8_scaled)(hi, _mm256_loadu_si256((const __m256i *)(a[b].q + 64 * g + 32)), sc[2 * g + 1], sc[2 * g + 1]);
+            // Paired activations (formats.h): elements 64g.. at 128(g/2) + 32(g%2), 64g + 32.. 64 further.
+            const int8_t *q = a[b].q + 128 * (g / 2) + 32 * (g % 2);
+            __m256i plo = MK_SUFFIX(mul_sum_us8_scaled)(lo, _mm256_loadu_si256((const __m256i *)q), sc[2 * g], sc[2 * g]);
+            __m256i phi = MK_SUFFIX(mul_sum_us8_scaled)(hi, _mm256_loadu_si256((const __m256i *)(q + 64)), sc[2 * g + 1], sc[2 * g + 1]);
             sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(plo, phi));
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
@@ -578,12 +580,6 @@ static void MK_SUFFIX(axpy_row)(uint32_t type, float a, const void *x, float *y,
 
 static inline float MK_SUFFIX(hsum512)(__m512 v) { return _mm512_reduce_add_ps(v); }
 
-// [a[lo..lo+31], a[hi..hi+31]] as one vector.
-static inline __m512i MK_SUFFIX(act_pair)(const int8_t *a, int lo, int hi) {
-    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(a + lo))),
-                              _mm256_loadu_si256((const __m256i *)(a + hi)), 1);
-}
-
 // The 8 six-bit scales (bytes 0..7) and mins (bytes 8..15) of a Q4_K/Q5_K super-block's 12 packed bytes.
 static inline void MK_SUFFIX(unpack_scales)(const uint8_t *packed, uint32_t out[4]) {
     uint32_t u[3];
@@ -621,11 +617,10 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_scale_min512)(c
     for (int r = 0; r < R; r++) { acc[r] = _mm512_setzero_ps(); mins[r] = _mm256_setzero_ps(); }
     for (long b = 0; b < cols / 256; b++) {
         const mk_q8k *ab = &a[b];
-        __m512i a0 = _mm512_loadu_si512((const void *)ab->q), a1 = _mm512_loadu_si512((const void *)(ab->q + 64));
-        __m512i a2 = _mm512_loadu_si512((const void *)(ab->q + 128)), a3 = _mm512_loadu_si512((const void *)(ab->q + 192));
-        // Activation elements [0..31, 64..95] meet the low nibbles of the first 64 bytes, [32..63, 96..127] the high.
-        __m512i p0l = _mm512_shuffle_i64x2(a0, a1, 0x44), p0h = _mm512_shuffle_i64x2(a0, a1, 0xEE);
-        __m512i p1l = _mm512_shuffle_i64x2(a2, a3, 0x44), p1h = _mm512_shuffle_i64x2(a2, a3, 0xEE);
+        // Paired activations (formats.h): elements [0..31, 64..95] meet the low nibbles of the first 64 bytes,
+        // [32..63, 96..127] the high ones, each one load.
+        __m512i p0l = _mm512_loadu_si512((const void *)ab->q), p0h = _mm512_loadu_si512((const void *)(ab->q + 64));
+        __m512i p1l = _mm512_loadu_si512((const void *)(ab->q + 128)), p1h = _mm512_loadu_si512((const void *)(ab->q + 192));
         __m256i bs = _mm256_loadu_si256((const __m256i *)ab->bsums);
         for (int r = 0; r < R; r++) {
             const uint8_t *blk = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * bytes;
@@ -785,9 +780,8 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dot4_scale_min512)(c
             mins[t] = _mm256_fmadd_ps(_mm256_set1_ps(dminw * ab->d), _mm256_cvtepi32_ps(mp), mins[t]);
             __m512i sumi = zero;
             for (int k = 0; k < 2; k++) {
-                __m512i a0 = _mm512_loadu_si512((const void *)(ab->q + 128 * k)), a1 = _mm512_loadu_si512((const void *)(ab->q + 128 * k + 64));
-                sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(lo[k], _mm512_shuffle_i64x2(a0, a1, 0x44)), slo[k]);
-                sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(hi[k], _mm512_shuffle_i64x2(a0, a1, 0xEE)), shi[k]);
+                sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(lo[k], _mm512_loadu_si512((const void *)(ab->q + 128 * k))), slo[k]);
+                sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(hi[k], _mm512_loadu_si512((const void *)(ab->q + 128 * k + 64))), shi[k]);
             }
             acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(dw * ab->d), _mm512_cvtepi32_ps(sumi), acc[t]);
         }

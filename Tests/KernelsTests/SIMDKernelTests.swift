@@ -164,7 +164,8 @@ struct SIMDKernelTests {
     func activationRoundTrip() {
         let cols = 512
         let x = randomFloats(cols, scale: 5, seed: 21)
-        let k = Self.activations(.q4_K, x, n: 1, cols: cols).bytes
+        let k = Self.activations(.q6_K, x, n: 1, cols: cols).bytes
+        let paired = Self.activations(.q4_K, x, n: 1, cols: cols).bytes
         let a = Self.activations(.q8_0, x, n: 1, cols: cols).bytes
         // mk_q8k: float d, 16 int16 sums, 256 int8 (292 bytes); mk_q8a: float d, float s, 32 int8 (40 bytes).
         for i in 0..<cols {
@@ -174,6 +175,10 @@ struct SIMDKernelTests {
             let kq = Float(Int8(bitPattern: k[kb + 36 + i % 256])), aq = Float(Int8(bitPattern: a[ab + 8 + i % 32]))
             #expect(abs(kd * kq - x[i]) <= kd / 2 * 1.0001 + 1e-7)
             #expect(abs(ad * aq - x[i]) <= ad / 2 * 1.0001 + 1e-7)
+            // Q4_K/Q5_K take the same blocks "paired": in each half of 128, runs 1 and 2 of 32 swapped.
+            let e = i % 256, run = (e / 32) % 4, at = (e / 128) * 128 + [0, 2, 1, 3][run] * 32 + e % 32
+            #expect(paired[kb + 36 + at] == k[kb + 36 + i % 256], "element \(i)")
+            #expect(paired[kb..<(kb + 36)] == k[kb..<(kb + 36)], "scale and sums of block \(i / 256)")
         }
     }
 
