@@ -673,6 +673,16 @@ static dotr4_fn kernelR4(int isa, uint32_t t) {
         case MK_Q5_0: return dotr4_q5_0_vnni;
         case MK_IQ4_NL: return dotr4_iq4_nl_vnni;
         case MK_MXFP4: return dotr4_mxfp4_vnni;
+        case MK_Q2_K: return dotr4_q2_K_vnni;
+        case MK_Q3_K: return dotr4_q3_K_vnni;
+        case MK_IQ4_XS: return dotr4_iq4_xs_vnni;
+        }
+    }
+    if (isa >= MK_ISA_AVX2) {
+        switch (t) {
+        case MK_Q2_K: return dotr4_q2_K_avx2;
+        case MK_Q3_K: return dotr4_q3_K_avx2;
+        case MK_IQ4_XS: return dotr4_iq4_xs_avx2;
         }
     }
 #else

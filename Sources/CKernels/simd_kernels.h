@@ -225,83 +225,89 @@ static float MK_SUFFIX(dot_q6_K)(const void *w, const void *act, long cols) {
 
 // Q2_K: the 32 qs bytes of half n shifted right by 2j give, masked to 2 bits, elements 128n + 32j ..< +32 in order
 // (groups 8n + 2j and 8n + 2j + 1), against 32 contiguous activation bytes.
+// One Q2_K block (84 bytes at blk) against block b of `count` activation rows, into acc[t] and mins[t].
+static inline __attribute__((always_inline)) void MK_SUFFIX(block_q2_K)(const uint8_t *blk, const uint8_t *act, size_t stride,
+        long b, int count, __m256 *acc, float *mins) {
+    const __m256i m3 = _mm256_set1_epi8(3);
+    const uint8_t *sc = blk;
+    __m256i mn = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(_mm_loadu_si128((const __m128i *)blk), 4), _mm_set1_epi8(15)));
+    float d = mk_f16(mk_u16(blk + 80)), dmin = mk_f16(mk_u16(blk + 82));
+    __m256i sumi[4];
+    for (int t = 0; t < count; t++) sumi[t] = _mm256_setzero_si256();
+    for (int n = 0; n < 2; n++) {
+        __m256i raw = _mm256_loadu_si256((const __m256i *)(blk + 16 + 32 * n));
+        for (int j = 0; j < 4; j++) {
+            int s = 8 * n + 2 * j;
+            __m256i q = _mm256_and_si256(raw, m3);
+            for (int t = 0; t < count; t++) {
+                const mk_q8k *ab = (const mk_q8k *)(act + (size_t)t * stride) + b;
+                sumi[t] = _mm256_add_epi32(sumi[t], MK_SUFFIX(mul_sum_us8_scaled)(q, _mm256_loadu_si256((const __m256i *)(ab->q + 128 * n + 32 * j)),
+                                                                                  sc[s] & 15, sc[s + 1] & 15));
+            }
+            raw = _mm256_srli_epi16(raw, 2);
+        }
+    }
+    for (int t = 0; t < count; t++) {
+        const mk_q8k *ab = (const mk_q8k *)(act + (size_t)t * stride) + b;
+        int summ = MK_SUFFIX(hsum_i32)(_mm256_madd_epi16(mn, _mm256_loadu_si256((const __m256i *)ab->bsums)));
+        acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * ab->d), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+        mins[t] += dmin * ab->d * (float)summ;
+    }
+}
+
 static inline __attribute__((always_inline)) void MK_SUFFIX(dotn_q2_K)(const void *w, const uint8_t *act, size_t stride,
         long cols, int count, float *out, long out_stride) {
-    const uint8_t *blk = w;
-    const __m256i m3 = _mm256_set1_epi8(3);
     __m256 acc[4];
     float mins[4] = {0, 0, 0, 0};
     for (int t = 0; t < count; t++) acc[t] = _mm256_setzero_ps();
-    for (long b = 0; b < cols / 256; b++, blk += 84) {
-        const uint8_t *sc = blk;
-        __m256i mn = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(_mm_loadu_si128((const __m128i *)blk), 4), _mm_set1_epi8(15)));
-        float d = mk_f16(mk_u16(blk + 80)), dmin = mk_f16(mk_u16(blk + 82));
-        __m256i sumi[4];
-        for (int t = 0; t < count; t++) sumi[t] = _mm256_setzero_si256();
-        for (int n = 0; n < 2; n++) {
-            __m256i raw = _mm256_loadu_si256((const __m256i *)(blk + 16 + 32 * n));
-            for (int j = 0; j < 4; j++) {
-                int s = 8 * n + 2 * j;
-                __m256i q = _mm256_and_si256(raw, m3);
-                for (int t = 0; t < count; t++) {
-                    const mk_q8k *ab = (const mk_q8k *)(act + (size_t)t * stride) + b;
-                    sumi[t] = _mm256_add_epi32(sumi[t], MK_SUFFIX(mul_sum_us8_scaled)(q, _mm256_loadu_si256((const __m256i *)(ab->q + 128 * n + 32 * j)),
-                                                                                      sc[s] & 15, sc[s + 1] & 15));
-                }
-                raw = _mm256_srli_epi16(raw, 2);
-            }
-        }
-        for (int t = 0; t < count; t++) {
-            const mk_q8k *ab = (const mk_q8k *)(act + (size_t)t * stride) + b;
-            int summ = MK_SUFFIX(hsum_i32)(_mm256_madd_epi16(mn, _mm256_loadu_si256((const __m256i *)ab->bsums)));
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * ab->d), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
-            mins[t] += dmin * ab->d * (float)summ;
-        }
-    }
+    for (long b = 0; b < cols / 256; b++) MK_SUFFIX(block_q2_K)((const uint8_t *)w + 84 * b, act, stride, b, count, acc, mins);
     for (int t = 0; t < count; t++) out[t * out_stride] = MK_SUFFIX(hsum)(acc[t]) - mins[t];
 }
 
 // Q3_K: Q2_K's two low bits, the third from hmask (bit 4n + j of byte l of the 32), q in 0..7; Σ scale·(q − 4)·a
 // as Σ scale·q·a − 4·Σ scale·bsum.
+// One Q3_K block (110 bytes at blk) against block b of `count` activation rows, into acc[t].
+static inline __attribute__((always_inline)) void MK_SUFFIX(block_q3_K)(const uint8_t *blk, const uint8_t *act, size_t stride,
+        long b, int count, __m256 *acc) {
+    const __m256i m3 = _mm256_set1_epi8(3), m4 = _mm256_set1_epi8(4);
+    // The scales stay in registers: a vector for the bias, bytes of four words for the products.
+    uint32_t sw[4];
+    mk_q3_k_scale_words(blk + 96, sw);
+    __m256i sc16 = _mm256_cvtepi8_epi16(_mm_setr_epi32((int)sw[0], (int)sw[1], (int)sw[2], (int)sw[3]));
+#define MK_Q3_SCALE(s) ((int8_t)(sw[(s) / 4] >> (8 * ((s) % 4))))
+    float d = mk_f16(mk_u16(blk + 108));
+    __m256i hm = _mm256_loadu_si256((const __m256i *)blk);
+    __m256i sumi[4];
+    for (int t = 0; t < count; t++) sumi[t] = _mm256_setzero_si256();
+    for (int n = 0; n < 2; n++) {
+        __m256i raw = _mm256_loadu_si256((const __m256i *)(blk + 32 + 32 * n));
+        for (int j = 0; j < 4; j++) {
+            int s = 8 * n + 2 * j;
+            // Bit 0 of each byte of hm is now bit 4n + j of the original; moved to bit 2.
+            __m256i q = _mm256_or_si256(_mm256_and_si256(raw, m3), _mm256_and_si256(_mm256_slli_epi16(hm, 2), m4));
+            for (int t = 0; t < count; t++) {
+                const mk_q8k *ab = (const mk_q8k *)(act + (size_t)t * stride) + b;
+                sumi[t] = _mm256_add_epi32(sumi[t], MK_SUFFIX(mul_sum_us8_scaled)(q, _mm256_loadu_si256((const __m256i *)(ab->q + 128 * n + 32 * j)),
+                                                                                  MK_Q3_SCALE(s), MK_Q3_SCALE(s + 1)));
+            }
+            raw = _mm256_srli_epi16(raw, 2);
+            hm = _mm256_srli_epi16(hm, 1);
+        }
+    }
+    for (int t = 0; t < count; t++) {
+        const mk_q8k *ab = (const mk_q8k *)(act + (size_t)t * stride) + b;
+        // 4·Σ scale·bsum, subtracted in the integer domain (exact) from one lane.
+        __m256i bias = _mm256_slli_epi32(_mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)ab->bsums)), 2);
+        acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * ab->d), _mm256_cvtepi32_ps(_mm256_sub_epi32(sumi[t], bias)), acc[t]);
+    }
+#undef MK_Q3_SCALE
+}
+
 static inline __attribute__((always_inline)) void MK_SUFFIX(dotn_q3_K)(const void *w, const uint8_t *act, size_t stride,
         long cols, int count, float *out, long out_stride) {
-    const uint8_t *blk = w;
-    const __m256i m3 = _mm256_set1_epi8(3), m4 = _mm256_set1_epi8(4);
     __m256 acc[4];
     for (int t = 0; t < count; t++) acc[t] = _mm256_setzero_ps();
-    for (long b = 0; b < cols / 256; b++, blk += 110) {
-        // The scales stay in registers: a vector for the bias, bytes of four words for the products.
-        uint32_t sw[4];
-        mk_q3_k_scale_words(blk + 96, sw);
-        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_setr_epi32((int)sw[0], (int)sw[1], (int)sw[2], (int)sw[3]));
-#define MK_Q3_SCALE(s) ((int8_t)(sw[(s) / 4] >> (8 * ((s) % 4))))
-        float d = mk_f16(mk_u16(blk + 108));
-        __m256i hm = _mm256_loadu_si256((const __m256i *)blk);
-        __m256i sumi[4];
-        for (int t = 0; t < count; t++) sumi[t] = _mm256_setzero_si256();
-        for (int n = 0; n < 2; n++) {
-            __m256i raw = _mm256_loadu_si256((const __m256i *)(blk + 32 + 32 * n));
-            for (int j = 0; j < 4; j++) {
-                int s = 8 * n + 2 * j;
-                // Bit 0 of each byte of hm is now bit 4n + j of the original; moved to bit 2.
-                __m256i q = _mm256_or_si256(_mm256_and_si256(raw, m3), _mm256_and_si256(_mm256_slli_epi16(hm, 2), m4));
-                for (int t = 0; t < count; t++) {
-                    const mk_q8k *ab = (const mk_q8k *)(act + (size_t)t * stride) + b;
-                    sumi[t] = _mm256_add_epi32(sumi[t], MK_SUFFIX(mul_sum_us8_scaled)(q, _mm256_loadu_si256((const __m256i *)(ab->q + 128 * n + 32 * j)),
-                                                                                      MK_Q3_SCALE(s), MK_Q3_SCALE(s + 1)));
-                }
-                raw = _mm256_srli_epi16(raw, 2);
-                hm = _mm256_srli_epi16(hm, 1);
-            }
-        }
-        for (int t = 0; t < count; t++) {
-            const mk_q8k *ab = (const mk_q8k *)(act + (size_t)t * stride) + b;
-            // 4·Σ scale·bsum, subtracted in the integer domain (exact) from one lane.
-            __m256i bias = _mm256_slli_epi32(_mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)ab->bsums)), 2);
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * ab->d), _mm256_cvtepi32_ps(_mm256_sub_epi32(sumi[t], bias)), acc[t]);
-        }
-#undef MK_Q3_SCALE
-    }
+    for (long b = 0; b < cols / 256; b++) MK_SUFFIX(block_q3_K)((const uint8_t *)w + 110 * b, act, stride, b, count, acc);
     for (int t = 0; t < count; t++) out[t * out_stride] = MK_SUFFIX(hsum)(acc[t]);
 }
 
@@ -332,34 +338,61 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dotn_table32)(const 
 }
 
 // IQ4_XS: IQ4_NL's lookup per sub-block of 32, the sub-block's scale applied to the 16-bit pair sums.
-static inline __attribute__((always_inline)) void MK_SUFFIX(dotn_iq4_xs)(const void *w, const uint8_t *act, size_t stride,
-        long cols, int count, float *out, long out_stride) {
-    const uint8_t *blk = w;
+// One IQ4_XS block (136 bytes at blk) against block b of `count` activation rows, into acc[t].
+static inline __attribute__((always_inline)) void MK_SUFFIX(block_iq4_xs)(const uint8_t *blk, const uint8_t *act, size_t stride,
+        long b, int count, __m256 *acc) {
     const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)mk_iq4nl_values));
-    __m256 acc[4];
-    for (int t = 0; t < count; t++) acc[t] = _mm256_setzero_ps();
-    for (long b = 0; b < cols / 256; b++, blk += 136) {
-        int sc[8];
-        mk_iq4_xs_scales(blk, sc);
-        __m256i sumi[4];
-        for (int t = 0; t < count; t++) sumi[t] = _mm256_setzero_si256();
-        for (int i = 0; i < 8; i++) {
-            __m256i v = MK_SUFFIX(lookup32)(table, blk + 8 + 16 * i);
-            __m256i u = _mm256_sign_epi8(v, v);
-            for (int t = 0; t < count; t++) {
-                const mk_q8k *ab = (const mk_q8k *)(act + (size_t)t * stride) + b;
-                __m256i q = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(ab->q + 32 * i)), v);
-                sumi[t] = _mm256_add_epi32(sumi[t], MK_SUFFIX(mul_sum_us8_scaled)(u, q, sc[i], sc[i]));
-            }
-        }
-        float d = mk_f16(mk_u16(blk));
+    int sc[8];
+    mk_iq4_xs_scales(blk, sc);
+    __m256i sumi[4];
+    for (int t = 0; t < count; t++) sumi[t] = _mm256_setzero_si256();
+    for (int i = 0; i < 8; i++) {
+        __m256i v = MK_SUFFIX(lookup32)(table, blk + 8 + 16 * i);
+        __m256i u = _mm256_sign_epi8(v, v);
         for (int t = 0; t < count; t++) {
             const mk_q8k *ab = (const mk_q8k *)(act + (size_t)t * stride) + b;
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * ab->d), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+            __m256i q = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(ab->q + 32 * i)), v);
+            sumi[t] = _mm256_add_epi32(sumi[t], MK_SUFFIX(mul_sum_us8_scaled)(u, q, sc[i], sc[i]));
         }
     }
+    float d = mk_f16(mk_u16(blk));
+    for (int t = 0; t < count; t++) {
+        const mk_q8k *ab = (const mk_q8k *)(act + (size_t)t * stride) + b;
+        acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * ab->d), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+    }
+}
+
+static inline __attribute__((always_inline)) void MK_SUFFIX(dotn_iq4_xs)(const void *w, const uint8_t *act, size_t stride,
+        long cols, int count, float *out, long out_stride) {
+    __m256 acc[4];
+    for (int t = 0; t < count; t++) acc[t] = _mm256_setzero_ps();
+    for (long b = 0; b < cols / 256; b++) MK_SUFFIX(block_iq4_xs)((const uint8_t *)w + 136 * b, act, stride, b, count, acc);
     for (int t = 0; t < count; t++) out[t * out_stride] = MK_SUFFIX(hsum)(acc[t]);
 }
+
+// R weight rows (row_bytes apart) of Q2_K / Q3_K / IQ4_XS against one activation row, block by block, the next R
+// rows prefetched (as the 512-bit R-row kernels do); each row's operations are its single dot's.
+static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_k256)(const void *w, size_t row_bytes, const uint8_t *act,
+        long cols, int kind, int R, float *out) {
+    const int bytes = kind == 0 ? 84 : kind == 1 ? 110 : 136;
+    __m256 acc[4];
+    float mins[4] = {0, 0, 0, 0};
+    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+    for (long b = 0; b < cols / 256; b++) {
+        for (int r = 0; r < R; r++) {
+            const uint8_t *blk = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * bytes;
+            for (int o = 0; o < bytes; o += 64)
+                _mm_prefetch((const char *)w + (size_t)R * row_bytes + (size_t)(b * R + r) * bytes + o, _MM_HINT_T0);
+            if (kind == 0) MK_SUFFIX(block_q2_K)(blk, act, 0, b, 1, &acc[r], &mins[r]);
+            else if (kind == 1) MK_SUFFIX(block_q3_K)(blk, act, 0, b, 1, &acc[r]);
+            else MK_SUFFIX(block_iq4_xs)(blk, act, 0, b, 1, &acc[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) out[r] = MK_SUFFIX(hsum)(acc[r]) - mins[r];
+}
+static void MK_SUFFIX(dotr4_q2_K)(const void *w, size_t rb, const void *a, long c, float *o) { MK_SUFFIX(dotr_k256)(w, rb, a, c, 0, 4, o); }
+static void MK_SUFFIX(dotr4_q3_K)(const void *w, size_t rb, const void *a, long c, float *o) { MK_SUFFIX(dotr_k256)(w, rb, a, c, 1, 4, o); }
+static void MK_SUFFIX(dotr4_iq4_xs)(const void *w, size_t rb, const void *a, long c, float *o) { MK_SUFFIX(dotr_k256)(w, rb, a, c, 2, 4, o); }
 
 #define MK_DOT1(name, call) \
     static float MK_SUFFIX(dot_##name)(const void *w, const void *a, long c) { float o; call(w, a, 0, c, 1, &o, 1); return o; } \
