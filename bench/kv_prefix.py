@@ -116,12 +116,17 @@ def code_tokens(server, count):
     return ids[:count]
 
 
+def prompts(server, args, count):
+    """Held-out code tokens, the PREFIX and `count` TAILs after it."""
+    ids = code_tokens(server, args.prefix + args.tail * count)
+    tails = [ids[args.prefix + i * args.tail: args.prefix + (i + 1) * args.tail] for i in range(count)]
+    return ids, ids[:args.prefix], tails
+
+
 def shared(args):
     s = Server(args.moecoder, args.model, args.ctx, [], args.threads)
     n = args.requests
-    ids = code_tokens(s, args.prefix + args.tail * (2 * n - 1))
-    prefix = ids[:args.prefix]
-    tails = [ids[args.prefix + i * args.tail: args.prefix + (i + 1) * args.tail] for i in range(2 * n - 1)]
+    ids, prefix, tails = prompts(s, args, 2 * n - 1)
     s.ttft(ids[-40:])  # warm-up (an unrelated short prompt)
     base = s.metrics().get("moecoder_kv_cache_bytes", 0)
     first = s.ttft(prefix + tails[0])
@@ -157,9 +162,7 @@ def burst(args):
     """REQUESTS requests sharing the PREFIX, each with its own tail, all sent at once to a cold server."""
     s = Server(args.moecoder, args.model, args.ctx, [], args.threads)
     n = args.requests
-    ids = code_tokens(s, args.prefix + args.tail * n)
-    prefix = ids[:args.prefix]
-    tails = [ids[args.prefix + i * args.tail: args.prefix + (i + 1) * args.tail] for i in range(n)]
+    ids, prefix, tails = prompts(s, args, n)
     s.ttft(ids[-40:])
     before = s.metrics().get("moecoder_prompt_tokens_total", 0)
     start = time.perf_counter()
@@ -179,9 +182,7 @@ def budget(args):
     """The first round of `shared` under a --kv-budget of BUDGET times one request's KV bytes."""
     s = Server(args.moecoder, args.model, args.ctx, [], args.threads)
     n = args.requests
-    ids = code_tokens(s, args.prefix + args.tail * n)
-    prefix = ids[:args.prefix]
-    tails = [ids[args.prefix + i * args.tail: args.prefix + (i + 1) * args.tail] for i in range(n)]
+    ids, prefix, tails = prompts(s, args, n)
     base = s.metrics().get("moecoder_kv_cache_bytes", 0)
     s.ttft(prefix + tails[0])
     one = s.metrics()["moecoder_kv_cache_bytes"] - base
