@@ -82,10 +82,13 @@ class Server:
             line = resp.readline()
             if not line:
                 break
-            if line.startswith(b"data: ") and first is None:
-                first = time.perf_counter() - start
             if line.strip() == b"data: [DONE]":
                 break
+            if line.startswith(b"data: "):
+                if b'"error"' in line and "error" in json.loads(line[6:]):
+                    sys.exit(f"the server answered with an error: {line[6:300].decode(errors='replace')}")
+                if first is None:
+                    first = time.perf_counter() - start
         resp.read()
         return first
 

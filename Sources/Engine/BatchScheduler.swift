@@ -264,7 +264,7 @@ public final class BatchScheduler: @unchecked Sendable {
                 if running.isEmpty {
                     let error = KVBudgetError(budgetBytes: pool.budgetBytes,
                                               heldBytes: pool.stats.heldBlocks * pool.blockBytes)
-                    job.onEvent(.failed("this request needs \(cache.blocksNeeded(positions: capacity) * pool.blockBytes >> 20) MiB of KV cache: \(error)"))
+                    job.onEvent(.failed(error.refusal(neededBytes: cache.blocksNeeded(positions: capacity) * pool.blockBytes)))
                     continue
                 }
                 let back = Array(admitted[index...])

@@ -645,7 +645,19 @@ public struct KVBudgetError: Error, CustomStringConvertible {
     public let budgetBytes: Int
     public let heldBytes: Int
     public var description: String {
-        "the KV cache budget is full: running sequences hold \(heldBytes >> 20) MiB of \(budgetBytes >> 20) MiB; "
+        "the KV cache budget is full: running sequences hold \(Self.mib(heldBytes)) of \(Self.mib(budgetBytes)); "
             + "raise --kv-budget, shorten the request, or retry when fewer requests run"
     }
+
+    /// What a request that needs `neededBytes` is told when it cannot be admitted.
+    public func refusal(neededBytes: Int) -> String {
+        if neededBytes > budgetBytes {
+            return "this request needs \(Self.mib(neededBytes)) of KV cache, more than the whole --kv-budget of "
+                + "\(Self.mib(budgetBytes)): raise --kv-budget or shorten the request (prompt plus max_tokens)"
+        }
+        return "this request needs \(Self.mib(neededBytes)) of KV cache: \(self)"
+    }
+
+    /// Bytes as MiB with one decimal ("1.4 MiB").
+    static func mib(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
 }
