@@ -1022,15 +1022,17 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dotn_q6_K_512)(const
     // 16-bit lanes 0..15 (first 32 bytes) and 16..31 (last 32 bytes) shift differently.
     const __m512i shl = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
     const __m512i shr = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);
-    const __m512i quad = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    // 16-bit lane i of a product vector belongs to sub-block i / 8 of its 64 elements.
+    const __m512i oct = _mm512_cvtepu8_epi16(_mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                                              2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
     __m512 acc[4];
     __m256 bias[4];
     for (int t = 0; t < count; t++) { acc[t] = _mm512_setzero_ps(); bias[t] = _mm256_setzero_ps(); }
     for (long b = 0; b < cols / 256; b++, blk += 210) {
         float dw = mk_f16(mk_u16(blk + 208));
         __m128i sc8 = _mm_loadu_si128((const __m128i *)(blk + 192));
-        __m512i sc = _mm512_cvtepi8_epi32(sc8);
         __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
+        __m512i sc = _mm512_castsi256_si512(sc16);
         __m512i q[4], s[4];
         for (int h = 0; h < 2; h++) {
             __m512i la = _mm512_loadu_si512((const void *)(blk + 64 * h));
@@ -1040,16 +1042,18 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dotn_q6_K_512)(const
             __m512i hhi = _mm512_and_si512(_mm512_srlv_epi16(qh, shr), m30);
             q[2 * h] = _mm512_or_si512(_mm512_and_si512(la, low4), hlo);
             q[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(la, 4), low4), hhi);
-            s[2 * h] = _mm512_permutexvar_epi32(_mm512_add_epi32(quad, _mm512_set1_epi32(8 * h)), sc);
-            s[2 * h + 1] = _mm512_permutexvar_epi32(_mm512_add_epi32(quad, _mm512_set1_epi32(8 * h + 4)), sc);
+            s[2 * h] = _mm512_permutexvar_epi16(_mm512_add_epi16(oct, _mm512_set1_epi16((short)(8 * h))), sc);
+            s[2 * h + 1] = _mm512_permutexvar_epi16(_mm512_add_epi16(oct, _mm512_set1_epi16((short)(8 * h + 4))), sc);
         }
         for (int t = 0; t < count; t++) {
             const mk_q8k *ab = (const mk_q8k *)(act + (size_t)t * stride) + b;
-            __m512i sumi = zero;
-            for (int k = 0; k < 4; k++) {
-                __m512i p = _mm512_dpbusd_epi32(zero, q[k], _mm512_loadu_si512((const void *)(ab->q + 64 * k)));
-                sumi = _mm512_add_epi32(sumi, _mm512_mullo_epi32(p, s[k]));
+            // u6 × s8 pairs (maddubs), × the sub-block's scale, summed and accumulated (vpdpwssd), two chains.
+            __m512i s02 = zero, s13 = zero;
+            for (int k = 0; k < 4; k += 2) {
+                s02 = _mm512_dpwssd_epi32(s02, _mm512_maddubs_epi16(q[k], _mm512_loadu_si512((const void *)(ab->q + 64 * k))), s[k]);
+                s13 = _mm512_dpwssd_epi32(s13, _mm512_maddubs_epi16(q[k + 1], _mm512_loadu_si512((const void *)(ab->q + 64 * k + 64))), s[k + 1]);
             }
+            __m512i sumi = _mm512_add_epi32(s02, s13);
             float d = dw * ab->d;
             acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc[t]);
             __m256i sb = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)ab->bsums), sc16);
