@@ -711,7 +711,11 @@ static inline __attribute__((always_inline)) __m512i MK_SUFFIX(legacy_pair512)(c
         return _mm512_xor_si512(wv, _mm512_set1_epi8((char)0x80));
     }
     const uint8_t *q0 = b0 + (kind == 2 ? 6 : 2), *q1 = b1 + (kind == 2 ? 6 : 2);
-    __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(MK_SUFFIX(nibbles32)(q0)), MK_SUFFIX(nibbles32)(q1), 1);
+    // [q0, q0, q1, q1] in the four 128-bit lanes, the second and fourth shifted right by 4, masked to nibbles:
+    // elements 0-15 and 16-31 of each block in order.
+    __m512i raw = _mm512_mask_broadcast_i32x4(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)q0)), 0xFF00,
+                                              _mm_loadu_si128((const __m128i *)q1));
+    __m512i wv = _mm512_and_si512(_mm512_mask_srli_epi16(raw, 0xFF00FF00u, raw, 4), _mm512_set1_epi8(15));
     if (kind == 2) {
         uint32_t h0, h1;
         memcpy(&h0, b0 + 2, 4);
