@@ -1,5 +1,6 @@
 // Single-thread throughput of the C kernels (Sources/CKernels) for each weight type, kernel level and number of
-// activation rows, weights in cache (1 MiB) and in memory (64 MiB, less for the compute-bound cases). Built and
+// activation rows, weights in cache (1 MiB) and in memory (64 MiB, less for the compute-bound cases), timed by the
+// thread's CPU time (other processes on the host shift it by about 1 % instead of tens). Built and
 // run by kernels_bench.sh; takes about a minute.
 // Includes kernels.c to reach the level-specific entry points without exporting them.
 #include "../Sources/CKernels/kernels.c"
@@ -8,7 +9,7 @@
 
 static double now(void) {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);  // this thread's CPU time: steady on a shared host
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
