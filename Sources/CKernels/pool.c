@@ -1,10 +1,15 @@
 // A fixed pool of workers. A run publishes its task by bumping a generation counter; workers spin on it for a
 // while after each job (decode issues hundreds of small jobs a second, and a condition-variable wake-up costs
 // more than most of them), then park on a condition variable so that an idle process uses no CPU.
+// A run's chunks are claimed, not assigned: the caller and every worker take the next unclaimed chunk of the
+// current generation until none is left, and the caller waits only for chunks already being run. On a loaded
+// machine a worker the scheduler has not run yet costs nothing (the caller runs its chunk); when every chunk
+// waited for its thread, an inline completion on a busy 2-core host took 0.6-1.8 s instead of tens of ms.
 #include "CKernels.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 #if defined(__x86_64__)
@@ -22,7 +27,10 @@ struct mk_pool {
     pthread_t *workers;
     struct worker_arg *args;
     _Atomic unsigned long generation;
-    _Atomic long pending;
+    // The current run's generation (low 32 bits), number of chunks and next unclaimed chunk:
+    // [generation:32][chunks:16][next:16]; and how many of its chunks are finished.
+    _Atomic uint64_t claims;
+    _Atomic long done;
     _Atomic int sleepers;
     _Atomic int stopping;
     _Atomic int busy;
@@ -41,6 +49,30 @@ static inline double now_us(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
+}
+
+// The next chunk of generation `generation` not yet claimed, or -1 (none left, or another generation runs).
+static int claim_chunk(mk_pool *p, unsigned long generation) {
+    uint64_t c = atomic_load_explicit(&p->claims, memory_order_acquire);
+    for (;;) {
+        if ((uint32_t)(c >> 32) != (uint32_t)generation) return -1;
+        int chunks = (int)((c >> 16) & 0xFFFF), next = (int)(c & 0xFFFF);
+        if (next >= chunks) return -1;
+        if (atomic_compare_exchange_weak_explicit(&p->claims, &c, c + 1, memory_order_acq_rel, memory_order_acquire))
+            return next;
+    }
+}
+
+// Runs chunks of the current run while any is left. The task, context and count read after a successful claim
+// belong to that run: the caller does not start another before every chunk of this one is done.
+static void run_chunks(mk_pool *p, unsigned long generation) {
+    int k;
+    while ((k = claim_chunk(p, generation)) >= 0) {
+        long count = p->count;
+        int chunks = count < p->threads ? (int)count : p->threads;
+        p->task(p->context, k, chunk_lo(count, k, chunks), chunk_lo(count, k + 1, chunks));
+        atomic_fetch_add_explicit(&p->done, 1, memory_order_release);
+    }
 }
 
 static void *worker_main(void *raw) {
@@ -69,18 +101,13 @@ static void *worker_main(void *raw) {
             if (g == seen) continue;
         }
         seen = g;
-        long count = p->count;
-        int chunks = count < p->threads ? (int)count : p->threads;
-        if (arg->index < chunks) {
-            long lo = chunk_lo(count, arg->index, chunks), hi = chunk_lo(count, arg->index + 1, chunks);
-            p->task(p->context, arg->index, lo, hi);
-        }
-        atomic_fetch_sub(&p->pending, 1);
+        run_chunks(p, g);
     }
 }
 
 mk_pool *mk_pool_create(int threads, int spin_us) {
     if (threads < 1) threads = 1;
+    if (threads > 4096) threads = 4096;  // chunk numbers are 16 bits in the claims word
     mk_pool *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->threads = threads;
@@ -131,16 +158,19 @@ int mk_pool_run(mk_pool *p, long count, mk_task task, void *context) {
     p->task = task;
     p->context = context;
     p->count = count;
-    atomic_store(&p->pending, p->threads - 1);
-    atomic_fetch_add(&p->generation, 1);
+    int chunks = count < p->threads ? (int)count : p->threads;
+    // The claims of the new generation first, then the generation the workers watch.
+    unsigned long generation = atomic_load(&p->generation) + 1;
+    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->claims, ((uint64_t)(uint32_t)generation << 32) | ((uint64_t)chunks << 16), memory_order_release);
+    atomic_store_explicit(&p->generation, generation, memory_order_release);
     if (atomic_load(&p->sleepers) > 0) {
         pthread_mutex_lock(&p->mutex);
         pthread_cond_broadcast(&p->wake);
         pthread_mutex_unlock(&p->mutex);
     }
-    int chunks = count < p->threads ? (int)count : p->threads;
-    task(context, 0, 0, chunk_lo(count, 1, chunks));
-    while (atomic_load(&p->pending) > 0) mk_relax();
+    run_chunks(p, generation);
+    while (atomic_load_explicit(&p->done, memory_order_acquire) < chunks) mk_relax();
     atomic_store(&p->busy, 0);
     return 0;
 }
