@@ -23,21 +23,10 @@ public final class Document {
     /// Replaces the bytes in `range` with `replacement` and re-parses incrementally.
     public func replace(bytes range: Range<Int>, with replacement: String) throws {
         precondition(range.lowerBound >= 0 && range.upperBound <= source.count, "edit range outside the document")
-        let start = source.point(ofByte: range.lowerBound)
-        let oldEnd = source.point(ofByte: range.upperBound)
         var edited = source
         let newEndByte = edited.replace(range, with: Array(replacement.utf8))
-        let newEnd = edited.point(ofByte: newEndByte)
-        var edit = TSInputEdit(
-            start_byte: UInt32(range.lowerBound), old_end_byte: UInt32(range.upperBound),
-            new_end_byte: UInt32(newEndByte),
-            start_point: TSPoint(row: UInt32(start.row), column: UInt32(start.column)),
-            old_end_point: TSPoint(row: UInt32(oldEnd.row), column: UInt32(oldEnd.column)),
-            new_end_point: TSPoint(row: UInt32(newEnd.row), column: UInt32(newEnd.column)))
-        // Edit a copy so the old `Tree` value, which callers may still hold, keeps describing the old text.
-        let old = Tree(pointer: tree.copyPointer(), source: source, language: language)
-        ts_tree_edit(old.pointer, &edit)
-        tree = try parser.parse(edited, previous: old)
+        // The old `Tree` value, which callers may still hold, keeps describing the old text.
+        tree = try parser.parse(edited, replacing: range, replacementCount: newEndByte - range.lowerBound, in: tree)
         source = edited
     }
 

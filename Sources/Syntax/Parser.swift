@@ -46,4 +46,24 @@ public final class Parser {
 
     /// Parses a string.
     public func parse(_ string: String) throws -> Tree { try parse(SourceText(string)) }
+
+    /// Parses `source`, which is `previous.source` with the bytes `replaced` (offsets in the old text) replaced by
+    /// `replacementCount` bytes, reusing every subtree of `previous` the change did not touch (`previous` itself
+    /// is not changed).
+    public func parse(_ source: SourceText, replacing replaced: Range<Int>, replacementCount: Int,
+                      in previous: Tree) throws -> Tree {
+        let old = previous.source
+        let start = old.point(ofByte: replaced.lowerBound), oldEnd = old.point(ofByte: replaced.upperBound)
+        let newEndByte = replaced.lowerBound + replacementCount
+        let newEnd = source.point(ofByte: newEndByte)
+        var edit = TSInputEdit(
+            start_byte: UInt32(replaced.lowerBound), old_end_byte: UInt32(replaced.upperBound),
+            new_end_byte: UInt32(newEndByte),
+            start_point: TSPoint(row: UInt32(start.row), column: UInt32(start.column)),
+            old_end_point: TSPoint(row: UInt32(oldEnd.row), column: UInt32(oldEnd.column)),
+            new_end_point: TSPoint(row: UInt32(newEnd.row), column: UInt32(newEnd.column)))
+        let edited = Tree(pointer: previous.copyPointer(), source: old, language: language)
+        ts_tree_edit(edited.pointer, &edit)
+        return try parse(source, previous: edited)
+    }
 }

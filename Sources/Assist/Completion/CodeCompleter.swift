@@ -274,7 +274,7 @@ public final class CodeCompleter {
         cuts = cuts.flatMap { [$0 + 1, $0] }   // with and without the line break
         for cut in cuts where cut > 0 && cut < bytes.count {
             let part = bytes[..<cut]
-            if part.contains(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x09 }), check.parses(with: part) {
+            if part.contains(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x09 }), check.parsesIncrementally(with: part) {
                 return String(decoding: part, as: UTF8.self)
             }
         }
@@ -318,9 +318,14 @@ public final class CodeCompleter {
     /// The longest non-blank prefix of `text` (at a character boundary) after which the file parses.
     static func longestParsingPrefix(of text: String, check: InsertionCheck) -> String? {
         let bytes = Array(text.utf8)
-        for cut in stride(from: bytes.count - 1, to: 0, by: -1) where bytes[cut] & 0xC0 != 0x80 {
+        func isWord(_ b: UInt8) -> Bool { b == ascii("_") || b >= 0x80 || (b | 0x20 >= ascii("a") && b | 0x20 <= ascii("z")) || (b >= ascii("0") && b <= ascii("9")) }
+        // Cuts between tokens only: not inside a word, not after blanks (the same cut without them is tried):
+        // each try parses the whole file, and a cut inside a name only makes another name.
+        for cut in stride(from: bytes.count - 1, to: 0, by: -1) where bytes[cut] & 0xC0 != 0x80
+            && !CursorContext.isBlank(bytes[cut - 1]) && bytes[cut - 1] != ascii("\n")
+            && !(isWord(bytes[cut - 1]) && isWord(bytes[cut])) {
             let part = bytes[..<cut]
-            if part.contains(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x09 }), check.parses(with: part) {
+            if part.contains(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x09 }), check.parsesIncrementally(with: part) {
                 return String(decoding: part, as: UTF8.self)
             }
         }

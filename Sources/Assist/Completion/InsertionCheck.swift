@@ -95,6 +95,33 @@ final class InsertionCheck {
         return indentationAllows(bytes)
     }
 
+    /// The last tree `parsesIncrementally` made and the insertion it holds.
+    private var incremental: (inserted: [UInt8], tree: Tree)?
+
+    /// `parses(with:)` for a sequence of insertions that differ little from one to the next (cutting a completion
+    /// back byte by byte): each file is parsed from the previous one's tree, re-reading only what changed. A
+    /// "parses" answer is confirmed by a parse from scratch, so an incremental re-parse can only make a candidate
+    /// be passed over, never accepted wrongly.
+    func parsesIncrementally(with inserted: ArraySlice<UInt8>) -> Bool {
+        let bytes = prefix + inserted + suffix, source = SourceText(bytes: bytes)
+        var tree: Tree?
+        if let (last, previous) = incremental {
+            var same = 0
+            while same < min(last.count, inserted.count), last[same] == inserted[inserted.startIndex + same] { same += 1 }
+            var sameEnd = 0
+            while sameEnd < min(last.count, inserted.count) - same,
+                  last[last.count - 1 - sameEnd] == inserted[inserted.endIndex - 1 - sameEnd] { sameEnd += 1 }
+            let start = prefix.count + same
+            tree = try? parser.parse(source, replacing: start..<(prefix.count + last.count - sameEnd),
+                                     replacementCount: inserted.count - same - sameEnd, in: previous)
+        } else {
+            tree = try? parser.parse(source)
+        }
+        guard let tree else { incremental = nil; return false }
+        incremental = (Array(inserted), tree)
+        return !tree.hasErrors && parses(with: inserted)
+    }
+
     /// Whether the file's indentation is as Python wants it (always, for other languages). Like the parse, this
     /// judges the whole file: an indentation error anywhere, even one the file had before, fails it (taking a
     /// header out shows up lines later, as a dedent to a level that no longer exists).
