@@ -14,7 +14,7 @@ the folder and the tests run. A program is fixed at rank k when the k-th patch p
 (`plausible`); the stricter `intended` column also asks for the same Python AST as the intended fix.
 `--check` first verifies the corpus itself: each program's tests fail as written and pass with the intended fix.
 
-    bench/repair_bench.py [--bin .build/release/moecoder] [--split dev|heldout|all] [--budget 40] [--json out.json]
+    bench/repair_bench.py [--bin .build/release/moecoder] [--split dev|heldout|all] [--budget S] [--json out.json]
 """
 
 import argparse
@@ -89,7 +89,7 @@ def main():
     parser.add_argument("--corpus", choices=["bench", "examples"], default="bench")
     parser.add_argument("--split", choices=["dev", "heldout", "all"], default="dev")
     parser.add_argument("--mode", choices=["cmd", "test"], default="cmd")
-    parser.add_argument("--budget", type=float, default=40)
+    parser.add_argument("--budget", type=float, help="--budget for moecoder repair (default: its own, 40 s in all)")
     parser.add_argument("--json", help="write per-program results here")
     parser.add_argument("--check", action="store_true", help="verify the corpus before the benchmark")
     parser.add_argument("--only", help="run only programs whose name contains this")
@@ -117,12 +117,14 @@ def run(rows, args):
     results = []
     for folder, module, test, intended in rows:
         original = module.read_text()
-        command = [args.bin, "repair", module.name, "--json", "--top", "3", "--budget", str(args.budget)]
+        command = [args.bin, "repair", module.name, "--json", "--top", "3"]
+        if args.budget:
+            command += ["--budget", str(args.budget)]
         command += ["--cmd", f"pytest -q {test.name}"] if args.mode == "cmd" else ["--test", test.name]
         command += args.extra.split()
         started = time.monotonic()
         try:
-            done = subprocess.run(command, capture_output=True, text=True, cwd=folder, timeout=args.budget + 60)
+            done = subprocess.run(command, capture_output=True, text=True, cwd=folder, timeout=(args.budget or 40) + 60)
             stdout, stderr = done.stdout, done.stderr
         except subprocess.TimeoutExpired as timeout:
             stdout, stderr = "", f"timed out after {timeout.timeout} s"

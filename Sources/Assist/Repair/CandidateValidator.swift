@@ -15,6 +15,8 @@ public struct TestRun: Sendable, Codable {
     public var coverage: [String: [Int]]?
     /// Per failing test, the target file's lines in its traceback, outermost first.
     public var frames: [String: [Int]]?
+    /// The same program as an earlier candidate (formatting aside): its result, not a run of its own.
+    public var duplicate = false
 
     init() {}
 
@@ -28,6 +30,7 @@ public struct TestRun: Sendable, Codable {
         messages = try c.decodeIfPresent([String: String].self, forKey: .messages)
         coverage = try c.decodeIfPresent([String: [Int]].self, forKey: .coverage)
         frames = try c.decodeIfPresent([String: [Int]].self, forKey: .frames)
+        duplicate = try c.decodeIfPresent(Bool.self, forKey: .duplicate) ?? false
     }
 
     public var passed: [String] { outcomes.filter { $0.value == "passed" }.map(\.key).sorted() }
