@@ -53,3 +53,26 @@ import Testing
         #expect(PytestCommand.arguments(of: "pytest $ARGS") == nil)
     }
 }
+
+@Suite struct RepairApplyTests {
+    @Test func applyRefusesAFileChangedSinceTheRun() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("moecoder-apply-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("m.py").path
+        try "x = 1\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let patch = RepairReport.RankedPatch(
+            rank: 1, status: .plausible, rationale: "use 2", origin: .mutation, operatorName: "off-by-one", line: 1,
+            cost: 1, diff: "", edit: TextEdit(startByte: 4, endByte: 5, replacement: "2"), tests: nil,
+            modelLogProbability: nil)
+        var report = RepairReport(file: file, mode: .tests, tests: [], command: nil, baseline: nil, syntaxErrors: [],
+                                  suspicious: [], candidates: 1, validated: 1, tried: 1, patches: [patch], note: nil,
+                                  seconds: 0)
+        report.originalSource = "x = 1\n"
+        try "x = 10\n".write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(throws: RepairError.fileChanged(file)) { try Repairer.apply(1, of: report) }
+        try "x = 1\n".write(toFile: file, atomically: true, encoding: .utf8)
+        try Repairer.apply(1, of: report)
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "x = 2\n")
+    }
+}

@@ -352,7 +352,18 @@ def main():
     last_progress = time.monotonic()
     out = sys.stdout
 
+    plausible = [0]
+    stop_after = int(job.get("stop_after_plausible") or 0)
+
     def emit(result):
+        outcomes = result.get("outcomes") or {}
+        if (not result.get("timeout") and not result.get("crashed") and result.get("complete", True)
+                and any(v == "passed" for v in outcomes.values())
+                and all(v in ("passed", "skipped") for v in outcomes.values())):
+            plausible[0] += 1
+            if stop_after and plausible[0] >= stop_after and queue:
+                progress(f"repair: {plausible[0]} candidates pass every test; {len(queue)} left unvalidated")
+                queue.clear()
         out.write(json.dumps(result) + "\n")
         for other in duplicates.get(result["id"], []):
             out.write(json.dumps(dict(result, id=other, duplicate=True)) + "\n")

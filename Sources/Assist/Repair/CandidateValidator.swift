@@ -53,16 +53,18 @@ struct CandidateValidator {
     let jobs: Int
 
     /// Runs `sources` in order until `budget` seconds have passed; results by index into `sources`.
+    /// With `stopAfterPlausible`, no new candidate starts once that many passed every test.
     func run(_ sources: [String], trace: Bool = false, first: [String] = [], baselinePassing: [String] = [],
-             timeout: Double, budget: Double, progress: (@Sendable (String) -> Void)?) throws -> [Int: TestRun] {
+             timeout: Double, budget: Double, stopAfterPlausible: Int = 0,
+             progress: (@Sendable (String) -> Void)?) throws -> [Int: TestRun] {
         guard !sources.isEmpty else { return [:] }
         struct Candidate: Encodable { var id: Int, source: String }
         struct Job: Encodable {
             var tests: [String], cmd: String?, cwd: String, jobs: Int, timeout: Double, budget: Double, trace: Bool
-            var first: [String], baseline_passing: [String], candidates: [Candidate]
+            var first: [String], baseline_passing: [String], stop_after_plausible: Int, candidates: [Candidate]
         }
         let job = Job(tests: tests, cmd: command, cwd: commandFolder, jobs: jobs, timeout: timeout, budget: budget,
-                      trace: trace, first: first, baseline_passing: baselinePassing,
+                      trace: trace, first: first, baseline_passing: baselinePassing, stop_after_plausible: stopAfterPlausible,
                       candidates: sources.enumerated().map { Candidate(id: $0.offset, source: $0.element) })
         let input = try JSONEncoder().encode(job)
         let (status, output) = try python.run(

@@ -139,7 +139,8 @@ public final class Repairer {
             let timeout = options.candidateTimeout ?? max(2, 5 * (baseline?.seconds ?? 1) + 1)
             results = try validator!.run(candidates.map(\.source), first: baseline?.failed ?? [],
                                         baselinePassing: baseline?.passed ?? [], timeout: timeout,
-                                        budget: max(1, remaining()), progress: progress)
+                                        budget: max(1, remaining()),
+                                        stopAfterPlausible: report.mode == .tests ? options.top : 0, progress: progress)
             // Two edits: when no candidate passes everything, a second edit on top of the candidates that make
             // more tests pass without breaking any.
             if report.mode == .tests, let baseline, remaining() > 3,
