@@ -337,6 +337,9 @@ def main():
 
     for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(number, stop)
+    # The signal mask survives exec, and the Swift side's threads may block these: unblock them, or a SIGTERM
+    # would wait for the SIGKILL that follows it and the test commands' process groups would outlive us.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
     # Same program, one run: later duplicates get the first one's result.
     first_of = {}
     duplicates = {}  # id of the first -> ids of its duplicates
