@@ -1,6 +1,10 @@
 import ArgumentParser
 import Assist
+import Engine
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `moecoder repair`: ranked, validated patches for a Python file with a syntax error or failing tests.
 struct Repair: ParsableCommand {
@@ -36,8 +40,8 @@ struct Repair: ParsableCommand {
     @Option(help: "How many patches to show.")
     var top = 3
 
-    @Option(help: "Seconds to spend validating candidates.")
-    var budget: Double = 60
+    @Option(help: "Seconds the whole repair may take (the tests' first run, candidates, their validation).")
+    var budget: Double = 38
 
     @Option(help: "Test runs at the same time (default: up to 4, by cores).")
     var jobs: Int?
@@ -71,6 +75,17 @@ struct Repair: ParsableCommand {
         options.budget = budget
         if let jobs { options.jobs = jobs }
         options.sandbox.memoryMB = memory
+        // Ctrl-C or SIGTERM: the test runs are killed (process groups included), the temporary copy removed.
+        let interrupted = CancellationFlag()
+        options.cancellation = interrupted
+        let stops = [SIGINT, SIGTERM, SIGHUP].map { number -> DispatchSourceSignal in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { interrupted.cancel() }
+            source.resume()
+            return source
+        }
+        defer { stops.forEach { $0.cancel() } }
         // Model rewrites are optional: with --model, or the default model when one is installed.
         let model = modelOptions.model != nil || ModelOptions.defaultModelPath() != nil ? try modelOptions.load() : nil
         let report: RepairReport
@@ -79,6 +94,8 @@ struct Repair: ParsableCommand {
                 FileHandle.standardError.write(Data("\(line)\n".utf8))
             }
             if let apply { try Repairer.apply(apply, of: report) }
+        } catch RepairError.cancelled {
+            throw CLIFailure(message: "repair: interrupted; no file was changed", status: 130)
         } catch let failure as RepairError {
             throw CLIFailure(message: failure.description, status: 2)
         }

@@ -124,19 +124,34 @@ class Recorder:
         if self.first and not self.pending_first and not any(
                 self.outcomes.get(n) == "passed" for n in self.first):
             self.complete = False
-            session.shouldstop = "no previously failing test passes"
+            # shouldfail, not shouldstop: pytest treats a stop as an interruption and formats its traceback
+            # (most of a short candidate run's time); a failure ends the session without that.
+            session.shouldfail = "no previously failing test passes"
         if nodeid in self.passing and self.outcomes.get(nodeid) != "passed":
             self.complete = False
-            session.shouldstop = "a previously passing test fails"
+            session.shouldfail = "a previously passing test fails"
 
     def pytest_sessionstart(self, session):
         self.session = session
+
+
+def die_with_parent():
+    """PR_SET_PDEATHSIG: the kernel kills this child when the worker dies, even by SIGKILL."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    except Exception:  # not Linux: the worker's SIGTERM handler still kills its children
+        pass
 
 
 def run_child(copy, candidate, job):
     """Runs in the forked child; never returns."""
     result_path = os.path.join(copy, RESULT_NAME)
     try:
+        for number in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(number, signal.SIG_DFL)
+        die_with_parent()
         target = os.path.join(copy, RELATIVE_TARGET)
         with open(target, "w", encoding="utf-8") as out:
             out.write(candidate["source"])
@@ -147,6 +162,7 @@ def run_child(copy, candidate, job):
         testgen_worker.MODULE_PATH = target
         os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         testgen_worker.enter_sandbox()
+        os.chdir(os.path.join(copy, job.get("cwd") or "."))
         sys.path[:0] = [copy, os.path.dirname(target)]
         import pytest
 
@@ -171,6 +187,7 @@ def run_child(copy, candidate, job):
 # ---------------------------------------------------------------------------------------------------------
 # Command mode
 
+COMMANDS = set()  # process groups of running test commands
 _SUMMARY = re.compile(r"^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) (\S+)")
 
 
@@ -181,11 +198,19 @@ def run_command(copy, candidate, job):
     environment = dict(os.environ, PYTHONDONTWRITEBYTECODE="1",
                        PYTEST_ADDOPTS="-rA -p no:cacheprovider " + os.environ.get("PYTEST_ADDOPTS", ""))
     cwd = os.path.join(copy, job.get("cwd", "."))
+    process = subprocess.Popen(job["cmd"], shell=True, cwd=cwd, env=environment, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, start_new_session=True, stdin=subprocess.DEVNULL)
+    COMMANDS.add(process.pid)
     try:
-        done = subprocess.run(job["cmd"], shell=True, cwd=cwd, env=environment, capture_output=True,
-                              timeout=job["timeout"], start_new_session=True, stdin=subprocess.DEVNULL)
+        stdout, _ = process.communicate(timeout=job["timeout"])
     except subprocess.TimeoutExpired:
+        kill_group(process.pid)
+        process.communicate()
         return {"timeout": True, "outcomes": {}}
+    finally:
+        kill_group(process.pid)  # whatever the command left running in its session
+        COMMANDS.discard(process.pid)
+    done = subprocess.CompletedProcess(job["cmd"], process.returncode, stdout)
     outcomes = {}
     for line in done.stdout.decode("utf-8", "replace").splitlines():
         match = _SUMMARY.match(line)
@@ -234,11 +259,13 @@ def kill_group(pid):
             pass
 
 
-def test_text(tests):
+def test_text(tests, cwd="."):
     """The text of the test files and every conftest.py in the copy, to see which plugins the tests use."""
     paths = []
     for test in tests:
-        path = os.path.join(WORKDIR, test.split("::")[0])
+        if test.startswith("-"):
+            continue
+        path = os.path.join(WORKDIR, cwd, test.split("::")[0])
         if os.path.isdir(path):
             paths += [os.path.join(d, f) for d, _, files in os.walk(path) for f in files if f.endswith(".py")]
         else:
@@ -254,7 +281,7 @@ def test_text(tests):
     return "\n".join(text)
 
 
-def plugin_options(tests):
+def plugin_options(tests, cwd="."):
     """`-p MODULE` for each installed pytest plugin the tests mention (imported here, once); the children run
     with plugin autoloading off.
 
@@ -264,7 +291,7 @@ def plugin_options(tests):
     """
     from importlib.metadata import entry_points
 
-    text = test_text(tests)
+    text = test_text(tests, cwd)
     options = []
     for entry in entry_points(group="pytest11"):
         words = {w for w in re.split(r"[^a-zA-Z0-9]+", entry.name + " " + entry.value)
@@ -280,6 +307,16 @@ def plugin_options(tests):
     return options
 
 
+def program_key(source):
+    """Candidates that differ only in formatting (or redundant parentheses) have the same AST: one run serves."""
+    import ast
+
+    try:
+        return ast.dump(ast.parse(source))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return source
+
+
 def main():
     job = json.loads(sys.stdin.read())
     candidates = job["candidates"]
@@ -289,14 +326,56 @@ def main():
     copies = make_copies(jobs)
     free = list(copies)
     running = {}  # pid -> (copy, candidate, started)
-    queue = list(candidates)
+
+    def stop(signum, frame):
+        # Ctrl-C or the Swift side giving up: no test run may outlive the worker, and the copies go too.
+        for pid in list(running) + list(COMMANDS):
+            kill_group(pid)
+        for copy in copies[1:]:
+            shutil.rmtree(copy, ignore_errors=True)
+        os._exit(128 + signum)
+
+    for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(number, stop)
+    # The signal mask survives exec, and the Swift side's threads may block these: unblock them, or a SIGTERM
+    # would wait for the SIGKILL that follows it and the test commands' process groups would outlive us.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+    # Same program, one run: later duplicates get the first one's result.
+    first_of = {}
+    duplicates = {}  # id of the first -> ids of its duplicates
+    queue = []
+    for candidate in candidates:
+        key = program_key(candidate["source"])
+        if key in first_of:
+            duplicates.setdefault(first_of[key], []).append(candidate["id"])
+        else:
+            first_of[key] = candidate["id"]
+            queue.append(candidate)
     done = 0
     last_progress = time.monotonic()
     out = sys.stdout
+
+    plausible = [0]
+    stop_after = int(job.get("stop_after_plausible") or 0)
+
+    def emit(result):
+        outcomes = result.get("outcomes") or {}
+        if (not result.get("timeout") and not result.get("crashed") and result.get("complete", True)
+                and any(v == "passed" for v in outcomes.values())
+                and all(v in ("passed", "skipped") for v in outcomes.values())):
+            plausible[0] += 1
+            if stop_after and plausible[0] >= stop_after and queue:
+                progress(f"repair: {plausible[0]} candidates pass every test; {len(queue)} left unvalidated")
+                queue.clear()
+        out.write(json.dumps(result) + "\n")
+        for other in duplicates.get(result["id"], []):
+            out.write(json.dumps(dict(result, id=other, duplicate=True)) + "\n")
+        out.flush()
+
     if not job.get("cmd"):
         import pytest  # noqa: F401 - imported once here, so each child starts warm
 
-        job["plugin_options"] = plugin_options(job["tests"])
+        job["plugin_options"] = plugin_options(job["tests"], job.get("cwd") or ".")
     while queue or running:
         while queue and free and time.monotonic() < deadline:
             candidate = queue.pop(0)
@@ -305,7 +384,7 @@ def main():
                 started = time.monotonic()
                 result = run_command(copy, candidate, job)
                 result.update(id=candidate["id"], seconds=round(time.monotonic() - started, 4))
-                out.write(json.dumps(result) + "\n")
+                emit(result)
                 free.append(copy)
                 done += 1
                 continue
@@ -326,6 +405,7 @@ def main():
         if finished not in running:
             continue
         copy, candidate, started = running.pop(finished)
+        kill_group(finished)  # anything the test left behind in the child's process group
         elapsed = now - started
         if elapsed > timeout:
             result = {"timeout": True, "outcomes": {}}
@@ -336,12 +416,11 @@ def main():
         else:
             result = read_result(copy)
         result.update(id=candidate["id"], seconds=round(elapsed, 4))
-        out.write(json.dumps(result) + "\n")
-        out.flush()
+        emit(result)
         free.append(copy)
         done += 1
         if now - last_progress > 2:
-            progress(f"repair: validated {done}/{len(candidates)} candidates")
+            progress(f"repair: validated {done}/{len(first_of)} candidates")
             last_progress = now
     if queue:
         progress(f"repair: the budget ran out with {len(queue)} candidates not validated")

@@ -15,6 +15,8 @@ public struct TestRun: Sendable, Codable {
     public var coverage: [String: [Int]]?
     /// Per failing test, the target file's lines in its traceback, outermost first.
     public var frames: [String: [Int]]?
+    /// The same program as an earlier candidate (formatting aside): its result, not a run of its own.
+    public var duplicate = false
 
     init() {}
 
@@ -28,6 +30,7 @@ public struct TestRun: Sendable, Codable {
         messages = try c.decodeIfPresent([String: String].self, forKey: .messages)
         coverage = try c.decodeIfPresent([String: [Int]].self, forKey: .coverage)
         frames = try c.decodeIfPresent([String: [Int]].self, forKey: .frames)
+        duplicate = try c.decodeIfPresent(Bool.self, forKey: .duplicate) ?? false
     }
 
     public var passed: [String] { outcomes.filter { $0.value == "passed" }.map(\.key).sorted() }
@@ -50,16 +53,18 @@ struct CandidateValidator {
     let jobs: Int
 
     /// Runs `sources` in order until `budget` seconds have passed; results by index into `sources`.
+    /// With `stopAfterPlausible`, no new candidate starts once that many passed every test.
     func run(_ sources: [String], trace: Bool = false, first: [String] = [], baselinePassing: [String] = [],
-             timeout: Double, budget: Double, progress: (@Sendable (String) -> Void)?) throws -> [Int: TestRun] {
+             timeout: Double, budget: Double, stopAfterPlausible: Int = 0,
+             progress: (@Sendable (String) -> Void)?) throws -> [Int: TestRun] {
         guard !sources.isEmpty else { return [:] }
         struct Candidate: Encodable { var id: Int, source: String }
         struct Job: Encodable {
             var tests: [String], cmd: String?, cwd: String, jobs: Int, timeout: Double, budget: Double, trace: Bool
-            var first: [String], baseline_passing: [String], candidates: [Candidate]
+            var first: [String], baseline_passing: [String], stop_after_plausible: Int, candidates: [Candidate]
         }
         let job = Job(tests: tests, cmd: command, cwd: commandFolder, jobs: jobs, timeout: timeout, budget: budget,
-                      trace: trace, first: first, baseline_passing: baselinePassing,
+                      trace: trace, first: first, baseline_passing: baselinePassing, stop_after_plausible: stopAfterPlausible,
                       candidates: sources.enumerated().map { Candidate(id: $0.offset, source: $0.element) })
         let input = try JSONEncoder().encode(job)
         let (status, output) = try python.run(

@@ -69,21 +69,14 @@ struct PythonRun {
             try? stdin.fileHandleForWriting.close()
             group.leave()
         }
-        let pid = process.processIdentifier
-        let timer = DispatchWorkItem {
-            kill(-pid, SIGKILL)
-            kill(pid, SIGKILL)
-        }
+        let timer = DispatchWorkItem { Self.terminate(process) }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: timer)
         var watch: DispatchSourceTimer?
         if let cancellation {
             let source = DispatchSource.makeTimerSource(queue: .global())
             source.schedule(deadline: .now() + 0.1, repeating: 0.1)
             source.setEventHandler {
-                if cancellation.isCancelled {
-                    kill(-pid, SIGKILL)
-                    kill(pid, SIGKILL)
-                }
+                if cancellation.isCancelled { Self.terminate(process) }
             }
             source.resume()
             watch = source
@@ -94,6 +87,20 @@ struct PythonRun {
         watch?.cancel()
         if cancellation?.isCancelled == true { throw RepairError.cancelled }
         return (process.terminationStatus, output.data)
+    }
+
+    /// SIGTERM first, so the worker kills its test runs' process groups and removes its copies; SIGKILL a
+    /// second later for whatever did not stop (the worker's children die with it: PR_SET_PDEATHSIG).
+    static func terminate(_ process: Process) {
+        let pid = process.processIdentifier
+        guard process.isRunning else { return }
+        kill(-pid, SIGTERM)
+        kill(pid, SIGTERM)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 1) {
+            guard process.isRunning else { return }  // never signal a reused pid
+            kill(-pid, SIGKILL)
+            kill(pid, SIGKILL)
+        }
     }
 }
 
@@ -107,6 +114,7 @@ public enum RepairError: Error, CustomStringConvertible, Equatable {
     case missingRuntime(String, [String])
     case workerFailed(String)
     case badPatchNumber(Int, Int)
+    case fileChanged(String)
     case cancelled
 
     public var description: String {
@@ -123,6 +131,7 @@ public enum RepairError: Error, CustomStringConvertible, Equatable {
             return "cannot find \(file) (searched \(roots.joined(separator: ", "))); set MOECODER_HOME to the moecoder folder"
         case .workerFailed(let why): return "running the tests failed: \(why)"
         case .cancelled: return "the repair was cancelled"
+        case .fileChanged(let path): return "'\(path)' changed while the repair ran; --apply refuses to overwrite it (run repair again)"
         case .badPatchNumber(let n, let count):
             return count == 0 ? "--apply \(n): there is no patch to apply"
                 : "--apply \(n): choose a patch between 1 and \(count)"

@@ -50,13 +50,18 @@ public struct RepairReport: Sendable, Codable {
     public var syntaxErrors: [String]
     public var suspicious: [SuspiciousLine]
     public var candidates: Int
+    /// Candidates with a test result (duplicates of another candidate's program included).
     public var validated: Int
+    /// Distinct programs whose tests were run (candidates differing only in formatting run once).
+    public var tried: Int
     public var patches: [RankedPatch]
     public var note: String?
     public var seconds: Double
+    /// The file's text when the repair read it (not in the JSON): `--apply` refuses a file changed since.
+    public var originalSource: String? = nil
 
     enum CodingKeys: String, CodingKey {
-        case file, mode, tests, command, baseline, syntaxErrors = "syntax_errors", suspicious, candidates, validated
+        case file, mode, tests, command, baseline, syntaxErrors = "syntax_errors", suspicious, candidates, validated, tried
         case patches, note, seconds
     }
 
@@ -82,7 +87,7 @@ public struct RepairReport: Sendable, Codable {
         case .none:
             break
         }
-        out.append("\(candidates) candidates, \(validated) validated in \(String(format: "%.1f", seconds)) s")
+        out.append("\(candidates) candidates, \(validated) validated (\(tried) test runs) in \(String(format: "%.1f", seconds)) s")
         for patch in patches {
             var result = ""
             if let tests = patch.tests {

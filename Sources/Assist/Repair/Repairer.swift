@@ -69,16 +69,22 @@ public final class Repairer {
         }
         defer { copy?.remove() }
         let python = PythonRun(sandbox: options.sandbox, cancellation: options.cancellation)
+        // A plain `pytest …` command runs in-process like --test (warm, traced, sandboxed); others via the shell.
+        let pytestArguments = options.command.flatMap(PytestCommand.arguments)
+        let cwdInCopy = ProjectCopy.relative(cwd, to: root).isEmpty ? "." : ProjectCopy.relative(cwd, to: root)
         let validator = copy.map { copy in
             CandidateValidator(
-                copy: copy, target: copy.mirror(file), tests: tests.map { ProjectCopy.relative($0, to: root) },
-                command: options.command, commandFolder: ProjectCopy.relative(cwd, to: root).isEmpty ? "." : ProjectCopy.relative(cwd, to: root),
-                python: PythonRun(sandbox: options.sandbox, isolateNetwork: options.command == nil,
+                copy: copy, target: copy.mirror(file),
+                tests: pytestArguments ?? tests.map { ProjectCopy.relative($0, to: root) },
+                command: pytestArguments == nil ? options.command : nil,
+                commandFolder: options.command != nil ? cwdInCopy : ".",
+                python: PythonRun(sandbox: options.sandbox, isolateNetwork: options.command == nil || pytestArguments != nil,
                                   cancellation: options.cancellation), jobs: options.jobs)
         }
         var report = RepairReport(file: file, mode: .none, tests: tests, command: options.command, baseline: nil,
-                                  syntaxErrors: [], suspicious: [], candidates: 0, validated: 0, patches: [], note: nil,
+                                  syntaxErrors: [], suspicious: [], candidates: 0, validated: 0, tried: 0, patches: [], note: nil,
                                   seconds: 0)
+        report.originalSource = source
         let compile = SyntaxRepairer.pythonCompiler(python)
         let tree = try parser.parse(source)
         let compileError = tree.hasErrors ? nil : compile([source])?.first ?? nil
@@ -93,7 +99,8 @@ public final class Repairer {
         } else if canTest {
             report.mode = .tests
             progress("repair: running the tests on the unchanged file")
-            let runs = try validator!.run([source], trace: true, timeout: max(30, options.budget), budget: max(30, options.budget),
+            let baselineTimeout = max(5, options.budget - Self.seconds(since: started) - 1)
+            let runs = try validator!.run([source], trace: true, timeout: baselineTimeout, budget: baselineTimeout,
                                          progress: progress)
             guard let run = runs[0], run.crashed == nil, !run.timeout else {
                 throw RepairError.workerFailed(runs[0]?.crashed ?? (runs[0]?.timeout == true ? "the tests timed out" : "no result"))
@@ -124,17 +131,44 @@ public final class Repairer {
             return report
         }
         report.suspicious = Array(report.suspicious.prefix(10))
-        report.candidates = candidates.count
         progress("repair: \(candidates.count) candidate patches")
         var results: [Int: TestRun] = [:]
+        // The whole command stays within the budget: validation stops starting candidates a little before it.
+        func remaining() -> Double { options.budget - Self.seconds(since: started) - 1 }
         if canTest && !candidates.isEmpty {
-            let remaining = options.budget - Self.seconds(since: started)
             let timeout = options.candidateTimeout ?? max(2, 5 * (baseline?.seconds ?? 1) + 1)
             results = try validator!.run(candidates.map(\.source), first: baseline?.failed ?? [],
                                         baselinePassing: baseline?.passed ?? [], timeout: timeout,
-                                        budget: max(5, remaining), progress: progress)
+                                        budget: max(1, remaining()),
+                                        stopAfterPlausible: report.mode == .tests ? options.top : 0, progress: progress)
+            // Two edits: when no candidate passes everything, a second edit on top of the candidates that make
+            // more tests pass without breaking any.
+            if report.mode == .tests, let baseline, remaining() > 3,
+               !results.values.contains(where: { Self.isPlausible($0, baseline: baseline) }) {
+                let second = secondEdits(candidates: candidates, results: results, baseline: baseline,
+                                         original: source, suspicious: report.suspicious)
+                if !second.isEmpty {
+                    progress("repair: \(second.count) two-edit candidates")
+                    let more = try validator!.run(second.map(\.source), first: baseline.failed,
+                                                  baselinePassing: baseline.passed, timeout: timeout,
+                                                  budget: max(1, remaining()), progress: progress)
+                    for (index, run) in more { results[candidates.count + index] = run }
+                    candidates += second
+                }
+            }
         }
+        report.candidates = candidates.count
         report.validated = results.count
+        if let dump = ProcessInfo.processInfo.environment["MOECODER_REPAIR_DUMP"] {
+            // For tuning the search: every candidate in validation order with its result.
+            let rows = candidates.enumerated().map { index, patch -> String in
+                let run = results[index]
+                let state = run.map { "\($0.passed.count)/\($0.outcomes.count)\($0.complete ? "" : " cut")" } ?? "-"
+                return "\(index) \(String(format: "%.3f", Self.priority(patch))) \(patch.cost) \(state) \(patch.rationale)"
+            }
+            try? rows.joined(separator: "\n").write(toFile: dump, atomically: true, encoding: .utf8)
+        }
+        report.tried = results.values.filter { !$0.duplicate }.count
         report.patches = rank(candidates, results: results, baseline: baseline, canTest: canTest, original: source,
                               mode: report.mode)
         let plausible = report.plausibleCount
@@ -155,6 +189,7 @@ public final class Repairer {
             throw RepairError.badPatchNumber(number, report.patches.count)
         }
         guard let source = Resources.readText(report.file) else { throw RepairError.unreadable(report.file) }
+        if let original = report.originalSource, original != source { throw RepairError.fileChanged(report.file) }
         let patched = report.patches[number - 1].edit.apply(to: source)
         do { try patched.write(toFile: report.file, atomically: true, encoding: .utf8) } catch {
             throw RepairError.unreadable(report.file)
@@ -166,7 +201,7 @@ public final class Repairer {
     private func semanticCandidates(source: String, tree: Tree, suspicious: [SuspiciousLine], model: LanguageModel?,
                                     started: ContinuousClock.Instant) -> [Patch] {
         let best = suspicious.first?.score ?? 0
-        let lines = suspicious.filter { $0.score >= 0.3 * best }.prefix(14)
+        let lines = suspicious.filter { $0.score >= 0.3 * best }.prefix(16)
         let operators = MutationOperators(tree: tree)
         var seen: Set<String> = [source]
         var out: [Patch] = []
@@ -185,10 +220,70 @@ public final class Repairer {
                 }
             }
         }
-        // Validation order: most suspicious first, smaller edits first; the budget may not reach the end.
+        // Validation order: suspicious lines and small edits first (a small edit on the next line before a large
+        // one on the most suspicious); the budget may not reach the end.
         return out.enumerated().sorted {
-            ($0.element.suspiciousness, -$0.element.cost, -$0.offset) > ($1.element.suspiciousness, -$1.element.cost, -$1.offset)
+            (Self.priority($0.element), -$0.offset) > (Self.priority($1.element), -$1.offset)
         }.map(\.element)
+    }
+
+    /// Validation order: suspiciousness times how common the kind of edit is as a fix, smaller edits first.
+    /// Operator, constant and off-by-one changes come first on every suspicious line, then variable and argument
+    /// changes, then inserted, moved or wrapped code.
+    static func priority(_ patch: Patch) -> Double {
+        let kind = patch.operatorName.split(separator: "+").last.map(String.init) ?? patch.operatorName
+        let weight: Double
+        switch kind {
+        case "comparison", "arithmetic", "boolean", "off-by-one", "negation", "constant", "index": weight = 1
+        case "wrong-variable", "swap-arguments", "swap-operands", "swap-elements", "return-variable", "drop-clause",
+             "sibling-call", "missing-return", "sign", "model-rewrite": weight = 0.7
+        default: weight = 0.45
+        }
+        return patch.suspiciousness * weight / (1 + 0.02 * Double(patch.cost))
+    }
+
+    static func isPlausible(_ run: TestRun, baseline: TestRun) -> Bool {
+        run.crashed == nil && run.complete && !run.timeout && run.failed.isEmpty && !run.outcomes.isEmpty
+            && Set(baseline.passed).isSubset(of: Set(run.passed))
+    }
+
+    /// Second edits on the best partial candidates (more tests pass, none breaks), at the same suspicious lines.
+    private func secondEdits(candidates: [Patch], results: [Int: TestRun], baseline: TestRun, original: String,
+                             suspicious: [SuspiciousLine]) -> [Patch] {
+        let failingBefore = Set(baseline.failed), passingBefore = Set(baseline.passed)
+        let partial = results.compactMap { index, run -> (Int, Int)? in
+            guard run.crashed == nil, !run.timeout else { return nil }
+            let passed = Set(run.passed)
+            let fixed = passed.intersection(failingBefore).count
+            guard fixed > 0, passingBefore.isSubset(of: passed) else { return nil }
+            return (index, fixed)
+        }.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : candidates[$0.0].cost < candidates[$1.0].cost }
+        var seen: Set<String> = Set(candidates.map(\.source))
+        seen.insert(original)
+        let best = suspicious.first?.score ?? 0
+        let lines = suspicious.filter { $0.score >= 0.3 * best }.prefix(8)
+        var out: [Patch] = []
+        for (index, _) in partial.prefix(3) {
+            let first = candidates[index]
+            guard let tree = try? parser.parse(first.source), !tree.hasErrors else { continue }
+            let shift = first.source.split(separator: "\n", omittingEmptySubsequences: false).count
+                - original.split(separator: "\n", omittingEmptySubsequences: false).count
+            let operators = MutationOperators(tree: tree)
+            var mine: [Patch] = []
+            for line in lines {
+                let at = line.line > first.line ? line.line + shift : line.line
+                for patch in operators.patches(at: at, score: line.score) where seen.insert(patch.source).inserted {
+                    var combined = patch
+                    combined.operatorName = first.operatorName + "+" + patch.operatorName
+                    combined.rationale = first.rationale + "; and " + patch.rationale
+                    combined.cost = first.cost + patch.cost
+                    combined.line = min(first.line, patch.line)
+                    mine.append(combined)
+                }
+            }
+            out += mine.sorted { Self.priority($0) > Self.priority($1) }
+        }
+        return out
     }
 
     // MARK: Ranking
