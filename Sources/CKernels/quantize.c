@@ -56,7 +56,14 @@ static inline float stored_half(const uint8_t *p) {
     return q_from_half(h);
 }
 
-static inline int q_round(float v) { return (int)lrintf(v); }
+/// Round to nearest, ties to even, for |v| < 2^22: adding 1.5·2^23 leaves the integer in the low mantissa bits
+/// (inline, where lrintf may be a library call).
+static inline int q_round(float v) {
+    float t = v + 12582912.0f;
+    int32_t i;
+    memcpy(&i, &t, 4);
+    return (i & 0x007fffff) - 0x00400000;
+}
 static inline int q_clamp(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 static inline float w_at(const float *w, int i) { return w ? w[i] : 1.0f; }
 
@@ -131,12 +138,14 @@ static float fit_symmetric(int n, int nmax, const float *x, const float *w, int8
 static float fit_affine(int n, int nmax, const float *x, const float *w, uint8_t *L, float *m,
                         float rmin, float rdelta, int nstep, int mad) {
     float lo = x[0], hi = x[0], sw = 0, swx = 0;
+    double swxx = 0;
     for (int i = 0; i < n; i++) {
         if (x[i] < lo) lo = x[i];
         if (x[i] > hi) hi = x[i];
         float wi = w_at(w, i);
         sw += wi;
         swx += wi * x[i];
+        swxx += (double)wi * x[i] * x[i];
     }
     if (lo > 0) lo = 0;
     if (hi <= lo) {
@@ -171,10 +180,14 @@ static float fit_affine(int n, int nmax, const float *x, const float *w, uint8_t
             o = 0;
             s = sxl / sll;
         }
-        float err = 0;
-        for (int i = 0; i < n; i++) {
-            float e = s * (float)trial[i] + o - x[i];
-            err += w_at(w, i) * (mad ? fabsf(e) : e * e);
+        float err;
+        if (mad) {
+            err = 0;
+            for (int i = 0; i < n; i++) err += w_at(w, i) * fabsf(s * (float)trial[i] + o - x[i]);
+        } else {
+            // Σw(s·l + o − x)² from the sums already taken (in double: the terms nearly cancel).
+            double S = s, O = o;
+            err = (float)(S * S * sll + 2 * S * O * sl - 2 * S * sxl + O * O * sw - 2 * O * swx + swxx);
         }
         if (err < best) {
             best = err; scale = s; offset = o;
@@ -288,31 +301,34 @@ static void row_symmetric32(const float *x, uint8_t *y, long n, const float *imp
     }
 }
 
-/// Q5_1 (24 bytes: f16 d, f16 m, qh, 16 bytes): x ≈ d·l + m, l in [0, 31]. The offset may be positive here,
-/// so the block is shifted to start at 0 before the affine search and shifted back after.
-static void row_q5_1(const float *x, uint8_t *y, long n, const float *imp) {
+/// Q4_1 (20 bytes: f16 d, f16 m, 16 nibble bytes) and Q5_1 (24 bytes: f16 d, f16 m, qh, 16 bytes): x ≈ d·l + m,
+/// l in [0, 2^bits − 1]. The offset may be positive here, so the block is shifted to start at 0 before the affine
+/// search and shifted back after.
+static void row_affine32(const float *x, uint8_t *y, long n, const float *imp, int bits) {
+    const int nmax = (1 << bits) - 1, bytes = bits == 4 ? 20 : 24;
     float sigma2 = imp ? mean_square(x, n) : 0, wbuf[32], shifted[32];
     uint8_t L[32];
-    for (long b = 0; b < n / 32; b++, x += 32, y += 24) {
+    for (long b = 0; b < n / 32; b++, x += 32, y += bytes) {
         const float *w = block_weights(x, imp ? imp + 32 * b : NULL, sigma2, 32, wbuf);
         float lo = x[0];
         for (int j = 1; j < 32; j++) lo = fminf(lo, x[j]);
         float shift = lo > 0 ? lo : 0, m;
         for (int j = 0; j < 32; j++) shifted[j] = x[j] - shift;
-        float d = fit_affine(32, 31, shifted, w, L, &m, -0.9f, 0.05f, 36, 0);
+        float d = fit_affine(32, nmax, shifted, w, L, &m, -0.9f, 0.05f, 36, 0);
         put_half(y, d);
         put_half(y + 2, shift - m);
         float ds = stored_half(y), ms = stored_half(y + 2);
         if (ds != 0) {
-            for (int j = 0; j < 32; j++) L[j] = (uint8_t)q_clamp(q_round((x[j] - ms) / ds), 0, 31);
+            for (int j = 0; j < 32; j++) L[j] = (uint8_t)q_clamp(q_round((x[j] - ms) / ds), 0, nmax);
         }
+        uint8_t *qs = y + (bits == 4 ? 4 : 8);
         uint32_t qh = 0;
         for (int j = 0; j < 16; j++) {
-            y[8 + j] = (uint8_t)((L[j] & 15) | ((L[j + 16] & 15) << 4));
+            qs[j] = (uint8_t)((L[j] & 15) | ((L[j + 16] & 15) << 4));
             qh |= (uint32_t)((L[j] >> 4) & 1) << j;
             qh |= (uint32_t)((L[j + 16] >> 4) & 1) << (j + 16);
         }
-        memcpy(y + 4, &qh, 4);
+        if (bits == 5) memcpy(y + 4, &qh, 4);
     }
 }
 
@@ -509,7 +525,7 @@ static void row_q2_K(const float *x, uint8_t *y, long n, const float *imp) {
 
 int mk_can_quantize(uint32_t type) {
     switch (type) {
-    case 2: case 6: case 7: case 8: case 10: case 11: case 12: case 13: case 14: return 1;
+    case 2: case 3: case 6: case 7: case 8: case 10: case 11: case 12: case 13: case 14: return 1;
     default: return 0;
     }
 }
@@ -518,6 +534,7 @@ size_t mk_quantize_rows(uint32_t type, const float *src, void *dst, long rows, l
     size_t row_bytes;
     switch (type) {
     case 2: row_bytes = (size_t)cols / 32 * 18; break;
+    case 3: row_bytes = (size_t)cols / 32 * 20; break;
     case 6: row_bytes = (size_t)cols / 32 * 22; break;
     case 7: row_bytes = (size_t)cols / 32 * 24; break;
     case 8: row_bytes = (size_t)cols / 32 * 34; break;
@@ -534,7 +551,8 @@ size_t mk_quantize_rows(uint32_t type, const float *src, void *dst, long rows, l
         switch (type) {
         case 2: row_symmetric32(x, y, cols, importance, 4); break;
         case 6: row_symmetric32(x, y, cols, importance, 5); break;
-        case 7: row_q5_1(x, y, cols, importance); break;
+        case 3: row_affine32(x, y, cols, importance, 4); break;
+        case 7: row_affine32(x, y, cols, importance, 5); break;
         case 8: row_q8_0(x, y, cols); break;
         case 10: row_q2_K(x, y, cols, importance); break;
         case 11: row_q3_K(x, y, cols, importance); break;

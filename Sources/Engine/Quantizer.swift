@@ -10,7 +10,7 @@ import Kernels
 /// `llama_tensor_get_type`. Metadata is copied, with `general.file_type` and `general.quantization_version` set.
 public enum Quantizer {
     /// The target types `Quant.quantizeRows` can write, for a "pure" conversion (every matrix one type).
-    public static let targets: [TensorType] = [.q8_0, .q6_K, .q5_K, .q5_1, .q5_0, .q4_K, .q4_0, .q3_K, .q2_K,
+    public static let targets: [TensorType] = [.q8_0, .q6_K, .q5_K, .q5_1, .q5_0, .q4_K, .q4_1, .q4_0, .q3_K, .q2_K,
                                                .f16, .bf16, .f32]
 
     /// A named quantization mix: llama.cpp's `llama_ftype` of that name.
@@ -153,6 +153,7 @@ public enum Quantizer {
                 case "q3_k_m": type = i < layers / 16 ? .q5_K : .q4_K
                 case "q4_k_m", "q5_k_m": if useMoreBits(i, layers) { type = .q6_K }
                 case "q4_k_s": if i < layers / 8 { type = .q5_K }
+                case "q4_0": if hasImportance && i < layers / 8 { type = .q4_1 }
                 case "q5_0": if hasImportance && i < layers / 8 { type = .q5_1 }
                 default: break
                 }
@@ -187,6 +188,7 @@ public enum Quantizer {
         case .f32: 0
         case .f16: 1
         case .q4_0: 2
+        case .q4_1: 3
         case .q5_0: 8
         case .q5_1: 9
         case .q8_0: 7

@@ -141,7 +141,7 @@ int mk_pool_threads(const mk_pool *pool);
 int mk_pool_run(mk_pool *pool, long count, mk_task task, void *context);
 
 
-/// Whether mk_quantize_rows writes `type` (ggml ids: Q4_0 2, Q5_0 6, Q5_1 7, Q8_0 8, Q2_K 10 … Q6_K 14).
+/// Whether mk_quantize_rows writes `type` (ggml ids: Q4_0 2, Q4_1 3, Q5_0 6, Q5_1 7, Q8_0 8, Q2_K 10 … Q6_K 14).
 int mk_can_quantize(uint32_t type);
 /// Quantizes `rows` rows of `cols` floats (a multiple of the type's block size) into `type`, rows stored one after
 /// another; `importance` (NULL, or `cols` non-negative weights, one per column) steers the search towards the
