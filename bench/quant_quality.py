@@ -36,6 +36,9 @@ def main():
     ap.add_argument("--mixes", default=",".join(MIXES))
     ap.add_argument("--threads", default="2")
     ap.add_argument("--no-bench", action="store_true", help="skip the decode-speed runs")
+    ap.add_argument("--files", type=int, default=0,
+                    help="evaluate on the first N held-out files (by name) instead of all of them (time)")
+    ap.add_argument("--no-f32", action="store_true", help="leave out the F32 row")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench/results/quant_quality.json"))
     args = ap.parse_args()
     mc = args.moecoder
@@ -45,11 +48,14 @@ def main():
         run([mc, "quantize", args.model, f32, "--type", "f32", "--quiet"])
         f16 = os.path.join(tmp, "f16.gguf")
         run([mc, "quantize", f32, f16, "--type", "f16", "--quiet"])
-        for mix in ["f32"] + args.mixes.split(","):
+        heldout = os.path.join(ROOT, "models/heldout")
+        files = sorted(os.path.join(heldout, f) for f in os.listdir(heldout) if f.endswith(".py"))
+        which = ["--held-out"] if args.files == 0 else files[:args.files]
+        for mix in ([] if args.no_f32 else ["f32"]) + args.mixes.split(","):
             path = f32 if mix == "f32" else f16 if mix == "f16" else os.path.join(tmp, f"{mix}.gguf")
             summary = json.loads(run([mc, "quantize", f32, os.path.join(tmp, "x.gguf") if mix in ("f32", "f16") else path,
                                       "--type", mix, "--quiet", "--json"]).stdout)
-            done = run([mc, "eval", "--held-out", "--model", path, "--lines", "0", "--samples", "0", "--completions",
+            done = run([mc, "eval", *which, "--model", path, "--lines", "0", "--samples", "0", "--completions",
                         "0", "--json", "--agreement-with", f16, "--threads", args.threads])
             report = json.loads(done.stdout.strip().splitlines()[-1])
             agreement = re.search(r"next-token agreement\s+([0-9.]+)", done.stderr)
@@ -69,7 +75,8 @@ def main():
         r["perplexity_vs_f16"] = r["perplexity"] / base - 1
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
-        json.dump({"model": os.path.relpath(args.model, ROOT), "rows": rows}, f, indent=1)
+        json.dump({"model": os.path.relpath(args.model, ROOT), "eval_files": args.files or "all held-out",
+                   "rows": rows}, f, indent=1)
         f.write("\n")
     print(f"wrote {args.out}")
 
