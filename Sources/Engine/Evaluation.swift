@@ -99,6 +99,13 @@ public final class Evaluator {
 
     /// (scored tokens, Σ −ln p) of `text` read left to right.
     public func perplexity(_ text: String) throws -> (Int, Double) {
+        var unused: [Int32]? = nil
+        return try perplexity(text, argmaxes: &unused)
+    }
+
+    /// `perplexity(_:)`, also appending to `argmaxes` (when not nil) the model's most likely next token at each
+    /// scored position (next-token agreement between two models: `moecoder eval --agreement-with`).
+    public func perplexity(_ text: String, argmaxes: inout [Int32]?) throws -> (Int, Double) {
         let tokens = model.tokenizer.encode(text, addSpecial: true, parseSpecial: false)
         let window = max(2, min(options.window, model.config.contextLength)), stride = window / 2
         let vocab = model.config.vocabularySize
@@ -112,6 +119,11 @@ public final class Evaluator {
                 let row = UnsafeBufferPointer(rebasing: logits[(i - 1) * vocab..<i * vocab])
                 nll += Double(Self.logSumExp(row) - row[Int(piece[i])])
                 scored += 1
+                if argmaxes != nil {
+                    var best = 0
+                    for v in 1..<row.count where row[v] > row[best] { best = v }
+                    argmaxes!.append(Int32(best))
+                }
             }
             scoredUpTo = start + piece.count
             start += stride

@@ -104,6 +104,19 @@ public final class GGUFFile: @unchecked Sendable {
         return base + dataOffset + tensor.offset
     }
 
+    /// Lets the kernel drop the resident pages of `count` bytes of tensor data from `start` (a pointer into this
+    /// file's mapping, as `data(_:)` gives): a pass that reads a large file once then stays at a bounded
+    /// resident size. The data stays readable (pages come back from the file). No effect on in-memory files.
+    public func dropPages(from start: UnsafeRawPointer, count: Int) {
+        guard case .mapped = storage, count > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let first = (Int(bitPattern: start) / page) * page
+        let last = Int(bitPattern: start) + count
+        let length = (last - first) / page * page  // whole pages only: the next piece may still need the tail
+        guard length > 0, let pointer = UnsafeMutableRawPointer(bitPattern: first) else { return }
+        madvise(pointer, length, Int32(MADV_DONTNEED))
+    }
+
     /// A 64-bit fingerprint of the file's content: its size, its header (metadata and tensor table) and 256
     /// samples of 4 KiB spread over the tensor data (FNV-1a). Identifies a model file for caches kept on disk
     /// without reading gigabytes at start.

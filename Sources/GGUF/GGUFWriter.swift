@@ -90,12 +90,21 @@ public final class GGUFWriter {
 
     /// Everything before the data section, padded to `alignment`.
     private func header() throws -> [UInt8] {
+        try Self.header(entries: entries, tensors: tensors.map { ($0.name, $0.dimensions, $0.type, $0.bytes.count) },
+                        alignment: alignment)
+    }
+
+    /// The header of a file with these metadata entries and tensors (their data `byteCount` long, in this
+    /// order), padded to `alignment`; `general.alignment` is added when `alignment` is not the default.
+    static func header(entries: [(key: String, value: GGUFValue)],
+                       tensors: [(name: String, dimensions: [Int], type: TensorType, byteCount: Int)],
+                       alignment: Int) throws -> [UInt8] {
         guard alignment > 0, alignment & (alignment - 1) == 0, alignment <= Int(UInt32.max) else {
             throw GGUFError("alignment \(alignment) is not a power of two that fits in a uint32")
         }
         var entries = entries
         let alignmentValue = GGUFValue.uint32(UInt32(alignment))
-        if let index = entryIndex[GGUFParser.alignmentKey] {
+        if let index = entries.firstIndex(where: { $0.key == GGUFParser.alignmentKey }) {
             guard entries[index].value == alignmentValue else {
                 throw GGUFError("metadata '\(GGUFParser.alignmentKey)' is \(entries[index].value) but the writer "
                     + "aligns to \(alignment)")
@@ -123,12 +132,12 @@ public final class GGUFWriter {
             }
             out.append(tensor.type.rawValue)
             out.append(UInt64(offset))
-            guard let next = GGUFParser.roundUp(offset + tensor.bytes.count, to: alignment) else {
+            guard let next = GGUFParser.roundUp(offset + tensor.byteCount, to: alignment) else {
                 throw GGUFError("tensor data past '\(tensor.name)' is too large to address")
             }
             offset = next
         }
-        out.bytes += padding(after: out.bytes.count)
+        out.bytes += [UInt8](repeating: 0, count: (alignment - out.bytes.count % alignment) % alignment)
         return out.bytes
     }
 

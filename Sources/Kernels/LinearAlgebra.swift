@@ -44,6 +44,7 @@ public enum LinearAlgebra {
     public static func matvec(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, pool: ThreadPool,
                               activations: Activations = .exact) {
         precondition(w.type.canCompute, "cannot compute with \(w.type.name)")
+        observer?.observe(w, x, n: 1, ldx: w.cols)
         fast(w, x, n: 1, y, pool: pool, activations: activations)
     }
 
@@ -117,6 +118,7 @@ public enum LinearAlgebra {
                               pool: ThreadPool, scratch: MatmulScratch, activations: Activations = .exact) {
         precondition(w.type.canCompute, "cannot compute with \(w.type.name)")
         guard n > 0, w.rows > 0 else { return }
+        observer?.observe(w, x, n: n, ldx: w.cols)
         if (activations == .quantized && w.type.isQuantized) || n < gemmThreshold {
             fast(w, x, n: n, y, pool: pool, activations: activations)
             return
@@ -233,6 +235,25 @@ public final class ProductBatch: @unchecked Sendable {
             }
             return
         }
+        if let observer = LinearAlgebra.observer {
+            for i in 0..<count {
+                let m = items[i]
+                let w = WeightMatrix(type: TensorType(rawValue: m.type)!, rows: m.rows, cols: m.cols, data: m.w)
+                observer.observe(w, m.x, n: m.n, ldx: m.ldx)
+            }
+        }
         mk_gemm_batch(pool.handle, items, Int32(count), LinearAlgebra.parallelThreshold)
     }
+}
+
+/// Sees the activations of every product before it runs (`moecoder imatrix` sums their squares per column).
+public protocol ActivationObserver: AnyObject {
+    /// `x` holds `n` activation rows of `w.cols` floats, `ldx` apart, about to multiply `w`.
+    func observe(_ w: WeightMatrix, _ x: UnsafePointer<Float>, n: Int, ldx: Int)
+}
+
+extension LinearAlgebra {
+    /// The observer of every product (nil, the default, costs one check per product). Set it only while no
+    /// product runs; it is called on the thread that starts each product.
+    nonisolated(unsafe) public static var observer: ActivationObserver?
 }

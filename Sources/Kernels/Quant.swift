@@ -1,3 +1,5 @@
+import CKernels
+
 /// Conversion between floats and ggml's stored types, and dot products of a stored row with a float vector.
 ///
 /// Each entry point dispatches once on the type to a kernel for that format; the formats live in
@@ -40,6 +42,21 @@ public enum Quant {
         case .q8_0: LegacyQuants.quantizeQ8_0(src, dst, count: count)
         case .q4_0: LegacyQuants.quantizeQ4_0(src, dst, count: count)
         default: preconditionFailure("cannot quantize to \(type.name)")
+        }
+    }
+
+    /// Quantizes `rows` rows of `cols` floats into `type` for storing model weights: the searching quantizers
+    /// in Sources/CKernels/quantize.c for the block formats `TensorType.canQuantizeWeights` lists (their error is
+    /// at most llama.cpp's, not their bytes identical), `quantize(_:_:_:count:)` for f32/f16/bf16.
+    /// `importance` (nil, or `cols` non-negative weights) says how much each column's error matters.
+    /// - Precondition: `type.canQuantizeWeights`, `cols` a multiple of `type.blockSize`.
+    public static func quantizeRows(_ type: TensorType, _ src: UnsafePointer<Float>, _ dst: UnsafeMutableRawPointer,
+                                    rows: Int, cols: Int, importance: UnsafePointer<Float>? = nil) {
+        precondition(type.canQuantizeWeights, "cannot quantize weights to \(type.name)")
+        precondition(cols % type.blockSize == 0, "\(cols) columns are not whole \(type.name) blocks")
+        switch type {
+        case .f32, .f16, .bf16: quantize(type, src, dst, count: rows * cols)
+        default: _ = mk_quantize_rows(type.rawValue, src, dst, rows, cols, importance)
         }
     }
 

@@ -111,6 +111,14 @@ public enum TensorType: UInt32, Sendable, CaseIterable {
         }
     }
 
+    /// Whether `Quant.quantizeRows` can write this type (the model quantizer's targets).
+    public var canQuantizeWeights: Bool {
+        switch self {
+        case .f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K: true
+        default: false
+        }
+    }
+
     /// Whether `Quant.quantize` can write this type.
     public var canQuantize: Bool {
         switch self {

@@ -45,6 +45,11 @@ struct Eval: ParsableCommand {
     @Option(help: "Random seed of the sampled infills.")
     var seed: UInt64 = 1
 
+    @Option(name: .customLong("agreement-with"), help: ArgumentHelp(
+        "Also report next-token agreement with this model (e.g. the F16 original of a quantized model): the share of "
+            + "scored positions where both predict the same most likely token.", valueName: "reference.gguf"))
+    var agreementWith: String?
+
     @Flag(help: "Print JSON: the totals and each file's scores.")
     var json = false
 
@@ -104,6 +109,29 @@ struct Eval: ParsableCommand {
                 warn(String(format: "%@: %d tokens, perplexity %.2f, next line %d/%d", path, result.scoredTokens, ppl,
                             result.exactLines, result.lineProbes))
             }
+        }
+        if let agreementWith {
+            let reference: LanguageModel
+            do { reference = try LanguageModel(path: agreementWith, threads: modelOptions.threads) } catch let error as ModelError {
+                throw CLIFailure(message: error.message)
+            }
+            let theirs = Evaluator(model: reference, options: options)
+            var same = 0, total = 0
+            for path in paths {
+                let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+                var a: [Int32]? = [], b: [Int32]? = []
+                do {
+                    _ = try evaluator.perplexity(text, argmaxes: &a)
+                    _ = try theirs.perplexity(text, argmaxes: &b)
+                } catch let error as ModelError {
+                    throw CLIFailure(message: "\(path): \(error.message)")
+                }
+                for (x, y) in zip(a!, b!) where x == y { same += 1 }
+                total += min(a!.count, b!.count)
+            }
+            // On stderr, so that --json's stdout stays one object.
+            warn(String(format: "next-token agreement  %.4f (%d of %d positions, with %@)",
+                        Double(same) / Double(max(1, total)), same, total, agreementWith))
         }
         let summary = EvaluationSummary(results)
         let parseRate = parseChecked > 0 ? Double(parsed) / Double(parseChecked) : nil

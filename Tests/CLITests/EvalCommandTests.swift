@@ -35,10 +35,37 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: out) }
         let result = try CLI.moecoder(["quantize", Self.model, out, "--type", "q8_0"])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.contains("converted to Q8_0"))
+        #expect(result.stdout.contains("Q8_0") && result.stdout.contains("bits per weight"), "\(result.stdout)")
         let info = try CLI.moecoder(["info", "--model", out, "--json"])
         #expect(info.status == 0 && info.stdout.contains("Q8_0"))
         #expect(try CLI.moecoder(["quantize", Self.model, out, "--type", "q3_k"]).status == 2)
+        #expect(try CLI.moecoder(["quantize", Self.model, out, "--keep", "attn_v"]).status == 2)
+        #expect(try CLI.moecoder(["quantize", Self.model, out, "--keep", "attn_v.weight=iq2_xxs"]).status == 2)
+        #expect(try CLI.moecoder(["quantize", "/no/such.gguf", out]).status != 0)
+
+        // A K-quant mix with an override, as JSON: every tensor listed with its type.
+        let json = try CLI.moecoder(["quantize", Self.model, out, "--type", "q4_k_m", "--keep", "attn_q.weight=q8_0",
+                                     "--json", "--quiet"])
+        #expect(json.status == 0, "\(json.stderr)")
+        let summary = try #require(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let tensors = try #require(summary["tensors"] as? [[String: Any]])
+        for t in tensors where (t["name"] as? String ?? "").hasSuffix("attn_q.weight") { #expect(t["to"] as? String == "Q8_0") }
+        #expect((summary["bits_per_weight"] as? Double ?? 0) > 4)
+        #expect(try CLI.moecoder(["info", "--model", out, "--json"]).status == 0)
+    }
+
+    /// `imatrix` writes llama.cpp's importance-matrix GGUF and `quantize --imatrix` reads it.
+    @Test func imatrixFeedsTheQuantizer() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imatrix-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let matrix = dir.appendingPathComponent("imatrix.gguf").path, out = dir.appendingPathComponent("q.gguf").path
+        let made = try CLI.moecoder(["imatrix", "--model", Self.model, "--text", Self.example, "-o", matrix, "--ctx", "64",
+                                     "--chunks", "2", "--threads", "1"])
+        #expect(made.status == 0, "\(made.stderr)")
+        let quantized = try CLI.moecoder(["quantize", Self.model, out, "--type", "q4_k_m", "--imatrix", matrix, "--quiet"])
+        #expect(quantized.status == 0, "\(quantized.stderr)")
+        #expect(try CLI.moecoder(["quantize", Self.model, out, "--imatrix", Self.example, "--quiet"]).status != 0)
     }
 
     /// Without --model every command uses the shipped models/default.gguf: a qwen2moe with FIM tokens, at most

@@ -149,3 +149,42 @@ struct RoundTripTests {
         }
     }
 }
+
+/// `GGUFStreamWriter` writes the same bytes as `GGUFWriter`, whatever the pieces the data comes in.
+@Suite struct StreamWriterTests {
+    @Test func streamedFileEqualsTheInMemoryOne() throws {
+        let tensors: [(String, [Int], TensorType)] = [("a.weight", [64, 3], .f32), ("b", [5], .f32), ("c.weight", [32, 2], .q8_0)]
+        let memory = GGUFWriter(alignment: 64)
+        memory.set("general.architecture", .string("llama"))
+        memory.set("x.list", .array([.uint32(1), .uint32(2)]))
+        var datas: [[UInt8]] = []
+        for (i, (name, dims, type)) in tensors.enumerated() {
+            let bytes = (0..<type.byteCount(elements: dims.reduce(1, *))!).map { UInt8(truncatingIfNeeded: $0 * 7 + i) }
+            datas.append(bytes)
+            try memory.addTensor(name: name, dimensions: dims, type: type, bytes: bytes)
+        }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("stream-\(UUID().uuidString).gguf").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let stream = try GGUFStreamWriter(
+            path: path, metadata: [("general.architecture", .string("llama")), ("x.list", .array([.uint32(1), .uint32(2)]))],
+            tensors: tensors.map { .init(name: $0.0, dimensions: $0.1, type: $0.2) }, alignment: 64)
+        let all = datas.flatMap { $0 }
+        var offset = 0
+        for piece in [1, 100, 7, all.count] {
+            let end = min(all.count, offset + piece)
+            try all[offset..<end].withUnsafeBytes { try stream.append($0) }
+            offset = end
+        }
+        try stream.finish()
+        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == memory.serialized())
+    }
+
+    @Test func missingDataIsAnErrorAndLeavesNoFile() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("stream-\(UUID().uuidString).gguf").path
+        let stream = try GGUFStreamWriter(path: path, metadata: [], tensors: [.init(name: "t", dimensions: [4], type: .f32)])
+        try [UInt8](repeating: 0, count: 8).withUnsafeBytes { try stream.append($0) }
+        #expect(throws: GGUFError.self) { try stream.finish() }
+        stream.abandon()
+        #expect(!FileManager.default.fileExists(atPath: path))
+    }
+}

@@ -140,6 +140,14 @@ int mk_pool_threads(const mk_pool *pool);
 /// One run at a time per pool (returns -1, running nothing, when called while a run is in progress).
 int mk_pool_run(mk_pool *pool, long count, mk_task task, void *context);
 
+
+/// Whether mk_quantize_rows writes `type` (ggml ids: Q4_0 2, Q4_1 3, Q5_0 6, Q5_1 7, Q8_0 8, Q2_K 10 … Q6_K 14).
+int mk_can_quantize(uint32_t type);
+/// Quantizes `rows` rows of `cols` floats (a multiple of the type's block size) into `type`, rows stored one after
+/// another; `importance` (NULL, or `cols` non-negative weights, one per column) steers the search towards the
+/// columns that matter. Returns the bytes written, 0 when `type` cannot be written.
+size_t mk_quantize_rows(uint32_t type, const float *src, void *dst, long rows, long cols, const float *importance);
+
 #ifdef __cplusplus
 }
 #endif
