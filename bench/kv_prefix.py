@@ -22,6 +22,7 @@ max_tokens 4 and temperature 0.
   bench/kv_prefix.py --model /tmp/moecoder-shapes/deepseek-coder-v2-lite-q4_k_m.gguf --ctx 4096
 """
 import argparse
+import atexit
 import concurrent.futures
 import glob
 import http.client
@@ -45,6 +46,7 @@ class Server:
         cmd = [binary, "serve", "--model", model, "--port", "0", "--ctx-size", str(ctx), "--threads", str(threads),
                "--max-batch", "32", *extra]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        atexit.register(lambda: self.proc.poll() is None and self.proc.kill())  # also when a check exits early
         self.log = []
         deadline = time.time() + 300
         while time.time() < deadline:
