@@ -243,6 +243,7 @@ public enum Quantizer {
                              + targets.map { $0.name.lowercased() }.joined(separator: ", "))
         }
         let writer = GGUFWriter(alignment: input.alignment)
+        writer.keepEmptyArrayTypes(of: input)
         for key in input.metadataKeys where key != "general.alignment" {
             if let value = input.metadata[key] { writer.set(key, value) }
         }
@@ -313,7 +314,7 @@ public enum Quantizer {
             writer = try GGUFStreamWriter(
                 path: outputPath, metadata: metadata,
                 tensors: zip(input.tensors, types).map { .init(name: $0.name, dimensions: $0.dimensions, type: $1) },
-                alignment: input.alignment)
+                alignment: input.alignment, emptyArraysLike: input)
         } catch let error as GGUFError {
             throw ModelError(error.message)
         }

@@ -17,6 +17,8 @@ public final class GGUFFile: @unchecked Sendable {
     public let metadata: [String: GGUFValue]
     /// Metadata keys in file order.
     public let metadataKeys: [String]
+    /// The element type of each empty top-level array, for writers that copy this file's metadata.
+    let emptyArrayTypes: [String: GGUFValueType]
     /// Tensor infos in file order.
     public let tensors: [GGUFTensorInfo]
     /// Bytes in the file (or buffer).
@@ -80,6 +82,7 @@ public final class GGUFFile: @unchecked Sendable {
         self.alignment = layout.alignment
         self.metadata = layout.metadata
         self.metadataKeys = layout.metadataKeys
+        self.emptyArrayTypes = layout.emptyArrayTypes
         self.tensors = layout.tensors
         self.dataOffset = layout.dataOffset
         self.tensorIndex = Dictionary(uniqueKeysWithValues: layout.tensors.enumerated().map { ($1.name, $0) })

@@ -9,6 +9,8 @@ struct GGUFLayout {
     var tensors: [GGUFTensorInfo]
     /// Start of the tensor data section: the end of the header rounded up to `alignment`.
     var dataOffset: Int
+    /// The element type of each empty top-level array (the value itself does not keep it).
+    var emptyArrayTypes: [String: GGUFValueType] = [:]
 }
 
 /// Parses a GGUF header (v2 or v3, little-endian):
@@ -40,6 +42,7 @@ enum GGUFParser {
 
         var metadata: [String: GGUFValue] = [:]
         var metadataKeys: [String] = []
+        var emptyArrayTypes: [String: GGUFValueType] = [:]
         metadataKeys.reserveCapacity(keyValueCount)
         for index in 0..<keyValueCount {
             let start = reader.position
@@ -48,7 +51,13 @@ enum GGUFParser {
                 throw GGUFError("duplicate metadata key '\(key)' at byte \(start)")
             }
             let type = try readValueType(&reader, of: "metadata '\(key)'")
-            metadata[key] = try readValue(&reader, type: type, depth: 0, of: "metadata '\(key)'")
+            let valueStart = reader.position
+            let value = try readValue(&reader, type: type, depth: 0, of: "metadata '\(key)'")
+            metadata[key] = value
+            if case .array(let elements) = value, elements.isEmpty,
+               let elementType = GGUFValueType(rawValue: UInt32(littleEndian: reader.bytes.loadUnaligned(fromByteOffset: valueStart, as: UInt32.self))) {
+                emptyArrayTypes[key] = elementType
+            }
             metadataKeys.append(key)
         }
         let alignment = try readAlignment(metadata)
@@ -74,7 +83,7 @@ enum GGUFParser {
         if tensors.isEmpty {
             // Nothing lives in the data section; writers may or may not pad an empty one.
             return GGUFLayout(version: version, alignment: alignment, metadata: metadata, metadataKeys: metadataKeys,
-                              tensors: [], dataOffset: min(alignedEnd, fileSize))
+                              tensors: [], dataOffset: min(alignedEnd, fileSize), emptyArrayTypes: emptyArrayTypes)
         }
         guard alignedEnd <= fileSize else {
             throw GGUFError("the tensor data section would start at byte \(alignedEnd) (header end \(headerEnd) "
@@ -82,7 +91,7 @@ enum GGUFParser {
         }
         try checkDataRanges(tensors, byteCounts: byteCounts, dataOffset: alignedEnd, fileSize: fileSize)
         return GGUFLayout(version: version, alignment: alignment, metadata: metadata, metadataKeys: metadataKeys,
-                          tensors: tensors, dataOffset: alignedEnd)
+                          tensors: tensors, dataOffset: alignedEnd, emptyArrayTypes: emptyArrayTypes)
     }
 
     /// Reads the magic and the version, naming the common ways a file is not one we can read.

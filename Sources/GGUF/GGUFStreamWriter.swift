@@ -35,8 +35,10 @@ public final class GGUFStreamWriter {
 
     /// Creates the temporary file and writes the header.
     /// - Throws: `GGUFError` for a bad shape, a duplicate name, a bad alignment or a file that cannot be written.
+    /// `emptyArraysLike`: a file whose empty metadata arrays keep their element types here (see
+    /// `GGUFWriter.keepEmptyArrayTypes`).
     public init(path: String, metadata: [(key: String, value: GGUFValue)], tensors: [TensorDescription],
-                alignment: Int = 32) throws {
+                alignment: Int = 32, emptyArraysLike source: GGUFFile? = nil) throws {
         var sizes: [Int] = [], seen = Set<String>()
         for tensor in tensors {
             guard seen.insert(tensor.name).inserted else { throw GGUFError("tensor '\(tensor.name)' was declared twice") }
@@ -47,7 +49,7 @@ public final class GGUFStreamWriter {
         }
         let header = try GGUFWriter.header(
             entries: metadata, tensors: zip(tensors, sizes).map { ($0.name, $0.dimensions, $0.type, $1) },
-            alignment: alignment)
+            alignment: alignment, emptyArrayTypes: source?.emptyArrayTypes ?? [:])
         var template = Array("\(path).XXXXXX".utf8CString)
         let fd = mkstemp(&template)
         guard fd >= 0 else {

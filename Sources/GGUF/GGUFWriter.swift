@@ -15,9 +15,16 @@ public final class GGUFWriter {
     private var entryIndex: [String: Int] = [:]
     private var tensors: [(name: String, dimensions: [Int], type: TensorType, bytes: [UInt8])] = []
     private var tensorNames = Set<String>()
+    private var emptyArrayTypes: [String: GGUFValueType] = [:]
 
     public init(alignment: Int = 32) {
         self.alignment = alignment
+    }
+
+    /// Writes the empty arrays of `file`'s metadata with their element types when they are copied here (a value
+    /// does not keep the type of an empty array; llama.cpp refuses, for one, `tokenizer.ggml.merges` as uint8).
+    public func keepEmptyArrayTypes(of file: GGUFFile) {
+        emptyArrayTypes.merge(file.emptyArrayTypes) { _, new in new }
     }
 
     /// Sets a metadata value. A new key goes last; an existing key keeps its place and gets the new value.
@@ -91,14 +98,14 @@ public final class GGUFWriter {
     /// Everything before the data section, padded to `alignment`.
     private func header() throws -> [UInt8] {
         try Self.header(entries: entries, tensors: tensors.map { ($0.name, $0.dimensions, $0.type, $0.bytes.count) },
-                        alignment: alignment)
+                        alignment: alignment, emptyArrayTypes: emptyArrayTypes)
     }
 
     /// The header of a file with these metadata entries and tensors (their data `byteCount` long, in this
     /// order), padded to `alignment`; `general.alignment` is added when `alignment` is not the default.
     static func header(entries: [(key: String, value: GGUFValue)],
                        tensors: [(name: String, dimensions: [Int], type: TensorType, byteCount: Int)],
-                       alignment: Int) throws -> [UInt8] {
+                       alignment: Int, emptyArrayTypes: [String: GGUFValueType] = [:]) throws -> [UInt8] {
         guard alignment > 0, alignment & (alignment - 1) == 0, alignment <= Int(UInt32.max) else {
             throw GGUFError("alignment \(alignment) is not a power of two that fits in a uint32")
         }
@@ -121,7 +128,7 @@ public final class GGUFWriter {
         for (key, value) in entries {
             out.append(key)
             out.append(value.type.rawValue)
-            try out.append(value, depth: 0, key: key)
+            try out.append(value, depth: 0, key: key, emptyType: emptyArrayTypes[key])
         }
         var offset = 0
         for tensor in tensors {
@@ -181,7 +188,7 @@ private struct ByteWriter {
     }
 
     /// A value without its type tag; an array is its element type, count and elements.
-    mutating func append(_ value: GGUFValue, depth: Int, key: String) throws {
+    mutating func append(_ value: GGUFValue, depth: Int, key: String, emptyType: GGUFValueType? = nil) throws {
         switch value {
         case .uint8(let v): append(v)
         case .int8(let v): append(v)
@@ -199,8 +206,8 @@ private struct ByteWriter {
             guard depth < GGUFValue.maxArrayDepth else {
                 throw GGUFError("metadata '\(key)' nests arrays deeper than \(GGUFValue.maxArrayDepth) levels")
             }
-            // A GGUF array has one element type; an empty one is written as an empty uint8 array.
-            let elementType = elements.first?.type ?? .uint8
+            // A GGUF array has one element type; an empty one keeps the type it was read with, else uint8.
+            let elementType = elements.first?.type ?? emptyType ?? .uint8
             if let odd = elements.first(where: { $0.type != elementType }) {
                 throw GGUFError("metadata '\(key)' is an array mixing \(elementType.name) and \(odd.type.name) "
                     + "elements (a GGUF array holds one type)")

@@ -68,6 +68,31 @@ struct RoundTripTests {
         #expect(file.tensors.isEmpty)
     }
 
+    @Test("an empty array copied from a file keeps its element type (llama.cpp checks it for the merges)")
+    func emptyArrayKeepsItsType() throws {
+        let writer = GGUFWriter()
+        writer.set("tokenizer.ggml.merges", .array([]))
+        var bytes = try writer.serialized()
+        // key "tokenizer.ggml.merges", value type 9 (array), element type (u32), count (u64 0): make it string (8).
+        let key = Array("tokenizer.ggml.merges".utf8)
+        let at = try #require((0...(bytes.count - key.count)).first { Array(bytes[$0..<($0 + key.count)]) == key })
+        let elementType = at + key.count + 4
+        #expect(bytes[elementType] == 0, "written as uint8 when nothing says otherwise")
+        bytes[elementType] = 8
+        let file = try GGUFFile(bytes: bytes)
+        #expect(file.metadata["tokenizer.ggml.merges"] == .array([]))
+
+        let copy = GGUFWriter()
+        copy.keepEmptyArrayTypes(of: file)
+        for key in file.metadataKeys { copy.set(key, file.metadata[key]!) }
+        #expect(try copy.serialized()[elementType] == 8)
+        let streamed = try temporaryDirectory() + "/streamed.gguf"
+        let stream = try GGUFStreamWriter(path: streamed, metadata: [("tokenizer.ggml.merges", .array([]))], tensors: [],
+                                          emptyArraysLike: file)
+        try stream.finish()
+        #expect(try Array(Data(contentsOf: URL(fileURLWithPath: streamed)))[elementType] == 8)
+    }
+
     @Test("arrays nest up to the depth limit and read back")
     func deepestAllowedNesting() throws {
         var value = GGUFValue.array([.int16(-7)])
