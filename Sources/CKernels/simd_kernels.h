@@ -1076,49 +1076,59 @@ static float MK_SUFFIX(dot_mxfp4_512)(const void *w, const void *a, long c) { re
 static void MK_SUFFIX(dot4x4_iq4_nl)(const void *w, size_t rb, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4x4_table512)(w, rb, a, s, c, 0, o, os); }
 static void MK_SUFFIX(dot4x4_mxfp4)(const void *w, size_t rb, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4x4_table512)(w, rb, a, s, c, 1, o, os); }
 
-// Q6_K, 512-bit: per 128-element half, the 64 bytes of ql give elements 0..63 (low nibbles) and 64..127 (high
-// nibbles) in order; qh adds bits 4-5. `count` activation rows (1..4) share the unpacking.
-static inline __attribute__((always_inline)) void MK_SUFFIX(dotn_q6_K_512)(const void *w, const uint8_t *act,
-        size_t stride, long cols, int count, float *out, long out_stride) {
-    const uint8_t *blk = w;
-    const __m512i low4 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30), zero = _mm512_setzero_si512();
+// A Q6_K block (210 bytes at blk), 512-bit: q[k] the 6-bit values of elements 64k..64k+63 (per 128-element half,
+// the 64 bytes of ql give 0..63 low nibbles then 64..127 high nibbles, qh bits 4-5), s[k] the int16 scale of each
+// 16-bit lane of their pair products, sc16 the 16 scales.
+static inline __attribute__((always_inline)) void MK_SUFFIX(q6_K_unpack512)(const uint8_t *blk, __m512i q[4], __m512i s[4],
+                                                                           __m256i *sc16) {
+    const __m512i low4 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30);
     // 16-bit lanes 0..15 (first 32 bytes) and 16..31 (last 32 bytes) shift differently.
     const __m512i shl = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
     const __m512i shr = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);
     // 16-bit lane i of a product vector belongs to sub-block i / 8 of its 64 elements.
     const __m512i oct = _mm512_cvtepu8_epi16(_mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
                                                               2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+    *sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(blk + 192)));
+    __m512i sc = _mm512_castsi256_si512(*sc16);
+    for (int h = 0; h < 2; h++) {
+        __m512i la = _mm512_loadu_si512((const void *)(blk + 64 * h));
+        __m256i qh1 = _mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * h));
+        __m512i qh = _mm512_inserti64x4(_mm512_castsi256_si512(qh1), qh1, 1);
+        q[2 * h] = _mm512_or_si512(_mm512_and_si512(la, low4), _mm512_and_si512(_mm512_sllv_epi16(qh, shl), m30));
+        q[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(la, 4), low4),
+                                       _mm512_and_si512(_mm512_srlv_epi16(qh, shr), m30));
+        s[2 * h] = _mm512_permutexvar_epi16(_mm512_add_epi16(oct, _mm512_set1_epi16((short)(8 * h))), sc);
+        s[2 * h + 1] = _mm512_permutexvar_epi16(_mm512_add_epi16(oct, _mm512_set1_epi16((short)(8 * h + 4))), sc);
+    }
+}
+
+// Σ scale·q·a of an unpacked Q6_K block against 256 activations: u6 × s8 pairs (maddubs, at most 2·63·128), × the
+// sub-block's scale, summed and accumulated by vpdpwssd in two chains.
+static inline __attribute__((always_inline)) __m512i MK_SUFFIX(q6_K_sum512)(const __m512i q[4], const __m512i s[4], const int8_t *a) {
+    __m512i s02 = _mm512_setzero_si512(), s13 = s02;
+    for (int k = 0; k < 4; k += 2) {
+        s02 = _mm512_dpwssd_epi32(s02, _mm512_maddubs_epi16(q[k], _mm512_loadu_si512((const void *)(a + 64 * k))), s[k]);
+        s13 = _mm512_dpwssd_epi32(s13, _mm512_maddubs_epi16(q[k + 1], _mm512_loadu_si512((const void *)(a + 64 * k + 64))), s[k + 1]);
+    }
+    return _mm512_add_epi32(s02, s13);
+}
+
+// Q6_K, 512-bit, one weight row against `count` activation rows (1..4), which share the unpacking.
+static inline __attribute__((always_inline)) void MK_SUFFIX(dotn_q6_K_512)(const void *w, const uint8_t *act,
+        size_t stride, long cols, int count, float *out, long out_stride) {
+    const uint8_t *blk = w;
     __m512 acc[4];
     __m256 bias[4];
     for (int t = 0; t < count; t++) { acc[t] = _mm512_setzero_ps(); bias[t] = _mm256_setzero_ps(); }
     for (long b = 0; b < cols / 256; b++, blk += 210) {
         float dw = mk_f16(mk_u16(blk + 208));
-        __m128i sc8 = _mm_loadu_si128((const __m128i *)(blk + 192));
-        __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
-        __m512i sc = _mm512_castsi256_si512(sc16);
         __m512i q[4], s[4];
-        for (int h = 0; h < 2; h++) {
-            __m512i la = _mm512_loadu_si512((const void *)(blk + 64 * h));
-            __m256i qh1 = _mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * h));
-            __m512i qh = _mm512_inserti64x4(_mm512_castsi256_si512(qh1), qh1, 1);
-            __m512i hlo = _mm512_and_si512(_mm512_sllv_epi16(qh, shl), m30);
-            __m512i hhi = _mm512_and_si512(_mm512_srlv_epi16(qh, shr), m30);
-            q[2 * h] = _mm512_or_si512(_mm512_and_si512(la, low4), hlo);
-            q[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(la, 4), low4), hhi);
-            s[2 * h] = _mm512_permutexvar_epi16(_mm512_add_epi16(oct, _mm512_set1_epi16((short)(8 * h))), sc);
-            s[2 * h + 1] = _mm512_permutexvar_epi16(_mm512_add_epi16(oct, _mm512_set1_epi16((short)(8 * h + 4))), sc);
-        }
+        __m256i sc16;
+        MK_SUFFIX(q6_K_unpack512)(blk, q, s, &sc16);
         for (int t = 0; t < count; t++) {
             const mk_q8k *ab = (const mk_q8k *)(act + (size_t)t * stride) + b;
-            // u6 × s8 pairs (maddubs), × the sub-block's scale, summed and accumulated (vpdpwssd), two chains.
-            __m512i s02 = zero, s13 = zero;
-            for (int k = 0; k < 4; k += 2) {
-                s02 = _mm512_dpwssd_epi32(s02, _mm512_maddubs_epi16(q[k], _mm512_loadu_si512((const void *)(ab->q + 64 * k))), s[k]);
-                s13 = _mm512_dpwssd_epi32(s13, _mm512_maddubs_epi16(q[k + 1], _mm512_loadu_si512((const void *)(ab->q + 64 * k + 64))), s[k + 1]);
-            }
-            __m512i sumi = _mm512_add_epi32(s02, s13);
             float d = dw * ab->d;
-            acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc[t]);
+            acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(MK_SUFFIX(q6_K_sum512)(q, s, ab->q)), acc[t]);
             __m256i sb = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)ab->bsums), sc16);
             bias[t] = _mm256_fmadd_ps(_mm256_set1_ps(32.0f * d), _mm256_cvtepi32_ps(sb), bias[t]);
         }
@@ -1130,45 +1140,21 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dotn_q6_K_512)(const
 // row's operations are those of dotn_q6_K_512 with one activation row.
 static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_q6_K_512)(const void *w, size_t row_bytes, const mk_q8k *a,
                                                                           long cols, int R, float *out) {
-    const __m512i low4 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30), zero = _mm512_setzero_si512();
-    const __m512i shl = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
-    const __m512i shr = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);
-    // 16-bit lane i of a product vector belongs to sub-block i / 8 of its 64 elements.
-    const __m512i oct = _mm512_cvtepu8_epi16(_mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
-                                                              2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
     __m512 acc[4];
     __m256 bias[4];
     for (int r = 0; r < R; r++) { acc[r] = _mm512_setzero_ps(); bias[r] = _mm256_setzero_ps(); }
     for (long b = 0; b < cols / 256; b++) {
         const mk_q8k *ab = &a[b];
-        __m512i av[4];
-        for (int k = 0; k < 4; k++) av[k] = _mm512_loadu_si512((const void *)(ab->q + 64 * k));
         __m256i bsums = _mm256_loadu_si256((const __m256i *)ab->bsums);
         for (int r = 0; r < R; r++) {
             const uint8_t *blk = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * 210;
             if (R > 1) MK_SUFFIX(prefetch_span)((const uint8_t *)w + (size_t)R * row_bytes + (size_t)(b * R + r) * 210, 210);
-            float dw = mk_f16(mk_u16(blk + 208));
-            __m128i sc8 = _mm_loadu_si128((const __m128i *)(blk + 192));
-            __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
-            __m512i sc = _mm512_castsi256_si512(sc16);
-            __m512i sumi = zero;
-            for (int h = 0; h < 2; h++) {
-                __m512i la = _mm512_loadu_si512((const void *)(blk + 64 * h));
-                __m256i qh1 = _mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * h));
-                __m512i qh = _mm512_inserti64x4(_mm512_castsi256_si512(qh1), qh1, 1);
-                __m512i qa = _mm512_or_si512(_mm512_and_si512(la, low4), _mm512_and_si512(_mm512_sllv_epi16(qh, shl), m30));
-                __m512i qb = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(la, 4), low4),
-                                             _mm512_and_si512(_mm512_srlv_epi16(qh, shr), m30));
-                // u6 × s8 pairs (maddubs, at most 2·63·128), × the sub-block's scale, summed and accumulated (vpdpwssd).
-                __m512i sa = _mm512_permutexvar_epi16(_mm512_add_epi16(oct, _mm512_set1_epi16((short)(8 * h))), sc);
-                __m512i sb = _mm512_permutexvar_epi16(_mm512_add_epi16(oct, _mm512_set1_epi16((short)(8 * h + 4))), sc);
-                sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(qa, av[2 * h]), sa);
-                sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(qb, av[2 * h + 1]), sb);
-            }
-            float d = dw * ab->d;
-            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc[r]);
-            __m256i sbias = _mm256_madd_epi16(bsums, sc16);
-            bias[r] = _mm256_fmadd_ps(_mm256_set1_ps(32.0f * d), _mm256_cvtepi32_ps(sbias), bias[r]);
+            __m512i q[4], s[4];
+            __m256i sc16;
+            MK_SUFFIX(q6_K_unpack512)(blk, q, s, &sc16);
+            float d = mk_f16(mk_u16(blk + 208)) * ab->d;
+            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(MK_SUFFIX(q6_K_sum512)(q, s, ab->q)), acc[r]);
+            bias[r] = _mm256_fmadd_ps(_mm256_set1_ps(32.0f * d), _mm256_cvtepi32_ps(_mm256_madd_epi16(bsums, sc16)), bias[r]);
         }
     }
     for (int r = 0; r < R; r++) out[r] = MK_SUFFIX(hsum512)(acc[r]) - MK_SUFFIX(hsum)(bias[r]);
