@@ -928,48 +928,8 @@ static void MK_SUFFIX(dot4_q4_K)(const void *w, const uint8_t *a, size_t s, long
 static void MK_SUFFIX(dot4_q5_K)(const void *w, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4_scale_min512)(w, a, s, c, 1, o, os); }
 static void MK_SUFFIX(dot4_q8_0)(const void *w, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4_legacy512)(w, a, s, c, 0, o, os); }
 
-// Four weight rows (row_bytes apart) of Q8_0 / Q4_0 / Q5_0 against four activation rows: out[t·os + r] for t, r
-// in 0..3. Each unpacked pair of weight blocks serves four activation rows and each activation pair four weight
-// rows. Weights are unsigned for vpdpbusd (Q8_0 +128, Q4_0 0..15 for q−8, Q5_0 0..31 for q−16); each
-// accumulator lane starts at −bias·Σa of its four activation bytes, so it ends as the exact signed dot and no
-// correction is left for the end. cols: a multiple of 64.
-static inline __attribute__((always_inline)) void MK_SUFFIX(dot4x4_legacy512)(const void *w, size_t row_bytes,
-        const uint8_t *act, size_t stride, long cols, int kind, float *out, long os) {
-    const int bytes = kind == 0 ? 34 : kind == 1 ? 18 : 22;
-    const long nb = cols / 32;
-    const __m512i zero = _mm512_setzero_si512();
-    const __m512i bias = _mm512_set1_epi8((char)(kind == 0 ? 128 : kind == 1 ? 8 : 16));
-    __m512 acc[4][4];
-    for (int r = 0; r < 4; r++) for (int t = 0; t < 4; t++) acc[r][t] = _mm512_setzero_ps();
-    for (long b = 0; b < nb; b += 2) {
-        __m512i av[4], an[4];
-        __m512 da[4];
-        for (int t = 0; t < 4; t++) {
-            const mk_q8a *ab = (const mk_q8a *)(act + (size_t)t * stride) + b;
-            av[t] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)ab[0].q)),
-                                       _mm256_loadu_si256((const __m256i *)ab[1].q), 1);
-            an[t] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, bias, av[t]));
-            da[t] = _mm512_insertf32x8(_mm512_set1_ps(ab[0].d), _mm256_set1_ps(ab[1].d), 1);
-        }
-        for (int r = 0; r < 4; r++) {
-            const uint8_t *b0 = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * bytes, *b1 = b0 + bytes;
-            __m512i wv = MK_SUFFIX(legacy_pair512)(b0, b1, kind);
-            __m512 dw = _mm512_insertf32x8(_mm512_set1_ps(mk_f16(mk_u16(b0))), _mm256_set1_ps(mk_f16(mk_u16(b1))), 1);
-            for (int t = 0; t < 4; t++) {
-                __m512i p = _mm512_dpbusd_epi32(an[t], wv, av[t]);
-                acc[r][t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, da[t]), _mm512_cvtepi32_ps(p), acc[r][t]);
-            }
-        }
-    }
-    for (int t = 0; t < 4; t++)
-        for (int r = 0; r < 4; r++) out[t * os + r] = MK_SUFFIX(hsum512)(acc[r][t]);
-}
-
 static void MK_SUFFIX(dot4_q4_0)(const void *w, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4_legacy512)(w, a, s, c, 1, o, os); }
 static void MK_SUFFIX(dot4_q5_0)(const void *w, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4_legacy512)(w, a, s, c, 2, o, os); }
-static void MK_SUFFIX(dot4x4_q8_0)(const void *w, size_t rb, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4x4_legacy512)(w, rb, a, s, c, 0, o, os); }
-static void MK_SUFFIX(dot4x4_q4_0)(const void *w, size_t rb, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4x4_legacy512)(w, rb, a, s, c, 1, o, os); }
-static void MK_SUFFIX(dot4x4_q5_0)(const void *w, size_t rb, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4x4_legacy512)(w, rb, a, s, c, 2, o, os); }
 
 // IQ4_NL / MXFP4, 512-bit: two blocks per vector, the 64 nibbles looked up in the format's table (vpshufb, the
 // table in every 128-bit lane). Each block's 16 bytes are broadcast to two lanes and the second shifted right by
@@ -989,15 +949,19 @@ static inline __m512i MK_SUFFIX(table512)(int mxfp4) {
 // A block's scale: MXFP4's E8M0 byte (halved, for the doubled table) or IQ4_NL's f16.
 static inline float MK_SUFFIX(table_scale)(const uint8_t *blk, int mxfp4) { return mxfp4 ? mk_e8m0_table[blk[0]] : mk_f16(mk_u16(blk)); }
 
-// Four weight rows (row_bytes apart) of IQ4_NL / MXFP4 against four activation rows: out[t·os + r]. The table is
-// looked up with 128 added (unsigned for vpdpbusd); each accumulator lane starts at −128·Σa of its four activation
-// bytes, so that it ends as the exact signed dot. cols: a multiple of 64.
-static inline __attribute__((always_inline)) void MK_SUFFIX(dot4x4_table512)(const void *w, size_t row_bytes,
-        const uint8_t *act, size_t stride, long cols, int mxfp4, float *out, long os) {
-    const int bytes = mxfp4 ? 17 : 18, off = mxfp4 ? 1 : 2;
+// Four weight rows (row_bytes apart) of a 32-element format against four activation rows: out[t·os + r] for t, r in
+// 0..3. kind: 0 Q8_0, 1 Q4_0, 2 Q5_0, 3 IQ4_NL, 4 MXFP4. Each unpacked pair of weight blocks serves four activation
+// rows and each activation pair four weight rows. Weights are unsigned for vpdpbusd (Q8_0 +128, Q4_0 0..15 for
+// q−8, Q5_0 0..31 for q−16, the IQ4_NL/MXFP4 table looked up +128); each accumulator lane starts at −bias·Σa of
+// its four activation bytes, so it ends as the exact signed dot and no correction is left. cols: a multiple of 64.
+static inline __attribute__((always_inline)) void MK_SUFFIX(dot4x4_pair512)(const void *w, size_t row_bytes,
+        const uint8_t *act, size_t stride, long cols, int kind, float *out, long os) {
+    const int table_kind = kind >= 3, mxfp4 = kind == 4;
+    const int bytes = kind == 0 ? 34 : kind == 1 ? 18 : kind == 2 ? 22 : mxfp4 ? 17 : 18, off = mxfp4 ? 1 : 2;
     const long nb = cols / 32;
-    const __m512i zero = _mm512_setzero_si512(), bias = _mm512_set1_epi8((char)0x80);
-    const __m512i table = _mm512_xor_si512(MK_SUFFIX(table512)(mxfp4), bias);
+    const __m512i zero = _mm512_setzero_si512();
+    const __m512i bias = _mm512_set1_epi8((char)(kind == 1 ? 8 : kind == 2 ? 16 : 128));
+    const __m512i table = table_kind ? _mm512_xor_si512(MK_SUFFIX(table512)(mxfp4), bias) : zero;
     __m512 acc[4][4];
     for (int r = 0; r < 4; r++) for (int t = 0; t < 4; t++) acc[r][t] = _mm512_setzero_ps();
     for (long b = 0; b < nb; b += 2) {
@@ -1012,9 +976,10 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dot4x4_table512)(con
         }
         for (int r = 0; r < 4; r++) {
             const uint8_t *b0 = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * bytes, *b1 = b0 + bytes;
-            __m512i wv = MK_SUFFIX(table_pair512)(b0 + off, b1 + off, table);
-            __m512 dw = _mm512_insertf32x8(_mm512_set1_ps(MK_SUFFIX(table_scale)(b0, mxfp4)),
-                                           _mm256_set1_ps(MK_SUFFIX(table_scale)(b1, mxfp4)), 1);
+            __m512i wv = table_kind ? MK_SUFFIX(table_pair512)(b0 + off, b1 + off, table) : MK_SUFFIX(legacy_pair512)(b0, b1, kind);
+            __m512 dw = table_kind ? _mm512_insertf32x8(_mm512_set1_ps(MK_SUFFIX(table_scale)(b0, mxfp4)),
+                                                        _mm256_set1_ps(MK_SUFFIX(table_scale)(b1, mxfp4)), 1)
+                                   : _mm512_insertf32x8(_mm512_set1_ps(mk_f16(mk_u16(b0))), _mm256_set1_ps(mk_f16(mk_u16(b1))), 1);
             for (int t = 0; t < 4; t++) {
                 __m512i p = _mm512_dpbusd_epi32(an[t], wv, av[t]);
                 acc[r][t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, da[t]), _mm512_cvtepi32_ps(p), acc[r][t]);
@@ -1073,8 +1038,11 @@ static inline __attribute__((always_inline)) float MK_SUFFIX(dot1_table512)(cons
 
 static float MK_SUFFIX(dot_iq4_nl_512)(const void *w, const void *a, long c) { return MK_SUFFIX(dot1_table512)(w, a, c, 0); }
 static float MK_SUFFIX(dot_mxfp4_512)(const void *w, const void *a, long c) { return MK_SUFFIX(dot1_table512)(w, a, c, 1); }
-static void MK_SUFFIX(dot4x4_iq4_nl)(const void *w, size_t rb, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4x4_table512)(w, rb, a, s, c, 0, o, os); }
-static void MK_SUFFIX(dot4x4_mxfp4)(const void *w, size_t rb, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4x4_table512)(w, rb, a, s, c, 1, o, os); }
+static void MK_SUFFIX(dot4x4_q8_0)(const void *w, size_t rb, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4x4_pair512)(w, rb, a, s, c, 0, o, os); }
+static void MK_SUFFIX(dot4x4_q4_0)(const void *w, size_t rb, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4x4_pair512)(w, rb, a, s, c, 1, o, os); }
+static void MK_SUFFIX(dot4x4_q5_0)(const void *w, size_t rb, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4x4_pair512)(w, rb, a, s, c, 2, o, os); }
+static void MK_SUFFIX(dot4x4_iq4_nl)(const void *w, size_t rb, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4x4_pair512)(w, rb, a, s, c, 3, o, os); }
+static void MK_SUFFIX(dot4x4_mxfp4)(const void *w, size_t rb, const uint8_t *a, size_t s, long c, float *o, long os) { MK_SUFFIX(dot4x4_pair512)(w, rb, a, s, c, 4, o, os); }
 
 // A Q6_K block (210 bytes at blk), 512-bit: q[k] the 6-bit values of elements 64k..64k+63 (per 128-element half,
 // the 64 bytes of ql give 0..63 low nibbles then 64..127 high nibbles, qh bits 4-5), s[k] the int16 scale of each
