@@ -786,23 +786,27 @@ static inline __attribute__((always_inline)) __m512i MK_SUFFIX(legacy_pair512)(c
 
 // R weight rows (row_bytes apart) of Q5_0 / Q4_0 / Q8_0 against one activation row, two blocks per 512-bit vector;
 // with R > 1 the activation pairs are shared and the next R rows prefetched. A row's operations do not depend on R.
+// Q4_0/Q5_0's offset (8 or 16 times the block's activation sum) starts the integer accumulator, computed once per
+// pair of blocks for the R rows, instead of a scalar correction per row.
 static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_legacy512)(const void *w, size_t row_bytes, const mk_q8a *a,
                                                                            long cols, int kind, int R, float *out) {
     // kind: 0 q8_0 (34 bytes), 1 q4_0 (18), 2 q5_0 (22)
     const int bytes = kind == 0 ? 34 : kind == 1 ? 18 : 22;
     const long nb = cols / 32;
     __m512 acc[4];
-    float extra[4];
-    for (int r = 0; r < R; r++) { acc[r] = _mm512_setzero_ps(); extra[r] = 0; }
+    for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
     const __m512i zero = _mm512_setzero_si512();
+    const __m512i bias = _mm512_set1_epi8((char)(kind == 2 ? 16 : 8));
     long b = 0;
     for (; b + 2 <= nb; b += 2) {
         __m512i av = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a[b].q)),
                                 _mm256_loadu_si256((const __m256i *)a[b + 1].q), 1);
+        // −bias · Σa per group of four: Σ(w_unsigned − bias)·a = dpbusd(this, w_unsigned, a).
+        __m512i start = kind == 0 ? zero : _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, bias, av));
         for (int r = 0; r < R; r++) {
             const uint8_t *b0 = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * bytes, *b1 = b0 + bytes;
             if (R > 1) MK_SUFFIX(prefetch_span)((const uint8_t *)w + (size_t)R * row_bytes + (size_t)(b / 2 * R + r) * 2 * bytes, 2 * bytes);
-            float d0 = mk_f16(mk_u16(b0)), d1 = mk_f16(mk_u16(b1));
+            __m512 scale = _mm512_insertf32x8(_mm512_set1_ps(mk_f16(mk_u16(b0)) * a[b].d), _mm256_set1_ps(mk_f16(mk_u16(b1)) * a[b + 1].d), 1);
             __m512i p;
             if (kind == 0) {
                 __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(b0 + 2))),
@@ -812,15 +816,13 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_legacy512)(cons
                 __m512i aw = _mm512_mask_sub_epi8(av, neg, zero, av);
                 p = _mm512_dpbusd_epi32(zero, _mm512_abs_epi8(wv), aw);
             } else {
-                p = _mm512_dpbusd_epi32(zero, MK_SUFFIX(legacy_pair512)(b0, b1, kind), av);
-                extra[r] -= (kind == 2 ? 16.0f : 8.0f) * (d0 * a[b].s + d1 * a[b + 1].s);
+                p = _mm512_dpbusd_epi32(start, MK_SUFFIX(legacy_pair512)(b0, b1, kind), av);
             }
-            __m512 scale = _mm512_insertf32x8(_mm512_set1_ps(d0 * a[b].d), _mm256_set1_ps(d1 * a[b + 1].d), 1);
             acc[r] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(p), acc[r]);
         }
     }
     for (int r = 0; r < R; r++) {
-        float sum = MK_SUFFIX(hsum512)(acc[r]) + extra[r];
+        float sum = MK_SUFFIX(hsum512)(acc[r]);
         if (b < nb) {
             const uint8_t *blk = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * bytes;
             if (kind == 0) sum += MK_SUFFIX(dot_q8_0)(blk, &a[b], 32);
