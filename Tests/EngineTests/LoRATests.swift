@@ -213,6 +213,58 @@ import Testing
         #expect(embeddings.contains("token_embd.weight"), "\(embeddings)")
     }
 
+    /// A random GGUF adapter (rank 2, alpha 4) on every tensor of `model` the engine can adapt, for architectures
+    /// without PEFT fixtures: the merged model must equal the unmerged adapter (the delta computed two ways).
+    static func randomAdapter(for path: String, seed: UInt64) throws -> String {
+        let file = try GGUFFile(path: path)
+        let writer = GGUFWriter()
+        writer.set("general.architecture", .string(file.architecture ?? "?"))
+        writer.set("general.type", .string("adapter"))
+        writer.set("adapter.type", .string("lora"))
+        writer.set("adapter.lora.alpha", .float32(4))
+        var state = seed
+        func random() -> Float {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state >> 11) % 2001 - 1000) / 1000
+        }
+        func floats(_ count: Int, _ scale: Float) -> [UInt8] {
+            (0..<count).map { _ in random() * scale }.withUnsafeBytes { Array($0) }
+        }
+        var adapted = 0
+        for t in file.tensors {
+            guard let tensor = t.name.split(separator: ".").dropFirst(2).first, t.name.hasPrefix("blk."), t.name.hasSuffix(".weight"),
+                  LoRASite.names[String(tensor)] != nil, t.dimensions.count >= 2 else { continue }
+            let cols = t.dimensions[0], rows = t.dimensions[1], experts = t.dimensions.count == 3 ? [t.dimensions[2]] : []
+            let e = experts.first ?? 1
+            try writer.addTensor(name: t.name + ".lora_a", dimensions: [cols, 2] + experts, type: .f32,
+                                 bytes: floats(2 * cols * e, 1 / Float(cols).squareRoot()))
+            try writer.addTensor(name: t.name + ".lora_b", dimensions: [2, rows] + experts, type: .f32,
+                                 bytes: floats(2 * rows * e, 0.3))
+            adapted += 1
+        }
+        #expect(adapted > 0)
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("lora-random-\(UUID().uuidString).gguf").path
+        try writer.write(to: out)
+        return out
+    }
+
+    @Test(arguments: ["mixtral", "qwen2", "qwen3", "qwen3moe", "gptoss", "deepseek"])
+    func otherArchitecturesMergeAsTheyRun(name: String) throws {
+        let model = ModelFixture.folder.appendingPathComponent("\(name).gguf").path
+        let adapter = try Self.randomAdapter(for: model, seed: 7)
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("lora-merged-\(UUID().uuidString).gguf").path
+        defer { try? FileManager.default.removeItem(atPath: adapter); try? FileManager.default.removeItem(atPath: out) }
+        _ = try LoRAMerger.merge(base: model, adapters: [AdapterUse(adapter: try LoRAAdapter.load(path: adapter))],
+                                 output: out, f32: true)
+        let tokens = try #require(ModelFixture.load("\(name).json")?.prompts.first?.tokens)
+        let unmerged = try Self.logits(try Self.open(model, [(adapter, 1)]), tokens)
+        let merged = try Self.logits(try Self.open(out), tokens)
+        let base = try Self.logits(try Self.open(model), tokens)
+        print("\(name): merged vs unmerged \(Self.error(merged, unmerged)), adapter effect \(Self.error(base, unmerged))")
+        #expect(Self.error(merged, unmerged) <= 1e-4)
+        #expect(Self.error(base, unmerged) > 0.01)
+    }
+
     @Test func peftNamesMapToGGUFTensors() {
         #expect(LoRAAdapter.ggufName(hfModule: "base_model.model.model.layers.3.self_attn.q_proj")! == ("blk.3.attn_q.weight", nil))
         #expect(LoRAAdapter.ggufName(hfModule: "base_model.model.model.layers.1.mlp.experts.5.down_proj")!
