@@ -95,6 +95,30 @@ import Testing
         #expect(error <= 1e-4)
     }
 
+    @Test func mergeIntoAQuantizedModel() throws {
+        // Q8_0 tensors are dequantized and adapted: written as F32 (--f32) the merged model is the unmerged
+        // adapter on the Q8_0 base exactly; written back as Q8_0 the types stay and only the 8-bit rounding of the
+        // new weights differs (on this model's near-tied routers that can switch experts at a few positions, as
+        // ReferenceLogitsTests notes, so that case is checked by the arg-max token only).
+        let fixture = Fixture.load("qwen2moe")
+        let base = ModelFixture.folder.appendingPathComponent("qwen2moe-q8_0.gguf").path
+        let adapter = try LoRAAdapter.load(path: fixture.gguf)
+        let unmerged = try Self.logits(try Self.open(base, [(fixture.gguf, 1)]), fixture.tokens)
+        for f32 in [true, false] {
+            let out = FileManager.default.temporaryDirectory.appendingPathComponent("lora-merge-q8-\(getpid())-\(f32).gguf").path
+            defer { try? FileManager.default.removeItem(atPath: out) }
+            let changes = try LoRAMerger.merge(base: base, adapters: [AdapterUse(adapter: adapter)], output: out, f32: f32)
+            #expect(changes.contains { $0.from == .q8_0 } && changes.allSatisfy { $0.to == (f32 ? .f32 : $0.from) })
+            let merged = try Self.logits(try Self.open(out), fixture.tokens)
+            let agree = zip(merged, unmerged).filter { a, b in
+                a.indices.max { a[$0] < a[$1] } == b.indices.max { b[$0] < b[$1] }
+            }.count
+            print("qwen2moe q8_0 merged \(f32 ? "as f32" : "as q8_0"): vs unmerged \(Self.error(merged, unmerged)), "
+                  + "arg-max agreement \(agree)/\(merged.count)")
+            if f32 { #expect(Self.error(merged, unmerged) <= 1e-4) } else { #expect(agree >= merged.count * 3 / 4) }
+        }
+    }
+
     @Test func scaleZeroIsTheBaseModel() throws {
         for fixture in Fixture.all {
             let base = try Self.logits(try Self.open(fixture.model), fixture.tokens)
