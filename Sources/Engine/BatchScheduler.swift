@@ -69,6 +69,8 @@ public final class BatchScheduler: @unchecked Sendable {
         var promptSeconds = 0.0
         var admitted = Date()
         var decodeStart = Date()
+        /// LoRA adapters of its own (nil: the model's): such a job decodes in a private cache.
+        var adapters: [AdapterUse]?
 
         init(id: Int, prompt: [Int32], sequence: SequenceDecoder, onEvent: @escaping (Event) -> Void) {
             self.id = id
@@ -138,7 +140,7 @@ public final class BatchScheduler: @unchecked Sendable {
     @discardableResult
     public func submit(prompt: [Int32], options: GenerationOptions, processors: [any LogitProcessor] = [],
                        constraint: (any TokenConstraint)? = nil, stopRule: (any GenerationStopRule)? = nil,
-                       onEvent: @escaping (Event) -> Void) throws -> Job {
+                       adapters: [AdapterUse]? = nil, onEvent: @escaping (Event) -> Void) throws -> Job {
         guard !prompt.isEmpty else { throw SubmitError.emptyPrompt }
         let vocab = model.config.vocabularySize
         if let bad = prompt.first(where: { $0 < 0 || Int($0) >= vocab }) {
@@ -154,6 +156,7 @@ public final class BatchScheduler: @unchecked Sendable {
         guard !stopping else { throw SubmitError.stopped }
         guard waiting.count < settings.maxQueue else { throw SubmitError.queueFull(waiting: waiting.count) }
         let job = Job(id: nextID, prompt: prompt, sequence: sequence, onEvent: onEvent)
+        if let adapters, adapters != model.transformer.adapters { job.adapters = adapters }
         nextID += 1
         waiting.append(job)
         condition.signal()
@@ -257,8 +260,11 @@ public final class BatchScheduler: @unchecked Sendable {
             job.admitted = Date()
             let capacity = max(job.prompt.count, min(settings.contextSize,
                                                      job.prompt.count + max(0, job.sequence.options.maxTokens)))
-            let cache = pool.makeCache(capacity: capacity)
-            job.cachedPromptTokens = cache.reusePrefix(of: job.prompt, limit: job.prompt.count - 1)
+            // A job with adapters of its own computes other keys and values than the shared pool's: a private cache.
+            let cache = job.adapters == nil ? pool.makeCache(capacity: capacity)
+                : KVCache(config: model.config, capacity: capacity, type: model.transformer.kvType)
+            cache.adapters = job.adapters
+            job.cachedPromptTokens = job.adapters == nil ? cache.reusePrefix(of: job.prompt, limit: job.prompt.count - 1) : 0
             job.offset = job.cachedPromptTokens
             guard cache.reserve(positions: capacity) else {
                 if running.isEmpty {

@@ -28,6 +28,10 @@ public final class KVCache: @unchecked Sendable {
     private var published = 0
     /// Blocks promised by `reserve` and not taken yet.
     var reservedBlocks = 0
+    /// The LoRA adapters this sequence runs with; nil: the model's own (`Transformer.setAdapters`). A cache with
+    /// adapters other than the model's must be outside the shared pool (`KVCache(config:)`): its keys and values
+    /// differ from other sequences' for the same tokens.
+    public var adapters: [AdapterUse]? = nil
 
     var keyWidth: Int { pool.keyWidth }
     var valueWidth: Int { pool.valueWidth }

@@ -32,6 +32,10 @@ public struct KVStore: Sendable {
                       UInt64(pool.blockBytes), UInt64(pool.type.rawValue)] {
             key = (key ^ value) &* 0x100_0000_01b3
         }
+        // Keys and values depend on the adapters the model runs with.
+        for use in model.transformer.adapters {
+            for value in [use.adapter.fingerprint, UInt64(use.scale.bitPattern)] { key = (key ^ value) &* 0x100_0000_01b3 }
+        }
         self.key = key
     }
 

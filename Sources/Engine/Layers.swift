@@ -57,6 +57,8 @@ struct LatentAttention {
     /// per head and token. Used with quantized activations; the exact path keeps the original rows.
     var absorbedKeys: ExpertMatrices? = nil
     var storage: OwnedBytes? = nil
+    /// The head projections with LoRA `attn_kv_b` deltas merged in (F32), when an adapter has them.
+    var merged: OwnedBytes? = nil
 }
 
 /// Memory the model owns beside the mapped file (weights rearranged at load).

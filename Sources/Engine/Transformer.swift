@@ -14,7 +14,11 @@ public final class Transformer: @unchecked Sendable {
     let embeddings: WeightMatrix      // vocab rows × nEmbd
     let outputNorm: [Float]
     let output: WeightMatrix          // nEmbd → vocab
-    let layers: [DecoderLayer]
+    /// The layers as the model runs them (`attn_kv_b` deltas of the adapters merged in) and as the file has them.
+    var layers: [DecoderLayer]
+    let baseLayers: [DecoderLayer]
+    /// The LoRA adapters sequences run with unless their cache names its own (`setAdapters`).
+    public internal(set) var adapters: [AdapterUse] = []
     let rope: Rope
     let attentionScale: Float
     public let pool: ThreadPool
@@ -22,7 +26,7 @@ public final class Transformer: @unchecked Sendable {
     /// default is quantized unless MOECODER_EXACT is set.
     public var activations: Activations = .fromEnvironment
     private let serial = ThreadPool(threads: 1)
-    private let work = Workspace()
+    let work = Workspace()
 
     public init(file: GGUFFile, threads: Int = 1) throws {
         let config = try ModelConfig(gguf: file)
@@ -41,6 +45,7 @@ public final class Transformer: @unchecked Sendable {
         case .qwen3, .qwen3moe: layers = try Qwen3Architecture.layers(source, config)
         case .gptOss: layers = try GptOssArchitecture.layers(source, config)
         }
+        baseLayers = layers
         rope = Rope(config.rope, architecture: config.architecture,
                     frequencyFactors: try source.optionalVector("rope_freqs.weight", count: config.rope.dimensions / 2))
         let unused = source.unusedTensors(layers: config.blockCount)
@@ -156,6 +161,7 @@ public final class Transformer: @unchecked Sendable {
         if let bad = tokens.first(where: { $0 < 0 || Int($0) >= vocab }) {
             throw ModelError("token id \(bad) is outside the vocabulary (0..<\(vocab))")
         }
+        if let own = cache.adapters, own != adapters { try checkOwnAdapters(own, cache: cache) }
     }
 
     /// The pass itself over `work.segments` (rows laid out segment after segment), projecting the rows in
@@ -163,6 +169,7 @@ public final class Transformer: @unchecked Sendable {
     private func run(_ tokens: [Int32]) -> UnsafeMutableBufferPointer<Float> {
         let n = tokens.count, e = config.embeddingLength, vocab = config.vocabularySize
         let x = work.x.ensure(n * e), h = work.h.ensure(n * e)
+        prepareLoRA(rows: n)
         for (t, token) in tokens.enumerated() {
             Quant.dequantize(embeddings.type, embeddings.row(Int(token)), x + t * e, count: e)
         }
@@ -177,8 +184,8 @@ public final class Transformer: @unchecked Sendable {
             for t in 0..<n { Vector.rmsNorm(x + t * e, layer.ffnNorm, h + t * e, count: e, eps: config.rmsEpsilon) }
             let fed: UnsafeMutablePointer<Float>
             switch layer.ffn {
-            case .dense(let f): fed = denseFeedForward(f, input: h, n: n, into: work.projected)
-            case .moe(let m): fed = mixtureOfExperts(m, n: n)
+            case .dense(let f): fed = denseFeedForward(f, input: h, n: n, into: work.projected, layer: index)
+            case .moe(let m): fed = mixtureOfExperts(m, n: n, layer: index)
             }
             Vector.add(x, fed, count: n * e)
         }
@@ -228,6 +235,11 @@ public final class Transformer: @unchecked Sendable {
         batch.add(a.k, h, n: n, k)
         batch.add(a.v, h, n: n, v)
         batch.run(pool: pool, activations: activations)
+        if work.loraActive {
+            addLoRA(.attnQ, layer, h, n, q)
+            addLoRA(.attnK, layer, h, n, k)
+            addLoRA(.attnV, layer, h, n, v)
+        }
         addBias(a.qBias, q, n: n, width: qWidth)
         addBias(a.kBias, k, n: n, width: kWidth)
         addBias(a.vBias, v, n: n, width: vWidth)
@@ -279,6 +291,7 @@ public final class Transformer: @unchecked Sendable {
         }
         let projected = work.projected.ensure(n * e)
         project(a.output, out, n, projected)
+        if work.loraActive { addLoRA(.attnOutput, layer, out, n, projected) }
         addBias(a.outputBias, projected, n: n, width: e)
         return projected
     }
@@ -303,9 +316,14 @@ public final class Transformer: @unchecked Sendable {
             batch.add(wq, h, n: n, q)
         }
         batch.run(pool: pool, activations: activations)
+        if work.loraActive {
+            addLoRA(.attnKVA, layer, h, n, kv)
+            if let low { addLoRA(.attnQA, layer, h, n, low) } else { addLoRA(.attnQ, layer, h, n, q) }
+        }
         if let low, let qA = a.qA, let qB = a.qB, let norm = a.qANorm {
             for t in 0..<n { Vector.rmsNorm(low + t * qA.rows, norm, low + t * qA.rows, count: qA.rows, eps: c.rmsEpsilon) }
             project(qB, low, n, q)
+            if work.loraActive { addLoRA(.attnQB, layer, low, n, q) }
         }
         work.headSegments.removeAll(keepingCapacity: true)
         var maxSpan = 0
@@ -341,12 +359,13 @@ public final class Transformer: @unchecked Sendable {
         }
         let projected = work.projected.ensure(n * e)
         project(a.output, out, n, projected)
+        if work.loraActive { addLoRA(.attnOutput, layer, out, n, projected) }
         return projected
     }
 
     /// SwiGLU over n rows of `input`, into `target` (n × nEmbd).
-    private func denseFeedForward(_ f: DenseFeedForward, input: UnsafePointer<Float>, n: Int, into target: FloatBuffer)
-        -> UnsafeMutablePointer<Float> {
+    private func denseFeedForward(_ f: DenseFeedForward, input: UnsafePointer<Float>, n: Int, into target: FloatBuffer,
+                                  layer: Int) -> UnsafeMutablePointer<Float> {
         let hidden = f.gate.rows
         let gate = work.gate.ensure(n * hidden), up = work.up.ensure(n * hidden)
         let batch = work.batch
@@ -354,13 +373,18 @@ public final class Transformer: @unchecked Sendable {
         batch.add(f.gate, input, n: n, gate)
         batch.add(f.up, input, n: n, up)
         batch.run(pool: pool, activations: activations)
+        if work.loraActive {
+            addLoRA(.ffnGate, layer, input, n, gate)
+            addLoRA(.ffnUp, layer, input, n, up)
+        }
         Vector.siluMul(gate, up, count: n * hidden)
         let out = target.ensure(n * f.down.rows)
         project(f.down, gate, n, out)
+        if work.loraActive { addLoRA(.ffnDown, layer, gate, n, out) }
         return out
     }
 
-    private func mixtureOfExperts(_ m: MixtureOfExperts, n: Int) -> UnsafeMutablePointer<Float> {
+    private func mixtureOfExperts(_ m: MixtureOfExperts, n: Int, layer: Int) -> UnsafeMutablePointer<Float> {
         let e = config.embeddingLength, experts = m.router.rows, hidden = m.gate.rows
         let h = work.h.pointer
         let batch = work.batch
@@ -375,6 +399,13 @@ public final class Transformer: @unchecked Sendable {
             batch.add(shared.up, h, n: n, sharedUp)
         }
         batch.run(pool: pool, activations: activations)
+        if work.loraActive {
+            addLoRA(.router, layer, h, n, logits)
+            if m.shared != nil {
+                addLoRA(.sharedGate, layer, h, n, sharedGate)
+                addLoRA(.sharedUp, layer, h, n, sharedUp)
+            }
+        }
         if work.assignments.count != experts { work.assignments = Array(repeating: [], count: experts) }
         for i in 0..<experts { work.assignments[i].removeAll(keepingCapacity: true) }
         // Route each token: probabilities, top-k, optional renormalisation and scaling.
@@ -439,6 +470,10 @@ public final class Transformer: @unchecked Sendable {
             row += routed.count
         }
         batch.run(pool: pool, activations: activations)
+        if work.loraActive {
+            expertLoRA(.gateExps, layer, gathered, e, gate, hidden)
+            expertLoRA(.upExps, layer, gathered, e, up, hidden)
+        }
         addExpertBias(m.gateBias, gate, width: hidden)
         addExpertBias(m.upBias, up, width: hidden)
         switch m.activation {
@@ -461,6 +496,10 @@ public final class Transformer: @unchecked Sendable {
         }
         if let shared = m.shared { batch.add(shared.down, sharedGate, n: n, sharedDown) }
         batch.run(pool: pool, activations: activations)
+        if work.loraActive {
+            expertLoRA(.downExps, layer, gate, hidden, down, e)
+            if m.shared != nil { addLoRA(.sharedDown, layer, sharedGate, n, sharedDown) }
+        }
         addExpertBias(m.downBias, down, width: e)
         let out = work.expertOut.ensure(n * e)
         out.update(repeating: 0, count: n * e)

@@ -48,6 +48,15 @@ final class Workspace {
     var segments: [Transformer.Segment] = []
     var headSegments: [HeadSegment] = []
     var logitRows: [Int] = []
+    /// LoRA: whether any row of the pass has adapters, the distinct adapter lists of the pass, each token row's
+    /// list (an index into `loraMixes`), the rank-sized intermediate, and token indices of routed rows.
+    var loraActive = false
+    var loraMixes: [[AdapterUse]] = []
+    var rowMix: [Int] = []
+    let loraLow = FloatBuffer()
+    var loraTokens: [Int] = []
+    /// Adapters of caches already checked against the model (they are kept alive by the caches that use them).
+    var checkedAdapters = Set<ObjectIdentifier>()
     /// The next attention task to claim (threads take tasks one at a time: their costs differ widely).
     let nextTask = UnsafeMutablePointer<Int>.allocate(capacity: 1)
 

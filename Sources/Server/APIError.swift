@@ -95,7 +95,7 @@ struct JSONBody {
         return number.boolValue
     }
 
-    private func isBool(_ number: NSNumber) -> Bool { String(cString: number.objCType) == "c" }
+    func isBool(_ number: NSNumber) -> Bool { String(cString: number.objCType) == "c" }
 
     func int(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
         guard has(key) else { return nil }

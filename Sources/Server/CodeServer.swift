@@ -24,6 +24,9 @@ public struct ServerSettings: Sendable {
     public var maxBodyBytes = 8 << 20
     /// The model's name in the API (`model` fields).
     public var modelID = "moecoder"
+    /// LoRA adapters requests may choose (`"lora": [{"id": ..., "scale": ...}]`) besides those the model runs
+    /// with by default (`Transformer.adapters`, from --lora); they run only when a request names them.
+    public var adapters: [AdapterUse] = []
 
     public init() {}
 }
@@ -103,6 +106,9 @@ public final class CodeServer: Sendable {
 
     private func addRoutes(_ router: Router<BasicRequestContext>) {
         router.get("/health") { _, _ in JSONResponse.make(["status": "ok"]) }
+        for path in ["/lora-adapters", "/v1/lora-adapters"] {
+            router.get(RouterPath(path)) { _, _ in JSONResponse.make(["object": "list", "data": self.adapterEntries]) }
+        }
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                      body: .init(byteBuffer: ByteBuffer(string: self.metrics.text())))
@@ -159,6 +165,67 @@ public final class CodeServer: Sendable {
         var ignoreEOS = false
         /// Log-probabilities: nil none, else the chosen token's and this many alternatives.
         var logprobs: Int?
+        /// LoRA adapters of this request (nil: the server's defaults).
+        var lora: [AdapterUse]?
+    }
+
+    /// Every adapter a request can choose: the defaults (--lora) first, then the others (--lora-choice); ids are
+    /// the index here or the file's name without .gguf.
+    var adapterChoices: [(use: AdapterUse, enabled: Bool)] {
+        model.transformer.adapters.map { ($0, true) }
+            + settings.adapters.filter { use in !model.transformer.adapters.contains { $0.adapter === use.adapter } }.map { ($0, false) }
+    }
+
+    private var adapterEntries: [[String: Any]] {
+        adapterChoices.enumerated().map { index, choice in
+            ["id": index, "name": choice.use.adapter.id, "path": choice.use.adapter.path, "format": choice.use.adapter.format,
+             "scale": Double(choice.use.scale), "default": choice.enabled]
+        }
+    }
+
+    /// `"lora": [{"id": 0 | "name", "scale": 0.5}, ...]`: the adapters this request runs with instead of the
+    /// defaults (`[]`: none); an entry without a scale takes the adapter's default scale.
+    private func loraSelection(_ body: JSONBody) throws -> [AdapterUse]? {
+        guard body.has("lora") else { return nil }
+        guard let list = body.object["lora"] as? [Any] else {
+            throw APIError.badRequest("'lora' must be an array of {\"id\": ..., \"scale\": ...} objects", param: "lora")
+        }
+        let choices = adapterChoices
+        let known = choices.enumerated().map { "\($0.offset) (\($0.element.use.adapter.id))" }.joined(separator: ", ")
+        var uses: [AdapterUse] = []
+        for item in list {
+            guard let entry = item as? [String: Any], let id = entry["id"] ?? entry["name"] else {
+                throw APIError.badRequest("each 'lora' entry needs an \"id\" (GET /lora-adapters lists them)", param: "lora")
+            }
+            let found: AdapterUse?
+            if let name = id as? String {
+                found = choices.first { $0.use.adapter.id == name }?.use
+            } else if let number = id as? NSNumber, number.doubleValue == Double(number.intValue),
+                      number.intValue >= 0, number.intValue < choices.count {
+                found = choices[number.intValue].use
+            } else {
+                found = nil
+            }
+            guard let use = found else {
+                throw APIError(.badRequest, "'lora' names the adapter \(id), which this server has not loaded; it has: "
+                               + (known.isEmpty ? "none (start it with --lora or --lora-choice)" : known),
+                               code: "adapter_not_found", param: "lora")
+            }
+            var scale = use.scale
+            if entry["scale"] != nil {
+                guard let value = entry["scale"] as? NSNumber, value.doubleValue.isFinite, !body.isBool(value) else {
+                    throw APIError.badRequest("'lora' scale must be a number", param: "lora")
+                }
+                scale = value.floatValue
+            }
+            uses.append(AdapterUse(adapter: use.adapter, scale: scale))
+        }
+        if uses != model.transformer.adapters,
+           let merged = (uses + model.transformer.adapters).first(where: { $0.adapter.adaptsMergedTensors }) {
+            throw APIError.badRequest("the adapter '\(merged.adapter.id)' adapts attn_kv_b, which is merged into the model at "
+                                      + "load; this server cannot switch adapters per request", param: "lora")
+        }
+        return uses
     }
 
     private func sampling(_ body: JSONBody, openAI: Bool, defaultMaxTokens: Int) throws -> Sampling {
@@ -180,6 +247,7 @@ public final class CodeServer: Sendable {
         if let n = try body.int("n", in: 1...16) { s.n = n }
         s.stream = try body.bool("stream") ?? false
         s.ignoreEOS = try body.bool("ignore_eos") ?? false
+        s.lora = try loraSelection(body)
         if let name = try body.string("constrain") {
             do { s.constrain = try Language.named(name) } catch {
                 throw APIError.badRequest("'constrain' is '\(name)'; shipped grammars: "
@@ -230,7 +298,8 @@ public final class CodeServer: Sendable {
                                             ignoreEOS: s.ignoreEOS)
             options.logprobs = s.logprobs
             do {
-                let job = try scheduler.submit(prompt: prompt, options: options, constraint: constraint) { event in
+                let job = try scheduler.submit(prompt: prompt, options: options, constraint: constraint,
+                                               adapters: s.lora) { event in
                     continuation.yield((index, event))
                     switch event {
                     case .finished, .failed: if remaining.decrement() == 0 { continuation.finish() }

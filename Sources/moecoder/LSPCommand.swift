@@ -36,6 +36,8 @@ struct LSPCommand: ParsableCommand {
     }
 
     func run() throws {
+        // Bad adapters stop the server at once (the model itself loads later, on the first request).
+        for item in modelOptions.lora { _ = try ModelOptions.adapter(item, config: nil) }
         let logger = try LogSink(path: log)
         logger.write("started (moecoder \(MoECoder.configuration.version), pid \(getpid()))")
         let completion = ModelCompletionService(modelPath: try modelOptions.model.map(ModelOptions.resolveCached)

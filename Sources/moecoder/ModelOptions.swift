@@ -25,6 +25,12 @@ struct ModelOptions: ParsableArguments {
         valueName: "type"))
     var kvType = "f32"
 
+    @Option(name: .customLong("lora"), help: ArgumentHelp(
+        "A LoRA adapter to run with the model, unmerged: a llama.cpp GGUF adapter file or a PEFT folder "
+            + "(adapter_config.json + adapter_model.safetensors), at SCALE (default 1). Repeat for several; their "
+            + "deltas add up. See `moecoder lora --help`.", valueName: "file[:scale]"))
+    var lora: [String] = []
+
     func validate() throws {
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
         if Self.kvTypes[kvType.lowercased()] == nil {
@@ -66,10 +72,36 @@ struct ModelOptions: ParsableArguments {
         }
     }
 
-    /// Applies --exact and --kv-type to a loaded model (before any cache is made).
+    /// Applies --exact, --kv-type and --lora to a loaded model (before any cache is made).
     func configure(_ model: LanguageModel) throws {
         if exact { model.transformer.activations = .exact }
         try model.transformer.setKVType(Self.kvTypes[kvType.lowercased()] ?? .f32)
+        if !lora.isEmpty {
+            do {
+                try model.transformer.setAdapters(try lora.map { try Self.adapter($0, config: model.config) })
+            } catch let error as ModelError {
+                throw CLIFailure(message: error.message)
+            }
+        }
+    }
+
+    /// "FILE[:SCALE]" → the adapter read for `config`'s model, at that scale.
+    static func adapter(_ text: String, config: ModelConfig?) throws -> AdapterUse {
+        var path = text, scale: Float = 1
+        if let colon = text.lastIndex(of: ":"), !FileManager.default.fileExists(atPath: text) {
+            let tail = text[text.index(after: colon)...]
+            guard let value = Float(tail), value.isFinite else {
+                throw CLIFailure(message: "--lora \(text): the scale '\(tail)' after the last ':' is not a number "
+                                 + "(write FILE or FILE:SCALE, e.g. adapter.gguf:0.5)")
+            }
+            path = String(text[..<colon])
+            scale = value
+        }
+        do {
+            return AdapterUse(adapter: try LoRAAdapter.load(path: path, config: config), scale: scale)
+        } catch let error as ModelError {
+            throw CLIFailure(message: error.message)
+        }
     }
 
     /// The shipped default model, when one is installed (models/default.gguf below the data roots).

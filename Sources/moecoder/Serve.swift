@@ -50,6 +50,12 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("max-queue"), help: "Waiting requests beyond which the server answers 503 with Retry-After.")
     var maxQueue = 256
 
+    @Option(name: .customLong("lora-choice"), help: ArgumentHelp(
+        "A LoRA adapter loaded at start but applied only to requests that name it in their \"lora\" field "
+            + "(repeatable; --lora adapters apply to every request that does not say otherwise). GET /lora-adapters "
+            + "lists them.", valueName: "file[:scale]"))
+    var loraChoices: [String] = []
+
     func validate() throws {
         if !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
         if maxBatch < 1 { throw ValidationError("--max-batch must be at least 1") }
@@ -79,6 +85,17 @@ struct Serve: ParsableCommand {
             settings.contextSize = ctxSize
         }
         settings.modelID = URL(fileURLWithPath: model.path).deletingPathExtension().lastPathComponent
+        for item in loraChoices {
+            let use = try ModelOptions.adapter(item, config: model.config)
+            do { try model.transformer.check(use.adapter) } catch let error as ModelError {
+                throw CLIFailure(message: error.message)
+            }
+            if use.adapter.adaptsMergedTensors {
+                throw CLIFailure(message: "--lora-choice \(item): the adapter adapts attn_kv_b, which moecoder merges into "
+                                 + "the model at load, so it cannot be chosen per request; pass it with --lora instead")
+            }
+            settings.adapters.append(use)
+        }
         let server = CodeServer(model: model, settings: settings)
         let modelID = settings.modelID
         let failure = Box<Error?>(nil)
