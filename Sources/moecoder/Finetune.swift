@@ -39,7 +39,7 @@ struct Finetune: ParsableCommand {
     @Option(help: ArgumentHelp("The base model (default: the shipped default model).", valueName: "path.gguf"))
     var model: String?
 
-    @Option(help: "Optimizer steps (batch 8 × 512 tokens each); default 300.")
+    @Option(help: "Optimizer steps (batch 8 × 512 tokens each); default 150.")
     var steps: Int?
 
     @Option(help: "Train for about this many minutes instead of a number of steps.")
@@ -57,7 +57,7 @@ struct Finetune: ParsableCommand {
     var targets = "attn_q,attn_k,attn_v,attn_output"
 
     @Option(help: "Peak learning rate (warmup, then cosine decay to a tenth).")
-    var lr = 1e-3
+    var lr = 2e-3
 
     @Option(help: "Share of the files held out for the before/after measurement (0 measures nothing).")
     var holdout = 0.1

@@ -471,14 +471,14 @@ def main():
     ap.add_argument("--rank", type=int, default=16)
     ap.add_argument("--alpha", type=float, default=32.0)
     ap.add_argument("--targets", default=DEFAULT_TARGETS, help="comma-separated, of: " + ",".join(TARGETS))
-    ap.add_argument("--steps", type=int, default=300, help="optimizer steps (ignored with --minutes)")
+    ap.add_argument("--steps", type=int, default=150, help="optimizer steps (ignored with --minutes)")
     ap.add_argument("--minutes", type=float, default=0,
                     help="train for about this long instead: the step count is fixed after timing the first steps")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seq", type=int, default=512, help="training sequence length (tokens)")
-    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--warmup", type=int, default=20)
-    ap.add_argument("--fim-rate", type=float, default=0.5, help="share of fill-in-the-middle samples")
+    ap.add_argument("--fim-rate", type=float, default=0.3, help="share of fill-in-the-middle samples")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
