@@ -159,7 +159,8 @@ struct Finetune: ParsableCommand {
         if let minutes { arguments += ["--minutes", String(minutes)] }
         if let steps { arguments += ["--steps", String(steps)] }
         if let exe = Self.executablePath() { arguments += ["--moecoder", exe] }
-        let status = try TrainingEnvironment.stream(environment.python, arguments, tail: 30)
+        let status = try TrainingEnvironment.stream(environment.python, arguments, tail: 30,
+                                                    quiet: [work + "/summary.json"])
         guard status.code == 0 else {
             throw CLIFailure(message: "training failed (status \(status.code)); the trainer's last lines:\n"
                 + status.tail.joined(separator: "\n"))
@@ -390,7 +391,9 @@ enum TrainingEnvironment {
 
     /// Runs a program, copying its standard error (progress) and output lines to our standard error as they come;
     /// returns its status and last `tail` lines.
-    static func stream(_ program: String, _ arguments: [String], tail: Int) throws -> (code: Int32, tail: [String]) {
+    /// Lines equal to one of `quiet` are kept for the tail but not shown.
+    static func stream(_ program: String, _ arguments: [String], tail: Int,
+                       quiet: Set<String> = []) throws -> (code: Int32, tail: [String]) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [program] + arguments
@@ -414,7 +417,7 @@ enum TrainingEnvironment {
             while let newline = pending.firstIndex(of: 0x0A) {
                 let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
                 pending = Data(pending[(newline + 1)...])
-                FileHandle.standardError.write(Data((line + "\n").utf8))
+                if !quiet.contains(line) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
                 last.append(line)
                 if last.count > tail { last.removeFirst() }
             }
