@@ -120,9 +120,12 @@ final class AugmentTransformTests: XCTestCase {
     // MARK: rename-params
 
     func testRenameParamsExact() throws {
-        let source = "def area(width, height=2):\n    return width * height\n\nprint(area(3, height=4), area(width=1))\n"
+        let source = "def _area(width, height=2):\n    return width * height\n\nprint(_area(3, height=4), _area(width=1))\n"
         let out = try AugmentHarness.sameBehaviour("rename-params", source)
-        XCTAssertEqual(out, "def area(width_r, height_r=2):\n    return width_r * height_r\n\nprint(area(3, height_r=4), area(width_r=1))\n")
+        XCTAssertEqual(out, "def _area(width_r, height_r=2):\n    return width_r * height_r\n\nprint(_area(3, height_r=4), _area(width_r=1))\n")
+        let nested = "def outer(n):\n    def step(k, by=1):\n        return k + by\n    return step(n, by=2)\n\nprint(outer(1))\n"
+        XCTAssertEqual(try AugmentHarness.sameBehaviour("rename-params", nested),
+                       "def outer(n):\n    def step(k_r, by_r=1):\n        return k_r + by_r\n    return step(n, by_r=2)\n\nprint(outer(1))\n")
     }
 
     func testRenameParamsLeavesUnresolvableFunctionsAlone() throws {
@@ -147,17 +150,20 @@ final class AugmentTransformTests: XCTestCase {
                 def method(self, a):
                     return a
 
-            def shadow(a, b):
+            def _shadow(a, b):
                 return [a for a in range(b)]
 
-            def posonly(a, /, b):
+            def _posonly(a, /, b):
                 return a
 
-            print(handlers[0](b=1, a=2), cached(a=3), K().method(a=4), shadow(1, 2), posonly(1, b=2))
+            def public(a):
+                return a
+
+            print(handlers[0](b=1, a=2), cached(a=3), K().method(a=4), _shadow(1, 2), _posonly(1, b=2), public(a=5))
 
             """
         XCTAssertEqual(try AugmentHarness.sameBehaviour("rename-params", source), source.replacingOccurrences(
-            of: "def shadow(a, b):\n    return [a for a in range(b)]", with: "def shadow(a, b_r):\n    return [a for a in range(b_r)]"))
+            of: "def _shadow(a, b):\n    return [a for a in range(b)]", with: "def _shadow(a, b_r):\n    return [a for a in range(b_r)]"))
     }
 
     // MARK: reorder-imports

@@ -85,14 +85,7 @@ public final class Augmenter {
     public func validate(_ bytes: [UInt8]) throws -> Tree {
         guard String(validating: bytes, as: UTF8.self) != nil else { throw AugmentError.notUTF8 }
         let tree = try parser.parse(SourceText(bytes: bytes))
-        if tree.hasErrors {
-            var line = 1
-            tree.root.walk { n in
-                if n.isError || n.isMissing { line = n.start.line; return false }
-                return n.hasError
-            }
-            throw AugmentError.syntaxErrors(line: line)
-        }
+        if tree.hasErrors { throw AugmentError.syntaxErrors(line: Self.firstErrorLine(tree)) }
         if let checker, let why = compileFailure(checker, bytes) { throw AugmentError.doesNotCompile(why) }
         return tree
     }
@@ -111,6 +104,16 @@ public final class Augmenter {
             }
         }
         return result
+    }
+
+    static func firstErrorLine(_ tree: Tree) -> Int {
+        var line = 1, found = false
+        tree.root.walk { n in
+            if found { return false }
+            if n.isError || n.isMissing { line = n.start.line; found = true; return false }
+            return n.hasError
+        }
+        return line
     }
 
     /// nil when the source compiles; otherwise why not (a broken checker counts as a failure).
@@ -146,7 +149,9 @@ public final class Augmenter {
             }
             let (bytes, count) = applyEdits(plan.edits, to: tree.source.bytes)
             guard let next = try? parser.parse(SourceText(bytes: bytes)), !next.hasErrors else {
-                skipped.append(SkippedTransform(transform: transform.name, reason: "result had syntax errors (tree-sitter); dropped",
+                let line = (try? parser.parse(SourceText(bytes: bytes))).map(Self.firstErrorLine) ?? 0
+                skipped.append(SkippedTransform(transform: transform.name,
+                                                reason: "result had syntax errors (tree-sitter, near line \(line) of the result); dropped",
                                                 skippedSites: plan.skipped))
                 continue
             }

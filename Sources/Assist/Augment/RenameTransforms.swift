@@ -25,11 +25,12 @@ public struct RenameLocals: PythonTransform {
     }
 }
 
-/// Renames parameters of functions whose every use in the file is a direct call (no `**kwargs` at the calls), and
-/// the matching keyword arguments at those calls.
+/// Renames parameters of private (`_name`) or nested functions whose every use in the file is a direct call (no
+/// `**kwargs` at the calls), and the matching keyword arguments at those calls. Public functions and methods are
+/// left alone: callers in other files may pass their parameters by keyword.
 public struct RenameParameters: PythonTransform {
     public let name = "rename-params"
-    public let summary = "rename function parameters and the keyword arguments of the calls in the same file"
+    public let summary = "rename parameters of private or nested functions and the keyword arguments of their calls (all in the file)"
     public init() {}
 
     public func plan(_ file: PyFile, _ context: inout TransformContext) -> TransformPlan {
@@ -46,6 +47,12 @@ public struct RenameParameters: PythonTransform {
             let scope = file.scope(of: function)
             if scope.isMethod { plan.skip("method (callers not resolvable)"); continue }
             if function.parent?.type == "decorated_definition" { plan.skip("decorated function"); continue }
+            // Other modules may call a public module-level function by keyword: only private (`_name`) and
+            // nested functions, whose callers are all in this file, are renamed.
+            let nested = functionContext(of: function).function != nil
+            if !nested && (!fname.hasPrefix("_") || fname.hasPrefix("__")) {
+                plan.skip("public function (callers in other files)"); continue
+            }
             if params.children.contains(where: { $0.type == "positional_separator" }) {
                 plan.skip("positional-only parameters"); continue
             }
