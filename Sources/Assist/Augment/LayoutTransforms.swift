@@ -25,6 +25,8 @@ public struct Reformat: PythonTransform {
             let startRow = args.start.line, endRow = args.end.line
             guard context.rng.chance(context.rate) else { continue }
             if startRow == endRow {
+                // Only the outermost call of a line is split (as a formatter would), never one nested in it.
+                guard args.parent?.ancestor(ofType: ["argument_list"]) == nil else { continue }
                 guard items.count >= 2, items.allSatisfy({ !$0.text.contains("\n") }),
                       let lineIndent = lineIndentation(file, args.startByte) else { continue }
                 let inner = lineIndent + file.indentUnit(near: lineIndent)
@@ -40,20 +42,27 @@ public struct Reformat: PythonTransform {
                 plan.add(SourceEdit(args.byteRange, text)); joined += 1
             }
         }
+        // Quotes: the whole file moves towards the style its simple strings use less (consistently, like a
+        // formatter's setting), for strings whose content has neither quote nor backslash.
+        var simple: [(node: Node, prefix: String, quote: Character, content: Substring)] = []
         for string in strings {
             if string.ancestor(ofType: ["interpolation"]) != nil { continue }
             let text = string.text
             let prefixLength = text.prefix { $0.isLetter }.count
-            let prefix = text.prefix(prefixLength).lowercased()
+            let prefix = String(text.prefix(prefixLength))
             let body = text.dropFirst(prefixLength)
-            guard !prefix.contains("f"), body.count >= 2, let q = body.first, q == "'" || q == "\"",
+            guard !prefix.lowercased().contains("f"), body.count >= 2, let q = body.first, q == "'" || q == "\"",
                   !body.hasPrefix(String(repeating: q, count: 3)) || body.count == 2 else { continue }
             let content = body.dropFirst().dropLast()
             guard !content.contains("'"), !content.contains("\""), !content.contains("\\"), !content.contains("\n")
             else { continue }
-            guard context.rng.chance(context.rate) else { continue }
-            let other: Character = q == "'" ? "\"" : "'"
-            plan.add(SourceEdit(string.byteRange, String(text.prefix(prefixLength)) + String(other) + content + String(other)))
+            simple.append((string, prefix, q, content))
+        }
+        let singles = simple.filter { $0.quote == "'" }.count
+        let target: Character = singles * 2 >= simple.count ? "\"" : "'"
+        let requote = context.rng.chance(context.rate)  // all or none: one style per file
+        for s in simple where requote && s.quote != target {
+            plan.add(SourceEdit(s.node.byteRange, s.prefix + String(target) + s.content + String(target)))
             quoted += 1
         }
         if split > 0 { plan.notes.append("split \(split) argument list(s) over lines") }
