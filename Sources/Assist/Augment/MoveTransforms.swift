@@ -142,7 +142,10 @@ public struct InlineLocal: PythonTransform {
                         plan.skip("something with effects runs before the use"); continue
                     }
                     guard context.rng.chance(context.rate) else { continue }
-                    let text = Flow.atomic(value) ? value.text : "(\(value.text))"
+                    // Parentheses only where precedence could bind differently (not as a plain call argument).
+                    let plainArgument = ["argument_list", "keyword_argument"].contains(use.parent?.type ?? "")
+                        && !["expression_list", "yield", "named_expression", "generator_expression"].contains(value.type)
+                    let text = Flow.atomic(value) || plainArgument ? value.text : "(\(value.text))"
                     plan.add(SourceEdit(file.lineRange(of: first), ""))
                     plan.add(SourceEdit(use.byteRange, text), note: "inlined \(name) at line \(first.start.line)")
                     i += 1
@@ -246,7 +249,8 @@ public struct ReorderStatements: PythonTransform {
             var i = 0
             while i + 1 < statements.count {
                 defer { i += 1 }
-                guard let a = assignment(statements[i], file), let b = assignment(statements[i + 1], file) else { continue }
+                guard let a = assignment(statements[i], file), let b = assignment(statements[i + 1], file),
+                      b.node.start.line == a.node.end.line + 1 else { continue }  // same paragraph: no blank line between
                 guard a.targets.isDisjoint(with: b.targets.union(b.reads)), b.targets.isDisjoint(with: a.reads) else {
                     plan.skip("data dependence"); continue
                 }
