@@ -94,12 +94,16 @@ def main():
             if proc.returncode != 0:
                 sys.exit(f"moecoder augment failed ({proc.returncode}) for {label}:\n{proc.stderr[-2000:]}")
             touched = edits = compiled = dropped = errors = 0
+            dropped_files = []
             for line in proc.stdout.splitlines():
                 report = json.loads(line)
                 if "error" in report:
                     errors += 1
                     continue
-                dropped += sum(1 for s in report["skipped"] if "dropped" in s["reason"])
+                for s in report["skipped"]:
+                    if "dropped" in s["reason"]:
+                        dropped += 1
+                        dropped_files.append({"file": report["input"], "reason": s["reason"]})
                 if not report["applied"]:
                     continue
                 touched += 1
@@ -109,7 +113,7 @@ def main():
                         compiled += 1
             row = {"transform": label, "files": len(valid), "touched": touched, "edits": edits,
                    "compiled": compiled, "compiled_pct": 100.0 * compiled / touched if touched else 100.0,
-                   "dropped_by_check": dropped, "input_errors": errors, "cpu_s": round(cpu, 2),
+                   "dropped_by_check": dropped, "dropped_files": dropped_files, "input_errors": errors, "cpu_s": round(cpu, 2),
                    "files_per_cpu_s": round(len(valid) / cpu, 1) if cpu else None,
                    "kb_per_cpu_s": round(total_bytes / 1024 / cpu, 1) if cpu else None}
             rows.append(row)
