@@ -65,7 +65,8 @@ public struct ExtractLocal: PythonTransform {
                     var candidates: [Node] = []
                     root.walk { n in
                         if Flow.deferring.contains(n.type) { return false }
-                        if (n.type == "call" || n.type == "binary_operator"), !n.text.contains("\n"),
+                        // (tree-sitter reads `[*f()]` as a call of `*f`: never extract a starred text.)
+                        if (n.type == "call" || n.type == "binary_operator"), !n.text.contains("\n"), !n.text.hasPrefix("*"),
                            !(n == root && statement.type == "expression_statement" && root.type == "call"),
                            !contains(n, types: ["yield", "named_expression"]),
                            Flow.evaluatedFirst(n, within: root), !Flow.chainedComparison(n, within: root) {
