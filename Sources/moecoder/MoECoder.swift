@@ -14,7 +14,7 @@ struct MoECoder: ParsableCommand {
         version: "0.1.0",
         subcommands: [Parse.self, Generate.self, Tokenize.self, Logits.self, Info.self, Bench.self, Complete.self,
                       Testgen.self, Repair.self, LSPCommand.self, Serve.self, Quantize.self, Imatrix.self, Eval.self, Chat.self,
-                      Pull.self, Models.self, LoRACommand.self, Finetune.self]
+                      Pull.self, Models.self, LoRACommand.self, Augment.self, Finetune.self]
     )
 }
 
