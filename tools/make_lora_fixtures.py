@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Random LoRA adapters for the tiny F32 fixture models, with reference logits from PEFT and llama.cpp.
 
-For llama, qwen2moe and deepseek2 (the models tools/make_fixtures.py made, rebuilt here from the same seeds and
+For llama, qwen2moe, qwen3moe and deepseek2 (the models tools/make_fixtures.py made, rebuilt here from the same seeds and
 checked against the logits recorded in Tests/Fixtures/models/<name>.json) this script
   1. wraps the Hugging Face model with PEFT (random A and B, fixed seed; rsLoRA on llama, a smaller rank on
      the routed experts of qwen2moe through `rank_pattern`),
@@ -37,6 +37,8 @@ ADAPTERS = {
     "qwen2moe": dict(r=4, lora_alpha=8, rank_pattern={r"experts\.\d+\.(gate|up|down)_proj": 1},
                      target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate", "gate_proj", "up_proj",
                                      "down_proj"]),
+    "qwen3moe": dict(r=4, lora_alpha=16, rank_pattern={r"experts\.\d+\.(gate|up|down)_proj": 1},
+                     target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]),
     "deepseek2": dict(r=2, lora_alpha=4,
                       target_modules=["q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj",
                                       "gate_proj", "up_proj", "down_proj"]),

@@ -5,7 +5,7 @@ import Testing
 @testable import Engine
 
 /// LoRA adapters against PEFT (transformers) and llama.cpp: the fixtures of tools/make_lora_fixtures.py are
-/// random adapters for the tiny F32 llama, qwen2moe and deepseek2 models, as a GGUF adapter and a PEFT folder.
+/// random adapters for the tiny F32 llama, qwen2moe, qwen3moe and deepseek2 models, as a GGUF adapter and a PEFT folder.
 @Suite struct LoRATests {
     struct Fixture: CustomStringConvertible, Sendable {
         let name: String
@@ -32,7 +32,7 @@ import Testing
                            peft: rows("peft_logits"), base: rows("base_logits"), llamaCpp: rows("llama_cpp_logits"),
                            llamaCppAdapter: folder.appendingPathComponent("\(name)/\(json["llama_cpp_adapter"] as? String ?? "adapter.gguf")").path)
         }
-        static let all = ["llama", "qwen2moe", "deepseek2"].map(load)
+        static let all = ["llama", "qwen2moe", "qwen3moe", "deepseek2"].map(load)
     }
 
     static func open(_ path: String, _ uses: [(String, Float)] = []) throws -> LanguageModel {
