@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Random LoRA adapters for the tiny F32 fixture models, with reference logits from PEFT and llama.cpp.
 
-For llama, qwen2moe and deepseek2 (the models tools/make_fixtures.py made, rebuilt here from the same seeds and
+For llama, qwen2moe, qwen3moe and deepseek2 (the models tools/make_fixtures.py made, rebuilt here from the same seeds and
 checked against the logits recorded in Tests/Fixtures/models/<name>.json) this script
   1. wraps the Hugging Face model with PEFT (random A and B, fixed seed; rsLoRA on llama, a smaller rank on
      the routed experts of qwen2moe through `rank_pattern`),
@@ -28,7 +28,7 @@ PEFT_VERSION = "0.21.2"
 REPO = mf.REPO
 MODELS = REPO / "Tests" / "Fixtures" / "models"
 OUT = REPO / "Tests" / "Fixtures" / "lora"
-POSITIONS = [0, 3, 7, 10, 13]          # prompt positions whose logits are kept (fixtures stay small)
+POSITIONS = [0, 6, 13]                 # prompt positions whose logits are kept (fixtures stay small)
 
 # name -> (PEFT LoraConfig arguments, scale of the random B)
 ADAPTERS = {
@@ -37,7 +37,9 @@ ADAPTERS = {
     "qwen2moe": dict(r=4, lora_alpha=8, rank_pattern={r"experts\.\d+\.(gate|up|down)_proj": 1},
                      target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate", "gate_proj", "up_proj",
                                      "down_proj"]),
-    "deepseek2": dict(r=2, lora_alpha=4,
+    "qwen3moe": dict(r=4, lora_alpha=16, rank_pattern={r"experts\.\d+\.(gate|up|down)_proj": 1},
+                     target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]),
+    "deepseek2": dict(r=2, lora_alpha=4, rank_pattern={r"experts\.\d+\.(gate|up|down)_proj": 1},
                       target_modules=["q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj",
                                       "gate_proj", "up_proj", "down_proj"]),
 }
@@ -72,6 +74,13 @@ def permute_rows(b, heads):
     """llama.cpp's convert_hf_to_gguf permutation of q/k rows (rotary pairs interleaved), applied to lora_B."""
     out = b.shape[0]
     return b.reshape(heads, 2, out // heads // 2, *b.shape[1:]).swapaxes(1, 2).reshape(b.shape)
+
+
+def sort_target_modules(path: Path):
+    """PEFT writes target_modules in set order (it changes from run to run): sorted, the file is reproducible."""
+    config = json.loads(path.read_text())
+    config["target_modules"] = sorted(config["target_modules"])
+    path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
 def rebuild(name: str):
@@ -136,6 +145,7 @@ def make(name: str, have_llama: bool):
     for extra in peft_dir.iterdir():
         if extra.name not in ("adapter_config.json", "adapter_model.safetensors"):
             extra.unlink()
+    sort_target_modules(peft_dir / "adapter_config.json")
 
     # The GGUF form, from the saved safetensors (what a converter sees).
     state = load_file(str(peft_dir / "adapter_model.safetensors"))
@@ -187,12 +197,10 @@ def make(name: str, have_llama: bool):
     doc = {"name": name, "model": f"{name}.gguf", "tokens": tokens, "positions": POSITIONS,
            "peft": f"peft {PEFT_VERSION}, transformers {mf.PINS['transformers']} (eager, float32)",
            "lora_config": {k: v for k, v in args.items()},
-           "peft_logits": [[mf.r6(v) for v in logits[p].tolist()] for p in POSITIONS],
-           "base_logits": [[mf.r6(v) for v in base_logits[p].tolist()] for p in POSITIONS]}
+           "peft_logits": [[mf.r6(v) for v in logits[p].tolist()] for p in POSITIONS]}
+    # (the base model's logits are those of Tests/Fixtures/models/<name>.json, prompt 0: rebuild() checks it)
     if have_llama:
         from llama_cpp import Llama
-        doc["peft_logits_for_llama_cpp"] = [[mf.r6(v) for v in peft_for_llama[p].tolist()] for p in POSITIONS] \
-            if skip else None
         llm = Llama(model_path=str(MODELS / f"{name}.gguf"), n_ctx=mf.CTX, n_batch=mf.CTX, logits_all=True,
                     flash_attn=False, type_k=0, type_v=0, n_threads=2, seed=0, verbose=False,
                     lora_path=str(llama_adapter), lora_scale=1.0)

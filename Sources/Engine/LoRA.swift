@@ -247,7 +247,8 @@ public final class LoRAAdapter: @unchecked Sendable {
             throw ModelError("\(folder): the adapter also saves whole modules (\(saved.joined(separator: ", "))); "
                              + "only LoRA matrices are supported")
         }
-        guard let r = (json["r"] as? NSNumber)?.intValue, let alpha = (json["lora_alpha"] as? NSNumber)?.floatValue else {
+        // The rank of each module comes from its tensors (rank_pattern may vary it); 'r' must still be there.
+        guard (json["r"] as? NSNumber) != nil, let alpha = (json["lora_alpha"] as? NSNumber)?.floatValue else {
             throw ModelError("\(folder)/adapter_config.json: needs 'r' and 'lora_alpha'")
         }
         let rslora = json["use_rslora"] as? Bool ?? false
@@ -291,7 +292,6 @@ public final class LoRAAdapter: @unchecked Sendable {
             let part = Part(a: a.values, b: bValues, rank: rank, cols: a.shape[1], rows: b.shape[0], factor: factor)
             if let expert = target.expert { experts[tensor, default: [:]][expert] = part } else { plain[tensor] = part }
         }
-        _ = r
         var deltas = plain.map { LoRADelta(name: $0.key, rank: $0.value.rank, cols: $0.value.cols, rows: $0.value.rows,
                                            experts: 0, factor: $0.value.factor, a: $0.value.a, b: $0.value.b) }
         for (tensor, parts) in experts {

@@ -22,8 +22,11 @@ PEFT = os.path.join(FIX, "lora", "llama", "peft")
 def reference():
     with open(os.path.join(FIX, "lora", "llama", "reference.json")) as f:
         doc = json.load(f)
+    with open(os.path.join(FIX, "models", "llama.json")) as f:
+        base = json.load(f)["prompts"][0]
+    assert base["tokens"] == doc["tokens"] and doc["positions"][-1] == len(doc["tokens"]) - 1
     argmax = lambda row: max(range(len(row)), key=row.__getitem__)
-    return doc["tokens"], argmax(doc["peft_logits"][-1]), argmax(doc["base_logits"][-1])
+    return doc["tokens"], argmax(doc["peft_logits"][-1]), argmax(base["logits"][-1])
 
 
 def next_token(server, tokens, lora=None):
