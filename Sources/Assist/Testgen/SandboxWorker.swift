@@ -73,6 +73,51 @@ public final class SandboxWorker {
         return result
     }
 
+    /// One mutant as the worker analysed it (`runtime/python/testgen_mutants.py` lists the operators).
+    public struct MutantOutcome: Sendable, Codable {
+        public var id: Int
+        public var `operator`: String
+        public var line: Int
+        public var description: String
+        /// True when one of the suite's cases tells the mutant apart from the module.
+        public var killed: Bool
+        /// The index of the first case (suite or not) that tells it apart, if any.
+        public var killer: Int?
+        public var timeout: Bool
+    }
+
+    public struct MutationAnswer: Sendable, Codable {
+        /// Mutants of the whole module (the analysed ones may be a sample).
+        public var total: Int
+        public var mutants: [MutantOutcome]
+        /// False when the time ran out before every sampled mutant was analysed.
+        public var complete: Bool
+    }
+
+    /// Replays `cases` against mutants of the module: the first `suite` cases decide whether a mutant is killed;
+    /// the others are tried on survivors, to find cases that would kill them. Nil when the worker failed (it is
+    /// restarted).
+    public func mutation(cases: [TestCase], suite: Int, limit: Int, timeout: Double, seconds: Double) -> MutationAnswer? {
+        nextID += 1
+        struct Case: Encodable { var steps: [TestStep], watch: [String] }
+        struct Request: Encodable {
+            var op = "mutation", id: Int, cases: [Case], suite: Int, limit: Int, timeout: Double, seconds: Double
+        }
+        let request = Request(id: nextID, cases: cases.map { Case(steps: $0.steps, watch: $0.watch) }, suite: suite,
+                              limit: limit, timeout: timeout, seconds: seconds)
+        guard let data = try? JSONEncoder().encode(request), send(data + Data("\n".utf8)) else {
+            _ = restartAfterFailure("the worker stopped accepting input")
+            return nil
+        }
+        // The worker stops starting mutants after `seconds`; one mutant's cases may still run to their limits.
+        guard let line = readLine(timeout: seconds + timeout * 4 + 3),
+              let answer = try? JSONDecoder().decode(MutationAnswer.self, from: Data(line)) else {
+            _ = restartAfterFailure("mutation analysis did not answer")
+            return nil
+        }
+        return answer
+    }
+
     /// Ends the worker.
     public func stop() {
         guard let process else { return }
