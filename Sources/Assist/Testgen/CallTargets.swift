@@ -74,7 +74,12 @@ struct CaseBuilder {
             switch parameter.kind {
             case .variadic: return InputPool.Candidates(values: ["1", "'a'", "2.5", "None"], typed: 4)
             case .variadicKeyword: return InputPool.Candidates(values: [], typed: 0)
-            default: return pool.pool(for: parameter, of: callable)
+            default:
+                var parameter = parameter
+                if parameter.type == nil, let used = callable.usage[parameter.name] {
+                    parameter.type = used == "list" ? "list" : used == "dict" ? "dict" : used
+                }
+                return pool.pool(for: parameter, of: callable)
             }
         }
         return (all.map(\.values), all.map(\.typed))
