@@ -41,6 +41,8 @@ public final class SandboxWorker {
     private var input: FileHandle?
     private var outputFD: Int32 = -1
     private var buffer: [UInt8] = []
+    /// Set by `readLine` when it stopped at the end of the worker's output (the worker exited).
+    private var sawEndOfFile = false
     private var nextID = 0
 
     public init(modulePath: String, workDirectory: String, configuration: Configuration = Configuration()) throws {
@@ -64,8 +66,9 @@ public final class SandboxWorker {
             return restartAfterFailure("the worker stopped accepting input")
         }
         // The worker interrupts a slow case itself; the margin covers a case stuck in C code.
-        guard let line = readLine(timeout: timeout + 3) else {
-            return restartAfterFailure(process?.isRunning == true ? "hang" : deathDescription())
+        guard let line = readLine(timeout: timeout + 1.5) else {
+            // End of file: the worker died (abort, segfault, os._exit); no answer in time: a hang.
+            return restartAfterFailure(sawEndOfFile ? deathDescription() : "hang")
         }
         guard let result = try? JSONDecoder().decode(CaseResult.self, from: Data(line)) else {
             return restartAfterFailure("the worker answered something unreadable")
@@ -197,8 +200,7 @@ public final class SandboxWorker {
 
     private func deathDescription() -> String {
         guard let process else { return "the worker is gone" }
-        if process.isRunning { return "no answer" }
-        process.waitUntilExit()
+        process.waitUntilExit()  // it closed its output: it has exited or is about to
         if process.terminationReason == .uncaughtSignal {
             return "the worker was killed by signal \(process.terminationStatus)"
         }
@@ -222,6 +224,7 @@ public final class SandboxWorker {
 
     /// The next line from the worker, or nil after `timeout` seconds or at end of file.
     private func readLine(timeout: Double) -> [UInt8]? {
+        sawEndOfFile = false
         let deadline = Date().addingTimeInterval(timeout)
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
@@ -237,7 +240,7 @@ public final class SandboxWorker {
             if ready < 0 && errno != EINTR { return nil }
             if ready <= 0 { continue }
             let n = read(outputFD, &chunk, chunk.count)
-            if n <= 0 { return nil }
+            if n <= 0 { sawEndOfFile = true; return nil }
             buffer += chunk[..<n]
         }
     }
