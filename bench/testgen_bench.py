@@ -3,6 +3,7 @@ budget each, measured the same way.
 
     python3 bench/testgen_bench.py [--set heldout|examples|robustness] [--budget 30] [--seed 1]
                                    [--tools moecoder,pynguin] [--mutants 150] [--only a,b] [--json OUT]
+    python3 bench/testgen_bench.py --merge ours.json pynguin.json     (one table from earlier runs)
 
 Sets:
   heldout     ten standard-library modules we do not ship and did not write (colorsys, textwrap, fnmatch, shlex,
@@ -117,7 +118,19 @@ def main():
     parser.add_argument("--only", default="", help="comma-separated module names (without ho_)")
     parser.add_argument("--json", default=None, help="write every row to this file")
     parser.add_argument("--moecoder-arg", action="append", default=[], help="extra argument for moecoder testgen")
+    parser.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                        help="print one table from result files written by --json (runs of the same set) and exit")
     args = parser.parse_args()
+    if args.merge:
+        rows, tools = [], []
+        for file in args.merge:
+            data = json.load(open(file))
+            args.set, args.budget, args.seed, args.mutants = data["set"], data["budget"], data["seed"], \
+                data["mutants_per_module"]
+            rows += data["rows"]
+            tools += [t for t in dict.fromkeys(r["tool"] for r in data["rows"]) if t not in tools]
+        table(rows, tools, args)
+        return
     binary = os.environ.get("MOECODER_BIN", os.path.join(ROOT, ".build", "debug", "moecoder"))
     venv = os.environ.get("PYNGUIN_VENV", os.path.join(ROOT, ".build-bench", "pynguin-venv"))
     tools = [t for t in args.tools.split(",") if t]
