@@ -318,6 +318,11 @@ def observe(value, depth=0):
     return result
 
 
+def _is_lazy(value):
+    """Generators and other one-shot iterators (observing them would consume them)."""
+    return isinstance(value, types.GeneratorType) or (hasattr(value, "__next__") and hasattr(value, "__iter__"))
+
+
 def _expressible(cls):
     """The nearest class in the exception's MRO that a test can name: a builtin or one of the module's."""
     for base in cls.__mro__:
@@ -382,8 +387,12 @@ def run_case(request, trace=True):
                 value = eval(step["expr"], namespace)
                 if step.get("bind"):
                     namespace[step["bind"]] = value
-                # Still traced: a generator's body runs while it is observed.
-                steps.append({"value": observe(value)})
+                # Still traced: a generator's body runs while it is observed. Only the last step's: observing
+                # consumes an iterator, which the test file does not do for earlier steps.
+                if step is request["steps"][-1] or not _is_lazy(value):
+                    steps.append({"value": observe(value)})
+                else:
+                    steps.append({"value": {"kind": "type", "type": type(value).__name__}})
             except CaseTimeout:
                 sys.settrace(None)
                 steps.append({"timeout": True})

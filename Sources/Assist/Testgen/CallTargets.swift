@@ -174,12 +174,13 @@ struct CaseBuilder {
             case "__iter__": return "list(\(receiver))"
             case "__repr__": return "repr(\(receiver))"
             case "__str__": return "str(\(receiver))"
-            case "__hash__": return "hash(\(receiver)) == hash(\(receiver))"
+            case "__hash__": return "(hash(\(receiver)) == hash(\(receiver)))"
             case "__bool__": return "bool(\(receiver))"
-            case "__eq__": return "\(receiver) == \(arguments)"
-            case "__lt__": return "\(receiver) < \(arguments)"
-            case "__add__": return "\(receiver) + \(arguments)"
-            case "__contains__": return "\(arguments) in \(receiver)"
+            // Parenthesised: `assert (a == 0) is True`, not the chained `a == 0 is True`.
+            case "__eq__": return "(\(receiver) == \(arguments))"
+            case "__lt__": return "(\(receiver) < \(arguments))"
+            case "__add__": return "(\(receiver) + \(arguments))"
+            case "__contains__": return "(\(arguments) in \(receiver))"
             default: return "\(receiver)[\(arguments)]"
             }
         }
