@@ -9,9 +9,10 @@ struct Testgen: ParsableCommand {
         discussion: """
             Finds the module's public functions, classes and methods with tree-sitter, runs candidate calls in a \
             sandboxed Python process (own temporary folder, time and memory limits, no network, no writes \
-            elsewhere) for --budget seconds keeping those that add line or branch coverage, writes a pytest file \
-            and measures its coverage with coverage.py. Inputs that crashed or hung are reported, not tested. \
-            Progress goes to standard error.
+            elsewhere, no processes) for --budget seconds keeping those that add line or branch coverage, writes a \
+            pytest file and measures its coverage with coverage.py. Inputs that crashed, hung or started processes \
+            are reported, not tested. The whole command takes at most --budget + 15 seconds; the file is written \
+            with what was found even when verification runs out of time. Progress goes to standard error.
 
             Exit status: 0 when the test file was written and passes, 1 when it does not pass, 2 when the module \
             does not parse, cannot be imported or defines nothing to test.
@@ -36,6 +37,16 @@ struct Testgen: ParsableCommand {
     @Option(help: "Memory limit of the sandboxed Python process, in MiB.")
     var memory: Int = 1024
 
+    @Flag(help: ArgumentHelp("""
+        Mutation analysis: the last 30 % of the budget replays the chosen tests against mutants of the module \
+        (operators AOR, ROR, COR, UOI, CRP, SDL, RVR, BCR; see the README), adds tests that kill survivors, and \
+        reports the score and the surviving mutants.
+        """))
+    var mutation = false
+
+    @Option(help: "With --mutation: at most this many mutants (an evenly spread, fixed sample).")
+    var mutants: Int = 400
+
     @Flag(help: "Print the report as JSON on standard output.")
     var json = false
 
@@ -45,6 +56,7 @@ struct Testgen: ParsableCommand {
         if budget <= 0 { throw ValidationError("--budget must be a positive number of seconds") }
         if callTimeout <= 0 { throw ValidationError("--call-timeout must be positive") }
         if memory < 64 { throw ValidationError("--memory must be at least 64 (MiB)") }
+        if mutants < 1 { throw ValidationError("--mutants must be at least 1") }
     }
 
     func run() throws {
@@ -54,6 +66,8 @@ struct Testgen: ParsableCommand {
         options.seed = seed
         options.callTimeout = callTimeout
         options.sandbox.memoryMB = memory
+        options.mutation = mutation
+        options.mutantLimit = mutants
         // Model-proposed inputs are optional: only with an explicit --model.
         let model = modelOptions.model != nil ? try modelOptions.load() : nil
         let report: TestgenReport

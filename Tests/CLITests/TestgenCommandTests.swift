@@ -48,7 +48,11 @@ import Testing
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("runs"))  // progress during the budget
         let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
-        #expect((report["verification"] as? [String: Any])?["passed"] as? Bool == true)
+        // Passed twice, or (on a machine so loaded that pytest cannot start within the budget's 13 s of overrun)
+        // stopped and said so; the file is run below either way.
+        let verification = report["verification"] as? [String: Any]
+        #expect(verification?["passed"] as? Bool == true
+                || (verification?["skipped"] as? String)?.contains("within the budget") == true)
         let findings = try #require(report["findings"] as? [[String: Any]])
         #expect(findings.contains { $0["function"] as? String == "first" && $0["kind"] as? String == "IndexError"
                                     && $0["reproduction"] as? String == "calc.first([])" })
@@ -68,5 +72,93 @@ import Testing
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("\"model_proposals\""))
         #expect(result.stderr.contains("the model proposed"))
+    }
+
+    /// Processes whose command line mentions `marker` (the scratch folder), other than this test process.
+    static func processes(mentioning marker: String) -> [String] {
+        let me = ProcessInfo.processInfo.processIdentifier
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { pid -> String? in
+            guard let n = Int32(pid), n != me,
+                  let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+            let line = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+            return line.contains(marker) ? "\(pid): \(line)" : nil
+        }
+    }
+
+    /// The robustness modules of bench/testgen/robustness (hangs, interpreter crashes, output floods, processes):
+    /// each run ends within budget + 15 s, writes a passing file for the ordinary functions, reports the hostile
+    /// calls as findings, and leaves no process behind.
+    @Test(arguments: ["hangs", "crashes", "noisy", "forks"])
+    func hostileModulesAreContained(name: String) throws {
+        let source = try String(contentsOf: CLI.packageRoot.appendingPathComponent("bench/testgen/robustness/\(name).py"),
+                                encoding: .utf8)
+        let dir = try CLI.scratch(["\(name).py": source])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("tests/test_\(name).py").path
+        let started = Date()
+        let result = try CLI.moecoder(["testgen", dir.appendingPathComponent("\(name).py").path, "--budget", "6",
+                                       "--out", out, "--json"])
+        let elapsed = Date().timeIntervalSince(started)
+        // Budget + 15 s, and a margin for starting and stopping processes on a loaded CI machine.
+        #expect(elapsed < 6 + 15 + 8, "took \(elapsed) s")
+        #expect(result.status == 0, "\(result.stderr.suffix(2000))")
+        #expect(result.stdout.count < 200_000)  // the floods did not reach the report
+        #expect(result.stderr.count < 200_000)
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let findings = try #require(report["findings"] as? [[String: Any]])
+        let text = try String(contentsOfFile: out, encoding: .utf8)
+        switch name {
+        case "hangs":
+            #expect(findings.contains { $0["function"] as? String == "spin" && $0["kind"] as? String == "timeout" })
+            #expect(text.contains("hangs.classify("))
+        case "crashes":
+            // Each interpreter death costs a worker restart: on a slow machine not every one is reached.
+            #expect(findings.contains { $0["kind"] as? String == "crash" })
+            #expect(text.contains("crashes.parity("))
+        case "forks":
+            #expect(findings.contains { $0["function"] as? String == "raw_fork" && $0["kind"] as? String == "process" })
+            #expect(!text.contains("raw_fork(True)"))
+            #expect(text.contains("forks.clamp("))
+        default:
+            #expect(text.contains("noisy.scale("))
+        }
+        Thread.sleep(forTimeInterval: 0.5)
+        let left = Self.processes(mentioning: dir.path)
+        #expect(left.isEmpty, "left behind: \(left)")
+    }
+
+    @Test func mutationReportsScoreSurvivorsAndAddsKillers() throws {
+        let source = """
+            def grade(score: int) -> str:
+                if score >= 90:
+                    return "A"
+                if score >= 75:
+                    return "B"
+                return "C"
+
+
+            def total(prices: list, rate: float = 0.2) -> float:
+                return sum(prices) * (1 + rate)
+            """
+        let dir = try CLI.scratch(["marks.py": source])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("tests/test_marks.py").path
+        let result = try CLI.moecoder(["testgen", dir.appendingPathComponent("marks.py").path, "--budget", "3",
+                                       "--mutation", "--out", out, "--json"])
+        #expect(result.status == 0, "\(result.stderr.suffix(2000))")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let mutation = try #require(report["mutation"] as? [String: Any])
+        let analysed = try #require(mutation["analysed"] as? Int)
+        let killed = try #require(mutation["killed"] as? Int)
+        let survivors = try #require(mutation["survivors"] as? [[String: Any]])
+        #expect(analysed >= 15)
+        #expect(killed + survivors.count == analysed)
+        #expect(Double(killed) / Double(analysed) >= 0.6)
+        #expect((mutation["operators"] as? [String])?.contains("ROR") == true)
+        // The boundary of `score >= 90` is asserted, so `>= -> >` does not survive.
+        #expect(!survivors.contains { $0["line"] as? Int == 2 && $0["description"] as? String == ">= -> >" })
+        let pytest = try CLI.run("/usr/bin/env", ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", out])
+        #expect(pytest.status == 0, "\(pytest.stdout)")
     }
 }

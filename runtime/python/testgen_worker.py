@@ -30,6 +30,7 @@ import pathlib
 import resource
 import signal
 import sys
+import time
 import traceback
 import types
 
@@ -38,9 +39,30 @@ WORKDIR = os.path.realpath(sys.argv[2])
 MEMORY_MB = int(sys.argv[3]) if len(sys.argv) > 3 else 1024
 MODULE_NAME = pathlib.Path(MODULE_PATH).stem
 
-# The protocol channel: the real stdout, kept aside; the module's own prints go to a sink.
+# The protocol channel: the real stdout, kept aside; the module's own prints go to a sink. File descriptors 1
+# and 2 go to /dev/null, so that code writing to them directly (os.write(1, ...), sys.__stdout__) cannot flood
+# the protocol or the caller's terminal.
 PROTOCOL = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
 REQUESTS = sys.stdin
+_devnull = os.open(os.devnull, os.O_WRONLY)
+os.dup2(_devnull, 1)
+os.dup2(_devnull, 2)
+sys.__stdout__ = sys.stdout = open(1, "w", closefd=False)
+sys.__stderr__ = sys.stderr = open(2, "w", closefd=False)
+
+
+class _Sink(io.TextIOBase):
+    """Where the module's prints go during a case: counted, not kept (a case may print gigabytes)."""
+
+    def __init__(self):
+        self.written = 0
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        self.written += len(text)
+        return len(text)
 
 
 class CaseTimeout(BaseException):
@@ -125,9 +147,62 @@ def enter_sandbox():
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversized writes raise OSError instead of killing us
     # The parent's threads may block signals, and the mask survives exec: the per-case alarm needs SIGALRM.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM, signal.SIGINT, signal.SIGTERM})
+    _become_subreaper()
     sys.addaudithook(_audit)
     _armed = True
     sys.setrecursionlimit(1000)
+
+
+def _become_subreaper():
+    """Orphaned descendants of a case are re-parented to the worker, so that `_kill_children` finds them."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except Exception:
+        pass
+
+
+def _children():
+    pids = set()
+    try:
+        for task in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{task}/children") as handle:
+                    pids.update(int(p) for p in handle.read().split())
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return pids
+
+
+def _kill_children():
+    """Kills (and reaps) every process a case started, even through ctypes; returns how many there were."""
+    killed = 0
+    for _ in range(20):
+        pids = _children()
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except OSError:
+                pass
+        for pid in pids:
+            try:
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+    while True:  # zombies of children that exited on their own
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            break
+        killed += 1
+    return killed
 
 
 def _on_alarm(signum, frame):
@@ -243,6 +318,11 @@ def observe(value, depth=0):
     return result
 
 
+def _is_lazy(value):
+    """Generators and other one-shot iterators (observing them would consume them)."""
+    return isinstance(value, types.GeneratorType) or (hasattr(value, "__next__") and hasattr(value, "__iter__"))
+
+
 def _expressible(cls):
     """The nearest class in the exception's MRO that a test can name: a builtin or one of the module's."""
     for base in cls.__mro__:
@@ -286,27 +366,33 @@ def _namespace_for_eval():
     return {MODULE_NAME: _module, "math": math, "io": io, "pathlib": pathlib, "__builtins__": builtins}
 
 
-def run_case(request):
+def run_case(request, trace=True):
     global _arcs
     _arcs = set()
     namespace = _namespace_for_eval()
-    namespace["tmp_path"] = _fresh_tmp_path()
+    if any("tmp_path" in step["expr"] for step in request["steps"]):
+        namespace["tmp_path"] = _fresh_tmp_path()  # only when used: a search runs tens of thousands of cases
     timeout = float(request.get("timeout", 1.0))
     steps = []
     timed_out = False
-    sink = io.StringIO()
+    sink = _Sink()
     old_out, old_err = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = sink, sink
     signal.setitimer(signal.ITIMER_REAL, timeout)
-    sys.settrace(_global_tracer)
+    if trace:
+        sys.settrace(_global_tracer)
     try:
         for step in request["steps"]:
             try:
                 value = eval(step["expr"], namespace)
                 if step.get("bind"):
                     namespace[step["bind"]] = value
-                # Still traced: a generator's body runs while it is observed.
-                steps.append({"value": observe(value)})
+                # Still traced: a generator's body runs while it is observed. Only the last step's: observing
+                # consumes an iterator, which the test file does not do for earlier steps.
+                if step is request["steps"][-1] or not _is_lazy(value):
+                    steps.append({"value": observe(value)})
+                else:
+                    steps.append({"value": {"kind": "type", "type": type(value).__name__}})
             except CaseTimeout:
                 sys.settrace(None)
                 steps.append({"timeout": True})
@@ -335,7 +421,114 @@ def run_case(request):
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
     arcs = sorted([a if a is not None else 0, b] for a, b in _arcs)
-    return {"id": request.get("id"), "steps": steps, "state": state, "arcs": arcs}
+    answer = {"id": request.get("id"), "steps": steps, "state": state, "arcs": arcs}
+    spawned = _kill_children()
+    if spawned:
+        answer["spawned"] = spawned
+    return answer
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Mutation analysis: the cases replayed against mutants of the module (testgen_mutants.py).
+
+
+def _assertable(observation):
+    """The part of an observation a generated test asserts on (floats compared like pytest.approx, roughly)."""
+    if isinstance(observation, dict):
+        if observation.get("kind") == "float":
+            try:
+                return ("float", float(f"{float(observation['repr']):.6g}"))
+            except (KeyError, ValueError):
+                return ("float", None)
+        return tuple(sorted((k, _assertable(v)) for k, v in observation.items() if k != "line"))
+    if isinstance(observation, list):
+        return tuple(_assertable(v) for v in observation)
+    return observation
+
+
+def _replay(module, case, timeout):
+    """Runs a case's steps with `module` as the module under test, untraced; returns what a test would see."""
+    global _module
+    saved = _module
+    _module = module
+    sys.modules[MODULE_NAME] = module
+    try:
+        result = run_case({"id": 0, "steps": case["steps"], "watch": case.get("watch", []), "timeout": timeout},
+                          trace=False)
+    finally:
+        _module = saved
+        sys.modules[MODULE_NAME] = saved
+    steps = result["steps"]
+    outcome = []
+    for step in steps:
+        if "raised" in step:
+            raised = step["raised"]
+            outcome.append(("raised", raised["expressible"], raised["message"][:80]))
+        elif step.get("timeout"):
+            outcome.append(("timeout",))
+        else:
+            outcome.append(("value", _assertable(step.get("value"))))
+    return (tuple(outcome), _assertable(result["state"]))
+
+
+def _load_mutants():
+    spec = importlib.util.spec_from_file_location(
+        "testgen_mutants", os.path.join(os.path.dirname(os.path.abspath(__file__)), "testgen_mutants.py"))
+    mutants = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mutants)
+    return mutants
+
+
+def mutation(request):
+    """{"op": "mutation", "cases": [...], "suite": k, "limit": n, "timeout": s, "seconds": s}: each mutant is
+    run against the first k cases (the suite) until one tells it apart from the original; a mutant that survives
+    them is run against the other cases, and the first that kills it is named (`killer`), so that the caller
+    can add it to the suite. Answers {"total": all mutants, "mutants": [{id, operator, line, description,
+    killed, killer, timeout}], "complete": bool}."""
+    started = time.monotonic()
+    mutants_module = _load_mutants()
+    cases = request["cases"]
+    suite = int(request.get("suite", len(cases)))
+    timeout = float(request.get("timeout", 0.5))
+    seconds = float(request.get("seconds", 10))
+    every = mutants_module.mutants("\n".join(_SOURCE_LINES) + "\n")
+    chosen = mutants_module.sample(every, request.get("limit"), MODULE_NAME)
+    original = [_replay(_module, case, timeout) for case in cases]
+    answers = []
+    complete = True
+    for mutant in chosen:
+        if time.monotonic() - started > seconds:
+            complete = False
+            break
+        entry = mutant.describe()
+        entry.update(killed=False, killer=None, timeout=False)
+        module = types.ModuleType(MODULE_NAME)
+        module.__file__ = MODULE_PATH
+        sys.modules[MODULE_NAME] = module
+        signal.setitimer(signal.ITIMER_REAL, max(timeout, 1.0))
+        try:
+            exec(mutant.code(MODULE_PATH + ".mutant"), module.__dict__)
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        except BaseException:  # noqa: B036 - a mutant that breaks the import is killed by any test
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            entry.update(killed=True, killer=0 if cases else None)
+            answers.append(entry)
+            continue
+        finally:
+            sys.modules[MODULE_NAME] = _module
+        order = list(range(suite)) + list(range(suite, len(cases)))
+        for index in order:
+            if index >= suite and time.monotonic() - started > seconds:
+                break
+            seen = _replay(module, cases[index], timeout)
+            if seen != original[index]:
+                entry["timeout"] = any(step == ("timeout",) for step in seen[0])
+                if index < suite:
+                    entry["killed"] = True
+                entry["killer"] = index
+                break
+        answers.append(entry)
+    return {"id": request.get("id"), "total": len(every), "mutants": answers, "complete": complete}
 
 
 _tmp_counter = [0]
@@ -358,7 +551,7 @@ def main():
     os.makedirs(WORKDIR, exist_ok=True)
     module_dir = os.path.dirname(MODULE_PATH)
     sys.path.insert(0, module_dir)
-    sys.stdout = io.StringIO()  # prints at import time must not reach the protocol channel
+    sys.stdout = _Sink()  # prints at import time must not reach the protocol channel
     enter_sandbox()
     with open(MODULE_PATH, encoding="utf-8") as source:
         _SOURCE_LINES = source.read().splitlines()
@@ -393,6 +586,9 @@ def main():
             continue
         if request.get("op") == "quit":
             break
+        if request.get("op") == "mutation":
+            send(mutation(request))
+            continue
         send(run_case(request))
 
 

@@ -74,7 +74,12 @@ struct CaseBuilder {
             switch parameter.kind {
             case .variadic: return InputPool.Candidates(values: ["1", "'a'", "2.5", "None"], typed: 4)
             case .variadicKeyword: return InputPool.Candidates(values: [], typed: 0)
-            default: return pool.pool(for: parameter, of: callable)
+            default:
+                var parameter = parameter
+                if parameter.type == nil, let used = callable.usage[parameter.name] {
+                    parameter.type = used == "list" ? "list" : used == "dict" ? "dict" : used
+                }
+                return pool.pool(for: parameter, of: callable)
             }
         }
         return (all.map(\.values), all.map(\.typed))
@@ -169,12 +174,13 @@ struct CaseBuilder {
             case "__iter__": return "list(\(receiver))"
             case "__repr__": return "repr(\(receiver))"
             case "__str__": return "str(\(receiver))"
-            case "__hash__": return "hash(\(receiver)) == hash(\(receiver))"
+            case "__hash__": return "(hash(\(receiver)) == hash(\(receiver)))"
             case "__bool__": return "bool(\(receiver))"
-            case "__eq__": return "\(receiver) == \(arguments)"
-            case "__lt__": return "\(receiver) < \(arguments)"
-            case "__add__": return "\(receiver) + \(arguments)"
-            case "__contains__": return "\(arguments) in \(receiver)"
+            // Parenthesised: `assert (a == 0) is True`, not the chained `a == 0 is True`.
+            case "__eq__": return "(\(receiver) == \(arguments))"
+            case "__lt__": return "(\(receiver) < \(arguments))"
+            case "__add__": return "(\(receiver) + \(arguments))"
+            case "__contains__": return "(\(arguments) in \(receiver))"
             default: return "\(receiver)[\(arguments)]"
             }
         }

@@ -28,6 +28,12 @@ struct Explorer {
     private(set) var kept: [Kept] = []
     /// Cases that crashed, hung or raised an unintended exception: candidates for the edge-case report.
     private(set) var suspicious: [Kept] = []
+    /// Cases that added no coverage but returned (or raised) something their target had not, and sweep cases:
+    /// candidates that mutation analysis may add to kill survivors (at most `archiveLimit` a target).
+    private(set) var archive: [Kept] = []
+    private var archivedPerTarget: [String: Int] = [:]
+    private var valuesSeen = Set<String>()
+    static let archiveLimit = 60
     private(set) var runs = 0
     private(set) var covered = Set<[Int]>()
     private var seen = Set<String>()
@@ -76,9 +82,15 @@ struct Explorer {
             try_(seed, targetIndex: builder.targets.firstIndex { $0.name == seed.target })
             report()
         }
-        for (index, target) in builder.targets.enumerated() {
+        // Every target once with typical arguments first, so that a target that hangs or crashes on everything
+        // cannot use up a short budget before the others were tried.
+        for index in builder.targets.indices {
             guard going() else { return }
             run(Recipe(choice: builder.defaultChoice(index), receiver: nil, prelude: []), index, origin: "sweep")
+            report()
+        }
+        for (index, target) in builder.targets.enumerated() {
+            guard going() else { return }
             for (p, pool) in target.pools.enumerated() {
                 for value in pool.indices.prefix(40) {
                     guard going() else { return }
@@ -127,7 +139,17 @@ struct Explorer {
             suspicious.append(Kept(testCase: attributed(candidate, result), result: result))
             return !newArcs.isEmpty
         }
-        guard !newArcs.isEmpty || newOutcome else { return false }
+        let valueKey = candidate.target + "|" + (result.finalError.map { "\($0.expressible):\($0.message)" }
+                                                  ?? result.lastValueKey) + "|" + Self.stateKey(result)
+        let newValue = valuesSeen.insert(valueKey).inserted
+        guard !newArcs.isEmpty || newOutcome else {
+            // Sweep cases (mined constants and their neighbours: boundaries) and new values.
+            if newValue || candidate.origin == "sweep", archivedPerTarget[candidate.target, default: 0] < Self.archiveLimit {
+                archivedPerTarget[candidate.target, default: 0] += 1
+                archive.append(Kept(testCase: candidate, result: result))
+            }
+            return false
+        }
         kept.append(Kept(testCase: candidate, result: result))
         return true
     }
@@ -151,8 +173,17 @@ struct Explorer {
         return cut
     }
 
+    /// The watched names' final state, for telling values apart.
+    static func stateKey(_ result: CaseResult) -> String {
+        guard !result.state.isEmpty else { return "" }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return (try? encoder.encode(result.state)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    }
+
     static func outcomeKey(_ result: CaseResult) -> String {
         if let crash = result.crashed { return "crash:\(crash)" }
+        if result.spawned != nil { return "spawned" }
         if result.timedOut { return "timeout" }
         if let error = result.finalError { return "raise:\(error.expressible)" }
         return "value:\(result.steps.last?.value?.kind ?? "")"
@@ -161,7 +192,7 @@ struct Explorer {
     /// Unintended failures: hangs, crashes, and exceptions the module did not raise on purpose
     /// (a `TypeError` deep in arithmetic, not a `raise ValueError(...)` that validates input).
     static func isSuspicious(_ result: CaseResult) -> Bool {
-        if result.timedOut { return true }
+        if result.timedOut || result.spawned != nil { return true }
         guard let error = result.finalError else { return false }
         return !error.explicit
     }

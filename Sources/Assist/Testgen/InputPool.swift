@@ -144,7 +144,7 @@ public struct InputPool: Sendable {
                                                                                     strings: false)
                 + ["2**63", "10**100", "-2**63"]
         case .float:
-            return ["1.5", "0.0", "-2.5", "100.0", "0.1", "1e-09"] + minedValues(constants, numeric: true, strings: false)
+            return ["1.5", "0.0", "-2.5", "100.0", "0.1", "1e-09", "0.5", "1.0", "0.25", "0.75", "2.0"] + minedValues(constants, numeric: true, strings: false)
                 + ["float('nan')", "float('inf')", "float('-inf')", "1e+308"]
         case .str:
             return ["'hello'", "''", "'a'", "'Hello World'"] + minedValues(constants, numeric: false, strings: true)

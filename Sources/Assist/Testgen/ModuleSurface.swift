@@ -19,6 +19,8 @@ public struct ModuleSurface: Sendable {
         /// Calls from `>>>` lines of the docstring, as written (names not yet qualified).
         public var examples: [String]
         public var line: Int
+        /// Types inferred from how the body uses an unannotated parameter (`x * 0.5` → float, `s.split()` → str).
+        public var usage: [String: String] = [:]
     }
 
     /// A class of the module.
@@ -136,7 +138,79 @@ public struct SurfaceExtractor {
         return ModuleSurface.Callable(
             kind: kind, name: definition.name, qualifiedName: definition.qualifiedName, owner: definition.owner,
             parameters: parameters, returnType: definition.returnType, constants: Self.constants(in: node),
-            examples: Self.examples(in: definition.docstring), line: definition.start.line)
+            examples: Self.examples(in: definition.docstring), line: definition.start.line,
+            usage: Self.usage(of: Set(parameters.filter { $0.type == nil }.map(\.name)), in: node))
+    }
+
+    // MARK: Types from use
+
+    static let stringMethods: Set<String> = ["lower", "upper", "strip", "lstrip", "rstrip", "split", "rsplit",
+        "startswith", "endswith", "replace", "find", "rfind", "splitlines", "isdigit", "isalpha", "isspace", "join",
+        "encode", "expandtabs", "partition", "rpartition", "casefold", "isalnum", "isupper", "islower", "title",
+        "format", "ljust", "rjust", "center", "zfill", "translate", "removeprefix", "removesuffix"]
+    static let listMethods: Set<String> = ["append", "extend", "pop", "insert", "sort", "reverse", "remove"]
+    static let dictMethods: Set<String> = ["items", "keys", "values", "get", "setdefault", "update"]
+
+    /// For each parameter name, the type its uses in the function body point to, when they agree on one:
+    /// arithmetic or comparison with a number (float when a float literal is involved), string methods or
+    /// comparison with a string, list and dict methods, `range()`/`int()` arguments.
+    static func usage(of names: Set<String>, in function: Node) -> [String: String] {
+        guard !names.isEmpty, let body = function.child(byField: "body") else { return [:] }
+        var votes: [String: [String: Int]] = [:]
+        func vote(_ name: String, _ type: String) { votes[name, default: [:]][type, default: 0] += 1 }
+        func numericKind(_ nodes: [Node]) -> String? {
+            if nodes.contains(where: { $0.type == "float" || ($0.type == "unary_operator" && $0.text.contains(".")) }) {
+                return "float"
+            }
+            if nodes.contains(where: { $0.type == "integer" || $0.type == "unary_operator" }) { return "int" }
+            return nil
+        }
+        body.walk { node in
+            guard node.type == "identifier", names.contains(node.text), let parent = node.parent else { return true }
+            let name = node.text
+            switch parent.type {
+            case "binary_operator":
+                let op = parent.child(byField: "operator")?.text ?? ""
+                let others = parent.namedChildren.filter { $0 != node }
+                if op == "%" && others.first?.type == "string" { break }
+                if let numeric = numericKind(others) {
+                    vote(name, op == "/" ? "float" : numeric)
+                } else if others.contains(where: { $0.type == "string" }) {
+                    vote(name, "str")
+                } else if ["-", "/", "**", "//"].contains(op) {
+                    vote(name, "float")
+                }
+            case "comparison_operator":
+                let others = parent.namedChildren.filter { $0 != node }
+                if let numeric = numericKind(others) { vote(name, numeric) }
+                if others.contains(where: { $0.type == "string" }) && !parent.text.contains(" in ") { vote(name, "str") }
+            case "attribute":
+                guard parent.child(byField: "object") == node, let attribute = parent.child(byField: "attribute")?.text,
+                      parent.parent?.type == "call" else { break }
+                if stringMethods.contains(attribute) { vote(name, "str") }
+                if listMethods.contains(attribute) { vote(name, "list") }
+                if dictMethods.contains(attribute) { vote(name, "dict") }
+            case "argument_list":
+                if let call = parent.parent, call.type == "call", let function = call.child(byField: "function")?.text {
+                    if ["range", "chr", "bin", "hex"].contains(function) { vote(name, "int") }
+                    if ["math.sqrt", "math.floor", "math.ceil", "math.log", "math.exp", "float", "round", "abs",
+                        "math.isclose", "math.fabs"].contains(function) { vote(name, "float") }
+                    if ["ord"].contains(function) { vote(name, "str") }
+                }
+            case "augmented_assignment":
+                if let right = parent.child(byField: "right"), let numeric = numericKind([right]) { vote(name, numeric) }
+            default: break
+            }
+            return true
+        }
+        var result: [String: String] = [:]
+        for (name, counts) in votes {
+            let kinds = Set(counts.keys)
+            if kinds == ["float"] || kinds == ["int", "float"] { result[name] = "float" }
+            else if kinds == ["int"] { result[name] = "int" }
+            else if kinds.count == 1 { result[name] = kinds.first! }
+        }
+        return result
     }
 
     private func classInfo(_ definition: Definition, node: Node) -> ModuleSurface.ClassInfo {

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs a generated test file with pytest (under coverage.py when it is installed) the way a user would: from the
 /// module's folder, with plain `pytest`.
@@ -17,29 +20,40 @@ struct PytestVerifier {
         var skipped: String?
     }
 
-    func run() -> Outcome {
+    /// Runs the file once, or `twice` in a row in one pytest process (under coverage.py when `coverage` and it is
+    /// installed); pytest is killed, with every process it started, after `timeout` seconds.
+    func run(timeout: Double = 300, coverage wanted: Bool = true, twice: Bool = false) -> Outcome {
         guard Self.available(python, module: "pytest") else {
             return Outcome(passed: false, failed: [], coverage: nil, skipped: "pytest is not installed for \(python)")
         }
-        let withCoverage = Self.available(python, module: "coverage")
+        let withCoverage = wanted && Self.available(python, module: "coverage")
         let data = scratch + "/.coverage"
         try? FileManager.default.removeItem(atPath: data)
         var arguments = [python]
         if withCoverage {
             arguments += ["-m", "coverage", "run", "--branch", "--data-file=\(data)", "--include=\(modulePath)"]
         }
-        arguments += ["-m", "pytest", "-q", "-rf", "-p", "no:cacheprovider", "-p", "no:randomly", testPath]
+        arguments += ["-m", "pytest", "-q", "-rf", "-p", "no:cacheprovider", "-p", "no:randomly"]
+        // Twice in one process (one interpreter start on a loaded machine): a test that depends on order, time or
+        // state left by the first pass fails in the second.
+        arguments += twice ? ["--keep-duplicates", testPath, testPath] : [testPath]
         let folder = URL(fileURLWithPath: modulePath).deletingLastPathComponent().path
-        let (status, output) = Self.execute(arguments, in: folder, timeout: 300)
+        let deadline = Date().addingTimeInterval(max(1, min(300, timeout)))
+        let (status, output) = Self.execute(arguments, in: folder, timeout: deadline.timeIntervalSinceNow)
+        if deadline.timeIntervalSinceNow <= 0 {
+            return Outcome(passed: false, failed: [], coverage: nil,
+                           skipped: "pytest did not finish within the budget (it was stopped)")
+        }
         let failed = output.split(separator: "\n").compactMap { line -> String? in
             guard line.hasPrefix("FAILED "), let separator = line.range(of: "::") else { return nil }
             let rest = line[separator.upperBound...]
             return String(rest.prefix { $0 != " " && $0 != "[" })
         }
         var coverage: TestgenReport.Coverage?
-        if withCoverage {
+        if withCoverage, deadline.timeIntervalSinceNow > 0.5, FileManager.default.fileExists(atPath: data) {
             let json = scratch + "/coverage.json"
-            _ = Self.execute([python, "-m", "coverage", "json", "--data-file=\(data)", "-o", json], in: folder, timeout: 60)
+            _ = Self.execute([python, "-m", "coverage", "json", "--data-file=\(data)", "-o", json], in: folder,
+                             timeout: deadline.timeIntervalSinceNow)
             coverage = Self.readCoverage(json)
         }
         return Outcome(passed: status == 0, failed: failed, coverage: coverage, skipped: nil)
@@ -58,9 +72,22 @@ struct PytestVerifier {
             linesCovered: linesCovered, linesTotal: lines, branchesCovered: branchesCovered, branchesTotal: branches)
     }
 
+    /// Whether `python` can import `module`; asked once per process (each question starts an interpreter).
     static func available(_ python: String, module: String) -> Bool {
-        execute([python, "-c", "import \(module)"], in: nil, timeout: 30).status == 0
+        let key = python + "\u{0}" + module
+        availabilityLock.lock()
+        let known = availability[key]
+        availabilityLock.unlock()
+        if let known { return known }
+        let found = execute([python, "-c", "import \(module)"], in: nil, timeout: 30).status == 0
+        availabilityLock.lock()
+        availability[key] = found
+        availabilityLock.unlock()
+        return found
     }
+
+    private static let availabilityLock = NSLock()
+    nonisolated(unsafe) private static var availability: [String: Bool] = [:]
 
     /// Runs a program (found on PATH) and returns its exit status and combined output; kills it after `timeout`.
     static func execute(_ arguments: [String], in folder: String?, timeout: Double) -> (status: Int32, output: String) {
@@ -77,11 +104,19 @@ struct PytestVerifier {
         process.standardError = pipe
         process.standardInput = FileHandle.nullDevice
         do { try process.run() } catch { return (127, "\(error)") }
-        let timer = DispatchWorkItem { if process.isRunning { process.terminate() } }
+        // Foundation starts the child as the leader of its own process group: a timeout kills the whole group,
+        // every process the tests started included.
+        let grouped = true
+        let timer = DispatchWorkItem {
+            // The group outlives its leader while a member holds the output pipe open.
+            if grouped { kill(-process.processIdentifier, SIGKILL) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: timer)
         let output = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         timer.cancel()
+        if grouped { kill(-process.processIdentifier, SIGKILL) }  // anything the tests left running
         return (process.terminationStatus, String(decoding: output, as: UTF8.self))
     }
 }

@@ -41,6 +41,8 @@ public final class SandboxWorker {
     private var input: FileHandle?
     private var outputFD: Int32 = -1
     private var buffer: [UInt8] = []
+    /// Set by `readLine` when it stopped at the end of the worker's output (the worker exited).
+    private var sawEndOfFile = false
     private var nextID = 0
 
     public init(modulePath: String, workDirectory: String, configuration: Configuration = Configuration()) throws {
@@ -64,13 +66,59 @@ public final class SandboxWorker {
             return restartAfterFailure("the worker stopped accepting input")
         }
         // The worker interrupts a slow case itself; the margin covers a case stuck in C code.
-        guard let line = readLine(timeout: timeout + 3) else {
-            return restartAfterFailure(process?.isRunning == true ? "hang" : deathDescription())
+        guard let line = readLine(timeout: timeout + 1.5) else {
+            // End of file: the worker died (abort, segfault, os._exit); no answer in time: a hang.
+            return restartAfterFailure(sawEndOfFile ? deathDescription() : "hang")
         }
         guard let result = try? JSONDecoder().decode(CaseResult.self, from: Data(line)) else {
             return restartAfterFailure("the worker answered something unreadable")
         }
         return result
+    }
+
+    /// One mutant as the worker analysed it (`runtime/python/testgen_mutants.py` lists the operators).
+    public struct MutantOutcome: Sendable, Codable {
+        public var id: Int
+        public var `operator`: String
+        public var line: Int
+        public var description: String
+        /// True when one of the suite's cases tells the mutant apart from the module.
+        public var killed: Bool
+        /// The index of the first case (suite or not) that tells it apart, if any.
+        public var killer: Int?
+        public var timeout: Bool
+    }
+
+    public struct MutationAnswer: Sendable, Codable {
+        /// Mutants of the whole module (the analysed ones may be a sample).
+        public var total: Int
+        public var mutants: [MutantOutcome]
+        /// False when the time ran out before every sampled mutant was analysed.
+        public var complete: Bool
+    }
+
+    /// Replays `cases` against mutants of the module: the first `suite` cases decide whether a mutant is killed;
+    /// the others are tried on survivors, to find cases that would kill them. Nil when the worker failed (it is
+    /// restarted).
+    public func mutation(cases: [TestCase], suite: Int, limit: Int, timeout: Double, seconds: Double) -> MutationAnswer? {
+        nextID += 1
+        struct Case: Encodable { var steps: [TestStep], watch: [String] }
+        struct Request: Encodable {
+            var op = "mutation", id: Int, cases: [Case], suite: Int, limit: Int, timeout: Double, seconds: Double
+        }
+        let request = Request(id: nextID, cases: cases.map { Case(steps: $0.steps, watch: $0.watch) }, suite: suite,
+                              limit: limit, timeout: timeout, seconds: seconds)
+        guard let data = try? JSONEncoder().encode(request), send(data + Data("\n".utf8)) else {
+            _ = restartAfterFailure("the worker stopped accepting input")
+            return nil
+        }
+        // The worker stops starting mutants after `seconds`; one mutant's cases may still run to their limits.
+        guard let line = readLine(timeout: seconds + timeout * 4 + 3),
+              let answer = try? JSONDecoder().decode(MutationAnswer.self, from: Data(line)) else {
+            _ = restartAfterFailure("mutation analysis did not answer")
+            return nil
+        }
+        return answer
     }
 
     /// Ends the worker.
@@ -152,8 +200,7 @@ public final class SandboxWorker {
 
     private func deathDescription() -> String {
         guard let process else { return "the worker is gone" }
-        if process.isRunning { return "no answer" }
-        process.waitUntilExit()
+        process.waitUntilExit()  // it closed its output: it has exited or is about to
         if process.terminationReason == .uncaughtSignal {
             return "the worker was killed by signal \(process.terminationStatus)"
         }
@@ -177,6 +224,7 @@ public final class SandboxWorker {
 
     /// The next line from the worker, or nil after `timeout` seconds or at end of file.
     private func readLine(timeout: Double) -> [UInt8]? {
+        sawEndOfFile = false
         let deadline = Date().addingTimeInterval(timeout)
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
@@ -192,7 +240,7 @@ public final class SandboxWorker {
             if ready < 0 && errno != EINTR { return nil }
             if ready <= 0 { continue }
             let n = read(outputFD, &chunk, chunk.count)
-            if n <= 0 { return nil }
+            if n <= 0 { sawEndOfFile = true; return nil }
             buffer += chunk[..<n]
         }
     }

@@ -84,21 +84,25 @@ public struct CaseResult: Sendable, Codable, Hashable {
     public var arcs: [[Int]]
     /// Set by the Swift side when the worker died or stopped answering during the case.
     public var crashed: String?
+    /// How many processes the case started (the worker killed them); such a case is a finding, never a test.
+    public var spawned: Int?
 
-    public init(steps: [StepOutcome], state: [String: Observation], arcs: [[Int]], crashed: String? = nil) {
+    public init(steps: [StepOutcome], state: [String: Observation], arcs: [[Int]], crashed: String? = nil,
+                spawned: Int? = nil) {
         self.steps = steps
         self.state = state
         self.arcs = arcs
         self.crashed = crashed
+        self.spawned = spawned
     }
 
-    enum CodingKeys: String, CodingKey { case steps, state, arcs, crashed }
+    enum CodingKeys: String, CodingKey { case steps, state, arcs, crashed, spawned }
 
     /// The observable behaviour (no coverage): two runs of a deterministic case give equal behaviours.
     var behaviour: String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys  // dictionaries print in a different order per instance
-        let copy = CaseResult(steps: steps, state: state, arcs: [], crashed: crashed)
+        let copy = CaseResult(steps: steps, state: state, arcs: [], crashed: crashed, spawned: spawned)
         return (try? encoder.encode(copy)).map { String(decoding: $0, as: UTF8.self) } ?? ""
     }
 

@@ -22,6 +22,14 @@ public final class TestGenerator {
         public var sandbox = SandboxWorker.Configuration()
         /// Set from another thread to end the search early and stop before writing (`TestgenError.cancelled`).
         public var cancellation: CancellationFlag?
+        /// Mutation analysis (`--mutation`): the last 30 % of the budget replays the chosen tests against
+        /// mutants of the module, adds found cases that kill survivors, and reports the score and the survivors.
+        public var mutation = false
+        /// At most this many mutants are analysed (an evenly spread, fixed sample).
+        public var mutantLimit = 400
+        /// Seconds after the budget that writing and verifying may take; the whole command stays within
+        /// budget + this (+ a second or two to stop processes).
+        public var overrun: Double = 13
 
         public init(modulePath: String) { self.modulePath = modulePath }
     }
@@ -64,7 +72,13 @@ public final class TestGenerator {
         progress("testgen: \(moduleName): \(builder.targets.count) call targets, python \(worker.pythonVersion), "
                  + "network \(worker.networkIsolated ? "cut (unshare -n)" : "blocked by audit hook")")
 
-        let deadline = Date().addingTimeInterval(options.budget)
+        // The search (and mutation analysis) get the budget from now; starting the worker and verifying share
+        // the overrun, measured from the command's start.
+        let hardEnd = started.addingTimeInterval(options.budget + options.overrun)
+        // A reserve for pytest, whose start alone takes seconds on a loaded machine.
+        let reserve = min(5, options.budget * 0.15)
+        let budgetEnd = Date().addingTimeInterval(options.budget - reserve)
+        let deadline = options.mutation ? Date().addingTimeInterval((options.budget - reserve) * 0.7) : budgetEnd
         let parser = try Parser(language: Language.named("python"))
         var seeds = surface.callables.compactMap { builder.docstringCase($0, parser: parser) }
         var modelProposals = 0
@@ -95,6 +109,18 @@ public final class TestGenerator {
             return stable
         }
         let findings = Self.findings(explorer.suspicious)
+        var mutation: TestgenReport.Mutation?
+        if options.mutation, options.cancellation?.isCancelled != true {
+            progress("testgen: mutation analysis of \(chosen.count) tests")
+            (chosen, mutation) = Self.strengthen(chosen, kept: explorer.kept + explorer.archive, worker: worker, limit: options.mutantLimit,
+                                                 timeout: options.callTimeout,
+                                                 seconds: max(1, budgetEnd.timeIntervalSinceNow))
+            if let mutation {
+                progress("testgen: mutation score \(String(format1: mutation.scoreBefore))% -> "
+                         + "\(String(format1: mutation.score))% (\(mutation.killed)/\(mutation.analysed) mutants), "
+                         + "\(mutation.addedTests) tests added")
+            }
+        }
 
         let output = options.outputPath ?? Self.defaultOutput(for: moduleURL.path)
         let outputURL = URL(fileURLWithPath: output).standardizedFileURL
@@ -112,24 +138,27 @@ public final class TestGenerator {
         var verification = TestgenReport.Verification(passed: false, dropped: [], skipped: nil)
         var coverage: TestgenReport.Coverage?
         var written = writer.write(cases)
-        for round in 0..<5 {
+        var verifiedOnce = false
+        for _ in 0..<5 {
             try written.text.write(to: outputURL, atomically: true, encoding: .utf8)
-            let outcome = verifier.run()
+            // Verifying stops at the hard end of the budget; the file written last stays.
+            guard hardEnd.timeIntervalSinceNow > 1 else {
+                if !verifiedOnce { verification.skipped = "the budget ran out before pytest could run" }
+                break
+            }
+            let outcome = verifier.run(timeout: hardEnd.timeIntervalSinceNow, twice: true)
             if let skipped = outcome.skipped {
                 verification.skipped = skipped
                 break
             }
-            coverage = outcome.coverage
+            verifiedOnce = true
+            coverage = outcome.coverage ?? coverage
             let failing = Set(outcome.failed)
             if failing.isEmpty && outcome.passed {
-                // A second clean run, so a test that depends on order or time is caught too.
-                let second = round < 4 ? verifier.run() : outcome
-                if second.passed && second.failed.isEmpty { verification.passed = true; break }
-                dropped += second.failed
-                let failed = Set(second.failed)
-                cases = zip(cases, written.names).filter { !failed.contains($0.1) }.map(\.0)
+                verification.passed = true  // both passes
+                break
             } else if failing.isEmpty {
-                break  // the file itself is broken (collection error): report it as failing
+                break  // the file itself is broken (collection error) or pytest ran out of time: not passing
             } else {
                 dropped += outcome.failed
                 cases = zip(cases, written.names).filter { !failing.contains($0.1) }.map(\.0)
@@ -141,7 +170,57 @@ public final class TestGenerator {
             module: options.modulePath, testFile: output, seed: options.seed, budgetSeconds: options.budget,
             elapsedSeconds: Date().timeIntervalSince(started), runs: explorer.runs, tests: written.names,
             coverage: coverage, verification: verification, findings: findings,
-            networkIsolated: worker.networkIsolated, workerRestarts: worker.restarts, modelProposals: modelProposals)
+            networkIsolated: worker.networkIsolated, workerRestarts: worker.restarts, modelProposals: modelProposals,
+            mutation: mutation)
+    }
+
+    // MARK: Mutation analysis
+
+    /// Replays the chosen cases against mutants of the module; for each mutant they do not kill, looks for a kept
+    /// or archived case that does, and adds it (when it behaves the same on two more runs).
+    static func strengthen(_ chosen: [Explorer.Kept], kept: [Explorer.Kept], worker: SandboxWorker, limit: Int,
+                           timeout: Double, seconds: Double) -> ([Explorer.Kept], TestgenReport.Mutation?) {
+        let inSuite = Set(chosen.map(\.testCase.reproduction))
+        var seen = inSuite
+        let candidates = kept.filter { seen.insert($0.testCase.reproduction).inserted }.prefix(600)
+        let all = chosen + candidates
+        guard let answer = worker.mutation(cases: all.map(\.testCase), suite: chosen.count, limit: limit,
+                                           timeout: timeout, seconds: seconds) else { return (chosen, nil) }
+        var result = chosen
+        var added = Set<Int>()
+        var unstable = Set<Int>()
+        var survivors: [TestgenReport.Mutation.Survivor] = []
+        var killedAfter = 0
+        for mutant in answer.mutants {
+            if mutant.killed { killedAfter += 1; continue }
+            if let killer = mutant.killer, killer >= chosen.count, killer < all.count, !unstable.contains(killer) {
+                if added.contains(killer) { killedAfter += 1; continue }
+                let item = all[killer]
+                let again = worker.run(item.testCase, timeout: timeout)
+                let third = worker.run(item.testCase, timeout: timeout)
+                if again.behaviour == item.result.behaviour && third.behaviour == item.result.behaviour {
+                    added.insert(killer)
+                    result.append(item)
+                    killedAfter += 1
+                    continue
+                }
+                unstable.insert(killer)
+            }
+            survivors.append(.init(operator: mutant.operator, line: mutant.line, description: mutant.description))
+        }
+        let analysed = answer.mutants.count
+        let killedBefore = answer.mutants.filter(\.killed).count
+        func percent(_ n: Int) -> Double { analysed == 0 ? 0 : 100 * Double(n) / Double(analysed) }
+        // Keep the file in order: by target, then as found.
+        let targetOrder = Dictionary(result.enumerated().map { ($1.testCase.target, $0) }, uniquingKeysWith: min)
+        result = result.enumerated().sorted { a, b in
+            let ta = targetOrder[a.element.testCase.target] ?? 0, tb = targetOrder[b.element.testCase.target] ?? 0
+            return ta != tb ? ta < tb : a.offset < b.offset
+        }.map(\.element)
+        return (result, TestgenReport.Mutation(
+            total: answer.total, analysed: analysed, killed: killedAfter, score: percent(killedAfter),
+            scoreBefore: percent(killedBefore), addedTests: added.count, complete: answer.complete,
+            survivors: survivors))
     }
 
     // MARK: Choosing tests
@@ -208,6 +287,8 @@ public final class TestGenerator {
                 line = nil
             } else if result.timedOut {
                 (kind, message, line) = ("timeout", "did not finish within the time limit", nil)
+            } else if let spawned = result.spawned {
+                (kind, message, line) = ("process", "started \(spawned) process\(spawned == 1 ? "" : "es"), killed by the sandbox", nil)
             } else if let error = result.finalError {
                 (kind, message, line) = (error.type, error.message, error.line)
             } else { continue }

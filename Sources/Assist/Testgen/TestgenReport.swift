@@ -43,8 +43,37 @@ public struct TestgenReport: Sendable, Codable {
         public var passed: Bool
         /// Tests removed because they failed or behaved differently when run again.
         public var dropped: [String]
-        /// Why verification could not run (pytest missing), if it could not.
+        /// Why verification could not run (pytest missing, no time left), or why it ran only once.
         public var skipped: String?
+    }
+
+    /// `--mutation`: the chosen tests replayed against mutants of the module in the sandbox.
+    public struct Mutation: Sendable, Codable {
+        public struct Survivor: Sendable, Codable {
+            public var `operator`: String
+            public var line: Int
+            public var description: String
+        }
+        /// AOR arithmetic, ROR relational, COR conditional (and/or, not), UOI unary minus deleted, CRP constant
+        /// replaced, SDL statement deleted, RVR return value replaced, BCR break/continue swapped.
+        public var operators = ["AOR", "ROR", "COR", "UOI", "CRP", "SDL", "RVR", "BCR"]
+        /// Mutants of the whole module; `analysed` of them (an evenly spread sample when there are more than the
+        /// limit, fewer when the time ran out: `complete` false).
+        public var total: Int
+        public var analysed: Int
+        /// Killed by the final tests (their observed behaviour differs from the module's).
+        public var killed: Int
+        public var score: Double
+        /// The score of the tests chosen for coverage, before tests were added for survivors.
+        public var scoreBefore: Double
+        public var addedTests: Int
+        public var complete: Bool
+        public var survivors: [Survivor]
+
+        enum CodingKeys: String, CodingKey {
+            case operators, total, analysed, killed, score, scoreBefore = "score_before", addedTests = "added_tests"
+            case complete, survivors
+        }
     }
 
     public var module: String
@@ -62,11 +91,12 @@ public struct TestgenReport: Sendable, Codable {
     public var workerRestarts: Int
     /// Cases proposed by the model that parsed (0 without `--model`).
     public var modelProposals: Int
+    public var mutation: Mutation?
 
     enum CodingKeys: String, CodingKey {
         case module, testFile = "test_file", seed, budgetSeconds = "budget_s", elapsedSeconds = "elapsed_s", runs
         case tests, coverage, verification, findings, networkIsolated = "network_isolated"
-        case workerRestarts = "worker_restarts", modelProposals = "model_proposals"
+        case workerRestarts = "worker_restarts", modelProposals = "model_proposals", mutation
     }
 
     /// The readable summary printed after a run.
@@ -77,11 +107,22 @@ public struct TestgenReport: Sendable, Codable {
             lines.append("coverage: lines \(String(format1: coverage.linePercent))% (\(coverage.linesCovered)/\(coverage.linesTotal)), "
                          + "branches \(String(format1: coverage.branchPercent))% (\(coverage.branchesCovered)/\(coverage.branchesTotal))")
         }
-        if let skipped = verification.skipped {
+        if let skipped = verification.skipped, verification.passed {
+            lines.append("pytest: passes (\(skipped))")
+        } else if let skipped = verification.skipped {
             lines.append("pytest: not run (\(skipped))")
         } else {
             lines.append("pytest: \(verification.passed ? "passes" : "FAILS")"
                          + (verification.dropped.isEmpty ? "" : " (dropped \(verification.dropped.count) unstable tests)"))
+        }
+        if let mutation {
+            lines.append("mutation: \(String(format1: mutation.score))% of \(mutation.analysed) mutants killed "
+                         + "(\(String(format1: mutation.scoreBefore))% before \(mutation.addedTests) tests were added; "
+                         + "\(mutation.total) mutants in all), \(mutation.survivors.count) survive")
+            for survivor in mutation.survivors.prefix(10) {
+                lines.append("  line \(survivor.line): \(survivor.operator) \(survivor.description)")
+            }
+            if mutation.survivors.count > 10 { lines.append("  … (--json lists them all)") }
         }
         let bugs = findings.filter(\.fitsHints), misuse = findings.filter { !$0.fitsHints }
         if bugs.isEmpty {
