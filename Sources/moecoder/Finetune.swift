@@ -119,10 +119,6 @@ struct Finetune: ParsableCommand {
         guard FileManager.default.fileExists(atPath: outDir) else {
             throw CLIFailure(message: "cannot write '\(out)': the folder '\(outDir)' does not exist")
         }
-        if !noAugment && !Self.augmentAvailable {
-            throw CLIFailure(message: "this moecoder has no `augment` command yet, so the training files cannot be "
-                + "augmented: pass --no-augment to train on the files as they are")
-        }
         guard let trainer = Resources.locate("tools/finetune/lora_train.py") else {
             throw CLIFailure(message: "the trainer tools/finetune/lora_train.py is not installed (searched "
                 + Resources.searchRoots.joined(separator: ", ") + "); set MOECODER_HOME to the checkout")
@@ -193,11 +189,6 @@ struct Finetune: ParsableCommand {
             throw CLIFailure(message: "cannot read the model '\(path)': no such file")
         }
         return path
-    }
-
-    /// Whether this build has the `augment` subcommand.
-    static var augmentAvailable: Bool {
-        MoECoder.configuration.subcommands.contains { $0.configuration.commandName == "augment" }
     }
 
     static func executablePath() -> String? {
