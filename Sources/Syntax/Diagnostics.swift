@@ -18,7 +18,24 @@ public struct SyntaxDiagnostic: Sendable, Codable, Equatable, CustomStringConver
 extension Tree {
     /// Every syntax error, in document order. An ERROR node is reported once, at the token the parser
     /// first failed on inside it (see `ErrorTrace`); its subtree is not searched further.
+    ///
+    /// For Python, what CPython rejects and tree-sitter-python accepts is reported too (see `PythonValidity`),
+    /// in the same document order.
     public func syntaxErrors(limit: Int = .max) -> [SyntaxDiagnostic] {
+        var found = treeErrors(limit: limit)
+        guard language.name == "python" else { return found }
+        let invalid = PythonValidity.violations(in: self, limit: limit)
+        guard !invalid.isEmpty else { return found }
+        for violation in invalid {
+            let at = source.location(ofByte: violation.byteOffset)
+            found.append(SyntaxDiagnostic(kind: .error, message: violation.message, start: at, end: at))
+        }
+        found.sort { $0.start.byteOffset < $1.start.byteOffset }
+        return Array(found.prefix(limit))
+    }
+
+    /// The ERROR and MISSING nodes of the tree, as diagnostics.
+    func treeErrors(limit: Int) -> [SyntaxDiagnostic] {
         var found: [SyntaxDiagnostic] = []
         guard hasErrors else { return found }
         let failures = ErrorTrace.failures(source: source, language: language)
