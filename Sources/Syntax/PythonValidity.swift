@@ -55,13 +55,13 @@ public enum PythonValidity {
     static let walrusParents: Set<String> = [
         "parenthesized_expression", "argument_list", "list", "set", "tuple", "if_statement", "elif_clause",
         "while_statement", "subscript", "list_comprehension", "set_comprehension", "generator_expression",
-        "if_clause", "decorator", "interpolation", "case_clause",
+        "if_clause", "decorator", "interpolation", "case_clause", "match_statement",
     ]
 
     /// Where `*x` may stand in an expression.
     static let starParents: Set<String> = [
         "list", "set", "tuple", "expression_list", "argument_list", "subscript", "pattern_list", "tuple_pattern",
-        "list_pattern",
+        "list_pattern", "except_clause", "except_group_clause",
     ]
 
     struct Context {
@@ -186,6 +186,8 @@ public enum PythonValidity {
         var oneLine: [Range<Int>] = []
         var depth = 0
         var lastEnd: Int?
+        /// Nesting of the walk, to stop before the stack runs out on pathological inputs.
+        var nesting = 0
 
         init(source: [UInt8], from: Int) {
             self.source = source
@@ -236,6 +238,16 @@ public enum PythonValidity {
                 if type == "string" { checkString(node, context) }
                 return
             }
+            if nesting > 900 { return }   // deeper than CPython's own parser goes; keeps the stack small
+            guard let inner = checkNode(node, type, context) else { return }
+            nesting += 1
+            walkChildren(node, inner, checking: true)
+            nesting -= 1
+        }
+
+        /// The checks of one inner node; returns the context for its children, or nil when it visited them.
+        @inline(never)
+        mutating func checkNode(_ node: Node, _ type: String, _ context: Context) -> Context? {
             var inner = context
             switch type {
             case "function_definition":
@@ -256,7 +268,7 @@ public enum PythonValidity {
                    !context.uncertain {
                     // An empty body: tree-sitter-python accepts `def f():` at the end of the text.
                 }
-                return
+                return nil
             case "lambda":
                 if let parameters = node.child(byField: "parameters") { checkParameters(parameters, lambda: true) }
                 inner.function = true
@@ -270,7 +282,7 @@ public enum PythonValidity {
                 for child in node.children {
                     visit(child, child == body ? inner : context)
                 }
-                return
+                return nil
             case "class_definition":
                 inner = Context(function: false, asyncFunction: false, loop: false, comprehension: nil, module: false,
                                 classBody: true, uncertain: context.uncertain)
@@ -280,7 +292,7 @@ public enum PythonValidity {
                     visit(child, child == body ? inner : context)
                 }
                 checkHeader(node)
-                return
+                return nil
             case "for_statement", "while_statement":
                 if type == "for_statement", let left = node.child(byField: "left") {
                     checkTarget(left, kind: .forLoop)
@@ -292,10 +304,10 @@ public enum PythonValidity {
                 for child in node.children {
                     visit(child, child == body ? inner : context)
                 }
-                return
+                return nil
             case "list_comprehension", "set_comprehension", "dictionary_comprehension", "generator_expression":
                 checkComprehension(node, context)
-                return
+                return nil
             case "return_statement":
                 if !context.uncertain, !context.function { report(node, "'return' outside function") }
                 if let value = node.namedChild(0), value.type == "list_splat" {
@@ -310,23 +322,25 @@ public enum PythonValidity {
                     }
                 }
             case "await":
-                if !context.uncertain {
-                    if !context.function || context.comprehension != nil && !context.asyncFunction {
-                        report(node, context.function ? "asynchronous comprehension outside of an asynchronous function"
-                               : "'await' outside function")
+                if !context.uncertain, context.comprehension != "generator expression" {
+                    if !context.function {
+                        report(node, "'await' outside function")
                     } else if !context.asyncFunction {
-                        report(node, "'await' outside async function")
+                        report(node, context.comprehension != nil
+                               ? "asynchronous comprehension outside of an asynchronous function"
+                               : "'await' outside async function")
                     }
                 }
             case "break_statement", "continue_statement":
                 if !context.uncertain, !context.loop {
                     report(node, type == "break_statement" ? "'break' outside loop" : "'continue' not properly in loop")
                 }
-            case "nonlocal_statement":
-                if !context.uncertain, !context.function, context.module, !context.classBody {
-                    report(node, "nonlocal declaration not allowed at module level")
-                }
+            case "nonlocal_statement" where !context.uncertain && !context.function && context.module && !context.classBody:
+                report(node, "nonlocal declaration not allowed at module level")
             case "import_from_statement":
+                if node.child(node.childCount - 1)?.type == ",", !node.children.contains(where: { $0.type == "(" }) {
+                    report(node.child(node.childCount - 1)!, "trailing comma not allowed without surrounding parentheses")
+                }
                 if !context.uncertain, context.function,
                    node.children.contains(where: { $0.type == "wildcard_import" }) {
                     report(node, "import * only allowed at module level")
@@ -359,11 +373,15 @@ public enum PythonValidity {
                         checkTarget(left, kind: .assignment)
                     }
                 }
-                if let right = node.child(byField: "right"), right.type == "list_splat" {
-                    report(right, "can't use starred expression here")
+                if let right = node.child(byField: "right") {
+                    if right.type == "list_splat" { report(right, "can't use starred expression here") }
+                    // `x: int = y = 1` and `z = w: int = 1`: an annotated assignment is never chained.
+                    if right.type == "assignment", node.child(byField: "type") != nil || right.child(byField: "type") != nil {
+                        report(right, "invalid syntax")
+                    }
                 }
             case "augmented_assignment":
-                if let left = node.child(byField: "left") {
+                if let left = node.child(byField: "left").map(PythonValidity.unparenthesized) {
                     switch left.type {
                     case "identifier", "attribute", "subscript": checkTarget(left, kind: .assignment)
                     case "keyword_identifier": checkName(left)
@@ -371,7 +389,7 @@ public enum PythonValidity {
                     }
                 }
             case "delete_statement":
-                for target in node.namedChildren {
+                for target in node.namedChildren where !target.isExtra {
                     if target.type == "expression_list" {
                         for t in target.namedChildren { checkTarget(t, kind: .deletion) }
                     } else {
@@ -402,9 +420,24 @@ public enum PythonValidity {
                 checkHeader(node)
             case "named_expression":
                 checkWalrus(node, context)
+                if let name = node.child(byField: "name"), text(name) == "__debug__" {
+                    report(name, "cannot assign to __debug__")
+                }
+            case "splat_type":
+                let starArgs = node.parent?.type == "type" && node.parent?.parent?.type == "typed_parameter"
+                    && node.parent?.parent?.namedChild(0)?.type == "list_splat_pattern"
+                if !starArgs { report(node, "invalid syntax") }
             case "list_splat":
-                if let parent = node.parent, !PythonValidity.starParents.contains(parent.type), !parent.isError {
-                    report(node, "can't use starred expression here")
+                // Tree-sitter binds `*` looser than CPython: `*a.b()` is a call of an attribute of `*a`.
+                var outer = node
+                while let parent = outer.parent, ["attribute", "call", "subscript"].contains(parent.type),
+                      parent.child(0) == outer { outer = parent }
+                if let parent = outer.parent, !PythonValidity.starParents.contains(parent.type), !parent.isError {
+                    let exceptStar = parent.type == "as_pattern" && parent.parent?.type == "except_clause"
+                    // `def f(*args: *Ts)`: a starred annotation of `*args` only.
+                    let starArgs = parent.type == "type" && parent.parent?.type == "typed_parameter"
+                        && parent.parent?.namedChild(0)?.type == "list_splat_pattern"
+                    if !exceptStar && !starArgs { report(node, "can't use starred expression here") }
                 }
             case "dictionary_splat":
                 if let parent = node.parent, parent.type != "argument_list", parent.type != "dictionary", !parent.isError {
@@ -430,7 +463,7 @@ public enum PythonValidity {
                 break
             }
             if PythonValidity.simpleStatements.contains(type) { oneLine.append(node.startByte..<node.endByte) }
-            walkChildren(node, inner, checking: true)
+            return inner
         }
 
         mutating func tokenOrLeaf(_ node: Node, _ type: String) {
@@ -484,6 +517,11 @@ public enum PythonValidity {
         }
 
         mutating func checkString(_ node: Node, _ context: Context) {
+            if let start = node.child(0), start.type == "string_start",
+               source[start.startByte..<start.endByte].contains(where: { $0 == ascii("b") || $0 == ascii("B") }),
+               source[node.startByte..<node.endByte].contains(where: { $0 >= 0x80 }) {
+                report(node, "bytes can only contain ASCII literal characters")
+            }
             // Interpolations hold expressions: check them like any other code.
             for child in node.children where child.type == "interpolation" {
                 visit(child, context)
@@ -509,20 +547,26 @@ public enum PythonValidity {
         }
 
         mutating func checkTarget(_ node: Node, kind: TargetKind, nested: Bool = false) {
+            let node = PythonValidity.unparenthesized(node)
+            if node.isExtra { return }
             switch node.type {
             case "identifier", "keyword_identifier":
                 let name = text(node)
                 if PythonValidity.keywords.contains(name) {
                     report(node, name == "True" || name == "False" || name == "None"
                            ? "cannot \(Self.describeKind(kind)) \(name)" : "invalid syntax")
-                } else if name == "__debug__", kind != .deletion {
-                    report(node, "cannot assign to __debug__")
+                } else if name == "__debug__" {
+                    report(node, kind == .deletion ? "cannot delete __debug__" : "cannot assign to __debug__")
                 }
-            case "attribute", "subscript":
+            case "attribute":
+                if let name = node.child(byField: "attribute"), text(name) == "__debug__" {
+                    report(name, kind == .deletion ? "cannot delete __debug__" : "cannot assign to __debug__")
+                }
+            case "subscript":
                 break
             case "pattern_list", "tuple_pattern", "list_pattern", "tuple", "list", "expression_list":
                 var stars = 0
-                for child in node.namedChildren where child.type != "comment" {
+                for child in node.namedChildren where !child.isExtra {
                     if child.type == "list_splat_pattern" || child.type == "list_splat" {
                         stars += 1
                         if kind == .deletion { report(child, "cannot delete starred") }
@@ -571,6 +615,7 @@ public enum PythonValidity {
         mutating func checkWalrus(_ node: Node, _ context: Context) {
             guard let parent = node.parent, !parent.isError else { return }
             var allowed = PythonValidity.walrusParents.contains(parent.type)
+                || parent.type == "expression_list" && parent.parent?.type == "match_statement"
             if parent.type == "if_clause" || parent.type == "for_in_clause", context.classBody, false { allowed = false }
             if parent.type == "subscript", node.prevSiblingIsSliceColon { allowed = false }
             if !allowed {
@@ -598,7 +643,7 @@ public enum PythonValidity {
             var sawDefault = false, sawStar = false, sawKwargs = false, bareStar: Node?
             var sawSlash = false
             for parameter in parameters.namedChildren {
-                if parameter.type == "comment" { continue }
+                if parameter.isExtra { continue }
                 if sawKwargs {
                     report(parameter, lambda ? "arguments cannot follow var-keyword argument"
                            : "arguments cannot follow var-keyword argument")
@@ -606,7 +651,7 @@ public enum PythonValidity {
                 }
                 var name: Node?
                 switch parameter.type {
-                case "identifier":
+                case "identifier", "tuple_pattern", "list_pattern":
                     name = parameter
                     if sawDefault, !sawStar {
                         report(parameter, "non-default argument follows default argument")
@@ -654,7 +699,12 @@ public enum PythonValidity {
                 }
                 if let name {
                     let n = text(name)
-                    if PythonValidity.keywords.contains(n) {
+                    if name.type == "tuple_pattern" || name.type == "list_pattern" {
+                        report(parameter, lambda ? "Lambda expression parameters cannot be parenthesized"
+                               : "Function parameters cannot be parenthesized")
+                    } else if n == "__debug__" {
+                        report(name, "cannot assign to __debug__")
+                    } else if PythonValidity.keywords.contains(n) {
                         report(name, "invalid syntax")
                     } else if !names.insert(n).inserted {
                         report(name, "duplicate argument '\(n)' in function definition")
@@ -667,7 +717,7 @@ public enum PythonValidity {
         mutating func checkArguments(_ arguments: Node) {
             var keywords = Set<String>()
             var sawKeyword = false, sawDoubleStar = false
-            let items = arguments.namedChildren.filter { $0.type != "comment" }
+            let items = arguments.namedChildren.filter { !$0.isExtra }
             for argument in items {
                 switch argument.type {
                 case "keyword_argument":
@@ -675,6 +725,7 @@ public enum PythonValidity {
                     if let name = argument.child(byField: "name") {
                         let n = text(name)
                         if !keywords.insert(n).inserted { report(argument, "keyword argument repeated: \(n)") }
+                        if n == "__debug__" { report(name, "cannot assign to __debug__") }
                         if name.type != "identifier" && name.type != "keyword_identifier" {
                             report(name, "expression cannot contain assignment, perhaps you meant \"==\"?")
                         }
@@ -725,7 +776,8 @@ public enum PythonValidity {
                             visit(part, inner)
                         }
                     }
-                    if child.child(0)?.type == "async", !context.uncertain, !context.asyncFunction {
+                    if child.child(0)?.type == "async", !context.uncertain, !context.asyncFunction,
+                       what != "generator expression" {
                         report(child, "asynchronous comprehension outside of an asynchronous function")
                     }
                 } else {
@@ -733,6 +785,19 @@ public enum PythonValidity {
                 }
             }
         }
+    }
+
+    /// The expression inside redundant parentheses (`(a)`, which tree-sitter may call a one-element tuple).
+    static func unparenthesized(_ node: Node) -> Node {
+        var node = node
+        while node.type == "parenthesized_expression" || node.type == "tuple_pattern" || node.type == "tuple",
+              !node.children.contains(where: { $0.type == "," }),
+              let inner = node.namedChildren.first(where: { !$0.isExtra }),
+              node.namedChildren.filter({ !$0.isExtra }).count == 1,
+              inner.type != "list_splat", inner.type != "list_splat_pattern", inner.type != "yield" {
+            node = inner
+        }
+        return node
     }
 
     /// How CPython names an expression that cannot be a target ("function call", "literal", …).
