@@ -197,6 +197,11 @@ HANDWRITTEN = [
     "x = {'a': 1, **b}\n",
     "async def f():\n    yield 1\n",
     "class C:\n    def f(self):\n        for i in x:\n            if i:\n                break\n",
+    "e as gzip\n",
+    "x = e as g\n",
+    "with (open(a) as b):\n    pass\n",
+    "try:\n    pass\nexcept E as e:\n    pass\n",
+    "match x:\n    case [1, 2] as y:\n        pass\n",
 ]
 
 

@@ -106,3 +106,57 @@ import Testing
         #expect(ms < 2000, "\(ms) ms for 3000 lines")
     }
 }
+
+/// The syntax constraint's Python validity gate: the token that ends an invalid statement is refused, and only
+/// where the statement ends (a line break inside brackets or after a backslash is not judged).
+@Suite(.serialized) struct PythonValidityGateTests {
+    static let tokenizer = ConstraintAdversarialTests.model.tokenizer
+
+    /// Whether the constraint lets `piece` (tokenized, each token in turn) follow `prefix`.
+    static func allows(_ prefix: String, _ piece: String, validity: Bool = true) throws -> Bool {
+        let constraint = try SyntaxConstraint(language: try Language.named("python"), tokenizer: tokenizer,
+                                              prefix: prefix, pythonValidity: validity)
+        for id in tokenizer.encode(piece, parseSpecial: false) {
+            guard constraint.allows(id) else { return false }
+            constraint.accept(id)
+        }
+        return true
+    }
+
+    @Test func refusesWhatCPythonRejects() throws {
+        let cases: [(String, String)] = [
+            ("def f(a):\n    x = a +", "\n"),                                  // line break after an operator
+            ("def f(a):\n    return a\n", "return 1\n"),                      // return outside function
+            ("if a:\n    x = 1\nelse:\n    y = 2\n", "else:\n"),               // else twice
+            ("with open(p) as f(", "2):\n"),                                  // call as a with target
+            ("def f(a, ", "a):\n"),                                           // duplicate parameter
+            ("f(a=1, ", "a=2)\n"),                                            // keyword repeated
+            ("def f(x):\n    ", "print x\n"),                                 // Python 2 print
+            ("for x in y:\n    pass\n", "break\n"),                           // break outside loop
+            ("def f():\n    ", "y := 1\n"),                                   // walrus as a statement
+        ]
+        for (prefix, piece) in cases {
+            #expect(try !Self.allows(prefix, piece), "allowed \(piece.debugDescription) after \(prefix.debugDescription)")
+            // Tree-sitter alone lets it through: the gate is what refuses it.
+            #expect(try Self.allows(prefix, piece, validity: false), "\(piece.debugDescription) after \(prefix.debugDescription)")
+        }
+    }
+
+    @Test func allowsWhatCPythonAccepts() throws {
+        let cases: [(String, String)] = [
+            ("def f(a):\n    x = (a +", "\n"),
+            ("def f(a):\n    x = a + \\", "\n"),
+            ("def f(a):\n    return a\n", "def g():\n"),
+            ("if a:\n    x = 1\nelse:\n    y = 2\n", "z = 3\n"),
+            ("with open(p) as f", ":\n"),
+            ("def f(a, ", "b=1, *c, d, **e):\n"),
+            ("for x in y:\n    ", "break\n"),
+            ("def f():\n    ", "s = '''\n"),
+            ("@", "decorator\n"),
+            ("x = 1  # comment", "\n"),
+        ]
+        for (prefix, piece) in cases {
+            #expect(try Self.allows(prefix, piece), "refused \(piece.debugDescription) after \(prefix.debugDescription)")
+        }
+    }
+}
