@@ -156,6 +156,68 @@ public enum PythonValidity {
         return nil
     }
 
+    /// Bracket errors as CPython's tokenizer reports them: the first closing bracket that matches no opening
+    /// one (`unmatched ')'`) or the wrong one (`closing parenthesis ']' does not match opening parenthesis
+    /// '('`), and the innermost bracket still open at the end of the text (`'(' was never closed`).
+    public static func bracketErrors(in bytes: [UInt8]) -> (stray: PythonViolation?, unclosed: PythonViolation?) {
+        var stack: [Int] = []
+        var i = 0
+        while i < bytes.count {
+            let b = bytes[i]
+            switch b {
+            case 0x23:
+                while i < bytes.count, bytes[i] != 0x0A { i += 1 }
+                continue
+            case 0x22, 0x27:
+                i = skipString(bytes, at: i)
+                continue
+            case 0x5C:
+                i += 2
+                continue
+            case 0x28, 0x5B, 0x7B:
+                stack.append(i)
+            case 0x29, 0x5D, 0x7D:
+                let closer = String(UnicodeScalar(b))
+                guard let open = stack.popLast() else {
+                    return (PythonViolation(byteOffset: i, message: "unmatched '\(closer)'"), nil)
+                }
+                let expected: UInt8 = bytes[open] == 0x28 ? 0x29 : bytes[open] == 0x5B ? 0x5D : 0x7D
+                if b != expected {
+                    let opener = String(UnicodeScalar(bytes[open]))
+                    return (PythonViolation(byteOffset: i, message:
+                        "closing parenthesis '\(closer)' does not match opening parenthesis '\(opener)'"), nil)
+                }
+            default: break
+            }
+            i += 1
+        }
+        guard let open = stack.last else { return (nil, nil) }
+        return (nil, PythonViolation(byteOffset: open, message: "'\(String(UnicodeScalar(bytes[open])))' was never closed"))
+    }
+
+    /// When the code line before the one holding `offset` is a compound statement's header without its `:`
+    /// (`if x` then an indented line), the offset just past its last code character.
+    static func headerWithoutColon(before offset: Int, in source: SourceText) -> Int? {
+        var line = source.lineIndex(ofByte: offset) - 1
+        let bytes = source.bytes
+        while line >= 0 {
+            let start = source.lineStarts[line]
+            let end = line + 1 < source.lineStarts.count ? source.lineStarts[line + 1] - 1 : bytes.count
+            let text = String(decoding: bytes[start..<max(start, end)], as: UTF8.self)
+            let code = text.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            let stripped = code.trimmingCharacters(in: .whitespaces)
+            if stripped.isEmpty { line -= 1; continue }
+            let word = stripped.prefix { $0.isLetter }
+            guard ["if", "elif", "else", "for", "while", "def", "class", "with", "try", "except", "finally"]
+                    .contains(String(word)), !stripped.hasSuffix(":") else { return nil }
+            let opens = stripped.filter { "([{".contains($0) }.count, closes = stripped.filter { ")]}".contains($0) }.count
+            guard opens == closes else { return nil }
+            let lastCode = code.lastIndex { !$0.isWhitespace }.map { code.utf8.distance(from: code.startIndex, to: $0) + 1 } ?? 0
+            return start + lastCode
+        }
+        return nil
+    }
+
     /// The offset after the string literal starting with the quote at `i` (prefixes are plain names before it).
     static func skipString(_ bytes: [UInt8], at start: Int) -> Int {
         let quote = bytes[start]
@@ -365,7 +427,7 @@ public enum PythonValidity {
                    !node.children.contains(where: { $0.type == "," }) {
                     report(only, "cannot use starred expression here")
                 }
-            case "global_statement", "nonlocal_statement" where !context.parameters.isEmpty:
+            case "global_statement" where !context.parameters.isEmpty, "nonlocal_statement" where !context.parameters.isEmpty:
                 for name in node.namedChildren where context.parameters.contains(text(name)) {
                     report(node, "name '\(text(name))' is parameter and \(type == "global_statement" ? "global" : "nonlocal")")
                 }
@@ -457,7 +519,10 @@ public enum PythonValidity {
                 }
             case "as_pattern":
                 // `x as y` is only part of a with item, an except clause or a case pattern.
-                if let parent = node.parent, ["expression_statement", "assignment", "augmented_assignment",
+                if let parent = node.parent, parent.type == "parenthesized_expression",
+                   parent.ancestor(ofType: ["with_item", "with_clause", "with_statement"]) == nil {
+                    report(node.child(byField: "alias") ?? node, "invalid syntax")
+                } else if let parent = node.parent, ["expression_statement", "assignment", "augmented_assignment",
                     "return_statement", "argument_list", "expression_list", "list", "set", "dictionary", "pair",
                     "keyword_argument", "binary_operator", "boolean_operator", "comparison_operator",
                     "yield", "assert_statement", "raise_statement"].contains(parent.type) {

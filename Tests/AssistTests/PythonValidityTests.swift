@@ -81,6 +81,21 @@ import Testing
         #expect(try first("def f():\n    x = 1\n") == nil)
     }
 
+    /// `Tree.syntaxErrors` for Python: CPython's first error position and message class (CPython 3.11's, checked
+    /// by hand with compile()).
+    @Test func diagnosticsLikeCPython() throws {
+        let parser = try Parser(language: try Language.named("python"))
+        func first(_ source: String) throws -> String? {
+            try parser.parse(source).syntaxErrors().first.map { "\($0.start.line):\($0.start.column): \($0.message)" }
+        }
+        #expect(try first("def f(x:\n    return x\n") == "1:6: '(' was never closed")
+        #expect(try first("x = (1 + 2))\n") == "1:12: unmatched ')'")
+        #expect(try first("x = [1, 2)\n") == "1:10: closing parenthesis ')' does not match opening parenthesis '['")
+        #expect(try first("if x\n    pass\n") == "1:5: expected ':'")
+        #expect(try first("x = = 1\n") == "1:5: invalid syntax")
+        #expect(try first("def f():\n    pass\nreturn 1\n") == "3:1: 'return' outside function")
+    }
+
     /// Checking only from an offset: what lies before it is not reported, its context still counts.
     @Test func fromOffset() throws {
         let parser = try Parser(language: try Language.named("python"))
