@@ -492,9 +492,13 @@ public enum PythonValidity {
                     report(name, "cannot assign to __debug__")
                 }
             case "splat_type":
-                let starArgs = node.parent?.type == "type" && node.parent?.parent?.type == "typed_parameter"
-                    && node.parent?.parent?.namedChild(0)?.type == "list_splat_pattern"
-                if !starArgs { report(node, "invalid syntax") }
+                // A whole annotation `*T` is only allowed on `*args` (inside brackets, `Tuple[*Ts]`, it is fine).
+                if node.parent?.type == "type", let owner = node.parent?.parent {
+                    let starArgs = owner.type == "typed_parameter" && owner.namedChild(0)?.type == "list_splat_pattern"
+                    if !starArgs, ["typed_parameter", "typed_default_parameter", "assignment"].contains(owner.type) {
+                        report(node, "invalid syntax")
+                    }
+                }
             case "list_splat":
                 // Tree-sitter binds `*` looser than CPython: `*a.b()` is a call of an attribute of `*a`.
                 var outer = node
