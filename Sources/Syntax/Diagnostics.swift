@@ -64,8 +64,9 @@ extension Tree {
         return Array(found.prefix(limit))
     }
 
-    /// The ERROR and MISSING nodes of the tree, as diagnostics.
-    func treeErrors(limit: Int) -> [SyntaxDiagnostic] {
+    /// The ERROR and MISSING nodes of the tree, as diagnostics, where tree-sitter's parser failed (for Python
+    /// without CPython's wording and positions; `syntaxErrors` has those).
+    public func treeErrors(limit: Int = .max) -> [SyntaxDiagnostic] {
         var found: [SyntaxDiagnostic] = []
         guard hasErrors else { return found }
         let failures = ErrorTrace.failures(source: source, language: language)
