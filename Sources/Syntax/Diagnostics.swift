@@ -18,7 +18,55 @@ public struct SyntaxDiagnostic: Sendable, Codable, Equatable, CustomStringConver
 extension Tree {
     /// Every syntax error, in document order. An ERROR node is reported once, at the token the parser
     /// first failed on inside it (see `ErrorTrace`); its subtree is not searched further.
+    ///
+    /// For Python, what CPython rejects and tree-sitter-python accepts is reported too (see `PythonValidity`),
+    /// in the same document order.
     public func syntaxErrors(limit: Int = .max) -> [SyntaxDiagnostic] {
+        var found = treeErrors(limit: limit)
+        guard language.name == "python" else { return found }
+        // CPython's message classes: a missing ':' is "expected ':'", anything else the parser cannot place
+        // "invalid syntax".
+        for i in found.indices {
+            found[i].message = found[i].message == "missing ':'" ? "expected ':'" : "invalid syntax"
+        }
+        var invalid = PythonValidity.violations(in: self, limit: limit)
+        if !found.isEmpty {
+            // CPython's tokenizer speaks first: a stray closing bracket before the parser's error, and an
+            // opening bracket never closed when the parser fails on a later line (`def f(x:` then `return x`).
+            let first = min(found[0].start.byteOffset, invalid.first?.byteOffset ?? .max)
+            let (stray, unclosed) = PythonValidity.bracketErrors(in: source.bytes)
+            if let stray, stray.byteOffset <= first {
+                found.removeAll { $0.start.byteOffset >= stray.byteOffset }
+                invalid.removeAll { $0.byteOffset >= stray.byteOffset }
+                invalid.append(stray)
+            } else if let unclosed, source.location(ofByte: unclosed.byteOffset).line < source.location(ofByte: first).line {
+                // What follows an unclosed bracket is all inside it: the parser's errors there are its echo.
+                found.removeAll { $0.start.byteOffset > unclosed.byteOffset }
+                invalid.removeAll { $0.byteOffset > unclosed.byteOffset }
+                invalid.append(unclosed)
+            }
+        }
+        if let first = found.first, invalid.allSatisfy({ $0.byteOffset >= first.start.byteOffset }),
+           let header = PythonValidity.headerWithoutColon(before: first.start.byteOffset, in: source) {
+            // A block header whose `:` is missing: CPython points past its last token.
+            found[0].message = "expected ':'"
+            found[0].start = source.location(ofByte: header)
+            found[0].end = found[0].start
+        }
+        guard !invalid.isEmpty else { return found }
+        var seen = Set(found.map(\.start.byteOffset))
+        invalid.removeAll { !seen.insert($0.byteOffset).inserted }
+        for violation in invalid {
+            let at = source.location(ofByte: violation.byteOffset)
+            found.append(SyntaxDiagnostic(kind: .error, message: violation.message, start: at, end: at))
+        }
+        found.sort { $0.start.byteOffset < $1.start.byteOffset }
+        return Array(found.prefix(limit))
+    }
+
+    /// The ERROR and MISSING nodes of the tree, as diagnostics, where tree-sitter's parser failed (for Python
+    /// without CPython's wording and positions; `syntaxErrors` has those).
+    public func treeErrors(limit: Int = .max) -> [SyntaxDiagnostic] {
         var found: [SyntaxDiagnostic] = []
         guard hasErrors else { return found }
         let failures = ErrorTrace.failures(source: source, language: language)

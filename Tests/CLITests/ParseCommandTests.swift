@@ -20,7 +20,7 @@ import Testing
         let path = dir.appendingPathComponent("bad.py").path
         let result = try CLI.moecoder(["parse", path])
         #expect(result.status == 1)
-        #expect(result.stdout == "\(path):3:1: error: unexpected end of file\n")
+        #expect(result.stdout == "\(path):2:12: error: '(' was never closed\n")
     }
 
     @Test func jsonOutput() throws {
@@ -41,8 +41,8 @@ import Testing
         let badReport = try #require(JSONSerialization.jsonObject(with: Data(lines[1].utf8)) as? [String: Any])
         #expect(badReport["ok"] as? Bool == false)
         let error = try #require((badReport["errors"] as? [[String: Any]])?.first)
-        #expect(error["message"] as? String == "unexpected end of file")
-        #expect((error["start"] as? [String: Any])?["line"] as? Int == 3)
+        #expect(error["message"] as? String == "'(' was never closed")
+        #expect((error["start"] as? [String: Any])?["line"] as? Int == 2)
     }
 
     @Test func definitionsListing() throws {

@@ -31,6 +31,9 @@ final class InsertionCheck {
     private let missing: Set<MissingNode>
     /// Python: indentation is checked too (tree-sitter-python does not enforce it).
     private let indentation: LexicalSyntax?
+    /// Python: what CPython rejects in the file without the completion (`PythonValidity`), before the cursor
+    /// and after it (as offsets from the cursor); nil for other languages.
+    private let knownInvalid: (before: Set<Int>, after: Set<Int>)?
 
     init(language: Language, prefix: [UInt8], suffix: [UInt8]) throws {
         parser = try Parser(language: language)
@@ -44,6 +47,13 @@ final class InsertionCheck {
         errorsAfter = baseline.filter { $0.missing == nil && $0.range.lowerBound >= cursor }.map(\.range)
         missing = Set(baseline.compactMap(\.missing))
         indentation = language.name == "python" ? LexicalSyntax.of(language) : nil
+        if language.name == "python" {
+            let tree = try parser.parse(SourceText(bytes: prefix + suffix))
+            let found = PythonValidity.violations(in: tree).map(\.byteOffset)
+            knownInvalid = (Set(found.filter { $0 < cursor }), Set(found.filter { $0 >= cursor }.map { $0 - cursor }))
+        } else {
+            knownInvalid = nil
+        }
     }
 
     static func errorSites(_ tree: Tree) -> [ErrorSite] {
@@ -88,11 +98,23 @@ final class InsertionCheck {
         }
     }
 
-    /// Whether the whole file parses with `inserted` at the cursor (for Python, with its indentation rules).
+    /// Whether the whole file parses with `inserted` at the cursor (for Python, with its indentation rules, and
+    /// with nothing CPython rejects that the file did not have before: see `PythonValidity`).
     func parses(with inserted: ArraySlice<UInt8>) -> Bool {
         let bytes = prefix + inserted + suffix
         guard let tree = try? parser.parse(SourceText(bytes: bytes)), !tree.hasErrors else { return false }
-        return indentationAllows(bytes)
+        return indentationAllows(bytes) && validityAllows(tree, inserted: inserted.count)
+    }
+
+    /// Python: whether the file with `inserted` bytes at the cursor has no problem CPython rejects that the file
+    /// without them did not have (always, for other languages).
+    func validityAllows(_ tree: Tree, inserted: Int) -> Bool {
+        guard let (before, after) = knownInvalid else { return true }
+        let cursor = prefix.count
+        return PythonValidity.violations(in: tree).allSatisfy { v in
+            v.byteOffset < cursor ? before.contains(v.byteOffset)
+                : v.byteOffset >= cursor + inserted && after.contains(v.byteOffset - cursor - inserted)
+        }
     }
 
     /// The last tree `parsesIncrementally` made and the insertion it holds.

@@ -57,6 +57,20 @@ struct PythonIndentation {
         error == nil && position == bytes.count && startsLogicalLine && !sawCode && scanner.mode == .code
     }
 
+    /// Whether a line break appended now would end a logical line that holds code (CPython's NEWLINE token):
+    /// everything read, in code or a comment, outside brackets, not after a backslash. Nil when that cannot be
+    /// told yet (the scanner waits for more bytes).
+    var lineBreakEndsStatement: Bool? {
+        guard position == bytes.count else { return nil }
+        guard scanner.mode == .code || scanner.mode == .lineComment else { return false }
+        return scanner.depth == 0 && scanner.lastCode.1 != ascii("\\") && (sawCode || !startsLogicalLine)
+    }
+
+    /// The last byte of code read (a string counts as a quote), 0 before any.
+    var lastCodeByte: UInt8 { scanner.lastCode.1 }
+    /// Whether the scanner is in a comment that runs to the end of the line.
+    var inLineComment: Bool { scanner.mode == .lineComment }
+
     /// At `atLineIndentation`: whether code may start after `width` columns of indentation.
     func codeMayStart(at width: Int) -> Bool {
         expectIndent ? width > levels[levels.count - 1] : levels.contains(width)

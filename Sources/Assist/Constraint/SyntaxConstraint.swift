@@ -19,6 +19,9 @@ public struct ConstraintStatistics: Sendable, Codable {
     public var fallbacks = 0
     /// Time the constraint took for each sampled token (check, plus mask when the pick was refused).
     public var stepMicroseconds: [Double] = []
+    /// Python: logical line ends judged by `PythonValidity` (each a parse), and line-break tokens it refused.
+    public var pythonJudged = 0
+    public var pythonRefused = 0
 
     /// Mean and 99th percentile of the per-token time, in microseconds.
     public var stepMean: Double { stepMicroseconds.isEmpty ? 0 : stepMicroseconds.reduce(0, +) / Double(stepMicroseconds.count) }
@@ -31,6 +34,7 @@ public struct ConstraintStatistics: Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case checks, refusals, masks, cachedMasks = "cached_masks", checkMicroseconds = "check_us"
         case maskMicroseconds = "mask_us", fallbacks, stepMean = "step_us_mean", stepP99 = "step_us_p99"
+        case pythonJudged = "python_judged", pythonRefused = "python_refused"
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -44,6 +48,8 @@ public struct ConstraintStatistics: Sendable, Codable {
         try c.encode(fallbacks, forKey: .fallbacks)
         try c.encode(stepMean, forKey: .stepMean)
         try c.encode(stepP99, forKey: .stepP99)
+        try c.encode(pythonJudged, forKey: .pythonJudged)
+        try c.encode(pythonRefused, forKey: .pythonRefused)
     }
 
     public init() {}
@@ -57,12 +63,17 @@ public struct ConstraintStatistics: Sendable, Codable {
         checkMicroseconds = try c.decode(Double.self, forKey: .checkMicroseconds)
         maskMicroseconds = try c.decode(Double.self, forKey: .maskMicroseconds)
         fallbacks = try c.decode(Int.self, forKey: .fallbacks)
+        pythonJudged = try c.decodeIfPresent(Int.self, forKey: .pythonJudged) ?? 0
+        pythonRefused = try c.decodeIfPresent(Int.self, forKey: .pythonRefused) ?? 0
     }
 }
 
 /// Keeps generated code parsable: a token is allowed when the text with it appended is still a prefix of
 /// some program of the language (see `ViablePrefix`). Strings and comments are free text because the
 /// grammar's lexer says so. End-of-text tokens are always allowed; other special tokens never are.
+///
+/// Python: at each logical line end, also what CPython rejects and tree-sitter-python accepts (see
+/// `PythonValidityGate`): the token that would end an invalid statement is refused.
 ///
 /// When the text is already not viable (a broken prefix) or nothing is allowed, it degrades: it lets every
 /// token through, says so in `degraded`, and tries again once the text becomes viable.
@@ -86,12 +97,16 @@ public final class SyntaxConstraint: TokenConstraint {
     private var text: [UInt8]
     /// The recognizer, pending bytes, text and degradation right after the prefix, for `restart()`.
     private let start: (state: ViablePrefix, pending: [UInt8], text: [UInt8], degraded: String?)
+    /// Python's validity at logical line ends (nil for other languages or with `pythonValidity: false`).
+    private let gate: PythonValidityGate?
+    /// Tokens with a line break in them: the gate judges these on top of the (cached) viable-prefix mask.
+    private let lineBreakTokens: [Int]
 
     /// A constraint for text that continues `prefix`. `allowEndOfText`: whether end-of-text tokens may end
     /// the text anywhere (true for completions; false when generation must not stop on them).
     /// `endTokens`: more tokens that end the text (a FIM format's stop tokens), allowed like end-of-text.
     public init(language: Language, tokenizer: BPETokenizer, prefix: String, allowEndOfText: Bool = true,
-                endTokens: Set<Int32> = []) throws {
+                endTokens: Set<Int32> = [], pythonValidity: Bool = true) throws {
         self.language = language
         self.tokenizer = tokenizer
         let vocabulary = tokenizer.vocabularySize
@@ -111,6 +126,7 @@ public final class SyntaxConstraint: TokenConstraint {
             }
         }
         tokenBytes = bytes
+        lineBreakTokens = bytes.indices.filter { bytes[$0].contains(0x0A) && !never.contains(Int32($0)) && !always.contains(Int32($0)) }
         alwaysAllowed = always
         neverAllowed = never
         state = try ViablePrefix(language: language)
@@ -121,6 +137,8 @@ public final class SyntaxConstraint: TokenConstraint {
             degraded = "the text before the cursor is not valid \(language.name); not constraining"
         }
         start = (state.copy(), pending, text, degraded)
+        gate = language.name == "python" && pythonValidity
+            ? try PythonValidityGate(language: language, syntax: LexicalSyntax.of(language), prefix: text) : nil
     }
 
     /// Back to the state right after the prefix, to constrain another continuation of it (the mask cache and
@@ -131,6 +149,7 @@ public final class SyntaxConstraint: TokenConstraint {
         text = start.text
         degraded = start.degraded
         stepTime = 0
+        gate?.restart()
     }
 
     public var isActive: Bool { degraded == nil }
@@ -160,7 +179,7 @@ public final class SyntaxConstraint: TokenConstraint {
         defer { statistics.maskMicroseconds += elapsed(since: start) }
         statistics.masks += 1
         let key = state.key ^ (UInt64(pending.count) &* 0x9E37_79B9_7F4A_7C15)
-        let allowed: [Bool]
+        var allowed: [Bool]
         if pending.isEmpty, let cached = maskCache[key] {
             statistics.cachedMasks += 1
             allowed = cached
@@ -170,6 +189,12 @@ public final class SyntaxConstraint: TokenConstraint {
                 if maskCache.count > 256 { maskCache.removeAll(keepingCapacity: true) }
                 maskCache[key] = allowed
             }
+        }
+        if let gate {
+            // The cached mask is the viable-prefix one; line breaks also depend on what was written before.
+            for id in lineBreakTokens where allowed[id] { allowed[id] = gateAllows(id, gate) }
+            statistics.pythonJudged = gate.judged
+            statistics.pythonRefused = gate.refused
         }
         let count = min(logits.count, allowed.count)
         if !allowed.contains(where: { $0 }) {
@@ -202,11 +227,30 @@ public final class SyntaxConstraint: TokenConstraint {
         if !complete.isEmpty, !state.append(bytes: complete) {
             degraded = "generation left the grammar after \(text.count) bytes; not constraining the rest"
         }
+        gate?.accept(bytes, text: text)
     }
 
     // MARK: Checking
 
     private func check(_ token: Int32) -> Bool {
+        guard viable(token) else { return false }
+        guard let gate, Int(token) < tokenBytes.count, tokenBytes[Int(token)].contains(0x0A),
+              !alwaysAllowed.contains(token) else { return true }
+        let ok = gateAllows(Int(token), gate)
+        statistics.pythonJudged = gate.judged
+        statistics.pythonRefused = gate.refused
+        return ok
+    }
+
+    /// The gate's verdict on a token with a line break (already judged viable).
+    private func gateAllows(_ id: Int, _ gate: PythonValidityGate) -> Bool {
+        let bytes = tokenBytes[id]
+        guard let newline = bytes.firstIndex(of: 0x0A) else { return true }
+        return gate.allows(text: text, pending: pending, before: bytes[..<newline], viable: state)
+    }
+
+    /// Whether the text stays a viable prefix with the token appended.
+    private func viable(_ token: Int32) -> Bool {
         if alwaysAllowed.contains(token) { return true }
         if neverAllowed.contains(token) || Int(token) >= tokenBytes.count { return false }
         let bytes = tokenBytes[Int(token)]
@@ -280,7 +324,7 @@ public final class SyntaxConstraint: TokenConstraint {
                 if firstByte[Int(first)] == 0 { continue }
                 if bytes.count == 1 { allowed[id] = true; continue }
             }
-            allowed[id] = check(token)
+            allowed[id] = viable(token)
         }
         return allowed
     }

@@ -103,7 +103,9 @@ struct SyntaxRepairer {
     func errorLines(_ source: String) -> [Int] {
         var lines: Set<Int> = []
         if let tree = try? parser.parse(source) {
-            for error in tree.syntaxErrors(limit: 5) { lines.insert(error.start.line) }
+            // Where CPython would report it and where tree-sitter's parser failed (after an unclosed bracket
+            // the two differ, and the fix may sit at either).
+            for error in tree.syntaxErrors(limit: 5) + tree.treeErrors(limit: 5) { lines.insert(error.start.line) }
             if lines.isEmpty, let verdict = compile([source])?.first, let error = verdict { lines.insert(max(1, error.line)) }
         }
         return lines.sorted()
