@@ -42,13 +42,19 @@ MODULE_NAME = pathlib.Path(MODULE_PATH).stem
 # The protocol channel: the real stdout, kept aside; the module's own prints go to a sink. File descriptors 1
 # and 2 go to /dev/null, so that code writing to them directly (os.write(1, ...), sys.__stdout__) cannot flood
 # the protocol or the caller's terminal.
-PROTOCOL = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+# Only when this file is the worker itself: repair_worker.py imports it for the sandbox and keeps its own stdout.
+PROTOCOL = None
 REQUESTS = sys.stdin
-_devnull = os.open(os.devnull, os.O_WRONLY)
-os.dup2(_devnull, 1)
-os.dup2(_devnull, 2)
-sys.__stdout__ = sys.stdout = open(1, "w", closefd=False)
-sys.__stderr__ = sys.stderr = open(2, "w", closefd=False)
+
+
+def _take_protocol_channel():
+    global PROTOCOL
+    PROTOCOL = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    sys.__stdout__ = sys.stdout = open(1, "w", closefd=False)
+    sys.__stderr__ = sys.stderr = open(2, "w", closefd=False)
 
 
 class _Sink(io.TextIOBase):
@@ -593,4 +599,5 @@ def main():
 
 
 if __name__ == "__main__":
+    _take_protocol_channel()
     main()
