@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import Syntax
 
@@ -11,11 +12,12 @@ public struct SourceEdit: Sendable, Equatable {
     }
 }
 
-/// A small deterministic generator (SplitMix64): the same seed gives the same augmentation on every platform and
-/// Swift version, which the standard library's generators and `shuffle` do not promise.
+/// A small deterministic generator (the engine's SplitMix64 `SeededGenerator`): the same seed gives the same
+/// augmentation on every platform and Swift version, which the standard library's generators and `shuffle` do not
+/// promise.
 public struct AugmentRandom: Sendable {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+    private var base: SeededGenerator
+    public init(seed: UInt64) { base = SeededGenerator(seed: seed &+ 0x9E37_79B9_7F4A_7C15) }
 
     /// A generator for one (seed, file, copy) triple, independent of the order files are processed in.
     public init(seed: UInt64, key: String, copy: Int) {
@@ -24,13 +26,7 @@ public struct AugmentRandom: Sendable {
         self.init(seed: seed ^ hash ^ (UInt64(copy) &* 0xD1B5_4A32_D192_ED03))
     }
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public mutating func next() -> UInt64 { base.next() }
 
     /// Uniform in 0..<bound (bound > 0).
     public mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(max(bound, 1))) }
