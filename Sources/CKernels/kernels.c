@@ -423,6 +423,7 @@ static dot_fn kernel(int isa, uint32_t t) {
 
 static int supported_level;
 static int current_level;
+static int r4_q8_0 = 1;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void init_once(void) {
@@ -437,6 +438,8 @@ static void init_once(void) {
 #endif
     supported_level = level;
     current_level = level;
+    const char *r4 = getenv("MOECODER_R4_Q8_0");
+    if (r4) r4_q8_0 = strcmp(r4, "0") != 0;
     const char *forced = getenv("MOECODER_KERNELS");
     if (forced) {
         if (!strcmp(forced, "portable")) current_level = MK_ISA_PORTABLE;
@@ -670,6 +673,7 @@ static dotr4_fn kernelR4(int isa, uint32_t t) {
         case MK_Q4_K: return dotr4_q4_K_vnni;
         case MK_Q5_K: return dotr4_q5_K_vnni;
         case MK_Q6_K: return dotr4_q6_K_vnni;
+        case MK_Q8_0: return r4_q8_0 ? dotr4_q8_0_vnni : 0;
         case MK_Q4_0: return dotr4_q4_0_vnni;
         case MK_Q5_0: return dotr4_q5_0_vnni;
         case MK_IQ4_NL: return dotr4_iq4_nl_vnni;
