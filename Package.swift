@@ -90,5 +90,6 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["moecoder"]),
         .testTarget(name: "LSPTests", dependencies: ["LSP"]),
         .testTarget(name: "HubTests", dependencies: ["Hub"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server"]),
     ]
 )

@@ -43,7 +43,8 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
 
 enum JSONResponse {
     static func data(_ object: Any) -> Data {
-        (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        if let bytes = JSONWriter.encode(object) { return Data(bytes) }
+        return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
     }
 
     static func make(_ object: Any, status: HTTPResponse.Status = .ok) -> Response {
