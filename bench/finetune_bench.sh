@@ -9,7 +9,8 @@
 #
 # Environment: PYTHON (a Python with torch, transformers, gguf; default: what finetune finds), MOECODER (the
 # binary; default .build/release/moecoder, else .build/debug/moecoder), SITE (the site-packages folder), TAG (a
-# suffix for the result file, to keep runs with different options apart).
+# suffix for the result file, to keep runs with different options apart), ADAPTER (also copy the adapter there, e.g.
+# for a cross-check with `moecoder eval --lora`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 package="${1:-docker}"
@@ -31,6 +32,7 @@ load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 /usr/bin/time -f '%e %U %S' -o "$work/time" \
   "$bin" finetune "$work/repo" --out "$work/adapter.gguf" --json "${python_args[@]}" "$@" > "$work/summary.json"
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
+[ -n "${ADAPTER:-}" ] && cp "$work/adapter.gguf" "$ADAPTER"
 read -r wall user sys < "$work/time"
 python3 - "$work/summary.json" "bench/results/finetune_${package}${TAG:+_$TAG}.json" "$package" "$site" "$wall" "$user" "$sys" \
   "$load_before" "$load_after" "$*" <<'EOF'
