@@ -3,7 +3,8 @@
 # trained on (models/MODEL_CARD.md lists the training packages). Copies the package's source into a scratch
 # folder (a plain folder: the walk with .gitignore rules collects it), runs the command with the default model,
 # and records its JSON summary plus wall and CPU time in bench/results/finetune_<package>[_<TAG>].json; the README's
-# "Fine-tuning" table comes from that file.
+# "Fine-tuning" table comes from that file; tools/finetune/probe_report.py then prints the next-line probes gained
+# and lost.
 #
 #   bench/finetune_bench.sh [PACKAGE=docker] [extra finetune options...]
 #
@@ -62,3 +63,4 @@ print(f"steps {s['steps']}, {s['tokens_trained'] / 1e6:.2f} M tokens, training {
       f"load average {lb} -> {la}")
 print(f"wrote {dst}")
 EOF
+python3 tools/finetune/probe_report.py "bench/results/finetune_${package}${TAG:+_$TAG}.json" --examples 0 || true
