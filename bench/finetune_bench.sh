@@ -3,13 +3,15 @@
 # trained on (models/MODEL_CARD.md lists the training packages). Copies the package's source into a scratch
 # folder (a plain folder: the walk with .gitignore rules collects it), runs the command with the default model,
 # and records its JSON summary plus wall and CPU time in bench/results/finetune_<package>[_<TAG>].json; the README's
-# "Fine-tuning" table comes from that file.
+# "Fine-tuning" table comes from that file; tools/finetune/probe_report.py then prints the next-line probes gained
+# and lost.
 #
 #   bench/finetune_bench.sh [PACKAGE=docker] [extra finetune options...]
 #
 # Environment: PYTHON (a Python with torch, transformers, gguf; default: what finetune finds), MOECODER (the
 # binary; default .build/release/moecoder, else .build/debug/moecoder), SITE (the site-packages folder), TAG (a
-# suffix for the result file, to keep runs with different options apart).
+# suffix for the result file, to keep runs with different options apart), ADAPTER (also copy the adapter there, e.g.
+# for a cross-check with `moecoder eval --lora`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 package="${1:-docker}"
@@ -31,6 +33,7 @@ load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 /usr/bin/time -f '%e %U %S' -o "$work/time" \
   "$bin" finetune "$work/repo" --out "$work/adapter.gguf" --json "${python_args[@]}" "$@" > "$work/summary.json"
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
+[ -n "${ADAPTER:-}" ] && cp "$work/adapter.gguf" "$ADAPTER"
 read -r wall user sys < "$work/time"
 python3 - "$work/summary.json" "bench/results/finetune_${package}${TAG:+_$TAG}.json" "$package" "$site" "$wall" "$user" "$sys" \
   "$load_before" "$load_after" "$*" <<'EOF'
@@ -60,3 +63,4 @@ print(f"steps {s['steps']}, {s['tokens_trained'] / 1e6:.2f} M tokens, training {
       f"load average {lb} -> {la}")
 print(f"wrote {dst}")
 EOF
+python3 tools/finetune/probe_report.py "bench/results/finetune_${package}${TAG:+_$TAG}.json" --examples 0 || true

@@ -6,8 +6,11 @@ public struct EvaluationOptions: Sendable {
     /// Tokens a perplexity window holds (at most the model's context). Long files are read in windows that
     /// overlap by half, and each token is scored once, with at least half a window of context.
     public var window = 512
-    /// Lines per file whose text the model must write from the code above (greedy, up to the line's end).
+    /// Lines per file whose text the model must write from the code above (greedy, up to the line's end), evenly
+    /// spread over the file's probe lines (`probes`); `Int.max` takes every one.
     public var linesPerFile = 10
+    /// Which lines are next-line probes.
+    public var probes = ProbeRule.any
     /// The most tokens written for one line.
     public var lineTokens = 48
     /// Fill-in-the-middle samples per file (a line taken out; the model writes it from the code around it);
@@ -19,6 +22,15 @@ public struct EvaluationOptions: Sendable {
     public var sampling = SamplingParameters(temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, seed: 1)
 
     public init() {}
+}
+
+/// Which lines of a file the next-line exact match is measured on (never the first line).
+public enum ProbeRule: String, Sendable, Codable, CaseIterable {
+    /// Every line with at least 4 non-blank characters (comments and docstrings included).
+    case any
+    /// Lines of code (`Evaluator.codeLines`): at least 4 non-blank characters, not a comment, not inside or opening
+    /// a triple-quoted string (docstrings); `moecoder finetune` measures these.
+    case code
 }
 
 /// One fill-in-the-middle sample: the line taken out of the file and what the model wrote in its place.
@@ -42,6 +54,8 @@ public struct FileEvaluation: Sendable, Codable {
     public var lineProbes: Int
     public var exactLines: Int
     public var samples: [InfillSample]
+    /// 0-based indices of the probe lines the model wrote exactly.
+    public var exactLineIndices: [Int] = []
 }
 
 /// Totals over files.
@@ -85,16 +99,16 @@ public final class Evaluator {
     public func evaluate(path: String, text: String) throws -> FileEvaluation {
         let (tokens, nll) = try perplexity(text)
         let lines = Self.lines(of: text)
-        let probes = Self.probeLines(lines, count: options.linesPerFile)
-        var exact = 0
+        let probes = Self.probeLines(lines, count: options.linesPerFile, rule: options.probes)
+        var exact: [Int] = []
         for index in probes where try nextLine(lines, index) == lines[index].trimmingCharacters(in: .whitespacesAndNewlines) {
-            exact += 1
+            exact.append(index)
         }
         // Infills need fill-in-the-middle tokens; a model without them gets none.
         let infills = model.tokenizer.fim == nil ? 0 : options.samplesPerFile
         let samples = try Self.probeLines(lines, count: infills).map { try infill(lines, $0) }
         return FileEvaluation(path: path, scoredTokens: tokens, negativeLogLikelihood: nll, lineProbes: probes.count,
-                              exactLines: exact, samples: samples)
+                              exactLines: exact.count, samples: samples, exactLineIndices: exact)
     }
 
     /// (scored tokens, Σ −ln p) of `text` read left to right.
@@ -178,14 +192,73 @@ public final class Evaluator {
         return result
     }
 
-    /// Up to `count` evenly spread lines (after the first) with at least 4 non-blank characters.
-    static func probeLines(_ lines: [Substring], count: Int) -> [Int] {
-        let candidates = lines.indices.dropFirst().filter {
-            lines[$0].trimmingCharacters(in: .whitespacesAndNewlines).count >= 4
+    /// Up to `count` evenly spread lines (after the first) that `rule` accepts: with `.any`, every line with at
+    /// least 4 non-blank characters; with `.code`, the lines of code (`codeLines`).
+    static func probeLines(_ lines: [Substring], count: Int, rule: ProbeRule = .any) -> [Int] {
+        let candidates: [Int]
+        switch rule {
+        case .any:
+            candidates = lines.indices.dropFirst().filter {
+                lines[$0].trimmingCharacters(in: .whitespacesAndNewlines).count >= 4
+            }
+        case .code:
+            let code = codeLines(lines)
+            candidates = lines.indices.dropFirst().filter { code[$0] }
         }
         guard count > 0, !candidates.isEmpty else { return [] }
         if candidates.count <= count { return Array(candidates) }
         return (0..<count).map { candidates[($0 * 2 + 1) * candidates.count / (2 * count)] }
+    }
+
+    /// Per line: is it a line of code? Not a line that starts inside a triple-quoted string (a docstring's body or
+    /// closing line), not a comment (`#` first), not a line that opens a triple-quoted string (a docstring), and
+    /// at least 4 non-blank characters. A small scanner follows strings through the lines: '...' and "..." end
+    /// at their quote or the line's end, triple-quoted strings may span lines, a backslash escapes the next
+    /// character, `#` outside a string ends the line's code. tools/finetune/lora_train.py's `code_lines` is the
+    /// same rule; on the Python 3.11 standard library's top-level modules it agrees with CPython's tokenizer on
+    /// every line.
+    static func codeLines(_ lines: [Substring]) -> [Bool] {
+        let backslash: Unicode.Scalar = "\\"
+        var result: [Bool] = []
+        var open: Unicode.Scalar? = nil  // the quote of the triple-quoted string the line starts in
+        for line in lines {
+            let scalars = Array(line.unicodeScalars)
+            let stripped = Array(line.trimmingCharacters(in: .whitespacesAndNewlines).unicodeScalars)
+            result.append(open == nil && stripped.count >= 4 && stripped.first != "#" && !opensTripleQuote(stripped))
+            func triple(at i: Int) -> Unicode.Scalar? {
+                guard i + 2 < scalars.count, scalars[i] == "\"" || scalars[i] == "'",
+                      scalars[i + 1] == scalars[i], scalars[i + 2] == scalars[i] else { return nil }
+                return scalars[i]
+            }
+            var i = 0
+            var single: Unicode.Scalar? = nil
+            while i < scalars.count {
+                let c = scalars[i]
+                if let q = open {
+                    if c == backslash { i += 2 } else if triple(at: i) == q { open = nil; i += 3 } else { i += 1 }
+                } else if let q = single {
+                    if c == backslash { i += 2; continue }
+                    if c == q || c == "\n" { single = nil }
+                    i += 1
+                } else if c == "#" {
+                    break
+                } else if c == "\"" || c == "'" {
+                    if let q = triple(at: i) { open = q; i += 3 } else { single = c; i += 1 }
+                } else {
+                    i += 1
+                }
+            }
+        }
+        return result
+    }
+
+    /// Whether a stripped line starts with a triple quote after at most two string-prefix letters (r, b, u, f).
+    static func opensTripleQuote(_ s: [Unicode.Scalar]) -> Bool {
+        let prefixes = Set("rRbBuUfF".unicodeScalars)
+        for k in 0...2 where k + 3 <= s.count && s[..<k].allSatisfy({ prefixes.contains($0) }) {
+            if (s[k] == "\"" || s[k] == "'") && s[k + 1] == s[k] && s[k + 2] == s[k] { return true }
+        }
+        return false
     }
 
     /// Distinct tokens ÷ all tokens (0 when there are none).

@@ -10,7 +10,10 @@ struct Eval: ParsableCommand {
         abstract: "Measure a model on source files: perplexity, next-line exact match, Distinct-1, parse rate.",
         discussion: """
             Perplexity is per token, reading each file left to right. Next-line exact match: the model writes \
-            a line (greedy) from the code above it; it counts when it equals the real line, blanks trimmed. \
+            a line (greedy) from the code above it; it counts when it equals the real line, blanks trimmed. The \
+            probe lines: --lines per file, evenly spread (or all), over every line of 4 or more non-blank \
+            characters (--probes any) or over the lines of code only (--probes code: no comments, docstrings or \
+            other lines inside or opening a triple-quoted string; what `moecoder finetune` measures). \
             Sampled infills: a line is taken out and the model writes it back from the code around it \
             (fill-in-the-middle, temperature 0.8); Distinct-1 is over their tokens, and "parses" is the share \
             of files that still parse (tree-sitter) with the sample in place, among files that parsed before. \
@@ -27,8 +30,13 @@ struct Eval: ParsableCommand {
     @Flag(help: "Evaluate on the held-out files shipped with the default model (models/heldout).")
     var heldOut = false
 
-    @Option(help: "Lines per file for next-line exact match.")
-    var lines = 10
+    @Option(help: ArgumentHelp("Lines per file for next-line exact match, evenly spread over the probe lines, or "
+                               + "'all'.", valueName: "n|all"))
+    var lines = ProbeCount.count(10)
+
+    @Option(help: ArgumentHelp("Which lines are next-line probes: any (4 or more non-blank characters) or code (no "
+                               + "comments or docstrings; as `moecoder finetune`).", valueName: "any|code"))
+    var probes = ProbeRule.any
 
     @Option(help: "Sampled infills per file.")
     var samples = 4
@@ -55,8 +63,8 @@ struct Eval: ParsableCommand {
 
     func validate() throws {
         if files.isEmpty == !heldOut { throw ValidationError("give source files or --held-out (not both)") }
-        if lines < 0 || samples < 0 || completions < 0 {
-            throw ValidationError("--lines, --samples and --completions must not be negative")
+        if samples < 0 || completions < 0 {
+            throw ValidationError("--samples and --completions must not be negative")
         }
         if window < 2 { throw ValidationError("--window must be at least 2") }
     }
@@ -66,7 +74,8 @@ struct Eval: ParsableCommand {
         let model = try modelOptions.load()
         var options = EvaluationOptions()
         options.window = window
-        options.linesPerFile = lines
+        options.linesPerFile = lines.perFile
+        options.probes = probes
         options.samplesPerFile = samples
         options.sampling.seed = seed
         let evaluator = Evaluator(model: model, options: options)
@@ -166,6 +175,8 @@ struct Eval: ParsableCommand {
 
     struct FileReport: Codable {
         var path: String, scoredTokens: Int, lossPerToken: Double, lineProbes: Int, exactLines: Int
+        /// 0-based indices of the lines written exactly.
+        var exactLineIndices: [Int]
         var samples: [String]
 
         init(_ f: FileEvaluation) {
@@ -174,6 +185,7 @@ struct Eval: ParsableCommand {
             lossPerToken = f.negativeLogLikelihood / Double(max(1, f.scoredTokens))
             lineProbes = f.lineProbes
             exactLines = f.exactLines
+            exactLineIndices = f.exactLineIndices
             samples = f.samples.map(\.completion)
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Assist
+import Engine
 import Foundation
 import Syntax
 
@@ -13,7 +14,7 @@ struct Finetune: ParsableCommand {
             file (--holdout, chosen by a hash of the path, so the same repository gives the same split), adds \
             augmented copies of the training files (`moecoder augment`, --copies per file; --no-augment trains \
             on the files as they are), and trains a LoRA adapter (rank 16, alpha 32 on the attention projections \
-            by default) with tools/finetune/lora_train.py: torch and transformers on the model's own weights, \
+            and the shared expert by default, 300 steps) with tools/finetune/lora_train.py: torch and transformers on the model's own weights, \
             read from the GGUF file and checked against this engine's logits before training.
 
             The trainer needs a Python with torch, transformers and gguf. It is looked for in --python, \
@@ -22,8 +23,9 @@ struct Finetune: ParsableCommand {
             (tools/finetune/requirements.txt, torch for CPU) are installed into it, once: about 1 GB of \
             downloads, a few minutes.
 
-            Prints held-out loss, perplexity and next-line exact match (the definitions of `moecoder eval`) \
-            before and after training; --json prints the trainer's whole summary. The adapter is a GGUF LoRA \
+            Prints held-out loss, perplexity and next-line exact match (the definitions of `moecoder eval`; \
+            the probes are every line of code of the held-out files, as `moecoder eval --probes code --lines \
+            all`) before and after training; --json prints the trainer's whole summary. The adapter is a GGUF LoRA \
             adapter in llama.cpp's format (`--lora adapter.gguf` of the commands that take one, or llama.cpp).
 
             Exit status: 0 when the adapter was written, 2 on bad input (no such folder, no Python files, no \
@@ -39,7 +41,7 @@ struct Finetune: ParsableCommand {
     @Option(help: ArgumentHelp("The base model (default: the shipped default model).", valueName: "path.gguf"))
     var model: String?
 
-    @Option(help: "Optimizer steps (batch 8 × 512 tokens each); default 150.")
+    @Option(help: "Optimizer steps (batch 8 × 512 tokens each); default 300.")
     var steps: Int?
 
     @Option(help: "Train for about this many minutes instead of a number of steps.")
@@ -54,7 +56,7 @@ struct Finetune: ParsableCommand {
     @Option(help: ArgumentHelp(
         "Projections to adapt, comma-separated: attn_q, attn_k, attn_v, attn_output, ffn_{gate,up,down}_shexp, "
             + "ffn_{gate,up,down}_exps (routed experts: one adapter per expert).", valueName: "list"))
-    var targets = "attn_q,attn_k,attn_v,attn_output"
+    var targets = "attn_q,attn_k,attn_v,attn_output,ffn_gate_shexp,ffn_up_shexp,ffn_down_shexp"
 
     @Option(help: "Peak learning rate (warmup, then cosine decay to a tenth).")
     var lr = 2e-3
@@ -74,8 +76,14 @@ struct Finetune: ParsableCommand {
     @Option(help: "CPU threads for training.")
     var threads = 2
 
-    @Option(help: "Next-line probes per held-out file.")
-    var lines = 10
+    @Option(help: ArgumentHelp("Next-line probes per held-out file, evenly spread over its lines of code, or 'all'.",
+                               valueName: "n|all"))
+    var lines = ProbeCount.all
+
+    @Option(help: ArgumentHelp("Which lines are next-line probes: code (no comments, docstrings or lines under 4 "
+                               + "characters) or any (every line of 4 or more non-blank characters).",
+                               valueName: "code|any"))
+    var probes = ProbeRule.code
 
     @Option(help: ArgumentHelp("The Python to train with (must have torch, transformers and gguf).",
                                valueName: "path"))
@@ -97,7 +105,6 @@ struct Finetune: ParsableCommand {
         if !(holdout >= 0 && holdout < 1) { throw ValidationError("--holdout must be at least 0 and below 1") }
         if copies < 0 { throw ValidationError("--copies must not be negative") }
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
-        if lines < 0 { throw ValidationError("--lines must not be negative") }
         if !(lr > 0) { throw ValidationError("--lr must be positive") }
         if out.isEmpty { throw ValidationError("--out must name the adapter file to write") }
         if !out.lowercased().hasSuffix(".gguf") { throw ValidationError("--out must be a .gguf file (the adapter)") }
@@ -151,7 +158,8 @@ struct Finetune: ParsableCommand {
         var arguments = [trainer, "--model", modelPath, "--data", work, "--out", out, "--summary",
                          work + "/summary.json", "--rank", String(rank), "--alpha", String(alpha),
                          "--targets", targets, "--lr", String(lr), "--seed", String(seed),
-                         "--threads", String(threads), "--lines", String(lines)]
+                         "--threads", String(threads), "--lines", lines.description,
+                         "--probes", probes.rawValue]
         if let minutes { arguments += ["--minutes", String(minutes)] }
         if let steps { arguments += ["--steps", String(steps)] }
         if let exe = Self.executablePath() { arguments += ["--moecoder", exe] }

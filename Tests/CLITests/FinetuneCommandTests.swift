@@ -42,6 +42,9 @@ import Testing
             ["finetune", dir.path, "--out", out, "--steps", "3", "--minutes", "1"],
             ["finetune", dir.path, "--out", out, "--steps", "0"],
             ["finetune", dir.path, "--out", out, "--rank", "0"],
+            ["finetune", dir.path, "--out", out, "--lines", "-1"],
+            ["finetune", dir.path, "--out", out, "--lines", "some"],
+            ["finetune", dir.path, "--out", out, "--probes", "docstrings"],
             ["finetune", dir.path, "--out", out, "--holdout", "1"],
             ["finetune", dir.path, "--out", dir.appendingPathComponent("a.bin").path],
         ] {
@@ -105,8 +108,13 @@ import Testing
         #expect(result.status == 0, "\(result.stderr)")
         let summary = try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(summary["steps"] as? Int == 3)
+        #expect(summary["probe_rule"] as? String == "code" && summary["line_probes_per_file"] as? Int == 2)
         let before = try #require(summary["before"] as? [String: Any]), after = try #require(summary["after"] as? [String: Any])
         #expect((before["scored_tokens"] as? Int ?? 0) > 50 && before["scored_tokens"] as? Int == after["scored_tokens"] as? Int)
+        // Each probe is reported with what the model wrote; two lines of code of the held-out file.
+        let probes = try #require(before["probes"] as? [[String: Any]])
+        #expect(probes.count == 2 && before["line_probes"] as? Int == 2)
+        #expect(probes.allSatisfy { ($0["expected"] as? String)?.isEmpty == false && $0["written"] is String })
         let checks = try #require(summary["checks"] as? [String: Any])
         #expect((checks["tokenizer"] as? [String: Any])?["identical"] as? Bool == true)
         #expect(((checks["logits"] as? [String: Any])?["relative"] as? Double ?? 1) < 1e-3)

@@ -51,6 +51,42 @@ import Testing
         #expect(Evaluator.probeLines(lines, count: 0) == [])
     }
 
+    /// Lines of code: comments, docstrings (their opening, body and closing lines) and other triple-quoted strings
+    /// are not; a `#` or a triple quote inside a one-line string starts nothing. The Python twin
+    /// (tools/finetune/lora_train.py `code_lines`) gives the same flags on this text.
+    @Test func codeLinesSkipCommentsAndDocstrings() {
+        let source = #"""
+            import os
+            def f(x):
+                """Return x.
+
+                More words.
+                """
+                # a comment
+                s = "# not a comment"
+                t = '"""'  # three quotes in a string
+                u = "it's \" still"
+                doc = rb'''
+            raw text
+            '''
+                return x
+            )
+            class C:
+                r'''One line.'''
+                pass
+
+            """#
+        let lines = Evaluator.lines(of: source)
+        let code = Evaluator.codeLines(lines)
+        let expected = [true, true, false, false, false, false, false, true, true, true, true, false, false, true,
+                        false, true, false, true]
+        #expect(code == expected, "\(zip(lines, code).map { "\($0.1 ? "+" : "-") \($0.0)" }.joined())")
+        #expect(Evaluator.probeLines(lines, count: Int.max, rule: .code) == [1, 7, 8, 9, 10, 13, 15, 17])
+        #expect(Evaluator.probeLines(lines, count: 2, rule: .code) == [8, 15])
+        // The first rule keeps comments and docstring lines.
+        #expect(Evaluator.probeLines(lines, count: Int.max, rule: .any).contains(6))
+    }
+
     @Test func distinctOneCountsUniqueTokens() {
         #expect(Evaluator.distinct1([[1, 2, 2], [2, 3]]) == 0.6)
         #expect(Evaluator.distinct1([]) == 0)

@@ -13,8 +13,10 @@ into fill-in-the-middle order as the model was trained; the loss is next-token c
 
 Evaluation, before and after training, uses the definitions of `moecoder eval` (Sources/Engine/Evaluation.swift):
 each held-out file is tokenized whole (no BOS for this model) and read in windows of `--window` tokens overlapping
-by half, every token but the first scored once; next-line exact match takes `--lines` evenly spread lines per
-file with at least 4 non-blank characters (never the first), writes each greedily from the code above it
+by half, every token but the first scored once; next-line exact match takes the lines of code of each file
+(`--probes code`: not the first line, not a comment, not in or opening a docstring or other triple-quoted string, 4
+or more non-blank characters; `--probes any` takes every line of 4 or more; `--lines N` spreads N of them evenly
+over the file instead of all), writes each greedily from the code above it
 (its last window - 48 tokens, at most 48 tokens, stopping at a line break or end of text) and compares it with
 the real line, blanks trimmed. Differences from the engine: torch computes in float32 with the dequantized
 weights, the engine rounds activations to 8 bits for Q8_0 weights by default, so numbers differ in the 3rd digit.
@@ -61,7 +63,7 @@ TARGETS = {
     "ffn_gate_exps": "mlp.experts.{e}.gate_proj", "ffn_up_exps": "mlp.experts.{e}.up_proj",
     "ffn_down_exps": "mlp.experts.{e}.down_proj",
 }
-DEFAULT_TARGETS = "attn_q,attn_k,attn_v,attn_output"
+DEFAULT_TARGETS = "attn_q,attn_k,attn_v,attn_output,ffn_gate_shexp,ffn_up_shexp,ffn_down_shexp"
 
 
 def log(msg: str):
@@ -255,23 +257,71 @@ def split_lines(text: str) -> list[str]:
     return text.splitlines(keepends=True) if "\r" not in text else re.findall(r"[^\n]*\n|[^\n]+$", text)
 
 
-def probe_lines(lines: list[str], count: int) -> list[int]:
-    """Up to `count` evenly spread lines (after the first) with at least 4 non-blank characters."""
-    cand = [i for i in range(1, len(lines)) if len(lines[i].strip()) >= 4]
-    if count <= 0 or not cand:
+DOCSTRING_OPENER = re.compile(r"^[rRbBuUfF]{0,2}(\"\"\"|\'\'\')")
+
+
+def code_lines(lines: list[str]) -> list[bool]:
+    """Per line: is it a line of code (Evaluator.codeLines)? Not a line that starts inside a triple-quoted string
+    (a docstring's body or closing line), not a comment (`#` first), not a line that opens a triple-quoted string
+    (`\"\"\"Return ...`: a docstring), and at least 4 non-blank characters (not a lone `)`, `]:` or `})`).
+    A small scanner follows strings through the lines: '...' and "..." end at their quote or at the line's end,
+    \"\"\"...\"\"\" and '''...''' may span lines, a backslash escapes the next character, `#` outside a string ends
+    the line's code."""
+    result, state = [], None
+    for line in lines:
+        s = line.strip()
+        result.append(state is None and len(s) >= 4 and not s.startswith("#") and not DOCSTRING_OPENER.match(s))
+        i, n, quote = 0, len(line), None
+        while i < n:
+            c = line[i]
+            if state is not None:
+                if c == "\\":
+                    i += 2
+                elif line.startswith(state, i):
+                    state, i = None, i + 3
+                else:
+                    i += 1
+            elif quote is not None:
+                if c == "\\":
+                    i += 2
+                    continue
+                if c == quote or c == "\n":
+                    quote = None
+                i += 1
+            elif c == "#":
+                break
+            elif c in "\"'":
+                if line[i:i + 3] in ('\"\"\"', "'''"):
+                    state, i = line[i:i + 3], i + 3
+                else:
+                    quote, i = c, i + 1
+            else:
+                i += 1
+    return result
+
+
+def probe_lines(lines: list[str], count: int, rule: str = "code") -> list[int]:
+    """Up to `count` evenly spread probe lines, never the first line; `count` < 0: all of them. Rule `code`: the
+    lines of code (`code_lines`); rule `any`: every line with at least 4 non-blank characters (Evaluator.probeLines)."""
+    if rule == "code":
+        code = code_lines(lines)
+        cand = [i for i in range(1, len(lines)) if code[i]]
+    else:
+        cand = [i for i in range(1, len(lines)) if len(lines[i].strip()) >= 4]
+    if count == 0 or not cand:
         return []
-    if len(cand) <= count:
+    if count < 0 or len(cand) <= count:
         return cand
     return [cand[(k * 2 + 1) * len(cand) // (2 * count)] for k in range(count)]
 
 
 class Evaluator:
     def __init__(self, model, tok, token_bytes, window: int, ctx: int, add_bos: bool, bos: int, eos_ids: set,
-                 lines_per_file: int, line_tokens: int = 48):
+                 lines_per_file: int, line_tokens: int = 48, probe_rule: str = "code"):
         self.model, self.tok, self.token_bytes = model, tok, token_bytes
         self.window = max(2, min(window, ctx))
         self.add_bos, self.bos, self.eos_ids = add_bos, bos, eos_ids
-        self.lines_per_file, self.line_tokens = lines_per_file, line_tokens
+        self.lines_per_file, self.line_tokens, self.probe_rule = lines_per_file, line_tokens, probe_rule
 
     def encode(self, text: str) -> list[int]:
         ids = self.tok.encode(text, add_special_tokens=False).ids
@@ -316,12 +366,18 @@ class Evaluator:
     def evaluate(self, docs: list[dict], label: str) -> dict:
         self.model.eval()
         nll, scored, probes, exact, t0 = 0.0, 0, 0, 0, time.time()
-        per_file = []
+        per_file, probe_log = [], []
         for k, d in enumerate(docs):
             n, s = self.perplexity(d["text"])
             lines = split_lines(d["text"])
-            idx = probe_lines(lines, self.lines_per_file)
-            e = sum(self.next_line(lines, i) == lines[i].strip() for i in idx)
+            idx = probe_lines(lines, self.lines_per_file, self.probe_rule)
+            e = 0
+            for i in idx:
+                written = self.next_line(lines, i)
+                ok = written == lines[i].strip()
+                e += ok
+                probe_log.append({"path": d["path"], "line": i, "expected": lines[i].strip(), "written": written,
+                                  "exact": ok})
             nll, scored, probes, exact = nll + s, scored + n, probes + len(idx), exact + e
             per_file.append({"path": d["path"], "scored_tokens": n, "loss": s / max(1, n), "line_probes": len(idx),
                              "exact_lines": e})
@@ -329,7 +385,7 @@ class Evaluator:
                 f"next line {e}/{len(idx)}")
         loss = nll / max(1, scored)
         return {"loss": loss, "perplexity": math.exp(loss), "scored_tokens": scored, "line_probes": probes,
-                "exact_lines": exact, "next_line_exact": exact / max(1, probes), "files": per_file,
+                "exact_lines": exact, "next_line_exact": exact / max(1, probes), "files": per_file, "probes": probe_log,
                 "seconds": time.time() - t0}
 
 
@@ -454,6 +510,16 @@ def load_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def probe_count(text: str) -> int:
+    """`--lines`: a count (0 or more), or `all` (-1)."""
+    if text == "all":
+        return -1
+    n = int(text)
+    if n < 0:
+        raise argparse.ArgumentTypeError("must be 'all' or a count of 0 or more")
+    return n
+
+
 def has_bf16() -> bool:
     try:
         return "avx512_bf16" in Path("/proc/cpuinfo").read_text() or "amx_bf16" in Path("/proc/cpuinfo").read_text()
@@ -471,7 +537,7 @@ def main():
     ap.add_argument("--rank", type=int, default=16)
     ap.add_argument("--alpha", type=float, default=32.0)
     ap.add_argument("--targets", default=DEFAULT_TARGETS, help="comma-separated, of: " + ",".join(TARGETS))
-    ap.add_argument("--steps", type=int, default=150, help="optimizer steps (ignored with --minutes)")
+    ap.add_argument("--steps", type=int, default=300, help="optimizer steps (ignored with --minutes)")
     ap.add_argument("--minutes", type=float, default=0,
                     help="train for about this long instead: the step count is fixed after timing the first steps")
     ap.add_argument("--batch", type=int, default=8)
@@ -484,7 +550,12 @@ def main():
     ap.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
                     help="bfloat16 autocast in training (default: when the CPU has AVX512-BF16)")
     ap.add_argument("--window", type=int, default=512, help="evaluation window (moecoder eval --window)")
-    ap.add_argument("--lines", type=int, default=10, help="next-line probes per held-out file (moecoder eval --lines)")
+    ap.add_argument("--lines", type=probe_count, default=-1,
+                    help="next-line probes per held-out file, evenly spread over its lines of code, or 'all' "
+                         "(moecoder eval --lines); default all")
+    ap.add_argument("--probes", choices=["code", "any"], default="code",
+                    help="next-line probe lines: 'code' (not comments, docstrings or lines under 4 characters) or "
+                         "'any' (every line of 4 or more non-blank characters); moecoder eval --probes")
     ap.add_argument("--moecoder", help="the moecoder executable, to check tokenizer and logits against the engine")
     ap.add_argument("--logits-tolerance", type=float, default=1e-3,
                     help="largest allowed |logit difference| / max |logit| against `moecoder logits --exact`")
@@ -543,7 +614,8 @@ def run(args):
     n_params = sum(p.numel() for p in params)
     evaluator = Evaluator(model, tok, token_bytes, args.window, int(meta[f"{meta['general.architecture']}.context_length"]),
                           bool(meta.get("tokenizer.ggml.add_bos_token", False)),
-                          int(meta.get("tokenizer.ggml.bos_token_id", eos)), eos_ids, args.lines)
+                          int(meta.get("tokenizer.ggml.bos_token_id", eos)), eos_ids, args.lines,
+                          probe_rule=args.probes)
     before = None
     if held_docs and not args.no_eval_before:
         before = evaluator.evaluate(held_docs, "before")
@@ -611,7 +683,8 @@ def run(args):
         "model": args.model, "architecture": meta["general.architecture"], "adapter": args.out,
         "rank": args.rank, "alpha": args.alpha, "targets": targets, "lora_parameters": n_params,
         "steps": step, "batch": args.batch, "seq": seq, "lr": args.lr, "fim_rate": args.fim_rate,
-        "seed": args.seed, "threads": args.threads, "bf16": bf16,
+        "seed": args.seed, "threads": args.threads, "bf16": bf16, "line_probes_per_file": args.lines,
+        "probe_rule": args.probes,
         "train_files": len(train_docs), "heldout_files": len(held_docs), "tokens_trained": tokens_seen,
         "train_seconds": train_seconds, "tokens_per_second": tokens_seen / max(1e-9, train_seconds),
         "final_train_loss": sum(losses[-10:]) / len(losses[-10:]),
