@@ -59,6 +59,12 @@ static inline int mk_q8k_paired(int e) {
     return (e & ~127) | ((run == 1 ? 2 : run == 2 ? 1 : run) << 5) | (e & 31);
 }
 
+// Activation panels for the many-row kernels (simd_kernels.h, gemm_panels): 8 activation rows a panel, blocks of
+// 32 elements one after another, each MK_PANEL_BLOCK_BYTES: byte 32k + 4t + j is element 4k + j of row t (k < 8),
+// then 8 int32 (−bias·Σq of each row's block, bias the weight format's offset) and 8 floats (each row's scale).
+#define MK_PANEL_ROWS 8
+#define MK_PANEL_BLOCK_BYTES 320
+
 extern float mk_f16_table[65536];
 // mk_e8m0_half of every exponent byte.
 extern float mk_e8m0_table[256];

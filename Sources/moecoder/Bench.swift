@@ -8,7 +8,8 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure prompt processing and decode speed (tokens/s) and peak memory.",
         discussion: "Runs each measurement --repetitions times after one warm-up run and reports the median. Measure on "
-            + "an idle machine. The vector kernels in use are reported (MOECODER_KERNELS=portable|avx2|avx512 "
+            + "an idle machine; on a busy one, compare the rates per CPU-second (--json: *_per_cpu_s; with --threads 1 "
+            + "they count the work alone, with more they include the workers' spinning). The vector kernels in use are reported (MOECODER_KERNELS=portable|avx2|avx512 "
             + "lowers them).")
 
     @OptionGroup var modelOptions: ModelOptions
@@ -53,21 +54,26 @@ struct Bench: ParsableCommand {
             throw CLIFailure(message: "--prompt-tokens + --gen-tokens (\(capacity)) exceed the model's context \(model.config.contextLength)")
         }
         var promptRates: [Double] = [], decodeRates: [Double] = []
+        // The same per second of the process's CPU time (all its threads): steady on a busy machine where
+        // wall-clock rates swing; with one thread, the work itself.
+        var promptCPURates: [Double] = [], decodeCPURates: [Double] = [], batchCPURates: [Double] = []
         let cache = transformer.makeCache(capacity: capacity)
         do {
             // One warm-up pass (page faults on the mapped weights, scratch growth), not counted.
             _ = try transformer.forward(prompt, cache: cache)
             for _ in 0..<repetitions {
                 cache.truncate(to: 0)
-                let t0 = Date()
+                let t0 = Date(), c0 = cpuSeconds()
                 var logits = try transformer.forward(prompt, cache: cache)
                 promptRates.append(Double(promptTokens) / Date().timeIntervalSince(t0))
-                let t1 = Date()
+                promptCPURates.append(Double(promptTokens) / (cpuSeconds() - c0))
+                let t1 = Date(), c1 = cpuSeconds()
                 for _ in 0..<genTokens {
                     let next = Sampler.argmax(logits)
                     logits = try transformer.forward([next], cache: cache)
                 }
                 decodeRates.append(Double(genTokens) / Date().timeIntervalSince(t1))
+                decodeCPURates.append(Double(genTokens) / (cpuSeconds() - c1))
             }
         } catch let error as ModelError {
             throw CLIFailure(message: error.message)
@@ -91,7 +97,7 @@ struct Bench: ParsableCommand {
                         p[0] = Int32((Int(p[0]) + i) % vocab)
                         next.append(Sampler.argmax(try transformer.forward(p, cache: c)))
                     }
-                    let t0 = Date()
+                    let t0 = Date(), c0 = cpuSeconds()
                     for _ in 0..<genTokens {
                         let logits = try transformer.forward(batch: zip(next, caches).map { .init(tokens: [$0], cache: $1) })
                         for i in 0..<batch {
@@ -99,6 +105,7 @@ struct Bench: ParsableCommand {
                         }
                     }
                     batchRates.append(Double(genTokens * batch) / Date().timeIntervalSince(t0))
+                    batchCPURates.append(Double(genTokens * batch) / (cpuSeconds() - c0))
                 }
             } catch let error as ModelError {
                 throw CLIFailure(message: error.message)
@@ -115,6 +122,8 @@ struct Bench: ParsableCommand {
                 var kernels: String, activations: String
                 var decode_weight_bytes: Int, read_bandwidth_gbs: Double?, decode_bandwidth_fraction: Double?
                 var batch: Int?, batch_decode_tokens_per_s: Double?, batch_speedup: Double?
+                var prompt_tokens_per_cpu_s: Double, decode_tokens_per_cpu_s: Double
+                var batch_decode_tokens_per_cpu_s: Double?, batch_speedup_cpu: Double?
             }
             print(try JSON.line(Report(
                 model: model.path, architecture: model.config.architecture.rawValue, threads: modelOptions.threads,
@@ -125,13 +134,18 @@ struct Bench: ParsableCommand {
                 decode_weight_bytes: weightBytes, read_bandwidth_gbs: readBandwidth.map { $0 / 1e9 },
                 decode_bandwidth_fraction: fraction, batch: batch,
                 batch_decode_tokens_per_s: batchRates.isEmpty ? nil : median(batchRates),
-                batch_speedup: batchRates.isEmpty ? nil : median(batchRates) / median(decodeRates))))
+                batch_speedup: batchRates.isEmpty ? nil : median(batchRates) / median(decodeRates),
+                prompt_tokens_per_cpu_s: median(promptCPURates), decode_tokens_per_cpu_s: median(decodeCPURates),
+                batch_decode_tokens_per_cpu_s: batchCPURates.isEmpty ? nil : median(batchCPURates),
+                batch_speedup_cpu: batchCPURates.isEmpty ? nil : median(batchCPURates) / median(decodeCPURates))))
         } else {
             print(String(format: "prompt  %d tokens: %.1f tokens/s", promptTokens, median(promptRates)))
             print(String(format: "decode  %d tokens: %.1f tokens/s", genTokens, median(decodeRates)))
             if let batch, !batchRates.isEmpty {
                 print(String(format: "batch   %d sequences: %.1f tokens/s in all, %.1fx one sequence", batch,
                              median(batchRates), median(batchRates) / median(decodeRates)))
+                print(String(format: "        per CPU-second: %.1f tokens batched vs %.1f one sequence (%.1fx)",
+                             median(batchCPURates), median(decodeCPURates), median(batchCPURates) / median(decodeCPURates)))
             }
             print(String(format: "memory  %.1f MB peak (resident); load %.0f ms; %d threads", peakMB, loadSeconds * 1000,
                          modelOptions.threads))
@@ -143,4 +157,11 @@ struct Bench: ParsableCommand {
             }
         }
     }
+}
+
+/// CPU time of the whole process so far (every thread), in seconds.
+private func cpuSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
 }

@@ -61,12 +61,19 @@ import Testing
 
     @Test func benchReportsSpeedAndMemory() throws {
         let result = try CLI.moecoder(["bench", "--model", Self.model, "--prompt-tokens", "16", "--gen-tokens", "4",
-                                       "--repetitions", "1", "--threads", "1", "--json"])
+                                       "--repetitions", "1", "--threads", "1", "--batch", "6", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let report = try json(result.stdout)
         #expect((report["prompt_tokens_per_s"] as? Double ?? 0) > 0)
         #expect((report["decode_tokens_per_s"] as? Double ?? 0) > 0)
         #expect((report["peak_rss_mb"] as? Double ?? 0) > 0)
+        // Batched decode and the rates per CPU-second (finite: the CPU time of a timed run is never zero).
+        #expect(report["batch"] as? Int == 6)
+        for key in ["batch_decode_tokens_per_s", "prompt_tokens_per_cpu_s", "decode_tokens_per_cpu_s",
+                    "batch_decode_tokens_per_cpu_s", "batch_speedup_cpu"] {
+            let value = report[key] as? Double ?? 0
+            #expect(value > 0 && value.isFinite, "\(key): \(String(describing: report[key]))")
+        }
     }
 
     @Test func kernelLevelAndExactModeCanBeChosen() throws {

@@ -76,17 +76,17 @@ struct SIMDKernelTests {
         }
     }
 
-    /// Every path of the row driver: 1 activation row (single dots), 4 and 5 (four-row kernels, a remainder of one),
-    /// 8 and 9 (4×4 tiles, which some types take only from 8 rows on); 7 weight rows (a remainder beyond the tiles);
-    /// rows of an even and an odd number of blocks, and of 3 (the 512-bit kernels take two or four blocks per step,
-    /// the tiles need a multiple of 64 columns).
-    @Test("each SIMD level gives the portable kernels' products for 1 to 9 activation rows and odd block counts",
+    /// Every path of the row driver: 1 activation row (single dots), 2 and 3 (four weight rows against one activation
+    /// row), 4 and 5 (four-row kernels, a remainder of one), 8, 9, 17 and 32 (4×4 tiles, and the 16-row activation
+    /// panels with a partly filled last panel, one or two panels a tile); 6, 7 and 9 weight rows (remainders of
+    /// 2, 3 and 1 beyond groups of four); rows of an even and an odd number of blocks, and of 3 (the 512-bit
+    /// kernels take two or four blocks per step, the tiles need a multiple of 64 columns).
+    @Test("each SIMD level gives the portable kernels' products for 1 to 32 activation rows and odd block counts",
           arguments: types)
     func simdMatchesPortableShapes(type: TensorType) {
-        let rows = 7
-        for cols in type.blockSize == 256 ? [512, 1280] : [768, 800, 96] {
+        for (rows, cols) in type.blockSize == 256 ? [(7, 512), (6, 1280), (9, 512)] : [(7, 768), (6, 800), (9, 96)] {
             let w = Self.matrix(type, rows: rows, cols: cols, seed: 23)
-            for n in [1, 4, 5, 8, 9] {
+            for n in [1, 2, 3, 4, 5, 8, 9, 17, 32] {
                 let x = randomFloats(n * cols, scale: 2, seed: 7 &+ UInt64(n))
                 let act = Self.activations(type, x, n: n, cols: cols)
                 let portable = Self.gemm(level: 0, type, w, rows: rows, cols: cols, act, n: n)
@@ -103,13 +103,13 @@ struct SIMDKernelTests {
         }
     }
 
-    @Test("a weight row's product does not depend on the rows computed beside it (four-row decode kernels)",
+    @Test("a weight row's product does not depend on the rows computed beside it (four-row decode kernels, panels)",
           arguments: types)
     func rowGroupingIsBitExact(type: TensorType) {
         let rows = 9, cols = type.blockSize == 256 ? 768 : 800
         let w = Self.matrix(type, rows: rows, cols: cols, seed: 61)
         let rowBytes = type.byteCount(elements: cols)!
-        for n in [1, 2, 3] {
+        for n in [1, 2, 3, 5, 9] {
             let act = Self.activations(type, randomFloats(n * cols, scale: 2, seed: 3 &+ UInt64(n)), n: n, cols: cols)
             for level in Self.levels {
                 let together = Self.gemm(level: level, type, w, rows: rows, cols: cols, act, n: n)
