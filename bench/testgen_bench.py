@@ -42,12 +42,12 @@ HELDOUT = ["colorsys", "textwrap", "fnmatch", "shlex", "graphlib", "reprlib", "g
            "calendar"]
 
 
-def modules_of(which, work):
+def modules_of(which, work, stdlib_names=None):
     os.makedirs(work, exist_ok=True)
     names = []
     if which == "heldout":
         stdlib = sysconfig.get_paths()["stdlib"]
-        for name in HELDOUT:
+        for name in stdlib_names or HELDOUT:
             shutil.copy(os.path.join(stdlib, name + ".py"), os.path.join(work, f"ho_{name}.py"))
             names.append(f"ho_{name}")
     else:
@@ -116,6 +116,8 @@ def main():
     parser.add_argument("--tools", default="moecoder")
     parser.add_argument("--mutants", type=int, default=150, help="mutants per module (0: no mutation analysis)")
     parser.add_argument("--only", default="", help="comma-separated module names (without ho_)")
+    parser.add_argument("--stdlib", default="", help="with --set heldout: these standard-library modules (comma-"
+                        "separated) instead of the ten of issue 19, e.g. to check modules never looked at")
     parser.add_argument("--json", default=None, help="write every row to this file")
     parser.add_argument("--moecoder-arg", action="append", default=[], help="extra argument for moecoder testgen")
     parser.add_argument("--merge", nargs="+", default=None, metavar="JSON",
@@ -138,7 +140,7 @@ def main():
     rows = []
     try:
         project = os.path.join(work, "project")
-        names = modules_of(args.set, project)
+        names = modules_of(args.set, project, [n for n in args.stdlib.split(",") if n])
         if args.only:
             wanted = set(args.only.split(","))
             names = [n for n in names if n in wanted or n.removeprefix("ho_") in wanted]
@@ -188,7 +190,8 @@ def main():
     if args.json:
         with open(args.json, "w") as handle:
             json.dump({"set": args.set, "budget": args.budget, "seed": args.seed, "mutants_per_module": args.mutants,
-                       "python": sys.version.split()[0], "rows": rows}, handle, indent=1)
+                       "python": sys.version.split()[0], "moecoder_bin": binary,
+                       "load_average_at_end": os.getloadavg(), "rows": rows}, handle, indent=1)
     table(rows, tools, args)
 
 

@@ -59,8 +59,21 @@ struct Testgen: ParsableCommand {
         if mutants < 1 { throw ValidationError("--mutants must be at least 1") }
     }
 
+    /// When this process started (`/proc/self/stat`), or now where that cannot be read.
+    static func processStart() -> Date {
+        guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+              let uptime = try? String(contentsOfFile: "/proc/uptime", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return Date() }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")  // from field 3 (state) on
+        guard fields.count > 19, let ticks = Double(fields[19]),
+              let seconds = uptime.split(separator: " ").first.flatMap({ Double($0) }) else { return Date() }
+        let age = seconds - ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
+        return Date().addingTimeInterval(-max(0, min(age, 60)))
+    }
+
     func run() throws {
         var options = TestGenerator.Options(modulePath: module)
+        options.started = Self.processStart()  // the budget counts from the command's start
         options.outputPath = out
         options.budget = budget
         options.seed = seed

@@ -101,8 +101,8 @@ import Testing
         let result = try CLI.moecoder(["testgen", dir.appendingPathComponent("\(name).py").path, "--budget", "6",
                                        "--out", out, "--json"])
         let elapsed = Date().timeIntervalSince(started)
-        // Budget + 15 s, and a margin for starting and stopping processes on a loaded CI machine.
-        #expect(elapsed < 6 + 15 + 8, "took \(elapsed) s")
+        // The budget is a hard limit: budget + 15 s for the whole command, wall clock.
+        #expect(elapsed < 6 + 15, "took \(elapsed) s")
         #expect(result.status == 0, "\(result.stderr.suffix(2000))")
         #expect(result.stdout.count < 200_000)  // the floods did not reach the report
         #expect(result.stderr.count < 200_000)
@@ -124,6 +124,60 @@ import Testing
         default:
             #expect(text.contains("noisy.scale("))
         }
+        Thread.sleep(forTimeInterval: 0.5)
+        let left = Self.processes(mentioning: dir.path)
+        #expect(left.isEmpty, "left behind: \(left)")
+    }
+
+    /// The whole command (import, search, mutation analysis, replay, writing, pytest twice) ends within budget +
+    /// 15 s on a module that is slow to import (in the worker, in the replay, in pytest) and whose calls hang in
+    /// Python, in C and in a loop that swallows the time limit; it writes its tests and leaves no process behind.
+    @Test func budgetIsAHardLimit() throws {
+        let source = """
+            import time
+            time.sleep(1.5)  # a slow import: the worker's start comes out of the budget
+
+
+            def spin(n: int) -> int:
+                while n != 0:
+                    n -= 1 if n > 0 else -2
+                return n
+
+
+            def c_loop(n: int) -> int:
+                if n > 5:
+                    return sum(range(10 ** 15))
+                return n * 2
+
+
+            def stubborn(flag: bool) -> str:
+                if flag:
+                    while True:
+                        try:
+                            time.sleep(0.01)
+                        except BaseException:
+                            pass
+                return "done"
+
+
+            def grade(score: int) -> str:
+                if score >= 90:
+                    return "A"
+                return "B"
+            """
+        let dir = try CLI.scratch(["slow.py": source])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("tests/test_slow.py").path
+        let budget = 5.0
+        let started = Date()
+        let result = try CLI.moecoder(["testgen", dir.appendingPathComponent("slow.py").path, "--budget", "5",
+                                       "--mutation", "--out", out, "--json"])
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(elapsed < budget + 15, "took \(elapsed) s")
+        #expect(result.status == 0, "\(result.stderr.suffix(2000))")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect((report["elapsed_s"] as? Double ?? 99) < budget + 14)
+        #expect(FileManager.default.fileExists(atPath: out))  // the tests it has are written
         Thread.sleep(forTimeInterval: 0.5)
         let left = Self.processes(mentioning: dir.path)
         #expect(left.isEmpty, "left behind: \(left)")

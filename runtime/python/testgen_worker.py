@@ -499,7 +499,16 @@ def mutation(request):
     seconds = float(request.get("seconds", 10))
     every = mutants_module.mutants("\n".join(_SOURCE_LINES) + "\n")
     chosen = mutants_module.sample(every, request.get("limit"), MODULE_NAME)
-    original = [_replay(_module, case, timeout) for case in cases]
+    original = []
+    for case in cases:
+        if time.monotonic() - started > seconds:
+            return {"id": request.get("id"), "total": len(every), "mutants": [], "complete": False}
+        original.append(_replay(_module, case, timeout))
+    # The lines each case runs (and the module's import runs): a case cannot tell apart a mutant whose line it
+    # does not run, unless that line ran at import. A mutant no case reaches is not even compiled.
+    lines = [set(found) for found in request["lines"]] if "lines" in request else None
+    imported = set(request.get("import_lines", []))
+    reached = set().union(*lines) if lines else set()
     answers = []
     complete = True
     for mutant in chosen:
@@ -508,6 +517,10 @@ def mutation(request):
             break
         entry = mutant.describe()
         entry.update(killed=False, killer=None, timeout=False)
+        at_import = mutant.line in imported
+        if lines is not None and not at_import and mutant.line not in reached:
+            answers.append(entry)
+            continue
         module = types.ModuleType(MODULE_NAME)
         module.__file__ = MODULE_PATH
         sys.modules[MODULE_NAME] = module
@@ -526,6 +539,8 @@ def mutation(request):
         for index in order:
             if index >= suite and time.monotonic() - started > seconds:
                 break
+            if lines is not None and not at_import and mutant.line not in lines[index]:
+                continue
             seen = _replay(module, cases[index], timeout)
             if seen != original[index]:
                 entry["timeout"] = any(step == ("timeout",) for step in seen[0])
@@ -535,6 +550,58 @@ def mutation(request):
                 break
         answers.append(entry)
     return {"id": request.get("id"), "total": len(every), "mutants": answers, "complete": complete}
+
+
+def _fresh_module():
+    """The module imported again (untraced), as a new pytest process would import it; None when that fails."""
+    module = types.ModuleType(MODULE_NAME)
+    module.__file__ = MODULE_PATH
+    sys.modules[MODULE_NAME] = module  # dataclasses and pickling look the module up while it runs
+    signal.setitimer(signal.ITIMER_REAL, 10.0)
+    try:
+        exec(compile("\n".join(_SOURCE_LINES) + "\n", MODULE_PATH, "exec"), module.__dict__)
+    except BaseException:  # noqa: B036 - anything the import raises: no replay
+        return None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        sys.modules[MODULE_NAME] = _module
+    return module
+
+
+def replay(request):
+    """{"op": "replay", "cases": [...], "passes": n, "timeout": s, "seconds": s}: the cases run in order, as the
+    test file runs them, `passes` times in a row against a fresh import of the module (state left by the search,
+    or by an earlier case, shows as a different outcome). Answers {"passes": [[result or null, ...], ...]}: null
+    for a case not run before `seconds` ran out, or for every case when the module cannot be imported again."""
+    global _module
+    started = time.monotonic()
+    cases = request["cases"]
+    timeout = float(request.get("timeout", 0.5))
+    seconds = float(request.get("seconds", 10))
+    passes = int(request.get("passes", 2))
+    module = _fresh_module()
+    if module is None:
+        return {"id": request.get("id"), "passes": [[None] * len(cases) for _ in range(passes)]}
+    saved = _module
+    _module = module
+    sys.modules[MODULE_NAME] = module
+    rows = []
+    try:
+        for _ in range(passes):
+            row = []
+            for case in cases:
+                if time.monotonic() - started > seconds:
+                    row.append(None)
+                    continue
+                answer = run_case({"id": 0, "steps": case["steps"], "watch": case.get("watch", []),
+                                   "timeout": timeout}, trace=False)
+                row.append({"steps": answer["steps"], "state": answer["state"], "arcs": [],
+                            "spawned": answer.get("spawned")})
+            rows.append(row)
+    finally:
+        _module = saved
+        sys.modules[MODULE_NAME] = saved
+    return {"id": request.get("id"), "passes": rows}
 
 
 _tmp_counter = [0]
@@ -594,6 +661,9 @@ def main():
             break
         if request.get("op") == "mutation":
             send(mutation(request))
+            continue
+        if request.get("op") == "replay":
+            send(replay(request))
             continue
         send(run_case(request))
 

@@ -15,6 +15,10 @@ struct CallTarget {
     var typed: [Int]
     /// For methods: the class's constructor, used to make the receiver.
     var constructor: Int?
+    /// Pool sizes before the search added mutated values; of those added, the ones derived from a value outside
+    /// the hint.
+    var baseCounts: [Int] = []
+    var untypedAdded: [Set<Int>] = []
 }
 
 /// Builds the targets of a module and turns chosen arguments into test steps.
@@ -90,8 +94,26 @@ struct CaseBuilder {
         let target = targets[targetIndex]
         return choice.enumerated().allSatisfy { i, index in
             guard let index, i < target.pools.count, !target.pools[i].isEmpty else { return true }
-            return index % target.pools[i].count < target.typed[i]
+            let position = index % target.pools[i].count
+            if i < target.baseCounts.count, position >= target.baseCounts[i] {
+                return !target.untypedAdded[i].contains(position)
+            }
+            return position < target.typed[i]
         }
+    }
+
+    /// Adds a value found by the search (a mutation of the value at `from`) to a parameter's pool; its index.
+    mutating func addValue(_ value: String, target: Int, parameter: Int, from: Int) -> Int {
+        if targets[target].baseCounts.isEmpty {
+            targets[target].baseCounts = targets[target].pools.map(\.count)
+            targets[target].untypedAdded = targets[target].pools.map { _ in [] }
+        }
+        let index = targets[target].pools[parameter].count
+        targets[target].pools[parameter].append(value)
+        if !fitsHints(target, targets[target].parameters.indices.map { $0 == parameter ? from : nil }) {
+            targets[target].untypedAdded[parameter].insert(index)
+        }
+        return index
     }
 
     /// The variable name of a class's instance in tests (`Account` → `account`).

@@ -19,8 +19,14 @@ struct Explorer {
         var result: CaseResult
     }
 
-    let builder: CaseBuilder
+    /// Its pools grow with the mutated values that reached new arcs or outcomes.
+    private(set) var builder: CaseBuilder
     let worker: SandboxWorker
+    let mutator: ValueMutator
+    /// Mutated values already in a pool: "target|parameter|value" → index.
+    private var addedValues: [String: Int] = [:]
+    private var addedPerTarget: [Int: Int] = [:]
+    static let addedLimit = 400
     let callTimeout: Double
     /// Seeded, so a run with the same `--seed` tries the same inputs in the same order.
     var random: SeededGenerator
@@ -53,6 +59,7 @@ struct Explorer {
     init(builder: CaseBuilder, worker: SandboxWorker, seed: UInt64, callTimeout: Double) {
         self.builder = builder
         self.worker = worker
+        self.mutator = ValueMutator(surface: builder.surface)
         self.callTimeout = callTimeout
         self.random = SeededGenerator(seed: seed &+ 0x9E37_79B9_7F4A_7C15)
         self.staleness = Array(repeating: 0, count: builder.targets.count)
@@ -239,11 +246,36 @@ struct Explorer {
                prelude: randomPrelude(index))
     }
 
+    /// One argument of `choice` replaced by a mutation of its value (`ValueMutator`), added to the pool; false
+    /// when no argument's value could be mutated.
+    private mutating func mutateValue(_ choice: inout CaseBuilder.Choice, _ targetIndex: Int) -> Bool {
+        let target = builder.targets[targetIndex]
+        let candidates = choice.indices.filter { $0 < target.pools.count && !target.pools[$0].isEmpty }
+        guard let p = candidates.randomElement(using: &random),
+              addedPerTarget[targetIndex, default: 0] < Self.addedLimit else { return false }
+        let from = (choice[p] ?? Int.random(in: 0..<min(8, target.pools[p].count), using: &random)) % target.pools[p].count
+        guard let value = mutator.mutate(target.pools[p][from], using: &random) else { return false }
+        let key = "\(targetIndex)|\(p)|\(value)"
+        if let known = addedValues[key] {
+            choice[p] = known
+        } else if let existing = target.pools[p].firstIndex(of: value) {
+            choice[p] = existing
+        } else {
+            let added = builder.addValue(value, target: targetIndex, parameter: p, from: from)
+            addedValues[key] = added
+            addedPerTarget[targetIndex, default: 0] += 1
+            choice[p] = added
+        }
+        return true
+    }
+
     /// A kept recipe with one or two arguments redrawn, or its receiver or call sequence changed.
     private mutating func mutate(_ recipe: Recipe, _ index: Int) -> Recipe {
         var recipe = recipe
         let target = builder.targets[index]
-        switch Int.random(in: 0..<4, using: &random) {
+        // Half the mutations change one argument's value toward the module's constants (ValueMutator).
+        if !target.parameters.isEmpty, Bool.random(using: &random), mutateValue(&recipe.choice, index) { return recipe }
+        switch Int.random(in: 0..<5, using: &random) {
         case 0 where target.constructor != nil:
             recipe.receiver = randomChoice(target.constructor!)
         case 1 where target.className != nil:
@@ -253,6 +285,11 @@ struct Explorer {
             } else if !recipe.prelude.isEmpty {
                 recipe.prelude.remove(at: Int.random(in: 0..<recipe.prelude.count, using: &random))
             }
+        case 2 where target.constructor != nil && recipe.receiver != nil:
+            // The receiver's arguments, mutated (constant-guided), one at a time.
+            var receiver = recipe.receiver!
+            if !mutateValue(&receiver, target.constructor!) { receiver = randomChoice(target.constructor!) }
+            recipe.receiver = receiver
         default:
             guard !target.parameters.isEmpty else { return randomRecipe(index) }
             for _ in 0..<Int.random(in: 1...2, using: &random) {

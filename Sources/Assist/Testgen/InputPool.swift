@@ -118,9 +118,14 @@ public struct InputPool: Sendable {
         }
         if has(["x", "y", "z", "rate", "ratio", "amount", "price", "value", "weight", "factor", "total", "balance",
                 "score", "threshold", "tolerance", "temperature", "celsius", "fahrenheit"]) { return [.float, .int] }
-        if has(["s", "text", "name", "line", "word", "string", "label", "key", "title", "message", "prefix",
-                "suffix", "sep", "delimiter", "pattern", "query", "email", "code", "expr", "expression", "source",
-                "url", "token", "char", "path", "filename"]) { return [.str] }
+        let stringWords = ["s", "text", "name", "line", "word", "string", "label", "key", "title", "message", "prefix",
+                           "suffix", "sep", "delimiter", "pattern", "query", "email", "code", "expr", "expression",
+                           "source", "url", "token", "char", "path", "filename", "pat", "fmt", "template", "txt",
+                           "spec", "chars", "format", "arg", "opt", "value_str", "ident", "identifier"]
+        if has(stringWords) { return [.str] }
+        // Plurals of string words, and argument vectors: lists of strings.
+        if has(["args", "argv", "strings", "lines", "words", "names", "labels", "tokens", "keys", "paths", "pats",
+                "patterns", "filenames", "longopts"]) { return [.list(.str)] }
         if has(["stream", "fp", "file", "out", "output", "infile", "outfile", "reader", "writer", "buffer"]) {
             return [.stream]
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Syntax
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,49 +21,38 @@ struct PytestVerifier {
         var skipped: String?
     }
 
-    /// Runs the file once, or `twice` in a row in one pytest process (under coverage.py when `coverage` and it is
-    /// installed); pytest is killed, with every process it started, after `timeout` seconds.
-    func run(timeout: Double = 300, coverage wanted: Bool = true, twice: Bool = false) -> Outcome {
-        guard Self.available(python, module: "pytest") else {
+    /// Runs the file once, or `twice` in a row in one pytest process, under coverage.py when it is installed
+    /// (`runtime/python/testgen_pytest.py`: one interpreter start for everything); pytest is killed, with every
+    /// process it started, after `timeout` seconds.
+    func run(timeout: Double = 300, twice: Bool = false) -> Outcome {
+        guard let runner = Resources.locate("runtime/python/testgen_pytest.py") else {
+            return Outcome(passed: false, failed: [], coverage: nil,
+                           skipped: "runtime/python/testgen_pytest.py was not found (set MOECODER_HOME)")
+        }
+        let resultPath = scratch + "/pytest-result.json"
+        try? FileManager.default.removeItem(atPath: resultPath)
+        var arguments = [python, runner, modulePath, testPath, resultPath]
+        if twice { arguments.append("--twice") }
+        let folder = URL(fileURLWithPath: modulePath).deletingLastPathComponent().path
+        let deadline = Date().addingTimeInterval(max(0.5, min(300, timeout)))
+        _ = Self.execute(arguments, in: folder, timeout: deadline.timeIntervalSinceNow)
+        guard let data = FileManager.default.contents(atPath: resultPath),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            return Outcome(passed: false, failed: [], coverage: nil,
+                           skipped: deadline.timeIntervalSinceNow <= 0
+                               ? "pytest did not finish within the budget (it was stopped)"
+                               : "the pytest runner stopped without a result")
+        }
+        guard object["pytest"] as? Bool == true else {
             return Outcome(passed: false, failed: [], coverage: nil, skipped: "pytest is not installed for \(python)")
         }
-        let withCoverage = wanted && Self.available(python, module: "coverage")
-        let data = scratch + "/.coverage"
-        try? FileManager.default.removeItem(atPath: data)
-        var arguments = [python]
-        if withCoverage {
-            arguments += ["-m", "coverage", "run", "--branch", "--data-file=\(data)", "--include=\(modulePath)"]
-        }
-        arguments += ["-m", "pytest", "-q", "-rf", "-p", "no:cacheprovider", "-p", "no:randomly"]
-        // Twice in one process (one interpreter start on a loaded machine): a test that depends on order, time or
-        // state left by the first pass fails in the second.
-        arguments += twice ? ["--keep-duplicates", testPath, testPath] : [testPath]
-        let folder = URL(fileURLWithPath: modulePath).deletingLastPathComponent().path
-        let deadline = Date().addingTimeInterval(max(1, min(300, timeout)))
-        let (status, output) = Self.execute(arguments, in: folder, timeout: deadline.timeIntervalSinceNow)
-        if deadline.timeIntervalSinceNow <= 0 {
-            return Outcome(passed: false, failed: [], coverage: nil,
-                           skipped: "pytest did not finish within the budget (it was stopped)")
-        }
-        let failed = output.split(separator: "\n").compactMap { line -> String? in
-            guard line.hasPrefix("FAILED "), let separator = line.range(of: "::") else { return nil }
-            let rest = line[separator.upperBound...]
-            return String(rest.prefix { $0 != " " && $0 != "[" })
-        }
-        var coverage: TestgenReport.Coverage?
-        if withCoverage, deadline.timeIntervalSinceNow > 0.5, FileManager.default.fileExists(atPath: data) {
-            let json = scratch + "/coverage.json"
-            _ = Self.execute([python, "-m", "coverage", "json", "--data-file=\(data)", "-o", json], in: folder,
-                             timeout: deadline.timeIntervalSinceNow)
-            coverage = Self.readCoverage(json)
-        }
+        let failed = object["failed"] as? [String] ?? []
+        let status = (object["status"] as? NSNumber)?.intValue ?? -1
+        let coverage = (object["totals"] as? [String: Any]).flatMap(Self.coverage(totals:))
         return Outcome(passed: status == 0, failed: failed, coverage: coverage, skipped: nil)
     }
 
-    static func readCoverage(_ path: String) -> TestgenReport.Coverage? {
-        guard let data = FileManager.default.contents(atPath: path),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let totals = object["totals"] as? [String: Any] else { return nil }
+    static func coverage(totals: [String: Any]) -> TestgenReport.Coverage? {
         func int(_ key: String) -> Int { (totals[key] as? NSNumber)?.intValue ?? 0 }
         let lines = int("num_statements"), linesCovered = int("covered_lines")
         let branches = int("num_branches"), branchesCovered = int("covered_branches")
@@ -71,23 +61,6 @@ struct PytestVerifier {
             branchPercent: branches == 0 ? 100 : 100 * Double(branchesCovered) / Double(branches),
             linesCovered: linesCovered, linesTotal: lines, branchesCovered: branchesCovered, branchesTotal: branches)
     }
-
-    /// Whether `python` can import `module`; asked once per process (each question starts an interpreter).
-    static func available(_ python: String, module: String) -> Bool {
-        let key = python + "\u{0}" + module
-        availabilityLock.lock()
-        let known = availability[key]
-        availabilityLock.unlock()
-        if let known { return known }
-        let found = execute([python, "-c", "import \(module)"], in: nil, timeout: 30).status == 0
-        availabilityLock.lock()
-        availability[key] = found
-        availabilityLock.unlock()
-        return found
-    }
-
-    private static let availabilityLock = NSLock()
-    nonisolated(unsafe) private static var availability: [String: Bool] = [:]
 
     /// Runs a program (found on PATH) and returns its exit status and combined output; kills it after `timeout`.
     static func execute(_ arguments: [String], in folder: String?, timeout: Double) -> (status: Int32, output: String) {

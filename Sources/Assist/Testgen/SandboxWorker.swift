@@ -37,6 +37,13 @@ public final class SandboxWorker {
     /// True when the network namespace could be cut (`unshare -n`).
     public private(set) var networkIsolated = false
 
+    /// The hard end of the command: no wait on the worker (an answer, an import after a restart) goes past it;
+    /// a case still running then is stopped with the worker, which is not restarted.
+    public var deadline: Date = .distantFuture
+
+    /// Seconds left before `deadline`.
+    public var remaining: Double { deadline.timeIntervalSinceNow }
+
     private var process: Process?
     private var input: FileHandle?
     private var outputFD: Int32 = -1
@@ -45,10 +52,12 @@ public final class SandboxWorker {
     private var sawEndOfFile = false
     private var nextID = 0
 
-    public init(modulePath: String, workDirectory: String, configuration: Configuration = Configuration()) throws {
+    public init(modulePath: String, workDirectory: String, configuration: Configuration = Configuration(),
+                deadline: Date = .distantFuture) throws {
         self.modulePath = modulePath
         self.workDirectory = workDirectory
         self.configuration = configuration
+        self.deadline = deadline
         signal(SIGPIPE, SIG_IGN)
         try start()
     }
@@ -61,12 +70,14 @@ public final class SandboxWorker {
         struct Request: Encodable {
             var id: Int, steps: [TestStep], watch: [String], timeout: Double
         }
+        guard remaining > 0.05 else { return outOfTime() }
         let request = Request(id: nextID, steps: testCase.steps, watch: testCase.watch, timeout: timeout)
         guard let data = try? JSONEncoder().encode(request), send(data + Data("\n".utf8)) else {
             return restartAfterFailure("the worker stopped accepting input")
         }
         // The worker interrupts a slow case itself; the margin covers a case stuck in C code.
-        guard let line = readLine(timeout: timeout + 1.5) else {
+        guard let line = readLine(timeout: min(timeout + 1.5, remaining)) else {
+            if !sawEndOfFile && remaining <= 0 { return outOfTime() }
             // End of file: the worker died (abort, segfault, os._exit); no answer in time: a hang.
             return restartAfterFailure(sawEndOfFile ? deathDescription() : "hang")
         }
@@ -100,25 +111,65 @@ public final class SandboxWorker {
     /// Replays `cases` against mutants of the module: the first `suite` cases decide whether a mutant is killed;
     /// the others are tried on survivors, to find cases that would kill them. Nil when the worker failed (it is
     /// restarted).
-    public func mutation(cases: [TestCase], suite: Int, limit: Int, timeout: Double, seconds: Double) -> MutationAnswer? {
+    /// `lines`: the lines each case ran (from its arcs), so that a case is not replayed against a mutant whose line
+    /// it does not reach.
+    public func mutation(cases: [TestCase], lines: [[Int]]? = nil, suite: Int, limit: Int, timeout: Double,
+                         seconds: Double) -> MutationAnswer? {
         nextID += 1
         struct Case: Encodable { var steps: [TestStep], watch: [String] }
         struct Request: Encodable {
             var op = "mutation", id: Int, cases: [Case], suite: Int, limit: Int, timeout: Double, seconds: Double
+            var lines: [[Int]]?
+            var import_lines: [Int]?
         }
+        let importLines = Array(Set(importArcs.flatMap { $0 }.filter { $0 > 0 })).sorted()
         let request = Request(id: nextID, cases: cases.map { Case(steps: $0.steps, watch: $0.watch) }, suite: suite,
-                              limit: limit, timeout: timeout, seconds: seconds)
+                              limit: limit, timeout: timeout, seconds: seconds, lines: lines,
+                              import_lines: lines == nil ? nil : importLines)
         guard let data = try? JSONEncoder().encode(request), send(data + Data("\n".utf8)) else {
             _ = restartAfterFailure("the worker stopped accepting input")
             return nil
         }
         // The worker stops starting mutants after `seconds`; one mutant's cases may still run to their limits.
-        guard let line = readLine(timeout: seconds + timeout * 4 + 3),
+        guard let line = readLine(timeout: min(seconds + timeout * 4 + 3, remaining)),
               let answer = try? JSONDecoder().decode(MutationAnswer.self, from: Data(line)) else {
-            _ = restartAfterFailure("mutation analysis did not answer")
+            if remaining <= 0 { _ = outOfTime() } else { _ = restartAfterFailure("mutation analysis did not answer") }
             return nil
         }
         return answer
+    }
+
+    /// Each case's outcome when the cases run in order, as a test file runs them, `passes` times in a row against
+    /// a fresh copy of the module (imported again in the worker, as a new pytest process would); nil for a case
+    /// that did not run before `seconds` ran out. Nil when the worker failed (it is restarted).
+    public func replay(cases: [TestCase], passes: Int, timeout: Double, seconds: Double) -> [[CaseResult?]]? {
+        guard remaining > 0.05 else { return nil }
+        nextID += 1
+        struct Case: Encodable { var steps: [TestStep], watch: [String] }
+        struct Request: Encodable {
+            var op = "replay", id: Int, cases: [Case], passes: Int, timeout: Double, seconds: Double
+        }
+        struct Answer: Decodable { var passes: [[CaseResult?]] }
+        let seconds = min(seconds, remaining - timeout - 0.5)
+        guard seconds > 0 else { return nil }
+        let request = Request(id: nextID, cases: cases.map { Case(steps: $0.steps, watch: $0.watch) }, passes: passes,
+                              timeout: timeout, seconds: seconds)
+        guard let data = try? JSONEncoder().encode(request), send(data + Data("\n".utf8)) else {
+            _ = restartAfterFailure("the worker stopped accepting input")
+            return nil
+        }
+        guard let line = readLine(timeout: min(seconds + timeout + 2, remaining)),
+              let answer = try? JSONDecoder().decode(Answer.self, from: Data(line)) else {
+            if remaining <= 0 { _ = outOfTime() } else { _ = restartAfterFailure("the replay did not answer") }
+            return nil
+        }
+        return answer.passes
+    }
+
+    /// The deadline passed: the worker is stopped (with whatever it runs) and stays stopped.
+    private func outOfTime() -> CaseResult {
+        stop()
+        return CaseResult(steps: [], state: [:], arcs: [], crashed: "the budget ran out")
     }
 
     /// Ends the worker.
@@ -169,7 +220,7 @@ public final class SandboxWorker {
         outputFD = dup(stdout.fileHandleForReading.fileDescriptor)
         try? stdout.fileHandleForReading.close()
         buffer = []
-        guard let line = readLine(timeout: configuration.importTimeout) else {
+        guard let line = readLine(timeout: min(configuration.importTimeout, max(0.5, remaining))) else {
             let death = deathDescription()
             stop()
             throw TestgenError.importFailed("the module did not finish importing (\(death))")
@@ -191,6 +242,7 @@ public final class SandboxWorker {
 
     private func restartAfterFailure(_ reason: String) -> CaseResult {
         stop()
+        guard remaining > 1 else { return CaseResult(steps: [], state: [:], arcs: [], crashed: reason) }
         restarts += 1
         do { try start() } catch {
             return CaseResult(steps: [], state: [:], arcs: [], crashed: "\(reason); restart failed: \(error)")

@@ -30,6 +30,8 @@ public final class TestGenerator {
         /// Seconds after the budget that writing and verifying may take; the whole command stays within
         /// budget + this (+ a second or two to stop processes).
         public var overrun: Double = 13
+        /// When the command started (its process's start, for the CLI): the budget counts from it. Nil: from `run`.
+        public var started: Date?
 
         public init(modulePath: String) { self.modulePath = modulePath }
     }
@@ -47,7 +49,7 @@ public final class TestGenerator {
 
     /// Runs the whole pipeline. `progress` receives one-line status messages (for standard error).
     public func run(model: LanguageModel? = nil, progress: (String) -> Void = { _ in }) throws -> TestgenReport {
-        let started = Date()
+        let started = options.started ?? Date()
         let moduleURL = URL(fileURLWithPath: options.modulePath).standardizedFileURL
         let moduleName = moduleURL.deletingPathExtension().lastPathComponent
         guard moduleURL.pathExtension == "py", Self.isIdentifier(moduleName) else {
@@ -64,21 +66,29 @@ public final class TestGenerator {
         let builder = CaseBuilder(surface: surface)
         guard !builder.targets.isEmpty else { throw TestgenError.noFunctions(options.modulePath) }
 
+        // Every phase is bounded by the time left. The search (and mutation analysis) and the replay get the
+        // budget from the worker's start, less `reserve` seconds, but end at least `pytestReserve` seconds before
+        // the hard end (budget + overrun from the command's start), which writing and pytest then share. No wait
+        // on a subprocess goes past `hardEnd`.
+        let hardEnd = started.addingTimeInterval(options.budget + options.overrun)
+        let reserve = min(5, options.budget * 0.15)
+        let pytestReserve = min(6, options.overrun * 0.5)
+
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("moecoder-testgen-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: work) }
         let worker = try SandboxWorker(modulePath: moduleURL.path, workDirectory: work.appendingPathComponent("sandbox").path,
-                                       configuration: options.sandbox)
+                                       configuration: options.sandbox, deadline: hardEnd.addingTimeInterval(-0.5))
         defer { worker.stop() }
         progress("testgen: \(moduleName): \(builder.targets.count) call targets, python \(worker.pythonVersion), "
                  + "network \(worker.networkIsolated ? "cut (unshare -n)" : "blocked by audit hook")")
+        let budgetEnd = max(started.addingTimeInterval(options.budget - reserve),
+                            min(Date().addingTimeInterval(options.budget - reserve), hardEnd.addingTimeInterval(-pytestReserve)))
+        let replaySlice = min(3, options.budget * 0.08)
+        let analysisEnd = budgetEnd.addingTimeInterval(-replaySlice)
+        let searchStart = Date()
+        let deadline = options.mutation
+            ? searchStart.addingTimeInterval(max(0, analysisEnd.timeIntervalSince(searchStart)) * 0.7) : analysisEnd
 
-        // The search (and mutation analysis) get the budget from now; starting the worker and verifying share
-        // the overrun, measured from the command's start.
-        let hardEnd = started.addingTimeInterval(options.budget + options.overrun)
-        // A reserve for pytest, whose start alone takes seconds on a loaded machine.
-        let reserve = min(5, options.budget * 0.15)
-        let budgetEnd = Date().addingTimeInterval(options.budget - reserve)
-        let deadline = options.mutation ? Date().addingTimeInterval((options.budget - reserve) * 0.7) : budgetEnd
         let parser = try Parser(language: Language.named("python"))
         var seeds = surface.callables.compactMap { builder.docstringCase($0, parser: parser) }
         var modelProposals = 0
@@ -98,28 +108,46 @@ public final class TestGenerator {
         }
 
         if options.cancellation?.isCancelled == true { throw TestgenError.cancelled }
-        // Deterministic cases only: each chosen case runs twice more and must behave the same every time.
         var chosen = Self.select(explorer.kept, base: Set(worker.importArcs))
-        var unstable: [String] = []
-        chosen = chosen.filter { kept in
-            let again = worker.run(kept.testCase, timeout: options.callTimeout)
-            let third = worker.run(kept.testCase, timeout: options.callTimeout)
-            let stable = again.behaviour == kept.result.behaviour && third.behaviour == kept.result.behaviour
-            if !stable { unstable.append(kept.testCase.reproduction) }
-            return stable
-        }
         let findings = Self.findings(explorer.suspicious)
         var mutation: TestgenReport.Mutation?
-        if options.mutation, options.cancellation?.isCancelled != true {
+        if options.mutation, options.cancellation?.isCancelled != true, analysisEnd.timeIntervalSinceNow > 0.5 {
             progress("testgen: mutation analysis of \(chosen.count) tests")
             (chosen, mutation) = Self.strengthen(chosen, kept: explorer.kept + explorer.archive, worker: worker, limit: options.mutantLimit,
                                                  timeout: options.callTimeout,
-                                                 seconds: max(1, budgetEnd.timeIntervalSinceNow))
+                                                 seconds: analysisEnd.timeIntervalSinceNow)
             if let mutation {
                 progress("testgen: mutation score \(String(format1: mutation.scoreBefore))% -> "
                          + "\(String(format1: mutation.score))% (\(mutation.killed)/\(mutation.analysed) mutants), "
                          + "\(mutation.addedTests) tests added")
             }
+        }
+        if options.cancellation?.isCancelled == true { throw TestgenError.cancelled }
+        // Deterministic, order-independent cases only: the suite runs twice more, in file order, against a fresh
+        // import of the module; a case that behaves differently (addresses, time, randomness, state left by the
+        // search or by an earlier test) is dropped.
+        var unstable: [String] = []
+        if let passes = worker.replay(cases: chosen.map(\.testCase), passes: 2, timeout: options.callTimeout,
+                                      seconds: max(0.5, budgetEnd.timeIntervalSinceNow)) {
+            chosen = chosen.enumerated().compactMap { i, kept in
+                let again = passes.compactMap { i < $0.count ? $0[i] : nil }
+                guard again.count == passes.count else { return kept }  // not replayed in time
+                if again.allSatisfy({ $0.behaviour == kept.result.behaviour }) { return kept }
+                // The same in both replays but not as the search saw it (state the search left behind, a cache):
+                // what a fresh test run sees is what the test asserts.
+                if again.allSatisfy({ $0.behaviour == again[0].behaviour }), again[0].crashed == nil,
+                   again[0].spawned == nil, !again[0].timedOut, again[0].steps.count == kept.result.steps.count {
+                    var fixed = kept
+                    fixed.result.steps = again[0].steps
+                    fixed.result.state = again[0].state
+                    return fixed
+                }
+                unstable.append(kept.testCase.reproduction)
+                return nil
+            }
+        }
+        if !unstable.isEmpty {
+            progress("testgen: \(unstable.count) tests behaved differently when replayed and were dropped")
         }
 
         let output = options.outputPath ?? Self.defaultOutput(for: moduleURL.path)
@@ -184,7 +212,8 @@ public final class TestGenerator {
         var seen = inSuite
         let candidates = kept.filter { seen.insert($0.testCase.reproduction).inserted }.prefix(600)
         let all = chosen + candidates
-        guard let answer = worker.mutation(cases: all.map(\.testCase), suite: chosen.count, limit: limit,
+        let lines = all.map { Array(Set($0.result.arcs.flatMap { $0 }.filter { $0 > 0 })).sorted() }
+        guard let answer = worker.mutation(cases: all.map(\.testCase), lines: lines, suite: chosen.count, limit: limit,
                                            timeout: timeout, seconds: seconds) else { return (chosen, nil) }
         var result = chosen
         var added = Set<Int>()
@@ -196,6 +225,10 @@ public final class TestGenerator {
             if let killer = mutant.killer, killer >= chosen.count, killer < all.count, !unstable.contains(killer) {
                 if added.contains(killer) { killedAfter += 1; continue }
                 let item = all[killer]
+                guard worker.remaining > 2 * timeout + 1 else {
+                    survivors.append(.init(operator: mutant.operator, line: mutant.line, description: mutant.description))
+                    continue
+                }
                 let again = worker.run(item.testCase, timeout: timeout)
                 let third = worker.run(item.testCase, timeout: timeout)
                 if again.behaviour == item.result.behaviour && third.behaviour == item.result.behaviour {

@@ -1,0 +1,87 @@
+"""Runs a generated test file with pytest (under coverage.py when it is installed) in one interpreter, for
+`moecoder testgen`'s verification step.
+
+    python3 testgen_pytest.py MODULE.py TEST_FILE RESULT.json [--twice]
+
+One process does what took three (checking that pytest and coverage.py are installed, `coverage run -m pytest`,
+`coverage json`): on a loaded machine each interpreter start costs seconds of the budget. With --twice the file
+runs twice in a row in the same process (`--keep-duplicates`), so that a test that depends on order, time or
+state left by the first pass fails in the second.
+
+RESULT.json gets {"pytest": bool, "coverage": bool, "status": exit status, "failed": [test names],
+"totals": coverage.py's totals or null}. The caller kills this process (with its process group) at its deadline;
+a missing result file then means the run did not finish.
+"""
+import json
+import os
+import sys
+
+
+def main():
+    try:
+        os.setpgrp()  # the caller kills the whole group at its deadline: pytest and whatever the tests started
+    except OSError:
+        pass
+    module_path, test_path, result_path = (os.path.realpath(a) for a in sys.argv[1:4])
+    twice = "--twice" in sys.argv[4:]
+    result = {"pytest": False, "coverage": False, "status": None, "failed": [], "totals": None}
+
+    def finish():
+        with open(result_path + ".part", "w") as handle:
+            json.dump(result, handle)
+        os.replace(result_path + ".part", result_path)
+
+    try:
+        import pytest
+    except ImportError:
+        finish()
+        return 3
+    result["pytest"] = True
+    try:
+        import coverage
+    except ImportError:
+        coverage = None
+    failed = []
+
+    class Failures:
+        def pytest_runtest_logreport(self, report):
+            if report.failed:
+                name = report.nodeid.split("::", 1)[-1].split("[", 1)[0]
+                if name not in failed:
+                    failed.append(name)
+
+        def pytest_collectreport(self, report):
+            if report.failed:
+                failed.append("")  # the file itself does not collect: nothing to drop, nothing passes
+
+    cov = None
+    if coverage is not None:
+        result["coverage"] = True
+        cov = coverage.Coverage(branch=True, data_file=None, include=[module_path])
+        cov.start()
+    arguments = ["-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
+    arguments += ["--keep-duplicates", test_path, test_path] if twice else [test_path]
+    try:
+        status = int(pytest.main(arguments, plugins=[Failures()]))
+    finally:
+        if cov is not None:
+            cov.stop()
+    result["status"] = status
+    result["failed"] = [name for name in failed if name]
+    if "" in failed:
+        result["collect_error"] = True
+    if cov is not None:
+        scratch = result_path + ".coverage.json"
+        try:
+            cov.json_report(outfile=scratch)
+            with open(scratch) as handle:
+                result["totals"] = json.load(handle).get("totals")
+            os.remove(scratch)
+        except Exception as error:  # noqa: BLE001 - no data (nothing imported the module) is not fatal
+            result["coverage_error"] = str(error)
+    finish()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
