@@ -29,9 +29,10 @@ public enum PythonFirstError {
         let tokenError = tokenizer.error
         if tokenError != nil {
             // The token the tokenizer failed on: matches nothing.
-            let at = tokenError!.kind == .unclosed ? bytes.count : tokenError!.byteOffset
-            tokens.append(PythonToken(kind: .op, start: at, end: at, line: tokenError!.line, text: "\u{0}",
-                                      level: 0))
+            let unclosed = tokenError!.kind == .unclosed
+            let at = unclosed ? bytes.count : tokenError!.byteOffset
+            tokens.append(PythonToken(kind: .op, start: at, end: at, line: unclosed ? line(of: at, in: bytes) : tokenError!.line,
+                                      text: "\u{0}", level: 0))
         }
         func tokenizerViolation(_ e: PythonTokenizerError) -> PythonViolation {
             PythonViolation(byteOffset: e.byteOffset, message: e.message, isIndentation: e.isIndentation)

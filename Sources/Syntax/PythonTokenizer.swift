@@ -227,8 +227,10 @@ struct PythonTokenizer {
         var k = q + (triple ? 3 : 1)
         while true {
             guard k < bytes.count else {
+                // CPython's line at the end of the file is the last line, even after a final line break.
+                let last = bytes.last == 0x0A && line > startLine ? line - 1 : line
                 if triple {
-                    fail(.raised, start, startLine, "unterminated triple-quoted string literal (detected at line \(line))")
+                    fail(.raised, start, startLine, "unterminated triple-quoted string literal (detected at line \(last))")
                 } else {
                     fail(.raised, start, startLine, "unterminated string literal (detected at line \(line))")
                 }
