@@ -284,8 +284,13 @@ struct PythonGrammarParser {
                 guard eatKeyword("import") else { return false }
                 if eatOp("*") { return true }
                 let parenthesized = eatOp("(")
+                var names = 0
                 repeat {
                     if parenthesized, isOp(")") { break }
+                    if !parenthesized, names > 0, invalidRules, at(.newline) {
+                        throw failHere("trailing comma not allowed without surrounding parentheses")
+                    }
+                    names += 1
                     guard eatName() else { return false }
                     if eatKeyword("as") { guard eatName() else { return false } }
                 } while eatOp(",")
@@ -809,7 +814,10 @@ struct PythonGrammarParser {
         }
         guard let e = try expression() else { return nil }
         if isOp(":=") {
-            if invalidRules { throw fail(start, "cannot use assignment expressions with \(e.what)") }
+            if invalidRules {
+                pos += 1
+                if try expression() != nil { throw fail(start, "cannot use assignment expressions with \(e.what)") }
+            }
             pos = start
             return nil
         }
