@@ -37,15 +37,15 @@ public enum PythonFirstError {
         func tokenizerViolation(_ e: PythonTokenizerError) -> PythonViolation {
             PythonViolation(byteOffset: e.byteOffset, message: e.message, isIndentation: e.isIndentation)
         }
-        var parser = PythonGrammarParser(tokens: tokens, errorToken: tokenError != nil)
+        var parser = PythonGrammarParser(tokens: tokens, errorToken: tokenError != nil, bytes: bytes)
         let (ok, forced) = parser.parseFile()
-        if ok, tokenError == nil { return nil }
+        if ok, tokenError == nil { return parser.deferred?.violation }
         let furthest = min(parser.furthest, tokens.count - 1)
         if let tokenError, furthest >= tokens.count - 1 { return tokenizerViolation(tokenError) }
         if ok { return tokenError.map(tokenizerViolation) }
         var error: PythonViolation
         // Second pass (unless the first failed with a message): CPython's invalid_* rules.
-        var second = PythonGrammarParser(tokens: tokens, errorToken: tokenError != nil)
+        var second = PythonGrammarParser(tokens: tokens, errorToken: tokenError != nil, bytes: bytes)
         second.invalidRules = true
         second.firstPassFurthest = furthest
         if let forced {
@@ -110,6 +110,8 @@ struct PythonGrammarParser {
     var pos = 0
     var furthest = 0
     var invalidRules = false
+    /// A compile-time error CPython reports only when the whole text parses (a late `from __future__`).
+    var deferred: SpecificError?
     /// Where the first pass stopped: CPython's RAISE_SYNTAX_ERROR without a location points at the last token
     /// fetched in either pass.
     var firstPassFurthest = 0
@@ -117,10 +119,15 @@ struct PythonGrammarParser {
     var depth = 0
     var memo: [Int: (end: Int, expr: PyExpr?)] = [:]
 
-    init(tokens: [PythonToken], errorToken: Bool) {
+    let bytes: [UInt8]
+
+    init(tokens: [PythonToken], errorToken: Bool, bytes: [UInt8]) {
         self.tokens = tokens
         self.errorToken = errorToken
+        self.bytes = bytes
     }
+
+    func source(_ i: Int) -> UInt8 { i < bytes.count ? bytes[i] : 0 }
 
     static let keywords = PythonValidity.keywords
     struct TooDeep: Error {}
@@ -170,8 +177,18 @@ struct PythonGrammarParser {
     /// First pass: true when the text parses; a forced token (`&&':'`) fails with its message at once.
     mutating func parseFile() -> (ok: Bool, forced: SpecificError?) {
         do {
+            var first = true, sawOther = false
             while !at(.endmarker) {
+                let start = pos
+                let future = isKeyword("from") && peek(1).kind == .name && peek(1).text == "__future__"
+                if future, sawOther, deferred == nil {
+                    deferred = fail(start, "from __future__ imports must occur at the beginning of the file")
+                }
                 guard try statement() else { return (false, nil) }
+                let docstring = first && tokens[start].kind == .string && pos >= 2 && tokens[pos - 2].kind == .string
+                    && tokens[start..<(pos - 1)].allSatisfy { $0.kind == .string }
+                if !future && !docstring { sawOther = true }
+                first = false
             }
             return (!errorToken, nil)
         } catch let e as SpecificError {
@@ -1107,7 +1124,24 @@ struct PythonGrammarParser {
             pos += 1
             return .other(start, "literal")
         case .string:
-            while at(.string) { pos += 1 }
+            var bytes = false, text = false
+            while at(.string) {
+                let t = tokens[pos]
+                // The prefix letters before the quote: a `b` makes a bytes literal.
+                var isBytes = false
+                for i in t.start..<t.end {
+                    let c = source(i)
+                    if c == 0x22 || c == 0x27 { break }
+                    if c | 0x20 == 0x62 { isBytes = true }
+                }
+                if isBytes { bytes = true } else { text = true }
+                pos += 1
+            }
+            if bytes && text {
+                // Raised by the parser's action in the first pass, at the last token fetched.
+                _ = peek()
+                throw failHere("cannot mix bytes and nonbytes literals")
+            }
             return .other(start, "literal")
         case .op:
             switch t.text {

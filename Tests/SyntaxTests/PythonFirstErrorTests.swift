@@ -102,6 +102,8 @@ import Testing
         ("f(a=1,\n  b,\n  c=2)\n", 3, "positional argument follows keyword argument"),
         ("x = '''abc\n", 1, "unterminated triple-quoted string literal (detected at line 1)"),
         ("a = 0x1g\n", 1, "invalid hexadecimal literal"),
+        ("x = b'a' 'b'\n", 1, "cannot mix bytes and nonbytes literals"),
+        ("import os\nfrom __future__ import annotations\n", 2, "from __future__ imports must occur at the beginning of the file"),
     ])
     func cpythonOrder(source: String, line: Int, message: String) throws {
         let bytes = Array(source.utf8)
@@ -145,5 +147,6 @@ import Testing
         x = f'{a!r:>{w}}' r'\\d', rb'\\d', 1_000.5e-3j, 0xFF_FF, 0o17, 1.; y = ...
         """
         #expect(PythonFirstError.find(in: Array(source.utf8)) == nil)
+        #expect(PythonFirstError.find(in: Array("\"\"\"doc\"\"\"\nfrom __future__ import annotations\nimport os\n".utf8)) == nil)
     }
 }
