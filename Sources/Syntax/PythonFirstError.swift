@@ -112,6 +112,10 @@ struct PythonGrammarParser {
     var invalidRules = false
     /// A compile-time error CPython reports only when the whole text parses (a late `from __future__`).
     var deferred: SpecificError?
+    /// Whether a `from __future__` import may stand here (only among the first statements of the module).
+    var futureAllowed = true
+    /// Blocks the parser is in (a `from __future__` import in one is a compile-time error).
+    var blocks = 0
     /// Where the first pass stopped: CPython's RAISE_SYNTAX_ERROR without a location points at the last token
     /// fetched in either pass.
     var firstPassFurthest = 0
@@ -181,9 +185,7 @@ struct PythonGrammarParser {
             while !at(.endmarker) {
                 let start = pos
                 let future = isKeyword("from") && peek(1).kind == .name && peek(1).text == "__future__"
-                if future, sawOther, deferred == nil {
-                    deferred = fail(start, "from __future__ imports must occur at the beginning of the file")
-                }
+                futureAllowed = !sawOther
                 guard try statement() else { return (false, nil) }
                 let docstring = first && tokens[start].kind == .string && pos >= 2 && tokens[pos - 2].kind == .string
                     && tokens[start..<(pos - 1)].allSatisfy { $0.kind == .string }
@@ -294,6 +296,9 @@ struct PythonGrammarParser {
                 } while eatOp(",")
                 return true
             case "from":
+                if deferred == nil, peek(1).kind == .name, peek(1).text == "__future__", !futureAllowed || blocks > 0 {
+                    deferred = fail(start, "from __future__ imports must occur at the beginning of the file")
+                }
                 pos += 1
                 var dots = 0
                 while isOp(".") || isOp("...") { dots += 1; pos += 1 }
@@ -403,6 +408,8 @@ struct PythonGrammarParser {
     }
 
     mutating func block(_ what: String, line: Int) throws -> Bool {
+        blocks += 1
+        defer { blocks -= 1 }
         if at(.newline) {
             pos += 1
             guard at(.indent) else {

@@ -104,6 +104,7 @@ import Testing
         ("a = 0x1g\n", 1, "invalid hexadecimal literal"),
         ("x = b'a' 'b'\n", 1, "cannot mix bytes and nonbytes literals"),
         ("import os\nfrom __future__ import annotations\n", 2, "from __future__ imports must occur at the beginning of the file"),
+        ("def f():\n    from __future__ import annotations\n", 2, "from __future__ imports must occur at the beginning of the file"),
     ])
     func cpythonOrder(source: String, line: Int, message: String) throws {
         let bytes = Array(source.utf8)
