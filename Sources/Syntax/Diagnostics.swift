@@ -22,8 +22,29 @@ extension Tree {
     /// For Python, what CPython rejects and tree-sitter-python accepts is reported too (see `PythonValidity`),
     /// in the same document order.
     public func syntaxErrors(limit: Int = .max) -> [SyntaxDiagnostic] {
+        guard language.name == "python" else { return treeErrors(limit: limit) }
+        let recovered = pythonRecoveredErrors(limit: limit)
+        // CPython's first error (tokenizer, parser, invalid_* rules, in CPython's order) replaces whatever
+        // tree-sitter's recovery and the validity walk put at or before it; what they found later stays.
+        guard let first = PythonFirstError.find(in: source.bytes) else { return recovered }
+        let at = source.location(ofByte: first.byteOffset)
+        // The kind stays tree-sitter's where it failed at the same place (`missing` when it assumed a token).
+        let kind = recovered.first { $0.start.byteOffset == first.byteOffset }?.kind ?? .error
+        var found = [SyntaxDiagnostic(kind: kind, message: first.message, start: at, end: at)]
+        found += recovered.filter { $0.start.line > at.line }
+        return Array(found.prefix(limit))
+    }
+
+    /// For Python, the errors as tree-sitter's recovery finds them (CPython's wording where it is known,
+    /// merged with `PythonValidity`'s), without CPython's first error put in front: where the recovery fails
+    /// moves as edits fix a file, which a repair search can use to measure progress.
+    public func recoveredSyntaxErrors(limit: Int = .max) -> [SyntaxDiagnostic] {
+        language.name == "python" ? pythonRecoveredErrors(limit: limit) : treeErrors(limit: limit)
+    }
+
+    /// tree-sitter's errors with CPython's wording where it is known, merged with `PythonValidity`'s.
+    private func pythonRecoveredErrors(limit: Int) -> [SyntaxDiagnostic] {
         var found = treeErrors(limit: limit)
-        guard language.name == "python" else { return found }
         // CPython's message classes: a missing ':' is "expected ':'", anything else the parser cannot place
         // "invalid syntax".
         for i in found.indices {

@@ -70,6 +70,23 @@ import Testing
         #expect(!broken.parses(with: Array("y += 1".utf8)[...]))
     }
 
+    /// What tree-sitter-python and PythonValidity let through and CPython's grammar does not (two statements on
+    /// one line, a name after an import) does not count as parsing either; an error the file already had,
+    /// after the cursor, is left to the file.
+    @Test func completionsAreHeldToCPythonsGrammar() throws {
+        let python = try Language.named("python")
+        let prefix = "def f(x):\n    y = x\n    ", suffix = "\n    return y\n"
+        let check = try InsertionCheck(language: python, prefix: Array(prefix.utf8), suffix: Array(suffix.utf8))
+        #expect(check.parses(with: Array("import os".utf8)[...]))
+        #expect(!check.parses(with: Array("import os sys".utf8)[...]))
+        #expect(!check.parses(with: Array("y = 1 z = 2".utf8)[...]))
+        #expect(check.parses(with: Array("y = 1; z = 2".utf8)[...]))
+        let later = try InsertionCheck(language: python, prefix: Array(prefix.utf8),
+                                       suffix: Array("\n    return y\nimport a b\n".utf8))
+        #expect(later.grammarAllows(Array((prefix + "y += 1" + "\n    return y\nimport a b\n").utf8), inserted: 6))
+        #expect(!later.grammarAllows(Array((prefix + "y = 1 z" + "\n    return y\nimport a b\n").utf8), inserted: 7))
+    }
+
     /// Where the next line may start, as the text grows.
     @Test func tracksWhereTheNextLineMayStart() throws {
         let syntax = LexicalSyntax.of(try Language.named("python"))

@@ -149,6 +149,9 @@ import Testing
             ("def f(x):\n    ", "print x\n"),                                 // Python 2 print
             ("for x in y:\n    pass\n", "break\n"),                           // break outside loop
             ("def f():\n    ", "y := 1\n"),                                   // walrus as a statement
+            ("def f(x):\n    ", "return x not\n"),                          // an operator at the line end
+            ("def f(x):\n    ", "x = 1 if x\n"),                            // `if` without `else`
+            ("", "from a import b,\n"),                                      // trailing comma without brackets
         ]
         for (prefix, piece) in cases {
             #expect(try !Self.allows(prefix, piece), "allowed \(piece.debugDescription) after \(prefix.debugDescription)")
@@ -169,6 +172,9 @@ import Testing
             ("def f():\n    ", "s = '''\n"),
             ("@", "decorator\n"),
             ("x = 1  # comment", "\n"),
+            ("def f():\n    ", "import os, sys\n"),
+            ("try:\n    ", "pass\n"),                                       // `except` may still come
+            ("if a:\n    x = 1\n", "else:\n"),
         ]
         for (prefix, piece) in cases {
             #expect(try Self.allows(prefix, piece), "refused \(piece.debugDescription) after \(prefix.debugDescription)")

@@ -34,6 +34,9 @@ final class InsertionCheck {
     /// Python: what CPython rejects in the file without the completion (`PythonValidity`), before the cursor
     /// and after it (as offsets from the cursor); nil for other languages.
     private let knownInvalid: (before: Set<Int>, after: Set<Int>)?
+    /// Python: CPython's first syntax error in the file without the completion (`PythonFirstError`), which a
+    /// completion may leave in place (moved by its length when after the cursor) but not add to.
+    private let knownFirstError: PythonViolation?
 
     init(language: Language, prefix: [UInt8], suffix: [UInt8]) throws {
         parser = try Parser(language: language)
@@ -51,8 +54,10 @@ final class InsertionCheck {
             let tree = try parser.parse(SourceText(bytes: prefix + suffix))
             let found = PythonValidity.violations(in: tree).map(\.byteOffset)
             knownInvalid = (Set(found.filter { $0 < cursor }), Set(found.filter { $0 >= cursor }.map { $0 - cursor }))
+            knownFirstError = PythonFirstError.find(in: prefix + suffix)
         } else {
             knownInvalid = nil
+            knownFirstError = nil
         }
     }
 
@@ -104,6 +109,18 @@ final class InsertionCheck {
         let bytes = prefix + inserted + suffix
         guard let tree = try? parser.parse(SourceText(bytes: bytes)), !tree.hasErrors else { return false }
         return indentationAllows(bytes) && validityAllows(tree, inserted: inserted.count)
+            && grammarAllows(bytes, inserted: inserted.count)
+    }
+
+    /// Python: whether CPython's tokenizer and parser (as `PythonFirstError` mirrors them) accept the file with
+    /// the completion, or fail at the error the file already had (prefix + suffix is what the check judges:
+    /// the completion must fit the code after the cursor).
+    func grammarAllows(_ bytes: [UInt8], inserted: Int) -> Bool {
+        guard knownInvalid != nil, let error = PythonFirstError.find(in: bytes) else { return true }
+        guard let known = knownFirstError, error.message == known.message else { return false }
+        let cursor = prefix.count
+        if known.byteOffset < cursor { return error.byteOffset == known.byteOffset }
+        return error.byteOffset == known.byteOffset + inserted
     }
 
     /// Python: whether the file with `inserted` bytes at the cursor has no problem CPython rejects that the file

@@ -15,6 +15,9 @@ import Syntax
 ///    only the part after the cursor is walked; problems already in the text before the cursor (or let
 ///    through when the constraint fell back) are not held against the completion.
 ///
+/// 3. CPython's grammar (`PythonFirstError`: its tokenizer and parser, which also see two statements on one
+///    line, `import a b`, a bad literal) must fail nowhere before the end of the text.
+///
 /// Verdicts are cached by the token's bytes before its line break (most tokens with a line break start with
 /// it, so a full mask costs a handful of parses).
 final class PythonValidityGate {
@@ -29,6 +32,8 @@ final class PythonValidityGate {
     /// Verdicts and trees of candidate line ends, by the bytes between the accepted text and the line break.
     private var cache: [[UInt8]: (ok: Bool, tree: Tree?)] = [:]
     private let start: (lines: PythonIndentation, base: Tree, known: Set<Int>)
+    /// False once the text before the cursor shows a grammar error of its own (step 3 is then skipped).
+    private var grammarUsable = true
     /// Counters: logical line ends judged (parses), and refused.
     private(set) var judged = 0
     private(set) var refused = 0
@@ -48,6 +53,7 @@ final class PythonValidityGate {
         lines = start.lines
         base = start.base
         known = start.known
+        grammarUsable = true
         cache.removeAll()
     }
 
@@ -85,7 +91,15 @@ final class PythonValidityGate {
             cache[key] = (true, nil)
             return true
         }
-        let ok = !PythonValidity.violations(in: tree, from: cursor).contains { !known.contains($0.byteOffset) }
+        var ok = !PythonValidity.violations(in: tree, from: cursor).contains { !known.contains($0.byteOffset) }
+        // 3. CPython's grammar (as PythonFirstError mirrors it) fails nowhere before the end of the text: at a
+        //    logical line end, what is still open (a block after a header, an `if` waiting for `else`) is only
+        //    missed at the end of the file. Not asked when the text before the cursor already has an error.
+        if ok, grammarUsable {
+            if let error = PythonFirstError.find(in: all), error.byteOffset < all.count {
+                if error.byteOffset < cursor { grammarUsable = false } else { ok = false }
+            }
+        }
         if !ok { refused += 1 }
         cache[key] = (ok, tree)
         return ok

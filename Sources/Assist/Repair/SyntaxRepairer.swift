@@ -65,10 +65,12 @@ struct SyntaxRepairer {
                         found.append(combine(base, candidate))
                     }
                 }
-                let firstError = errorLines.min() ?? 0
+                // Progress: where tree-sitter's recovery fails (CPython's first error may stay put while an
+                // edit moves the real problem on, as when a bracket closed too late becomes a missing comma).
+                let firstError = recoveredLines(base.source).min() ?? 0
                 for (candidate, errors) in parsed where errors > 0 {
                     let current = treeErrors(base.source)
-                    let laterError = (self.errorLines(candidate.source).min() ?? 0) > firstError
+                    let laterError = (recoveredLines(candidate.source).min() ?? 0) > firstError
                     if errors < current || (errors == current && laterError) {
                         next.append((combine(base, candidate), 10 * errors))
                     }
@@ -96,7 +98,12 @@ struct SyntaxRepairer {
 
     private func treeErrors(_ source: String) -> Int {
         guard let tree = try? parser.parse(source) else { return .max }
-        return tree.hasErrors ? max(1, tree.syntaxErrors(limit: 20).count) : 0
+        return tree.hasErrors ? max(1, tree.recoveredSyntaxErrors(limit: 20).count) : 0
+    }
+
+    private func recoveredLines(_ source: String) -> [Int] {
+        guard let tree = try? parser.parse(source) else { return [] }
+        return (tree.recoveredSyntaxErrors(limit: 5) + tree.treeErrors(limit: 5)).map(\.start.line)
     }
 
     /// 1-based lines where tree-sitter or CPython report an error.
