@@ -764,19 +764,22 @@ static void pack_panels(const uint8_t *act, size_t act_stride, long n, long cols
     }
 }
 
+// Grows a thread-local buffer (64-byte aligned, half again what is asked) to at least `bytes`.
+static void *grow_scratch(void **buffer, size_t *capacity, size_t bytes) {
+    if (bytes > *capacity) {
+        free(*buffer);
+        size_t grown = bytes < 4096 ? 4096 : bytes + bytes / 2;
+        *buffer = aligned_alloc(64, (grown + 63) & ~(size_t)63);
+        *capacity = *buffer ? grown : 0;
+    }
+    return *buffer;
+}
+
 // A second thread-local buffer (the panel kernels' unpacked weights; packed activations of direct calls).
 static _Thread_local void *panel_buffer;
 static _Thread_local size_t panel_capacity;
 
-static void *panel_scratch(size_t bytes) {
-    if (bytes > panel_capacity) {
-        free(panel_buffer);
-        size_t grown = bytes < 4096 ? 4096 : bytes + bytes / 2;
-        panel_buffer = aligned_alloc(64, (grown + 63) & ~(size_t)63);
-        panel_capacity = panel_buffer ? grown : 0;
-    }
-    return panel_buffer;
-}
+static void *panel_scratch(size_t bytes) { return grow_scratch(&panel_buffer, &panel_capacity, bytes); }
 
 // Weight rows [r0, r1) against n packed activation rows, the panels taken a tile that stays in L2 at a time.
 static void gemm_rows_panels(uint32_t t, const void *w, size_t row_bytes, long cols, long r0, long r1,
@@ -867,15 +870,7 @@ void mk_gemm_rows(uint32_t t, const void *w, size_t row_bytes, long cols, long r
 static _Thread_local void *scratch_buffer;
 static _Thread_local size_t scratch_capacity;
 
-void *mk_thread_scratch(size_t bytes) {
-    if (bytes > scratch_capacity) {
-        free(scratch_buffer);
-        size_t grown = bytes < 4096 ? 4096 : bytes + bytes / 2;
-        scratch_buffer = aligned_alloc(64, (grown + 63) & ~(size_t)63);
-        scratch_capacity = scratch_buffer ? grown : 0;
-    }
-    return scratch_buffer;
-}
+void *mk_thread_scratch(size_t bytes) { return grow_scratch(&scratch_buffer, &scratch_capacity, bytes); }
 
 // ---- Whole products: quantize the activations once, split the weight rows over the pool -------------------
 
