@@ -85,6 +85,12 @@ public final class Sampler {
     /// Refused picks tried one by one before the sampler asks the constraint for the full mask.
     public static let retriesBeforeMask = 32
     private var refused: [Int32] = []
+    /// The best candidates of the current step, best first (ties: lower id first), after the processors, the
+    /// repetition penalty and the temperature: enough of them that a refused pick can be redrawn from the rest
+    /// without running the chain over the whole vocabulary again. `poolComplete`: it holds every candidate.
+    private var pool: [(id: Int32, value: Float)] = []
+    private var poolComplete = false
+    private var poolBest: Float = 0
 
     /// Picks the next token from `logits` (modified in place).
     public func sample(_ logits: UnsafeMutableBufferPointer<Float>, history: [Int32]) -> Int32 {
@@ -96,39 +102,137 @@ public final class Sampler {
         // Check-then-exclude: keep the raw logits and pick. When the constraint refuses the pick, that token
         // is excluded and the chain picks again (the arg-max of what is allowed, or a draw from the rest):
         // usually the second or third candidate is allowed, which costs a few checks instead of a check of every
-        // token in the vocabulary. After `retriesBeforeMask` refusals the constraint masks everything at once.
+        // token in the vocabulary. A pick again is a redraw from the step's best candidates (`pool`), the same as
+        // running the chain with the refused tokens at -inf while the pool holds enough candidates. After
+        // `retriesBeforeMask` refusals the constraint masks everything at once.
         if original.count != logits.count { original = [Float](repeating: 0, count: logits.count) }
         original.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: logits.baseAddress!, count: logits.count) }
         refused.removeAll(keepingCapacity: true)
-        var token = pick(logits, history: history)
+        pool.removeAll(keepingCapacity: true)
+        var token = pick(logits, history: history, keepPool: true)
         while !constraint.allows(token) {
             refused.append(token)
-            original.withUnsafeBufferPointer { logits.baseAddress!.update(from: $0.baseAddress!, count: logits.count) }
             if refused.count >= Self.retriesBeforeMask {
+                original.withUnsafeBufferPointer { logits.baseAddress!.update(from: $0.baseAddress!, count: logits.count) }
+                if let found = scanRanked(logits, history: history, constraint: constraint) {
+                    token = found
+                    break
+                }
+                original.withUnsafeBufferPointer { logits.baseAddress!.update(from: $0.baseAddress!, count: logits.count) }
                 constraint.mask(logits)
                 token = pick(logits, history: history)
                 break
             }
+            if let again = redraw() {
+                token = again
+                continue
+            }
+            original.withUnsafeBufferPointer { logits.baseAddress!.update(from: $0.baseAddress!, count: logits.count) }
             for r in refused { logits[Int(r)] = -.infinity }
-            token = pick(logits, history: history)
+            if parameters.temperature <= 0 {
+                // Greedy: rank the step's best candidates once, then walk them.
+                token = pick(logits, history: history, keepPool: true)
+            } else {
+                token = pick(logits, history: history)
+            }
         }
         constraint.accept(token)
         for processor in processors { processor.accept(token) }
         return token
     }
 
-    private func pick(_ logits: UnsafeMutableBufferPointer<Float>, history: [Int32]) -> Int32 {
-        for p in processors { p.process(logits, history: history) }
+    /// Candidates ranked for `scanRanked` before it gives up and asks for the full mask.
+    static let scanLimit = 512
+
+    /// With top-k (or greedy), the masked pick without the full mask: the candidates in rank order are checked
+    /// one by one until k of them are allowed; those k are exactly the k best allowed tokens, which is all the
+    /// chain after the mask would keep. Nil when the `scanLimit` best candidates hold fewer than k allowed
+    /// tokens (and there are more candidates), or without top-k: then the full mask decides.
+    private func scanRanked(_ logits: UnsafeMutableBufferPointer<Float>, history: [Int32],
+                            constraint: any TokenConstraint) -> Int32? {
         let p = parameters
-        if p.repetitionPenalty != 1, p.repetitionWindow > 0 {
-            var seen = Set<Int32>()
-            for token in history.suffix(p.repetitionWindow) where seen.insert(token).inserted {
-                let i = Int(token)
-                guard i >= 0, i < logits.count else { continue }
-                logits[i] = logits[i] > 0 ? logits[i] / p.repetitionPenalty : logits[i] * p.repetitionPenalty
+        let want = p.temperature <= 0 ? 1 : p.topK
+        guard want > 0 else { return nil }
+        for processor in processors { processor.process(logits, history: history) }
+        applyPenalty(logits, history: history)
+        let scale: Float = p.temperature <= 0 ? 1 : p.temperature
+        var best = -Float.infinity
+        for i in 0..<logits.count { best = max(best, logits[i] / scale) }
+        guard best > -.infinity else { return nil }
+        selectBest(from: UnsafeBufferPointer(logits), scale: scale, count: Self.scanLimit, into: &pool)
+        let excluded = Set(refused)
+        candidates.removeAll(keepingCapacity: true)
+        for c in pool where !excluded.contains(c.id) {
+            // The same floor as `draw`: far below the best, a token cannot be drawn.
+            if p.temperature > 0, c.value < best - 30 { break }
+            if constraint.allows(c.id) {
+                candidates.append(c)
+                if candidates.count == want { break }
             }
         }
-        return p.temperature <= 0 ? Self.argmax(logits) : draw(logits)
+        pool.removeAll(keepingCapacity: true)
+        let exhausted = candidates.count == want || (p.temperature > 0 && candidates.count > 0
+            && selectedAll(logits, scale: scale, floor: best - 30))
+        // Far below the best, `draw`'s floor would have been set by the best allowed token: let the mask decide.
+        guard exhausted, let first = candidates.first, p.temperature <= 0 || first.value >= best - 15 else { return nil }
+        if p.temperature <= 0 { return first.id }
+        return finish()
+    }
+
+    /// Whether every token within `floor` made it into the last `selectBest` (so a scan saw them all).
+    private func selectedAll(_ logits: UnsafeMutableBufferPointer<Float>, scale: Float, floor: Float) -> Bool {
+        var count = 0
+        for i in 0..<logits.count where logits[i] / scale >= floor { count += 1 }
+        return count <= Self.scanLimit
+    }
+
+    /// The pick with the refused tokens left out, from the pool; nil when the pool cannot tell.
+    private func redraw() -> Int32? {
+        guard !pool.isEmpty else { return nil }
+        let p = parameters
+        let excluded = Set(refused)
+        candidates.removeAll(keepingCapacity: true)
+        let want = p.temperature <= 0 ? 1 : p.topK
+        for c in pool where !excluded.contains(c.id) {
+            candidates.append(c)
+            if candidates.count == want { break }
+        }
+        // Short of the k best (or of any, or far below the step's best, where the floor of `draw` would have
+        // been set differently): run the chain again.
+        guard let first = candidates.first, candidates.count == want || poolComplete,
+              p.temperature <= 0 || first.value >= poolBest - 15 else { return nil }
+        if p.temperature <= 0 { return first.id }
+        return finish()
+    }
+
+    private func pick(_ logits: UnsafeMutableBufferPointer<Float>, history: [Int32], keepPool: Bool = false) -> Int32 {
+        for p in processors { p.process(logits, history: history) }
+        let p = parameters
+        applyPenalty(logits, history: history)
+        if p.temperature <= 0 {
+            if keepPool {
+                // The retries' worth of best tokens, ranked (the first is the arg-max).
+                pool.removeAll(keepingCapacity: true)
+                selectBest(from: UnsafeBufferPointer(logits), scale: 1, count: Self.retriesBeforeMask + 1, into: &pool)
+                poolComplete = false
+                poolBest = pool.first?.value ?? 0
+                if let first = pool.first, first.value > -.infinity { return first.id }
+                pool.removeAll()
+            }
+            return Self.argmax(logits)
+        }
+        return draw(logits, keepPool: keepPool)
+    }
+
+    private func applyPenalty(_ logits: UnsafeMutableBufferPointer<Float>, history: [Int32]) {
+        let p = parameters
+        guard p.repetitionPenalty != 1, p.repetitionWindow > 0 else { return }
+        var seen = Set<Int32>()
+        for token in history.suffix(p.repetitionWindow) where seen.insert(token).inserted {
+            let i = Int(token)
+            guard i >= 0, i < logits.count else { continue }
+            logits[i] = logits[i] > 0 ? logits[i] / p.repetitionPenalty : logits[i] * p.repetitionPenalty
+        }
     }
 
     /// The index of the largest logit (the first one on ties), skipping -inf.
@@ -138,7 +242,32 @@ public final class Sampler {
         return Int32(best)
     }
 
-    private func draw(_ logits: UnsafeMutableBufferPointer<Float>) -> Int32 {
+    /// Ranking of candidates: higher value first, lower id first on ties.
+    private static func before(_ a: (id: Int32, value: Float), _ b: (id: Int32, value: Float)) -> Bool {
+        a.value > b.value || (a.value == b.value && a.id < b.id)
+    }
+
+    /// The `count` best of `values[i] / scale` (finite ones), ranked, into `out`.
+    private func selectBest(from values: UnsafeBufferPointer<Float>, scale: Float, count: Int,
+                            into out: inout [(id: Int32, value: Float)]) {
+        out.removeAll(keepingCapacity: true)
+        for i in 0..<values.count {
+            let c = (id: Int32(i), value: values[i] / scale)
+            guard c.value > -.infinity else { continue }
+            if out.count == count {
+                guard Self.before(c, out[count - 1]) else { continue }
+                out.removeLast()
+            }
+            var lo = 0, hi = out.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if Self.before(out[mid], c) { lo = mid + 1 } else { hi = mid }
+            }
+            out.insert(c, at: lo)
+        }
+    }
+
+    private func draw(_ logits: UnsafeMutableBufferPointer<Float>, keepPool: Bool = false) -> Int32 {
         let p = parameters
         candidates.removeAll(keepingCapacity: true)
         // Tokens more than 30 (after temperature) below the best have probability < 1e-13 of the best's; all
@@ -153,14 +282,14 @@ public final class Sampler {
         }
         // Candidates in order, best first (ties: lower id first), as far as the filters below need them: the
         // top k by selection, else a sort (of the tokens near the best only, when those decide top-p).
-        let before: ((id: Int32, value: Float), (id: Int32, value: Float)) -> Bool = {
-            $0.value > $1.value || ($0.value == $1.value && $0.id < $1.id)
-        }
+        let before = Self.before
         if p.topK > 0, candidates.count > p.topK {
+            // With a pool, the k best plus one per possible retry (a retry excludes a token of the k best).
+            let count = keepPool ? p.topK + Self.retriesBeforeMask : p.topK
             selected.removeAll(keepingCapacity: true)
             for c in candidates {
-                if selected.count == p.topK {
-                    guard before(c, selected[p.topK - 1]) else { continue }
+                if selected.count == count {
+                    guard before(c, selected[count - 1]) else { continue }
                     selected.removeLast()
                 }
                 var lo = 0, hi = selected.count
@@ -169,6 +298,13 @@ public final class Sampler {
                     if before(selected[mid], c) { lo = mid + 1 } else { hi = mid }
                 }
                 selected.insert(c, at: lo)
+            }
+            if keepPool {
+                poolComplete = candidates.count <= count
+                pool.removeAll(keepingCapacity: true)
+                pool.append(contentsOf: selected)
+                poolBest = best
+                selected.removeLast(max(0, selected.count - p.topK))
             }
             swap(&candidates, &selected)
         } else if p.topP < 1 || p.minP > 0 {
@@ -187,8 +323,20 @@ public final class Sampler {
             } else {
                 candidates.sort(by: before)
             }
+            if keepPool, p.topK > 0 {
+                // Every candidate (no more than k): a retry draws from the rest.
+                pool.removeAll(keepingCapacity: true)
+                pool.append(contentsOf: candidates)
+                poolComplete = true
+                poolBest = best
+            }
         }
-        // Softmax over what is left.
+        return finish()
+    }
+
+    /// Softmax over `candidates` (ranked), then top-p, min-p and the seeded draw.
+    private func finish() -> Int32 {
+        let p = parameters
         let top = candidates[0].value
         var total: Float = 0
         for i in candidates.indices {

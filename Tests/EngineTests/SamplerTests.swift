@@ -60,3 +60,83 @@ import Testing
         #expect(cold.filter { $0 == 1 }.count < hot.filter { $0 == 1 }.count)
     }
 }
+
+/// The sampler with a hard constraint: a refused pick is redrawn from the step's ranked candidates, many refusals
+/// lead to a scan of the candidates in rank order, and beyond that to the constraint's full mask. Each path must
+/// give what sampling from the masked logits gives: an allowed token among the k best allowed ones.
+@Suite struct ConstrainedSamplerTests {
+    /// Allows the tokens `allowed` says; counts checks and masks.
+    final class Only: TokenConstraint {
+        let allowed: (Int32) -> Bool
+        var checks = 0, masks = 0
+        init(_ allowed: @escaping (Int32) -> Bool) { self.allowed = allowed }
+        func allows(_ token: Int32) -> Bool { checks += 1; return allowed(token) }
+        func mask(_ logits: UnsafeMutableBufferPointer<Float>) {
+            masks += 1
+            for i in 0..<logits.count where !allowed(Int32(i)) { logits[i] = -.infinity }
+        }
+        func accept(_ token: Int32) {}
+    }
+
+    static let logits: [Float] = {
+        var rng = SeededGenerator(seed: 7)
+        return (0..<1000).map { _ in Float(rng.nextUnit()) * 8 }
+    }()
+
+    /// Token ids by logit, best first.
+    static let ranked: [Int32] = logits.indices.sorted { logits[$0] > logits[$1] }.map(Int32.init)
+
+    func draws(_ p: SamplingParameters, _ constraint: Only, count: Int) -> [Int32] {
+        let sampler = Sampler(p, constraint: constraint)
+        return (0..<count).map { _ in
+            var copy = Self.logits
+            return copy.withUnsafeMutableBufferPointer { sampler.sample($0, history: []) }
+        }
+    }
+
+    @Test func greedyTakesTheBestAllowed() {
+        for rank in [1, 5, 40, 300, 700] {
+            let target = Self.ranked[rank]
+            let only = Only { $0 == target || Self.ranked.firstIndex(of: $0)! > rank + 50 }
+            #expect(draws(SamplingParameters(temperature: 0), only, count: 1) == [target], "rank \(rank)")
+        }
+    }
+
+    @Test func topKDrawsFromTheKBestAllowed() {
+        // Every 7th token allowed: the first pick is refused often; k = 5 of the allowed ones may come out.
+        let allowed: (Int32) -> Bool = { $0 % 7 == 0 }
+        let best = Array(Self.ranked.filter(allowed).prefix(5))
+        for temperature: Float in [0.7, 1.5, 3] {
+            let only = Only(allowed)
+            let out = draws(SamplingParameters(temperature: temperature, topK: 5, topP: 1, minP: 0, seed: 3), only, count: 400)
+            #expect(Set(out).isSubset(of: Set(best)), "\(temperature): \(Set(out).subtracting(best))")
+            #expect(Set(out).count >= 3)
+        }
+    }
+
+    @Test func refusedPicksLeadToTheScanThenTheMask() {
+        // The best 150 tokens refused: 32 refusals, then the ranked scan finds the 40 best allowed (ranks 150-189).
+        let rank = Dictionary(uniqueKeysWithValues: Self.ranked.enumerated().map { ($1, $0) })
+        let middle = Only { (150..<400).contains(rank[$0]!) }
+        let out = draws(SamplingParameters(temperature: 1, topK: 40, topP: 1, minP: 0, seed: 1), middle, count: 50)
+        #expect(out.allSatisfy { (150..<190).contains(rank[$0]!) })
+        #expect(middle.masks == 0)
+        // Two tokens, ranked 100th and 900th: the scan cannot tell whether more allowed ones lie beyond its 512
+        // candidates, so the full mask decides; both can come out.
+        let a = Self.ranked[100], b = Self.ranked[900]
+        let two = Only { $0 == a || $0 == b }
+        let both = draws(SamplingParameters(temperature: 1, topK: 40, topP: 1, minP: 0, seed: 1), two, count: 50)
+        #expect(Set(both).isSubset(of: [a, b]))
+        #expect(two.masks == 50)
+        // Greedy: the scan stops at the first allowed one.
+        let greedy = Only { $0 == a || $0 == b }
+        #expect(draws(SamplingParameters(temperature: 0), greedy, count: 2) == [a, a])
+        #expect(greedy.masks == 0)
+    }
+
+    @Test func sameSeedSameTokens() {
+        let p = SamplingParameters(temperature: 1.2, topK: 20, topP: 0.9, minP: 0.02, seed: 11)
+        let allowed: (Int32) -> Bool = { $0 % 3 != 0 }
+        #expect(draws(p, Only(allowed), count: 100) == draws(p, Only(allowed), count: 100))
+    }
+}
