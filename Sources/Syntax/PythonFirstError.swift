@@ -23,8 +23,10 @@
 /// `PythonValidity`'s.
 public enum PythonFirstError {
     /// The first error, or nil when the text parses (as far as this grammar tells).
-    public static func find(in bytes: [UInt8]) -> PythonViolation? {
-        let tokenizer = PythonTokenizer.tokenize(bytes)
+    /// `baseIndentation`: the text is a run of statements taken from a block indented this many spaces (the
+    /// syntax constraint reads from the start of the statement it is in, not from the top of the file).
+    public static func find(in bytes: [UInt8], baseIndentation: Int = 0) -> PythonViolation? {
+        let tokenizer = PythonTokenizer.tokenize(bytes, baseIndentation: baseIndentation)
         var tokens = tokenizer.tokens
         let tokenError = tokenizer.error
         if tokenError != nil {
@@ -121,7 +123,9 @@ struct PythonGrammarParser {
     var firstPassFurthest = 0
     /// Nesting guard (CPython stops at 200 nested parentheses; deep recursion here would overflow).
     var depth = 0
-    var memo: [Int: (end: Int, expr: PyExpr?)] = [:]
+    /// `disjunction`'s results by start token and `invalidRules` (the packrat memo; CPython memoizes the same
+    /// rule). A flat array: a dictionary here cost more in hashing and growth than the parse itself.
+    var memo: [(end: Int, expr: PyExpr?)?]
 
     let bytes: [UInt8]
 
@@ -129,6 +133,7 @@ struct PythonGrammarParser {
         self.tokens = tokens
         self.errorToken = errorToken
         self.bytes = bytes
+        memo = Array(repeating: nil, count: 2 * tokens.count + 2)
     }
 
     func source(_ i: Int) -> UInt8 { i < bytes.count ? bytes[i] : 0 }
@@ -918,7 +923,7 @@ struct PythonGrammarParser {
     mutating func disjunction() throws -> PyExpr? {
         let start = pos
         let key = start * 2 + (invalidRules ? 1 : 0)
-        if let hit = memo[key] { pos = hit.end; return hit.expr }
+        if key < memo.count, let hit = memo[key] { pos = hit.end; return hit.expr }
         var result = try conjunction()
         if result != nil, isKeyword("or") {
             while eatKeyword("or") {
@@ -927,7 +932,7 @@ struct PythonGrammarParser {
             if result != nil { result = .other(start, "expression") }
         }
         if result == nil { pos = start }
-        memo[key] = (pos, result)
+        if key < memo.count { memo[key] = (pos, result) }
         return result
     }
 

@@ -49,8 +49,12 @@ struct PythonTokenizer {
     private var altIndents: [Int] = [0]
     private var brackets: [(char: UInt8, offset: Int, line: Int)] = []
 
-    static func tokenize(_ bytes: [UInt8]) -> PythonTokenizer {
+    /// `baseIndentation`: the text starts inside a block whose statements are indented this many spaces (the
+    /// outermost level; a line indented less is an indentation error).
+    static func tokenize(_ bytes: [UInt8], baseIndentation: Int = 0) -> PythonTokenizer {
         var t = PythonTokenizer(bytes: bytes)
+        t.indents = [baseIndentation]
+        t.altIndents = [baseIndentation]
         t.run()
         return t
     }

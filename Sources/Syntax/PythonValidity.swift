@@ -1,3 +1,4 @@
+import Foundation
 /// What CPython rejects in Python text that tree-sitter-python accepts.
 ///
 /// tree-sitter-python is deliberately looser than CPython's PEG grammar and compiler front end: it parses
@@ -102,7 +103,11 @@ public enum PythonValidity {
     /// CPython's TabError: each logical line's indentation is measured with tabs to multiples of 8 and with tabs
     /// as one column; both measures must order the open indentation levels the same way.
     static func tabError(in bytes: [UInt8], from: Int) -> PythonViolation? {
-        guard bytes.contains(0x09) else { return nil }
+        // memchr: a byte loop over the whole text here was most of the syntax constraint's check of a line.
+        let hasTab = bytes.withUnsafeBufferPointer { buffer in
+            buffer.baseAddress.map { memchr($0, 0x09, buffer.count) != nil } ?? false
+        }
+        guard hasTab else { return nil }
         var stack: [(Int, Int)] = [(0, 0)]
         var depth = 0, i = 0, lineStart = true, continued = false
         while i < bytes.count {

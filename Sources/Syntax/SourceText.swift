@@ -1,3 +1,4 @@
+import Foundation
 /// A 1-based line and column, the way compilers and editors show positions.
 ///
 /// `column` counts Unicode scalars (characters as a user sees them in most editors) from the start of the
@@ -38,8 +39,26 @@ public struct SourceText: Sendable {
 
     private static func lineStarts(of slice: ArraySlice<UInt8>, base: Int) -> [Int] {
         var starts = base == 0 ? [0] : []
-        for i in slice.indices where slice[i] == UInt8(ascii: "\n") { starts.append(i + 1) }
+        slice.withUnsafeBufferPointer { buffer in
+            guard var p = UnsafeRawPointer(buffer.baseAddress) else { return }
+            let end = p + buffer.count
+            // memchr finds the line breaks (a byte loop here was a fifth of the syntax constraint's time).
+            while p < end, let hit = memchr(p, 0x0A, end - p) {
+                let at = UnsafeRawPointer(hit)
+                starts.append(slice.startIndex + (at - UnsafeRawPointer(buffer.baseAddress!)) + 1)
+                p = at + 1
+            }
+        }
         return starts
+    }
+
+    /// This text with `more` bytes after it (the line index is extended, not rebuilt).
+    public func appending<Bytes: Collection<UInt8>>(_ more: Bytes) -> SourceText {
+        var result = self
+        let old = bytes.count
+        result.bytes.append(contentsOf: more)
+        result.lineStarts += SourceText.lineStarts(of: result.bytes[old...], base: old)
+        return result
     }
 
     public var count: Int { bytes.count }
