@@ -152,6 +152,11 @@ import Testing
             ("def f(x):\n    ", "return x not\n"),                          // an operator at the line end
             ("def f(x):\n    ", "x = 1 if x\n"),                            // `if` without `else`
             ("", "from a import b,\n"),                                      // trailing comma without brackets
+            // Step 3 (CPython's grammar) reads from the statement before the line, also deep in a class.
+            ("class A:\n    def f(self):\n        x = 1\n        if x:\n            y = 2\n        ", "x = 0777\n"),
+            ("def f():\n    return 1\n\n\n", "assert x, y, z\n"),
+            // Plain string text spared the recognizer reaches it before the line end is judged.
+            ("def f():\n    ", "s = \"some text here, and more\" +\n"),
         ]
         for (prefix, piece) in cases {
             #expect(try !Self.allows(prefix, piece), "allowed \(piece.debugDescription) after \(prefix.debugDescription)")
@@ -175,9 +180,49 @@ import Testing
             ("def f():\n    ", "import os, sys\n"),
             ("try:\n    ", "pass\n"),                                       // `except` may still come
             ("if a:\n    x = 1\n", "else:\n"),
+            ("def f():\n    ", "\"\"\"A docstring: with text, on two\n    lines.\n    \"\"\"\n    return 1\n"),
+            ("x = 1  # a comment, with words", "\n"),
+            ("class A:\n    def f(self):\n        try:\n            pass\n        except E:\n            pass\n        ",
+             "return 2\n"),
+            ("def f():\n    for x in y:\n        pass\n    else:\n        pass\n    ", "z = 1\n"),
         ]
         for (prefix, piece) in cases {
             #expect(try Self.allows(prefix, piece), "refused \(piece.debugDescription) after \(prefix.debugDescription)")
         }
     }
+
+    /// A `try` whose block ended without `except` or `finally`: the statement after it is refused, also when
+    /// the parser starts over inside a function (the `try` is part of what it reads).
+    @Test func tryNeedsItsHandler() throws {
+        #expect(try !Self.allows("def f():\n    try:\n        pass\n    ", "x = 1\n"))
+        #expect(try !Self.allows("try:\n    pass\n", "x = 1\n"))
+    }
+
+    /// Where step 3 starts over: the statement before the current line in its block or an enclosing one, or
+    /// the current line itself after a complete compound statement at the same indentation.
+    @Test func restartPoint() throws {
+        func restart(_ text: String) -> (Int, Int) {
+            var state = PythonIndentation(syntax: LexicalSyntax.of(try! Language.named("python")))
+            state.append(Array(text.utf8))
+            return state.restartPoint
+        }
+        func offset(_ text: String, of line: String) -> Int {
+            text.utf8.count - text[text.range(of: line)!.lowerBound...].utf8.count
+        }
+        let a = "import os\nx = 1\ny = 2"
+        #expect(restart(a) == (offset(a, of: "x = 1"), 0))                         // the statement before
+        let b = "class A:\n    def f(self):\n        x = 1\n        y = 2"
+        #expect(restart(b) == (offset(b, of: "        x = 1"), 8))                 // same block, indented
+        let c = "def f():\n    x = 1"
+        #expect(restart(c) == (0, 0))                                                // the enclosing header
+        let d = "def f():\n    if a:\n        b()\n    else:\n        c()\n    z = 1"
+        #expect(restart(d) == (offset(d, of: "    z = 1"), 4))                     // after a complete if/else
+        let e = "def f():\n    try:\n        b()\n    z = 1"
+        #expect(restart(e) == (offset(e, of: "    try:"), 4))                      // a try still open
+        let f = "if a:\n    b()\nelse:\n    c()\nelse"
+        #expect(restart(f) == (0, 0))                                                // a clause continues the if
+        let g = "def f():\n\tx = 1\n\ty = 2"
+        #expect(restart(g) == (0, 0))                                                // tabs: from the top
+    }
+
 }

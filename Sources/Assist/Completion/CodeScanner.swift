@@ -84,6 +84,8 @@ struct CodeScanner {
     init(syntax: LexicalSyntax) { self.syntax = syntax }
 
     var depth: Int { open.count }
+    /// The last byte read was a backslash that escapes the next one (inside a string).
+    var isEscaped: Bool { escaped }
 
     /// Reads the lexeme at `bytes[i]` and returns its length, or nil when it cannot be told yet because
     /// `bytes` may continue (a `/` could start a comment); with `final`, the bytes end there.

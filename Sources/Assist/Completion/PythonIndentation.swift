@@ -28,6 +28,11 @@ struct PythonIndentation {
     private var lineStart = 0
     /// Offset of the first line whose indentation Python rejects.
     private(set) var error: Int?
+    /// Where the logical lines with code start (the line, and its first code byte), with their indentation
+    /// width (nil when tabs or form feeds make it up), in order.
+    private var statementStarts: [(line: Int, code: Int, width: Int?)] = []
+    /// Where the current (or last) logical line with code starts.
+    private(set) var logicalLineStart = 0
 
     init(syntax: LexicalSyntax) { scanner = CodeScanner(syntax: syntax) }
 
@@ -71,6 +76,67 @@ struct PythonIndentation {
     /// Whether the scanner is in a comment that runs to the end of the line.
     var inLineComment: Bool { scanner.mode == .lineComment }
 
+    /// Where a parser may start over without the text before it, and the indentation (in spaces) it starts at:
+    /// the nearest logical line before the current one that no line between them (the current one included)
+    /// is indented less than, so that what follows it is its own statement and the statements nested in it.
+    /// Lines that continue a statement (`else`, `elif`, `except`, `finally`, `case`) are passed over for the
+    /// statement they continue, and so are lines indented with tabs (the parser starts at spaces). So a header
+    /// left open before the current line (a `try:` without its `except`) is part of what is read. (0, 0) when
+    /// there is none.
+    ///
+    /// One shortcut: when the statement before the current line at the same indentation is a compound one that
+    /// is complete (it has a block, it is not a `try` that still needs its `except`, and the current line does
+    /// not continue it), the parser starts at the current line itself.
+    var restartPoint: (offset: Int, indentation: Int) {
+        var lowest = Int.max
+        var current: (line: Int, code: Int, width: Int?)?
+        var between = 0   // logical lines between a candidate and the current line
+        for start in statementStarts.reversed() {
+            if start.line >= logicalLineStart {
+                if start.line == logicalLineStart {
+                    current = start
+                    lowest = start.width ?? PythonIndentation.width(bytes[start.line..<start.code])
+                }
+                continue
+            }
+            defer { between += 1 }
+            guard let width = start.width else {
+                // Tabs: the line still bounds the indentation of what follows (as 8-column tab stops).
+                lowest = min(lowest, PythonIndentation.width(bytes[start.line..<start.code]))
+                continue
+            }
+            if width > lowest { continue }
+            if let current, let currentWidth = current.width, width == currentWidth, between > 0,
+               !Self.startsWith(bytes, at: start.code, keyword: "try"),
+               !Self.continuesStatement(bytes, at: current.code) {
+                return (current.line, currentWidth)
+            }
+            lowest = width
+            if !Self.continuesStatement(bytes, at: start.code) { return (start.line, width) }
+        }
+        return (0, 0)
+    }
+
+    /// Whether the code at `at` starts with the keyword `keyword` (not a longer name).
+    static func startsWith(_ bytes: [UInt8], at: Int, keyword: String) -> Bool {
+        let w = Array(keyword.utf8)
+        guard at + w.count <= bytes.count, Array(bytes[at..<(at + w.count)]) == w else { return false }
+        let next = at + w.count < bytes.count ? bytes[at + w.count] : 0x20
+        return !(next == 0x5F || (next >= 0x30 && next <= 0x39) || (next | 0x20 >= 0x61 && next | 0x20 <= 0x7A) || next >= 0x80)
+    }
+
+    /// Indentation width with tabs to the next multiple of 8 (a form feed starts over).
+    static func width(_ whitespace: ArraySlice<UInt8>) -> Int {
+        var w = 0
+        for b in whitespace { w = b == 0x09 ? (w / 8 + 1) * 8 : b == 0x0C ? 0 : w + 1 }
+        return w
+    }
+
+    /// Whether the line at `at` starts with a clause keyword that continues the statement before it.
+    static func continuesStatement(_ bytes: [UInt8], at: Int) -> Bool {
+        ["else", "elif", "except", "finally", "case"].contains { startsWith(bytes, at: at, keyword: $0) }
+    }
+
     /// At `atLineIndentation`: whether code may start after `width` columns of indentation.
     func codeMayStart(at width: Int) -> Bool {
         expectIndent ? width > levels[levels.count - 1] : levels.contains(width)
@@ -107,6 +173,9 @@ struct PythonIndentation {
                 } else {
                     while let last = levels.last, indent < last { levels.removeLast() }
                 }
+                logicalLineStart = lineStart
+                let spaces = bytes[lineStart..<i].allSatisfy { $0 == 0x20 }
+                statementStarts.append((lineStart, i, spaces ? indent : nil))
             }
             sawCode = true
         case .newline(let inCode):

@@ -13,10 +13,14 @@ import Syntax
 /// 2. The statements written so far must pass `PythonValidity` (assignment targets, `else` twice, `return`
 ///    outside a function, duplicate parameters, …). The text is parsed incrementally from the last tree, and
 ///    only the part after the cursor is walked; problems already in the text before the cursor (or let
-///    through when the constraint fell back) are not held against the completion.
+///    through when the constraint fell back) are not held against the completion. Only the logical line being
+///    ended is checked (with the constructs around it for context): the lines before it were judged at their
+///    own ends.
 ///
 /// 3. CPython's grammar (`PythonFirstError`: its tokenizer and parser, which also see two statements on one
-///    line, `import a b`, a bad literal) must fail nowhere before the end of the text.
+///    line, `import a b`, a bad literal) must fail nowhere before the end of the text. It reads from the
+///    statement before the line being ended, in its block or an enclosing one (the rest was read at earlier
+///    line ends).
 ///
 /// Verdicts are cached by the token's bytes before its line break (most tokens with a line break start with
 /// it, so a full mask costs a handful of parses).
@@ -37,6 +41,8 @@ final class PythonValidityGate {
     /// Counters: logical line ends judged (parses), and refused.
     private(set) var judged = 0
     private(set) var refused = 0
+    /// `MOECODER_CONSTRAINT_TRACE=1`: the cost of each judged line end on stderr.
+    private static let trace = ProcessInfo.processInfo.environment["MOECODER_CONSTRAINT_TRACE"] != nil
 
     init(language: Language, syntax: LexicalSyntax, prefix: [UInt8]) throws {
         parser = try Parser(language: language)
@@ -83,22 +89,39 @@ final class PythonValidityGate {
         }
         // 2. What was written so far is valid Python.
         judged += 1
+        let t0 = DispatchTime.now().uptimeNanoseconds
         let appended = key + [0x0A]
-        let all = text + appended
-        guard let tree = try? parser.parse(SourceText(bytes: all), replacing: base.source.count..<base.source.count,
+        // The tree's text is a prefix of the text: extend it (and its line index) rather than rebuild them.
+        let source = base.source.appending(text[base.source.count...] + appended)
+        let all = source.bytes
+        guard let tree = try? parser.parse(source, replacing: base.source.count..<base.source.count,
                                            replacementCount: all.count - base.source.count, in: base)
         else {
             cache[key] = (true, nil)
             return true
         }
-        var ok = !PythonValidity.violations(in: tree, from: cursor).contains { !known.contains($0.byteOffset) }
+        let t1 = DispatchTime.now().uptimeNanoseconds
+        //    Walked from the start of this logical line (earlier lines were judged at their own ends; the nodes
+        //    around the line are still followed for their context).
+        let lineFrom = max(cursor, ahead.logicalLineStart)
+        var ok = !PythonValidity.violations(in: tree, from: lineFrom).contains { !known.contains($0.byteOffset) }
+        let t2 = DispatchTime.now().uptimeNanoseconds
         // 3. CPython's grammar (as PythonFirstError mirrors it) fails nowhere before the end of the text: at a
         //    logical line end, what is still open (a block after a header, an `if` waiting for `else`) is only
         //    missed at the end of the file. Not asked when the text before the cursor already has an error.
+        //    Read from the statement before this logical line in the same block or an enclosing one
+        //    (`restartPoint`): what comes before it was read at earlier line ends, so the cost stays that of a
+        //    statement or two as the text grows.
         if ok, grammarUsable {
-            if let error = PythonFirstError.find(in: all), error.byteOffset < all.count {
-                if error.byteOffset < cursor { grammarUsable = false } else { ok = false }
+            let (from, indentation) = ahead.restartPoint
+            if let error = PythonFirstError.find(in: from == 0 ? all : Array(all[from...]), baseIndentation: indentation),
+               from + error.byteOffset < all.count {
+                if from + error.byteOffset < cursor { grammarUsable = false } else { ok = false }
             }
+        }
+        let t3 = DispatchTime.now().uptimeNanoseconds
+        if Self.trace {
+            FileHandle.standardError.write(Data("gate: \(all.count) bytes, parse \((t1 - t0) / 1000) us, violations \((t2 - t1) / 1000) us, grammar \((t3 - t2) / 1000) us\n".utf8))
         }
         if !ok { refused += 1 }
         cache[key] = (ok, tree)

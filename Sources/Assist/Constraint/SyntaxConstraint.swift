@@ -22,6 +22,8 @@ public struct ConstraintStatistics: Sendable, Codable {
     /// Python: logical line ends judged by `PythonValidity` (each a parse), and line-break tokens it refused.
     public var pythonJudged = 0
     public var pythonRefused = 0
+    /// Time spent in the Python validity gate (within the checks and masks).
+    public var pythonMicroseconds = 0.0
 
     /// Mean and 99th percentile of the per-token time, in microseconds.
     public var stepMean: Double { stepMicroseconds.isEmpty ? 0 : stepMicroseconds.reduce(0, +) / Double(stepMicroseconds.count) }
@@ -34,7 +36,7 @@ public struct ConstraintStatistics: Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case checks, refusals, masks, cachedMasks = "cached_masks", checkMicroseconds = "check_us"
         case maskMicroseconds = "mask_us", fallbacks, stepMean = "step_us_mean", stepP99 = "step_us_p99"
-        case pythonJudged = "python_judged", pythonRefused = "python_refused"
+        case pythonJudged = "python_judged", pythonRefused = "python_refused", pythonMicroseconds = "python_us"
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -50,6 +52,7 @@ public struct ConstraintStatistics: Sendable, Codable {
         try c.encode(stepP99, forKey: .stepP99)
         try c.encode(pythonJudged, forKey: .pythonJudged)
         try c.encode(pythonRefused, forKey: .pythonRefused)
+        try c.encode(pythonMicroseconds, forKey: .pythonMicroseconds)
     }
 
     public init() {}
@@ -65,6 +68,7 @@ public struct ConstraintStatistics: Sendable, Codable {
         fallbacks = try c.decode(Int.self, forKey: .fallbacks)
         pythonJudged = try c.decodeIfPresent(Int.self, forKey: .pythonJudged) ?? 0
         pythonRefused = try c.decodeIfPresent(Int.self, forKey: .pythonRefused) ?? 0
+        pythonMicroseconds = try c.decodeIfPresent(Double.self, forKey: .pythonMicroseconds) ?? 0
     }
 }
 
@@ -96,11 +100,24 @@ public final class SyntaxConstraint: TokenConstraint {
     /// All text so far (prefix and accepted tokens), used to start over after degrading.
     private var text: [UInt8]
     /// The recognizer, pending bytes, text and degradation right after the prefix, for `restart()`.
-    private let start: (state: ViablePrefix, pending: [UInt8], text: [UInt8], degraded: String?)
+    private let start: (state: ViablePrefix, pending: [UInt8], text: [UInt8], degraded: String?,
+                        lexical: CodeScanner?, lexicalPosition: Int)
     /// Python's validity at logical line ends (nil for other languages or with `pythonValidity: false`).
     private let gate: PythonValidityGate?
     /// Tokens with a line break in them: the gate judges these on top of the (cached) viable-prefix mask.
     private let lineBreakTokens: [Int]
+    /// Python: where strings and comments are in the accepted text (read up to `lexicalPosition`), so that
+    /// tokens of plain text inside them are allowed without the recognizer. Its lexer reads a string or comment
+    /// from its start at every check, which made each token inside a long docstring cost as much as the whole
+    /// docstring so far. Such tokens' bytes wait in `deferred` and reach the recognizer in one piece with the
+    /// next token that is not plain text (or when a mask is asked for).
+    private var lexical: CodeScanner?
+    private var lexicalPosition = 0
+    private var deferred: [UInt8] = []
+    /// The recognizer after the text and the token checked last (while nothing else was appended since).
+    private var checked: (token: Int32, state: ViablePrefix)?
+    /// `MOECODER_CONSTRAINT_TRACE=1`: one line per step on stderr (time, running counters, the token).
+    private static let trace = ProcessInfo.processInfo.environment["MOECODER_CONSTRAINT_TRACE"] != nil
 
     /// A constraint for text that continues `prefix`. `allowEndOfText`: whether end-of-text tokens may end
     /// the text anywhere (true for completions; false when generation must not stop on them).
@@ -136,7 +153,12 @@ public final class SyntaxConstraint: TokenConstraint {
         if !state.append(bytes: complete) {
             degraded = "the text before the cursor is not valid \(language.name); not constraining"
         }
-        start = (state.copy(), pending, text, degraded)
+        if language.name == "python" {
+            var scanner = CodeScanner(syntax: LexicalSyntax.of(language))
+            lexicalPosition = Self.read(&scanner, text, from: 0)
+            lexical = scanner
+        }
+        start = (state.copy(), pending, text, degraded, lexical, lexicalPosition)
         gate = language.name == "python" && pythonValidity
             ? try PythonValidityGate(language: language, syntax: LexicalSyntax.of(language), prefix: text) : nil
     }
@@ -148,6 +170,10 @@ public final class SyntaxConstraint: TokenConstraint {
         pending = start.pending
         text = start.text
         degraded = start.degraded
+        lexical = start.lexical
+        lexicalPosition = start.lexicalPosition
+        deferred = []
+        checked = nil
         stepTime = 0
         gate?.restart()
     }
@@ -178,6 +204,7 @@ public final class SyntaxConstraint: TokenConstraint {
         let start = DispatchTime.now().uptimeNanoseconds
         defer { statistics.maskMicroseconds += elapsed(since: start) }
         statistics.masks += 1
+        flushDeferred()
         let key = state.key ^ (UInt64(pending.count) &* 0x9E37_79B9_7F4A_7C15)
         var allowed: [Bool]
         if pending.isEmpty, let cached = maskCache[key] {
@@ -212,20 +239,37 @@ public final class SyntaxConstraint: TokenConstraint {
     public func accept(_ token: Int32) {
         if isActive {
             statistics.stepMicroseconds.append(stepTime)
+            if Self.trace {
+                let t = statistics
+                FileHandle.standardError.write(Data(String(format: "constraint step %d: %.1f us, checks %d, refusals %d, masks %d (cached %d), judged %d, token %@\n",
+                    t.stepMicroseconds.count, stepTime, t.checks, t.refusals, t.masks, t.cachedMasks, t.pythonJudged,
+                    String(decoding: tokenBytes[Int(token)], as: UTF8.self).debugDescription).utf8))
+            }
             stepTime = 0
         }
         guard Int(token) < tokenBytes.count else { return }
         if alwaysAllowed.contains(token) { return }
         let bytes = tokenBytes[Int(token)]
+        let plain = isPlainLiteralText(bytes)
+        let checked = self.checked
+        self.checked = nil
         text += bytes
+        readLexical()
         guard isActive else {
             // Try again once the text is viable as a whole (e.g. after the broken line was left behind).
             return
         }
-        let (complete, rest) = Self.splitIncompleteUTF8(pending + bytes)
-        pending = rest
-        if !complete.isEmpty, !state.append(bytes: complete) {
-            degraded = "generation left the grammar after \(text.count) bytes; not constraining the rest"
+        if plain {
+            deferred += bytes
+        } else {
+            let (complete, rest) = Self.splitIncompleteUTF8(pending + bytes)
+            pending = rest
+            if let checked, checked.token == token, deferred.isEmpty, rest.isEmpty {
+                state = checked.state
+            } else if !complete.isEmpty, !state.append(bytes: deferred + complete) {
+                degraded = "generation left the grammar after \(text.count) bytes; not constraining the rest"
+            }
+            deferred.removeAll(keepingCapacity: true)
         }
         gate?.accept(bytes, text: text)
     }
@@ -233,7 +277,12 @@ public final class SyntaxConstraint: TokenConstraint {
     // MARK: Checking
 
     private func check(_ token: Int32) -> Bool {
-        guard viable(token) else { return false }
+        if Int(token) < tokenBytes.count, !alwaysAllowed.contains(token), !neverAllowed.contains(token),
+           isPlainLiteralText(tokenBytes[Int(token)]) {
+            return true
+        }
+        flushDeferred()
+        guard viable(token, keep: true) else { return false }
         guard let gate, Int(token) < tokenBytes.count, tokenBytes[Int(token)].contains(0x0A),
               !alwaysAllowed.contains(token) else { return true }
         let ok = gateAllows(Int(token), gate)
@@ -246,11 +295,61 @@ public final class SyntaxConstraint: TokenConstraint {
     private func gateAllows(_ id: Int, _ gate: PythonValidityGate) -> Bool {
         let bytes = tokenBytes[id]
         guard let newline = bytes.firstIndex(of: 0x0A) else { return true }
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { statistics.pythonMicroseconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1000 }
         return gate.allows(text: text, pending: pending, before: bytes[..<newline], viable: state)
     }
 
+    /// Whether `bytes` is plain text inside the string or comment the accepted text ends in: printable ASCII
+    /// (line breaks too inside a triple-quoted string) without quotes, backslashes or braces, so that it can
+    /// neither end the literal nor start anything in it (an f-string's replacement field, an escape).
+    private func isPlainLiteralText(_ bytes: [UInt8]) -> Bool {
+        guard let lexical, !bytes.isEmpty, lexicalPosition == text.count, pending.isEmpty, !lexical.isEscaped,
+              isActive else { return false }
+        let multiline: Bool
+        switch lexical.mode {
+        case .code, .blockComment: return false
+        case .lineComment: multiline = false
+        case .string(let index): multiline = lexical.syntax.quotes[index].multiline
+        }
+        for b in bytes {
+            switch b {
+            case 0x22, 0x27, 0x5C, 0x60, 0x7B, 0x7D: return false   // " ' \ ` { }
+            case 0x20...0x7E, 0x09: continue
+            case 0x0A where multiline: continue
+            default: return false
+            }
+        }
+        return true
+    }
+
+    /// Gives the recognizer the plain literal text it was spared.
+    private func flushDeferred() {
+        guard !deferred.isEmpty else { return }
+        checked = nil
+        if isActive, !state.append(bytes: deferred) {
+            degraded = "generation left the grammar after \(text.count) bytes; not constraining the rest"
+        }
+        deferred.removeAll(keepingCapacity: true)
+    }
+
+    /// Reads the accepted text's strings and comments as far as they can be told.
+    private func readLexical() {
+        guard lexical != nil else { return }
+        lexicalPosition = Self.read(&lexical!, text, from: lexicalPosition)
+    }
+
+    private static func read(_ scanner: inout CodeScanner, _ text: [UInt8], from start: Int) -> Int {
+        var position = start
+        while position < text.count, let (length, _) = scanner.step(text, at: position, final: false) {
+            position += length
+        }
+        return position
+    }
+
     /// Whether the text stays a viable prefix with the token appended.
-    private func viable(_ token: Int32) -> Bool {
+    /// `keep`: remember the recognizer with the token appended (`checked`), for `accept` of the same token.
+    private func viable(_ token: Int32, keep: Bool = false) -> Bool {
         if alwaysAllowed.contains(token) { return true }
         if neverAllowed.contains(token) || Int(token) >= tokenBytes.count { return false }
         let bytes = tokenBytes[Int(token)]
@@ -258,7 +357,15 @@ public final class SyntaxConstraint: TokenConstraint {
         let combined = pending + bytes
         guard Self.isValidUTF8Prefix(combined) else { return false }
         let (complete, rest) = Self.splitIncompleteUTF8(combined)
-        if rest.isEmpty { return complete.withUnsafeBufferPointer { state.check(bytes: $0) } }
+        if rest.isEmpty {
+            guard keep else { return complete.withUnsafeBufferPointer { state.check(bytes: $0) } }
+            // A check copies the recognizer and appends anyway: keep the copy, so that accepting this token
+            // (the sampler accepts the pick it checked last) does not read it a second time.
+            let ahead = state.copy()
+            guard ahead.append(bytes: complete) else { return false }
+            checked = (token, ahead)
+            return true
+        }
         // The token ends inside a character: allowed if some character with these first bytes fits.
         let ahead = state.copy()
         if !complete.isEmpty, !ahead.append(bytes: complete) { return false }
