@@ -31,6 +31,14 @@ struct Bench: ParsableCommand {
             + "aggregate tokens/s and its ratio to one sequence.", valueName: "N"))
     var batch: Int?
 
+    @Option(help: ArgumentHelp(
+        "Also replay this source file's tokens through the syntax constraint, as if the model wrote them, and "
+            + "report the constraint's time per token and its share of decode time.", valueName: "FILE"))
+    var constraint: String?
+
+    @Option(help: ArgumentHelp("The --constraint file's language (default: from its extension).", valueName: "NAME"))
+    var constraintLanguage: String?
+
     @Flag(help: "Print JSON.")
     var json = false
 
@@ -111,6 +119,11 @@ struct Bench: ParsableCommand {
                 throw CLIFailure(message: error.message)
             }
         }
+        let replay = try constraint.map {
+            try ConstraintReplay.run(path: $0, languageName: constraintLanguage, tokenizer: model.tokenizer,
+                                     runs: repetitions, maskEvery: 8)
+        }
+        let decodeMicroseconds = 1e6 / median(decodeRates)
         let weightBytes = transformer.decodeWeightBytes
         let readBandwidth = bandwidth ? KernelLevel.readBandwidth(pool: transformer.pool) : nil
         let fraction = readBandwidth.map { median(decodeRates) * Double(weightBytes) / $0 }
@@ -124,6 +137,7 @@ struct Bench: ParsableCommand {
                 var batch: Int?, batch_decode_tokens_per_s: Double?, batch_speedup: Double?
                 var prompt_tokens_per_cpu_s: Double, decode_tokens_per_cpu_s: Double
                 var batch_decode_tokens_per_cpu_s: Double?, batch_speedup_cpu: Double?
+                var constraint: ConstraintReplay.Report?, constraint_share_of_decode: Double?
             }
             print(try JSON.line(Report(
                 model: model.path, architecture: model.config.architecture.rawValue, threads: modelOptions.threads,
@@ -137,7 +151,8 @@ struct Bench: ParsableCommand {
                 batch_speedup: batchRates.isEmpty ? nil : median(batchRates) / median(decodeRates),
                 prompt_tokens_per_cpu_s: median(promptCPURates), decode_tokens_per_cpu_s: median(decodeCPURates),
                 batch_decode_tokens_per_cpu_s: batchCPURates.isEmpty ? nil : median(batchCPURates),
-                batch_speedup_cpu: batchCPURates.isEmpty ? nil : median(batchCPURates) / median(decodeCPURates))))
+                batch_speedup_cpu: batchCPURates.isEmpty ? nil : median(batchCPURates) / median(decodeCPURates),
+                constraint: replay, constraint_share_of_decode: replay.map { $0.us_per_token_mean / decodeMicroseconds })))
         } else {
             print(String(format: "prompt  %d tokens: %.1f tokens/s", promptTokens, median(promptRates)))
             print(String(format: "decode  %d tokens: %.1f tokens/s", genTokens, median(decodeRates)))
@@ -151,6 +166,19 @@ struct Bench: ParsableCommand {
                          modelOptions.threads))
             print("kernels \(KernelLevel.name), \(transformer.activations == .exact ? "exact" : "8-bit") activations")
             print(String(format: "weights %.1f MB read per decoded token", Double(weightBytes) / 1e6))
+            if let r = replay {
+                print(String(format: "syntax  %@ (%d tokens, %@): %.1f µs a token (p50 %.1f, p99 %.1f; first run %.1f), "
+                             + "%.1f %% of a decode step", r.file, r.tokens, r.language, r.us_per_token_mean,
+                             r.us_per_token_p50, r.us_per_token_p99, r.first_run_us_per_token_mean,
+                             r.us_per_token_mean / decodeMicroseconds * 100))
+                if r.judged_line_ends > 0 {
+                    print(String(format: "        %d logical line ends judged, %.1f µs each", r.judged_line_ends,
+                                 r.us_per_judged_line_end))
+                }
+                print(String(format: "        full mask %.0f µs (%d asked, %d from the cache); %d tokens of the file refused%@",
+                             r.us_per_mask, r.masks, r.cached_masks, r.refused_tokens,
+                             r.degraded.map { " (\($0))" } ?? ""))
+            }
             if let readBandwidth, let fraction {
                 print(String(format: "memory  %.1f GB/s read bandwidth; decode reaches %.0f %% of it", readBandwidth / 1e9,
                              fraction * 100))
