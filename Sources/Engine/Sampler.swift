@@ -144,10 +144,11 @@ public final class Sampler {
     /// Candidates ranked for `scanRanked` before it gives up and asks for the full mask.
     static let scanLimit = 512
 
-    /// With top-k (or greedy), the masked pick without the full mask: the candidates in rank order are checked
-    /// one by one until k of them are allowed; those k are exactly the k best allowed tokens, which is all the
-    /// chain after the mask would keep. Nil when the `scanLimit` best candidates hold fewer than k allowed
-    /// tokens (and there are more candidates), or without top-k: then the full mask decides.
+    /// With top-k (or greedy), the masked pick without the full mask: the `scanLimit` best candidates are
+    /// checked in rank order until k of them are allowed, and the pick is drawn from those as the chain draws
+    /// from the k best. When they hold fewer than k allowed tokens, the draw is from the ones found: allowed
+    /// tokens ranked below `scanLimit` are left out (a full mask costs milliseconds, and such tokens are rarely
+    /// what the model meant). Nil when none of them is allowed, or without top-k: then the full mask decides.
     private func scanRanked(_ logits: UnsafeMutableBufferPointer<Float>, history: [Int32],
                             constraint: any TokenConstraint) -> Int32? {
         let p = parameters
@@ -171,19 +172,10 @@ public final class Sampler {
             }
         }
         pool.removeAll(keepingCapacity: true)
-        let exhausted = candidates.count == want || (p.temperature > 0 && candidates.count > 0
-            && selectedAll(logits, scale: scale, floor: best - 30))
         // Far below the best, `draw`'s floor would have been set by the best allowed token: let the mask decide.
-        guard exhausted, let first = candidates.first, p.temperature <= 0 || first.value >= best - 15 else { return nil }
+        guard let first = candidates.first, p.temperature <= 0 || first.value >= best - 15 else { return nil }
         if p.temperature <= 0 { return first.id }
         return finish()
-    }
-
-    /// Whether every token within `floor` made it into the last `selectBest` (so a scan saw them all).
-    private func selectedAll(_ logits: UnsafeMutableBufferPointer<Float>, scale: Float, floor: Float) -> Bool {
-        var count = 0
-        for i in 0..<logits.count where logits[i] / scale >= floor { count += 1 }
-        return count <= Self.scanLimit
     }
 
     /// The pick with the refused tokens left out, from the pool; nil when the pool cannot tell.

@@ -121,13 +121,17 @@ import Testing
         let out = draws(SamplingParameters(temperature: 1, topK: 40, topP: 1, minP: 0, seed: 1), middle, count: 50)
         #expect(out.allSatisfy { (150..<190).contains(rank[$0]!) })
         #expect(middle.masks == 0)
-        // Two tokens, ranked 100th and 900th: the scan cannot tell whether more allowed ones lie beyond its 512
-        // candidates, so the full mask decides; both can come out.
+        // Two tokens, ranked 100th and 900th: the scan finds the 100th among its 512 candidates and draws from it
+        // alone (allowed tokens below the 512 best are left out).
         let a = Self.ranked[100], b = Self.ranked[900]
         let two = Only { $0 == a || $0 == b }
-        let both = draws(SamplingParameters(temperature: 1, topK: 40, topP: 1, minP: 0, seed: 1), two, count: 50)
-        #expect(Set(both).isSubset(of: [a, b]))
-        #expect(two.masks == 50)
+        let both = draws(SamplingParameters(temperature: 1, topK: 40, topP: 1, minP: 0, seed: 1), two, count: 20)
+        #expect(both == Array(repeating: a, count: 20))
+        #expect(two.masks == 0)
+        // Only the 900th: beyond the scan, the full mask decides.
+        let one = Only { $0 == b }
+        #expect(draws(SamplingParameters(temperature: 1, topK: 40, seed: 1), one, count: 3) == [b, b, b])
+        #expect(one.masks == 3)
         // Greedy: the scan stops at the first allowed one.
         let greedy = Only { $0 == a || $0 == b }
         #expect(draws(SamplingParameters(temperature: 0), greedy, count: 2) == [a, a])

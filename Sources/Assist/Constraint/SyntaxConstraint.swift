@@ -92,6 +92,8 @@ public final class SyntaxConstraint: TokenConstraint {
     /// Bytes of a UTF-8 character split across tokens, not yet given to the recognizer.
     private var pending: [UInt8] = []
     private let tokenBytes: [[UInt8]]
+    /// Tokens whose bytes are whole, valid UTF-8 characters.
+    private let completeUTF8: [Bool]
     private let alwaysAllowed: Set<Int32>
     private let neverAllowed: Set<Int32>
     private var maskCache: [UInt64: [Bool]] = [:]
@@ -143,6 +145,7 @@ public final class SyntaxConstraint: TokenConstraint {
             }
         }
         tokenBytes = bytes
+        completeUTF8 = bytes.map { !$0.isEmpty && Self.isValidUTF8Prefix($0) && Self.splitIncompleteUTF8($0).rest.isEmpty }
         lineBreakTokens = bytes.indices.filter { bytes[$0].contains(0x0A) && !never.contains(Int32($0)) && !always.contains(Int32($0)) }
         alwaysAllowed = always
         neverAllowed = never
@@ -354,6 +357,14 @@ public final class SyntaxConstraint: TokenConstraint {
         if neverAllowed.contains(token) || Int(token) >= tokenBytes.count { return false }
         let bytes = tokenBytes[Int(token)]
         if bytes.isEmpty { return false }
+        if pending.isEmpty, completeUTF8[Int(token)] {
+            // Most tokens: whole characters after whole characters, checked without building a byte array.
+            guard keep else { return bytes.withUnsafeBufferPointer { state.check(bytes: $0) } }
+            let ahead = state.copy()
+            guard ahead.append(bytes: bytes) else { return false }
+            checked = (token, ahead)
+            return true
+        }
         let combined = pending + bytes
         guard Self.isValidUTF8Prefix(combined) else { return false }
         let (complete, rest) = Self.splitIncompleteUTF8(combined)
