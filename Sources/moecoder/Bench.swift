@@ -39,11 +39,16 @@ struct Bench: ParsableCommand {
     @Option(help: ArgumentHelp("The --constraint file's language (default: from its extension).", valueName: "NAME"))
     var constraintLanguage: String?
 
+    @Option(help: ArgumentHelp("In one more replay of --constraint, ask for the full mask every N tokens (0: no mask pass).",
+                               valueName: "N"))
+    var constraintMaskEvery: Int = 8
+
     @Flag(help: "Print JSON.")
     var json = false
 
     func validate() throws {
         if let batch, !(1...512).contains(batch) { throw ValidationError("--batch must be between 1 and 512") }
+        if constraintMaskEvery < 0 { throw ValidationError("--constraint-mask-every must be 0 or more") }
         if promptTokens < 1 || genTokens < 1 || repetitions < 1 {
             throw ValidationError("--prompt-tokens, --gen-tokens and --repetitions must be at least 1")
         }
@@ -121,7 +126,7 @@ struct Bench: ParsableCommand {
         }
         let replay = try constraint.map {
             try ConstraintReplay.run(path: $0, languageName: constraintLanguage, tokenizer: model.tokenizer,
-                                     runs: repetitions, maskEvery: 8)
+                                     runs: repetitions, maskEvery: constraintMaskEvery)
         }
         let decodeMicroseconds = 1e6 / median(decodeRates)
         let weightBytes = transformer.decodeWeightBytes
@@ -175,9 +180,11 @@ struct Bench: ParsableCommand {
                     print(String(format: "        %d logical line ends judged, %.1f µs each", r.judged_line_ends,
                                  r.us_per_judged_line_end))
                 }
-                print(String(format: "        full mask %.0f µs (%d asked, %d from the cache); %d tokens of the file refused%@",
-                             r.us_per_mask, r.masks, r.cached_masks, r.refused_tokens,
-                             r.degraded.map { " (\($0))" } ?? ""))
+                if r.masks > 0 {
+                    print(String(format: "        full mask %.0f µs (%d asked, %d from the cache)", r.us_per_mask, r.masks,
+                                 r.cached_masks))
+                }
+                print("        \(r.refused_tokens) tokens of the file refused" + (r.degraded.map { " (\($0))" } ?? ""))
             }
             if let readBandwidth, let fraction {
                 print(String(format: "memory  %.1f GB/s read bandwidth; decode reaches %.0f %% of it", readBandwidth / 1e9,
