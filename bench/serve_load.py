@@ -10,7 +10,9 @@ editor  CLIENTS clients, each with its own file (~FILE_TOKENS tokens), appending
         plugins send it, so servers with a prefix cache compute only the new tokens.
 
 Every request streams (`/v1/completions`, "stream": true) so time to first token is measured.
-Reports requests/s, time to first token and total latency p50/p95/p99, and errors, as a table and --json.
+Reports requests/s, time to first token and total latency p50/p95/p99, and errors, as a table and --json,
+with where the CPU went: the load generator's own CPU (cores busy, ms a request) and the server's (when this
+script started it, or --server-pid), since on a small host they share the cores.
 
   bench/serve_load.py --server moecoder                  # starts .build/release/moecoder serve
   bench/serve_load.py --url http://127.0.0.1:8080        # an already running server (e.g. llama-server)
@@ -223,7 +225,7 @@ def start_server(kind, args):
     port = args.port_base + (0 if kind == "moecoder" else 1)
     if kind == "moecoder":
         cmd = [args.moecoder, "serve", "--model", args.model, "--port", str(port), "--threads", str(args.threads),
-               "--max-batch", "32"]
+               "--max-batch", "32", *args.moecoder_arg]
     else:
         cmd = [args.llama_server, "-m", args.model, "--port", str(port), "-t", str(args.threads), "--parallel", "32",
                "-c", str(args.llama_ctx), "--cont-batching", "--log-disable"]
@@ -241,7 +243,35 @@ def start_server(kind, args):
     sys.exit(f"{kind} did not start: {' '.join(cmd)}")
 
 
-def run_all(url, key, args, code):
+def server_cpu_seconds(pid):
+    """CPU seconds (user + system, all threads) the process `pid` has used, or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def with_cpu(pid, run):
+    """Runs a scenario and adds where the CPU went: this load generator's CPU seconds and the server's (when its
+    pid is known), each per request and as cores busy; on a 2-core host they share the same cores."""
+    c0, s0, t0 = time.process_time(), server_cpu_seconds(pid) if pid else None, time.perf_counter()
+    result = run()
+    c1, s1, t1 = time.process_time(), server_cpu_seconds(pid) if pid else None, time.perf_counter()
+    n = max(1, result["requests"])
+    result["wall_s"] = round(t1 - t0, 2)
+    result["client_cpu_s"] = round(c1 - c0, 2)
+    result["client_cpu_ms_per_request"] = round((c1 - c0) * 1000 / n, 3)
+    result["client_cores"] = round((c1 - c0) / (t1 - t0), 2)
+    if s0 is not None and s1 is not None:
+        result["server_cpu_s"] = round(s1 - s0, 2)
+        result["server_cpu_ms_per_request"] = round((s1 - s0) * 1000 / n, 3)
+        result["server_cores"] = round((s1 - s0) / (t1 - t0), 2)
+    return result
+
+
+def run_all(url, key, args, code, pid=None):
     results = {}
     prompts = cold_prompts(code)
     counter = [0]
@@ -255,13 +285,13 @@ def run_all(url, key, args, code):
     # Warm-up.
     closed_loop(url, key, 4, 2, next_cold)
     if "cold" in args.scenario:
-        peak = closed_loop(url, key, args.clients, args.duration, next_cold)
+        peak = with_cpu(pid, lambda: closed_loop(url, key, args.clients, args.duration, next_cold))
         results["cold_closed"] = peak
         rate = max(0.5, peak["requests_per_s"] / 2)
-        results["cold_open"] = open_loop(url, key, rate, args.duration, prompts)
+        results["cold_open"] = with_cpu(pid, lambda: open_loop(url, key, rate, args.duration, prompts))
         results["cold_open"]["offered_rate"] = round(rate, 2)
     if "editor" in args.scenario:
-        results["editor"] = editor(url, key, args.clients, args.duration, code, args.file_chars)
+        results["editor"] = with_cpu(pid, lambda: editor(url, key, args.clients, args.duration, code, args.file_chars))
     return results
 
 
@@ -282,6 +312,9 @@ def main():
                         "700 characters are ~200 tokens of Python, and the window grows to 1.2x that: within the default model's 512 positions)")
     p.add_argument("--scenario", action="append", choices=["cold", "editor"])
     p.add_argument("--port-base", type=int, default=18431)
+    p.add_argument("--server-pid", type=int, help="with --url: the server's process id, to report its CPU time")
+    p.add_argument("--moecoder-arg", action="append", default=[],
+                   help="an extra argument for `moecoder serve` (repeatable), e.g. --moecoder-arg=--kv-type=f32")
     p.add_argument("--json", help="write the results here")
     args = p.parse_args()
     args.scenario = args.scenario or ["cold", "editor"]
@@ -297,7 +330,7 @@ def main():
             proc, url = start_server(kind, args)
         try:
             print(f"measuring {kind} at {url} ...", file=sys.stderr)
-            report["servers"][kind] = run_all(url, args.api_key, args, code)
+            report["servers"][kind] = run_all(url, args.api_key, args, code, proc.pid if proc else args.server_pid)
         finally:
             if proc:
                 proc.send_signal(signal.SIGTERM)
@@ -305,12 +338,15 @@ def main():
                     proc.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     proc.kill()
-    print(f"{'server':10} {'scenario':12} {'req/s':>8} {'ttft p50/p95/p99 ms':>24} {'latency p50/p95/p99 ms':>26} {'errors':>7}")
+    print(f"{'server':10} {'scenario':12} {'req/s':>8} {'ttft p50/p95/p99 ms':>24} {'latency p50/p95/p99 ms':>26} {'errors':>7}"
+          f" {'client cores':>12} {'server cores':>12} {'server CPU ms/req':>17}")
     for kind, results in report["servers"].items():
         for scenario, r in results.items():
             t, l = r["ttft_ms"], r["latency_ms"]
             print(f"{kind:10} {scenario:12} {r['requests_per_s']:8.1f} {t[50]:8.0f}/{t[95]:.0f}/{t[99]:.0f}".ljust(45)
-                  + f" {l[50]:10.0f}/{l[95]:.0f}/{l[99]:.0f}".ljust(27) + f" {r['errors']:7d}")
+                  + f" {l[50]:10.0f}/{l[95]:.0f}/{l[99]:.0f}".ljust(27) + f" {r['errors']:7d}"
+                  + f" {r.get('client_cores', float('nan')):12.2f} {r.get('server_cores', float('nan')):12.2f}"
+                  + f" {r.get('server_cpu_ms_per_request', float('nan')):17.2f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)

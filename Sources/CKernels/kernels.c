@@ -577,6 +577,25 @@ void mk_attend(const mk_attention *a, const float *q, const float *q2, float *sc
     attend_typed(isa, a, q, q2, scores, out);
 }
 
+void mk_attend_heads(const mk_attention *a, const float *q, long q_stride, int heads, const float *sinks, float *scores,
+                     float *out, long out_stride) {
+    if (a->length <= 0 || heads <= 0) return;
+#ifdef MK_HAVE_X86
+    int isa = mk_isa();
+    if (isa >= MK_ISA_AVX2 && (a->type == MK_F16 || a->type == MK_Q8_0) && a->key2_length == 0
+        && a->key_length % 8 == 0 && a->value_length % 8 == 0 && a->first < a->length) {
+        if (isa >= MK_ISA_AVX512VNNI) attend_heads_vnni(a, q, q_stride, heads, sinks, scores, out, out_stride);
+        else attend_heads_avx2(a, q, q_stride, heads, sinks, scores, out, out_stride);
+        return;
+    }
+#endif
+    mk_attention one = *a;
+    for (int h = 0; h < heads; h++) {
+        if (sinks) one.sink = sinks[h];
+        mk_attend(&one, q + h * q_stride, NULL, scores, out + h * out_stride);
+    }
+}
+
 void mk_gather_rows(const void *const *blocks, long block_size, uint32_t type, long offset, long stride, long width,
                     long length, float *dst) {
     for (long p0 = 0, b = 0; p0 < length; p0 += block_size, b++) {

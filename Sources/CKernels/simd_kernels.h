@@ -674,6 +674,102 @@ static void MK_SUFFIX(axpy_row)(uint32_t type, float a, const void *x, float *y,
     }
 }
 
+// ---- Grouped-query attention over f16 / q8_0 cache rows --------------------------------------------------------
+
+// Eight elements of a stored row from element i (a multiple of 8) as floats: f16 through F16C, q8_0 as its signed
+// bytes times its block's scale.
+static inline __attribute__((always_inline)) __m256 MK_SUFFIX(kv_load8)(const uint8_t *row, long i, const int q8) {
+    if (!q8) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 2 * i)));
+    const uint8_t *blk = row + (i / 32) * 34;
+    __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(blk + 2 + i % 32))));
+    return _mm256_mul_ps(v, _mm256_set1_ps(mk_f16(mk_u16(blk))));
+}
+
+// G query heads (rows q_stride floats apart) sharing one key/value head: each key row is converted once for the
+// G dot products, each value row once for the G weighted sums (G × NR accumulators of 8 columns in registers).
+// scores: G rows of a->length floats. G and NR are constants at every call (the loops unroll).
+static inline __attribute__((always_inline)) void MK_SUFFIX(attend_group)(const mk_attention *a, const float *q,
+                                                                         long q_stride, const int G, const int NR,
+                                                                         const int q8, const float *sinks,
+                                                                         float *scores, float *out, long out_stride) {
+    const long len = a->length, D = a->key_length, V = a->value_length;
+    const long b0 = a->first / a->block_size;
+    for (long p0 = b0 * a->block_size, b = b0; p0 < len; p0 += a->block_size, b++) {
+        const uint8_t *block = a->blocks[b];
+        long rows = len - p0 < a->block_size ? len - p0 : a->block_size;
+        for (long r = p0 < a->first ? a->first - p0 : 0; r < rows; r++) {
+            const uint8_t *k = block + a->key_offset + r * a->key_stride;
+            __m256 acc[8];
+            for (int g = 0; g < G; g++) acc[g] = _mm256_setzero_ps();
+            for (long i = 0; i < D; i += 8) {
+                __m256 x = MK_SUFFIX(kv_load8)(k, i, q8);
+                for (int g = 0; g < G; g++) acc[g] = _mm256_fmadd_ps(x, _mm256_loadu_ps(q + g * q_stride + i), acc[g]);
+            }
+            for (int g = 0; g < G; g++) scores[g * len + p0 + r] = MK_SUFFIX(hsum)(acc[g]);
+        }
+    }
+    for (int g = 0; g < G; g++)
+        mk_softmax_sink(scores + g * len + a->first, len - a->first, a->scale, sinks ? sinks[g] : a->sink);
+    long c0 = 0;
+    for (; c0 + 8 * NR <= V; c0 += 8 * NR) {
+        __m256 acc[8][8];
+        for (int g = 0; g < G; g++) for (int j = 0; j < NR; j++) acc[g][j] = _mm256_setzero_ps();
+        for (long p0 = b0 * a->block_size, b = b0; p0 < len; p0 += a->block_size, b++) {
+            const uint8_t *block = (const uint8_t *)a->blocks[b] + a->value_offset;
+            long rows = len - p0 < a->block_size ? len - p0 : a->block_size;
+            for (long r = p0 < a->first ? a->first - p0 : 0; r < rows; r++) {
+                const uint8_t *v = block + r * a->value_stride;
+                __m256 w[8];
+                for (int g = 0; g < G; g++) w[g] = _mm256_set1_ps(scores[g * len + p0 + r]);
+                for (int j = 0; j < NR; j++) {
+                    __m256 x = MK_SUFFIX(kv_load8)(v, c0 + 8 * j, q8);
+                    for (int g = 0; g < G; g++) acc[g][j] = _mm256_fmadd_ps(w[g], x, acc[g][j]);
+                }
+            }
+        }
+        for (int g = 0; g < G; g++)
+            for (int j = 0; j < NR; j++) _mm256_storeu_ps(out + g * out_stride + c0 + 8 * j, acc[g][j]);
+    }
+    // Columns left over (value lengths that are not a multiple of NR × 8), eight at a time.
+    for (; c0 < V; c0 += 8) {
+        __m256 acc[8];
+        for (int g = 0; g < G; g++) acc[g] = _mm256_setzero_ps();
+        for (long p0 = b0 * a->block_size, b = b0; p0 < len; p0 += a->block_size, b++) {
+            const uint8_t *block = (const uint8_t *)a->blocks[b] + a->value_offset;
+            long rows = len - p0 < a->block_size ? len - p0 : a->block_size;
+            for (long r = p0 < a->first ? a->first - p0 : 0; r < rows; r++) {
+                __m256 x = MK_SUFFIX(kv_load8)(block + r * a->value_stride, c0, q8);
+                for (int g = 0; g < G; g++)
+                    acc[g] = _mm256_fmadd_ps(_mm256_set1_ps(scores[g * len + p0 + r]), x, acc[g]);
+            }
+        }
+        for (int g = 0; g < G; g++) _mm256_storeu_ps(out + g * out_stride + c0, acc[g]);
+    }
+}
+
+// `heads` query heads sharing one key/value head, f16 or q8_0 rows (lengths multiples of 8), in groups of 8, 4, 2
+// or 1 heads.
+static void MK_SUFFIX(attend_heads)(const mk_attention *a, const float *q, long q_stride, int heads,
+                                    const float *sinks, float *scores, float *out, long out_stride) {
+    const int q8 = a->type == MK_Q8_0;
+    for (int h = 0; h < heads;) {
+        const int left = heads - h, G = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+        const float *qh = q + h * q_stride, *sh = sinks ? sinks + h : NULL;
+        float *oh = out + h * out_stride;
+        switch (G * 2 + q8) {
+        case 2: MK_SUFFIX(attend_group)(a, qh, q_stride, 1, 8, 0, sh, scores, oh, out_stride); break;
+        case 3: MK_SUFFIX(attend_group)(a, qh, q_stride, 1, 8, 1, sh, scores, oh, out_stride); break;
+        case 4: MK_SUFFIX(attend_group)(a, qh, q_stride, 2, 4, 0, sh, scores, oh, out_stride); break;
+        case 5: MK_SUFFIX(attend_group)(a, qh, q_stride, 2, 4, 1, sh, scores, oh, out_stride); break;
+        case 8: MK_SUFFIX(attend_group)(a, qh, q_stride, 4, 2, 0, sh, scores, oh, out_stride); break;
+        case 9: MK_SUFFIX(attend_group)(a, qh, q_stride, 4, 2, 1, sh, scores, oh, out_stride); break;
+        case 16: MK_SUFFIX(attend_group)(a, qh, q_stride, 8, 1, 0, sh, scores, oh, out_stride); break;
+        default: MK_SUFFIX(attend_group)(a, qh, q_stride, 8, 1, 1, sh, scores, oh, out_stride); break;
+        }
+        h += G;
+    }
+}
+
 #if MK_VNNI
 // ---- 512-bit kernels for the VNNI level ----------------------------------------------------------------------
 

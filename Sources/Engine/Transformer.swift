@@ -268,7 +268,9 @@ public final class Transformer: @unchecked Sendable {
             }
             let span = segment.start + segment.n
             // The matrix path gathers a head's keys and values (span × (kLen + vLen)) beside its scores.
-            scoreFloats = max(scoreFloats, segment.n >= StandardHeads.matrixFrom ? segment.n * span + span * (kLen + vLen) : span)
+            // The row path scores a key/value head's group of query heads together (group × span).
+            scoreFloats = max(scoreFloats, segment.n >= StandardHeads.matrixFrom ? segment.n * span + span * (kLen + vLen)
+                                                                               : span * (heads / kvHeads))
             work.headSegments.append(segment.view(layer: layer))
         }
         let kvPool = work.segments[0].cache.pool
@@ -627,10 +629,10 @@ private struct StandardHeads {
                     value_offset: g.valueOffset + kvHead * j.valueHead, value_stride: j.valueStride,
                     value_length: j.vLen, length: g.start + t + 1, scale: j.scale,
                     first: j.window > 0 ? max(0, g.start + t + 1 - j.window) : 0, sink: -.infinity)
-                for head in (kvHead * j.group)..<((kvHead + 1) * j.group) {
-                    if let sinks = j.sinks { a.sink = sinks[head] }
-                    mk_attend(&a, q + t * j.qWidth + head * j.kLen, nil, s, out + (t * j.heads + head) * j.vLen)
-                }
+                // The group's query heads together: f16 and q8_0 rows are read once for all of them.
+                let head = kvHead * j.group
+                mk_attend_heads(&a, q + t * j.qWidth + head * j.kLen, j.kLen, Int32(j.group), j.sinks.map { $0 + head },
+                                s, out + (t * j.heads + head) * j.vLen, j.vLen)
             }
         }
     }

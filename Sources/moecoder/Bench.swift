@@ -56,7 +56,9 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         let loadStart = Date()
-        let model = try modelOptions.load()
+        // With --batch the KV cache is serve's (q8_0) unless --kv-type says otherwise: both the single sequence and
+        // the batch use it, so the ratio compares like with like.
+        let model = try modelOptions.load(batchDefaults: batch != nil)
         let loadSeconds = Date().timeIntervalSince(loadStart)
         let transformer = model.transformer
         let vocab = model.config.vocabularySize
@@ -137,7 +139,7 @@ struct Bench: ParsableCommand {
                 var model: String, architecture: String, threads: Int, prompt_tokens: Int, gen_tokens: Int
                 var prompt_tokens_per_s: Double, decode_tokens_per_s: Double
                 var prompt_runs: [Double], decode_runs: [Double], peak_rss_mb: Double, load_ms: Double
-                var kernels: String, activations: String
+                var kernels: String, activations: String, kv_type: String
                 var decode_weight_bytes: Int, read_bandwidth_gbs: Double?, decode_bandwidth_fraction: Double?
                 var batch: Int?, batch_decode_tokens_per_s: Double?, batch_speedup: Double?
                 var prompt_tokens_per_cpu_s: Double, decode_tokens_per_cpu_s: Double
@@ -150,6 +152,7 @@ struct Bench: ParsableCommand {
                 decode_tokens_per_s: median(decodeRates), prompt_runs: promptRates, decode_runs: decodeRates,
                 peak_rss_mb: peakMB, load_ms: loadSeconds * 1000, kernels: KernelLevel.name,
                 activations: transformer.activations == .exact ? "exact" : "8-bit",
+                kv_type: transformer.kvType.name.lowercased(),
                 decode_weight_bytes: weightBytes, read_bandwidth_gbs: readBandwidth.map { $0 / 1e9 },
                 decode_bandwidth_fraction: fraction, batch: batch,
                 batch_decode_tokens_per_s: batchRates.isEmpty ? nil : median(batchRates),
@@ -169,7 +172,8 @@ struct Bench: ParsableCommand {
             }
             print(String(format: "memory  %.1f MB peak (resident); load %.0f ms; %d threads", peakMB, loadSeconds * 1000,
                          modelOptions.threads))
-            print("kernels \(KernelLevel.name), \(transformer.activations == .exact ? "exact" : "8-bit") activations")
+            print("kernels \(KernelLevel.name), \(transformer.activations == .exact ? "exact" : "8-bit") activations, "
+                  + "\(transformer.kvType.name.lowercased()) KV cache")
             print(String(format: "weights %.1f MB read per decoded token", Double(weightBytes) / 1e6))
             if let r = replay {
                 print(String(format: "syntax  %@ (%d tokens, %@): %.1f µs a token (p50 %.1f, p99 %.1f; first run %.1f), "

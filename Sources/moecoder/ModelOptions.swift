@@ -20,10 +20,11 @@ struct ModelOptions: ParsableArguments {
     var exact = false
 
     @Option(name: .customLong("kv-type"), help: ArgumentHelp(
-        "How the KV cache stores keys and values: f32 (exact, the default), f16, or q8_0 (8 bits with a scale "
-            + "per 32 values: about a quarter of the memory; see the README for its measured cost).",
+        "How the KV cache stores keys and values: f32 (exact), f16, or q8_0 (8 bits with a scale per 32 values: "
+            + "about a quarter of the memory; see the README for its measured cost). Default: f32, but q8_0 for "
+            + "serve and bench --batch (f16 when the model's head sizes are not multiples of 32).",
         valueName: "type"))
-    var kvType = "f32"
+    var kvType: String?
 
     @Option(name: .customLong("lora"), help: ArgumentHelp(
         "A LoRA adapter to run with the model, unmerged: a llama.cpp GGUF adapter file or a PEFT folder "
@@ -33,15 +34,22 @@ struct ModelOptions: ParsableArguments {
 
     func validate() throws {
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
-        if Self.kvTypes[kvType.lowercased()] == nil {
+        if let kvType, Self.kvTypes[kvType.lowercased()] == nil {
             throw ValidationError("--kv-type must be f32, f16 or q8_0, not '\(kvType)'")
         }
     }
 
     static let kvTypes: [String: TensorType] = ["f32": .f32, "f16": .f16, "q8_0": .q8_0]
 
-    /// Opens the model, turning load errors into messages that say what to do.
-    func load() throws -> LanguageModel {
+    /// The KV type of the commands that decode many sequences at once (serve, bench --batch): q8_0, which batched
+    /// attention reads fastest (a quarter of f32's bytes), or f16 when the model's head sizes do not allow it.
+    static func batchKVType(_ config: ModelConfig) -> TensorType {
+        KVBlockPool.unsupported(.q8_0, config: config) == nil ? .q8_0 : .f16
+    }
+
+    /// Opens the model, turning load errors into messages that say what to do. `batchDefaults`: without
+    /// --kv-type, the KV cache is `batchKVType` instead of f32.
+    func load(batchDefaults: Bool = false) throws -> LanguageModel {
         guard let given = model ?? Self.defaultModelPath() else {
             throw CLIFailure(message: "no default model is installed yet: pass --model PATH.gguf")
         }
@@ -51,7 +59,7 @@ struct ModelOptions: ParsableArguments {
         }
         do {
             let model = try LanguageModel(path: path, threads: threads)
-            try configure(model)
+            try configure(model, batchDefaults: batchDefaults)
             return model
         } catch let error as ModelError {
             throw CLIFailure(message: error.message)
@@ -73,9 +81,10 @@ struct ModelOptions: ParsableArguments {
     }
 
     /// Applies --exact, --kv-type and --lora to a loaded model (before any cache is made).
-    func configure(_ model: LanguageModel) throws {
+    func configure(_ model: LanguageModel, batchDefaults: Bool = false) throws {
         if exact { model.transformer.activations = .exact }
-        try model.transformer.setKVType(Self.kvTypes[kvType.lowercased()] ?? .f32)
+        let fallback: TensorType = batchDefaults ? Self.batchKVType(model.config) : .f32
+        try model.transformer.setKVType(kvType.flatMap { Self.kvTypes[$0.lowercased()] } ?? fallback)
         if !lora.isEmpty {
             do {
                 try model.transformer.setAdapters(try lora.map { try Self.adapter($0, config: model.config) })

@@ -67,7 +67,7 @@ struct Serve: ParsableCommand {
     }
 
     func run() throws {
-        let model = try modelOptions.load()
+        let model = try modelOptions.load(batchDefaults: true)
         let store = kvOptions.apply(to: model)
         var settings = ServerSettings()
         settings.host = host

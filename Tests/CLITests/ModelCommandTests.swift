@@ -69,6 +69,8 @@ import Testing
         #expect((report["peak_rss_mb"] as? Double ?? 0) > 0)
         // Batched decode and the rates per CPU-second (finite: the CPU time of a timed run is never zero).
         #expect(report["batch"] as? Int == 6)
+        // With --batch the KV cache is serve's default: q8_0, or f16 for heads that are not multiples of 32.
+        #expect(["q8_0", "f16"].contains(report["kv_type"] as? String ?? ""), "\(String(describing: report["kv_type"]))")
         for key in ["batch_decode_tokens_per_s", "prompt_tokens_per_cpu_s", "decode_tokens_per_cpu_s",
                     "batch_decode_tokens_per_cpu_s", "batch_speedup_cpu"] {
             let value = report[key] as? Double ?? 0
@@ -82,6 +84,7 @@ import Testing
         let portable = try json(try CLI.moecoder(args, environment: ["MOECODER_KERNELS": "portable"]).stdout)
         #expect(portable["kernels"] as? String == "portable")
         #expect(portable["activations"] as? String == "8-bit")
+        #expect(portable["kv_type"] as? String == "f32")
         let exact = try json(try CLI.moecoder(args + ["--exact"]).stdout)
         #expect(exact["activations"] as? String == "exact")
         let viaEnvironment = try json(try CLI.moecoder(args, environment: ["MOECODER_EXACT": "1"]).stdout)

@@ -15,9 +15,28 @@ import Kernels
 
     @Test(arguments: files, [Activations.quantized, .exact])
     func batchRowsEqualSeparatePasses(file: String, activations: Activations) throws {
-        let model = try LanguageModel(path: ModelFixture.folder.appendingPathComponent(file).path, threads: 2)
+        try Self.compareBatchWithSeparatePasses(path: ModelFixture.folder.appendingPathComponent(file).path,
+                                                activations: activations, kvType: .f32)
+    }
+
+    /// The same with the KV cache stored as f16 or q8_0 (serve's default): the fused grouped attention over
+    /// typed rows gives a sequence the same logits in a batch as alone. q8_0 needs the default model's 64-wide
+    /// heads (the fixtures' are 16 wide).
+    @Test(arguments: [("default", TensorType.q8_0), ("default", .f16), ("qwen2moe-q8_0.gguf", .f16), ("llama.gguf", .f16)])
+    func batchRowsEqualSeparatePassesWithTypedCaches(file: String, kvType: TensorType) throws {
+        let path = file == "default"
+            ? ModelFixture.folder.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("models/default.gguf").path
+            : ModelFixture.folder.appendingPathComponent(file).path
+        try Self.compareBatchWithSeparatePasses(path: path, activations: .quantized, kvType: kvType)
+    }
+
+    static func compareBatchWithSeparatePasses(path: String, activations: Activations, kvType: TensorType) throws {
+        let file = URL(fileURLWithPath: path).lastPathComponent
+        let model = try LanguageModel(path: path, threads: 2)
         let t = model.transformer
         t.activations = activations
+        try t.setKVType(kvType)
         let vocab = model.config.vocabularySize
         var rng = SeededGenerator(seed: 11)
         // Sequences at different depths; new rows of 1 (decode), 3, 9 (the matrix attention path) and 1.

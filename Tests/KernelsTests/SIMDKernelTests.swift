@@ -193,6 +193,76 @@ struct SIMDKernelTests {
         }
     }
 
+    /// Grouped-query attention over a paged cache of f16 or q8_0 rows (`mk_attend_heads`, the fused kernel that
+    /// reads each row once for a key/value head's query heads) against attention computed in double from the
+    /// same stored rows, for every group size the kernel specializes (1, 2, 4, 8 and splits of 3 and 6), value
+    /// widths that leave columns over, a sliding window, attention sinks, and a single position.
+    @Test("grouped attention over f16 and q8_0 cache rows equals a double-precision reference",
+          arguments: [TensorType.f16, .q8_0])
+    func groupedAttentionMatchesReference(type: TensorType) {
+        let cases: [(heads: Int, keyLength: Int, valueLength: Int, length: Int, first: Int, sinks: Bool)] = [
+            (1, 64, 64, 37, 0, false), (2, 64, 64, 37, 0, false), (3, 32, 96, 50, 0, true), (4, 64, 64, 16, 5, false),
+            (8, 128, 128, 33, 0, true), (6, 64, 32, 1, 0, false), (2, 128, 160, 70, 20, true),
+        ]
+        for (index, c) in cases.enumerated() {
+            let blockSize = 16, blocks = (c.length + blockSize - 1) / blockSize
+            let keyBytes = type.byteCount(elements: c.keyLength)!, valueBytes = type.byteCount(elements: c.valueLength)!
+            // A block: 16 key rows, then 16 value rows (as a layer's part of a KV block).
+            let blockBytes = blockSize * (keyBytes + valueBytes)
+            var storage = [UInt8](repeating: 0, count: blocks * blockBytes)
+            var keys: [[Float]] = [], values: [[Float]] = []
+            for p in 0..<c.length {
+                let k = quantized(randomFloats(c.keyLength, scale: 2, seed: UInt64(1000 * index + 2 * p)), as: type)
+                let v = quantized(randomFloats(c.valueLength, scale: 2, seed: UInt64(1000 * index + 2 * p + 1)), as: type)
+                let base = (p / blockSize) * blockBytes, row = p % blockSize
+                storage.replaceSubrange((base + row * keyBytes)..<(base + (row + 1) * keyBytes), with: k)
+                let vBase = base + blockSize * keyBytes + row * valueBytes
+                storage.replaceSubrange(vBase..<(vBase + valueBytes), with: v)
+                // The reference reads the stored (rounded) rows.
+                var kf = [Float](repeating: 0, count: c.keyLength), vf = [Float](repeating: 0, count: c.valueLength)
+                k.withUnsafeBytes { Quant.dequantize(type, $0.baseAddress!, &kf, count: c.keyLength) }
+                v.withUnsafeBytes { Quant.dequantize(type, $0.baseAddress!, &vf, count: c.valueLength) }
+                keys.append(kf)
+                values.append(vf)
+            }
+            let q = randomFloats(c.heads * c.keyLength, scale: 1, seed: UInt64(77 + index))
+            let sinks = c.sinks ? randomFloats(c.heads, scale: 2, seed: UInt64(99 + index)) : []
+            let scale = 1 / Float(c.keyLength).squareRoot()
+            var out = [Float](repeating: .nan, count: c.heads * c.valueLength)
+            var scores = [Float](repeating: 0, count: c.heads * c.length)
+            storage.withUnsafeBytes { raw in
+                var pointers: [UnsafeRawPointer?] = (0..<blocks).map { raw.baseAddress! + $0 * blockBytes }
+                pointers.withUnsafeMutableBufferPointer { table in
+                    var a = mk_attention(
+                        blocks: table.baseAddress!, block_size: blockSize, type: type.rawValue,
+                        key_offset: 0, key_stride: keyBytes, key_length: c.keyLength,
+                        key2_offset: 0, key2_stride: 0, key2_length: 0,
+                        value_offset: blockSize * keyBytes, value_stride: valueBytes, value_length: c.valueLength,
+                        length: c.length, scale: scale, first: c.first, sink: -.infinity)
+                    sinks.withUnsafeBufferPointer { sinkValues in
+                        mk_attend_heads(&a, q, c.keyLength, Int32(c.heads), c.sinks ? sinkValues.baseAddress : nil,
+                                        &scores, &out, c.valueLength)
+                    }
+                }
+            }
+            for h in 0..<c.heads {
+                let logits = (c.first..<c.length).map { p in
+                    (0..<c.keyLength).reduce(0.0) { $0 + Double(q[h * c.keyLength + $1]) * Double(keys[p][$1]) } * Double(scale)
+                }
+                let sink = c.sinks ? Double(sinks[h]) : -Double.infinity
+                let top = max(logits.max()!, sink)
+                let weights = logits.map { exp($0 - top) }
+                let total = weights.reduce(0, +) + exp(sink - top)
+                for i in 0..<c.valueLength {
+                    let expected = zip(weights, values[c.first...]).reduce(0.0) { $0 + $1.0 * Double($1.1[i]) } / total
+                    let got = Double(out[h * c.valueLength + i])
+                    #expect(abs(got - expected) <= 2e-5 * max(1, abs(expected)),
+                            "\(type.name) case \(index) head \(h) column \(i): \(got) vs \(expected)")
+                }
+            }
+        }
+    }
+
     @Test("the kernel level is never raised past what the CPU has")
     func levelSelection() {
         // Lowering it is tested through MOECODER_KERNELS in a subprocess (CLITests): changing it here would

@@ -39,8 +39,9 @@ def test_a_shared_prefix_is_computed_once(start_server):
 
 
 def test_a_small_budget_evicts_and_still_answers(start_server):
-    # 1 MB holds about 250 positions of the default model: requests keep evicting each other's prefixes.
-    s = start_server("--kv-budget", "1", "--ctx-size", "512")
+    # 1 MB holds about 250 positions of the default model's f32 cache (960 of serve's default q8_0): requests keep
+    # evicting each other's prefixes.
+    s = start_server("--kv-budget", "1", "--ctx-size", "512", "--kv-type", "f32")
     for i in range(6):
         total, cached, _ = complete(s, f"# file {i}\n" + CODE[i * 500:i * 500 + 600])
         assert total > 100

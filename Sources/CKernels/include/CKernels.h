@@ -109,6 +109,13 @@ typedef struct {
     float sink;
 } mk_attention;
 void mk_attend(const mk_attention *a, const float *q, const float *q2, float *scores, float *out);
+/// Attention of `heads` query heads that share one key/value head (grouped-query attention): as mk_attend for each
+/// head h (query q + h·q_stride, output out + h·out_stride, sink logit sinks[h], or a->sink when sinks is NULL).
+/// For f16 and q8_0 rows (lengths multiples of 8, no second key part) a fused kernel reads and converts each
+/// cached row once for all the heads; f32 rows take mk_attend head by head (the exact path, unchanged).
+/// `scores` is scratch of heads × length floats.
+void mk_attend_heads(const mk_attention *a, const float *q, long q_stride, int heads, const float *sinks, float *scores,
+                     float *out, long out_stride);
 /// Copies `width` elements at byte `offset` of each of the first `length` rows of a paged cache (rows `stride`
 /// bytes apart within a block of `block_size` rows, stored as `type`) into dst as floats, rows `width` apart
 /// (attention over a prompt gathers a head's keys and values for its matrix products).
