@@ -14,8 +14,10 @@ struct Finetune: ParsableCommand {
             file (--holdout, chosen by a hash of the path, so the same repository gives the same split), adds \
             augmented copies of the training files (`moecoder augment`, --copies per file; --no-augment trains \
             on the files as they are), and trains a LoRA adapter (rank 16, alpha 32 on the attention projections \
-            and the shared expert by default, 300 steps) with tools/finetune/lora_train.py: torch and transformers on the model's own weights, \
-            read from the GGUF file and checked against this engine's logits before training.
+            and the shared expert by default, 300 steps; a quarter of the training windows come from general Python \
+            code, the standard library by default, --replay) with tools/finetune/lora_train.py: torch and \
+            transformers on the model's own weights, read from the GGUF file and checked against this engine's \
+            logits before training.
 
             The trainer needs a Python with torch, transformers and gguf. It is looked for in --python, \
             $MOECODER_PYTHON, ~/.cache/moecoder/finetune-venv and python3 on PATH; when none has them, a virtual \
@@ -60,6 +62,15 @@ struct Finetune: ParsableCommand {
 
     @Option(help: "Peak learning rate (warmup, then cosine decay to a tenth).")
     var lr = 2e-3
+
+    @Option(help: ArgumentHelp(
+        "Share of the training windows drawn from general Python code (--replay-dir) instead of the repository, so "
+            + "that the adapter keeps the model's general habits (0: the repository only).", valueName: "share"))
+    var replay = 0.25
+
+    @Option(help: ArgumentHelp("The general code for --replay (default: the standard library of the training "
+                               + "Python, which the default model was trained on).", valueName: "dir"))
+    var replayDir: String?
 
     @Option(help: "Share of the files held out for the before/after measurement (0 measures nothing).")
     var holdout = 0.1
@@ -106,6 +117,7 @@ struct Finetune: ParsableCommand {
         if copies < 0 { throw ValidationError("--copies must not be negative") }
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
         if !(lr > 0) { throw ValidationError("--lr must be positive") }
+        if !(replay >= 0 && replay < 1) { throw ValidationError("--replay must be at least 0 and below 1") }
         if out.isEmpty { throw ValidationError("--out must name the adapter file to write") }
         if !out.lowercased().hasSuffix(".gguf") { throw ValidationError("--out must be a .gguf file (the adapter)") }
     }
@@ -122,6 +134,12 @@ struct Finetune: ParsableCommand {
             throw CLIFailure(message: "no Python files to train on in '\(repo)'\(skipped): finetune reads .py files")
         }
         let modelPath = try resolveModel()
+        if let replayDir {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: replayDir, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw CLIFailure(message: "--replay-dir '\(replayDir)' is not a folder (it should hold general Python code)")
+            }
+        }
         let outDir = (URL(fileURLWithPath: out).deletingLastPathComponent().path)
         guard FileManager.default.fileExists(atPath: outDir) else {
             throw CLIFailure(message: "cannot write '\(out)': the folder '\(outDir)' does not exist")
@@ -159,7 +177,8 @@ struct Finetune: ParsableCommand {
                          work + "/summary.json", "--rank", String(rank), "--alpha", String(alpha),
                          "--targets", targets, "--lr", String(lr), "--seed", String(seed),
                          "--threads", String(threads), "--lines", lines.description,
-                         "--probes", probes.rawValue]
+                         "--probes", probes.rawValue, "--replay", String(replay)]
+        if let replayDir { arguments += ["--replay-dir", replayDir] }
         if let minutes { arguments += ["--minutes", String(minutes)] }
         if let steps { arguments += ["--steps", String(steps)] }
         if let exe = Self.executablePath() { arguments += ["--moecoder", exe] }
@@ -282,6 +301,10 @@ struct Finetune: ParsableCommand {
         if let steps = num(s, "steps"), let tokens = num(s, "tokens_trained"), let secs = num(s, "train_seconds") {
             print(String(format: "training              %d steps, %.2f M tokens, %.1f min (%.0f tokens/s)", Int(steps),
                          tokens / 1e6, secs / 60, tokens / max(secs, 1e-9)))
+        }
+        if let share = num(s, "replay"), share > 0, let files = num(s, "replay_files") {
+            print(String(format: "replay                %.0f %% of the windows from %d files of %@", share * 100, Int(files),
+                         (s["replay_dir"] as? String) ?? "?"))
         }
         guard let before, let after else {
             print("held-out              - (nothing held out: --holdout 0 or a single file)")

@@ -46,6 +46,8 @@ import Testing
             ["finetune", dir.path, "--out", out, "--lines", "some"],
             ["finetune", dir.path, "--out", out, "--probes", "docstrings"],
             ["finetune", dir.path, "--out", out, "--holdout", "1"],
+            ["finetune", dir.path, "--out", out, "--replay", "1"],
+            ["finetune", dir.path, "--out", out, "--replay", "-0.1"],
             ["finetune", dir.path, "--out", dir.appendingPathComponent("a.bin").path],
         ] {
             let result = try CLI.moecoder(args)
@@ -71,6 +73,9 @@ import Testing
         let badPython = try CLI.moecoder(["finetune", dir.path, "--out", out, "--no-augment", "--model", Self.model,
                                           "--python", "/no/such/python3"])
         #expect(badPython.status == 2 && badPython.stderr.contains("--python"), "\(badPython.stderr)")
+        let badReplay = try CLI.moecoder(["finetune", dir.path, "--out", out, "--no-augment", "--model", Self.model,
+                                          "--replay-dir", "/no/such/folder"])
+        #expect(badReplay.status == 2 && badReplay.stderr.contains("--replay-dir"), "\(badReplay.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out))
         // Without `moecoder augment` in this build, augmenting is refused with a way out.
         let help = try CLI.moecoder(["--help"])
@@ -102,12 +107,16 @@ import Testing
         let dir = try Self.repo()
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("adapter.gguf").path
+        // Replay from a folder of general code: here the repository's own first file under another name.
+        let general = try CLI.scratch(["general/lib.py": Self.code])
+        defer { try? FileManager.default.removeItem(at: general) }
         let result = try CLI.moecoder(["finetune", dir.path, "--out", out, "--no-augment", "--model", Self.model,
                                        "--python", python, "--steps", "3", "--holdout", "0.25", "--lines", "2",
-                                       "--threads", "1", "--json"])
+                                       "--threads", "1", "--replay", "0.5", "--replay-dir", general.path, "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let summary = try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(summary["steps"] as? Int == 3)
+        #expect(summary["replay"] as? Double == 0.5 && summary["replay_files"] as? Int == 1)
         #expect(summary["probe_rule"] as? String == "code" && summary["line_probes_per_file"] as? Int == 2)
         let before = try #require(summary["before"] as? [String: Any]), after = try #require(summary["after"] as? [String: Any])
         #expect((before["scored_tokens"] as? Int ?? 0) > 50 && before["scored_tokens"] as? Int == after["scored_tokens"] as? Int)

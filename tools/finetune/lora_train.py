@@ -438,12 +438,30 @@ class Sampler:
         pre = pre[max(0, len(pre) - (room - len(suf))):]
         return [fp] + pre + [fs] + suf + [fm] + mid + [self.eos]
 
-    def batch(self, rng, size: int) -> torch.Tensor:
+    def batch(self, rng, size: int, replay=None, replay_rate: float = 0.0) -> torch.Tensor:
+        """`size` samples; with `replay` (another Sampler), each is drawn from it with probability `replay_rate`."""
         out = torch.full((size, self.seq + 1), -1, dtype=torch.long)
         for b in range(size):
-            ids = self.sample(rng)
+            source = replay if replay is not None and rng.random() < replay_rate else self
+            ids = source.sample(rng)
             out[b, :len(ids)] = torch.tensor(ids, dtype=torch.long)
         return out
+
+
+def replay_texts(folder: str, limit: int = 150_000) -> list[str]:
+    """The Python files under `folder` (not site-packages, dist-packages or __pycache__), each of at most `limit`
+    bytes and UTF-8, sorted by path: general code to rehearse while the adapter learns a repository."""
+    texts = []
+    for path in sorted(Path(folder).rglob("*.py")):
+        if {"site-packages", "dist-packages", "__pycache__"} & set(path.parts):
+            continue
+        try:
+            if not 0 < path.stat().st_size <= limit:
+                continue
+            texts.append(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            continue
+    return texts
 
 
 def lr_at(step: int, total: int, peak: float, warmup: int) -> float:
@@ -545,6 +563,12 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--fim-rate", type=float, default=0.3, help="share of fill-in-the-middle samples")
+    ap.add_argument("--replay", type=float, default=0.25,
+                    help="share of the training windows drawn from general Python code (--replay-dir) instead of "
+                         "the repository, so that the adapter keeps the model's general habits")
+    ap.add_argument("--replay-dir",
+                    help="the general code to draw them from (default: the standard library of the Python running "
+                         "this script, which the default model was trained on)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
@@ -578,6 +602,8 @@ def run(args):
         raise Failure(f"unknown --targets {bad}; choose from {', '.join(TARGETS)}")
     if args.rank < 1 or args.steps < 1 or args.batch < 1 or args.seq < 8:
         raise Failure("--rank, --steps and --batch must be at least 1, --seq at least 8")
+    if not 0 <= args.replay < 1:
+        raise Failure(f"--replay must be at least 0 and below 1 (a share of the training windows), not {args.replay:g}")
     train_docs = load_jsonl(Path(args.data) / "train.jsonl")
     held_docs = load_jsonl(Path(args.data) / "heldout.jsonl")
     if not train_docs:
@@ -625,6 +651,15 @@ def run(args):
     bf16 = has_bf16() if args.bf16 is None else args.bf16
     seq = min(args.seq, int(meta[f"{meta['general.architecture']}.context_length"]))
     sampler = Sampler([d["text"] for d in train_docs], tok, seq, args.fim_rate, eos, fim)
+    replay, replay_dir, replay_files = None, None, 0
+    if args.replay > 0:
+        import sysconfig
+        replay_dir = args.replay_dir or sysconfig.get_paths()["stdlib"]
+        texts = replay_texts(replay_dir)
+        if not texts:
+            raise Failure(f"--replay {args.replay:g}: no Python files in {replay_dir} (pass --replay-dir or --replay 0)")
+        replay, replay_files = Sampler(texts, tok, seq, args.fim_rate, eos, fim), len(texts)
+        log(f"replay: {args.replay:.0%} of the windows from {replay_files} files of {replay_dir}")
     opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.999), weight_decay=0.0)
     total = max(args.steps, 6) if args.minutes else args.steps
     log(f"training a rank-{args.rank} LoRA (alpha {args.alpha:g}) on {', '.join(targets)}: {n_params:,} parameters; "
@@ -635,7 +670,7 @@ def run(args):
     step, tokens_seen, losses, t_log, tok_log = 0, 0, [], t0, 0
     timed_from = None
     while step < total:
-        batch = sampler.batch(np.random.default_rng([args.seed, step]), args.batch)
+        batch = sampler.batch(np.random.default_rng([args.seed, step]), args.batch, replay, args.replay)
         lr = lr_at(step, total, args.lr, args.warmup)
         for g in opt.param_groups:
             g["lr"] = lr
@@ -683,6 +718,7 @@ def run(args):
         "model": args.model, "architecture": meta["general.architecture"], "adapter": args.out,
         "rank": args.rank, "alpha": args.alpha, "targets": targets, "lora_parameters": n_params,
         "steps": step, "batch": args.batch, "seq": seq, "lr": args.lr, "fim_rate": args.fim_rate,
+        "replay": args.replay, "replay_dir": replay_dir, "replay_files": replay_files,
         "seed": args.seed, "threads": args.threads, "bf16": bf16, "line_probes_per_file": args.lines,
         "probe_rule": args.probes,
         "train_files": len(train_docs), "heldout_files": len(held_docs), "tokens_trained": tokens_seen,
