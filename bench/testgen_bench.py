@@ -119,6 +119,7 @@ def main():
     parser.add_argument("--stdlib", default="", help="with --set heldout: these standard-library modules (comma-"
                         "separated) instead of the ten of issue 19, e.g. to check modules never looked at")
     parser.add_argument("--json", default=None, help="write every row to this file")
+    parser.add_argument("--keep", default=None, help="copy each written test file (and the module) to this folder")
     parser.add_argument("--moecoder-arg", action="append", default=[], help="extra argument for moecoder testgen")
     parser.add_argument("--merge", nargs="+", default=None, metavar="JSON",
                         help="print one table from result files written by --json (runs of the same set) and exit")
@@ -160,12 +161,18 @@ def main():
                 row = {"module": name, "tool": tool, "seconds": round(seconds, 1), "status": status,
                        "left_behind": left, "tests": 0, "line": 0.0, "branch": 0.0, "passes_twice": False}
                 if report:
-                    row["report"] = {k: report.get(k) for k in ("coverage", "verification", "runs", "mutation")}
+                    row["report"] = {k: report.get(k) for k in ("coverage", "verification", "runs", "mutation", "phases",
+                                                                 "elapsed_s")}
                 if os.path.exists(test):
                     first = testgen_measure.measure(project, name, test)
                     second = testgen_measure.measure(project, name, test)
                     row.update(tests=first["tests"], failed=first["failed"], line=first["line"],
-                               branch=first["branch"], passes_twice=first["passed"] and second["passed"])
+                               branch=first["branch"], passes_twice=first["passed"] and second["passed"],
+                               missing_lines=first["missing_lines"], missing_branches=first["missing_branches"])
+                    if args.keep:
+                        os.makedirs(os.path.join(args.keep, tool), exist_ok=True)
+                        shutil.copy(test, os.path.join(args.keep, tool, os.path.basename(test)))
+                        shutil.copy(os.path.join(project, name + ".py"), args.keep)
                     if args.mutants:
                         mutation = testgen_mutation.score(project, name, test, args.mutants)
                         row["mutation"] = {k: mutation.get(k) for k in ("mutants", "of", "killed", "timeouts",

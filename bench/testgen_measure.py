@@ -1,7 +1,8 @@
 """Measures generated test files the same way for every tool: pytest under coverage.py, from the module's folder.
 
     python3 bench/testgen_measure.py MODULE_DIR MODULE_NAME TEST_FILE  -> one JSON line:
-    {"module": ..., "passed": bool, "tests": n, "failed": n, "line": pct, "branch": pct}
+    {"module": ..., "passed": bool, "tests": n, "failed": n, "line": pct, "branch": pct,
+     "missing_lines": [n, ...], "missing_branches": [[from, to], ...]}
 """
 import json
 import os
@@ -27,12 +28,18 @@ def measure(module_dir, module_name, test_file):
         subprocess.run([sys.executable, "-m", "coverage", "json", f"--data-file={data}", "-o", report],
                        cwd=module_dir, capture_output=True, timeout=120)
         line = branch = 0.0
+        missing_lines, missing_branches = [], []
         if os.path.exists(report):
-            totals = json.load(open(report))["totals"]
+            data = json.load(open(report))
+            totals = data["totals"]
+            for measured in data.get("files", {}).values():
+                missing_lines = measured.get("missing_lines", [])
+                missing_branches = measured.get("missing_branches", [])
             line = 100.0 * totals["covered_lines"] / max(1, totals["num_statements"])
             branch = 100.0 * totals["covered_branches"] / max(1, totals["num_branches"]) if totals["num_branches"] else 100.0
     return {"module": module_name, "passed": run.returncode == 0, "tests": passed_count + failed_count,
-            "failed": failed_count, "line": round(line, 1), "branch": round(branch, 1)}
+            "failed": failed_count, "line": round(line, 1), "branch": round(branch, 1),
+            "missing_lines": missing_lines, "missing_branches": missing_branches}
 
 
 if __name__ == "__main__":

@@ -42,6 +42,13 @@ import Testing
 
         def add(a, b):
             return a + b
+
+        def gate(word, n=0):
+            if word == 'open' + 'sesame':
+                return 'in'
+            if n > 41:
+                return 'big'
+            return 'out'
         """
 
     func withWorker(_ body: (SandboxWorker, URL) throws -> Void) throws {
@@ -113,6 +120,46 @@ import Testing
             #expect(result.crashed == "hang")
             #expect(worker.restarts == 1)
             #expect(call(worker, "risky.add(2, 2)").steps.first?.value?.repr == "4")
+        }
+    }
+
+    @Test func comparisonsAreLoggedForTheSearch() throws {
+        try withWorker { worker, _ in
+            let result = call(worker, "risky.gate('hello', 5)")
+            #expect(result.steps.first?.value?.repr == "'out'")
+            let pairs = try #require(result.cmps)
+            // The value computed at run time, and the neighbours of the integer bound.
+            #expect(pairs.contains(["'hello'", "'opensesame'"]))
+            #expect(pairs.contains(["5", "42"]))
+            #expect(pairs.contains(["5", "41"]))
+            // Reported once: the same comparisons again add nothing.
+            #expect(call(worker, "risky.gate('hello', 5)").cmps == nil)
+            #expect(call(worker, "risky.gate('opensesame')").steps.first?.value?.repr == "'in'")
+        }
+    }
+
+    @Test func aStepThatIsNotPythonRunsNothing() throws {
+        try withWorker { worker, _ in
+            let result = call(worker, "risky.add(1, ")
+            #expect(result.invalid != nil)
+            #expect(result.steps.isEmpty && result.arcs.isEmpty)
+        }
+    }
+
+    @Test func batchesArePipelinedAndStopAtAHang() throws {
+        try withWorker { worker, _ in
+            let cases = ["risky.add(1, 2)", "risky.add('a', 'b')", "risky.deaf_hang()", "risky.add(3, 4)"].map {
+                (TestCase(target: "t", steps: [TestStep($0)], origin: "test"), 0.2)
+            }
+            let results = worker.runBatch(cases)
+            #expect(results.count == 4)
+            #expect(results[0]?.steps.first?.value?.repr == "3")
+            #expect(results[1]?.steps.first?.value?.repr == "'ab'")
+            #expect(results[2]?.crashed == "hang")
+            #expect(results[3] == nil)  // not run: the worker was restarted
+            #expect(worker.restarts == 1)
+            let again = worker.runBatch(Array(cases[3...]) + Array(cases[0...0]))
+            #expect(again.map { $0?.steps.first?.value?.repr } == ["7", "3"])
         }
     }
 

@@ -113,6 +113,62 @@ import Testing
         #expect(testCase.watch == ["counter"])
     }
 
+    @Test func binaryInputsAndNewOnlyClasses() throws {
+        let source = """
+            MARK = b'='
+
+            def encode(input, output, quotetabs):
+                line = input.readline()
+                output.write(line)
+
+            def unhex(s):
+                return s.decode('ascii')
+
+            def is_mark(c):
+                return c == b'='
+
+            class Ratio:
+                def __new__(cls, numerator=0, denominator=None, *, _normalize=True):
+                    return super().__new__(cls)
+            """
+        let surface = try SurfaceExtractor().surface(of: source, moduleName: "qp")
+        let pool = InputPool(surface: surface)
+        let encode = surface.functions[0]
+        // Streams by name and use; the module has bytes literals, so binary streams come first.
+        #expect(encode.usage["input"] == "IO")
+        let input = pool.pool(for: encode.parameters[0], of: encode)
+        #expect(input.values.first?.hasPrefix("io.BytesIO(") == true)
+        #expect(input.values.contains { $0.hasPrefix("io.StringIO(") })
+        #expect(surface.functions[1].usage["s"] == "bytes")
+        #expect(surface.functions[2].usage["c"] == "bytes")
+        // Built through __new__: its parameters, without cls and the private keyword.
+        #expect(surface.classNamed("Ratio")?.initParameters.map(\.name) == ["numerator", "denominator"])
+        let builder = CaseBuilder(surface: surface)
+        let unhex = try #require(builder.targets.firstIndex { $0.name == "unhex" })
+        #expect(builder.targets[unhex].pools[0].contains("b'='"))
+    }
+
+    @Test func parametersUsedLikeAModuleClassGetItsInstances() throws {
+        let source = """
+            class Lexer:
+                def __init__(self, text):
+                    self.text = text
+                def get_token(self):
+                    return self.text
+
+            def first(lx):
+                return lx.get_token()
+
+            def again(lexer, n):
+                return lexer * n
+            """
+        let builder = CaseBuilder(surface: try SurfaceExtractor().surface(of: source, moduleName: "lx"))
+        for name in ["first", "again"] {
+            let index = try #require(builder.targets.firstIndex { $0.name == name })
+            #expect(builder.targets[index].pools[0].first?.hasPrefix("lx.Lexer(") == true, "\(name)")
+        }
+    }
+
     @Test func syntaxErrorsAreReported() {
         #expect(throws: TestgenError.self) {
             try SurfaceExtractor().surface(of: "def broken(:\n    pass\n", moduleName: "m")

@@ -44,4 +44,46 @@ import Testing
         #expect(sawMined)
         #expect(mutator.mutate("object()", using: &random) == nil)
     }
+
+    @Test func bytesLiteralsAndStreamsAreMutatedToo() throws {
+        #expect(ValueMutator.bytesContent("b'a=\\x00\\n'") == "a=\u{0}\n")
+        #expect(ValueMutator.bytesLiteral("a=\u{0}\n\u{ff}'") == "b'a=\\x00\\n\\xff\\''")
+        #expect(ValueMutator.bytesContent(ValueMutator.bytesLiteral("x\u{ff}\\")) == "x\u{ff}\\")
+        let surface = try SurfaceExtractor().surface(of: "def f(data):\n    return data == b'=='\n", moduleName: "m")
+        var mutator = ValueMutator(surface: surface)
+        #expect(mutator.mined.contains("=="))
+        var random = SeededGenerator(seed: 3)
+        for _ in 0..<100 {
+            let mutated = try #require(mutator.mutate("b'ab'", using: &random))
+            #expect(ValueMutator.bytesContent(mutated) != nil, "not a bytes literal: \(mutated)")
+            let stream = try #require(mutator.mutate("io.BytesIO(b'ab')", using: &random))
+            #expect(stream.hasPrefix("io.BytesIO(b'") && stream.hasSuffix("')"))
+            let text = try #require(mutator.mutate("io.StringIO()", using: &random))
+            #expect(text.hasPrefix("io.StringIO('") && text.hasSuffix("')"))
+        }
+        var sawKey = false
+        for _ in 0..<60 {
+            let dict = try #require(mutator.mutate("{'a': 1}", using: &random))
+            #expect(dict.hasPrefix("{") && dict.hasSuffix("}"), "\(dict)")
+            if dict.contains("'=='") { sawKey = true }
+        }
+        #expect(sawKey)  // a key from the module's strings
+        // Values learnt from the comparison log join the mined strings and integers, once.
+        let learnt = [mutator.learn("'EOF'"), mutator.learn("'EOF'"), mutator.learn("1234"), mutator.learn("object()")]
+        #expect(learnt == [true, false, true, false])
+        #expect(mutator.mined.contains("EOF") && mutator.integers.contains(1234))
+    }
+
+    @Test func comparedValuesAreSubstitutedIntoArguments() {
+        // Input-to-state: the compared value replaces what the input had where the module compared it.
+        #expect(Explorer.replacing("'abc'", with: "'end'", in: "'abc'") == "'end'")
+        #expect(Explorer.replacing("'b'", with: "'\"'", in: "'abc'") == "'a\"c'")
+        #expect(Explorer.replacing("5", with: "42", in: "[1, 5, 15]") == "[1, 42, 15]")
+        #expect(Explorer.replacing("5", with: "42", in: "[15]") == nil)
+        #expect(Explorer.replacing("b'line\\n'", with: b(), in: "io.BytesIO(b'line\\nx')") == "io.BytesIO(b'=x')")
+        #expect(Explorer.replacing("'x'", with: "'y'", in: "m.Box('x', 2)") == "m.Box('y', 2)")
+        #expect(Explorer.replacing("'q'", with: "'y'", in: "'abc'") == nil)
+    }
+
+    private func b() -> String { "b'='" }
 }

@@ -32,4 +32,21 @@ import Testing
         #expect(text.contains("    assert parser.g(2.5) == pytest.approx(6.25)"))
         #expect(text.contains("import parser  # noqa: E402"))
     }
+
+    @Test func earlierCallsInASequenceAreAssertedAndBinaryStreamsChecked() {
+        let instance = Observation(kind: "instance", type: "parser.Lexer", attrs: [:])
+        let testCase = TestCase(target: "Lexer.next", steps: [TestStep("io.BytesIO(b'ab')", bind: "stream"),
+                                                              TestStep("parser.Lexer(stream)", bind: "lexer"),
+                                                              TestStep("lexer.next()"), TestStep("lexer.next()")],
+                                watch: ["lexer", "stream"], origin: "x")
+        let observed = CaseResult(steps: [StepOutcome(value: Observation(kind: "stream", repr: "b'ab'")),
+                                          StepOutcome(value: instance),
+                                          StepOutcome(value: Observation(kind: "eq", repr: "'a'")),
+                                          StepOutcome(value: Observation(kind: "eq", repr: "'b'"))],
+                                  state: ["lexer": instance, "stream": Observation(kind: "stream", repr: "b''")], arcs: [])
+        let text = writer.write([(testCase, observed)]).text
+        #expect(text.contains("    assert lexer.next() == 'a'\n    assert lexer.next() == 'b'"))
+        #expect(text.contains("    assert stream.getvalue() == b''"))
+        #expect(text.contains("import io"))
+    }
 }

@@ -20,11 +20,13 @@ network use and any write, removal or rename outside WORKDIR; each case runs und
 network is also cut at the OS level when the Swift side starts it under `unshare -n`.
 """
 
+import ast
 import builtins
 import importlib.util
 import io
 import json
 import math
+import operator
 import os
 import pathlib
 import resource
@@ -245,6 +247,127 @@ def _global_tracer(frame, event, arg):
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Comparison log (input-to-state feedback): the module the search runs is compiled with every one-operator
+# comparison `a OP b` (==, !=, <, <=, >, >=, in, not in) replaced by a call that evaluates it the same way and
+# notes its operands when they are short strings, bytes or numbers. Each case's answer lists the pairs
+# (seen, wanted) not reported before, as Python literals: the search replaces `seen` in the case's arguments by
+# `wanted` (`if token == self.eof`, `if c in self.quotes`, `if n > LIMIT`) and adds `wanted` to the values its
+# mutations insert. The replay and the mutation analysis run the module as written, not this copy.
+
+_CMP_OPS = (operator.eq, operator.ne, operator.lt, operator.le, operator.gt, operator.ge,
+            lambda a, b: a in b, lambda a, b: a not in b)
+_CMP_CODES = {ast.Eq: 0, ast.NotEq: 1, ast.Lt: 2, ast.LtE: 3, ast.Gt: 4, ast.GtE: 5, ast.In: 6, ast.NotIn: 7}
+_cmp_on = False
+_cmp_pairs = []
+_cmp_known = set()
+_CMP_PER_CASE = 24
+_CMP_KNOWN_LIMIT = 50000
+
+
+def _cmp_scalar(value):
+    kind = type(value)
+    if kind is str or kind is bytes:
+        return len(value) <= 40
+    if kind is int:
+        return -(1 << 62) < value < (1 << 62)
+    if kind is float:
+        return math.isfinite(value)
+    return False
+
+
+_NOTHING = object()
+
+
+def _cmp_note(seen, wanted):
+    """`wanted` is a value the module compared `seen` with (`seen` _NOTHING: a value it looked for)."""
+    if seen is not _NOTHING and seen == wanted and type(seen) is type(wanted):
+        return
+    try:
+        pair = ("" if seen is _NOTHING else repr(seen), repr(wanted))
+    except Exception:
+        return
+    if pair in _cmp_known or len(_cmp_known) >= _CMP_KNOWN_LIMIT:
+        return
+    _cmp_known.add(pair)
+    _cmp_pairs.append(list(pair))
+
+
+def _cmp_record(code, a, b):
+    if code >= 6:  # a in b
+        if not _cmp_scalar(a):
+            return
+        kind = type(b)
+        if kind is str or kind is bytes:
+            if type(a) is kind and len(a) == 1 and len(b) <= 200:
+                for item in _spread_characters(b):
+                    _cmp_note(a, item)
+            elif type(a) is kind and len(a) > 1 and len(a) <= 40:
+                _cmp_note(_NOTHING, a)
+        elif kind in (dict, set, frozenset, list, tuple) and len(b) <= 400:
+            items = [item for item in b if type(item) is type(a) and _cmp_scalar(item)]
+            items.sort(key=repr)
+            for item in items[:: max(1, len(items) // 8)][:8]:
+                _cmp_note(a, item)
+        return
+    if not (_cmp_scalar(a) and _cmp_scalar(b)):
+        return
+    _cmp_note(a, b)
+    _cmp_note(b, a)
+    if code >= 2 and type(b) is int and type(a) in (int, float):  # an ordering against an integer: its neighbours
+        _cmp_note(a, b + 1)
+        _cmp_note(a, b - 1)
+
+
+_cmp_budget = [0]  # comparisons still noted in this case (a loop's thousands cost little once it runs out)
+
+
+_spread = {}
+
+
+def _spread_characters(text):
+    """Up to 6 distinct characters of `text`, spread over it (cached: the same sets are tested in loops)."""
+    found = _spread.get(text)
+    if found is None:
+        items = list(dict.fromkeys(text[i:i + 1] for i in range(len(text))))
+        found = items[:: max(1, len(items) // 6)][:6]
+        if len(_spread) < 1000:
+            _spread[text] = found
+    return found
+
+
+def _testgen_cmp_(code, a, b):
+    result = _CMP_OPS[code](a, b)
+    if _cmp_on and _cmp_budget[0] > 0 and len(_cmp_pairs) < _CMP_PER_CASE:
+        _cmp_budget[0] -= 1
+        try:
+            _cmp_record(code, a, b)
+        except Exception:
+            pass
+    return result
+
+
+class _CmpInstrumenter(ast.NodeTransformer):
+    def visit_Compare(self, node):
+        self.generic_visit(node)
+        if len(node.ops) != 1 or type(node.ops[0]) not in _CMP_CODES:
+            return node
+        call = ast.Call(func=ast.Name(id="_testgen_cmp_", ctx=ast.Load()),
+                        args=[ast.Constant(_CMP_CODES[type(node.ops[0])]), node.left, node.comparators[0]],
+                        keywords=[])
+        return ast.copy_location(call, node)
+
+
+def _instrumented_code(source):
+    """The module's code with its comparisons logged; None when that fails (the module then runs as written)."""
+    try:
+        tree = _CmpInstrumenter().visit(ast.parse(source, MODULE_PATH))
+        ast.fix_missing_locations(tree)
+        return compile(tree, MODULE_PATH, "exec", dont_inherit=True)
+    except Exception:
+        return None
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Observations: how a value is described so that the generator can assert on it.
 
 MAX_REPR = 300
@@ -280,8 +403,11 @@ def observe(value, depth=0):
         if math.isinf(value):
             return {"kind": "eq", "repr": "float('inf')" if value > 0 else "float('-inf')"}
         return {"kind": "float", "repr": repr(value)}
-    if isinstance(value, io.StringIO):
-        return {"kind": "stream", "repr": repr(value.getvalue())}
+    if isinstance(value, (io.StringIO, io.BytesIO)):
+        try:
+            return {"kind": "stream", "repr": repr(value.getvalue())}
+        except ValueError:  # closed
+            return {"kind": "type", "type": type(value).__name__}
     if isinstance(value, types.GeneratorType) or type(value).__name__ in ("map", "filter", "zip"):
         items = []
         try:
@@ -307,6 +433,10 @@ def observe(value, depth=0):
         return {"kind": "type", "type": _qualified_type(type(value)) or type(value).__name__}
     name = _qualified_type(type(value))
     result = {"kind": "instance" if name else "type", "type": name or type(value).__name__}
+    if depth == 0 and not isinstance(value, type):
+        text = _readable_str(value)
+        if text is not None:
+            result["str"] = text
     if depth == 0 and hasattr(value, "__dict__") and not isinstance(value, type):
         attrs = {}
         for key, item in sorted(vars(value).items()):
@@ -322,6 +452,21 @@ def observe(value, depth=0):
     except BaseException:
         pass
     return result
+
+
+def _readable_str(value):
+    """`str(value)` when it is short and shows no address (a stable oracle for objects without a literal)."""
+    kind = type(value)
+    if kind.__str__ is object.__str__ and kind.__repr__ is object.__repr__:
+        return None
+    try:
+        text = str(value)
+    except BaseException:
+        return None
+    # Braces: a set's order changes with the hash seed of the next process.
+    if not isinstance(text, str) or len(text) > 200 or "0x" in text or " at " in text or "{" in text:
+        return None
+    return text
 
 
 def _is_lazy(value):
@@ -372,9 +517,29 @@ def _namespace_for_eval():
     return {MODULE_NAME: _module, "math": math, "io": io, "pathlib": pathlib, "__builtins__": builtins}
 
 
+_compiled = {}
+
+
+def _compile_step(expr):
+    """A step's code object, compiled once (the search sends the same expressions many times)."""
+    code = _compiled.get(expr)
+    if code is None:
+        code = compile(expr, "<testgen>", "eval")
+        if len(_compiled) < 50000:
+            _compiled[expr] = code
+    return code
+
+
 def run_case(request, trace=True):
-    global _arcs
+    global _arcs, _cmp_on, _cmp_pairs
+    try:
+        codes = [_compile_step(step["expr"]) for step in request["steps"]]
+    except (SyntaxError, ValueError) as error:
+        return {"id": request.get("id"), "steps": [], "state": {}, "arcs": [], "invalid": str(error)[:200]}
     _arcs = set()
+    _cmp_pairs = []
+    _cmp_budget[0] = 300
+    _cmp_on = trace
     namespace = _namespace_for_eval()
     if any("tmp_path" in step["expr"] for step in request["steps"]):
         namespace["tmp_path"] = _fresh_tmp_path()  # only when used: a search runs tens of thousands of cases
@@ -388,9 +553,9 @@ def run_case(request, trace=True):
     if trace:
         sys.settrace(_global_tracer)
     try:
-        for step in request["steps"]:
+        for step, code in zip(request["steps"], codes):
             try:
-                value = eval(step["expr"], namespace)
+                value = eval(code, namespace)
                 if step.get("bind"):
                     namespace[step["bind"]] = value
                 # Still traced: a generator's body runs while it is observed. Only the last step's: observing
@@ -407,12 +572,17 @@ def run_case(request, trace=True):
             except BaseException as error:  # noqa: B036 - user code may raise anything, SystemExit included
                 sys.settrace(None)
                 steps.append({"raised": describe_error(error)})
+                # A key the module looked up and did not find: a value to put into dicts.
+                if trace and type(error) is KeyError and error.args and _cmp_scalar(error.args[0]) \
+                        and len(_cmp_pairs) < _CMP_PER_CASE:
+                    _cmp_note(_NOTHING, error.args[0])
                 break
     except CaseTimeout:
         timed_out = True
         steps.append({"timeout": True})
     finally:
         sys.settrace(None)
+        _cmp_on = False
         signal.setitimer(signal.ITIMER_REAL, 0)
         sys.stdout, sys.stderr = old_out, old_err
     state = {}
@@ -428,6 +598,8 @@ def run_case(request, trace=True):
             signal.setitimer(signal.ITIMER_REAL, 0)
     arcs = sorted([a if a is not None else 0, b] for a, b in _arcs)
     answer = {"id": request.get("id"), "steps": steps, "state": state, "arcs": arcs}
+    if _cmp_pairs:
+        answer["cmps"] = _cmp_pairs
     spawned = _kill_children()
     if spawned:
         answer["spawned"] = spawned
@@ -634,8 +806,13 @@ def main():
         spec = importlib.util.spec_from_file_location(MODULE_NAME, MODULE_PATH)
         _module = importlib.util.module_from_spec(spec)
         sys.modules[MODULE_NAME] = _module
+        code = _instrumented_code("\n".join(_SOURCE_LINES) + "\n")
+        builtins._testgen_cmp_ = _testgen_cmp_
         sys.settrace(_global_tracer)
-        spec.loader.exec_module(_module)
+        if code is not None:
+            exec(code, _module.__dict__)
+        else:
+            spec.loader.exec_module(_module)
         sys.settrace(None)
         signal.setitimer(signal.ITIMER_REAL, 0)
     except BaseException as error:  # noqa: B036 - report any import failure, SystemExit included

@@ -5,6 +5,11 @@ import Syntax
 struct CallTarget {
     enum Kind { case function, constructor, method, staticMethod, property, dunder(String) }
 
+    var isStatic: Bool {
+        if case .staticMethod = kind { return true }
+        return false
+    }
+
     var kind: Kind
     /// `parse_line`, `Account`, `Account.withdraw`, `Account.__len__`.
     var name: String
@@ -77,16 +82,47 @@ struct CaseBuilder {
         let all = parameters.map { parameter -> InputPool.Candidates in
             switch parameter.kind {
             case .variadic: return InputPool.Candidates(values: ["1", "'a'", "2.5", "None"], typed: 4)
-            case .variadicKeyword: return InputPool.Candidates(values: [], typed: 0)
+            case .variadicKeyword:
+                // `**kwargs`: dicts with string keys, some of them the module's own strings.
+                let mined = pool.values(of: .dict, constants: callable.constants + surface.moduleConstants, depth: 0)
+                    .filter { $0.hasPrefix("{'") || $0.hasPrefix("{\"") }
+                let values = ModuleSurface.uniqueValues(["{'a': 1}", "{'name': 'x', 'value': 2}"] + mined)
+                return InputPool.Candidates(values: values, typed: values.count)
             default:
                 var parameter = parameter
                 if parameter.type == nil, let used = callable.usage[parameter.name] {
                     parameter.type = used == "list" ? "list" : used == "dict" ? "dict" : used
                 }
+                if parameter.type == nil, let info = instanceClass(parameter.name, callable.attributes[parameter.name] ?? []) {
+                    parameter.type = info
+                }
                 return pool.pool(for: parameter, of: callable)
             }
         }
         return (all.map(\.values), all.map(\.typed))
+    }
+
+    /// The module class an unannotated parameter most likely holds: the one whose methods and attributes cover
+    /// most of what the body uses on it (at least one method), or the one the parameter is named after
+    /// (`lexer` for `Lexer`).
+    func instanceClass(_ name: String, _ used: Set<String>) -> String? {
+        let candidates = surface.classes.filter { !$0.isException && $0.enumMembers.isEmpty }
+        if !used.isEmpty {
+            var best: (String, Int)?
+            for info in candidates {
+                let methods = Set(info.methods.map(\.name)).union(info.dunders)
+                let fields = Set(info.initParameters.map(\.name))
+                let hits = used.filter { methods.contains($0) }.count
+                let all = hits + used.filter { fields.contains($0) }.count
+                if hits > 0, all * 2 >= used.count, all > (best?.1 ?? 0) { best = (info.name, all) }
+            }
+            if let best { return best.0 }
+        }
+        let plain = name.lowercased().replacingOccurrences(of: "_", with: "")
+        return candidates.first { info in
+            let className = info.name.lowercased().replacingOccurrences(of: "_", with: "")
+            return className.count >= 3 && plain == className
+        }?.name
     }
 
     /// Whether every chosen value fits its parameter's type hint.
@@ -180,7 +216,9 @@ struct CaseBuilder {
     }
 
     func defaultChoice(_ targetIndex: Int) -> Choice {
-        targets[targetIndex].parameters.map { $0.defaultValue == nil && $0.kind != .variadic ? 0 : nil }
+        targets[targetIndex].parameters.map {
+            $0.defaultValue == nil && $0.kind != .variadic && $0.kind != .variadicKeyword ? 0 : nil
+        }
     }
 
     private func callText(_ target: CallTarget, receiver: String, arguments: String) -> String {
@@ -222,7 +260,7 @@ struct CaseBuilder {
             var value = target.pools[i][index % target.pools[i].count]
             var isDunder = false
             if case .dunder = target.kind { isDunder = true }
-            if !isDunder, Self.isMutable(value, module: surface.moduleName) {
+            if !isDunder, parameter.kind != .variadicKeyword, Self.isMutable(value, module: surface.moduleName) {
                 var name = parameter.name.isEmpty ? "arg" : parameter.name
                 if name == surface.moduleName || Self.reserved.contains(name) { name += "_arg" }
                 var unique = name, n = 2
@@ -234,7 +272,7 @@ struct CaseBuilder {
             switch parameter.kind {
             case .keywordOnly: keywords.append("\(parameter.name)=\(value)")
             case .variadic: if !skipped && keywords.isEmpty { positional.append(value) }
-            case .variadicKeyword: break
+            case .variadicKeyword: keywords.append("**\(value)")
             case .positionalOnly: positional.append(value)
             default:
                 if skipped || !keywords.isEmpty { keywords.append("\(parameter.name)=\(value)") } else { positional.append(value) }
@@ -245,7 +283,7 @@ struct CaseBuilder {
 
     static func isMutable(_ value: String, module: String) -> Bool {
         (value.hasPrefix("[") && value != "[]" && !value.hasPrefix("[[")) || value.hasPrefix("{'") || value.hasPrefix("{1:")
-            || value.hasPrefix("io.StringIO") || (value.hasPrefix("\(module).") && value.hasSuffix(")"))
+            || value.hasPrefix("io.StringIO") || value.hasPrefix("io.BytesIO") || (value.hasPrefix("\(module).") && value.hasSuffix(")"))
     }
 
     // MARK: Docstring examples

@@ -22,7 +22,7 @@ struct Explorer {
     /// Its pools grow with the mutated values that reached new arcs or outcomes.
     private(set) var builder: CaseBuilder
     let worker: SandboxWorker
-    let mutator: ValueMutator
+    var mutator: ValueMutator
     /// Mutated values already in a pool: "target|parameter|value" → index.
     private var addedValues: [String: Int] = [:]
     private var addedPerTarget: [Int: Int] = [:]
@@ -49,6 +49,13 @@ struct Explorer {
     private var staleness: [Int]
     /// How each kept case of a target was built, so that mutations start from it.
     private var recipes: [Int: [Recipe]] = [:]
+    /// Recipes derived from the comparison log (a compared value substituted into an argument), run before
+    /// random and mutated ones.
+    private var pending: [(Recipe, Int)] = []
+    static let pendingLimit = 400
+    /// Pool values added by substitution, per target (beyond `addedLimit`, which bounds random mutation).
+    private var substitutedPerTarget: [Int: Int] = [:]
+    static let substitutedLimit = 600
 
     struct Recipe {
         var choice: CaseBuilder.Choice
@@ -84,17 +91,20 @@ struct Explorer {
                                              findings: suspicious.count))
             }
         }
+        // Cases go to the worker in batches (pipelined: one write, one answer a case), fewer near the deadline.
+        var batch: [Item] = []
+        func size() -> Int { max(1, min(Self.batchSize, Int(deadline.timeIntervalSinceNow / (2 * callTimeout)))) }
         for seed in seeds {
             guard going() else { return }
-            try_(seed, targetIndex: builder.targets.firstIndex { $0.name == seed.target })
-            report()
+            batch.append(Item(candidate: seed, index: builder.targets.firstIndex { $0.name == seed.target }, recipe: nil))
+            if batch.count >= size() { runAll(batch); batch = []; report() }
         }
         // Every target once with typical arguments first, so that a target that hangs or crashes on everything
         // cannot use up a short budget before the others were tried.
         for index in builder.targets.indices {
             guard going() else { return }
-            run(Recipe(choice: builder.defaultChoice(index), receiver: nil, prelude: []), index, origin: "sweep")
-            report()
+            batch.append(item(Recipe(choice: builder.defaultChoice(index), receiver: nil, prelude: []), index, origin: "sweep"))
+            if batch.count >= size() { runAll(batch); batch = []; report() }
         }
         for (index, target) in builder.targets.enumerated() {
             guard going() else { return }
@@ -103,39 +113,158 @@ struct Explorer {
                     guard going() else { return }
                     var choice = builder.defaultChoice(index)
                     choice[p] = value
-                    run(Recipe(choice: choice, receiver: nil, prelude: []), index, origin: "sweep")
-                    report()
+                    batch.append(item(Recipe(choice: choice, receiver: nil, prelude: []), index, origin: "sweep"))
+                    if batch.count >= size() { runAll(batch); batch = []; report() }
                 }
             }
         }
+        if !batch.isEmpty, going() { runAll(batch); batch = [] }
         guard !builder.targets.isEmpty else { return }
         while going() {
-            let index = pickTarget()
-            if let mine = recipes[index], !mine.isEmpty, Int.random(in: 0..<10, using: &random) < 5 {
-                run(mutate(mine.randomElement(using: &random)!, index), index, origin: "mutation")
-            } else {
-                run(randomRecipe(index), index, origin: "random")
+            for _ in 0..<size() {
+                // Most draws follow the comparison log first: those inputs differ from a run one just saw exactly
+                // where the module compared them.
+                if !pending.isEmpty, Int.random(in: 0..<10, using: &random) < 6 {
+                    let (recipe, index) = pending.removeFirst()
+                    batch.append(item(recipe, index, origin: "mutation"))
+                    continue
+                }
+                let index = pickTarget()
+                if let mine = recipes[index], !mine.isEmpty, Int.random(in: 0..<10, using: &random) < 5 {
+                    batch.append(item(mutate(mine.randomElement(using: &random)!, index), index, origin: "mutation"))
+                } else {
+                    batch.append(item(randomRecipe(index), index, origin: "random"))
+                }
             }
+            runAll(batch)
+            batch = []
             report()
         }
         progress(ExplorationProgress(elapsed: Date().timeIntervalSince(start), runs: runs, kept: kept.count,
                                      linesCovered: linesCovered, arcsCovered: covered.count, findings: suspicious.count))
     }
 
-    private mutating func run(_ recipe: Recipe, _ index: Int, origin: String) {
-        let candidate = builder.steps(for: index, choice: recipe.choice, receiverChoice: recipe.receiver,
-                                      prelude: recipe.prelude, origin: origin)
-        if try_(candidate, targetIndex: index) { recipes[index, default: []].append(recipe) }
+    /// A candidate case, the target it aims at and the recipe it was built from (none for seeds).
+    struct Item {
+        var candidate: TestCase
+        var index: Int?
+        var recipe: Recipe?
     }
 
-    /// Runs a case unless it was tried before; keeps it (and returns true) when it adds coverage or a new outcome.
+    static let batchSize = 8
+
+    private func item(_ recipe: Recipe, _ index: Int, origin: String) -> Item {
+        Item(candidate: builder.steps(for: index, choice: recipe.choice, receiverChoice: recipe.receiver,
+                                      prelude: recipe.prelude, origin: origin), index: index, recipe: recipe)
+    }
+
+    /// Runs the items not tried before in one batch and takes in the results: kept cases' recipes join the
+    /// target's recipes, comparison logs queue substitutions. A case not run (an earlier one in the batch killed
+    /// the worker) may be tried again later.
+    private mutating func runAll(_ items: [Item]) {
+        let fresh = items.filter { seen.insert($0.candidate.reproduction).inserted }
+        guard !fresh.isEmpty else { return }
+        let requests = fresh.map { item -> (TestCase, Double) in
+            // A target that hung twice gets a short leash: hangs are findings, and each costs the whole limit.
+            let hangs = hangsByTarget[item.candidate.target, default: 0]
+            return (item.candidate, hangs >= 2 ? min(callTimeout, 0.1) : callTimeout)
+        }
+        let results = worker.runBatch(requests)
+        for (item, result) in zip(fresh, results) {
+            guard let result else {
+                seen.remove(item.candidate.reproduction)
+                continue
+            }
+            let isKept = absorb(item.candidate, targetIndex: item.index, result: result)
+            guard let recipe = item.recipe, let index = item.index else { continue }
+            if isKept { recipes[index, default: []].append(recipe) }
+            if let pairs = result.cmps, !pairs.isEmpty { follow(pairs, recipe, index) }
+        }
+    }
+
+    /// Input-to-state feedback: for each value the module compared with another (`[seen, wanted]`), the recipe
+    /// again with `seen` replaced by `wanted` in one argument (of the call, or of the receiver's constructor),
+    /// queued in `pending`; `wanted` also joins the strings and integers that value mutations insert.
+    private mutating func follow(_ pairs: [[String]], _ recipe: Recipe, _ index: Int) {
+        for pair in pairs where pair.count == 2 {
+            let (seen, wanted) = (pair[0], pair[1])
+            mutator.learn(wanted)
+            guard !seen.isEmpty, pending.count < Self.pendingLimit else { continue }
+            var choice = recipe.choice
+            if substitute(&choice, target: index, seen: seen, wanted: wanted) {
+                var derived = recipe
+                derived.choice = choice
+                pending.append((derived, index))
+            }
+            let target = builder.targets[index]
+            if let constructor = target.constructor, !target.isStatic {
+                var receiver = recipe.receiver ?? builder.defaultChoice(constructor)
+                if substitute(&receiver, target: constructor, seen: seen, wanted: wanted) {
+                    var derived = recipe
+                    derived.receiver = receiver
+                    pending.append((derived, index))
+                }
+            }
+        }
+    }
+
+    /// Replaces `seen` by `wanted` in the first argument of `choice` that holds it; false when none does.
+    private mutating func substitute(_ choice: inout CaseBuilder.Choice, target: Int, seen: String,
+                                     wanted: String) -> Bool {
+        let pools = builder.targets[target].pools
+        for p in choice.indices where p < pools.count && !pools[p].isEmpty {
+            guard let from = choice[p].map({ $0 % pools[p].count }),
+                  let value = Self.replacing(seen, with: wanted, in: pools[p][from]),
+                  value.count <= 400 else { continue }
+            if let existing = pools[p].firstIndex(of: value) {
+                choice[p] = existing
+            } else {
+                guard substitutedPerTarget[target, default: 0] < Self.substitutedLimit else { return false }
+                substitutedPerTarget[target, default: 0] += 1
+                choice[p] = builder.addValue(value, target: target, parameter: p, from: from)
+            }
+            return true
+        }
+        return false
+    }
+
+    /// `value` (a Python expression) with the literal `seen` replaced by `wanted`: the whole value, a substring
+    /// of a string or bytes literal, or a literal token inside a bigger expression (a list, a constructor call);
+    /// nil when `seen` is not in it.
+    static func replacing(_ seen: String, with wanted: String, in value: String) -> String? {
+        if value == seen { return wanted }
+        if let text = ValueMutator.stringContent(value), let part = ValueMutator.stringContent(seen), !part.isEmpty,
+           let replacement = ValueMutator.stringContent(wanted), let range = text.range(of: part) {
+            return pythonString(text.replacingCharacters(in: range, with: replacement))
+        }
+        if let text = ValueMutator.bytesContent(value), let part = ValueMutator.bytesContent(seen), !part.isEmpty,
+           let replacement = ValueMutator.bytesContent(wanted), let range = text.range(of: part) {
+            return ValueMutator.bytesLiteral(text.replacingCharacters(in: range, with: replacement))
+        }
+        for (wrapper, empty) in ValueMutator.streamWrappers where value.hasPrefix(wrapper) && value.hasSuffix(")") {
+            let inner = String(value.dropFirst(wrapper.count).dropLast())
+            if let changed = replacing(seen, with: wanted, in: inner.isEmpty ? empty : inner) { return wrapper + changed + ")" }
+        }
+        // A literal token of a compound value: not inside an identifier or a longer number.
+        var start = value.startIndex
+        while let range = value.range(of: seen, range: start..<value.endIndex) {
+            let before = range.lowerBound > value.startIndex ? value[value.index(before: range.lowerBound)] : " "
+            let after = range.upperBound < value.endIndex ? value[range.upperBound] : " "
+            func isWordCharacter(_ c: Character) -> Bool { c.isLetter || c.isNumber || c == "_" || c == "." }
+            if !isWordCharacter(before) && !isWordCharacter(after) && (seen.first?.isNumber == true || seen.hasPrefix("-")
+                || seen.hasPrefix("'") || seen.hasPrefix("\"") || seen.hasPrefix("b")) {
+                return value.replacingCharacters(in: range, with: wanted)
+            }
+            start = range.upperBound
+        }
+        return nil
+    }
+
+    /// Takes in a case's result; keeps the case (and returns true) when it adds coverage or a new outcome.
     @discardableResult
-    private mutating func try_(_ candidate: TestCase, targetIndex: Int?) -> Bool {
-        guard seen.insert(candidate.reproduction).inserted else { return false }
+    private mutating func absorb(_ candidate: TestCase, targetIndex: Int?, result: CaseResult) -> Bool {
         runs += 1
-        // A target that hung twice gets a short leash: hangs are findings, and each costs the whole limit.
-        let hangs = hangsByTarget[candidate.target, default: 0]
-        let result = worker.run(candidate, timeout: hangs >= 2 ? min(callTimeout, 0.1) : callTimeout)
+        if result.invalid != nil { return false }  // not Python (a substitution gone wrong): never a test
         if result.timedOut { hangsByTarget[candidate.target, default: 0] += 1 }
         let newArcs = result.arcs.filter { !covered.contains($0) }
         covered.formUnion(result.arcs)
@@ -219,7 +348,7 @@ struct Explorer {
         builder.targets[index].parameters.enumerated().map { p, parameter in
             let pool = builder.targets[index].pools[p]
             if pool.isEmpty { return nil }
-            let optional = parameter.defaultValue != nil || parameter.kind == .variadic
+            let optional = parameter.defaultValue != nil || parameter.kind == .variadic || parameter.kind == .variadicKeyword
             if optional && Bool.random(using: &random) { return nil }
             // Half the draws come from the head of the pool (typical and mined values).
             let limit = Bool.random(using: &random) ? min(pool.count, 8) : pool.count

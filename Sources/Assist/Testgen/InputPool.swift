@@ -34,10 +34,12 @@ public struct InputPool: Sendable {
         if kinds.isEmpty, let value = parameter.defaultValue { kinds = kindsOfLiteral(value) }
         if kinds.isEmpty { kinds = kindsFromName(parameter.name) }
         var values: [String] = []
-        if let value = parameter.defaultValue { values.append(value) }
+        if let value = parameter.defaultValue.flatMap(qualifiedDefault) { values.append(value) }
         for kind in kinds { values += self.values(of: kind, constants: constants, depth: depth) }
         if kinds.isEmpty || kinds == [.any] {
-            for kind in [TypeKind.int, .str, .list(.int), .float, .dict, .none] {
+            var guesses: [TypeKind] = [.int, .str, .list(.int), .float, .dict, .none]
+            if Self.hasBytes(constants) { guesses.insert(.bytes, at: 2) }
+            for kind in guesses {
                 values += self.values(of: kind, constants: constants, depth: depth).prefix(6)
             }
             values += minedValues(constants, numeric: true, strings: true)
@@ -48,13 +50,33 @@ public struct InputPool: Sendable {
         return Candidates(values: typed + edges, typed: typed.count)
     }
 
+    /// A default value as a test can write it: a module-level name qualified (`_sentinel` → `m._sentinel`); nil
+    /// for a name the test cannot reach (imported under another name, a private alias).
+    func qualifiedDefault(_ value: String) -> String? {
+        guard let first = value.split(separator: ".", maxSplits: 1).first.map(String.init),
+              !first.isEmpty, first.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }),
+              first.first?.isNumber == false else { return value }
+        if surface.topLevelNames.contains(first) { return "\(module).\(value)" }
+        return Self.builtinNames.contains(first) ? value : nil
+    }
+
+    static let builtinNames: Set<String> = ["None", "True", "False", "str", "int", "float", "len", "object", "list",
+                                            "dict", "set", "tuple", "bool", "bytes", "repr", "sorted", "min", "max",
+                                            "sum", "abs", "type", "id", "iter", "next", "Ellipsis", "frozenset",
+                                            "range", "zip", "map", "filter", "print", "math", "io", "NotImplemented"]
+
+    /// Whether bytes literals (`b'...'`) are among the constants: the code then likely handles bytes.
+    static func hasBytes(_ constants: [String]) -> Bool {
+        constants.contains { $0.hasPrefix("b'") || $0.hasPrefix("b\"") || $0.hasPrefix("rb'") || $0.hasPrefix("br'") }
+    }
+
     /// Values that only probe robustness: never counted as fitting a hint.
     static let outsideAnyHint: Set<String> = ["[[1, 2], [3]]", "[None]"]
 
     // MARK: Kinds of values
 
     indirect enum TypeKind: Equatable {
-        case int, float, str, bool, bytes, none, any, dict, set, callable, stream, path
+        case int, float, str, bool, bytes, none, any, dict, set, callable, stream, path, binaryStream
         case list(TypeKind)
         case tuple([TypeKind])
         case instance(String)
@@ -75,7 +97,8 @@ public struct InputPool: Sendable {
         case "complex": return [.float]
         case "str", "AnyStr", "Text": return [.str]
         case "bool": return [.bool]
-        case "bytes", "bytearray": return [.bytes]
+        case "bytes", "bytearray", "ByteString", "Buffer": return [.bytes]
+        case "BinaryIO", "BytesIO", "BufferedIOBase", "RawIOBase": return [.binaryStream]
         case "None", "NoneType": return [.none]
         case "list", "List", "Sequence", "Iterable", "Collection", "MutableSequence", "Iterator", "Deque", "deque":
             return [.list(arguments.first.flatMap { typeKinds($0).first } ?? .int)]
@@ -126,8 +149,13 @@ public struct InputPool: Sendable {
         // Plurals of string words, and argument vectors: lists of strings.
         if has(["args", "argv", "strings", "lines", "words", "names", "labels", "tokens", "keys", "paths", "pats",
                 "patterns", "filenames", "longopts"]) { return [.list(.str)] }
-        if has(["stream", "fp", "file", "out", "output", "infile", "outfile", "reader", "writer", "buffer"]) {
+        if has(["stream", "fp", "file", "out", "output", "infile", "outfile", "reader", "writer", "buffer",
+                "fileobj", "fobj", "fin", "fout", "instream", "outstream", "ifp", "ofp", "sink"]) {
             return [.stream]
+        }
+        if has(["input", "inp"]) { return [.stream, .str] }  // a file or the text itself
+        if has(["bytes", "raw", "blob", "octets", "buf", "bdata"]) {
+            return [.bytes]
         }
         if lower.hasSuffix("s") && lower.count > 3 || has(["data", "items", "values", "seq", "xs", "nums",
                                                               "numbers", "list", "elements", "arr", "array"]) {
@@ -154,9 +182,14 @@ public struct InputPool: Sendable {
         case .str:
             return ["'hello'", "''", "'a'", "'Hello World'"] + minedValues(constants, numeric: false, strings: true)
                 + ["' '", "'42'", "'-7'", "'3.5'", "'a,b,c'", "'key=value'", "'x' * 1000", "'héllo wörld ✓'",
-                   "'\\n'", "'ab\\tcd'", "'ÄÖÜ日本'", "'0'", "'abc123'", "'  padded  '", "'UPPER lower'"]
+                   "'\\n'", "'ab\\tcd'", "'ÄÖÜ日本'", "'0'", "'abc123'", "'  padded  '", "'UPPER lower'",
+                   "'1/3'", "'-1.5e3'", "'0x1f'"]
         case .bool: return ["True", "False"]
-        case .bytes: return ["b'abc'", "b''", "b'\\x00\\xff'", "'text'.encode()"]
+        case .bytes:
+            return ["b'abc'", "b''", "b'\\x00\\xff'", "'text'.encode()"] + minedBytes(constants)
+                + ["b'hello world\\n'", "b'a=b\\tc\\r\\n'", "b'x' * 100", "bytes(range(256))", "bytearray(b'abc')"]
+        case .binaryStream:
+            return binaryStreams(constants)
         case .none: return ["None"]
         case .any: return []
         case .dict:
@@ -167,19 +200,9 @@ public struct InputPool: Sendable {
         case .set: return ["{1, 2, 3}", "set()", "{'a'}", "frozenset({1})"]
         case .callable: return ["str.upper", "len", "abs", "lambda *args: None", "lambda x: x"]
         case .stream:
-            // Line-oriented documents: plain lines, CSV, key/value config with sections, and lines made of the
-            // strings the code looks for.
-            var result = ["io.StringIO('line one\\nline two\\n')", "io.StringIO()", "io.StringIO('a,b\\n1,2\\n')",
-                          "io.StringIO('# comment\\n\\nkey = value\\n')",
-                          "io.StringIO('[a]\\na = 1\\nhello = yes\\n')", "io.StringIO('a,b\\n1\\n')",
-                          "io.StringIO('name,amount\\nx,1.5\\ny,\\n')"]
-            let lines = minedValues(constants, numeric: false, strings: true)
-                .filter { $0.hasPrefix("'") && !$0.contains("\\") }.map { $0.dropFirst().dropLast() }
-            for chunk in stride(from: 0, to: min(lines.count, 12), by: 3) {
-                let part = lines[chunk..<min(chunk + 3, lines.count)]
-                result.append("io.StringIO('\(part.joined(separator: "\\n"))\\n')")
-            }
-            return result
+            // Code with bytes literals most likely reads binary streams: those come first.
+            if Self.hasBytes(constants) { return binaryStreams(constants) + textStreams(constants) }
+            return textStreams(constants) + binaryStreams(constants).prefix(3)
         case .path: return ["'data.txt'", "str(tmp_path / 'missing.txt')"]
         case .list(.list(let element)):
             // Rectangular nested lists (tables, matrices) of a few shapes, then ragged and empty ones.
@@ -245,6 +268,41 @@ public struct InputPool: Sendable {
             }
         }
         return result
+    }
+
+    /// Text streams: line-oriented documents (plain lines, CSV, key/value config with sections) and lines made
+    /// of the strings the code looks for.
+    func textStreams(_ constants: [String]) -> [String] {
+        var result = ["io.StringIO('line one\\nline two\\n')", "io.StringIO()", "io.StringIO('a,b\\n1,2\\n')",
+                      "io.StringIO('# comment\\n\\nkey = value\\n')",
+                      "io.StringIO('[a]\\na = 1\\nhello = yes\\n')", "io.StringIO('a,b\\n1\\n')",
+                      "io.StringIO('name,amount\\nx,1.5\\ny,\\n')"]
+        let lines = minedValues(constants, numeric: false, strings: true)
+            .filter { $0.hasPrefix("'") && !$0.contains("\\") }.map { $0.dropFirst().dropLast() }
+        for chunk in stride(from: 0, to: min(lines.count, 12), by: 3) {
+            let part = lines[chunk..<min(chunk + 3, lines.count)]
+            result.append("io.StringIO('\(part.joined(separator: "\\n"))\\n')")
+        }
+        return result
+    }
+
+    /// Binary streams (`io.BytesIO`): lines of text, bytes with tabs, trailing spaces, `=`, high and control
+    /// bytes, and lines made of the module's bytes literals.
+    func binaryStreams(_ constants: [String]) -> [String] {
+        var result = ["io.BytesIO(b'line one\\nline two\\n')", "io.BytesIO()", "io.BytesIO(b'')",
+                      "io.BytesIO(b'a=b \\tc\\r\\nx\\xff\\x00 \\n')", "io.BytesIO(b'hello world')",
+                      "io.BytesIO(b'x' * 200 + b'\\n')"]
+        let mined = minedBytes(constants).compactMap(ValueMutator.bytesContent)
+        for chunk in stride(from: 0, to: min(mined.count, 12), by: 3) {
+            let part = mined[chunk..<min(chunk + 3, mined.count)]
+            result.append("io.BytesIO(\(ValueMutator.bytesLiteral("a" + part.joined(separator: "a\n") + "\n")))")
+        }
+        return result
+    }
+
+    /// The bytes literals among the constants (plain `b'...'` ones).
+    func minedBytes(_ constants: [String]) -> [String] {
+        constants.filter { ValueMutator.bytesContent($0) != nil }
     }
 
     // MARK: Type hint text

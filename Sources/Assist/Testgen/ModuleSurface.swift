@@ -21,6 +21,9 @@ public struct ModuleSurface: Sendable {
         public var line: Int
         /// Types inferred from how the body uses an unannotated parameter (`x * 0.5` → float, `s.split()` → str).
         public var usage: [String: String] = [:]
+        /// Attributes the body reads or calls on each unannotated parameter (`p.get_token()` → get_token), to
+        /// recognise instances of the module's own classes.
+        public var attributes: [String: Set<String>] = [:]
     }
 
     /// A class of the module.
@@ -109,11 +112,20 @@ public struct SurfaceExtractor {
             default: break
             }
         }
+        // A class that defines `__new__` but no `__init__` (immutable numeric types) is built through `__new__`.
+        var newParameters: [Int: [ParameterSpec]] = [:]
+        var hasInit = Set<Int>()
         for definition in definitions where definition.kind == .method && isMethodOfTopLevelClass(definition) {
             guard let index = classes.firstIndex(where: { $0.name == definition.owner }) else { continue }
             let node = Self.node(atLine: definition.start.line, in: tree.root, type: "function_definition")
             if definition.name == "__init__" {
                 classes[index].initParameters = definition.parameters.filter { $0.kind != .receiver }.map(ParameterSpec.init)
+                hasInit.insert(index)
+            }
+            if definition.name == "__new__" {
+                var parameters = definition.parameters.filter { $0.kind != .receiver }.map(ParameterSpec.init)
+                if parameters.first?.name == "cls" { parameters.removeFirst() }
+                newParameters[index] = parameters.filter { !$0.name.hasPrefix("_") || $0.defaultValue == nil }
             }
             if definition.name.hasPrefix("__") && definition.name.hasSuffix("__") {
                 classes[index].dunders.insert(definition.name)
@@ -122,6 +134,9 @@ public struct SurfaceExtractor {
             }
             guard !definition.name.hasPrefix("_"), let node else { continue }
             classes[index].methods.append(callable(definition, node: node))
+        }
+        for (index, parameters) in newParameters where !hasInit.contains(index) && classes[index].initParameters.isEmpty {
+            classes[index].initParameters = parameters
         }
         return ModuleSurface(moduleName: moduleName, functions: functions, classes: classes,
                              moduleConstants: Self.unique(moduleConstants), topLevelNames: topLevelNames)
@@ -139,7 +154,22 @@ public struct SurfaceExtractor {
             kind: kind, name: definition.name, qualifiedName: definition.qualifiedName, owner: definition.owner,
             parameters: parameters, returnType: definition.returnType, constants: Self.constants(in: node),
             examples: Self.examples(in: definition.docstring), line: definition.start.line,
-            usage: Self.usage(of: Set(parameters.filter { $0.type == nil }.map(\.name)), in: node))
+            usage: Self.usage(of: Set(parameters.filter { $0.type == nil }.map(\.name)), in: node),
+            attributes: Self.attributes(of: Set(parameters.filter { $0.type == nil }.map(\.name)), in: node))
+    }
+
+    /// For each parameter name, the attributes the body uses on it (`name.attr`).
+    static func attributes(of names: Set<String>, in function: Node) -> [String: Set<String>] {
+        guard !names.isEmpty, let body = function.child(byField: "body") else { return [:] }
+        var found: [String: Set<String>] = [:]
+        body.walk { node in
+            if node.type == "attribute", let object = node.child(byField: "object"), object.type == "identifier",
+               names.contains(object.text), let attribute = node.child(byField: "attribute")?.text {
+                found[object.text, default: []].insert(attribute)
+            }
+            return true
+        }
+        return found
     }
 
     // MARK: Types from use
@@ -150,6 +180,15 @@ public struct SurfaceExtractor {
         "format", "ljust", "rjust", "center", "zfill", "translate", "removeprefix", "removesuffix"]
     static let listMethods: Set<String> = ["append", "extend", "pop", "insert", "sort", "reverse", "remove"]
     static let dictMethods: Set<String> = ["items", "keys", "values", "get", "setdefault", "update"]
+    static let bytesMethods: Set<String> = ["decode", "hex"]
+    static let streamMethods: Set<String> = ["read", "readline", "readlines", "write", "writelines", "seek", "tell",
+                                             "flush", "getvalue"]
+
+    /// A bytes literal (`b'...'`, `rb"..."`).
+    static func isBytesLiteral(_ node: Node) -> Bool {
+        guard node.type == "string" else { return false }
+        return node.text.prefix { $0 != "'" && $0 != "\"" }.lowercased().contains("b")
+    }
 
     /// For each parameter name, the type its uses in the function body point to, when they agree on one:
     /// arithmetic or comparison with a number (float when a float literal is involved), string methods or
@@ -175,21 +214,25 @@ public struct SurfaceExtractor {
                 if op == "%" && others.first?.type == "string" { break }
                 if let numeric = numericKind(others) {
                     vote(name, op == "/" ? "float" : numeric)
-                } else if others.contains(where: { $0.type == "string" }) {
-                    vote(name, "str")
+                } else if let string = others.first(where: { $0.type == "string" }) {
+                    vote(name, isBytesLiteral(string) ? "bytes" : "str")
                 } else if ["-", "/", "**", "//"].contains(op) {
                     vote(name, "float")
                 }
             case "comparison_operator":
                 let others = parent.namedChildren.filter { $0 != node }
                 if let numeric = numericKind(others) { vote(name, numeric) }
-                if others.contains(where: { $0.type == "string" }) && !parent.text.contains(" in ") { vote(name, "str") }
+                if let string = others.first(where: { $0.type == "string" }), !parent.text.contains(" in ") {
+                    vote(name, isBytesLiteral(string) ? "bytes" : "str")
+                }
             case "attribute":
                 guard parent.child(byField: "object") == node, let attribute = parent.child(byField: "attribute")?.text,
                       parent.parent?.type == "call" else { break }
                 if stringMethods.contains(attribute) { vote(name, "str") }
                 if listMethods.contains(attribute) { vote(name, "list") }
                 if dictMethods.contains(attribute) { vote(name, "dict") }
+                if bytesMethods.contains(attribute) { vote(name, "bytes") }
+                if streamMethods.contains(attribute) { vote(name, "IO") }
             case "argument_list":
                 if let call = parent.parent, call.type == "call", let function = call.child(byField: "function")?.text {
                     if ["range", "chr", "bin", "hex"].contains(function) { vote(name, "int") }

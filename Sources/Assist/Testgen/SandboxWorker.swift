@@ -87,6 +87,52 @@ public final class SandboxWorker {
         return result
     }
 
+    /// Runs several cases with one write: the requests are pipelined (the worker answers them in order, one line
+    /// each), so it goes from one case to the next without waiting for this side, which meanwhile reads the
+    /// answers. Each case has its own time limit. A case that crashes or hangs the worker comes back with `crashed`
+    /// set (the worker is restarted); the cases after it come back nil (not run).
+    public func runBatch(_ cases: [(TestCase, Double)]) -> [CaseResult?] {
+        guard cases.count > 1 else { return cases.map { run($0.0, timeout: $0.1) } }
+        struct Request: Encodable {
+            var id: Int, steps: [TestStep], watch: [String], timeout: Double
+        }
+        guard remaining > 0.05 else { return [outOfTime()] + Array(repeating: nil, count: cases.count - 1) }
+        let encoder = JSONEncoder()
+        var payload = Data()
+        for (testCase, timeout) in cases {
+            nextID += 1
+            guard let data = try? encoder.encode(Request(id: nextID, steps: testCase.steps, watch: testCase.watch,
+                                                         timeout: timeout)) else { return cases.map { run($0.0, timeout: $0.1) } }
+            payload += data
+            payload.append(UInt8(ascii: "\n"))
+        }
+        // Everything must fit in the pipe: the worker does not read while its own answers wait to be read.
+        guard payload.count < 32 * 1024 else { return cases.map { run($0.0, timeout: $0.1) } }
+        guard send(payload) else {
+            return [restartAfterFailure("the worker stopped accepting input")] + Array(repeating: nil, count: cases.count - 1)
+        }
+        var results: [CaseResult?] = []
+        let decoder = JSONDecoder()
+        for (i, (_, timeout)) in cases.enumerated() {
+            let failure: CaseResult
+            if let line = readLine(timeout: min(timeout + 1.5, remaining)) {
+                if let result = try? decoder.decode(CaseResult.self, from: Data(line)) {
+                    results.append(result)
+                    continue
+                }
+                failure = restartAfterFailure("the worker answered something unreadable")
+            } else if !sawEndOfFile && remaining <= 0 {
+                failure = outOfTime()
+            } else {
+                failure = restartAfterFailure(sawEndOfFile ? deathDescription() : "hang")
+            }
+            results.append(failure)
+            results += Array(repeating: nil, count: cases.count - i - 1)
+            break
+        }
+        return results
+    }
+
     /// One mutant as the worker analysed it (`runtime/python/testgen_mutants.py` lists the operators).
     public struct MutantOutcome: Sendable, Codable {
         public var id: Int

@@ -54,6 +54,8 @@ public struct Observation: Sendable, Codable, Hashable {
     public var type: String?
     public var len: Int?
     public var attrs: [String: Observation]?
+    /// `str()` of an object that has no literal, when short and without an address.
+    public var str: String?
 }
 
 /// An exception a step raised.
@@ -86,17 +88,24 @@ public struct CaseResult: Sendable, Codable, Hashable {
     public var crashed: String?
     /// How many processes the case started (the worker killed them); such a case is a finding, never a test.
     public var spawned: Int?
+    /// Comparisons the module made while the case ran, not reported before: `[seen, wanted]` as Python literals
+    /// (`seen` was compared with `wanted`; an empty `seen`: `wanted` was looked for in a value). The search
+    /// substitutes them into the case's arguments (input-to-state feedback).
+    public var cmps: [[String]]?
+    /// Set by the worker when a step is not a valid Python expression (nothing ran).
+    public var invalid: String?
 
     public init(steps: [StepOutcome], state: [String: Observation], arcs: [[Int]], crashed: String? = nil,
-                spawned: Int? = nil) {
+                spawned: Int? = nil, cmps: [[String]]? = nil) {
         self.steps = steps
         self.state = state
         self.arcs = arcs
         self.crashed = crashed
         self.spawned = spawned
+        self.cmps = cmps
     }
 
-    enum CodingKeys: String, CodingKey { case steps, state, arcs, crashed, spawned }
+    enum CodingKeys: String, CodingKey { case steps, state, arcs, crashed, spawned, cmps, invalid }
 
     /// The observable behaviour (no coverage): two runs of a deterministic case give equal behaviours.
     var behaviour: String {

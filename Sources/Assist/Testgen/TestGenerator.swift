@@ -79,6 +79,12 @@ public final class TestGenerator {
         let worker = try SandboxWorker(modulePath: moduleURL.path, workDirectory: work.appendingPathComponent("sandbox").path,
                                        configuration: options.sandbox, deadline: hardEnd.addingTimeInterval(-0.5))
         defer { worker.stop() }
+        var phases: [String: Double] = ["worker_ready": Date().timeIntervalSince(started)]
+        var phaseStart = Date()
+        func phase(_ name: String) {
+            phases[name] = (Date().timeIntervalSince(phaseStart) * 100).rounded() / 100
+            phaseStart = Date()
+        }
         progress("testgen: \(moduleName): \(builder.targets.count) call targets, python \(worker.pythonVersion), "
                  + "network \(worker.networkIsolated ? "cut (unshare -n)" : "blocked by audit hook")")
         let budgetEnd = max(started.addingTimeInterval(options.budget - reserve),
@@ -108,6 +114,7 @@ public final class TestGenerator {
         }
 
         if options.cancellation?.isCancelled == true { throw TestgenError.cancelled }
+        phase("search")
         var chosen = Self.select(explorer.kept, base: Set(worker.importArcs))
         let findings = Self.findings(explorer.suspicious)
         var mutation: TestgenReport.Mutation?
@@ -122,6 +129,7 @@ public final class TestGenerator {
                          + "\(mutation.addedTests) tests added")
             }
         }
+        phase("mutation")
         if options.cancellation?.isCancelled == true { throw TestgenError.cancelled }
         // Deterministic, order-independent cases only: the suite runs twice more, in file order, against a fresh
         // import of the module; a case that behaves differently (addresses, time, randomness, state left by the
@@ -149,6 +157,7 @@ public final class TestGenerator {
         if !unstable.isEmpty {
             progress("testgen: \(unstable.count) tests behaved differently when replayed and were dropped")
         }
+        phase("replay")
 
         let output = options.outputPath ?? Self.defaultOutput(for: moduleURL.path)
         let outputURL = URL(fileURLWithPath: output).standardizedFileURL
@@ -194,12 +203,16 @@ public final class TestGenerator {
             written = writer.write(cases)
         }
         verification.dropped = dropped
-        return TestgenReport(
+        phase("verify")
+        phases["worker_ready"] = ((phases["worker_ready"] ?? 0) * 100).rounded() / 100
+        var report = TestgenReport(
             module: options.modulePath, testFile: output, seed: options.seed, budgetSeconds: options.budget,
             elapsedSeconds: Date().timeIntervalSince(started), runs: explorer.runs, tests: written.names,
             coverage: coverage, verification: verification, findings: findings,
             networkIsolated: worker.networkIsolated, workerRestarts: worker.restarts, modelProposals: modelProposals,
             mutation: mutation)
+        report.phases = phases
+        return report
     }
 
     // MARK: Mutation analysis

@@ -76,6 +76,9 @@ struct TestWriter {
                     lines.append("    result = \(step.expr)")
                     lines += assertions("result", value)
                 }
+            } else if let value = outcome.value, Self.isSimple(value), step.expr.count < 70 {
+                // An earlier call in the sequence: its return value is asserted too (stable, as the replay saw).
+                lines += assertions(step.expr, value)
             } else {
                 lines.append("    \(step.expr)")
             }
@@ -120,10 +123,12 @@ struct TestWriter {
                 lines += assertions("\(subject).\(attribute)", observed)
             }
             if let len = value.len { lines.append("    assert len(\(subject)) == \(len)") }
+            if let text = value.str { lines.append("    assert str(\(subject)) == \(pythonString(text))") }
             return lines
         default:
             var lines = ["    assert type(\(subject)).__name__ == \(pythonString(value.type ?? "object"))"]
             if let len = value.len { lines.append("    assert len(\(subject)) == \(len)") }
+            if let text = value.str { lines.append("    assert str(\(subject)) == \(pythonString(text))") }
             return lines
         }
     }
@@ -237,6 +242,7 @@ struct TestWriter {
             return count == 1 ? "one_item" : "\(count)_items"
         }
         if value.hasPrefix("io.StringIO(") { return value == "io.StringIO()" ? "empty_stream" : "stream" }
+        if value.hasPrefix("io.BytesIO(") { return value == "io.BytesIO()" ? "empty_binary_stream" : "binary_stream" }
         if let n = Int(value), n >= 0, n < 1000 { return String(n) }
         if value.unicodeScalars.contains(where: { !$0.isASCII }) { return "unicode_string" }
         if value.hasPrefix("'"), value.hasSuffix("'"), value.count > 2 {

@@ -92,11 +92,14 @@ public struct TestgenReport: Sendable, Codable {
     /// Cases proposed by the model that parsed (0 without `--model`).
     public var modelProposals: Int
     public var mutation: Mutation?
+    /// Where the time went, in seconds from the command's start: `worker_ready` (the module imported in the
+    /// sandbox), then the length of `search`, `mutation`, `replay` and `verify` (writing and pytest).
+    public var phases: [String: Double] = [:]
 
     enum CodingKeys: String, CodingKey {
         case module, testFile = "test_file", seed, budgetSeconds = "budget_s", elapsedSeconds = "elapsed_s", runs
         case tests, coverage, verification, findings, networkIsolated = "network_isolated"
-        case workerRestarts = "worker_restarts", modelProposals = "model_proposals", mutation
+        case workerRestarts = "worker_restarts", modelProposals = "model_proposals", mutation, phases
     }
 
     /// The readable summary printed after a run.

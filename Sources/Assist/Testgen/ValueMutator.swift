@@ -1,4 +1,5 @@
 import Engine
+import Foundation
 
 /// Constant-guided mutation of argument values: a string argument gets one of the module's own string literals
 /// (or a character that often has a meaning in structured text) inserted, substituted or appended, loses a
@@ -9,8 +10,13 @@ import Engine
 /// grows toward what the module's comparisons and `in` tests look for (`'[!a-'`, `'--name='`, `'${x}'`).
 struct ValueMutator {
     /// Decoded contents of the module's short string literals, then generic structural characters.
-    let mined: [String]
-    let integers: [Int]
+    private(set) var mined: [String]
+    private(set) var integers: [Int]
+    private var known: Set<String>
+    /// Values learnt from the module's comparisons while it ran (`learn`), at most `learnLimit`.
+    private(set) var learnt = 0
+    static let learnLimit = 300
+    static let streamWrappers = [("io.StringIO(", "''"), ("io.BytesIO(", "b''")]
     static let generic = ["a", "Z", "0", "9", " ", "-", "_", ".", ",", ":", "=", "/", "\\", "\n", "\t", "*", "?",
                           "!", "[", "]", "(", ")", "{", "}", "$", "%", "#", "'", "\"", "@", "+", "é"]
 
@@ -21,7 +27,8 @@ struct ValueMutator {
         var strings: [String] = [], seen = Set<String>()
         var integers: [Int] = [], seenInts = Set<Int>()
         for literal in literals {
-            if let text = Self.stringContent(literal), !text.isEmpty, text.count <= 12, seen.insert(text).inserted {
+            if let text = Self.stringContent(literal) ?? Self.bytesContent(literal), !text.isEmpty, text.count <= 12,
+               seen.insert(text).inserted {
                 strings.append(text)
             } else if let n = Int(literal), abs(n) < 1 << 40, seenInts.insert(n).inserted {
                 integers.append(n)
@@ -29,18 +36,68 @@ struct ValueMutator {
         }
         mined = strings
         self.integers = integers
+        known = seen.union(integers.map { "#\($0)" })
+    }
+
+    /// Adds a value the module compared an input with (a Python literal from the comparison log) to the strings
+    /// and integers mutations insert; false when it was known, too long, or the limit is reached.
+    @discardableResult
+    mutating func learn(_ literal: String) -> Bool {
+        guard learnt < Self.learnLimit else { return false }
+        if let text = Self.stringContent(literal) ?? Self.bytesContent(literal), !text.isEmpty, text.count <= 16 {
+            guard known.insert(text).inserted else { return false }
+            mined.append(text)
+        } else if let n = Int(literal), abs(n) < 1 << 40 {
+            guard known.insert("#\(n)").inserted else { return false }
+            integers.append(n)
+        } else {
+            return false
+        }
+        learnt += 1
+        return true
     }
 
     /// A mutated copy of `literal` (Python source text), or nil when it is not a value this mutator knows.
     func mutate(_ literal: String, using random: inout SeededGenerator) -> String? {
+        // A stream's contents (`io.StringIO('...')`, `io.BytesIO(b'...')`).
+        for (wrapper, empty) in Self.streamWrappers where literal.hasPrefix(wrapper) && literal.hasSuffix(")") {
+            let inner = String(literal.dropFirst(wrapper.count).dropLast())
+            guard let changed = mutate(inner.isEmpty ? empty : inner, using: &random) else { return nil }
+            return wrapper + changed + ")"
+        }
         if let text = Self.stringContent(literal) {
             let mutated = mutateText(text, using: &random)
             return mutated.count <= 200 ? pythonString(mutated) : nil
+        }
+        if let text = Self.bytesContent(literal) {
+            let mutated = mutateText(text, using: &random)
+            return mutated.count <= 200 ? Self.bytesLiteral(mutated) : nil
         }
         if let n = Int(literal) {
             let options = [n + 1, n - 1, -n, n * 2, n / 2] + integers.flatMap { [$0, $0 + 1, $0 - 1] }
             let value = options.randomElement(using: &random)!
             return String(value)
+        }
+        if literal.hasPrefix("{"), literal.hasSuffix("}"), literal == "{}" || literal.contains(":") {
+            // A dict literal: a key from the module's strings added (what lookups and `in` tests look for), an
+            // item dropped, or an item's value mutated.
+            var items = literal == "{}" ? [] : TestWriter.splitArguments(String(literal.dropFirst().dropLast()))
+            switch Int.random(in: 0..<4, using: &random) {
+            case 0 where !items.isEmpty:
+                items.remove(at: Int.random(in: 0..<items.count, using: &random))
+            case 1 where !items.isEmpty:
+                let i = Int.random(in: 0..<items.count, using: &random)
+                guard let colon = items[i].range(of: ": ") else { return nil }
+                let value = String(items[i][colon.upperBound...]).trimmingCharacters(in: .whitespaces)
+                guard let changed = mutate(value, using: &random) else { return nil }
+                items[i] = String(items[i][..<colon.upperBound]) + changed
+            default:
+                let value = Bool.random(using: &random) ? pythonString(token(using: &random))
+                    : String(Int.random(in: 0...3, using: &random))
+                items.append("\(pythonString(token(using: &random))): \(value)")
+            }
+            guard items.count <= 12 else { return nil }
+            return "{" + items.joined(separator: ", ") + "}"
         }
         if literal.hasPrefix("["), literal.hasSuffix("]"), !literal.hasPrefix("[[") {
             var items = TestWriter.splitArguments(String(literal.dropFirst().dropLast()))
@@ -99,6 +156,33 @@ struct ValueMutator {
             characters = Array(characters[..<cut]) + piece + Array(token(using: &random))
         }
         return String(characters)
+    }
+
+    /// The content of a plain bytes literal (`b'...'`, `b"..."`) as text, one character a byte; nil otherwise.
+    static func bytesContent(_ literal: String) -> String? {
+        guard literal.hasPrefix("b'") || literal.hasPrefix("b\"") else { return nil }
+        return stringContent(String(literal.dropFirst()))
+    }
+
+    /// A bytes literal of `text`: characters above U+00FF become UTF-8 bytes, non-printable bytes `\xNN`.
+    static func bytesLiteral(_ text: String) -> String {
+        var out = "b'"
+        var bytes: [UInt8] = []
+        for scalar in text.unicodeScalars {
+            if scalar.value <= 0xFF { bytes.append(UInt8(scalar.value)) } else { bytes += Array(String(scalar).utf8) }
+        }
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "\\"): out += "\\\\"
+            case UInt8(ascii: "'"): out += "\\'"
+            case UInt8(ascii: "\n"): out += "\\n"
+            case UInt8(ascii: "\t"): out += "\\t"
+            case UInt8(ascii: "\r"): out += "\\r"
+            case 0x20..<0x7F: out.unicodeScalars.append(Unicode.Scalar(byte))
+            default: out += "\\x" + (byte < 16 ? "0" : "") + String(byte, radix: 16)
+            }
+        }
+        return out + "'"
     }
 
     /// The text of a plain Python string literal (`'...'` or `"..."`, an `r` prefix without backslashes, the
