@@ -982,7 +982,11 @@ struct PythonGrammarParser {
         return result
     }
 
-    mutating func binary(_ ops: Set<String>, patternMode: Bool = false,
+    /// Operator tokens of each binary level (arrays of a few: a set literal here was hashed on every call).
+    static let orOps = ["|"], xorOps = ["^"], andOps = ["&"], shiftOps = ["<<", ">>"], sumOps = ["+", "-"]
+    static let termOps = ["*", "/", "//", "%", "@"]
+
+    mutating func binary(_ ops: [String], patternMode: Bool = false,
                          _ next: (inout PythonGrammarParser) throws -> PyExpr?) throws -> PyExpr? {
         let start = pos
         guard var result = try next(&self) else { return nil }
@@ -1000,17 +1004,17 @@ struct PythonGrammarParser {
     mutating func bitwiseOr(patternMode: Bool = false) throws -> PyExpr? {
         if patternMode {
             // `|` separates patterns.
-            return try binary(["^"]) { try $0.bitwiseAnd() }
+            return try binary(Self.xorOps) { try $0.bitwiseAnd() }
         }
-        return try binary(["|"]) { try $0.binary(["^"]) { try $0.bitwiseAnd() } }
+        return try binary(Self.orOps) { try $0.binary(Self.xorOps) { try $0.bitwiseAnd() } }
     }
 
     mutating func bitwiseAnd() throws -> PyExpr? {
-        try binary(["&"]) { try $0.binary(["<<", ">>"]) { try $0.binary(["+", "-"]) { try $0.term() } } }
+        try binary(Self.andOps) { try $0.binary(Self.shiftOps) { try $0.binary(Self.sumOps) { try $0.term() } } }
     }
 
     mutating func term() throws -> PyExpr? {
-        try binary(["*", "/", "//", "%", "@"]) { try $0.factor() }
+        try binary(Self.termOps) { try $0.factor() }
     }
 
     mutating func factor() throws -> PyExpr? {
