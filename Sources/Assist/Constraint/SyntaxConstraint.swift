@@ -7,7 +7,7 @@ import Tokenizer
 public struct ConstraintStatistics: Sendable, Codable {
     /// Tokens checked one by one (the sampler's pick, before any mask).
     public var checks = 0
-    /// Picks the constraint refused (each then cost a full mask).
+    /// Tokens the constraint refused: the sampler's picks, and the candidates its ranked scan checked.
     public var refusals = 0
     /// Full masks computed, and how many came from the cache.
     public var masks = 0
