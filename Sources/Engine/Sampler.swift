@@ -161,9 +161,8 @@ public final class Sampler {
         for i in 0..<logits.count { best = max(best, logits[i] / scale) }
         guard best > -.infinity else { return nil }
         selectBest(from: UnsafeBufferPointer(logits), scale: scale, count: Self.scanLimit, into: &pool)
-        let excluded = Set(refused)
         candidates.removeAll(keepingCapacity: true)
-        for c in pool where !excluded.contains(c.id) {
+        for c in pool where !refused.contains(c.id) {
             // The same floor as `draw`: far below the best, a token cannot be drawn.
             if p.temperature > 0, c.value < best - 30 { break }
             if constraint.allows(c.id) {
@@ -182,10 +181,9 @@ public final class Sampler {
     private func redraw() -> Int32? {
         guard !pool.isEmpty else { return nil }
         let p = parameters
-        let excluded = Set(refused)
         candidates.removeAll(keepingCapacity: true)
         let want = p.temperature <= 0 ? 1 : p.topK
-        for c in pool where !excluded.contains(c.id) {
+        for c in pool where !refused.contains(c.id) {
             candidates.append(c)
             if candidates.count == want { break }
         }
@@ -245,18 +243,23 @@ public final class Sampler {
         out.removeAll(keepingCapacity: true)
         for i in 0..<values.count {
             let c = (id: Int32(i), value: values[i] / scale)
-            guard c.value > -.infinity else { continue }
-            if out.count == count {
-                guard Self.before(c, out[count - 1]) else { continue }
-                out.removeLast()
-            }
-            var lo = 0, hi = out.count
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if Self.before(out[mid], c) { lo = mid + 1 } else { hi = mid }
-            }
-            out.insert(c, at: lo)
+            if c.value > -.infinity { Self.insertRanked(c, into: &out, keeping: count) }
         }
+    }
+
+    /// Inserts `c` into `out` (ranked, best first) when it is among the `count` best seen so far.
+    private static func insertRanked(_ c: (id: Int32, value: Float), into out: inout [(id: Int32, value: Float)],
+                                     keeping count: Int) {
+        if out.count == count {
+            guard before(c, out[count - 1]) else { return }
+            out.removeLast()
+        }
+        var lo = 0, hi = out.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if before(out[mid], c) { lo = mid + 1 } else { hi = mid }
+        }
+        out.insert(c, at: lo)
     }
 
     private func draw(_ logits: UnsafeMutableBufferPointer<Float>, keepPool: Bool = false) -> Int32 {
@@ -279,18 +282,7 @@ public final class Sampler {
             // With a pool, the k best plus one per possible retry (a retry excludes a token of the k best).
             let count = keepPool ? p.topK + Self.retriesBeforeMask : p.topK
             selected.removeAll(keepingCapacity: true)
-            for c in candidates {
-                if selected.count == count {
-                    guard before(c, selected[count - 1]) else { continue }
-                    selected.removeLast()
-                }
-                var lo = 0, hi = selected.count
-                while lo < hi {
-                    let mid = (lo + hi) / 2
-                    if before(selected[mid], c) { lo = mid + 1 } else { hi = mid }
-                }
-                selected.insert(c, at: lo)
-            }
+            for c in candidates { Self.insertRanked(c, into: &selected, keeping: count) }
             if keepPool {
                 poolComplete = candidates.count <= count
                 pool.removeAll(keepingCapacity: true)

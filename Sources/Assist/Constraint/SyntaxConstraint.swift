@@ -357,17 +357,11 @@ public final class SyntaxConstraint: TokenConstraint {
         if neverAllowed.contains(token) || Int(token) >= tokenBytes.count { return false }
         let bytes = tokenBytes[Int(token)]
         if bytes.isEmpty { return false }
-        if pending.isEmpty, completeUTF8[Int(token)] {
-            // Most tokens: whole characters after whole characters, checked without building a byte array.
-            guard keep else { return bytes.withUnsafeBufferPointer { state.check(bytes: $0) } }
-            let ahead = state.copy()
-            guard ahead.append(bytes: bytes) else { return false }
-            checked = (token, ahead)
-            return true
-        }
-        let combined = pending + bytes
-        guard Self.isValidUTF8Prefix(combined) else { return false }
-        let (complete, rest) = Self.splitIncompleteUTF8(combined)
+        // Most tokens are whole characters after whole characters: checked without building a byte array.
+        let whole = pending.isEmpty && completeUTF8[Int(token)]
+        let combined = whole ? bytes : pending + bytes
+        if !whole, !Self.isValidUTF8Prefix(combined) { return false }
+        let (complete, rest) = whole ? (bytes, []) : Self.splitIncompleteUTF8(combined)
         if rest.isEmpty {
             guard keep else { return complete.withUnsafeBufferPointer { state.check(bytes: $0) } }
             // A check copies the recognizer and appends anyway: keep the copy, so that accepting this token
