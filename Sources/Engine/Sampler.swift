@@ -141,6 +141,10 @@ public final class Sampler {
         return token
     }
 
+    /// Whether the ranked scan stops at the min-p floor where that cannot change the draw (off only in tests,
+    /// to compare with the scan that reads on).
+    var scanStopsAtMinPFloor = true
+
     /// Candidates ranked for `scanRanked` before it gives up and asks for the full mask.
     static let scanLimit = 512
 
@@ -162,9 +166,19 @@ public final class Sampler {
         guard best > -.infinity else { return nil }
         selectBest(from: UnsafeBufferPointer(logits), scale: scale, count: Self.scanLimit, into: &pool)
         candidates.removeAll(keepingCapacity: true)
+        // Below the min-p floor of the best allowed token, min-p removes every candidate; such candidates could
+        // still change the draw only through the top-p total (a larger total keeps more of the ones above the
+        // floor). When top-p keeps every candidate above the floor without them, it keeps them with them too,
+        // so the scan stops there and the draw is the one the full scan would make.
+        let minPFloor = p.temperature > 0 && p.minP > 0 && scanStopsAtMinPFloor ? logf(p.minP) : -Float.infinity
+        var floorChecked = false
         for c in pool where !refused.contains(c.id) {
             // The same floor as `draw`: far below the best, a token cannot be drawn.
             if p.temperature > 0, c.value < best - 30 { break }
+            if !floorChecked, let first = candidates.first, c.value < first.value + minPFloor {
+                floorChecked = true
+                if topPKeepsAll() { break }
+            }
             if constraint.allows(c.id) {
                 candidates.append(c)
                 if candidates.count == want { break }
@@ -175,6 +189,21 @@ public final class Sampler {
         guard let first = candidates.first, p.temperature <= 0 || first.value >= best - 15 else { return nil }
         if p.temperature <= 0 { return first.id }
         return finish()
+    }
+
+    /// Whether top-p, over `candidates` (ranked, values after temperature) alone, keeps all of them.
+    private func topPKeepsAll() -> Bool {
+        let topP = parameters.topP
+        guard topP < 1, candidates.count > 1 else { return true }
+        let top = candidates[0].value
+        var total: Float = 0
+        for c in candidates { total += expf(c.value - top) }
+        var cumulative: Float = 0
+        for c in candidates.dropLast() {
+            cumulative += expf(c.value - top) / total
+            if cumulative >= topP { return false }
+        }
+        return true
     }
 
     /// The pick with the refused tokens left out, from the pool; nil when the pool cannot tell.
@@ -267,31 +296,59 @@ public final class Sampler {
         candidates.removeAll(keepingCapacity: true)
         // Tokens more than 30 (after temperature) below the best have probability < 1e-13 of the best's; all
         // of them together stay below float resolution of the total, so they are left out.
-        var best = -Float.infinity
-        for i in 0..<logits.count { best = max(best, logits[i] / p.temperature) }
+        // (Division by a positive temperature keeps the order, so the best after it is the best before it.)
+        var rawBest = -Float.infinity
+        for v in logits where v > rawBest { rawBest = v }
+        let best = rawBest / p.temperature
         if best == -.infinity { return Self.argmax(logits) }
         let floor = best - 30
-        for i in 0..<logits.count {
-            let v = logits[i] / p.temperature
-            if v >= floor { candidates.append((Int32(i), v)) }
-        }
-        // Candidates in order, best first (ties: lower id first), as far as the filters below need them: the
-        // top k by selection, else a sort (of the tokens near the best only, when those decide top-p).
         let before = Self.before
-        if p.topK > 0, candidates.count > p.topK {
-            // With a pool, the k best plus one per possible retry (a retry excludes a token of the k best).
+        if p.topK > 0 {
+            // Candidates in order, best first (ties: lower id first): the top k by selection in one pass over
+            // the logits. With a pool, the k best plus one per possible retry (a retry excludes one of them).
             let count = keepPool ? p.topK + Self.retriesBeforeMask : p.topK
-            selected.removeAll(keepingCapacity: true)
-            for c in candidates { Self.insertRanked(c, into: &selected, keeping: count) }
-            if keepPool {
-                poolComplete = candidates.count <= count
-                pool.removeAll(keepingCapacity: true)
-                pool.append(contentsOf: selected)
-                poolBest = best
-                selected.removeLast(max(0, selected.count - p.topK))
+            var top = selected
+            selected = []
+            top.removeAll(keepingCapacity: true)
+            // Division by the temperature keeps the order, so raw logits are compared where they decide:
+            // the floor as the lowest raw value that reaches it, and the last kept candidate by its raw value.
+            var rawFloor = floor * p.temperature
+            while rawFloor / p.temperature >= floor, rawFloor > -.infinity { rawFloor = rawFloor.nextDown }
+            while rawFloor / p.temperature < floor { rawFloor = rawFloor.nextUp }
+            var seen = 0
+            var lastRaw = -Float.infinity   // the raw value of the last kept candidate, once `count` are kept
+            for i in 0..<logits.count {
+                let raw = logits[i]
+                guard raw >= rawFloor else { continue }
+                seen += 1
+                // Ids grow, so a value equal to the last kept one ranks after it.
+                if raw <= lastRaw { continue }
+                Self.insertRanked((Int32(i), raw / p.temperature), into: &top, keeping: count)
+                if top.count == count { lastRaw = logits[Int(top[count - 1].id)] }
             }
-            swap(&candidates, &selected)
-        } else if p.topP < 1 || p.minP > 0 {
+            if seen > p.topK {
+                if keepPool {
+                    poolComplete = seen <= count
+                    pool.removeAll(keepingCapacity: true)
+                    pool.append(contentsOf: top)
+                    poolBest = best
+                    top.removeLast(max(0, top.count - p.topK))
+                }
+                selected = candidates
+                candidates = top
+                return finish()
+            }
+            // k or fewer: all of them, in id order as the filters below expect them.
+            top.sort { $0.id < $1.id }
+            selected = candidates
+            candidates = top
+        } else {
+            for i in 0..<logits.count {
+                let v = logits[i] / p.temperature
+                if v >= floor { candidates.append((Int32(i), v)) }
+            }
+        }
+        if p.topP < 1 || p.minP > 0 {
             // Tokens with e^(v − best) ≥ 1e-3 come first; when they alone hold the top-p mass, only they are sorted.
             let headFloor = best - logf(1000)
             var total: Float = 0, head: Float = 0

@@ -59,6 +59,54 @@ import Testing
         let hot = sample(logits, SamplingParameters(temperature: 4, topK: 0, topP: 1, minP: 0, seed: 5), draws: 300)
         #expect(cold.filter { $0 == 1 }.count < hot.filter { $0 == 1 }.count)
     }
+
+    /// The chain written plainly: every token within 30 of the best (after temperature), ranked (higher first,
+    /// lower id on ties); the k best; softmax, top-p, min-p; one seeded draw. (With k or fewer tokens and
+    /// neither top-p nor min-p, the tokens stay in id order, as the sampler leaves them.)
+    static func reference(_ logits: [Float], _ p: SamplingParameters, rng: inout SeededGenerator) -> Int32 {
+        let scaled = logits.enumerated().map { (id: Int32($0.offset), value: $0.element / p.temperature) }
+        let best = scaled.map(\.value).max()!
+        var list = scaled.filter { $0.value >= best - 30 }
+        let ranked = list.sorted { $0.value > $1.value || ($0.value == $1.value && $0.id < $1.id) }
+        if p.topK > 0, list.count > p.topK { list = Array(ranked.prefix(p.topK)) }
+        else if p.topP < 1 || p.minP > 0 { list = ranked }
+        let top = list[0].value
+        var values = list.map { expf($0.value - top) }
+        let total = values.reduce(0, +)
+        values = values.map { $0 / total }
+        var keep = values.count
+        if p.topP < 1 {
+            var cumulative: Float = 0
+            for (i, v) in values.enumerated() {
+                cumulative += v
+                if cumulative >= p.topP { keep = i + 1; break }
+            }
+        }
+        if p.minP > 0 { while keep > 1, values[keep - 1] < values[0] * p.minP { keep -= 1 } }
+        var r = rng.nextUnit() * values[..<keep].reduce(0, +)
+        for i in 0..<keep {
+            r -= values[i]
+            if r < 0 { return list[i].id }
+        }
+        return list[keep - 1].id
+    }
+
+    @Test func drawsEqualThePlainChain() {
+        var source = SeededGenerator(seed: 11)
+        for (temperature, topK, topP, minP) in [(Float(1.5), 40, Float(0.95), Float(0.05)), (0.8, 40, 1, 0), (0.3, 40, 0.95, 0),
+                                                (1, 0, 0.9, 0.05), (1.2, 5, 1, 0.1), (0.05, 40, 1, 0), (2, 200, 0.99, 0)] {
+            let p = SamplingParameters(temperature: temperature, topK: topK, topP: topP, minP: minP, seed: 5)
+            let sampler = Sampler(p)
+            var rng = SeededGenerator(seed: 5)
+            for _ in 0..<25 {
+                // Logits with ties and a long flat tail, as a vocabulary has.
+                let logits: [Float] = (0..<1500).map { _ in (Float(Int(source.nextUnit() * 40)) / 4) - 4 }
+                var copy = logits
+                let got = copy.withUnsafeMutableBufferPointer { sampler.sample($0, history: []) }
+                #expect(got == Self.reference(logits, p, rng: &rng), "\(p)")
+            }
+        }
+    }
 }
 
 /// The sampler with a hard constraint: a refused pick is redrawn from the step's ranked candidates, many refusals
@@ -136,6 +184,28 @@ import Testing
         let greedy = Only { $0 == a || $0 == b }
         #expect(draws(SamplingParameters(temperature: 0), greedy, count: 2) == [a, a])
         #expect(greedy.masks == 0)
+    }
+
+    /// Past the min-p floor of the best allowed token, the ranked scan stops where that cannot change the draw:
+    /// the same tokens as a constraint that is asked about every candidate (its checks count the difference).
+    @Test func rankedScanStopsAtTheMinPFloor() {
+        // Allowed: a few tokens in the middle of the ranking (reached only by the scan) and every 7th far below
+        // them (under the min-p floor of the best of them).
+        let allowed = Set(Self.ranked[120..<124]).union(stride(from: 400, to: 1000, by: 7).map { Self.ranked[$0] })
+        let p = SamplingParameters(temperature: 1.5, topK: 40, topP: 0.95, minP: 0.5, seed: 3)
+        let early = Only { allowed.contains($0) }
+        let out = draws(p, early, count: 30)
+        #expect(out.allSatisfy { allowed.contains($0) })
+        // The same scan without the stop: the same draws, with more checks.
+        let full = Only { allowed.contains($0) }
+        let sampler = Sampler(p, constraint: full)
+        sampler.scanStopsAtMinPFloor = false
+        let reference: [Int32] = (0..<30).map { _ in
+            var copy = Self.logits
+            return copy.withUnsafeMutableBufferPointer { sampler.sample($0, history: []) }
+        }
+        #expect(out == reference)
+        #expect(early.checks < full.checks)
     }
 
     @Test func sameSeedSameTokens() {

@@ -24,6 +24,9 @@ public struct ConstraintStatistics: Sendable, Codable {
     public var pythonRefused = 0
     /// Time spent in the Python validity gate (within the checks and masks).
     public var pythonMicroseconds = 0.0
+    /// Time the constraint took to set up (before the first token: reading the prefix, and once per process
+    /// warming the Python gate); not part of the per-token times.
+    public var setupMicroseconds = 0.0
 
     /// Mean and 99th percentile of the per-token time, in microseconds.
     public var stepMean: Double { stepMicroseconds.isEmpty ? 0 : stepMicroseconds.reduce(0, +) / Double(stepMicroseconds.count) }
@@ -37,6 +40,7 @@ public struct ConstraintStatistics: Sendable, Codable {
         case checks, refusals, masks, cachedMasks = "cached_masks", checkMicroseconds = "check_us"
         case maskMicroseconds = "mask_us", fallbacks, stepMean = "step_us_mean", stepP99 = "step_us_p99"
         case pythonJudged = "python_judged", pythonRefused = "python_refused", pythonMicroseconds = "python_us"
+        case setupMicroseconds = "setup_us"
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -53,6 +57,7 @@ public struct ConstraintStatistics: Sendable, Codable {
         try c.encode(pythonJudged, forKey: .pythonJudged)
         try c.encode(pythonRefused, forKey: .pythonRefused)
         try c.encode(pythonMicroseconds, forKey: .pythonMicroseconds)
+        try c.encode(setupMicroseconds, forKey: .setupMicroseconds)
     }
 
     public init() {}
@@ -69,6 +74,7 @@ public struct ConstraintStatistics: Sendable, Codable {
         pythonJudged = try c.decodeIfPresent(Int.self, forKey: .pythonJudged) ?? 0
         pythonRefused = try c.decodeIfPresent(Int.self, forKey: .pythonRefused) ?? 0
         pythonMicroseconds = try c.decodeIfPresent(Double.self, forKey: .pythonMicroseconds) ?? 0
+        setupMicroseconds = try c.decodeIfPresent(Double.self, forKey: .setupMicroseconds) ?? 0
     }
 }
 
@@ -118,6 +124,17 @@ public final class SyntaxConstraint: TokenConstraint {
     private var deferred: [UInt8] = []
     /// The recognizer after the text and the token checked last (while nothing else was appended since).
     private var checked: (token: Int32, state: ViablePrefix)?
+    /// Refusals in the current step. From `stormRefusals` on, a token is first checked by its first two
+    /// (ASCII) bytes, and their verdict kept for the step: at a point where few tokens fit (after `except e`
+    /// most of the model's favourites are ` word` tokens), the sampler's retries and ranked scan then cost a
+    /// check per distinct two-byte start instead of one per token. (A prefix of a viable text is viable, so a
+    /// refused start refuses the token.)
+    private var stepRefusals = 0
+    private static let stormRefusals = 8
+    /// Verdicts of two-byte starts, valid where the stamp equals `step` (1 allowed, 0 refused).
+    private var pairStamp = [UInt32](repeating: 0, count: 128 * 128)
+    private var pairAllowed = [Bool](repeating: false, count: 128 * 128)
+    private var step: UInt32 = 1
     /// `MOECODER_CONSTRAINT_TRACE=1`: one line per step on stderr (time, running counters, the token).
     private static let trace = ProcessInfo.processInfo.environment["MOECODER_CONSTRAINT_TRACE"] != nil
 
@@ -126,6 +143,7 @@ public final class SyntaxConstraint: TokenConstraint {
     /// `endTokens`: more tokens that end the text (a FIM format's stop tokens), allowed like end-of-text.
     public init(language: Language, tokenizer: BPETokenizer, prefix: String, allowEndOfText: Bool = true,
                 endTokens: Set<Int32> = [], pythonValidity: Bool = true) throws {
+        let setupStart = DispatchTime.now().uptimeNanoseconds
         self.language = language
         self.tokenizer = tokenizer
         let vocabulary = tokenizer.vocabularySize
@@ -164,6 +182,7 @@ public final class SyntaxConstraint: TokenConstraint {
         start = (state.copy(), pending, text, degraded, lexical, lexicalPosition)
         gate = language.name == "python" && pythonValidity
             ? try PythonValidityGate(language: language, syntax: LexicalSyntax.of(language), prefix: text) : nil
+        statistics.setupMicroseconds = Double(DispatchTime.now().uptimeNanoseconds - setupStart) / 1000
     }
 
     /// Back to the state right after the prefix, to constrain another continuation of it (the mask cache and
@@ -178,6 +197,8 @@ public final class SyntaxConstraint: TokenConstraint {
         deferred = []
         checked = nil
         stepTime = 0
+        stepRefusals = 0
+        step &+= 1
         gate?.restart()
     }
 
@@ -198,7 +219,10 @@ public final class SyntaxConstraint: TokenConstraint {
         defer { statistics.checkMicroseconds += elapsed(since: start) }
         statistics.checks += 1
         let ok = check(token)
-        if !ok { statistics.refusals += 1 }
+        if !ok {
+            statistics.refusals += 1
+            stepRefusals += 1
+        }
         return ok
     }
 
@@ -250,6 +274,8 @@ public final class SyntaxConstraint: TokenConstraint {
             }
             stepTime = 0
         }
+        stepRefusals = 0
+        step &+= 1
         guard Int(token) < tokenBytes.count else { return }
         if alwaysAllowed.contains(token) { return }
         let bytes = tokenBytes[Int(token)]
@@ -285,6 +311,7 @@ public final class SyntaxConstraint: TokenConstraint {
             return true
         }
         flushDeferred()
+        if stepRefusals >= Self.stormRefusals, !startAllowed(token) { return false }
         guard viable(token, keep: true) else { return false }
         guard let gate, Int(token) < tokenBytes.count, tokenBytes[Int(token)].contains(0x0A),
               !alwaysAllowed.contains(token) else { return true }
@@ -292,6 +319,20 @@ public final class SyntaxConstraint: TokenConstraint {
         statistics.pythonJudged = gate.judged
         statistics.pythonRefused = gate.refused
         return ok
+    }
+
+    /// Whether the token's first two bytes (ASCII, with more after them) keep the text viable; true when the
+    /// token is shorter or not ASCII there. Verdicts are kept for the step.
+    private func startAllowed(_ token: Int32) -> Bool {
+        guard pending.isEmpty, Int(token) < tokenBytes.count else { return true }
+        let bytes = tokenBytes[Int(token)]
+        guard bytes.count > 2, bytes[0] < 0x80, bytes[1] < 0x80 else { return true }
+        let slot = Int(bytes[0]) << 7 | Int(bytes[1])
+        if pairStamp[slot] == step { return pairAllowed[slot] }
+        let allowed = bytes.withUnsafeBufferPointer { state.check(bytes: UnsafeBufferPointer(rebasing: $0[0..<2])) }
+        pairStamp[slot] = step
+        pairAllowed[slot] = allowed
+        return allowed
     }
 
     /// The gate's verdict on a token with a line break (already judged viable).
