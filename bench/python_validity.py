@@ -8,6 +8,12 @@ of the same module as the code after the cursor. `moecoder complete --json --tem
 the hole; the whole file with the completion inserted is compiled with compile() (CPython 3.11, in this
 process). A completion that compile() rejects is counted, with the error, per mode.
 
+Also the constraint's cost on these prompts (from `complete --json`'s `constraint` and `decode_ms`):
+`constraint_us_per_token` (its checks, masks and Python gate, over every generated token),
+`constraint_share_percent` (that time against the rest of the decode time a token), its one-time set-up, and
+`slowdown_vs_unconstrained_percent` (decode time a token, constrained against unconstrained; on a busy machine
+only the share is meaningful).
+
     python3 bench/python_validity.py [--binary .build/release/moecoder] [--prompts 60] [--samples 2]
         [--temperature 1.5] [--modes constrained,unconstrained] [--json out.json]
 
@@ -119,8 +125,15 @@ def complete(binary, model, prompt, mode, seed, temperature, max_tokens, tmp):
         return {"error": out.stderr.strip()[-300:]}
     r = json.loads(out.stdout)
     source = prompt["prefix"] + r["completion"] + prompt["suffix"]
+    st = r.get("constraint") or {}
     return {"completion": r["completion"], "parse_ok": r["parse_ok"], "attempts": r.get("attempts", 1),
-            "tokens": r["tokens"], "ms": r["ms"], "rejected": compiles(source)}
+            "tokens": r["tokens"], "ms": r["ms"], "rejected": compiles(source),
+            "decode_ms": r.get("decode_ms"), "decoded_tokens": r.get("decoded_tokens"),
+            # The constraint's own time over every generated token (checks, masks, the Python gate), and its
+            # one-time set-up; the step times are per generated token.
+            "constraint_us": st.get("check_us", 0) + st.get("mask_us", 0) if st else None,
+            "constraint_setup_us": st.get("setup_us") if st else None,
+            "refusals": st.get("refusals") if st else None}
 
 
 def main():
@@ -157,12 +170,34 @@ def main():
                 summary = {"completions": len(ok), "errors": len(results) - len(ok), "rejected": len(rejected),
                            "invalid_rate": len(rejected) / max(1, len(ok)),
                            "mean_ms": sum(r["ms"] for r in ok) / max(1, len(ok))}
+                timed = [r for r in ok if r.get("decode_ms") is not None and r.get("decoded_tokens")]
+                if timed:
+                    tokens = sum(r["decoded_tokens"] for r in timed)
+                    summary["decode_us_per_token"] = round(sum(r["decode_ms"] for r in timed) * 1000 / tokens, 1)
+                    constrained = [r for r in timed if r.get("constraint_us") is not None]
+                    if constrained:
+                        ctokens = sum(r["decoded_tokens"] for r in constrained)
+                        cus = sum(r["constraint_us"] for r in constrained)
+                        summary["constraint_us_per_token"] = round(cus / ctokens, 1)
+                        # The decode time a token without the constraint's own time in it.
+                        base = (sum(r["decode_ms"] for r in constrained) * 1000 - cus) / ctokens
+                        summary["constraint_share_percent"] = round(100 * cus / ctokens / base, 2)
+                        summary["constraint_setup_us_mean"] = round(
+                            sum(r["constraint_setup_us"] or 0 for r in constrained) / len(constrained), 1)
+                        summary["refusals_per_token"] = round(sum(r["refusals"] or 0 for r in constrained) / ctokens, 3)
                 report["runs"][key] = {"summary": summary, "results": results}
                 print(f"{key}: {len(rejected)}/{len(ok)} rejected by compile() "
                       f"({100 * summary['invalid_rate']:.1f} %), {summary['errors']} errors", file=sys.stderr)
                 for r in rejected[:8]:
                     print(f"   {r['file']} seed {r['seed']}: {r['rejected']}: {r['completion'][:120]!r}",
                           file=sys.stderr)
+    # Decode time a token, constrained against unconstrained, for each binary measured both ways.
+    for binary in binaries:
+        a = report["runs"].get(f"{binary} unconstrained", {}).get("summary", {})
+        b = report["runs"].get(f"{binary} constrained", {}).get("summary", {})
+        if a.get("decode_us_per_token") and b.get("decode_us_per_token"):
+            b["slowdown_vs_unconstrained_percent"] = round(
+                100 * (b["decode_us_per_token"] / a["decode_us_per_token"] - 1), 2)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)

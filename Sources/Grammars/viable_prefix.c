@@ -557,8 +557,12 @@ static bool extends(const VPState *s, const Version *v) {
   view.text = buffer;
   bool found = false;
   for (uint32_t e = 0; e < sizeof enders / sizeof *enders && !found; e++) {
-    // Continuations: "", c, c1c2 (c1c2 only for the first few c1), then the ender.
-    for (uint32_t first = 0; first <= alphabet_size && !found; first++) {
+    // Continuations: "", c, c1c2 (c1c2 only for the first few c1), then the ender. A word comes first: at
+    // the end of a line or of its indentation (Python's scanner reads on to the end there, looking for the
+    // next line's indentation), a statement of one word is what carries the text on, and this search runs
+    // for nearly every line break a model writes.
+    for (uint32_t k = 0; k <= alphabet_size && !found; k++) {
+      uint32_t first = k == 0 ? 1 : k == 1 ? 0 : k;
       for (uint32_t second = 0; second <= (first > 0 && first <= 8 ? alphabet_size : 0) && !found; second++) {
         uint32_t n = 0;
         if (first > 0) buffer[length + n++] = alphabet[first - 1];

@@ -1,4 +1,5 @@
 import CTreeSitter
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -14,11 +15,14 @@ public final class Tree: @unchecked Sendable {
     public let source: SourceText
     /// The grammar the tree was parsed with.
     public let language: Language
+    /// Node type names by symbol id (`Node.type` reads them rather than building a string each time).
+    let typeNames: [String]
 
     init(pointer: OpaquePointer, source: SourceText, language: Language) {
         self.pointer = pointer
         self.source = source
         self.language = language
+        typeNames = TypeNames.table(ts_tree_language(pointer))
     }
 
     deinit { ts_tree_delete(pointer) }
@@ -31,6 +35,24 @@ public final class Tree: @unchecked Sendable {
 
     /// An independent copy (cheap: tree-sitter shares the nodes), used when the original will be edited.
     func copyPointer() -> OpaquePointer { ts_tree_copy(pointer)! }
+}
+
+/// The names of a grammar's symbols, built once per grammar.
+enum TypeNames {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var tables: [OpaquePointer: [String]] = [:]
+
+    static func table(_ grammar: OpaquePointer?) -> [String] {
+        guard let grammar else { return [] }
+        lock.lock()
+        defer { lock.unlock() }
+        if let table = tables[grammar] { return table }
+        let table = (0..<ts_language_symbol_count(grammar)).map { symbol in
+            ts_language_symbol_name(grammar, TSSymbol(symbol)).map { String(cString: $0) } ?? ""
+        }
+        tables[grammar] = table
+        return table
+    }
 }
 
 /// A node of a `Tree`. Keeps its tree alive.
@@ -50,7 +72,11 @@ public struct Node: @unchecked Sendable, CustomStringConvertible {
     }
 
     /// The node type (`function_definition`, `identifier`, `ERROR`, `(`, …).
-    public var type: String { String(cString: ts_node_type(raw)) }
+    public var type: String {
+        // The public symbol's name is the node's type (aliases included); ERROR's symbol is outside the table.
+        let symbol = Int(ts_node_symbol(raw))
+        return symbol < tree.typeNames.count ? tree.typeNames[symbol] : String(cString: ts_node_type(raw))
+    }
     /// The grammar's symbol id of the node type.
     public var symbol: UInt16 { ts_node_symbol(raw) }
     public var isNamed: Bool { ts_node_is_named(raw) }
@@ -79,7 +105,20 @@ public struct Node: @unchecked Sendable, CustomStringConvertible {
     public func child(_ index: Int) -> Node? { Node(ts_node_child(raw, UInt32(index)), tree: tree) }
     public func namedChild(_ index: Int) -> Node? { Node(ts_node_named_child(raw, UInt32(index)), tree: tree) }
 
-    public var children: [Node] { (0..<childCount).compactMap { child($0) } }
+    /// The children in order, read with a cursor (`child(i)` walks from the first child each time).
+    public var children: [Node] {
+        let count = childCount
+        guard count > 0 else { return [] }
+        var result: [Node] = []
+        result.reserveCapacity(count)
+        var cursor = ts_tree_cursor_new(raw)
+        defer { ts_tree_cursor_delete(&cursor) }
+        guard ts_tree_cursor_goto_first_child(&cursor) else { return [] }
+        repeat {
+            result.append(Node(raw: ts_tree_cursor_current_node(&cursor), tree: tree))
+        } while ts_tree_cursor_goto_next_sibling(&cursor)
+        return result
+    }
     public var namedChildren: [Node] { (0..<namedChildCount).compactMap { namedChild($0) } }
 
     /// The child the grammar labels with `field` (`name`, `parameters`, `body`, …).

@@ -58,7 +58,7 @@ struct Complete: ParsableCommand {
         discussion: "Later ones penalise repetition and start with other tokens; the first that parses is kept."))
     var attempts: Int = 12
 
-    @Flag(help: "Print one JSON object: completion, tokens, constrained, parse_ok, stop_reason, ms, prompt_tokens, attempts.")
+    @Flag(help: "Print one JSON object: completion, tokens, constrained, parse_ok, stop_reason, ms, prompt_tokens, attempts, decode_ms, decoded_tokens, constraint (its counters and times).")
     var json = false
 
     @Flag(help: "Print the whole file with the completion inserted.")

@@ -81,6 +81,11 @@ public struct Completion: Sendable {
     public var attempts: Int = 1
     /// Prompt tokens taken from the KV cache (the same file's prefix from an earlier request) instead of computed.
     public var cachedPromptTokens = 0
+    /// Decoding time and tokens decoded, over all decodings made (`attempts`).
+    public var decodeSeconds = 0.0
+    public var decodedTokens = 0
+    /// The syntax constraint's counters and times, over all decodings made (nil without one).
+    public var constraintStatistics: ConstraintStatistics?
 }
 
 /// An error in a completion request, with a message that says what to do.
@@ -161,6 +166,7 @@ public final class CodeCompleter {
             ? PythonIndentationProcessor(prefix: Array(constrainedPrefix.utf8), suffix: Array(suffix.utf8),
                                          syntax: context.syntax, start: completionStart)
             : nil
+        var decodeSeconds = 0.0, decodedTokens = 0
         func decode(_ number: Int) throws -> Attempt {
             if number > 0 { constraint?.restart() }
             // Other attempts: a repetition penalty against loops, and from the third on, starts other than
@@ -177,6 +183,8 @@ public final class CodeCompleter {
             let attempt = try generateAttempt(
                 number: number, prompt: prompt, context: context, request: request, maxTokens: maxTokens,
                 sampling: sampling, processors: processors, constraint: constraint, cache: cache)
+            decodeSeconds += attempt.result.decodeSeconds
+            decodedTokens += attempt.result.tokens.count
             if !attempt.parseOK, number + 1 < attempts {
                 if let first = completionStart.firstToken(of: attempt.result.tokens) {
                     banned.insert(first)
@@ -209,7 +217,8 @@ public final class CodeCompleter {
             constrained: processor != nil || (constraint?.isActive ?? false),
             parseOK: best.parseOK, stopReason: best.stop,
             seconds: Date().timeIntervalSince(start), fimFamily: prompt.format?.family, notes: notes,
-            attempts: made, cachedPromptTokens: cachedPromptTokens)
+            attempts: made, cachedPromptTokens: cachedPromptTokens, decodeSeconds: decodeSeconds,
+            decodedTokens: decodedTokens, constraintStatistics: constraint?.statistics)
     }
 
     /// One decoding of the completion, cut by the stop rules and, when the file does not parse with it, repaired
@@ -352,6 +361,15 @@ final class CompletionStart {
     /// Read from the tokenizer on first use (only healing and other attempts need them).
     private(set) lazy var tokenBytes: [[UInt8]] = (0..<Int32(tokenizer.vocabularySize)).map { tokenizer.bytes(of: $0) }
     private(set) lazy var special: [Bool] = (0..<Int32(tokenizer.vocabularySize)).map { tokenizer.isSpecial($0) }
+    /// Per token: the spaces it starts with (-1 when a tab is among its leading blanks), and the byte after
+    /// them (-1 when the token is all spaces and tabs).
+    private(set) lazy var leadingBlanks: [(spaces: Int32, next: Int16)] = tokenBytes.map { bytes in
+        var spaces: Int32 = 0
+        for b in bytes {
+            if b == ascii(" ") { spaces += 1 } else if b == ascii("\t") { return (-1, 0) } else { return (spaces, Int16(b)) }
+        }
+        return (spaces, -1)
+    }
 
     init(tokenizer: BPETokenizer, promptLength: Int, healing: [UInt8]) {
         self.tokenizer = tokenizer

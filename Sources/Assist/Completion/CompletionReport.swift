@@ -15,6 +15,11 @@ public struct CompletionReport: Encodable, Sendable {
     public var cachedPromptTokens: Int
     /// The KV cache after the completion (blocks, hits, evictions), when the caller adds it.
     public var kvCache: [String: Int]?
+    /// Decoding time over all decodings made, and the syntax constraint's counters and times (its `step_us_*`
+    /// are per generated token; `setup_us` is its one-time set-up).
+    public var decodeMs: Double
+    public var decodedTokens: Int
+    public var constraint: ConstraintStatistics?
 
     public init(_ c: Completion) {
         completion = c.text
@@ -28,6 +33,9 @@ public struct CompletionReport: Encodable, Sendable {
         notes = c.notes
         attempts = c.attempts
         cachedPromptTokens = c.cachedPromptTokens
+        decodeMs = (c.decodeSeconds * 1000 * 1000).rounded() / 1000
+        decodedTokens = c.decodedTokens
+        constraint = c.constraintStatistics
     }
 
     enum CodingKeys: String, CodingKey {
@@ -35,6 +43,7 @@ public struct CompletionReport: Encodable, Sendable {
         case promptTokens = "prompt_tokens", fim, notes, attempts
         case cachedPromptTokens = "cached_prompt_tokens"
         case kvCache = "kv_cache"
+        case decodeMs = "decode_ms", decodedTokens = "decoded_tokens", constraint
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -51,5 +60,8 @@ public struct CompletionReport: Encodable, Sendable {
         try container.encode(attempts, forKey: .attempts)
         try container.encode(cachedPromptTokens, forKey: .cachedPromptTokens)
         try container.encodeIfPresent(kvCache, forKey: .kvCache)
+        try container.encode(decodeMs, forKey: .decodeMs)
+        try container.encode(decodedTokens, forKey: .decodedTokens)
+        try container.encodeIfPresent(constraint, forKey: .constraint)
     }
 }

@@ -209,6 +209,11 @@ final class PythonIndentationProcessor: LogitProcessor {
     /// so its code starts with a compound statement's keyword (not a comment or a blank line).
     private let needsHeader: Bool
     private var wroteLineBreak = false
+    /// Tokens refused at the step with `blockedAt` tokens generated (-1: none yet), and verdicts by leading
+    /// spaces and what follows them, for that step.
+    private var blocked: [Int32] = []
+    private var blockedAt = -1
+    private var verdicts = [Int8](repeating: -1, count: 3 << 8)
 
     static let blockKeywords = ["if", "elif", "else", "for", "while", "try", "except", "finally", "with", "def",
                                 "class", "async", "match", "case"].map { Array($0.utf8) }
@@ -262,6 +267,7 @@ final class PythonIndentationProcessor: LogitProcessor {
             state = initial
             fed = 0
             wroteLineBreak = false
+            blockedAt = -1
         }
         while fed < generated {
             let token = history[start.promptLength + fed]
@@ -272,27 +278,56 @@ final class PythonIndentationProcessor: LogitProcessor {
             fed += 1
         }
         guard state.atLineIndentation else { return }
-        let cursorWidth = wroteLineBreak ? nil : self.cursorWidth
-        let tokenBytes = start.tokenBytes
-        for i in 0..<min(logits.count, tokenBytes.count) where logits[i] != -.infinity && !start.special[i] {
-            var width = state.indent, j = 0
-            let bytes = tokenBytes[i]
-            while j < bytes.count, bytes[j] == ascii(" ") || bytes[j] == ascii("\t") {
-                width = CursorContext.widen(width, by: bytes[j])
-                j += 1
-            }
-            let allowed: Bool
-            if j == bytes.count {
-                allowed = cursorWidth.map { width <= $0 } ?? state.indentationMayReach(width)
-            } else {
-                let next = bytes[j]
-                let header = needsHeader && cursorWidth != nil
-                allowed = (!header && (next == ascii("\n") || next == ascii("\r") || next == ascii("#") || next == 0x0C))
-                    || (cursorWidth.map { width == $0 && (!header || Self.mayOpenBlock(bytes[j...])) }
-                        ?? state.codeMayStart(at: width))
-            }
-            if !allowed { logits[i] = -.infinity }
+        // The sampler may ask again in the same step (after refusals): the tokens refused are the same.
+        if blockedAt == generated {
+            for i in blocked where Int(i) < logits.count { logits[Int(i)] = -.infinity }
+            return
         }
+        let cursorWidth = wroteLineBreak ? nil : self.cursorWidth
+        let header = needsHeader && cursorWidth != nil
+        let tokenBytes = start.tokenBytes, special = start.special, layout = start.leadingBlanks
+        // Verdicts by (leading spaces, what follows them): blank to the end, a line break or comment, code.
+        for i in verdicts.indices { verdicts[i] = -1 }
+        blocked.removeAll(keepingCapacity: true)
+        for i in 0..<min(logits.count, tokenBytes.count) where !special[i] {
+            let (spaces, next) = layout[i]
+            let allowed: Bool
+            if spaces >= 0, spaces < 256, !header {
+                let kind = next < 0 ? 0 : next == 0x0A || next == 0x0D || next == 0x23 || next == 0x0C ? 1 : 2   // \n \r # \f
+                let slot = kind << 8 | Int(spaces)
+                if verdicts[slot] < 0 {
+                    let width = state.indent + Int(spaces)
+                    let ok = switch kind {
+                    case 0: cursorWidth.map { width <= $0 } ?? state.indentationMayReach(width)
+                    case 1: true
+                    default: cursorWidth.map { width == $0 } ?? state.codeMayStart(at: width)
+                    }
+                    verdicts[slot] = ok ? 1 : 0
+                }
+                allowed = verdicts[slot] == 1
+            } else {
+                allowed = verdict(tokenBytes[i], cursorWidth: cursorWidth, header: header)
+            }
+            if !allowed { blocked.append(Int32(i)) }
+        }
+        blockedAt = generated
+        for i in blocked { logits[Int(i)] = -.infinity }
+    }
+
+    /// The verdict on one token at a line's indentation, byte by byte (tabs widen to the next multiple of 8).
+    private func verdict(_ bytes: [UInt8], cursorWidth: Int?, header: Bool) -> Bool {
+        var width = state.indent, j = 0
+        while j < bytes.count, bytes[j] == ascii(" ") || bytes[j] == ascii("\t") {
+            width = CursorContext.widen(width, by: bytes[j])
+            j += 1
+        }
+        if j == bytes.count {
+            return cursorWidth.map { width <= $0 } ?? state.indentationMayReach(width)
+        }
+        let next = bytes[j]
+        return (!header && (next == ascii("\n") || next == ascii("\r") || next == ascii("#") || next == 0x0C))
+            || (cursorWidth.map { width == $0 && (!header || Self.mayOpenBlock(bytes[j...])) }
+                ?? state.codeMayStart(at: width))
     }
 
     func accept(_ token: Int32) {}

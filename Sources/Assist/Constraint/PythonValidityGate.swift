@@ -94,6 +94,7 @@ final class PythonValidityGate {
     /// Whether the text `text` (everything accepted), followed by `before` and a line break, stays valid.
     /// `viable`: the recognizer after `text` minus `pending` (bytes it has not been given yet).
     func allows(text: [UInt8], pending: [UInt8], before: ArraySlice<UInt8>, viable: ViablePrefix) -> Bool {
+        let entered = DispatchTime.now().uptimeNanoseconds
         let key = Array(before)
         if let cached = cache[key] { return cached.ok }
         var ahead = lines
@@ -149,7 +150,7 @@ final class PythonValidityGate {
         }
         let t3 = DispatchTime.now().uptimeNanoseconds
         if Self.trace {
-            FileHandle.standardError.write(Data("gate: \(all.count) bytes, parse \((t1 - t0) / 1000) us, violations \((t2 - t1) / 1000) us, grammar \((t3 - t2) / 1000) us\n".utf8))
+            FileHandle.standardError.write(Data("gate: \(all.count) bytes, probe \((t0 - entered) / 1000) us, parse \((t1 - t0) / 1000) us, violations \((t2 - t1) / 1000) us, grammar \((t3 - t2) / 1000) us\n".utf8))
         }
         if !ok { refused += 1 }
         cache[key] = (ok, tree)

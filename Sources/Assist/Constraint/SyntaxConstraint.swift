@@ -135,6 +135,8 @@ public final class SyntaxConstraint: TokenConstraint {
     private var pairStamp = [UInt32](repeating: 0, count: 128 * 128)
     private var pairAllowed = [Bool](repeating: false, count: 128 * 128)
     private var step: UInt32 = 1
+    /// Tokens the last full mask checked whole (for the trace).
+    private var maskWholeChecks = 0
     /// `MOECODER_CONSTRAINT_TRACE=1`: one line per step on stderr (time, running counters, the token).
     private static let trace = ProcessInfo.processInfo.environment["MOECODER_CONSTRAINT_TRACE"] != nil
 
@@ -238,7 +240,13 @@ public final class SyntaxConstraint: TokenConstraint {
             statistics.cachedMasks += 1
             allowed = cached
         } else {
+            let t0 = DispatchTime.now().uptimeNanoseconds
             allowed = computeMask()
+            if Self.trace {
+                let spent = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1000
+                FileHandle.standardError.write(Data(String(format: "mask: %.1f us, %d allowed, %d checked whole\n", spent,
+                    allowed.lazy.filter { $0 }.count, maskWholeChecks).utf8))
+            }
             if pending.isEmpty {
                 if maskCache.count > 256 { maskCache.removeAll(keepingCapacity: true) }
                 maskCache[key] = allowed
@@ -246,7 +254,12 @@ public final class SyntaxConstraint: TokenConstraint {
         }
         if let gate {
             // The cached mask is the viable-prefix one; line breaks also depend on what was written before.
+            let t0 = DispatchTime.now().uptimeNanoseconds, judged = gate.judged
             for id in lineBreakTokens where allowed[id] { allowed[id] = gateAllows(id, gate) }
+            if Self.trace {
+                let spent = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1000
+                FileHandle.standardError.write(Data(String(format: "mask gate: %.1f us, %d judged\n", spent, gate.judged - judged).utf8))
+            }
             statistics.pythonJudged = gate.judged
             statistics.pythonRefused = gate.refused
         }
@@ -420,13 +433,21 @@ public final class SyntaxConstraint: TokenConstraint {
         }
     }
 
+    /// Whether some character starting with the byte `lead` keeps the text viable.
+    private func viable(lead: UInt8) -> Bool {
+        Self.completions(of: [lead]).contains { character in character.withUnsafeBufferPointer { state.check(bytes: $0) } }
+    }
+
     /// Characters that start with `lead` (an incomplete UTF-8 sequence): every choice of the next byte,
     /// with the lowest valid bytes after it (a character block shares its category with its neighbours).
     static func completions(of lead: [UInt8]) -> [[UInt8]] {
         guard let first = lead.first else { return [] }
         let length = first >= 0xF0 ? 4 : first >= 0xE0 ? 3 : 2
         var result: [[UInt8]] = []
-        for next in UInt8(0x80)...UInt8(0xBF) {
+        // Every fourth next byte: blocks of 64 (or 4,096) code points in a row share their category, and a
+        // refused token ending here costs a check per candidate (a false refusal only drops a candidate; the
+        // character is checked whole once the next token completes it).
+        for next in stride(from: UInt8(0x80), through: UInt8(0xBF), by: 4) {
             var candidate = lead + [next]
             while candidate.count < length { candidate.append(0x80) }
             if candidate.count == length, isValidUTF8Prefix(candidate) { result.append(candidate) }
@@ -462,6 +483,7 @@ public final class SyntaxConstraint: TokenConstraint {
     /// The allowed flag of every token. A prefix of a viable text is viable, so a token whose first
     /// character is refused is refused without checking it whole.
     private func computeMask() -> [Bool] {
+        maskWholeChecks = 0
         var allowed = [Bool](repeating: false, count: tokenBytes.count)
         var firstByte = [Int8](repeating: -1, count: 256)   // -1 unknown, 0 refused, 1 allowed
         for id in 0..<tokenBytes.count {
@@ -470,13 +492,23 @@ public final class SyntaxConstraint: TokenConstraint {
             if neverAllowed.contains(token) { continue }
             let bytes = tokenBytes[id]
             guard let first = bytes.first else { continue }
+            if pending.isEmpty && first >= 0xC2 {
+                // A character's lead byte: tokens starting with it fit only if some character starting with it
+                // does (asked once per lead byte).
+                if firstByte[Int(first)] == -1 { firstByte[Int(first)] = viable(lead: first) ? 1 : 0 }
+                if firstByte[Int(first)] == 0 { continue }
+            }
             if pending.isEmpty && first < 0x80 {
                 if firstByte[Int(first)] == -1 {
                     firstByte[Int(first)] = [first].withUnsafeBufferPointer { state.check(bytes: $0) } ? 1 : 0
                 }
                 if firstByte[Int(first)] == 0 { continue }
                 if bytes.count == 1 { allowed[id] = true; continue }
+                // Likewise by the first two bytes: after `to a`, the thousands of ` word` tokens cost a check per
+                // distinct two-byte start.
+                if !startAllowed(token) { continue }
             }
+            maskWholeChecks += 1
             allowed[id] = viable(token)
         }
         return allowed
