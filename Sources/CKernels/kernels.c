@@ -584,6 +584,11 @@ void mk_attend_heads(const mk_attention *a, const float *q, long q_stride, int h
     int isa = mk_isa();
     if (isa >= MK_ISA_AVX2 && (a->type == MK_F16 || a->type == MK_Q8_0) && a->key2_length == 0
         && a->key_length % 8 == 0 && a->value_length % 8 == 0 && a->first < a->length) {
+        if (a->type == MK_Q8_0 && a->key_length % 32 == 0 && a->key_length <= 512 && a->value_length % 32 == 0) {
+            if (isa >= MK_ISA_AVX512VNNI) attend_heads_q8_vnni(a, q, q_stride, heads, sinks, scores, out, out_stride);
+            else attend_heads_q8_avx2(a, q, q_stride, heads, sinks, scores, out, out_stride);
+            return;
+        }
         if (isa >= MK_ISA_AVX512VNNI) attend_heads_vnni(a, q, q_stride, heads, sinks, scores, out, out_stride);
         else attend_heads_avx2(a, q, q_stride, heads, sinks, scores, out, out_stride);
         return;
@@ -593,6 +598,23 @@ void mk_attend_heads(const mk_attention *a, const float *q, long q_stride, int h
     for (int h = 0; h < heads; h++) {
         if (sinks) one.sink = sinks[h];
         mk_attend(&one, q + h * q_stride, NULL, scores, out + h * out_stride);
+    }
+}
+
+uint16_t mk_to_half(float f);  // quantize.c
+
+void mk_quantize_q8_0(const float *x, void *out, long count) {
+#ifdef MK_HAVE_X86
+    if (mk_isa() >= MK_ISA_AVX2) { quantize_q8_0_row_avx2(x, out, count); return; }
+#endif
+    uint8_t *blk = out;
+    for (long b = 0; b < count / 32; b++, x += 32, blk += 34) {
+        float amax = 0;
+        for (int j = 0; j < 32; j++) amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
+        const float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+        const uint16_t h = mk_to_half(d);
+        memcpy(blk, &h, 2);
+        for (int j = 0; j < 32; j++) blk[2 + j] = (uint8_t)(int8_t)roundf(x[j] * id);
     }
 }
 

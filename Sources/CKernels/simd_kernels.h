@@ -770,6 +770,196 @@ static void MK_SUFFIX(attend_heads)(const mk_attention *a, const float *q, long 
     }
 }
 
+// ---- Storing keys and values as q8_0 ----------------------------------------------------------------------
+
+// ggml's reference Q8_0 quantizer, bit for bit (LegacyQuants.quantizeQ8_0): d = amax / 127 stored as f16 (nearest,
+// ties to even), q = x · (1 / d) rounded half away from zero.
+static void MK_SUFFIX(quantize_q8_0_row)(const float *x, uint8_t *out, long count) {
+    const __m256 sign = _mm256_set1_ps(-0.0f), half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+    for (long b = 0; b < count / 32; b++, x += 32, out += 34) {
+        __m256 v[4];
+        for (int j = 0; j < 4; j++) v[j] = _mm256_loadu_ps(x + 8 * j);
+        __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
+                                 _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        const float d = _mm_cvtss_f32(m4) / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+        const uint16_t h = (uint16_t)_mm_extract_epi16(_mm_cvtps_ph(_mm_set_ss(d), _MM_FROUND_TO_NEAREST_INT), 0);
+        memcpy(out, &h, 2);
+        __m256i q[4];
+        for (int j = 0; j < 4; j++) {
+            // Half away from zero: truncate, then step away from zero where the dropped part (exact) is ≥ 0.5.
+            __m256 y = _mm256_mul_ps(v[j], _mm256_set1_ps(id));
+            __m256 t = _mm256_round_ps(y, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            __m256 away = _mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_sub_ps(y, t)), half, _CMP_GE_OQ);
+            t = _mm256_add_ps(t, _mm256_and_ps(away, _mm256_or_ps(one, _mm256_and_ps(sign, y))));
+            q[j] = _mm256_cvtps_epi32(t);
+        }
+        __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)(out + 2), p);
+    }
+}
+
+// ---- Grouped-query attention over q8_0 cache rows: integer scores ------------------------------------------
+
+// Rounds 32 floats to q8_0 as the activations are (scale amax/127, nearest with ties to even): q (32 signed bytes)
+// and its scale.
+static inline __attribute__((always_inline)) float MK_SUFFIX(quantize_query32)(const float *x, int8_t *q) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8), v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
+                             _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4), d = amax / 127.0f;
+    const __m256 id = _mm256_set1_ps(amax > 0 ? 127.0f / amax : 0.0f);
+    __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, id)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, id));
+    __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, id)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, id));
+    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+    p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)q, p);
+    return d;
+}
+
+// Eight vectors of 8 int32 lanes to one: lane i holds the sum of the lanes of a[i].
+static inline __attribute__((always_inline)) __m256i MK_SUFFIX(reduce8_i32)(const __m256i *a) {
+    __m256i h01 = _mm256_hadd_epi32(a[0], a[1]), h23 = _mm256_hadd_epi32(a[2], a[3]);
+    __m256i h45 = _mm256_hadd_epi32(a[4], a[5]), h67 = _mm256_hadd_epi32(a[6], a[7]);
+    __m256i h0123 = _mm256_hadd_epi32(h01, h23), h4567 = _mm256_hadd_epi32(h45, h67);
+    return _mm256_add_epi32(_mm256_permute2x128_si256(h0123, h4567, 0x20), _mm256_permute2x128_si256(h0123, h4567, 0x31));
+}
+
+// G query heads (G ≤ 8) sharing one key/value head over q8_0 rows (key and value lengths multiples of 32, keys at
+// most 512). Each head's query is rounded to q8_0 once (as the weights' activations are), and a key row's score is
+// Σ_b d_q,b · d_k,b · (integer dot of block b): the integer dots come eight positions at a time (one vpdpbusd per
+// block and head, |q| against k carrying q's sign) and are reduced together. The values are summed in float, each
+// row's bytes converted once for the G heads, its block scale folded into the G weights.
+static inline __attribute__((always_inline)) void MK_SUFFIX(attend_group_q8)(const mk_attention *a, const float *q,
+                                                                            long q_stride, const int G, const float *sinks,
+                                                                            float *scores, float *out, long out_stride) {
+    const long len = a->length, D = a->key_length, V = a->value_length, bs = a->block_size;
+    const long nb = D / 32;
+    int8_t qs[8][512] __attribute__((aligned(32)));   // |q| as unsigned bytes
+    int8_t qv[8][512] __attribute__((aligned(32)));   // q itself (its signs)
+    float dq[8][16];
+    for (int g = 0; g < G; g++)
+        for (long b = 0; b < nb; b++) {
+            dq[g][b] = MK_SUFFIX(quantize_query32)(q + g * q_stride + 32 * b, qv[g] + 32 * b);
+            __m256i v = _mm256_load_si256((const __m256i *)(qv[g] + 32 * b));
+            _mm256_store_si256((__m256i *)(qs[g] + 32 * b), _mm256_sign_epi8(v, v));
+        }
+    // Scores, eight positions at a time (the last group repeats its last row; the repeats are not stored).
+    long blk = a->first / bs, r = a->first % bs;
+    for (long p = a->first; p < len; p += 8) {
+        const int count = len - p < 8 ? (int)(len - p) : 8;
+        const uint8_t *rows[8];
+        for (int i = 0; i < 8; i++) {
+            if (i < count) {
+                rows[i] = (const uint8_t *)a->blocks[blk] + a->key_offset + r * a->key_stride;
+                if (++r == bs) { r = 0; blk++; }
+            } else {
+                rows[i] = rows[count - 1];
+            }
+        }
+        __m256 s[8];
+        for (int g = 0; g < G; g++) s[g] = _mm256_setzero_ps();
+        for (long b = 0; b < nb; b++) {
+            const long o = 34 * b;
+            __m256 dk = _mm256_cvtph_ps(_mm_setr_epi16((short)mk_u16(rows[0] + o), (short)mk_u16(rows[1] + o),
+                                                       (short)mk_u16(rows[2] + o), (short)mk_u16(rows[3] + o),
+                                                       (short)mk_u16(rows[4] + o), (short)mk_u16(rows[5] + o),
+                                                       (short)mk_u16(rows[6] + o), (short)mk_u16(rows[7] + o)));
+            __m256i k[8];
+            for (int i = 0; i < 8; i++) k[i] = _mm256_loadu_si256((const __m256i *)(rows[i] + o + 2));
+            for (int g = 0; g < G; g++) {
+                const __m256i u = _mm256_load_si256((const __m256i *)(qs[g] + 32 * b));
+                const __m256i sg = _mm256_load_si256((const __m256i *)(qv[g] + 32 * b));
+                __m256i dots[8];
+                for (int i = 0; i < 8; i++) dots[i] = MK_SUFFIX(mul_sum_us8)(u, _mm256_sign_epi8(k[i], sg));
+                __m256 sum = _mm256_cvtepi32_ps(MK_SUFFIX(reduce8_i32)(dots));
+                s[g] = _mm256_fmadd_ps(_mm256_mul_ps(dk, _mm256_set1_ps(dq[g][b])), sum, s[g]);
+            }
+        }
+        for (int g = 0; g < G; g++) {
+            if (count == 8) { _mm256_storeu_ps(scores + g * len + p, s[g]); continue; }
+            float lanes[8];
+            _mm256_storeu_ps(lanes, s[g]);
+            for (int i = 0; i < count; i++) scores[g * len + p + i] = lanes[i];
+        }
+    }
+    for (int g = 0; g < G; g++)
+        mk_softmax_sink(scores + g * len + a->first, len - a->first, a->scale, sinks ? sinks[g] : a->sink);
+    // Values: one 32-column block at a time (16 columns for eight heads), the G heads' accumulators in registers
+    // (512-bit at the VNNI level: a row's 16 bytes converted by one instruction).
+#if MK_VNNI
+    const int NZ = G == 8 ? 1 : 2;
+    for (long c0 = 0; c0 < V; c0 += 16 * NZ) {
+        __m512 acc[8][2];
+        for (int g = 0; g < G; g++) for (int j = 0; j < NZ; j++) acc[g][j] = _mm512_setzero_ps();
+        const long vo = (c0 / 32) * 34;
+        blk = a->first / bs;
+        r = a->first % bs;
+        for (long p = a->first; p < len; p++) {
+            const uint8_t *v = (const uint8_t *)a->blocks[blk] + a->value_offset + r * a->value_stride + vo;
+            if (++r == bs) { r = 0; blk++; }
+            const float dv = _cvtsh_ss(mk_u16(v));
+            __m512 w[8];
+            for (int g = 0; g < G; g++) w[g] = _mm512_set1_ps(scores[g * len + p] * dv);
+            const int8_t *x8 = (const int8_t *)(v + 2 + c0 % 32);
+            for (int j = 0; j < NZ; j++) {
+                __m512 x = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(x8 + 16 * j))));
+                for (int g = 0; g < G; g++) acc[g][j] = _mm512_fmadd_ps(w[g], x, acc[g][j]);
+            }
+        }
+        for (int g = 0; g < G; g++)
+            for (int j = 0; j < NZ; j++) _mm512_storeu_ps(out + g * out_stride + c0 + 16 * j, acc[g][j]);
+    }
+#else
+    const int NR = G == 8 ? 2 : 4;
+    for (long c0 = 0; c0 < V; c0 += 8 * NR) {
+        __m256 acc[8][4];
+        for (int g = 0; g < G; g++) for (int j = 0; j < NR; j++) acc[g][j] = _mm256_setzero_ps();
+        const long vo = (c0 / 32) * 34;
+        blk = a->first / bs;
+        r = a->first % bs;
+        for (long p = a->first; p < len; p++) {
+            const uint8_t *v = (const uint8_t *)a->blocks[blk] + a->value_offset + r * a->value_stride + vo;
+            if (++r == bs) { r = 0; blk++; }
+            const float dv = _cvtsh_ss(mk_u16(v));
+            __m256 w[8];
+            for (int g = 0; g < G; g++) w[g] = _mm256_set1_ps(scores[g * len + p] * dv);
+            const int8_t *x8 = (const int8_t *)(v + 2 + c0 % 32);
+            for (int j = 0; j < NR; j++) {
+                __m256 x = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(x8 + 8 * j))));
+                for (int g = 0; g < G; g++) acc[g][j] = _mm256_fmadd_ps(w[g], x, acc[g][j]);
+            }
+        }
+        for (int g = 0; g < G; g++)
+            for (int j = 0; j < NR; j++) _mm256_storeu_ps(out + g * out_stride + c0 + 8 * j, acc[g][j]);
+    }
+#endif
+}
+
+// `heads` query heads sharing one key/value head over q8_0 rows, in groups of 8, 4, 2 or 1 heads.
+static void MK_SUFFIX(attend_heads_q8)(const mk_attention *a, const float *q, long q_stride, int heads,
+                                       const float *sinks, float *scores, float *out, long out_stride) {
+    for (int h = 0; h < heads;) {
+        const int left = heads - h, G = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+        const float *qh = q + h * q_stride, *sh = sinks ? sinks + h : NULL;
+        float *oh = out + h * out_stride;
+        switch (G) {
+        case 1: MK_SUFFIX(attend_group_q8)(a, qh, q_stride, 1, sh, scores, oh, out_stride); break;
+        case 2: MK_SUFFIX(attend_group_q8)(a, qh, q_stride, 2, sh, scores, oh, out_stride); break;
+        case 4: MK_SUFFIX(attend_group_q8)(a, qh, q_stride, 4, sh, scores, oh, out_stride); break;
+        default: MK_SUFFIX(attend_group_q8)(a, qh, q_stride, 8, sh, scores, oh, out_stride); break;
+        }
+        h += G;
+    }
+}
+
 #if MK_VNNI
 // ---- 512-bit kernels for the VNNI level ----------------------------------------------------------------------
 
