@@ -584,11 +584,6 @@ void mk_attend_heads(const mk_attention *a, const float *q, long q_stride, int h
     int isa = mk_isa();
     if (isa >= MK_ISA_AVX2 && (a->type == MK_F16 || a->type == MK_Q8_0) && a->key2_length == 0
         && a->key_length % 8 == 0 && a->value_length % 8 == 0 && a->first < a->length) {
-        if (a->type == MK_Q8_0 && a->key_length % 32 == 0 && a->key_length <= 512 && a->value_length % 32 == 0) {
-            if (isa >= MK_ISA_AVX512VNNI) attend_heads_q8_vnni(a, q, q_stride, heads, sinks, scores, out, out_stride);
-            else attend_heads_q8_avx2(a, q, q_stride, heads, sinks, scores, out, out_stride);
-            return;
-        }
         if (isa >= MK_ISA_AVX512VNNI) attend_heads_vnni(a, q, q_stride, heads, sinks, scores, out, out_stride);
         else attend_heads_avx2(a, q, q_stride, heads, sinks, scores, out, out_stride);
         return;

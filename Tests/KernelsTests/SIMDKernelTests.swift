@@ -226,9 +226,6 @@ struct SIMDKernelTests {
                 values.append(vf)
             }
             let q = randomFloats(c.heads * c.keyLength, scale: 1, seed: UInt64(77 + index))
-            // Against q8_0 keys the kernel rounds the query to q8_0 (per 32 elements: scale amax/127, nearest
-            // with ties to even) and takes integer dot products; the reference reads that rounded query.
-            let qRef = type == .q8_0 ? Self.roundedQuery(q) : q
             let sinks = c.sinks ? randomFloats(c.heads, scale: 2, seed: UInt64(99 + index)) : []
             let scale = 1 / Float(c.keyLength).squareRoot()
             var out = [Float](repeating: .nan, count: c.heads * c.valueLength)
@@ -250,7 +247,7 @@ struct SIMDKernelTests {
             }
             for h in 0..<c.heads {
                 let logits = (c.first..<c.length).map { p in
-                    (0..<c.keyLength).reduce(0.0) { $0 + Double(qRef[h * c.keyLength + $1]) * Double(keys[p][$1]) } * Double(scale)
+                    (0..<c.keyLength).reduce(0.0) { $0 + Double(q[h * c.keyLength + $1]) * Double(keys[p][$1]) } * Double(scale)
                 }
                 let sink = c.sinks ? Double(sinks[h]) : -Double.infinity
                 let top = max(logits.max()!, sink)
@@ -266,26 +263,13 @@ struct SIMDKernelTests {
         }
     }
 
-    /// A query rounded to q8_0 as the grouped attention kernel rounds it before the integer dot products with
-    /// q8_0 keys (per 32 floats: d = amax / 127, q = x · (127 / amax) to the nearest, ties to even), as floats.
-    static func roundedQuery(_ x: [Float]) -> [Float] {
-        var out = x
-        for start in stride(from: 0, to: x.count, by: 32) {
-            let block = x[start..<(start + 32)]
-            let amax = block.map { abs($0) }.max()!
-            let d = amax / 127, inverse: Float = amax > 0 ? 127 / amax : 0
-            for i in start..<(start + 32) { out[i] = (x[i] * inverse).rounded(.toNearestOrEven) * d }
-        }
-        return out
-    }
-
     /// The KV cache's q8_0 writer (`mk_quantize_q8_0`, vectorized) against the reference quantizer, byte for byte:
     /// random rows, exact halves (ties go away from zero), a zero block, subnormal scales and large values.
     @Test("the KV cache's q8_0 writer equals the reference quantizer byte for byte")
     func kvQuantizerMatchesReference() {
         var x = randomFloats(32 * 64, scale: 3, seed: 4242)
-        for j in 0..<32 { x[j] = Float(j - 16) + 0.5 }          // amax 15.5: many products land on halves
-        x[0] = 127                                               // then d = 1: x · 1 exact, halves exact
+        for j in 0..<32 { x[j] = Float(j - 16) + 0.5 }          // exact halves (ties) ...
+        x[0] = 127                                               // ... kept by d = 1 (x · 1/d exact)
         for j in 32..<64 { x[j] = 0 }
         for j in 64..<96 { x[j] = Float(j - 80) * 1e-40 }         // a subnormal scale
         for j in 96..<128 { x[j] = Float(j - 100) * 3e6 }        // a scale beyond f16's range
