@@ -7,5 +7,5 @@ work=${TMPDIR:-/tmp}/attention_bench.d
 mkdir -p "$work"
 cc=$(command -v clang || echo /opt/swift/usr/bin/clang)
 "$cc" -O2 -DNDEBUG -I "$root/Sources/CKernels/include" -I "$root/Sources/CKernels" "$root/bench/attention_bench.c" \
-    "$root/Sources/CKernels/pool.c" "$root/Sources/CKernels/blas.c" -lm -lpthread -ldl -o "$work/attention_bench"
+    "$root/Sources/CKernels/pool.c" "$root/Sources/CKernels/blas.c" "$root/Sources/CKernels/quantize.c" -lm -lpthread -ldl -o "$work/attention_bench"
 exec "$work/attention_bench" "$@"

@@ -8,5 +8,5 @@ work=${TMPDIR:-/tmp}/kernels_bench.d
 mkdir -p "$work"
 cc=$(command -v clang || echo /opt/swift/usr/bin/clang)
 "$cc" -O2 -DNDEBUG -I "$root/Sources/CKernels/include" -I "$root/Sources/CKernels" "$root/bench/kernels_bench.c" \
-    "$root/Sources/CKernels/pool.c" "$root/Sources/CKernels/blas.c" -lm -lpthread -ldl -o "$work/kernels_bench"
+    "$root/Sources/CKernels/pool.c" "$root/Sources/CKernels/blas.c" "$root/Sources/CKernels/quantize.c" -lm -lpthread -ldl -o "$work/kernels_bench"
 exec "$work/kernels_bench"

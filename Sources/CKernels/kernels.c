@@ -596,6 +596,23 @@ void mk_attend_heads(const mk_attention *a, const float *q, long q_stride, int h
     }
 }
 
+uint16_t mk_to_half(float f);  // quantize.c
+
+void mk_quantize_q8_0(const float *x, void *out, long count) {
+#ifdef MK_HAVE_X86
+    if (mk_isa() >= MK_ISA_AVX2) { quantize_q8_0_row_avx2(x, out, count); return; }
+#endif
+    uint8_t *blk = out;
+    for (long b = 0; b < count / 32; b++, x += 32, blk += 34) {
+        float amax = 0;
+        for (int j = 0; j < 32; j++) amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
+        const float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+        const uint16_t h = mk_to_half(d);
+        memcpy(blk, &h, 2);
+        for (int j = 0; j < 32; j++) blk[2 + j] = (uint8_t)(int8_t)roundf(x[j] * id);
+    }
+}
+
 void mk_gather_rows(const void *const *blocks, long block_size, uint32_t type, long offset, long stride, long width,
                     long length, float *dst) {
     for (long p0 = 0, b = 0; p0 < length; p0 += block_size, b++) {

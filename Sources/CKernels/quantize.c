@@ -33,6 +33,8 @@ static uint16_t q_to_half(float f) {
     return (uint16_t)(sign | h);
 }
 
+uint16_t mk_to_half(float f) { return q_to_half(f); }
+
 static float q_from_half(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ffu, bits;
     if (e == 0) {

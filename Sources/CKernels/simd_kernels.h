@@ -770,6 +770,38 @@ static void MK_SUFFIX(attend_heads)(const mk_attention *a, const float *q, long 
     }
 }
 
+// ---- Storing keys and values as q8_0 ----------------------------------------------------------------------
+
+// ggml's reference Q8_0 quantizer, bit for bit (LegacyQuants.quantizeQ8_0): d = amax / 127 stored as f16 (nearest,
+// ties to even), q = x · (1 / d) rounded half away from zero.
+static void MK_SUFFIX(quantize_q8_0_row)(const float *x, uint8_t *out, long count) {
+    const __m256 sign = _mm256_set1_ps(-0.0f), half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+    for (long b = 0; b < count / 32; b++, x += 32, out += 34) {
+        __m256 v[4];
+        for (int j = 0; j < 4; j++) v[j] = _mm256_loadu_ps(x + 8 * j);
+        __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
+                                 _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        const float d = _mm_cvtss_f32(m4) / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+        const uint16_t h = (uint16_t)_mm_extract_epi16(_mm_cvtps_ph(_mm_set_ss(d), _MM_FROUND_TO_NEAREST_INT), 0);
+        memcpy(out, &h, 2);
+        __m256i q[4];
+        for (int j = 0; j < 4; j++) {
+            // Half away from zero: truncate, then step away from zero where the dropped part (exact) is ≥ 0.5.
+            __m256 y = _mm256_mul_ps(v[j], _mm256_set1_ps(id));
+            __m256 t = _mm256_round_ps(y, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            __m256 away = _mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_sub_ps(y, t)), half, _CMP_GE_OQ);
+            t = _mm256_add_ps(t, _mm256_and_ps(away, _mm256_or_ps(one, _mm256_and_ps(sign, y))));
+            q[j] = _mm256_cvtps_epi32(t);
+        }
+        __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)(out + 2), p);
+    }
+}
+
 #if MK_VNNI
 // ---- 512-bit kernels for the VNNI level ----------------------------------------------------------------------
 

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Kernels
 
@@ -167,14 +168,14 @@ public final class KVCache: @unchecked Sendable {
     func storeKey(layer: Int, position: Int, from source: UnsafePointer<Float>) {
         let row = UnsafeMutableRawPointer(mutating: table[position / blockTokens]!)
             + keyOffset(layer: layer) + (position % blockTokens) * pool.keyRowBytes
-        Quant.quantize(pool.type, source, row, count: keyWidth)
+        if pool.type == .q8_0 { mk_quantize_q8_0(source, row, keyWidth) } else { Quant.quantize(pool.type, source, row, count: keyWidth) }
     }
 
     /// Stores `valueWidth` floats as the value of `position` in `layer`.
     func storeValue(layer: Int, position: Int, from source: UnsafePointer<Float>) {
         let row = UnsafeMutableRawPointer(mutating: table[position / blockTokens]!)
             + valueOffset(layer: layer) + (position % blockTokens) * pool.valueRowBytes
-        Quant.quantize(pool.type, source, row, count: valueWidth)
+        if pool.type == .q8_0 { mk_quantize_q8_0(source, row, valueWidth) } else { Quant.quantize(pool.type, source, row, count: valueWidth) }
     }
 
     /// Bytes from a block's start to this layer's keys and values.

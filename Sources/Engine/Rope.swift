@@ -64,6 +64,32 @@ struct Rope: Sendable {
         }
     }
 
+    /// The cos and sin `apply` uses at `position` (`dimensions` floats: the half-dimension cosines, then the sines),
+    /// computed once for every layer and head that rotates at that position (`apply(_:heads:stride:angles:)`).
+    func angles(position: Int, into out: UnsafeMutablePointer<Float>) {
+        let half = dimensions / 2
+        for i in 0..<half {
+            let theta = Float(position) * inverseFrequencies[i]
+            out[i] = cos(theta) * magnitude
+            out[half + i] = sin(theta) * magnitude
+        }
+    }
+
+    /// `apply(_:heads:stride:position:)` with the cos and sin of `angles(position:into:)`: the same floats.
+    func apply(_ x: UnsafeMutablePointer<Float>, heads: Int, stride: Int, angles: UnsafePointer<Float>) {
+        let half = dimensions / 2
+        for i in 0..<half {
+            let c = angles[i], s = angles[half + i]
+            for h in 0..<heads {
+                let v = x + h * stride
+                let (a, b) = type == .normal ? (2 * i, 2 * i + 1) : (i, i + half)
+                let x0 = v[a], x1 = v[b]
+                v[a] = x0 * c - x1 * s
+                v[b] = x0 * s + x1 * c
+            }
+        }
+    }
+
     /// YaRN's attention-logit correction for DeepSeek-V2: (0.1 · mscale_all_dim · ln(factor) + 1)².
     static func attentionScaleCorrection(_ p: RopeParameters) -> Float {
         guard p.scaling == .yarn, p.factor > 1, p.yarnLogMultiplier != 0 else { return 1 }

@@ -173,6 +173,16 @@ public final class Transformer: @unchecked Sendable {
         for (t, token) in tokens.enumerated() {
             Quant.dequantize(embeddings.type, embeddings.row(Int(token)), x + t * e, count: e)
         }
+        // Each row's rotary cos and sin, once for all layers (grouped-query attention reads them).
+        let ropeDims = rope.dimensions
+        let angles = work.rope.ensure(n * ropeDims)
+        if layers.contains(where: { if case .standard = $0.attention { true } else { false } }) {
+            for segment in work.segments {
+                for i in 0..<segment.n {
+                    rope.angles(position: segment.start + i, into: angles + (segment.row + i) * ropeDims)
+                }
+            }
+        }
         for (index, layer) in layers.enumerated() {
             for t in 0..<n { Vector.rmsNorm(x + t * e, layer.attentionNorm, h + t * e, count: e, eps: config.rmsEpsilon) }
             let attended: UnsafeMutablePointer<Float>
@@ -261,8 +271,9 @@ public final class Transformer: @unchecked Sendable {
             let cache = segment.cache
             for i in 0..<segment.n {
                 let t = segment.row + i, position = segment.start + i
-                rope.apply(q + t * qWidth, heads: heads, stride: kLen, position: position)
-                rope.apply(k + t * kWidth, heads: kvHeads, stride: kLen, position: position)
+                let rowAngles = work.rope.pointer + t * rope.dimensions
+                rope.apply(q + t * qWidth, heads: heads, stride: kLen, angles: rowAngles)
+                rope.apply(k + t * kWidth, heads: kvHeads, stride: kLen, angles: rowAngles)
                 cache.storeKey(layer: layer, position: position, from: k + t * kWidth)
                 cache.storeValue(layer: layer, position: position, from: v + t * vWidth)
             }

@@ -37,6 +37,8 @@ final class Workspace {
     let low = FloatBuffer(), heads = FloatBuffer()
     /// Routing: the scores that choose experts (with a selection bias, groups masked) and the groups' scores.
     let choice = FloatBuffer(), groupScores = FloatBuffer()
+    /// Each row's rotary cos and sin (`Rope.angles`), computed once a pass for every layer.
+    let rope = FloatBuffer()
     let logits = FloatBuffer()
     let matmul = MatmulScratch()
     /// Tokens routed to each expert in the current batch: (token index, weight).

@@ -263,6 +263,25 @@ struct SIMDKernelTests {
         }
     }
 
+    /// The KV cache's q8_0 writer (`mk_quantize_q8_0`, vectorized) against the reference quantizer, byte for byte:
+    /// random rows, exact halves (ties go away from zero), a zero block, subnormal scales and large values.
+    @Test("the KV cache's q8_0 writer equals the reference quantizer byte for byte")
+    func kvQuantizerMatchesReference() {
+        var x = randomFloats(32 * 64, scale: 3, seed: 4242)
+        for j in 0..<32 { x[j] = Float(j - 16) + 0.5 }          // exact halves (ties) ...
+        x[0] = 127                                               // ... kept by d = 1 (x · 1/d exact)
+        for j in 32..<64 { x[j] = 0 }
+        for j in 64..<96 { x[j] = Float(j - 80) * 1e-40 }         // a subnormal scale
+        for j in 96..<128 { x[j] = Float(j - 100) * 3e6 }        // a scale beyond f16's range
+        let bytes = 34 * x.count / 32
+        var reference = [UInt8](repeating: 0, count: bytes), fast = [UInt8](repeating: 1, count: bytes)
+        reference.withUnsafeMutableBytes { Quant.quantize(.q8_0, x, $0.baseAddress!, count: x.count) }
+        fast.withUnsafeMutableBytes { mk_quantize_q8_0(x, $0.baseAddress!, x.count) }
+        for b in 0..<(x.count / 32) {
+            #expect(reference[(34 * b)..<(34 * b + 34)] == fast[(34 * b)..<(34 * b + 34)], "block \(b)")
+        }
+    }
+
     @Test("the kernel level is never raised past what the CPU has")
     func levelSelection() {
         // Lowering it is tested through MOECODER_KERNELS in a subprocess (CLITests): changing it here would

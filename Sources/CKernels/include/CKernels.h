@@ -121,6 +121,9 @@ void mk_attend_heads(const mk_attention *a, const float *q, long q_stride, int h
 /// (attention over a prompt gathers a head's keys and values for its matrix products).
 void mk_gather_rows(const void *const *blocks, long block_size, uint32_t type, long offset, long stride, long width,
                     long length, float *dst);
+/// Stores `count` floats (a multiple of 32) as q8_0 blocks, bit for bit ggml's reference quantizer (d = amax / 127
+/// as f16, q rounded half away from zero): the KV cache's writer, vectorized where the level allows.
+void mk_quantize_q8_0(const float *x, void *out, long count);
 /// y += a · x for a row x of `count` elements stored as `type` (MK_F32, MK_F16, MK_Q8_0).
 void mk_axpy_row(uint32_t type, float a, const void *x, float *y, long count);
 
