@@ -604,9 +604,6 @@ def main():
     ap.add_argument("--replay-kl", action=argparse.BooleanOptionalAction, default=False,
                     help="on the replayed windows, train toward the base model's next-token distribution (a KL term: "
                          "distillation) instead of the real next token")
-    ap.add_argument("--strength", type=float, default=1.0,
-                    help="share of the trained update kept in the adapter written (its B matrices are multiplied by "
-                         "it): below 1 pulls the adapter toward the base model")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
@@ -640,8 +637,6 @@ def run(args):
         raise Failure(f"unknown --targets {bad}; choose from {', '.join(TARGETS)}")
     if args.rank < 1 or args.steps < 1 or args.batch < 1 or args.seq < 8:
         raise Failure("--rank, --steps and --batch must be at least 1, --seq at least 8")
-    if not 0 < args.strength <= 2:
-        raise Failure(f"--strength must be above 0 and at most 2 (a share of the trained update), not {args.strength:g}")
     if not 0 <= args.replay < 1:
         raise Failure(f"--replay must be at least 0 and below 1 (a share of the training windows), not {args.replay:g}")
     train_docs = load_jsonl(Path(args.data) / "train.jsonl")
@@ -755,12 +750,6 @@ def run(args):
             t_log, tok_log = now, 0
     train_seconds = time.time() - t0
     model.eval()
-    if args.strength != 1:  # keep this share of the trained update: B (and so B A) scaled, alpha as trained
-        with torch.no_grad():
-            for mods in adapted.values():
-                for m in mods:
-                    m.lora_b.mul_(args.strength)
-        log(f"adapter strength {args.strength:g}: the trained update scaled by it")
     write_adapter(args.out, meta["general.architecture"], adapted, args.rank, args.alpha,
                   f"LoRA r{args.rank} for {meta.get('general.name', Path(args.model).stem)}")
     log(f"wrote {args.out} ({Path(args.out).stat().st_size / 2**20:.2f} MiB)")
@@ -774,7 +763,6 @@ def run(args):
         "rank": args.rank, "alpha": args.alpha, "targets": targets, "lora_parameters": n_params,
         "steps": step, "batch": args.batch, "seq": seq, "lr": args.lr, "fim_rate": args.fim_rate,
         "replay": args.replay, "replay_dir": replay_dir, "replay_files": replay_files, "replay_kl": args.replay_kl,
-        "strength": args.strength,
         "seed": args.seed, "threads": args.threads, "bf16": bf16, "line_probes_per_file": args.lines,
         "probe_rule": args.probes,
         "train_files": len(train_docs), "heldout_files": len(held_docs), "tokens_trained": tokens_seen,
