@@ -68,6 +68,15 @@ struct Finetune: ParsableCommand {
             + "that the adapter keeps the model's general habits (0: the repository only).", valueName: "share"))
     var replay = 0.25
 
+    @Flag(inversion: .prefixedNo, help: ArgumentHelp(
+        "On the replayed windows, train toward the base model's own next-token distribution (a KL term, "
+            + "distillation) instead of the real next token: the adapter is pulled back to the model's general habits "
+            + "there."))
+    var replayKl = Self.defaultReplayKL
+
+    /// The default of --replay-kl.
+    static let defaultReplayKL = false
+
     @Option(help: ArgumentHelp("The general code for --replay (default: the standard library of the training "
                                + "Python, which the default model was trained on).", valueName: "dir"))
     var replayDir: String?
@@ -177,7 +186,8 @@ struct Finetune: ParsableCommand {
                          work + "/summary.json", "--rank", String(rank), "--alpha", String(alpha),
                          "--targets", targets, "--lr", String(lr), "--seed", String(seed),
                          "--threads", String(threads), "--lines", lines.description,
-                         "--probes", probes.rawValue, "--replay", String(replay)]
+                         "--probes", probes.rawValue, "--replay", String(replay),
+                         replayKl ? "--replay-kl" : "--no-replay-kl"]
         if let replayDir { arguments += ["--replay-dir", replayDir] }
         if let minutes { arguments += ["--minutes", String(minutes)] }
         if let steps { arguments += ["--steps", String(steps)] }
@@ -303,8 +313,9 @@ struct Finetune: ParsableCommand {
                          tokens / 1e6, secs / 60, tokens / max(secs, 1e-9)))
         }
         if let share = num(s, "replay"), share > 0, let files = num(s, "replay_files") {
-            print(String(format: "replay                %.0f %% of the windows from %d files of %@", share * 100, Int(files),
-                         (s["replay_dir"] as? String) ?? "?"))
+            print(String(format: "replay                %.0f %% of the windows from %d files of %@%@", share * 100, Int(files),
+                         (s["replay_dir"] as? String) ?? "?",
+                         (s["replay_kl"] as? Bool) == true ? " (toward the base model's distribution)" : ""))
         }
         guard let before, let after else {
             print("held-out              - (nothing held out: --holdout 0 or a single file)")

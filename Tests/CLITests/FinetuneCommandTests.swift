@@ -112,11 +112,13 @@ import Testing
         defer { try? FileManager.default.removeItem(at: general) }
         let result = try CLI.moecoder(["finetune", dir.path, "--out", out, "--no-augment", "--model", Self.model,
                                        "--python", python, "--steps", "3", "--holdout", "0.25", "--lines", "2",
-                                       "--threads", "1", "--replay", "0.5", "--replay-dir", general.path, "--json"])
+                                       "--threads", "1", "--replay", "0.5", "--replay-dir", general.path, "--replay-kl",
+                                       "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let summary = try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(summary["steps"] as? Int == 3)
         #expect(summary["replay"] as? Double == 0.5 && summary["replay_files"] as? Int == 1)
+        #expect(summary["replay_kl"] as? Bool == true)
         #expect(summary["probe_rule"] as? String == "code" && summary["line_probes_per_file"] as? Int == 2)
         let before = try #require(summary["before"] as? [String: Any]), after = try #require(summary["after"] as? [String: Any])
         #expect((before["scored_tokens"] as? Int ?? 0) > 50 && before["scored_tokens"] as? Int == after["scored_tokens"] as? Int)

@@ -438,14 +438,16 @@ class Sampler:
         pre = pre[max(0, len(pre) - (room - len(suf))):]
         return [fp] + pre + [fs] + suf + [fm] + mid + [self.eos]
 
-    def batch(self, rng, size: int, replay=None, replay_rate: float = 0.0) -> torch.Tensor:
-        """`size` samples; with `replay` (another Sampler), each is drawn from it with probability `replay_rate`."""
+    def batch(self, rng, size: int, replay=None, replay_rate: float = 0.0, sources: bool = False):
+        """`size` samples; with `replay` (another Sampler), each is drawn from it with probability `replay_rate`.
+        With `sources`, also a boolean tensor: which rows came from `replay`."""
         out = torch.full((size, self.seq + 1), -1, dtype=torch.long)
+        from_replay = torch.zeros(size, dtype=torch.bool)
         for b in range(size):
-            source = replay if replay is not None and rng.random() < replay_rate else self
-            ids = source.sample(rng)
+            from_replay[b] = replay is not None and rng.random() < replay_rate
+            ids = (replay if from_replay[b] else self).sample(rng)
             out[b, :len(ids)] = torch.tensor(ids, dtype=torch.long)
-        return out
+        return (out, from_replay) if sources else out
 
 
 def replay_texts(folder: str, limit: int = 150_000) -> list[str]:
@@ -462,6 +464,36 @@ def replay_texts(folder: str, limit: int = 150_000) -> list[str]:
         except (OSError, UnicodeDecodeError):
             continue
     return texts
+
+
+class lora_off:
+    """Context: every LoRA of `adapted` contributes nothing (the base model), restored on exit."""
+
+    def __init__(self, adapted: dict):
+        self.mods = [m for mods in adapted.values() for m in mods]
+
+    def __enter__(self):
+        self.saved = [m.scaling for m in self.mods]
+        for m in self.mods:
+            m.scaling = 0.0
+
+    def __exit__(self, *exc):
+        for m, s in zip(self.mods, self.saved):
+            m.scaling = s
+
+
+def soft_loss(logits, labels, from_replay, base_logits):
+    """Mean over the scored tokens of: cross entropy with the real next token on the repository's windows, and
+    cross entropy with the base model's distribution (`base_logits`, the replayed rows) on the replayed windows,
+    whose gradient is that of KL(base || adapted): there the adapter is pulled back to what the model did before."""
+    valid = labels >= 0
+    lp = torch.log_softmax(logits, dim=-1)
+    per_token = torch.zeros(labels.shape, dtype=lp.dtype)
+    hard = ~from_replay
+    if hard.any():
+        per_token[hard] = -lp[hard].gather(-1, labels[hard].clamp(min=0)[..., None])[..., 0]
+    per_token[from_replay] = -(torch.softmax(base_logits, dim=-1) * lp[from_replay]).sum(-1)
+    return (per_token * valid).sum() / valid.sum().clamp(min=1)
 
 
 def lr_at(step: int, total: int, peak: float, warmup: int) -> float:
@@ -569,6 +601,9 @@ def main():
     ap.add_argument("--replay-dir",
                     help="the general code to draw them from (default: the standard library of the Python running "
                          "this script, which the default model was trained on)")
+    ap.add_argument("--replay-kl", action=argparse.BooleanOptionalAction, default=False,
+                    help="on the replayed windows, train toward the base model's next-token distribution (a KL term: "
+                         "distillation) instead of the real next token")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
@@ -670,17 +705,26 @@ def run(args):
     step, tokens_seen, losses, t_log, tok_log = 0, 0, [], t0, 0
     timed_from = None
     while step < total:
-        batch = sampler.batch(np.random.default_rng([args.seed, step]), args.batch, replay, args.replay)
+        batch, from_replay = sampler.batch(np.random.default_rng([args.seed, step]), args.batch, replay, args.replay,
+                                           sources=True)
         lr = lr_at(step, total, args.lr, args.warmup)
         for g in opt.param_groups:
             g["lr"] = lr
         inputs = batch[:, :-1].clamp(min=0)
         labels = batch[:, 1:].clone()
         labels[labels < 0] = -100
+        distil = args.replay_kl and bool(from_replay.any())
+        if distil:  # the base model's next-token distribution on the replayed windows: the adapter's target there
+            with torch.no_grad(), lora_off(adapted), \
+                    torch.autocast(device_type="cpu", dtype=torch.bfloat16, enabled=bf16):
+                base_logits = model(input_ids=inputs[from_replay]).logits.float()
         with torch.autocast(device_type="cpu", dtype=torch.bfloat16, enabled=bf16):
             logits = model(input_ids=inputs).logits
-        loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.size(-1)), labels.reshape(-1),
-                                                 ignore_index=-100)
+        if distil:
+            loss = soft_loss(logits.float(), labels, from_replay, base_logits)
+        else:
+            loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.size(-1)), labels.reshape(-1),
+                                                     ignore_index=-100)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -718,7 +762,7 @@ def run(args):
         "model": args.model, "architecture": meta["general.architecture"], "adapter": args.out,
         "rank": args.rank, "alpha": args.alpha, "targets": targets, "lora_parameters": n_params,
         "steps": step, "batch": args.batch, "seq": seq, "lr": args.lr, "fim_rate": args.fim_rate,
-        "replay": args.replay, "replay_dir": replay_dir, "replay_files": replay_files,
+        "replay": args.replay, "replay_dir": replay_dir, "replay_files": replay_files, "replay_kl": args.replay_kl,
         "seed": args.seed, "threads": args.threads, "bf16": bf16, "line_probes_per_file": args.lines,
         "probe_rule": args.probes,
         "train_files": len(train_docs), "heldout_files": len(held_docs), "tokens_trained": tokens_seen,
