@@ -148,14 +148,9 @@ public final class SyntaxConstraint: TokenConstraint {
         let setupStart = DispatchTime.now().uptimeNanoseconds
         self.language = language
         self.tokenizer = tokenizer
-        let vocabulary = tokenizer.vocabularySize
-        var bytes: [[UInt8]] = []
-        var always: Set<Int32> = [], never: Set<Int32> = []
-        bytes.reserveCapacity(vocabulary)
-        for id in 0..<Int32(vocabulary) {
-            bytes.append(tokenizer.bytes(of: id))
-            if tokenizer.isSpecial(id) { never.insert(id) }
-        }
+        let tables = Self.tables(for: tokenizer)
+        let bytes = tables.bytes
+        var always: Set<Int32> = [], never = Set(tables.special)
         for end in [tokenizer.eos, tokenizer.fim?.endOfText].compactMap({ $0 }) + Array(endTokens) {
             if allowEndOfText {
                 always.insert(end)
@@ -165,8 +160,8 @@ public final class SyntaxConstraint: TokenConstraint {
             }
         }
         tokenBytes = bytes
-        completeUTF8 = bytes.map { !$0.isEmpty && Self.isValidUTF8Prefix($0) && Self.splitIncompleteUTF8($0).rest.isEmpty }
-        lineBreakTokens = bytes.indices.filter { bytes[$0].contains(0x0A) && !never.contains(Int32($0)) && !always.contains(Int32($0)) }
+        completeUTF8 = tables.completeUTF8
+        lineBreakTokens = tables.lineBreaks.filter { !never.contains(Int32($0)) && !always.contains(Int32($0)) }
         alwaysAllowed = always
         neverAllowed = never
         state = try ViablePrefix(language: language)
@@ -185,6 +180,32 @@ public final class SyntaxConstraint: TokenConstraint {
         gate = language.name == "python" && pythonValidity
             ? try PythonValidityGate(language: language, syntax: LexicalSyntax.of(language), prefix: text) : nil
         statistics.setupMicroseconds = Double(DispatchTime.now().uptimeNanoseconds - setupStart) / 1000
+    }
+
+    /// A vocabulary's token bytes, special tokens, whole-character tokens and tokens with a line break: built
+    /// once per tokenizer (the last one asked for is kept), so that a service's or editor's requests do not
+    /// each read the vocabulary again.
+    private struct Tables {
+        let tokenizer: BPETokenizer
+        let bytes: [[UInt8]]
+        let special: [Int32]
+        let completeUTF8: [Bool]
+        let lineBreaks: [Int]
+    }
+    private static let tablesLock = NSLock()
+    nonisolated(unsafe) private static var lastTables: Tables?
+
+    private static func tables(for tokenizer: BPETokenizer) -> Tables {
+        tablesLock.lock()
+        defer { tablesLock.unlock() }
+        if let last = lastTables, last.tokenizer === tokenizer { return last }
+        let ids = 0..<Int32(tokenizer.vocabularySize)
+        let bytes = ids.map { tokenizer.bytes(of: $0) }
+        let made = Tables(tokenizer: tokenizer, bytes: bytes, special: ids.filter { tokenizer.isSpecial($0) },
+                          completeUTF8: bytes.map { !$0.isEmpty && isValidUTF8Prefix($0) && splitIncompleteUTF8($0).rest.isEmpty },
+                          lineBreaks: bytes.indices.filter { bytes[$0].contains(0x0A) })
+        lastTables = made
+        return made
     }
 
     /// Back to the state right after the prefix, to constrain another continuation of it (the mask cache and
