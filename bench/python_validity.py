@@ -15,7 +15,7 @@ Also the constraint's cost on these prompts (from `complete --json`'s `constrain
 only the share is meaningful).
 
     python3 bench/python_validity.py [--binary .build/release/moecoder] [--prompts 60] [--samples 2]
-        [--temperature 1.5] [--modes constrained,unconstrained] [--json out.json]
+        [--temperature 1.5] [--modes constrained,unconstrained] [--threads 1] [--json out.json]
 
 `--binary` can be given twice (`--binary A --binary B`) to compare two builds on the same prompts and seeds.
 """
@@ -107,14 +107,14 @@ def make_prompts(stdlib, count, seed):
     return prompts
 
 
-def complete(binary, model, prompt, mode, seed, temperature, max_tokens, tmp):
+def complete(binary, model, prompt, mode, seed, temperature, max_tokens, tmp, threads=1):
     path = os.path.join(tmp, "prompt.py")
     with open(path, "w") as f:
         f.write(prompt["prefix"] + prompt["suffix"])
     line = prompt["prefix"].count("\n") + 1
     column = len(prompt["prefix"].split("\n")[-1]) + 1
     cmd = [binary, "complete", path, "--line", str(line), "--column", str(column), "--json", "--temperature",
-           str(temperature), "--seed", str(seed), "--max-tokens", str(max_tokens), "--threads", "1"]
+           str(temperature), "--seed", str(seed), "--max-tokens", str(max_tokens), "--threads", str(threads)]
     if model:
         cmd += ["--model", model]
     if mode == "unconstrained":
@@ -147,6 +147,7 @@ def main():
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--seed", type=int, default=18, help="seed of the prompt choice")
     ap.add_argument("--modes", default="constrained,unconstrained")
+    ap.add_argument("--threads", type=int, default=1, help="moecoder's --threads")
     ap.add_argument("--json", help="write every completion and verdict to this file")
     args = ap.parse_args()
     binaries = args.binary or [os.path.join(ROOT, ".build", "release", "moecoder")]
@@ -162,7 +163,7 @@ def main():
                 results = []
                 for p in prompts:
                     for s in range(args.samples):
-                        r = complete(binary, args.model, p, mode, s, args.temperature, args.max_tokens, tmp)
+                        r = complete(binary, args.model, p, mode, s, args.temperature, args.max_tokens, tmp, args.threads)
                         r.update(file=p["file"], seed=s)
                         results.append(r)
                 ok = [r for r in results if "error" not in r]
