@@ -50,17 +50,9 @@ struct Rope: Sendable {
 
     /// Rotates `heads` vectors of `stride` floats starting at `x`, for one position.
     func apply(_ x: UnsafeMutablePointer<Float>, heads: Int, stride: Int, position: Int) {
-        let half = dimensions / 2
-        for i in 0..<half {
-            let theta = Float(position) * inverseFrequencies[i]
-            let c = cos(theta) * magnitude, s = sin(theta) * magnitude
-            for h in 0..<heads {
-                let v = x + h * stride
-                let (a, b) = type == .normal ? (2 * i, 2 * i + 1) : (i, i + half)
-                let x0 = v[a], x1 = v[b]
-                v[a] = x0 * c - x1 * s
-                v[b] = x0 * s + x1 * c
-            }
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: max(2, dimensions)) { buffer in
+            angles(position: position, into: buffer.baseAddress!)
+            apply(x, heads: heads, stride: stride, angles: buffer.baseAddress!)
         }
     }
 

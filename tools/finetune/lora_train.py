@@ -189,6 +189,16 @@ def byte_decoder() -> dict:
     return {chr(c): b for b, c in zip(bs, cs)}
 
 
+def token_bytes_of(reader, vocab) -> list:
+    """Each token's bytes (control tokens decode to nothing)."""
+    bdec = byte_decoder()
+    out = [bytes(bdec.get(c, 0) for c in t) for t in vocab]
+    for i, ty in enumerate(reader.fields["tokenizer.ggml.token_type"].contents()):
+        if ty == CONTROL:
+            out[i] = b""
+    return out
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # LoRA
 
@@ -649,12 +659,7 @@ def run(args):
     model, config = hf_model(meta, tensors)
     del tensors
     tok, vocab_tokens = gguf_tokenizer(reader, meta)
-    bdec = byte_decoder()
-    token_bytes = [bytes(bdec.get(c, 0) for c in t) for t in vocab_tokens]
-    types = reader.fields["tokenizer.ggml.token_type"].contents()
-    for i, ty in enumerate(types):  # control tokens decode to nothing
-        if ty == CONTROL:
-            token_bytes[i] = b""
+    token_bytes = token_bytes_of(reader, vocab_tokens)
     ids = {t: i for i, t in enumerate(vocab_tokens)}
     eos = int(meta.get("tokenizer.ggml.eos_token_id", 0))
     fim = tuple(ids[t] for t in ("<fim_prefix>", "<fim_suffix>", "<fim_middle>")) \

@@ -39,11 +39,7 @@ def main():
     meta, tensors, reader = lt.load_gguf(args.model)
     model, config = lt.hf_model(meta, tensors)
     tok, vocab = lt.gguf_tokenizer(reader, meta)
-    bdec = lt.byte_decoder()
-    token_bytes = [bytes(bdec.get(c, 0) for c in t) for t in vocab]
-    for i, ty in enumerate(reader.fields["tokenizer.ggml.token_type"].contents()):
-        if ty == lt.CONTROL:
-            token_bytes[i] = b""
+    token_bytes = lt.token_bytes_of(reader, vocab)
     ids = {t: i for i, t in enumerate(vocab)}
     eos = int(meta.get("tokenizer.ggml.eos_token_id", 0))
     eos_ids = {eos} | ({ids["<|endoftext|>"]} if "<|endoftext|>" in ids else set())
