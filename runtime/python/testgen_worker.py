@@ -448,6 +448,7 @@ except ImportError:  # Python < 3.11
     import sre_parse as _sre_parse
     import sre_constants as _sre_c
 
+_REGEX_MARKS = ("(?P<", "(?:", "\\d", "\\s", "\\w", "\\b", "[^", "]+", "]*")
 _RE_FUNCTIONS = {"compile", "match", "fullmatch", "search", "sub", "subn", "split", "findall", "finditer"}
 _REGEX_PER_PATTERN = 8
 _REGEX_LIMIT = 120
@@ -617,6 +618,17 @@ def _module_patterns(module, source):
         return found
     namespace = dict(vars(module))
     for node in ast.walk(tree):
+        # String literals that read like regular expressions (built into patterns at run time, or kept in a
+        # table): they compile, and have a group, a class escape or a character class.
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and 4 <= len(node.value) <= 400 \
+                and any(mark in node.value for mark in _REGEX_MARKS):
+            flags = _re.VERBOSE if "\n" in node.value and "#" in node.value else 0
+            try:
+                _re.compile(node.value, flags)
+                add(node.value, flags)
+            except Exception:
+                pass
+            continue
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                 and node.func.attr in _RE_FUNCTIONS and node.args):
             continue

@@ -154,7 +154,7 @@ struct Explorer {
     static let regexSeedLimit = 240
 
     /// Cases with each string the module's regular expressions match (`SandboxWorker.regexStrings`) in one string
-    /// (or bytes) argument of a target, or of its receiver's constructor, the other arguments typical; at most
+    /// (or bytes, or stream) argument of a target, or of its receiver's constructor, the other arguments typical; at most
     /// `regexSeedLimit`, in a seeded order. The strings also join those that value mutations insert.
     private mutating func regexSeeds(_ literals: [String]) -> [Item] {
         guard !literals.isEmpty else { return [] }
@@ -165,6 +165,9 @@ struct Explorer {
             guard let head = pool.first else { return [] }
             if ValueMutator.stringContent(head) != nil { return strings }
             if ValueMutator.bytesContent(head) != nil { return bytes }
+            // A stream: the strings as its contents.
+            if head.hasPrefix("io.StringIO(") { return strings.map { "io.StringIO(\($0))" } }
+            if head.hasPrefix("io.BytesIO(") { return bytes.map { "io.BytesIO(\($0))" } }
             return []
         }
         func position(_ value: String, _ target: Int, _ p: Int) -> Int {
