@@ -108,8 +108,11 @@ struct Explorer {
         }
         // Strings the module's regular expressions match, in its string arguments and its receivers' (before the
         // sweep: a pattern-driven module does nothing interesting with strings that match none of its patterns).
+        // At most a tenth of the search: a slow module (a lexer reading one character at a time) gets few cases.
+        let regexEnd = Date().addingTimeInterval(deadline.timeIntervalSinceNow * 0.1)
         for regexItem in regexSeeds(worker.regexStrings) {
             guard going() else { return }
+            guard Date() < regexEnd else { break }
             batch.append(regexItem)
             if batch.count >= size() { runAll(batch); batch = []; report() }
         }
