@@ -50,13 +50,18 @@ REQUESTS = sys.stdin
 
 
 def _take_protocol_channel():
-    global PROTOCOL
+    global PROTOCOL, REQUESTS
     PROTOCOL = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
     sys.__stdout__ = sys.stdout = open(1, "w", closefd=False)
     sys.__stderr__ = sys.stderr = open(2, "w", closefd=False)
+    # Requests likewise: code that reads standard input (`input()`, `sys.stdin.readline()`, `cmd.Cmd.cmdloop`)
+    # reads an empty /dev/null, not the next requests of a batch.
+    REQUESTS = os.fdopen(os.dup(0), "r", encoding="utf-8")
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    sys.__stdin__ = sys.stdin = open(0, "r", closefd=False)
 
 
 class _Sink(io.TextIOBase):
