@@ -161,6 +161,20 @@ import Testing
         }
     }
 
+    @Test func standardInputIsEmptyNotTheRequestPipe() throws {
+        try withWorker { worker, _ in
+            // `input()` in the middle of a batch reads EOF, not the requests that follow it.
+            let cases = ["input()", "risky.add(1, 2)", "risky.add(3, 4)"].map {
+                (TestCase(target: "t", steps: [TestStep($0)], origin: "test"), 0.5)
+            }
+            let results = worker.runBatch(cases)
+            #expect(results[0]?.finalError?.expressible == "EOFError")
+            #expect(results[1]?.steps.first?.value?.repr == "3")
+            #expect(results[2]?.steps.first?.value?.repr == "7")
+            #expect(worker.restarts == 0)
+        }
+    }
+
     @Test func aStepThatIsNotPythonRunsNothing() throws {
         try withWorker { worker, _ in
             let result = call(worker, "risky.add(1, ")
