@@ -5,7 +5,14 @@ import Testing
 /// The sandboxed worker contains what user code does: hangs, fork bombs, writes elsewhere, huge allocations.
 @Suite struct TestgenSandboxTests {
     static let module = """
-        import os, signal, time
+        import os, re, signal, time
+
+        _PAIR = re.compile(r'(?P<key>[a-z]+)=(?P<value>[0-9]{2})')
+
+        def shaped(text, items):
+            if len(text) == 5 and text.startswith('ab'):
+                return 'shaped'
+            return len(items) > 3
 
         def spin():
             while True:
@@ -135,6 +142,36 @@ import Testing
             // Reported once: the same comparisons again add nothing.
             #expect(call(worker, "risky.gate('hello', 5)").cmps == nil)
             #expect(call(worker, "risky.gate('opensesame')").steps.first?.value?.repr == "'in'")
+        }
+    }
+
+    @Test func regexStringsAndLengthAndPrefixFeedback() throws {
+        try withWorker { worker, _ in
+            // Strings the module's compiled pattern matches, and near misses.
+            let matching = worker.regexStrings.compactMap(ValueMutator.stringContent)
+            #expect(matching.contains { $0.range(of: "^[a-z]+=[0-9]{2}$", options: .regularExpression) != nil })
+            #expect(matching.contains { $0.range(of: "^[a-z]+=[0-9]?$", options: .regularExpression) != nil })
+            // `len(text) == 5`: the argument resized; `text.startswith('ab')`: the prefix added.
+            let pairs = try #require(call(worker, "risky.shaped('xyz', [1])").cmps)
+            #expect(pairs.contains(["'xyz'", "'xyzzz'"]))
+            #expect(pairs.contains(["[1]", "[1, 1, 1, 1]"]))
+            let again = try #require(call(worker, "risky.shaped('xyzzz', [1])").cmps)
+            #expect(again.contains(["'xyzzz'", "'abxyzzz'"]))
+            #expect(call(worker, "risky.shaped('abxyz', [])").steps.first?.value?.repr == "'shaped'")
+        }
+    }
+
+    @Test func standardInputIsEmptyNotTheRequestPipe() throws {
+        try withWorker { worker, _ in
+            // `input()` in the middle of a batch reads EOF, not the requests that follow it.
+            let cases = ["input()", "risky.add(1, 2)", "risky.add(3, 4)"].map {
+                (TestCase(target: "t", steps: [TestStep($0)], origin: "test"), 0.5)
+            }
+            let results = worker.runBatch(cases)
+            #expect(results[0]?.finalError?.expressible == "EOFError")
+            #expect(results[1]?.steps.first?.value?.repr == "3")
+            #expect(results[2]?.steps.first?.value?.repr == "7")
+            #expect(worker.restarts == 0)
         }
     }
 

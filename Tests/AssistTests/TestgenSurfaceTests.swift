@@ -169,6 +169,44 @@ import Testing
         }
     }
 
+    @Test func operatorsBoundByAssignmentRunThroughTheOperators() throws {
+        let source = """
+            def _fallbacks(forward):
+                def f(a, b):
+                    return forward(a.n, b)
+                def r(b, a):
+                    return forward(a, b.n)
+                return f, r
+
+            class Num:
+                def __init__(self, n: int):
+                    self.n = n
+                __add__, __radd__ = _fallbacks(lambda a, b: a + b)
+                __neg__ = lambda self: Num(-self.n)
+                __hash__ = None
+                def __lt__(self, other):
+                    return self.n < other
+            """
+        let surface = try SurfaceExtractor().surface(of: source, moduleName: "nm")
+        let dunders = try #require(surface.classNamed("Num")?.dunders)
+        #expect(dunders.isSuperset(of: ["__add__", "__radd__", "__neg__", "__lt__"]))
+        #expect(!dunders.contains("__hash__"))
+        let builder = CaseBuilder(surface: surface)
+        func last(_ name: String, _ value: Int = 0) throws -> String {
+            let index = try #require(builder.targets.firstIndex { $0.name == name })
+            var choice = builder.defaultChoice(index)
+            if !choice.isEmpty { choice[0] = value }
+            return builder.steps(for: index, choice: choice, origin: "test").steps.last!.expr
+        }
+        #expect(try last("Num.__add__").hasPrefix("(num + "))
+        #expect(try last("Num.__neg__") == "(-num)")
+        // Reflected: the other operand on the left; other operand types come after a few instances.
+        let radd = try #require(builder.targets.firstIndex { $0.name == "Num.__radd__" })
+        let one = try #require(builder.targets[radd].pools[0].firstIndex(of: "1"))
+        #expect(try last("Num.__radd__", one) == "(1 + num)")
+        #expect(builder.targets[radd].pools[0].contains("2.5"))
+    }
+
     @Test func syntaxErrorsAreReported() {
         #expect(throws: TestgenError.self) {
             try SurfaceExtractor().surface(of: "def broken(:\n    pass\n", moduleName: "m")

@@ -50,13 +50,18 @@ REQUESTS = sys.stdin
 
 
 def _take_protocol_channel():
-    global PROTOCOL
+    global PROTOCOL, REQUESTS
     PROTOCOL = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
     sys.__stdout__ = sys.stdout = open(1, "w", closefd=False)
     sys.__stderr__ = sys.stderr = open(2, "w", closefd=False)
+    # Requests likewise: code that reads standard input (`input()`, `sys.stdin.readline()`, `cmd.Cmd.cmdloop`)
+    # reads an empty /dev/null, not the next requests of a batch.
+    REQUESTS = os.fdopen(os.dup(0), "r", encoding="utf-8")
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    sys.__stdin__ = sys.stdin = open(0, "r", closefd=False)
 
 
 class _Sink(io.TextIOBase):
@@ -346,15 +351,79 @@ def _testgen_cmp_(code, a, b):
     return result
 
 
+def _resized(value, size):
+    """`value` (a short str, bytes or list) cut or padded (repeating its last item, or 'a') to `size` items."""
+    if size <= len(value):
+        return value[:size]
+    if isinstance(value, list):
+        return value + [value[-1] if value else 0] * (size - len(value))
+    filler = value[-1:] or ("a" if isinstance(value, str) else b"a")
+    return value + filler * (size - len(value))
+
+
+def _testgen_len_cmp_(code, value, other):
+    """`len(value) OP other`, noting `value` resized to the length it was compared with (branch distance on
+    lengths: the search substitutes the resized value into the argument that held it)."""
+    size = len(value)
+    result = _CMP_OPS[code](size, other)
+    if _cmp_on and _cmp_budget[0] > 0 and len(_cmp_pairs) < _CMP_PER_CASE and code < 6:
+        _cmp_budget[0] -= 1
+        try:
+            if type(other) is int and 0 <= other <= 40 and type(value) in (str, bytes, list) and size <= 40 \
+                    and (type(value) is not list or all(_cmp_scalar(item) for item in value)):
+                for wanted in {other, other + 1, max(0, other - 1)} if code >= 2 else {other}:
+                    if wanted != size:
+                        _cmp_note(value, _resized(value, wanted))
+            _cmp_record(code, size, other)
+        except Exception:
+            pass
+    return result
+
+
+def _testgen_affix_(value, name, *args):
+    """`value.startswith(...)` / `value.endswith(...)`, noting `value` with the wanted prefix or suffix added when
+    the test fails (and the affix itself, for value mutations)."""
+    result = getattr(value, name)(*args)
+    if not result and _cmp_on and _cmp_budget[0] > 0 and len(_cmp_pairs) < _CMP_PER_CASE and len(args) == 1:
+        _cmp_budget[0] -= 1
+        try:
+            affixes = args[0] if type(args[0]) is tuple else (args[0],)
+            if type(value) in (str, bytes) and len(value) <= 40:
+                for affix in affixes[:4]:
+                    if type(affix) is type(value) and 0 < len(affix) <= 20:
+                        _cmp_note(value, affix + value if name == "startswith" else value + affix)
+                        _cmp_note(_NOTHING, affix)
+        except Exception:
+            pass
+    return result
+
+
 class _CmpInstrumenter(ast.NodeTransformer):
     def visit_Compare(self, node):
         self.generic_visit(node)
         if len(node.ops) != 1 or type(node.ops[0]) not in _CMP_CODES:
             return node
+        left = node.left
+        code = _CMP_CODES[type(node.ops[0])]
+        if code < 6 and isinstance(left, ast.Call) and isinstance(left.func, ast.Name) and left.func.id == "len" \
+                and len(left.args) == 1 and not left.keywords and not isinstance(left.args[0], ast.Starred):
+            call = ast.Call(func=ast.Name(id="_testgen_len_cmp_", ctx=ast.Load()),
+                            args=[ast.Constant(code), left.args[0], node.comparators[0]], keywords=[])
+            return ast.copy_location(call, node)
         call = ast.Call(func=ast.Name(id="_testgen_cmp_", ctx=ast.Load()),
-                        args=[ast.Constant(_CMP_CODES[type(node.ops[0])]), node.left, node.comparators[0]],
+                        args=[ast.Constant(code), node.left, node.comparators[0]],
                         keywords=[])
         return ast.copy_location(call, node)
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in ("startswith", "endswith") and len(node.args) == 1 \
+                and not node.keywords and not isinstance(node.args[0], ast.Starred):
+            call = ast.Call(func=ast.Name(id="_testgen_affix_", ctx=ast.Load()),
+                            args=[func.value, ast.Constant(func.attr), node.args[0]], keywords=[])
+            return ast.copy_location(call, node)
+        return node
 
 
 def _instrumented_code(source):
@@ -365,6 +434,250 @@ def _instrumented_code(source):
         return compile(tree, MODULE_PATH, "exec", dont_inherit=True)
     except Exception:
         return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Strings for the module's regular expressions: the patterns it compiled at import (module and class attributes)
+# and the literal patterns it passes to `re.compile`, `re.match`, `re.sub`… are parsed (`re._parser`) and walked
+# to build strings they match (each alternative, repeats at their minimum and above, characters from each
+# class), and near misses (one character dropped or added). The ready message lists them as Python literals;
+# the search tries them in string arguments (of the call or of the receiver's constructor) and its value
+# mutations insert them.
+
+try:
+    import re as _re
+    import re._parser as _sre_parse
+    import re._constants as _sre_c
+except ImportError:  # Python < 3.11
+    import re as _re
+    import sre_parse as _sre_parse
+    import sre_constants as _sre_c
+
+_REGEX_MARKS = ("(?P<", "(?:", "\\d", "\\s", "\\w", "\\b", "[^", "]+", "]*")
+_RE_FUNCTIONS = {"compile", "match", "fullmatch", "search", "sub", "subn", "split", "findall", "finditer"}
+_REGEX_PER_PATTERN = 8
+_REGEX_LIMIT = 120
+_WORD = "abcxyzABZ019_"
+
+
+def _category_char(category, rng):
+    name = str(category)
+    if name.endswith("NOT_DIGIT"):
+        return rng.choice("aZ_ -")
+    if name.endswith("DIGIT"):
+        return rng.choice("0179")
+    if name.endswith("NOT_SPACE"):
+        return rng.choice("aZ0-")
+    if name.endswith("SPACE"):
+        return rng.choice(" \t\n")
+    if name.endswith("NOT_WORD"):
+        return rng.choice(" -.!")
+    if name.endswith("WORD"):
+        return rng.choice(_WORD)
+    if name.endswith("NOT_LINEBREAK"):
+        return "a"
+    if name.endswith("LINEBREAK"):
+        return "\n"
+    return "a"
+
+
+def _in_class(items, char):
+    """Whether `char` is in a parsed character class (without its NEGATE)."""
+    for op, av in items:
+        if op is _sre_c.LITERAL and chr(av) == char:
+            return True
+        if op is _sre_c.RANGE and av[0] <= ord(char) <= av[1]:
+            return True
+        if op is _sre_c.CATEGORY:
+            name = str(av)
+            tests = {"DIGIT": str.isdigit, "SPACE": str.isspace, "WORD": lambda c: c.isalnum() or c == "_",
+                     "LINEBREAK": lambda c: c == "\n"}
+            for key, test in tests.items():
+                if name.endswith(key):
+                    negated = name.endswith("NOT_" + key)
+                    if test(char) != negated:
+                        return True
+                    break
+    return False
+
+
+def _class_char(items, rng):
+    if items and items[0][0] is _sre_c.NEGATE:
+        rest = items[1:]
+        for char in rng.sample("aZ09 _-.,:;!/x\n", 15):
+            if not _in_class(rest, char):
+                return char
+        return "\x01"
+    op, av = rng.choice(items)
+    if op is _sre_c.LITERAL:
+        return chr(av)
+    if op is _sre_c.RANGE:
+        return chr(rng.choice([av[0], av[1], rng.randint(av[0], av[1])]))
+    if op is _sre_c.CATEGORY:
+        return _category_char(av, rng)
+    return "a"
+
+
+def _regex_walk(sequence, rng, groups, depth=0):
+    if depth > 40:
+        return ""
+    out = []
+    for op, av in sequence:
+        if op is _sre_c.LITERAL:
+            out.append(chr(av))
+        elif op is _sre_c.NOT_LITERAL:
+            out.append("a" if chr(av) != "a" else "b")
+        elif op is _sre_c.ANY:
+            out.append(rng.choice("ax0 "))
+        elif op is _sre_c.IN:
+            out.append(_class_char(av, rng))
+        elif op is _sre_c.CATEGORY:
+            out.append(_category_char(av, rng))
+        elif op is _sre_c.BRANCH:
+            out.append(_regex_walk(rng.choice(av[1]), rng, groups, depth + 1))
+        elif op is _sre_c.SUBPATTERN:
+            text = _regex_walk(av[-1], rng, groups, depth + 1)
+            if av[0] is not None:
+                groups[av[0]] = text
+            out.append(text)
+        elif op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT) or str(op) == "POSSESSIVE_REPEAT":
+            low, high, inner = av
+            high = low + 3 if high == _sre_c.MAXREPEAT else min(high, low + 3)
+            count = rng.choice([low, low, min(low + 1, high), rng.randint(low, high)])
+            out.extend(_regex_walk(inner, rng, groups, depth + 1) for _ in range(count))
+        elif op is _sre_c.GROUPREF:
+            out.append(groups.get(av, ""))
+        elif op is _sre_c.GROUPREF_EXISTS:
+            group, yes, no = av
+            chosen = yes if group in groups else no
+            if chosen is not None:
+                out.append(_regex_walk(chosen, rng, groups, depth + 1))
+        elif str(op) == "ATOMIC_GROUP":
+            out.append(_regex_walk(av, rng, groups, depth + 1))
+        # AT (anchors), ASSERT and ASSERT_NOT add nothing.
+    return "".join(out)
+
+
+def regex_examples(pattern, flags, rng):
+    """Strings that `pattern` matches (and two near misses), at most _REGEX_PER_PATTERN, shortest first."""
+    is_bytes = isinstance(pattern, bytes)
+    try:
+        text = pattern.decode("latin-1") if is_bytes else pattern
+        parsed = _sre_parse.parse(text, flags & ~_re.UNICODE if is_bytes else flags)
+        compiled = _re.compile(pattern, flags)
+    except Exception:
+        return []
+    found = []
+    for _ in range(4 * _REGEX_PER_PATTERN):
+        try:
+            candidate = _regex_walk(list(parsed), rng, {})
+        except Exception:
+            continue
+        if len(candidate) > 60 or candidate in found:
+            continue
+        try:
+            value = candidate.encode("latin-1") if is_bytes else candidate
+            if compiled.match(value) is None:
+                continue
+        except Exception:
+            continue
+        found.append(candidate)
+        if len(found) >= _REGEX_PER_PATTERN - 2:
+            break
+    found.sort(key=len)
+    near = []
+    for candidate in found[:2]:
+        if len(candidate) > 1:
+            near.append(candidate[:-1])
+        near.append(candidate + rng.choice(" x0!"))
+    examples = found + [c for c in near if c not in found][:2]
+    if is_bytes:
+        try:
+            return [c.encode("latin-1") for c in examples]
+        except UnicodeEncodeError:
+            return []
+    return examples
+
+
+def _module_patterns(module, source):
+    """(pattern, flags) of the regular expressions the module compiled at import or passes to `re` as literals."""
+    found = []
+
+    def add(pattern, flags):
+        if isinstance(pattern, (str, bytes)) and pattern and (pattern, flags) not in found:
+            found.append((pattern, flags))
+
+    try:
+        for value in list(vars(module).values()):
+            if isinstance(value, _re.Pattern):
+                add(value.pattern, value.flags)
+            elif isinstance(value, type) and getattr(value, "__module__", None) == module.__name__:
+                for attribute in list(vars(value).values()):
+                    if isinstance(attribute, _re.Pattern):
+                        add(attribute.pattern, attribute.flags)
+    except Exception:
+        pass
+    try:
+        tree = ast.parse(source)
+    except Exception:
+        return found
+    namespace = dict(vars(module))
+    for node in ast.walk(tree):
+        # String literals that read like regular expressions (built into patterns at run time, or kept in a
+        # table): they compile, and have a group, a class escape or a character class.
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and 4 <= len(node.value) <= 400 \
+                and any(mark in node.value for mark in _REGEX_MARKS):
+            flags = _re.VERBOSE if "\n" in node.value and "#" in node.value else 0
+            try:
+                _re.compile(node.value, flags)
+                add(node.value, flags)
+            except Exception:
+                pass
+            continue
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in _RE_FUNCTIONS and node.args):
+            continue
+        first = node.args[0]
+        if not (isinstance(first, ast.Constant) and isinstance(first.value, (str, bytes))):
+            continue
+        if not (isinstance(node.func.value, ast.Name) and namespace.get(node.func.value.id) is _re):
+            continue
+        flags = 0
+        flag_node = None
+        if node.func.attr == "compile" and len(node.args) > 1:
+            flag_node = node.args[1]
+        for keyword in node.keywords:
+            if keyword.arg == "flags":
+                flag_node = keyword.value
+        if flag_node is not None:
+            try:
+                flags = int(eval(compile(ast.Expression(flag_node), "<flags>", "eval"), namespace))
+            except Exception:
+                flags = 0
+        add(first.value, flags)
+    return found
+
+
+def module_regex_strings(module, source):
+    """Python literals of strings for the module's regular expressions (at most _REGEX_LIMIT), a few per
+    pattern first, so that every pattern is represented."""
+    import random as _random
+    rng = _random.Random(1234)
+    per_pattern = []
+    for pattern, flags in _module_patterns(module, source)[:60]:
+        try:
+            per_pattern.append(regex_examples(pattern, flags, rng))
+        except Exception:
+            pass
+    literals, seen = [], set()
+    for round_ in range(_REGEX_PER_PATTERN):
+        for examples in per_pattern:
+            if round_ < len(examples):
+                literal = repr(examples[round_])
+                if literal not in seen and len(literals) < _REGEX_LIMIT:
+                    seen.add(literal)
+                    literals.append(literal)
+    return literals
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -808,6 +1121,8 @@ def main():
         sys.modules[MODULE_NAME] = _module
         code = _instrumented_code("\n".join(_SOURCE_LINES) + "\n")
         builtins._testgen_cmp_ = _testgen_cmp_
+        builtins._testgen_len_cmp_ = _testgen_len_cmp_
+        builtins._testgen_affix_ = _testgen_affix_
         sys.settrace(_global_tracer)
         if code is not None:
             exec(code, _module.__dict__)
@@ -824,7 +1139,11 @@ def main():
               "importing the module took longer than 10 s"})
         return
     import_arcs = sorted([a if a is not None else 0, b] for a, b in _arcs)
-    send({"ready": True, "python": sys.version.split()[0], "arcs": import_arcs})
+    try:
+        regex_strings = module_regex_strings(_module, "\n".join(_SOURCE_LINES) + "\n")
+    except Exception:
+        regex_strings = []
+    send({"ready": True, "python": sys.version.split()[0], "arcs": import_arcs, "strings": regex_strings})
     for line in REQUESTS:
         line = line.strip()
         if not line:

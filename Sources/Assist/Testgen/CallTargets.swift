@@ -60,13 +60,20 @@ struct CaseBuilder {
                                           parameters: method.parameters, pools: values, typed: typed,
                                           constructor: constructorIndex))
             }
-            for dunder in ["__len__", "__iter__", "__repr__", "__str__", "__eq__", "__contains__", "__getitem__",
-                           "__add__", "__lt__", "__hash__", "__bool__"] where info.dunders.contains(dunder) {
-                let parameter = ParameterSpec(name: "other", type: ["__eq__", "__add__", "__lt__"].contains(dunder)
-                                          ? info.name : nil, defaultValue: nil, kind: .regular)
-                let takesArgument = ["__eq__", "__contains__", "__getitem__", "__add__", "__lt__"].contains(dunder)
+            for dunder in Self.protocolDunders where info.dunders.contains(dunder) {
+                let isOperator = Self.binaryOperators[dunder] != nil
+                let parameter = ParameterSpec(name: "other", type: isOperator ? info.name : nil, defaultValue: nil,
+                                              kind: .regular)
+                let takesArgument = isOperator || ["__contains__", "__getitem__"].contains(dunder)
                 let parameters = takesArgument ? [parameter] : []
                 var argumentPools = parameters.map { pool.candidates(for: $0, of: nil, extraConstants: info.constants) }
+                if isOperator {
+                    // Other operand types too: the int, float and complex branches of numeric types, and the
+                    // `NotImplemented` path for the rest.
+                    argumentPools = argumentPools.map {
+                        ModuleSurface.uniqueValues($0.prefix(6) + Self.otherOperands + $0.dropFirst(6))
+                    }
+                }
                 if dunder == "__getitem__" || dunder == "__contains__" {
                     argumentPools = [ModuleSurface.uniqueValues(["0", "-1", "1", "'a'", "5"] + info.constants
                                                                 + info.methods.flatMap(\.constants))]
@@ -237,14 +244,39 @@ struct CaseBuilder {
             case "__hash__": return "(hash(\(receiver)) == hash(\(receiver)))"
             case "__bool__": return "bool(\(receiver))"
             // Parenthesised: `assert (a == 0) is True`, not the chained `a == 0 is True`.
-            case "__eq__": return "(\(receiver) == \(arguments))"
-            case "__lt__": return "(\(receiver) < \(arguments))"
-            case "__add__": return "(\(receiver) + \(arguments))"
             case "__contains__": return "(\(arguments) in \(receiver))"
+            case _ where Self.binaryOperators[name] != nil:
+                let symbol = Self.binaryOperators[name]!
+                if name.hasPrefix("__r") && !["__rshift__"].contains(name) {
+                    return "(\(arguments) \(symbol) \(receiver))"  // reflected: the other operand on the left
+                }
+                return symbol == "divmod" ? "divmod(\(receiver), \(arguments))" : "(\(receiver) \(symbol) \(arguments))"
+            case _ where Self.unaryOperators[name] != nil:
+                let form = Self.unaryOperators[name]!
+                return form.hasSuffix("(") ? "\(form)\(receiver))" : "(\(form)\(receiver))"
             default: return "\(receiver)[\(arguments)]"
             }
         }
     }
+
+    /// Protocol and operator methods exercised through the syntax or built-in that calls them.
+    static let protocolDunders = ["__len__", "__iter__", "__repr__", "__str__", "__contains__", "__getitem__",
+                                  "__hash__", "__bool__"] + binaryOperators.keys.sorted() + unaryOperators.keys.sorted()
+    static let binaryOperators: [String: String] = [
+        "__eq__": "==", "__ne__": "!=", "__lt__": "<", "__le__": "<=", "__gt__": ">", "__ge__": ">=",
+        "__add__": "+", "__sub__": "-", "__mul__": "*", "__truediv__": "/", "__floordiv__": "//", "__mod__": "%",
+        "__pow__": "**", "__and__": "&", "__or__": "|", "__xor__": "^", "__lshift__": "<<", "__rshift__": ">>",
+        "__matmul__": "@", "__divmod__": "divmod",
+        "__radd__": "+", "__rsub__": "-", "__rmul__": "*", "__rtruediv__": "/", "__rfloordiv__": "//",
+        "__rmod__": "%", "__rpow__": "**", "__rand__": "&", "__ror__": "|", "__rxor__": "^",
+    ]
+    static let unaryOperators: [String: String] = [
+        "__neg__": "-", "__pos__": "+", "__invert__": "~", "__abs__": "abs(", "__int__": "int(",
+        "__float__": "float(", "__complex__": "complex(", "__round__": "round(", "__trunc__": "math.trunc(",
+        "__floor__": "math.floor(", "__ceil__": "math.ceil(", "__index__": "hex(",
+    ]
+    /// Operands of other types for binary operators (after the few instances of the class itself).
+    static let otherOperands = ["1", "0", "-2", "2.5", "(1+2j)", "'a'", "None"]
 
     /// `(let-steps for mutable arguments, "a, b, key=c")`.
     private func argumentText(_ target: CallTarget, _ choice: Choice, _ used: inout Set<String>) -> ([TestStep], String) {

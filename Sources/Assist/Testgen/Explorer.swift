@@ -106,6 +106,16 @@ struct Explorer {
             batch.append(item(Recipe(choice: builder.defaultChoice(index), receiver: nil, prelude: []), index, origin: "sweep"))
             if batch.count >= size() { runAll(batch); batch = []; report() }
         }
+        // Strings the module's regular expressions match, in its string arguments and its receivers' (before the
+        // sweep: a pattern-driven module does nothing interesting with strings that match none of its patterns).
+        // At most a tenth of the search: a slow module (a lexer reading one character at a time) gets few cases.
+        let regexEnd = Date().addingTimeInterval(deadline.timeIntervalSinceNow * 0.1)
+        for regexItem in regexSeeds(worker.regexStrings) {
+            guard going() else { return }
+            guard Date() < regexEnd else { break }
+            batch.append(regexItem)
+            if batch.count >= size() { runAll(batch); batch = []; report() }
+        }
         for (index, target) in builder.targets.enumerated() {
             guard going() else { return }
             for (p, pool) in target.pools.enumerated() {
@@ -142,6 +152,54 @@ struct Explorer {
         }
         progress(ExplorationProgress(elapsed: Date().timeIntervalSince(start), runs: runs, kept: kept.count,
                                      linesCovered: linesCovered, arcsCovered: covered.count, findings: suspicious.count))
+    }
+
+    static let regexSeedLimit = 240
+
+    /// Cases with each string the module's regular expressions match (`SandboxWorker.regexStrings`) in one string
+    /// (or bytes, or stream) argument of a target, or of its receiver's constructor, the other arguments typical; at most
+    /// `regexSeedLimit`, in a seeded order. The strings also join those that value mutations insert.
+    private mutating func regexSeeds(_ literals: [String]) -> [Item] {
+        guard !literals.isEmpty else { return [] }
+        for literal in literals { mutator.learn(literal) }
+        let strings = literals.filter { ValueMutator.stringContent($0) != nil }
+        let bytes = literals.filter { ValueMutator.bytesContent($0) != nil && ValueMutator.stringContent($0) == nil }
+        func matching(_ pool: [String]) -> [String] {
+            guard let head = pool.first else { return [] }
+            if ValueMutator.stringContent(head) != nil { return strings }
+            if ValueMutator.bytesContent(head) != nil { return bytes }
+            // A stream: the strings as its contents.
+            if head.hasPrefix("io.StringIO(") { return strings.map { "io.StringIO(\($0))" } }
+            if head.hasPrefix("io.BytesIO(") { return bytes.map { "io.BytesIO(\($0))" } }
+            return []
+        }
+        func position(_ value: String, _ target: Int, _ p: Int) -> Int {
+            builder.targets[target].pools[p].firstIndex(of: value)
+                ?? builder.addValue(value, target: target, parameter: p, from: 0)
+        }
+        var recipes: [(Recipe, Int)] = []
+        for index in builder.targets.indices {
+            let target = builder.targets[index]
+            for p in target.parameters.indices where p < target.pools.count
+                && target.parameters[p].kind != .variadic && target.parameters[p].kind != .variadicKeyword {
+                for value in matching(target.pools[p]) {
+                    var choice = builder.defaultChoice(index)
+                    choice[p] = position(value, index, p)
+                    recipes.append((Recipe(choice: choice, receiver: nil, prelude: []), index))
+                }
+            }
+            guard let constructor = target.constructor, !target.isStatic else { continue }
+            let ctor = builder.targets[constructor]
+            for p in ctor.parameters.indices where p < ctor.pools.count {
+                for value in matching(ctor.pools[p]) {
+                    var receiver = builder.defaultChoice(constructor)
+                    receiver[p] = position(value, constructor, p)
+                    recipes.append((Recipe(choice: builder.defaultChoice(index), receiver: receiver, prelude: []), index))
+                }
+            }
+        }
+        recipes.shuffle(using: &random)
+        return recipes.prefix(Self.regexSeedLimit).map { item($0.0, $0.1, origin: "sweep") }
     }
 
     /// A candidate case, the target it aims at and the recipe it was built from (none for seeds).

@@ -150,7 +150,8 @@ public struct InputPool: Sendable {
         if has(["args", "argv", "strings", "lines", "words", "names", "labels", "tokens", "keys", "paths", "pats",
                 "patterns", "filenames", "longopts"]) { return [.list(.str)] }
         if has(["stream", "fp", "file", "out", "output", "infile", "outfile", "reader", "writer", "buffer",
-                "fileobj", "fobj", "fin", "fout", "instream", "outstream", "ifp", "ofp", "sink"]) {
+                "fileobj", "fobj", "fin", "fout", "instream", "outstream", "ifp", "ofp", "sink", "f", "fh", "fo"])
+            || (lower.hasSuffix("file") && lower.count > 4) {
             return [.stream]
         }
         if has(["input", "inp"]) { return [.stream, .str] }  // a file or the text itself

@@ -262,6 +262,18 @@ public struct SurfaceExtractor {
         let isEnum = bases.contains { $0.hasSuffix("Enum") || $0 == "Flag" || $0.hasSuffix(".Flag") }
         var fields: [ParameterSpec] = []
         var members: [String] = []
+        // Protocol and operator methods bound by assignment (`__add__, __radd__ = _operator_fallbacks(...)`,
+        // `__hash__ = None` excluded): exercised through the operators like defined ones.
+        var assignedDunders = Set<String>()
+        for statement in node.child(byField: "body")?.namedChildren ?? [] {
+            guard statement.type == "expression_statement", let assignment = statement.namedChild(0),
+                  assignment.type == "assignment", let left = assignment.child(byField: "left"),
+                  assignment.child(byField: "right")?.text != "None" else { continue }
+            let names = left.type == "identifier" ? [left] : left.namedChildren.filter { $0.type == "identifier" }
+            for name in names.map(\.text) where name.count > 4 && name.hasPrefix("__") && name.hasSuffix("__") {
+                assignedDunders.insert(name)
+            }
+        }
         for statement in node.child(byField: "body")?.namedChildren ?? [] {
             guard statement.type == "expression_statement", let assignment = statement.namedChild(0),
                   assignment.type == "assignment", let left = assignment.child(byField: "left"),
@@ -275,7 +287,7 @@ public struct SurfaceExtractor {
         let isDataclass = definition.decorators.contains { $0.contains("dataclass") }
         return ModuleSurface.ClassInfo(name: definition.name, bases: bases,
                                        initParameters: isDataclass ? fields : [], methods: [],
-                                       enumMembers: members, isException: isException, dunders: [],
+                                       enumMembers: members, isException: isException, dunders: assignedDunders,
                                        constants: [])
     }
 

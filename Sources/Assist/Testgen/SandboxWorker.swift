@@ -32,6 +32,9 @@ public final class SandboxWorker {
     /// Arcs run while importing the module (module-level statements).
     public private(set) var importArcs: [[Int]] = []
     public private(set) var pythonVersion = ""
+    /// Strings the module's regular expressions match (and near misses), as Python literals, from the worker's
+    /// ready message (`module_regex_strings` in testgen_worker.py).
+    public private(set) var regexStrings: [String] = []
     /// How many times the worker was restarted after a crash or hang.
     public private(set) var restarts = 0
     /// True when the network namespace could be cut (`unshare -n`).
@@ -272,7 +275,7 @@ public final class SandboxWorker {
             throw TestgenError.importFailed("the module did not finish importing (\(death))")
         }
         struct Ready: Decodable {
-            var ready: Bool, python: String?, arcs: [[Int]]?, error: String?, message: String?
+            var ready: Bool, python: String?, arcs: [[Int]]?, error: String?, message: String?, strings: [String]?
         }
         guard let ready = try? JSONDecoder().decode(Ready.self, from: Data(line)) else {
             stop()
@@ -284,6 +287,7 @@ public final class SandboxWorker {
         }
         importArcs = ready.arcs ?? []
         pythonVersion = ready.python ?? ""
+        regexStrings = ready.strings ?? []
     }
 
     private func restartAfterFailure(_ reason: String) -> CaseResult {
