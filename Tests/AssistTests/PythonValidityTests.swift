@@ -157,6 +157,10 @@ import Testing
             ("def f():\n    return 1\n\n\n", "assert x, y, z\n"),
             // Plain string text spared the recognizer reaches it before the line end is judged.
             ("def f():\n    ", "s = \"some text here, and more\" +\n"),
+            // A comment runs to the line's end: it may only start where the statement can end (refused at the
+            // `#`, before the line break).
+            ("def f(amounts):\n    total = ", "# the sum"),
+            ("def f(x):\n    ", "y = x + # more"),
         ]
         for (prefix, piece) in cases {
             #expect(try !Self.allows(prefix, piece), "allowed \(piece.debugDescription) after \(prefix.debugDescription)")
@@ -185,6 +189,11 @@ import Testing
             ("class A:\n    def f(self):\n        try:\n            pass\n        except E:\n            pass\n        ",
              "return 2\n"),
             ("def f():\n    for x in y:\n        pass\n    else:\n        pass\n    ", "z = 1\n"),
+            // Comments where a statement can end, inside brackets, on their own line, after a header, in strings.
+            ("def f(x):\n    ", "y = x  # the same\n"),
+            ("def f(x):\n    ", "y = (x +  # more\n        1)\n"),
+            ("def f(x):\n    ", "# a note\n    return x\n"),
+            ("def f(x):\n    if x:  # note\n        ", "return '#' + \"#\"\n"),
         ]
         for (prefix, piece) in cases {
             #expect(try Self.allows(prefix, piece), "refused \(piece.debugDescription) after \(prefix.debugDescription)")

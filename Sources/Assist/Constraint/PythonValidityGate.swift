@@ -89,6 +89,7 @@ final class PythonValidityGate {
         known = start.known
         grammarUsable = true
         cache.removeAll()
+        commentCache.removeAll()
     }
 
     /// Whether the text `text` (everything accepted), followed by `before` and a line break, stays valid.
@@ -157,6 +158,33 @@ final class PythonValidityGate {
         return ok
     }
 
+    /// Verdicts of comment starts, by the bytes between the accepted text and the `#`.
+    private var commentCache: [[UInt8]: Bool] = [:]
+
+    /// Whether a `#` after the accepted text and `before` may start a comment: in code, outside brackets, a
+    /// comment runs to the end of the line, so the statement must be able to end there (step 1 of `allows`):
+    /// `total = # …` is refused where the model would otherwise write a comment and never the value.
+    func allowsComment(text: [UInt8], pending: [UInt8], before: ArraySlice<UInt8>, viable: ViablePrefix) -> Bool {
+        let key = Array(before)
+        if let cached = commentCache[key] { return cached }
+        var ahead = lines
+        ahead.append(before)
+        var ok = true
+        if ahead.lineBreakEndsStatement == true, !ahead.inLineComment {
+            let last = ahead.lastCodeByte
+            let lineStart = (text.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0)
+            let firstCode = (text[lineStart...] + key).first { $0 != 0x20 && $0 != 0x09 && $0 != 0x0C }
+            // The same exceptions as at a line break: after a block header's `:`, a `;`, or on a decorator line.
+            if last != UInt8(ascii: ":"), last != UInt8(ascii: ";"), firstCode != UInt8(ascii: "@") {
+                let probe = pending + key + [UInt8(ascii: ";")]
+                ok = probe.withUnsafeBufferPointer { viable.check(bytes: $0) }
+            }
+        }
+        commentCache[key] = ok
+        if !ok { refused += 1 }
+        return ok
+    }
+
     /// The constraint accepted `bytes` (the new text is `text`).
     func accept(_ bytes: [UInt8], text: [UInt8]) {
         lines.append(bytes)
@@ -168,5 +196,6 @@ final class PythonValidityGate {
             }
         }
         cache.removeAll(keepingCapacity: true)
+        commentCache.removeAll(keepingCapacity: true)
     }
 }

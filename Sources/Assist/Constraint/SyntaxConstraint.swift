@@ -114,6 +114,9 @@ public final class SyntaxConstraint: TokenConstraint {
     private let gate: PythonValidityGate?
     /// Tokens with a line break in them: the gate judges these on top of the (cached) viable-prefix mask.
     private let lineBreakTokens: [Int]
+    /// Tokens with a `#` in them (a comment may start there): the gate judges these too.
+    private let commentTokenIds: [Int]
+    private let commentTokens: [Bool]
     /// Python: where strings and comments are in the accepted text (read up to `lexicalPosition`), so that
     /// tokens of plain text inside them are allowed without the recognizer. Its lexer reads a string or comment
     /// from its start at every check, which made each token inside a long docstring cost as much as the whole
@@ -162,6 +165,11 @@ public final class SyntaxConstraint: TokenConstraint {
         tokenBytes = bytes
         completeUTF8 = tables.completeUTF8
         lineBreakTokens = tables.lineBreaks.filter { !never.contains(Int32($0)) && !always.contains(Int32($0)) }
+        commentTokenIds = language.name == "python" && pythonValidity
+            ? bytes.indices.filter { bytes[$0].contains(0x23) && !never.contains(Int32($0)) && !always.contains(Int32($0)) } : []
+        var marks = [Bool](repeating: false, count: bytes.count)
+        for id in commentTokenIds { marks[id] = true }
+        commentTokens = marks
         alwaysAllowed = always
         neverAllowed = never
         state = try ViablePrefix(language: language)
@@ -276,6 +284,7 @@ public final class SyntaxConstraint: TokenConstraint {
         if let gate {
             // The cached mask is the viable-prefix one; line breaks also depend on what was written before.
             let t0 = DispatchTime.now().uptimeNanoseconds, judged = gate.judged
+            for id in commentTokenIds where allowed[id] { allowed[id] = gateAllowsComment(id, gate) }
             for id in lineBreakTokens where allowed[id] { allowed[id] = gateAllows(id, gate) }
             if Self.trace {
                 let spent = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1000
@@ -347,8 +356,12 @@ public final class SyntaxConstraint: TokenConstraint {
         flushDeferred()
         if stepRefusals >= Self.stormRefusals, !startAllowed(token) { return false }
         guard viable(token, keep: true) else { return false }
-        guard let gate, Int(token) < tokenBytes.count, tokenBytes[Int(token)].contains(0x0A),
-              !alwaysAllowed.contains(token) else { return true }
+        guard let gate, Int(token) < tokenBytes.count, !alwaysAllowed.contains(token) else { return true }
+        if commentTokens[Int(token)], !gateAllowsComment(Int(token), gate) {
+            statistics.pythonRefused = gate.refused
+            return false
+        }
+        guard tokenBytes[Int(token)].contains(0x0A) else { return true }
         let ok = gateAllows(Int(token), gate)
         statistics.pythonJudged = gate.judged
         statistics.pythonRefused = gate.refused
@@ -367,6 +380,18 @@ public final class SyntaxConstraint: TokenConstraint {
         pairStamp[slot] = step
         pairAllowed[slot] = allowed
         return allowed
+    }
+
+    /// The gate's verdict on a token with a `#` that may start a comment (already judged viable): the bytes
+    /// before its first `#` must let the statement end there. (A token with both a `#` and a line break has the
+    /// `#` first: the line break is then inside the comment.)
+    private func gateAllowsComment(_ id: Int, _ gate: PythonValidityGate) -> Bool {
+        let bytes = tokenBytes[id]
+        guard let hash = bytes.firstIndex(of: 0x23) else { return true }
+        if let newline = bytes.firstIndex(of: 0x0A), newline < hash { return true }
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { statistics.pythonMicroseconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1000 }
+        return gate.allowsComment(text: text, pending: pending, before: bytes[..<hash], viable: state)
     }
 
     /// The gate's verdict on a token with a line break (already judged viable).
