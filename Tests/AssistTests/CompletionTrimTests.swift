@@ -16,6 +16,28 @@ import Testing
         #expect(CodeCompleter.longestParsingLines(of: "(((", check: check) == nil)
     }
 
+    /// Another top-level statement further down that fails by itself (an unfinished function) is the file's
+    /// own problem: the completion is judged on the code up to it, so a good completion still passes, and one
+    /// that breaks the code after it in its own statement still fails.
+    @Test func laterBrokenStatementsAreTheFilesOwn() throws {
+        let python = try Language.named("python")
+        let prefix = "def mean(values):\n    total = "
+        let broken = "\n\nclass Shape:\n    def area(self) -> float:\n        \n\n    def side(self):\n        return 1\n"
+        let suffix = "\n    return total / len(values)\n" + broken
+        let check = try InsertionCheck(language: python, prefix: Array(prefix.utf8), suffix: Array(suffix.utf8))
+        #expect(check.parses(with: Array("sum(values)".utf8)[...]))
+        #expect(!check.parses(with: Array("sum(values".utf8)[...]))
+        #expect(!check.parses(with: Array("sum(values) +".utf8)[...]))
+        // With the later statement whole, the whole file is judged as before.
+        let whole = "\n    return total / len(values)\n\n\nclass Shape:\n    def side(self):\n        return 1\n"
+        let plain = try InsertionCheck(language: python, prefix: Array(prefix.utf8), suffix: Array(whole.utf8))
+        #expect(plain.parses(with: Array("sum(values)".utf8)[...]))
+        // A line at column 0 inside brackets is no statement boundary.
+        let open = "\n    return (total /\nlen(values))\n" + broken
+        let inside = try InsertionCheck(language: python, prefix: Array(prefix.utf8), suffix: Array(open.utf8))
+        #expect(!inside.parses(with: Array("sum(values)".utf8)[...]))
+    }
+
     /// A completion that ran out inside brackets or a string it opened is closed at a clean cut.
     @Test func closesWhatTheCompletionOpened() throws {
         let python = try Language.named("python")

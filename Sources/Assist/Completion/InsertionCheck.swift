@@ -41,7 +41,7 @@ final class InsertionCheck {
     init(language: Language, prefix: [UInt8], suffix: [UInt8]) throws {
         parser = try Parser(language: language)
         self.prefix = prefix
-        self.suffix = suffix
+        self.suffix = language.name == "python" ? try Self.ownPart(of: suffix, after: prefix, parser: parser) : suffix
         let cursor = prefix.count
         let lineStart = (prefix.lastIndex(of: ascii("\n")) ?? -1) + 1
         let baseline = try Self.errorSites(parser.parse(SourceText(bytes: prefix + suffix)))
@@ -59,6 +59,44 @@ final class InsertionCheck {
             knownInvalid = nil
             knownFirstError = nil
         }
+    }
+
+    /// Python: the part of `suffix` this check judges. When the code after the cursor goes on, past the
+    /// top-level statement the cursor is in, with top-level statements that fail by themselves (another function
+    /// left unfinished further down), no completion can make the whole file parse, and every decoding would be
+    /// refused: those statements are the file's own problem, so the check stops before them. The part kept ends
+    /// where a line at column 0 starts a statement (not `else`, `elif`, `except`, `finally`, a closing bracket or
+    /// a comment), outside brackets and strings, when the rest fails on its own (tree-sitter or CPython's
+    /// grammar); otherwise the whole suffix is kept.
+    static func ownPart(of suffix: [UInt8], after prefix: [UInt8], parser: Parser) throws -> [UInt8] {
+        let continuations = ["else", "elif", "except", "finally"].map { Array($0.utf8) }
+        var start = (suffix.firstIndex(of: ascii("\n")) ?? suffix.count) + 1
+        while start < suffix.count {
+            let end = suffix[start...].firstIndex(of: ascii("\n")) ?? suffix.count
+            let first = suffix[start]
+            let line = suffix[start..<end]
+            let startsStatement = first != ascii(" ") && first != ascii("\t") && first != ascii("\n")
+                && first != ascii("\r") && first != ascii("#") && !")]}".utf8.contains(first)
+                && !continuations.contains { keyword in
+                    line.starts(with: keyword) && (line.count == keyword.count
+                        || !(line[line.startIndex + keyword.count] == ascii("_")
+                             || (0x30...0x39).contains(line[line.startIndex + keyword.count])
+                             || (0x41...0x5A).contains(line[line.startIndex + keyword.count] & 0xDF)))
+                }
+            if startsStatement {
+                // A statement boundary only outside brackets and strings (and with the indentation readable).
+                var lines = PythonIndentation(syntax: LexicalSyntax.of(parser.language))
+                lines.append(prefix + suffix[..<start])
+                let rest = Array(suffix[start...])
+                if lines.atLineIndentation,
+                   try parser.parse(SourceText(bytes: rest)).hasErrors || PythonFirstError.find(in: rest) != nil {
+                    return Array(suffix[..<start])
+                }
+                return suffix
+            }
+            start = end + 1
+        }
+        return suffix
     }
 
     static func errorSites(_ tree: Tree) -> [ErrorSite] {
