@@ -105,17 +105,10 @@ final class PythonValidityGate {
             return true
         }
         // 1. The logical line can end here.
-        let last = ahead.lastCodeByte
-        let lineStart = (text.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0)
-        let physical = text[lineStart...] + key
-        let firstCode = physical.first { $0 != 0x20 && $0 != 0x09 && $0 != 0x0C }
-        if !ahead.inLineComment, last != UInt8(ascii: ":"), last != UInt8(ascii: ";"), firstCode != UInt8(ascii: "@") {
-            let probe = pending + key + [UInt8(ascii: ";")]
-            if !probe.withUnsafeBufferPointer({ viable.check(bytes: $0) }) {
-                cache[key] = (false, nil)
-                refused += 1
-                return false
-            }
+        if !Self.statementMayEnd(ahead, text: text, pending: pending, key: key, viable: viable) {
+            cache[key] = (false, nil)
+            refused += 1
+            return false
         }
         // 2. What was written so far is valid Python.
         judged += 1
@@ -169,20 +162,25 @@ final class PythonValidityGate {
         if let cached = commentCache[key] { return cached }
         var ahead = lines
         ahead.append(before)
-        var ok = true
-        if ahead.lineBreakEndsStatement == true, !ahead.inLineComment {
-            let last = ahead.lastCodeByte
-            let lineStart = (text.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0)
-            let firstCode = (text[lineStart...] + key).first { $0 != 0x20 && $0 != 0x09 && $0 != 0x0C }
-            // The same exceptions as at a line break: after a block header's `:`, a `;`, or on a decorator line.
-            if last != UInt8(ascii: ":"), last != UInt8(ascii: ";"), firstCode != UInt8(ascii: "@") {
-                let probe = pending + key + [UInt8(ascii: ";")]
-                ok = probe.withUnsafeBufferPointer { viable.check(bytes: $0) }
-            }
-        }
+        let ok = ahead.lineBreakEndsStatement != true
+            || Self.statementMayEnd(ahead, text: text, pending: pending, key: key, viable: viable)
         commentCache[key] = ok
         if !ok { refused += 1 }
         return ok
+    }
+
+    /// Step 1 of `allows`, also asked at a comment's start: whether the statement can end after the accepted
+    /// text and `key` (`ahead` has read both): the text with a `;` there must stay viable. Not asked in a
+    /// comment, after a block header's `:` or a `;`, or on a decorator line.
+    private static func statementMayEnd(_ ahead: PythonIndentation, text: [UInt8], pending: [UInt8], key: [UInt8],
+                                        viable: ViablePrefix) -> Bool {
+        let last = ahead.lastCodeByte
+        let lineStart = (text.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0)
+        let firstCode = (text[lineStart...] + key).first { $0 != 0x20 && $0 != 0x09 && $0 != 0x0C }
+        guard !ahead.inLineComment, last != UInt8(ascii: ":"), last != UInt8(ascii: ";"),
+              firstCode != UInt8(ascii: "@") else { return true }
+        let probe = pending + key + [UInt8(ascii: ";")]
+        return probe.withUnsafeBufferPointer { viable.check(bytes: $0) }
     }
 
     /// The constraint accepted `bytes` (the new text is `text`).
