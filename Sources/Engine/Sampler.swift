@@ -277,18 +277,43 @@ public final class Sampler {
     }
 
     /// Inserts `c` into `out` (ranked, best first) when it is among the `count` best seen so far.
+    /// By moving the ones it ranks before down a place, in place: a scan of a vocabulary inserts a few hundred
+    /// candidates into a list of a few dozen, where `Array.insert` cost more than the move.
     private static func insertRanked(_ c: (id: Int32, value: Float), into out: inout [(id: Int32, value: Float)],
                                      keeping count: Int) {
         if out.count == count {
-            guard before(c, out[count - 1]) else { return }
-            out.removeLast()
+            guard count > 0, before(c, out[count - 1]) else { return }
+        } else {
+            out.append(c)
         }
-        var lo = 0, hi = out.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if before(out[mid], c) { lo = mid + 1 } else { hi = mid }
+        out.withUnsafeMutableBufferPointer { b in
+            var j = b.count - 1
+            while j > 0, before(c, b[j - 1]) {
+                b[j] = b[j - 1]
+                j -= 1
+            }
+            b[j] = c
         }
-        out.insert(c, at: lo)
+    }
+
+    /// The largest of `values` (-inf when empty or all -inf; NaN never counts), 16 at a time.
+    static func largest(_ values: UnsafeMutableBufferPointer<Float>) -> Float {
+        guard let base = values.baseAddress else { return -.infinity }
+        let n = values.count
+        var best16 = SIMD16<Float>(repeating: -.infinity)
+        var i = 0
+        while i + 16 <= n {
+            let v = UnsafeRawPointer(base + i).loadUnaligned(as: SIMD16<Float>.self)
+            best16.replace(with: v, where: v .> best16)
+            i += 16
+        }
+        var best = -Float.infinity
+        for j in 0..<16 where best16[j] > best { best = best16[j] }
+        while i < n {
+            if base[i] > best { best = base[i] }
+            i += 1
+        }
+        return best
     }
 
     private func draw(_ logits: UnsafeMutableBufferPointer<Float>, keepPool: Bool = false) -> Int32 {
@@ -297,8 +322,7 @@ public final class Sampler {
         // Tokens more than 30 (after temperature) below the best have probability < 1e-13 of the best's; all
         // of them together stay below float resolution of the total, so they are left out.
         // (Division by a positive temperature keeps the order, so the best after it is the best before it.)
-        var rawBest = -Float.infinity
-        for v in logits where v > rawBest { rawBest = v }
+        let rawBest = Self.largest(logits)
         let best = rawBest / p.temperature
         if best == -.infinity { return Self.argmax(logits) }
         let floor = best - 30
@@ -315,17 +339,37 @@ public final class Sampler {
             var rawFloor = floor * p.temperature
             while rawFloor / p.temperature >= floor, rawFloor > -.infinity { rawFloor = rawFloor.nextDown }
             while rawFloor / p.temperature < floor { rawFloor = rawFloor.nextUp }
-            var seen = 0
             var lastRaw = -Float.infinity   // the raw value of the last kept candidate, once `count` are kept
-            for i in 0..<logits.count {
-                let raw = logits[i]
-                guard raw >= rawFloor else { continue }
-                seen += 1
-                // Ids grow, so a value equal to the last kept one ranks after it.
-                if raw <= lastRaw { continue }
-                Self.insertRanked((Int32(i), raw / p.temperature), into: &top, keeping: count)
-                if top.count == count { lastRaw = logits[Int(top[count - 1].id)] }
+            // 16 logits at a time: `seen` counts those at or above the floor; a block goes through the
+            // scalar steps below only when one of them may enter the list (most do not, once it is full).
+            let base = logits.baseAddress!, n = logits.count
+            let floor16 = SIMD16<Float>(repeating: rawFloor)
+            var seen16 = SIMD16<Int32>(repeating: 0)
+            var seen = 0
+            var block = 0
+            while block < n {
+                let end = min(n, block + 16)
+                if end - block == 16 {
+                    let v = UnsafeRawPointer(base + block).loadUnaligned(as: SIMD16<Float>.self)
+                    let reached = v .>= floor16
+                    seen16 &+= SIMD16<Int32>(repeating: 0).replacing(with: 1, where: reached)
+                    guard any(reached .& (v .> SIMD16<Float>(repeating: lastRaw))) else {
+                        block = end
+                        continue
+                    }
+                } else {
+                    for i in block..<end where base[i] >= rawFloor { seen += 1 }
+                }
+                for i in block..<end {
+                    let raw = base[i]
+                    // Ids grow, so a value equal to the last kept one ranks after it.
+                    guard raw >= rawFloor, raw > lastRaw else { continue }
+                    Self.insertRanked((Int32(i), raw / p.temperature), into: &top, keeping: count)
+                    if top.count == count { lastRaw = base[Int(top[count - 1].id)] }
+                }
+                block = end
             }
+            seen += Int(seen16.wrappedSum())
             if seen > p.topK {
                 if keepPool {
                     poolComplete = seen <= count

@@ -98,9 +98,13 @@ import Testing
             let p = SamplingParameters(temperature: temperature, topK: topK, topP: topP, minP: minP, seed: 5)
             let sampler = Sampler(p)
             var rng = SeededGenerator(seed: 5)
-            for _ in 0..<25 {
-                // Logits with ties and a long flat tail, as a vocabulary has.
-                let logits: [Float] = (0..<1500).map { _ in (Float(Int(source.nextUnit() * 40)) / 4) - 4 }
+            for round in 0..<25 {
+                // Logits with ties and a long flat tail, as a vocabulary has; sizes that are and are not a
+                // multiple of the scan's 16-wide blocks, some of them masked (-inf).
+                let size = [1500, 1504, 16, 7, 1029][round % 5]
+                let logits: [Float] = (0..<size).map { _ in
+                    source.nextUnit() < 0.05 ? -.infinity : (Float(Int(source.nextUnit() * 40)) / 4) - 4
+                }
                 var copy = logits
                 let got = copy.withUnsafeMutableBufferPointer { sampler.sample($0, history: []) }
                 #expect(got == Self.reference(logits, p, rng: &rng), "\(p)")
