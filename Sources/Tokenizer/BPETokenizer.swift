@@ -254,6 +254,20 @@ public final class BPETokenizer: @unchecked Sendable {
         return Array(tokenBytes[tokenOffsets[Int(id)]..<tokenOffsets[Int(id) + 1]])
     }
 
+    /// The bytes of every token, by id (`bytes(of:)` for the whole vocabulary): built on first use and kept,
+    /// so that the constraint, the completion's processors and every request of a service share one copy
+    /// instead of reading the vocabulary again (about 1 ms for 8 K tokens).
+    public var vocabularyBytes: [[UInt8]] {
+        vocabularyLock.lock()
+        defer { vocabularyLock.unlock() }
+        if let made = madeVocabularyBytes { return made }
+        let made = (0..<Int32(tokens.count)).map { bytes(of: $0) }
+        madeVocabularyBytes = made
+        return made
+    }
+    private let vocabularyLock = NSLock()
+    private var madeVocabularyBytes: [[UInt8]]?
+
     /// Control tokens (HF added tokens marked special; GGUF types control and unknown).
     public func isSpecial(_ id: Int32) -> Bool { isValid(id) && kinds[Int(id)] == .special }
 

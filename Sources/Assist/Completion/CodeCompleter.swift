@@ -358,17 +358,41 @@ final class CompletionStart {
     let promptLength: Int
     let healing: [UInt8]
     private let tokenizer: BPETokenizer
-    /// Read from the tokenizer on first use (only healing and other attempts need them).
-    private(set) lazy var tokenBytes: [[UInt8]] = (0..<Int32(tokenizer.vocabularySize)).map { tokenizer.bytes(of: $0) }
-    private(set) lazy var special: [Bool] = (0..<Int32(tokenizer.vocabularySize)).map { tokenizer.isSpecial($0) }
+    /// Read from the tokenizer on first use (only healing and other attempts need them); the tables are
+    /// built once per tokenizer and shared by every completion (see `Tables`).
+    private(set) lazy var tokenBytes: [[UInt8]] = tables.bytes
+    private(set) lazy var special: [Bool] = tables.special
     /// Per token: the spaces it starts with (-1 when a tab is among its leading blanks), and the byte after
     /// them (-1 when the token is all spaces and tabs).
-    private(set) lazy var leadingBlanks: [(spaces: Int32, next: Int16)] = tokenBytes.map { bytes in
-        var spaces: Int32 = 0
-        for b in bytes {
-            if b == ascii(" ") { spaces += 1 } else if b == ascii("\t") { return (-1, 0) } else { return (spaces, Int16(b)) }
+    private(set) lazy var leadingBlanks: [(spaces: Int32, next: Int16)] = tables.leadingBlanks
+    private lazy var tables = Self.tables(for: tokenizer)
+
+    private struct Tables {
+        let tokenizer: BPETokenizer
+        let bytes: [[UInt8]]
+        let special: [Bool]
+        let leadingBlanks: [(spaces: Int32, next: Int16)]
+    }
+    private static let tablesLock = NSLock()
+    nonisolated(unsafe) private static var lastTables: Tables?
+
+    /// The tables of `tokenizer` (the last one asked for is kept: an editor's or a service's requests use one).
+    private static func tables(for tokenizer: BPETokenizer) -> Tables {
+        tablesLock.lock()
+        defer { tablesLock.unlock() }
+        if let last = lastTables, last.tokenizer === tokenizer { return last }
+        let bytes = tokenizer.vocabularyBytes
+        let blanks = bytes.map { bytes -> (spaces: Int32, next: Int16) in
+            var spaces: Int32 = 0
+            for b in bytes {
+                if b == ascii(" ") { spaces += 1 } else if b == ascii("\t") { return (-1, 0) } else { return (spaces, Int16(b)) }
+            }
+            return (spaces, -1)
         }
-        return (spaces, -1)
+        let made = Tables(tokenizer: tokenizer, bytes: bytes,
+                          special: (0..<Int32(bytes.count)).map { tokenizer.isSpecial($0) }, leadingBlanks: blanks)
+        lastTables = made
+        return made
     }
 
     init(tokenizer: BPETokenizer, promptLength: Int, healing: [UInt8]) {

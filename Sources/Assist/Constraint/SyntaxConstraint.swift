@@ -100,8 +100,9 @@ public final class SyntaxConstraint: TokenConstraint {
     private let tokenBytes: [[UInt8]]
     /// Tokens whose bytes are whole, valid UTF-8 characters.
     private let completeUTF8: [Bool]
-    private let alwaysAllowed: Set<Int32>
-    private let neverAllowed: Set<Int32>
+    /// Per token: 1 always allowed (end of text), 2 never (other special tokens), 0 judged by the grammar
+    /// (an array rather than sets: a full mask asks for every token of the vocabulary).
+    private let kinds: [UInt8]
     private var maskCache: [UInt64: [Bool]] = [:]
     /// Time spent on the current step so far.
     private var stepTime = 0.0
@@ -170,8 +171,10 @@ public final class SyntaxConstraint: TokenConstraint {
         var marks = [Bool](repeating: false, count: bytes.count)
         for id in commentTokenIds { marks[id] = true }
         commentTokens = marks
-        alwaysAllowed = always
-        neverAllowed = never
+        var kinds = [UInt8](repeating: 0, count: bytes.count)
+        for id in never where Int(id) >= 0 && Int(id) < kinds.count { kinds[Int(id)] = 2 }
+        for id in always where Int(id) >= 0 && Int(id) < kinds.count { kinds[Int(id)] = 1 }
+        self.kinds = kinds
         state = try ViablePrefix(language: language)
         text = Array(prefix.utf8)
         let (complete, rest) = Self.splitIncompleteUTF8(text)
@@ -208,7 +211,7 @@ public final class SyntaxConstraint: TokenConstraint {
         defer { tablesLock.unlock() }
         if let last = lastTables, last.tokenizer === tokenizer { return last }
         let ids = 0..<Int32(tokenizer.vocabularySize)
-        let bytes = ids.map { tokenizer.bytes(of: $0) }
+        let bytes = tokenizer.vocabularyBytes
         let made = Tables(tokenizer: tokenizer, bytes: bytes, special: ids.filter { tokenizer.isSpecial($0) },
                           completeUTF8: bytes.map { !$0.isEmpty && isValidUTF8Prefix($0) && splitIncompleteUTF8($0).rest.isEmpty },
                           lineBreaks: bytes.indices.filter { bytes[$0].contains(0x0A) })
@@ -234,6 +237,13 @@ public final class SyntaxConstraint: TokenConstraint {
     }
 
     public var isActive: Bool { degraded == nil }
+
+    @inline(__always) private func alwaysAllowed(_ token: Int32) -> Bool {
+        Int(token) >= 0 && Int(token) < kinds.count && kinds[Int(token)] == 1
+    }
+    @inline(__always) private func neverAllowed(_ token: Int32) -> Bool {
+        Int(token) >= 0 && Int(token) < kinds.count && kinds[Int(token)] == 2
+    }
 
     /// Microseconds since `start`, also counted into the current step's time.
     private func elapsed(since start: UInt64) -> Double {
@@ -320,7 +330,7 @@ public final class SyntaxConstraint: TokenConstraint {
         stepRefusals = 0
         step &+= 1
         guard Int(token) < tokenBytes.count else { return }
-        if alwaysAllowed.contains(token) { return }
+        if alwaysAllowed(token) { return }
         let bytes = tokenBytes[Int(token)]
         let plain = isPlainLiteralText(bytes)
         let checked = self.checked
@@ -349,14 +359,14 @@ public final class SyntaxConstraint: TokenConstraint {
     // MARK: Checking
 
     private func check(_ token: Int32) -> Bool {
-        if Int(token) < tokenBytes.count, !alwaysAllowed.contains(token), !neverAllowed.contains(token),
+        if Int(token) < tokenBytes.count, !alwaysAllowed(token), !neverAllowed(token),
            isPlainLiteralText(tokenBytes[Int(token)]) {
             return true
         }
         flushDeferred()
         if stepRefusals >= Self.stormRefusals, !startAllowed(token) { return false }
         guard viable(token, keep: true) else { return false }
-        guard let gate, Int(token) < tokenBytes.count, !alwaysAllowed.contains(token) else { return true }
+        guard let gate, Int(token) < tokenBytes.count, !alwaysAllowed(token) else { return true }
         if commentTokens[Int(token)], !gateAllowsComment(Int(token), gate) {
             statistics.pythonRefused = gate.refused
             return false
@@ -453,8 +463,8 @@ public final class SyntaxConstraint: TokenConstraint {
     /// Whether the text stays a viable prefix with the token appended.
     /// `keep`: remember the recognizer with the token appended (`checked`), for `accept` of the same token.
     private func viable(_ token: Int32, keep: Bool = false) -> Bool {
-        if alwaysAllowed.contains(token) { return true }
-        if neverAllowed.contains(token) || Int(token) >= tokenBytes.count { return false }
+        if alwaysAllowed(token) { return true }
+        if neverAllowed(token) || Int(token) >= tokenBytes.count { return false }
         let bytes = tokenBytes[Int(token)]
         if bytes.isEmpty { return false }
         // Most tokens are whole characters after whole characters: checked without building a byte array.
@@ -532,12 +542,22 @@ public final class SyntaxConstraint: TokenConstraint {
         maskWholeChecks = 0
         var allowed = [Bool](repeating: false, count: tokenBytes.count)
         var firstByte = [Int8](repeating: -1, count: 256)   // -1 unknown, 0 refused, 1 allowed
+        let inLiteral: Bool
+        switch lexical?.mode {
+        case .string?, .lineComment?: inLiteral = true
+        default: inLiteral = false
+        }
         for id in 0..<tokenBytes.count {
             let token = Int32(id)
-            if alwaysAllowed.contains(token) { allowed[id] = true; continue }
-            if neverAllowed.contains(token) { continue }
+            switch kinds[id] {
+            case 1: allowed[id] = true; continue
+            case 2: continue
+            default: break
+            }
             let bytes = tokenBytes[id]
             guard let first = bytes.first else { continue }
+            // Inside a string or comment, plain text is allowed as `check` allows it (without the recognizer).
+            if inLiteral, isPlainLiteralText(bytes) { allowed[id] = true; continue }
             if pending.isEmpty && first >= 0xC2 {
                 // A character's lead byte: tokens starting with it fit only if some character starting with it
                 // does (asked once per lead byte).
