@@ -138,6 +138,31 @@ import Testing
         return true
     }
 
+    /// A full mask in Python code: tokens that start with a non-ASCII character are allowed only where a name
+    /// may go (the mask's shortcut), and in strings and comments as free text.
+    @Test func maskAllowsNonASCIIWhereANameFits() throws {
+        let bytes = Self.tokenizer.vocabularyBytes
+        let nonASCII = bytes.indices.filter { (bytes[$0].first ?? 0) >= 0xC2 }
+        try #require(!nonASCII.isEmpty, "the test vocabulary has no token starting with a non-ASCII character")
+        func allowed(after prefix: String) throws -> [Int] {
+            let constraint = try SyntaxConstraint(language: try Language.named("python"), tokenizer: Self.tokenizer,
+                                                  prefix: prefix)
+            var logits = [Float](repeating: 0, count: bytes.count)
+            logits.withUnsafeMutableBufferPointer { constraint.mask($0) }
+            return nonASCII.filter { logits[$0] > -.infinity }
+        }
+        // After a number, no name (and so no non-ASCII character) can follow.
+        #expect(try allowed(after: "def f():\n    x = 1").isEmpty)
+        // Where a name may start, some non-ASCII letter token fits; in a string or comment, all of them do.
+        let letters = nonASCII.filter { String(decoding: bytes[$0], as: UTF8.self).first?.isLetter == true }
+        if !letters.isEmpty {
+            #expect(try !allowed(after: "def f():\n    x = ").isEmpty)
+        }
+        let inString = try allowed(after: "def f():\n    x = \"abc")
+        let whole = nonASCII.filter { SyntaxConstraint.isValidUTF8Prefix(bytes[$0]) && SyntaxConstraint.splitIncompleteUTF8(bytes[$0]).rest.isEmpty }
+        #expect(Set(whole).isSubset(of: Set(inString)))
+    }
+
     @Test func refusesWhatCPythonRejects() throws {
         let cases: [(String, String)] = [
             ("def f(a):\n    x = a +", "\n"),                                  // line break after an operator

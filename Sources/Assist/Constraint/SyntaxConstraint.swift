@@ -547,6 +547,10 @@ public final class SyntaxConstraint: TokenConstraint {
         case .string?, .lineComment?: inLiteral = true
         default: inLiteral = false
         }
+        // Python code where the accepted text has been read to its end (`lexical` knows it is not in a string
+        // or comment).
+        let namesOnly = language.name == "python" && !inLiteral && lexical?.mode == .code
+            && lexicalPosition == text.count && pending.isEmpty
         for id in 0..<tokenBytes.count {
             let token = Int32(id)
             switch kinds[id] {
@@ -560,7 +564,16 @@ public final class SyntaxConstraint: TokenConstraint {
             if inLiteral, isPlainLiteralText(bytes) { allowed[id] = true; continue }
             if pending.isEmpty && first >= 0xC2 {
                 // A character's lead byte: tokens starting with it fit only if some character starting with it
-                // does (asked once per lead byte).
+                // does (asked once per lead byte). In Python code (outside strings and comments) a non-ASCII
+                // character can only be part of a name (PEP 3131; CPython refuses other ones, such as U+00A0
+                // or U+200B, even where tree-sitter-python takes them for white space): where `a` does not fit,
+                // none does. That saves most of a mask's checks (62 lead bytes, up to 16 characters each).
+                if firstByte[Int(first)] == -1, namesOnly {
+                    if firstByte[Int(UInt8(ascii: "a"))] == -1 {
+                        firstByte[Int(UInt8(ascii: "a"))] = Array("a".utf8).withUnsafeBufferPointer { state.check(bytes: $0) } ? 1 : 0
+                    }
+                    if firstByte[Int(UInt8(ascii: "a"))] == 0 { firstByte[Int(first)] = 0 }
+                }
                 if firstByte[Int(first)] == -1 { firstByte[Int(first)] = viable(lead: first) ? 1 : 0 }
                 if firstByte[Int(first)] == 0 { continue }
             }
