@@ -60,6 +60,10 @@ import Testing
         def address():
             return repr(object())[-9:]
 
+        def program():
+            import sys
+            return sys.argv[0]
+
         def gate(word, n=0):
             if word == 'open' + 'sesame':
                 return 'in'
@@ -174,6 +178,10 @@ import Testing
             let values = passes.flatMap { $0.map { $0?.steps.first?.value?.repr } }
             #expect(values.count == 4 && values.allSatisfy { $0 != nil })
             #expect(values[0] != values[2] || values[1] != values[3])
+            // The command line (a parser's defaults) differs between passes too: pytest's is not the worker's.
+            let program = TestCase(target: "program", steps: [TestStep("risky.program()")], origin: "test")
+            let again = try #require(worker.replay(cases: [program], passes: 2, timeout: 0.5, seconds: 5))
+            #expect(again[0][0]?.steps.first?.value?.repr != again[1][0]?.steps.first?.value?.repr)
         }
     }
 
