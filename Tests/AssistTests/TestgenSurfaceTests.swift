@@ -291,6 +291,22 @@ import Testing
         }
     }
 
+    @Test func aPositionalOnlySelfIsTheReceiver() throws {
+        let source = """
+            _sentinel = {}
+
+            class Template:
+                def __init__(self, template):
+                    self.template = template
+                def substitute(self, mapping=_sentinel, /, **kws):
+                    return mapping
+            """
+        let surface = try SurfaceExtractor().surface(of: source, moduleName: "tp")
+        let method = try #require(surface.classNamed("Template")?.methods.first { $0.name == "substitute" })
+        #expect(method.parameters.map(\.name) == ["mapping", "kws"])
+        #expect(method.parameters.first?.defaultValue == "_sentinel")
+    }
+
     @Test func syntaxErrorsAreReported() {
         #expect(throws: TestgenError.self) {
             try SurfaceExtractor().surface(of: "def broken(:\n    pass\n", moduleName: "m")
