@@ -137,8 +137,9 @@ public final class TestGenerator {
         // import of the module; a case that behaves differently (addresses, time, randomness, state left by the
         // search or by an earlier test) is dropped.
         var unstable: [String] = []
+        // At least 2 s: a case the replay does not reach stays unchecked (mutation analysis can end late under load).
         if let passes = worker.replay(cases: chosen.map(\.testCase), passes: 2, timeout: options.callTimeout,
-                                      seconds: max(0.5, budgetEnd.timeIntervalSinceNow)) {
+                                      seconds: max(2, budgetEnd.timeIntervalSinceNow)) {
             chosen = chosen.enumerated().compactMap { i, kept in
                 let again = passes.compactMap { i < $0.count ? $0[i] : nil }
                 guard again.count == passes.count else { return kept }  // not replayed in time
