@@ -101,7 +101,9 @@ public final class DefinitionExtractor: Sendable {
                 parameters = node.namedChildren.filter { $0.type == "parameter" }
                     .compactMap { parameter($0, keywordOnly: false, positionalOnly: false) }
             }
-            if language.name == "python", kind == .method, let first = parameters.first, first.kind == .regular,
+            // `def substitute(self, mapping=..., /, **kws)`: a `/` makes `self` positional-only, still the receiver.
+            if language.name == "python", kind == .method, let first = parameters.first,
+               first.kind == .regular || first.kind == .positionalOnly,
                !decorators(of: node).contains(where: { $0 == "@staticmethod" }) {
                 parameters[0].kind = .receiver
             }

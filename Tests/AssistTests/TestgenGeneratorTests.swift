@@ -21,6 +21,36 @@ import Testing
         return (try TestGenerator(options: options).run(), folder)
     }
 
+    @Test func functionsThatReturnFunctionsAreCalled() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tg-chain-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let module = folder.appendingPathComponent("deco.py")
+        try """
+            def repeat(times=2):
+                def decorate(function):
+                    def wrapper(value):
+                        result = value
+                        for _ in range(times):
+                            result = function(result)
+                        return result
+                    return wrapper
+                return decorate
+            """.write(to: module, atomically: true, encoding: .utf8)
+        var options = TestGenerator.Options(modulePath: module.path)
+        options.budget = 3
+        options.seed = 7
+        options.callTimeout = 0.3
+        options.overrun = 120
+        let report = try TestGenerator(options: options).run()
+        #expect(report.verification.passed)
+        let text = try String(contentsOfFile: report.testFile, encoding: .utf8)
+        // The factory's result is called with a function, and what that returns with a value.
+        #expect(text.contains("fn1 = deco.repeat("), "\(text)")
+        #expect(text.contains("fn2 = fn1("), "\(text)")
+        if let coverage = report.coverage { #expect(coverage.linePercent == 100) }
+    }
+
     @Test func plantedBugsInStatsAreFound() throws {
         let (report, folder) = try generate("stats")
         defer { try? FileManager.default.removeItem(at: folder) }

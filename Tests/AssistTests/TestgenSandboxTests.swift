@@ -50,6 +50,20 @@ import Testing
         def add(a, b):
             return a + b
 
+        def kind(x):
+            if isinstance(x, int):
+                return 'int'
+            if isinstance(x, (bytes, list)):
+                return 'bytes or list'
+            return 'other'
+
+        def address():
+            return repr(object())[-9:]
+
+        def program():
+            import sys
+            return sys.argv[0]
+
         def gate(word, n=0):
             if word == 'open' + 'sesame':
                 return 'in'
@@ -142,6 +156,32 @@ import Testing
             // Reported once: the same comparisons again add nothing.
             #expect(call(worker, "risky.gate('hello', 5)").cmps == nil)
             #expect(call(worker, "risky.gate('opensesame')").steps.first?.value?.repr == "'in'")
+        }
+    }
+
+    @Test func isinstanceChecksAskForTheTypeTheyTest() throws {
+        try withWorker { worker, _ in
+            let pairs = try #require(call(worker, "risky.kind('12')").cmps)
+            // The value converted to the type the check wanted (keeping what it can), for each false check.
+            #expect(pairs.contains(["'12'", "12"]))
+            #expect(pairs.contains(["'12'", "b'12'"]))
+            #expect(call(worker, "risky.kind(12)").steps.first?.value?.repr == "'int'")
+        }
+    }
+
+    @Test func replaysShowAddressesThatDifferFromPassToPass() throws {
+        try withWorker { worker, _ in
+            // In one process the allocator hands out the same addresses again; the replay moves them, so a value
+            // that shows an address (cut to its last digits here) differs between passes and is not asserted.
+            let testCase = TestCase(target: "address", steps: [TestStep("risky.address()")], origin: "test")
+            let passes = try #require(worker.replay(cases: [testCase, testCase], passes: 2, timeout: 0.5, seconds: 5))
+            let values = passes.flatMap { $0.map { $0?.steps.first?.value?.repr } }
+            #expect(values.count == 4 && values.allSatisfy { $0 != nil })
+            #expect(values[0] != values[2] || values[1] != values[3])
+            // The command line (a parser's defaults) differs between passes too: pytest's is not the worker's.
+            let program = TestCase(target: "program", steps: [TestStep("risky.program()")], origin: "test")
+            let again = try #require(worker.replay(cases: [program], passes: 2, timeout: 0.5, seconds: 5))
+            #expect(again[0][0]?.steps.first?.value?.repr != again[1][0]?.steps.first?.value?.repr)
         }
     }
 

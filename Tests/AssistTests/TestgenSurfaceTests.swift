@@ -207,6 +207,106 @@ import Testing
         #expect(builder.targets[radd].pools[0].contains("2.5"))
     }
 
+    @Test func publicAttributesSetInInitAreStepsBeforeTheCall() throws {
+        let source = """
+            class Lexer:
+                def __init__(self, text, posix=False):
+                    self.text = text
+                    self.posix = posix
+                    self.debug = 0
+                    self.commenters = '#'
+                    self.source = None
+                    self._state = ' '
+                def get_token(self):
+                    if self.debug:
+                        print(self.text)
+                    return self.text
+            """
+        let surface = try SurfaceExtractor().surface(of: source, moduleName: "lx")
+        let fields = try #require(surface.classNamed("Lexer")?.fields)
+        // Parameters and private names are not fields; the literal assigned is the default.
+        #expect(fields.map(\.name) == ["debug", "commenters", "source"])
+        #expect(fields.first?.defaultValue == "0")
+        let builder = CaseBuilder(surface: surface)
+        let setter = try #require(builder.targets.firstIndex { $0.name == "Lexer.debug" })
+        #expect(builder.targets[setter].isAttribute)
+        #expect(builder.targets[setter].pools[0].contains("1"))
+        let method = try #require(builder.targets.firstIndex { $0.name == "Lexer.get_token" })
+        let one = try #require(builder.targets[setter].pools[0].firstIndex(of: "1"))
+        let steps = builder.steps(for: method, choice: [], prelude: [(setter, [one])], origin: "test").steps
+        #expect(steps.map(\.expr).contains("setattr(lexer, 'debug', 1)"))
+        #expect(TestWriter.attributeAssignment("setattr(lexer, 'debug', 1)") == "lexer.debug = 1")
+        #expect(TestWriter.attributeAssignment("setattr(lexer, 'x', 'a, b')") == "lexer.x = 'a, b'")
+        #expect(TestWriter.attributeAssignment("lexer.get_token()") == nil)
+    }
+
+    @Test func untypedGenericParametersGetValuesOfEveryKind() throws {
+        let source = """
+            class Repr:
+                def repr(self, x):
+                    return self.repr1(x, 6)
+                def repr1(self, x, level):
+                    return str(x)[:level]
+            def scale(n):
+                return n * 2
+            """
+        let builder = CaseBuilder(surface: try SurfaceExtractor().surface(of: source, moduleName: "rp"))
+        let repr = try #require(builder.targets.firstIndex { $0.name == "Repr.repr" })
+        let pool = builder.targets[repr].pools[0]
+        for value in ["(1, 'a', 2.5)", "list(range(12))", "{1: 'a', 2: 'b', 3: 'c', 4: 'd', 5: 'e', 6: 'f'}",
+                      "'a string longer than forty characters, cut by limits'"] {
+            #expect(pool.contains(value), "\(value)")
+        }
+        // Beyond the hint: they never count as typed values.
+        #expect(builder.targets[repr].typed[0] < pool.firstIndex(of: "(1, 'a', 2.5)")!)
+        // A name that says what it is gets no assortment.
+        let scale = try #require(builder.targets.firstIndex { $0.name == "scale" })
+        #expect(!builder.targets[scale].pools[0].contains("(1, 'a', 2.5)"))
+    }
+
+    @Test func copyPickleAndRoundWithDigitsRunThroughTheirFunctions() throws {
+        let source = """
+            class Money:
+                def __init__(self, cents: int):
+                    self.cents = cents
+                def __round__(self, ndigits=None):
+                    return self
+                def __copy__(self):
+                    return Money(self.cents)
+                def __deepcopy__(self, memo):
+                    return Money(self.cents)
+                def __reduce__(self):
+                    return (Money, (self.cents,))
+            """
+        let builder = CaseBuilder(surface: try SurfaceExtractor().surface(of: source, moduleName: "mn"))
+        var calls: [String] = []
+        for index in builder.targets.indices where builder.targets[index].className == "Money" {
+            var choice = builder.defaultChoice(index)
+            if !choice.isEmpty { choice[0] = 0 }
+            calls.append(builder.steps(for: index, choice: choice, origin: "test").steps.last!.expr)
+        }
+        for call in ["round(money)", "round(money, 0)", "copy.copy(money)", "copy.deepcopy(money)",
+                     "pickle.loads(pickle.dumps(money))"] {
+            #expect(calls.contains(call), "\(call) in \(calls)")
+        }
+    }
+
+    @Test func aPositionalOnlySelfIsTheReceiver() throws {
+        let source = """
+            _sentinel = {}
+
+            class Template:
+                def __init__(self, template):
+                    self.template = template
+                def substitute(self, mapping=_sentinel, /, **kws):
+                    return mapping
+            """
+        let surface = try SurfaceExtractor().surface(of: source, moduleName: "tp")
+        let method = try #require(surface.classNamed("Template")?.methods.first { $0.name == "substitute" })
+        #expect(method.parameters.map(\.name) == ["mapping", "kws"])
+        #expect(method.parameters.first?.defaultValue == "_sentinel")
+    }
+
     @Test func syntaxErrorsAreReported() {
         #expect(throws: TestgenError.self) {
             try SurfaceExtractor().surface(of: "def broken(:\n    pass\n", moduleName: "m")

@@ -3,10 +3,17 @@ import Syntax
 /// Something a test can exercise: a function, a constructor, a method, a property or a protocol method
 /// (`len(obj)`, `list(obj)`), with the candidate values of each parameter.
 struct CallTarget {
-    enum Kind { case function, constructor, method, staticMethod, property, dunder(String) }
+    /// `attribute`: setting a public attribute of an instance (`obj.debug = 1`), only ever a step before the
+    /// call under test, never a target of its own.
+    enum Kind { case function, constructor, method, staticMethod, property, dunder(String), attribute }
 
     var isStatic: Bool {
         if case .staticMethod = kind { return true }
+        return false
+    }
+
+    var isAttribute: Bool {
+        if case .attribute = kind { return true }
         return false
     }
 
@@ -81,6 +88,29 @@ struct CaseBuilder {
                 targets.append(CallTarget(kind: .dunder(dunder), name: "\(info.name).\(dunder)", className: info.name,
                                           parameters: parameters, pools: argumentPools,
                                           typed: argumentPools.map(\.count), constructor: constructorIndex))
+            }
+            // `round(obj, n)` beside `round(obj)`; copying and pickling through `copy` and `pickle`.
+            if info.dunders.contains("__round__") {
+                let ndigits = ParameterSpec(name: "ndigits", type: "int", defaultValue: nil, kind: .regular)
+                let values = ["0", "1", "2", "-1", "-2", "3"]
+                targets.append(CallTarget(kind: .dunder("__round__"), name: "\(info.name).__round__", className: info.name,
+                                          parameters: [ndigits], pools: [values], typed: [values.count],
+                                          constructor: constructorIndex))
+            }
+            for (dunder, _) in Self.copyDunders where info.dunders.contains(dunder) {
+                targets.append(CallTarget(kind: .dunder(dunder), name: "\(info.name).\(dunder)", className: info.name,
+                                          parameters: [], pools: [], typed: [], constructor: constructorIndex))
+            }
+            if let dunder = Self.pickleDunders.first(where: { info.dunders.contains($0) }) {
+                targets.append(CallTarget(kind: .dunder(dunder), name: "\(info.name).\(dunder)", className: info.name,
+                                          parameters: [], pools: [], typed: [], constructor: constructorIndex))
+            }
+            let methodNames = Set(info.methods.map(\.name))
+            for field in info.fields where !methodNames.contains(field.name) {
+                let values = pool.pool(for: field, of: nil, extraConstants: info.constants + info.methods.flatMap(\.constants))
+                targets.append(CallTarget(kind: .attribute, name: "\(info.name).\(field.name)", className: info.name,
+                                          parameters: [field], pools: [values.values], typed: [values.typed],
+                                          constructor: constructorIndex))
             }
         }
     }
@@ -235,6 +265,8 @@ struct CaseBuilder {
         case .constructor: return "\(surface.moduleName).\(target.name)(\(arguments))"
         case .method, .staticMethod: return "\(receiver).\(method)(\(arguments))"
         case .property: return "\(receiver).\(method)"
+        // An expression, as the worker evaluates steps; the test file writes it as an assignment.
+        case .attribute: return "setattr(\(receiver), '\(method)', \(arguments))"
         case .dunder(let name):
             switch name {
             case "__len__": return "len(\(receiver))"
@@ -251,6 +283,9 @@ struct CaseBuilder {
                     return "(\(arguments) \(symbol) \(receiver))"  // reflected: the other operand on the left
                 }
                 return symbol == "divmod" ? "divmod(\(receiver), \(arguments))" : "(\(receiver) \(symbol) \(arguments))"
+            case "__round__" where !arguments.isEmpty: return "round(\(receiver), \(arguments))"
+            case _ where Self.copyDunders[name] != nil: return "\(Self.copyDunders[name]!)(\(receiver))"
+            case _ where Self.pickleDunders.contains(name): return "pickle.loads(pickle.dumps(\(receiver)))"
             case _ where Self.unaryOperators[name] != nil:
                 let form = Self.unaryOperators[name]!
                 return form.hasSuffix("(") ? "\(form)\(receiver))" : "(\(form)\(receiver))"
@@ -275,6 +310,9 @@ struct CaseBuilder {
         "__float__": "float(", "__complex__": "complex(", "__round__": "round(", "__trunc__": "math.trunc(",
         "__floor__": "math.floor(", "__ceil__": "math.ceil(", "__index__": "hex(",
     ]
+    static let copyDunders = ["__copy__": "copy.copy", "__deepcopy__": "copy.deepcopy"]
+    static let pickleDunders = ["__reduce__", "__reduce_ex__", "__getstate__", "__setstate__", "__getnewargs__",
+                                "__getnewargs_ex__"]
     /// Operands of other types for binary operators (after the few instances of the class itself).
     static let otherOperands = ["1", "0", "-2", "2.5", "(1+2j)", "'a'", "None"]
 

@@ -56,6 +56,11 @@ struct Explorer {
     /// Pool values added by substitution, per target (beyond `addedLimit`, which bounds random mutation).
     private var substitutedPerTarget: [Int: Int] = [:]
     static let substitutedLimit = 600
+    /// Cases that call what an earlier case returned, when that was a function (a decorator factory, a closure):
+    /// `fn1 = m.recursive_repr()`, then `fn2 = fn1(len)`, then `fn2('abc')`. Run before random draws.
+    private var chained: [Item] = []
+    private var chainedQueued = 0
+    static let chainLimit = 240
 
     struct Recipe {
         var choice: CaseBuilder.Choice
@@ -101,7 +106,7 @@ struct Explorer {
         }
         // Every target once with typical arguments first, so that a target that hangs or crashes on everything
         // cannot use up a short budget before the others were tried.
-        for index in builder.targets.indices {
+        for index in builder.targets.indices where !builder.targets[index].isAttribute {
             guard going() else { return }
             batch.append(item(Recipe(choice: builder.defaultChoice(index), receiver: nil, prelude: []), index, origin: "sweep"))
             if batch.count >= size() { runAll(batch); batch = []; report() }
@@ -116,7 +121,7 @@ struct Explorer {
             batch.append(regexItem)
             if batch.count >= size() { runAll(batch); batch = []; report() }
         }
-        for (index, target) in builder.targets.enumerated() {
+        for (index, target) in builder.targets.enumerated() where !target.isAttribute {
             guard going() else { return }
             for (p, pool) in target.pools.enumerated() {
                 for value in pool.indices.prefix(40) {
@@ -134,6 +139,10 @@ struct Explorer {
             for _ in 0..<size() {
                 // Most draws follow the comparison log first: those inputs differ from a run one just saw exactly
                 // where the module compared them.
+                if !chained.isEmpty, Int.random(in: 0..<10, using: &random) < 5 {
+                    batch.append(chained.removeFirst())
+                    continue
+                }
                 if !pending.isEmpty, Int.random(in: 0..<10, using: &random) < 6 {
                     let (recipe, index) = pending.removeFirst()
                     batch.append(item(recipe, index, origin: "mutation"))
@@ -178,7 +187,7 @@ struct Explorer {
                 ?? builder.addValue(value, target: target, parameter: p, from: 0)
         }
         var recipes: [(Recipe, Int)] = []
-        for index in builder.targets.indices {
+        for index in builder.targets.indices where !builder.targets[index].isAttribute {
             let target = builder.targets[index]
             for p in target.parameters.indices where p < target.pools.count
                 && target.parameters[p].kind != .variadic && target.parameters[p].kind != .variadicKeyword {
@@ -234,9 +243,37 @@ struct Explorer {
                 continue
             }
             let isKept = absorb(item.candidate, targetIndex: item.index, result: result)
+            chainCalls(item, result)
             guard let recipe = item.recipe, let index = item.index else { continue }
             if isKept { recipes[index, default: []].append(recipe) }
             if let pairs = result.cmps, !pairs.isEmpty { follow(pairs, recipe, index) }
+        }
+    }
+
+    /// Arguments a returned function is called with: functions first (a decorator factory's result takes one),
+    /// then plain values (a closure's).
+    static let chainArguments = ["len", "lambda *args, **kwargs: args", "str", "'abc'", "1", "[1, 2]", "None", ""]
+    static let callableTypes: Set<String> = ["function", "builtin_function_or_method", "method", "partial",
+                                             "functools.partial", "method-wrapper"]
+
+    /// When `item`'s last step returned a function, queues cases that call it (at most two calls deep).
+    private mutating func chainCalls(_ item: Item, _ result: CaseResult) {
+        guard chainedQueued < Self.chainLimit, result.finalError == nil, !result.timedOut, result.crashed == nil,
+              result.steps.count == item.candidate.steps.count, let last = item.candidate.steps.last,
+              last.bind == nil || last.bind!.hasPrefix("fn"),
+              let value = result.steps.last?.value, value.kind == "type" || value.kind == "instance",
+              let type = value.type, Self.callableTypes.contains(type) else { return }
+        let depth = item.candidate.steps.filter { $0.bind?.hasPrefix("fn") == true }.count
+        guard depth < 2 else { return }
+        var base = item.candidate
+        let name = "fn\(depth + 1)"
+        base.steps[base.steps.count - 1].bind = name
+        base.origin = "chain"
+        for argument in Self.chainArguments {
+            var next = base
+            next.steps.append(TestStep("\(name)(\(argument))"))
+            chained.append(Item(candidate: next, index: item.index, recipe: nil))
+            chainedQueued += 1
         }
     }
 
@@ -393,7 +430,7 @@ struct Explorer {
 
     private mutating func pickTarget() -> Int {
         // Targets that found something recently are favoured; every target keeps a chance.
-        let weights = staleness.map { 1.0 + 20.0 / Double(1 + $0) }
+        let weights = staleness.enumerated().map { i, stale in builder.targets[i].isAttribute ? 0 : 1.0 + 20.0 / Double(1 + stale) }
         var roll = Double.random(in: 0..<weights.reduce(0, +), using: &random)
         for (i, w) in weights.enumerated() {
             roll -= w
@@ -406,7 +443,8 @@ struct Explorer {
         builder.targets[index].parameters.enumerated().map { p, parameter in
             let pool = builder.targets[index].pools[p]
             if pool.isEmpty { return nil }
-            let optional = parameter.defaultValue != nil || parameter.kind == .variadic || parameter.kind == .variadicKeyword
+            let optional = (parameter.defaultValue != nil && !builder.targets[index].isAttribute)
+                || parameter.kind == .variadic || parameter.kind == .variadicKeyword
             if optional && Bool.random(using: &random) { return nil }
             // Half the draws come from the head of the pool (typical and mined values).
             let limit = Bool.random(using: &random) ? min(pool.count, 8) : pool.count
@@ -420,10 +458,15 @@ struct Explorer {
             if case .method = builder.targets[$0].kind { return builder.targets[$0].className == className }
             return false
         }
-        guard !methods.isEmpty else { return [] }
+        // Public attributes set before the calls: a third of the steps when the class has some.
+        let setters = builder.targets.indices.filter {
+            builder.targets[$0].isAttribute && builder.targets[$0].className == className
+        }
+        guard !methods.isEmpty || !setters.isEmpty else { return [] }
         let count = Int.random(in: 0...3, using: &random)
         return (0..<count).map { _ in
-            let m = methods.randomElement(using: &random)!
+            let useSetter = methods.isEmpty || (!setters.isEmpty && Int.random(in: 0..<3, using: &random) == 0)
+            let m = (useSetter ? setters : methods).randomElement(using: &random)!
             return (m, randomChoice(m))
         }
     }

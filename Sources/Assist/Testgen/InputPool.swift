@@ -32,7 +32,10 @@ public struct InputPool: Sendable {
         let constants = (callable?.constants ?? []) + extraConstants + surface.moduleConstants
         var kinds = typeKinds(parameter.type)
         if kinds.isEmpty, let value = parameter.defaultValue { kinds = kindsOfLiteral(value) }
+        // Neither a hint, a default nor the body's uses say what it takes: the name guesses.
+        let unknown = kinds.isEmpty || kinds == [.any]
         if kinds.isEmpty { kinds = kindsFromName(parameter.name) }
+        let guessed = unknown && (kinds == [.any] || Self.genericNames.contains(parameter.name.lowercased()))
         var values: [String] = []
         if let value = parameter.defaultValue.flatMap(qualifiedDefault) { values.append(value) }
         for kind in kinds { values += self.values(of: kind, constants: constants, depth: depth) }
@@ -46,7 +49,10 @@ public struct InputPool: Sendable {
         }
         let typed = ModuleSurface.uniqueValues(values.filter { !Self.outsideAnyHint.contains($0) })
         // Edge values every parameter meets, whatever its type: the crash finders.
-        let edges = ["None", "0", "''", "[]", "[[1, 2], [3]]", "[None]"].filter { !typed.contains($0) }
+        var edges = ["None", "0", "''", "[]", "[[1, 2], [3]]", "[None]"].filter { !typed.contains($0) }
+        // A parameter only its name types (`x`, `obj`, `value`) may take anything, and code that dispatches on
+        // the type (`isinstance`, `type(x).__name__`) needs a value of each kind: the assorted values follow.
+        if guessed { edges += Self.assorted.filter { !typed.contains($0) && !edges.contains($0) } }
         return Candidates(values: typed + edges, typed: typed.count)
     }
 
@@ -69,6 +75,20 @@ public struct InputPool: Sendable {
     static func hasBytes(_ constants: [String]) -> Bool {
         constants.contains { $0.hasPrefix("b'") || $0.hasPrefix("b\"") || $0.hasPrefix("rb'") || $0.hasPrefix("br'") }
     }
+
+    /// One value of each common kind, with sizes past the usual truncation limits (strings over 40 characters,
+    /// containers over 6 items, nesting over 6 levels), for parameters nothing types. Sets hold numbers only: a
+    /// set of strings iterates in an order that changes with the hash seed of the process.
+    static let assorted = ["'a string longer than forty characters, cut by limits'", "(1, 'a', 2.5)",
+                           "{'a': 1, 'b': [1, 2], 'c': {'d': None}}", "{1: 'a', 2: 'b', 3: 'c', 4: 'd', 5: 'e', 6: 'f'}",
+                           "{3, 1, 2}", "frozenset({1, 2})", "list(range(12))", "tuple(range(12))", "set(range(10))",
+                           "[1, [2, [3, [4, [5, [6, [7, [8]]]]]]]]", "b'bytes value'", "-7", "2.5", "True", "10**40",
+                           "__import__('collections').deque([1, 2, 3])", "__import__('array').array('i', [1, 2, 3])",
+                           "()", "{}", "set()"]
+
+    /// Names that say nothing of the type (`x` also reads as a number, but is as often any object).
+    static let genericNames: Set<String> = ["x", "y", "obj", "object", "o", "value", "val", "v", "item", "elem",
+                                            "element", "thing", "arg", "data", "other", "node", "target", "what"]
 
     /// Values that only probe robustness: never counted as fitting a hint.
     static let outsideAnyHint: Set<String> = ["[[1, 2], [3]]", "[None]"]

@@ -39,6 +39,9 @@ public struct ModuleSurface: Sendable {
         /// Dunder methods the class defines (`__len__`, `__iter__`, `__eq__`, …).
         public var dunders: Set<String>
         public var constants: [String]
+        /// Public attributes `__init__` sets on `self` other than from its parameters (`self.debug = 0`), with the
+        /// literal assigned as the default: state a test can change before calling methods.
+        public var fields: [ParameterSpec] = []
     }
 
     public var moduleName: String
@@ -121,6 +124,10 @@ public struct SurfaceExtractor {
             if definition.name == "__init__" {
                 classes[index].initParameters = definition.parameters.filter { $0.kind != .receiver }.map(ParameterSpec.init)
                 hasInit.insert(index)
+                if let node {
+                    classes[index].fields = Self.instanceFields(in: node,
+                                                                excluding: Set(classes[index].initParameters.map(\.name)))
+                }
             }
             if definition.name == "__new__" {
                 var parameters = definition.parameters.filter { $0.kind != .receiver }.map(ParameterSpec.init)
@@ -289,6 +296,29 @@ public struct SurfaceExtractor {
                                        initParameters: isDataclass ? fields : [], methods: [],
                                        enumMembers: members, isException: isException, dunders: assignedDunders,
                                        constants: [])
+    }
+
+    static let fieldLimit = 16
+
+    /// Public attributes assigned on `self` in a method body (`self.debug = 0`), other than those named like one
+    /// of `excluding` (the parameters), at most `fieldLimit`; the default is the literal assigned, if one is.
+    static func instanceFields(in function: Node, excluding: Set<String>) -> [ParameterSpec] {
+        guard let body = function.child(byField: "body") else { return [] }
+        var fields: [ParameterSpec] = []
+        var seen = excluding
+        body.walk { node in
+            guard node.type == "assignment" else { return true }
+            if let left = node.child(byField: "left"), left.type == "attribute",
+               left.child(byField: "object")?.text == "self", let name = left.child(byField: "attribute")?.text,
+               !name.hasPrefix("_"), fields.count < fieldLimit, seen.insert(name).inserted {
+                let right = node.child(byField: "right")
+                let literal = right.flatMap { ["integer", "float", "string", "true", "false"].contains($0.type)
+                    && $0.text.count <= 80 && !$0.namedChildren.contains { $0.type == "interpolation" } ? $0.text : nil }
+                fields.append(ParameterSpec(name: name, type: nil, defaultValue: literal, kind: .regular))
+            }
+            return true
+        }
+        return fields
     }
 
     // MARK: Literal constants

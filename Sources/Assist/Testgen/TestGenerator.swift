@@ -71,7 +71,9 @@ public final class TestGenerator {
         // the hard end (budget + overrun from the command's start), which writing and pytest then share. No wait
         // on a subprocess goes past `hardEnd`.
         let hardEnd = started.addingTimeInterval(options.budget + options.overrun)
-        let reserve = min(5, options.budget * 0.15)
+        // Writing and pytest come after the budget (pytest without the installed plugins takes 1-3 s under load),
+        // so the reserve only covers the worker's start and stopping.
+        let reserve = min(1.5, options.budget * 0.05)
         let pytestReserve = min(6, options.overrun * 0.5)
 
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("moecoder-testgen-\(UUID().uuidString)")
@@ -135,8 +137,9 @@ public final class TestGenerator {
         // import of the module; a case that behaves differently (addresses, time, randomness, state left by the
         // search or by an earlier test) is dropped.
         var unstable: [String] = []
+        // At least 2 s: a case the replay does not reach stays unchecked (mutation analysis can end late under load).
         if let passes = worker.replay(cases: chosen.map(\.testCase), passes: 2, timeout: options.callTimeout,
-                                      seconds: max(0.5, budgetEnd.timeIntervalSinceNow)) {
+                                      seconds: max(2, budgetEnd.timeIntervalSinceNow)) {
             chosen = chosen.enumerated().compactMap { i, kept in
                 let again = passes.compactMap { i < $0.count ? $0[i] : nil }
                 guard again.count == passes.count else { return kept }  // not replayed in time
