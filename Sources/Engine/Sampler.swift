@@ -147,12 +147,17 @@ public final class Sampler {
 
     /// Candidates ranked for `scanRanked` before it gives up and asks for the full mask.
     static let scanLimit = 512
+    /// Refused candidates in a row, from the start of the scan, after which it asks for the full mask: a check
+    /// costs a few microseconds, a Python mask about as much as a hundred of them (callgrind: a storm's scan
+    /// that found nothing read ~480 candidates, twice a mask's cost).
+    static let scanGiveUp = 128
 
     /// With top-k (or greedy), the masked pick without the full mask: the `scanLimit` best candidates are
     /// checked in rank order until k of them are allowed, and the pick is drawn from those as the chain draws
     /// from the k best. When they hold fewer than k allowed tokens, the draw is from the ones found: allowed
     /// tokens ranked below `scanLimit` are left out (a full mask costs milliseconds, and such tokens are rarely
-    /// what the model meant). Nil when none of them is allowed, or without top-k: then the full mask decides.
+    /// what the model meant). Nil when none of them is allowed (or none of the first `scanGiveUp` refused ones),
+    /// or without top-k: then the full mask decides.
     private func scanRanked(_ logits: UnsafeMutableBufferPointer<Float>, history: [Int32],
                             constraint: any TokenConstraint) -> Int32? {
         let p = parameters
@@ -172,6 +177,7 @@ public final class Sampler {
         // so the scan stops there and the draw is the one the full scan would make.
         let minPFloor = p.temperature > 0 && p.minP > 0 && scanStopsAtMinPFloor ? logf(p.minP) : -Float.infinity
         var floorChecked = false
+        var refusedInScan = 0
         for c in pool where !refused.contains(c.id) {
             // The same floor as `draw`: far below the best, a token cannot be drawn.
             if p.temperature > 0, c.value < best - 30 { break }
@@ -182,6 +188,11 @@ public final class Sampler {
             if constraint.allows(c.id) {
                 candidates.append(c)
                 if candidates.count == want { break }
+            } else {
+                refusedInScan += 1
+                // Nothing allowed among this many: allowed tokens are rare here, and the full mask (which
+                // decides exactly) costs less than reading on through the ranking.
+                if candidates.isEmpty, refusedInScan >= Self.scanGiveUp { break }
             }
         }
         pool.removeAll(keepingCapacity: true)

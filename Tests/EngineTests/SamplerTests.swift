@@ -184,6 +184,13 @@ import Testing
         let one = Only { $0 == b }
         #expect(draws(SamplingParameters(temperature: 1, topK: 40, seed: 1), one, count: 3) == [b, b, b])
         #expect(one.masks == 3)
+        // Only the 200th: the scan gives up after `scanGiveUp` refusals in a row, and the mask decides (the same
+        // token, with a bounded number of checks).
+        let far = Self.ranked[200]
+        let rare = Only { $0 == far }
+        #expect(draws(SamplingParameters(temperature: 1, topK: 40, seed: 1), rare, count: 2) == [far, far])
+        #expect(rare.masks == 2)
+        #expect(rare.checks <= 2 * (Sampler.retriesBeforeMask + Sampler.scanGiveUp + 1))
         // Greedy: the scan stops at the first allowed one.
         let greedy = Only { $0 == a || $0 == b }
         #expect(draws(SamplingParameters(temperature: 0), greedy, count: 2) == [a, a])
