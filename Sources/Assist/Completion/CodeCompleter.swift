@@ -365,22 +365,15 @@ final class CompletionStart {
     /// Per token: the spaces it starts with (-1 when a tab is among its leading blanks), and the byte after
     /// them (-1 when the token is all spaces and tabs).
     private(set) lazy var leadingBlanks: [(spaces: Int32, next: Int16)] = tables.leadingBlanks
-    private lazy var tables = Self.tables(for: tokenizer)
+    private lazy var tables = Self.tableCache.value(for: tokenizer)
 
     private struct Tables {
-        let tokenizer: BPETokenizer
         let bytes: [[UInt8]]
         let special: [Bool]
         let leadingBlanks: [(spaces: Int32, next: Int16)]
     }
-    private static let tablesLock = NSLock()
-    nonisolated(unsafe) private static var lastTables: Tables?
 
-    /// The tables of `tokenizer` (the last one asked for is kept: an editor's or a service's requests use one).
-    private static func tables(for tokenizer: BPETokenizer) -> Tables {
-        tablesLock.lock()
-        defer { tablesLock.unlock() }
-        if let last = lastTables, last.tokenizer === tokenizer { return last }
+    private static let tableCache = TokenizerTableCache<Tables> { tokenizer in
         let bytes = tokenizer.vocabularyBytes
         let blanks = bytes.map { bytes -> (spaces: Int32, next: Int16) in
             var spaces: Int32 = 0
@@ -389,10 +382,7 @@ final class CompletionStart {
             }
             return (spaces, -1)
         }
-        let made = Tables(tokenizer: tokenizer, bytes: bytes,
-                          special: (0..<Int32(bytes.count)).map { tokenizer.isSpecial($0) }, leadingBlanks: blanks)
-        lastTables = made
-        return made
+        return Tables(bytes: bytes, special: (0..<Int32(bytes.count)).map { tokenizer.isSpecial($0) }, leadingBlanks: blanks)
     }
 
     init(tokenizer: BPETokenizer, promptLength: Int, healing: [UInt8]) {

@@ -152,7 +152,7 @@ public final class SyntaxConstraint: TokenConstraint {
         let setupStart = DispatchTime.now().uptimeNanoseconds
         self.language = language
         self.tokenizer = tokenizer
-        let tables = Self.tables(for: tokenizer)
+        let tables = Self.tablesCache.value(for: tokenizer)
         let bytes = tables.bytes
         var always: Set<Int32> = [], never = Set(tables.special)
         for end in [tokenizer.eos, tokenizer.fim?.endOfText].compactMap({ $0 }) + Array(endTokens) {
@@ -197,26 +197,17 @@ public final class SyntaxConstraint: TokenConstraint {
     /// once per tokenizer (the last one asked for is kept), so that a service's or editor's requests do not
     /// each read the vocabulary again.
     private struct Tables {
-        let tokenizer: BPETokenizer
         let bytes: [[UInt8]]
         let special: [Int32]
         let completeUTF8: [Bool]
         let lineBreaks: [Int]
     }
-    private static let tablesLock = NSLock()
-    nonisolated(unsafe) private static var lastTables: Tables?
 
-    private static func tables(for tokenizer: BPETokenizer) -> Tables {
-        tablesLock.lock()
-        defer { tablesLock.unlock() }
-        if let last = lastTables, last.tokenizer === tokenizer { return last }
-        let ids = 0..<Int32(tokenizer.vocabularySize)
+    private static let tablesCache = TokenizerTableCache<Tables> { tokenizer in
         let bytes = tokenizer.vocabularyBytes
-        let made = Tables(tokenizer: tokenizer, bytes: bytes, special: ids.filter { tokenizer.isSpecial($0) },
-                          completeUTF8: bytes.map { !$0.isEmpty && isValidUTF8Prefix($0) && splitIncompleteUTF8($0).rest.isEmpty },
-                          lineBreaks: bytes.indices.filter { bytes[$0].contains(0x0A) })
-        lastTables = made
-        return made
+        return Tables(bytes: bytes, special: (0..<Int32(bytes.count)).filter { tokenizer.isSpecial($0) },
+                      completeUTF8: bytes.map { !$0.isEmpty && isValidUTF8Prefix($0) && splitIncompleteUTF8($0).rest.isEmpty },
+                      lineBreaks: bytes.indices.filter { bytes[$0].contains(0x0A) })
     }
 
     /// Back to the state right after the prefix, to constrain another continuation of it (the mask cache and
