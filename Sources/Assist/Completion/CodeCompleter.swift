@@ -362,19 +362,23 @@ final class CompletionStart {
     /// built once per tokenizer and shared by every completion (see `Tables`).
     private(set) lazy var tokenBytes: [[UInt8]] = tables.bytes
     private(set) lazy var special: [Bool] = tables.special
-    /// Per token: the spaces it starts with (-1 when a tab is among its leading blanks), and the byte after
-    /// them (-1 when the token is all spaces and tabs).
-    private(set) lazy var leadingBlanks: [(spaces: Int32, next: Int16)] = tables.leadingBlanks
+    /// The vocabulary's ordinary tokens grouped by what decides their fate at a line's indentation: the
+    /// leading spaces (0..<256) and whether blank to the end (kind 0), a line break or comment (1) or code (2)
+    /// follows them, as `slot = kind << 8 | spaces`; `others`: tokens with a tab among their leading blanks or
+    /// more spaces, judged one by one.
+    private(set) lazy var indentationGroups: (slots: [(slot: Int, tokens: [Int32])], others: [Int32]) = tables.groups
     private lazy var tables = Self.tableCache.value(for: tokenizer)
 
     private struct Tables {
         let bytes: [[UInt8]]
         let special: [Bool]
-        let leadingBlanks: [(spaces: Int32, next: Int16)]
+        let groups: (slots: [(slot: Int, tokens: [Int32])], others: [Int32])
     }
 
     private static let tableCache = TokenizerTableCache<Tables> { tokenizer in
         let bytes = tokenizer.vocabularyBytes
+        // Per token: the spaces it starts with (-1 when a tab is among its leading blanks), and the byte after
+        // them (-1 when the token is all spaces and tabs).
         let blanks = bytes.map { bytes -> (spaces: Int32, next: Int16) in
             var spaces: Int32 = 0
             for b in bytes {
@@ -382,7 +386,15 @@ final class CompletionStart {
             }
             return (spaces, -1)
         }
-        return Tables(bytes: bytes, special: (0..<Int32(bytes.count)).map { tokenizer.isSpecial($0) }, leadingBlanks: blanks)
+        let special = (0..<Int32(bytes.count)).map { tokenizer.isSpecial($0) }
+        var bySlot = [[Int32]](repeating: [], count: 3 << 8), others: [Int32] = []
+        for id in bytes.indices where !special[id] {
+            let (spaces, next) = blanks[id]
+            guard spaces >= 0, spaces < 256 else { others.append(Int32(id)); continue }
+            bySlot[PythonIndentationProcessor.slot(spaces: spaces, next: next)].append(Int32(id))
+        }
+        let slots = bySlot.indices.filter { !bySlot[$0].isEmpty }.map { (slot: $0, tokens: bySlot[$0]) }
+        return Tables(bytes: bytes, special: special, groups: (slots, others))
     }
 
     init(tokenizer: BPETokenizer, promptLength: Int, healing: [UInt8]) {

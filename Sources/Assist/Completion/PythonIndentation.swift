@@ -209,11 +209,9 @@ final class PythonIndentationProcessor: LogitProcessor {
     /// so its code starts with a compound statement's keyword (not a comment or a blank line).
     private let needsHeader: Bool
     private var wroteLineBreak = false
-    /// Tokens refused at the step with `blockedAt` tokens generated (-1: none yet), and verdicts by leading
-    /// spaces and what follows them, for that step.
+    /// Tokens refused at the step with `blockedAt` tokens generated (-1: none yet).
     private var blocked: [Int32] = []
     private var blockedAt = -1
-    private var verdicts = [Int8](repeating: -1, count: 3 << 8)
 
     static let blockKeywords = ["if", "elif", "else", "for", "while", "try", "except", "finally", "with", "def",
                                 "class", "async", "match", "case"].map { Array($0.utf8) }
@@ -260,6 +258,13 @@ final class PythonIndentationProcessor: LogitProcessor {
         }
     }
 
+    /// The group of a token at a line's indentation: its leading spaces (0..<256) and what follows them
+    /// (0 nothing, 1 a line break or comment, 2 code), as `kind << 8 | spaces`.
+    static func slot(spaces: Int32, next: Int16) -> Int {
+        let kind = next < 0 ? 0 : next == 0x0A || next == 0x0D || next == 0x23 || next == 0x0C ? 1 : 2   // \n \r # \f
+        return kind << 8 | Int(spaces)
+    }
+
     func process(_ logits: UnsafeMutableBufferPointer<Float>, history: [Int32]) {
         guard history.count >= start.promptLength else { return }
         let generated = history.count - start.promptLength
@@ -285,33 +290,33 @@ final class PythonIndentationProcessor: LogitProcessor {
         }
         let cursorWidth = wroteLineBreak ? nil : self.cursorWidth
         let header = needsHeader && cursorWidth != nil
-        let tokenBytes = start.tokenBytes, special = start.special, layout = start.leadingBlanks
-        // Verdicts by (leading spaces, what follows them): blank to the end, a line break or comment, code.
-        for i in verdicts.indices { verdicts[i] = -1 }
         blocked.removeAll(keepingCapacity: true)
-        for i in 0..<min(logits.count, tokenBytes.count) where !special[i] {
-            let (spaces, next) = layout[i]
-            let allowed: Bool
-            if spaces >= 0, spaces < 256, !header {
-                let kind = next < 0 ? 0 : next == 0x0A || next == 0x0D || next == 0x23 || next == 0x0C ? 1 : 2   // \n \r # \f
-                let slot = kind << 8 | Int(spaces)
-                if verdicts[slot] < 0 {
-                    let width = state.indent + Int(spaces)
-                    let ok = switch kind {
-                    case 0: cursorWidth.map { width <= $0 } ?? state.indentationMayReach(width)
-                    case 1: true
-                    default: cursorWidth.map { width == $0 } ?? state.codeMayStart(at: width)
-                    }
-                    verdicts[slot] = ok ? 1 : 0
-                }
-                allowed = verdicts[slot] == 1
-            } else {
-                allowed = verdict(tokenBytes[i], cursorWidth: cursorWidth, header: header)
+        let tokenBytes = start.tokenBytes
+        if header {
+            // The first line after a header's cursor: each token on its own (it must open a block).
+            let special = start.special
+            for i in 0..<min(logits.count, tokenBytes.count) where !special[i] {
+                if !verdict(tokenBytes[i], cursorWidth: cursorWidth, header: true) { blocked.append(Int32(i)) }
             }
-            if !allowed { blocked.append(Int32(i)) }
+        } else {
+            // One verdict per group of tokens with the same leading spaces and kind of what follows them.
+            let groups = start.indentationGroups
+            for (slot, tokens) in groups.slots {
+                let spaces = slot & 0xFF
+                let width = state.indent + spaces
+                let ok = switch slot >> 8 {
+                case 0: cursorWidth.map { width <= $0 } ?? state.indentationMayReach(width)
+                case 1: true
+                default: cursorWidth.map { width == $0 } ?? state.codeMayStart(at: width)
+                }
+                if !ok { blocked.append(contentsOf: tokens) }
+            }
+            for i in groups.others where !verdict(tokenBytes[Int(i)], cursorWidth: cursorWidth, header: false) {
+                blocked.append(i)
+            }
         }
         blockedAt = generated
-        for i in blocked { logits[Int(i)] = -.infinity }
+        for i in blocked where Int(i) < logits.count { logits[Int(i)] = -.infinity }
     }
 
     /// The verdict on one token at a line's indentation, byte by byte (tabs widen to the next multiple of 8).
