@@ -106,10 +106,20 @@ struct Explorer {
         }
         // Every target once with typical arguments first, so that a target that hangs or crashes on everything
         // cannot use up a short budget before the others were tried.
-        for index in builder.targets.indices where !builder.targets[index].isAttribute {
-            guard going() else { return }
-            batch.append(item(Recipe(choice: builder.defaultChoice(index), receiver: nil, prelude: []), index, origin: "sweep"))
-            if batch.count >= size() { runAll(batch); batch = []; report() }
+        // A case that a hang or crash earlier in its batch kept from running is tried again here (up to three
+        // rounds), not left to the later, longer loops: on a 6 s budget those reached the module's ordinary
+        // functions only after the hanging ones' other values.
+        var sweep = builder.targets.indices.filter { !builder.targets[$0].isAttribute }.map {
+            item(Recipe(choice: builder.defaultChoice($0), receiver: nil, prelude: []), $0, origin: "sweep")
+        }
+        for _ in 0..<3 where !sweep.isEmpty {
+            for sweepItem in sweep {
+                guard going() else { return }
+                batch.append(sweepItem)
+                if batch.count >= size() { runAll(batch); batch = []; report() }
+            }
+            if !batch.isEmpty { runAll(batch); batch = []; report() }
+            sweep = sweep.filter { !seen.contains($0.candidate.reproduction) }
         }
         // Strings the module's regular expressions match, in its string arguments and its receivers' (before the
         // sweep: a pattern-driven module does nothing interesting with strings that match none of its patterns).
