@@ -540,8 +540,13 @@ public final class SyntaxConstraint: TokenConstraint {
         }
         // Python code where the accepted text has been read to its end (`lexical` knows it is not in a string
         // or comment).
-        let namesOnly = language.name == "python" && !inLiteral && lexical?.mode == .code
-            && lexicalPosition == text.count && pending.isEmpty
+        let namesOnly = language.name == "python" && lexical?.mode == .code && lexicalPosition == text.count
+            && pending.isEmpty
+        // Whether text starting with the ASCII byte `b` may follow (asked once per byte and mask).
+        func asciiStartAllowed(_ b: UInt8) -> Bool {
+            if firstByte[Int(b)] == -1 { firstByte[Int(b)] = [b].withUnsafeBufferPointer { state.check(bytes: $0) } ? 1 : 0 }
+            return firstByte[Int(b)] == 1
+        }
         for id in 0..<tokenBytes.count {
             let token = Int32(id)
             switch kinds[id] {
@@ -559,20 +564,12 @@ public final class SyntaxConstraint: TokenConstraint {
                 // character can only be part of a name (PEP 3131; CPython refuses other ones, such as U+00A0
                 // or U+200B, even where tree-sitter-python takes them for white space): where `a` does not fit,
                 // none does. That saves most of a mask's checks (62 lead bytes, up to 16 characters each).
-                if firstByte[Int(first)] == -1, namesOnly {
-                    if firstByte[Int(UInt8(ascii: "a"))] == -1 {
-                        firstByte[Int(UInt8(ascii: "a"))] = Array("a".utf8).withUnsafeBufferPointer { state.check(bytes: $0) } ? 1 : 0
-                    }
-                    if firstByte[Int(UInt8(ascii: "a"))] == 0 { firstByte[Int(first)] = 0 }
-                }
+                if firstByte[Int(first)] == -1, namesOnly, !asciiStartAllowed(UInt8(ascii: "a")) { firstByte[Int(first)] = 0 }
                 if firstByte[Int(first)] == -1 { firstByte[Int(first)] = viable(lead: first) ? 1 : 0 }
                 if firstByte[Int(first)] == 0 { continue }
             }
             if pending.isEmpty && first < 0x80 {
-                if firstByte[Int(first)] == -1 {
-                    firstByte[Int(first)] = [first].withUnsafeBufferPointer { state.check(bytes: $0) } ? 1 : 0
-                }
-                if firstByte[Int(first)] == 0 { continue }
+                if !asciiStartAllowed(first) { continue }
                 if bytes.count == 1 { allowed[id] = true; continue }
                 // Likewise by the first two bytes: after `to a`, the thousands of ` word` tokens cost a check per
                 // distinct two-byte start.
