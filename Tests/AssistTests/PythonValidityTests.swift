@@ -186,6 +186,11 @@ import Testing
             // `#`, before the line break).
             ("def f(amounts):\n    total = ", "# the sum"),
             ("def f(x):\n    ", "y = x + # more"),
+            // And only after a statement that may end there: the `#` is judged as the line end would be (a
+            // comment does not change CPython's verdict on its line), so the model cannot write a comment it
+            // is never allowed to end.
+            ("if a:\n    x = 1\nelse:\n    y = 2\n", "else:  # again"),
+            ("def f(a):\n    return a\n", "return 1  # early"),
         ]
         for (prefix, piece) in cases {
             #expect(try !Self.allows(prefix, piece), "allowed \(piece.debugDescription) after \(prefix.debugDescription)")
@@ -219,6 +224,8 @@ import Testing
             ("def f(x):\n    ", "y = (x +  # more\n        1)\n"),
             ("def f(x):\n    ", "# a note\n    return x\n"),
             ("def f(x):\n    if x:  # note\n        ", "return '#' + \"#\"\n"),
+            // The line break that ends a comment takes the verdict given at its `#`.
+            ("def f(x):\n    ", "if x:  # a note, with words\n        return 1  # and another\n    return 2\n"),
         ]
         for (prefix, piece) in cases {
             #expect(try Self.allows(prefix, piece), "refused \(piece.debugDescription) after \(prefix.debugDescription)")

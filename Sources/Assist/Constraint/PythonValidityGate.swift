@@ -24,6 +24,12 @@ import Syntax
 ///
 /// Verdicts are cached by the token's bytes before its line break (most tokens with a line break start with
 /// it, so a full mask costs a handful of parses).
+///
+/// A comment does not change what CPython makes of its line, so a line that ends in a comment is judged
+/// where the comment starts (`allowsComment`): a `#` after a statement that may not end there is refused, and
+/// the line break at the comment's end reuses that verdict instead of parsing again. (Before, the `#` was
+/// asked only whether the statement could end there; a comment after, say, a second `else:` was let through
+/// and each of the model's attempts to end it cost a parse.)
 final class PythonValidityGate {
     private let parser: Parser
     private let cursor: Int
@@ -42,7 +48,7 @@ final class PythonValidityGate {
     private(set) var judged = 0
     private(set) var refused = 0
     /// `MOECODER_CONSTRAINT_TRACE=1`: the cost of each judged line end on stderr.
-    private static let trace = ProcessInfo.processInfo.environment["MOECODER_CONSTRAINT_TRACE"] != nil
+    private static let trace = getenv("MOECODER_CONSTRAINT_TRACE") != nil
 
     init(language: Language, syntax: LexicalSyntax, prefix: [UInt8]) throws {
         parser = try Parser(language: language)
@@ -90,12 +96,18 @@ final class PythonValidityGate {
         grammarUsable = true
         cache.removeAll()
         commentCache.removeAll()
+        commentVerdict = nil
     }
 
     /// Whether the text `text` (everything accepted), followed by `before` and a line break, stays valid.
     /// `viable`: the recognizer after `text` minus `pending` (bytes it has not been given yet).
     func allows(text: [UInt8], pending: [UInt8], before: ArraySlice<UInt8>, viable: ViablePrefix) -> Bool {
         let entered = DispatchTime.now().uptimeNanoseconds
+        // Inside a comment that the accepted text opened, the verdict is the one given at its `#`.
+        if lines.inLineComment, let verdict = commentVerdict {
+            if !verdict { refused += 1 }
+            return verdict
+        }
         let key = Array(before)
         if let cached = cache[key] { return cached.ok }
         var ahead = lines
@@ -153,19 +165,28 @@ final class PythonValidityGate {
 
     /// Verdicts of comment starts, by the bytes between the accepted text and the `#`.
     private var commentCache: [[UInt8]: Bool] = [:]
+    /// The verdict given at the `#` of the comment the accepted text ends in (nil when it ends in code, or
+    /// when the comment's start was not judged).
+    private var commentVerdict: Bool?
 
     /// Whether a `#` after the accepted text and `before` may start a comment: in code, outside brackets, a
-    /// comment runs to the end of the line, so the statement must be able to end there (step 1 of `allows`):
-    /// `total = # …` is refused where the model would otherwise write a comment and never the value.
+    /// comment runs to the end of the line, so the line must be able to end there as `allows` judges it
+    /// (`total = # …` is refused where the model would otherwise write a comment and never the value). White
+    /// space before the `#` does not change the verdict, so it is judged (and cached) without it.
     func allowsComment(text: [UInt8], pending: [UInt8], before: ArraySlice<UInt8>, viable: ViablePrefix) -> Bool {
         let key = Array(before)
         if let cached = commentCache[key] { return cached }
         var ahead = lines
         ahead.append(before)
-        let ok = ahead.lineBreakEndsStatement != true
-            || Self.statementMayEnd(ahead, text: text, pending: pending, key: key, viable: viable)
+        var ok = true
+        if ahead.lineBreakEndsStatement == true {
+            var code = before
+            while let last = code.last, last == 0x20 || last == 0x09 || last == 0x0C { code = code.dropLast() }
+            let refusedBefore = refused
+            ok = allows(text: text, pending: pending, before: code, viable: viable)
+            refused = refusedBefore + (ok ? 0 : 1)
+        }
         commentCache[key] = ok
-        if !ok { refused += 1 }
         return ok
     }
 
@@ -185,7 +206,14 @@ final class PythonValidityGate {
 
     /// The constraint accepted `bytes` (the new text is `text`).
     func accept(_ bytes: [UInt8], text: [UInt8]) {
+        let wasInComment = lines.inLineComment
         lines.append(bytes)
+        if !lines.inLineComment {
+            commentVerdict = nil
+        } else if !wasInComment {
+            // This token opened the comment: keep the verdict its `#` was given.
+            commentVerdict = bytes.firstIndex(of: 0x23).flatMap { commentCache[Array(bytes[..<$0])] }
+        }
         if let newline = bytes.firstIndex(of: 0x0A), let entry = cache[Array(bytes[..<newline])], let tree = entry.tree {
             base = tree
             if !entry.ok {

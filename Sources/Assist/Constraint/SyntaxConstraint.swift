@@ -142,7 +142,9 @@ public final class SyntaxConstraint: TokenConstraint {
     /// Tokens the last full mask checked whole (for the trace).
     private var maskWholeChecks = 0
     /// `MOECODER_CONSTRAINT_TRACE=1`: one line per step on stderr (time, running counters, the token).
-    private static let trace = ProcessInfo.processInfo.environment["MOECODER_CONSTRAINT_TRACE"] != nil
+    /// (`getenv`, not `ProcessInfo.environment`: that builds a dictionary of the whole environment, ~370 K
+    /// instructions, which landed on the first token of every completion.)
+    private static let trace = getenv("MOECODER_CONSTRAINT_TRACE") != nil
 
     /// A constraint for text that continues `prefix`. `allowEndOfText`: whether end-of-text tokens may end
     /// the text anywhere (true for completions; false when generation must not stop on them).
@@ -298,7 +300,7 @@ public final class SyntaxConstraint: TokenConstraint {
         if !allowed.contains(where: { $0 }) {
             // Nothing fits: never wedge. Let this step through and say so.
             statistics.fallbacks += 1
-            if ProcessInfo.processInfo.environment["MOECODER_DEBUG_CONSTRAINT"] != nil {
+            if getenv("MOECODER_DEBUG_CONSTRAINT") != nil {
                 FileHandle.standardError.write(Data("constraint: nothing allowed after \(String(decoding: text.suffix(80), as: UTF8.self).debugDescription) pending \(pending)\n".utf8))
             }
             return
