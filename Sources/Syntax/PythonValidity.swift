@@ -38,6 +38,20 @@ public enum PythonValidity {
         "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
     ]
 
+    /// The node types `Walker.checkNode` has a case for (kept in step with its switch; `checkedTypesMatchTheSwitch`
+    /// reads the switch's labels from this file): other types skip the switch, whose string comparisons cost
+    /// ~20 % of a walk.
+    static let checkedTypes: Set<String> = [
+        "function_definition", "lambda", "class_definition", "for_statement", "while_statement",
+        "list_comprehension", "set_comprehension", "dictionary_comprehension", "generator_expression",
+        "return_statement", "yield", "await", "break_statement", "continue_statement", "nonlocal_statement",
+        "import_from_statement", "print_statement", "raise_statement", "tuple", "global_statement", "exec_statement",
+        "assignment", "augmented_assignment", "delete_statement", "with_item", "with_statement", "except_clause",
+        "try_statement", "named_expression", "splat_type", "list_splat", "dictionary_splat", "call", "as_pattern",
+        "comparison_operator", "keyword_identifier", "identifier", "integer", "float", "if_statement", "elif_clause",
+        "else_clause", "finally_clause", "match_statement", "case_clause", "decorated_definition",
+    ]
+
     /// Statements that must sit on one logical line.
     static let simpleStatements: Set<String> = [
         "expression_statement", "return_statement", "pass_statement", "break_statement", "continue_statement",
@@ -75,8 +89,9 @@ public enum PythonValidity {
         var classBody = false
         /// An ERROR node between here and the root: context-dependent checks are not made.
         var uncertain = false
-        /// The parameter names of the function whose body this is directly (not of nested scopes).
-        var parameters: Set<String> = []
+        /// The parameters of the function whose body this is directly (not of nested scopes); their names are
+        /// read only where a `global` or `nonlocal` statement needs them.
+        var parameters: Node? = nil
     }
 
     /// Problems CPython reports and tree-sitter does not, in document order. `from`: only nodes that reach
@@ -257,9 +272,37 @@ public enum PythonValidity {
         /// Nesting of the walk, to stop before the stack runs out on pathological inputs.
         var nesting = 0
 
+        /// Per node symbol: 0 not yet known, else 1 | 2 (a type `checkNode` has a case for) | 4 (a simple
+        /// statement) | 8 (an opening bracket) | 16 (a closing one) | 32 (`identifier`) | 64
+        /// (`keyword_identifier`) | 128 (`integer` or `float`): a node's type is compared with these names once
+        /// per symbol and walk rather than at every node.
+        var symbolFlags = [UInt8](repeating: 0, count: 512)
+
+        static func flags(of type: String) -> UInt8 {
+            var f: UInt8 = 1
+            if PythonValidity.checkedTypes.contains(type) { f |= 2 }
+            if PythonValidity.simpleStatements.contains(type) { f |= 4 }
+            switch type {
+            case "(", "[", "{": f |= 8
+            case ")", "]", "}": f |= 16
+            case "identifier": f |= 32
+            case "keyword_identifier": f |= 64
+            case "integer", "float": f |= 128
+            default: break
+            }
+            return f
+        }
+
         init(source: [UInt8], from: Int) {
             self.source = source
             self.from = from
+        }
+
+        mutating func flags(_ node: Node, _ type: String) -> UInt8 {
+            let symbol = Int(node.symbol)
+            guard symbol < symbolFlags.count else { return Self.flags(of: type) }
+            if symbolFlags[symbol] == 0 { symbolFlags[symbol] = Self.flags(of: type) }
+            return symbolFlags[symbol]
         }
 
         /// A problem at a node: reported when the node reaches past `from` (it may start before it).
@@ -321,36 +364,38 @@ public enum PythonValidity {
         /// The checks of one inner node; returns the context for its children, or nil when it visited them.
         @inline(never)
         mutating func checkNode(_ node: Node, _ type: String, _ context: Context) -> Context? {
+            let flags = flags(node, type)
+            if flags & 2 == 0 {
+                if flags & 4 != 0 { oneLine.append(node.startByte..<node.endByte) }
+                return context
+            }
             var inner = context
             switch type {
             case "function_definition":
-                if let parameters = node.child(byField: "parameters") { checkParameters(parameters, lambda: false) }
+                // (`async def` is fine anywhere. A parameter list that ends before `from` was checked when it was
+                // written: nothing in it could be reported now.)
+                let parameters = node.child(byField: "parameters")
+                if let parameters, from == 0 || parameters.endByte > from { checkParameters(parameters, lambda: false) }
                 let isAsync = node.child(0)?.type == "async"
-                if isAsync, !context.uncertain, !context.function {
-                    // `async def` is fine anywhere; nothing to check.
-                }
                 inner = Context(function: true, asyncFunction: isAsync, loop: false, comprehension: nil, module: false,
-                                classBody: false, uncertain: context.uncertain,
-                                parameters: node.child(byField: "parameters").map(parameterNames) ?? [])
+                                classBody: false, uncertain: context.uncertain, parameters: parameters)
                 // Parameters' defaults and decorators belong to the enclosing scope.
                 let body = node.child(byField: "body")
                 for child in node.children {
                     visit(child, child == body ? inner : context)
                 }
-                if node.child(byField: "body").map({ $0.namedChildCount == 0 && !$0.hasError }) == true,
-                   !context.uncertain {
-                    // An empty body: tree-sitter-python accepts `def f():` at the end of the text.
-                }
                 return nil
             case "lambda":
-                if let parameters = node.child(byField: "parameters") { checkParameters(parameters, lambda: true) }
+                if let parameters = node.child(byField: "parameters"), from == 0 || parameters.endByte > from {
+                    checkParameters(parameters, lambda: true)
+                }
                 inner.function = true
                 inner.asyncFunction = false
                 inner.loop = false
                 inner.comprehension = nil
                 inner.classBody = false
                 inner.module = false
-                inner.parameters = []
+                inner.parameters = nil
                 let body = node.child(byField: "body")
                 for child in node.children {
                     visit(child, child == body ? inner : context)
@@ -432,8 +477,9 @@ public enum PythonValidity {
                    !node.children.contains(where: { $0.type == "," }) {
                     report(only, "cannot use starred expression here")
                 }
-            case "global_statement" where !context.parameters.isEmpty, "nonlocal_statement" where !context.parameters.isEmpty:
-                for name in node.namedChildren where context.parameters.contains(text(name)) {
+            case "global_statement" where context.parameters != nil, "nonlocal_statement" where context.parameters != nil:
+                let parameters = context.parameters.map(parameterNames) ?? []
+                for name in node.namedChildren where parameters.contains(text(name)) {
                     report(node, "name '\(text(name))' is parameter and \(type == "global_statement" ? "global" : "nonlocal")")
                 }
             case "exec_statement":
@@ -550,21 +596,21 @@ public enum PythonValidity {
             default:
                 break
             }
-            if PythonValidity.simpleStatements.contains(type) { oneLine.append(node.startByte..<node.endByte) }
+            if flags & 4 != 0 { oneLine.append(node.startByte..<node.endByte) }
             return inner
         }
 
         mutating func tokenOrLeaf(_ node: Node, _ type: String) {
-            switch type {
-            case "(", "[", "{": token(node); depth += 1
-            case ")", "]", "}": token(node); depth = max(0, depth - 1)
-            case "identifier", "keyword_identifier":
-                token(node)
+            let flags = flags(node, type)
+            token(node)
+            if flags & 8 != 0 {
+                depth += 1
+            } else if flags & 16 != 0 {
+                depth = max(0, depth - 1)
+            } else if flags & (32 | 64) != 0 {
                 checkName(node)
-            case "integer", "float":
-                token(node)
+            } else if flags & 128 != 0 {
                 checkNumber(node)
-            default: token(node)
             }
         }
 
@@ -573,15 +619,16 @@ public enum PythonValidity {
                 if checking {
                     visit(child, context)
                 } else if child.childCount == 0 || child.type == "string" {
-                    switch child.type {
-                    case "(", "[", "{": token(child); depth += 1
-                    case ")", "]", "}": token(child); depth = max(0, depth - 1)
-                    case "identifier":
+                    let flags = flags(child, child.type)
+                    token(child)
+                    if flags & 8 != 0 {
+                        depth += 1
+                    } else if flags & 16 != 0 {
+                        depth = max(0, depth - 1)
+                    } else if flags & 32 != 0 {
                         // A hard keyword lexed as a name is wrong whatever the recovery made of it (a second
                         // `else:` is such a name followed by an annotation's colon).
-                        token(child)
                         checkName(child)
-                    default: token(child)
                     }
                 } else {
                     walkChildren(child, context, checking: false)

@@ -83,7 +83,9 @@ public struct Node: @unchecked Sendable, CustomStringConvertible {
     /// A node the parser inserted to recover from an error; it has no text.
     public var isMissing: Bool { ts_node_is_missing(raw) }
     /// A node for text the parser could not fit into the grammar.
-    public var isError: Bool { type == "ERROR" }
+    public var isError: Bool { ts_node_symbol(raw) == Self.errorSymbol }
+    /// Tree-sitter's symbol for ERROR nodes (`ts_builtin_sym_error`, `(TSSymbol)-1`).
+    static let errorSymbol = UInt16.max
     /// Whether this node or a descendant is an ERROR or MISSING node.
     public var hasError: Bool { ts_node_has_error(raw) }
     /// Comments and other tokens allowed anywhere.

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import Syntax
 import Testing
@@ -161,6 +162,35 @@ import Testing
         let inString = try allowed(after: "def f():\n    x = \"abc")
         let whole = nonASCII.filter { SyntaxConstraint.isValidUTF8Prefix(bytes[$0]) && SyntaxConstraint.splitIncompleteUTF8(bytes[$0]).rest.isEmpty }
         #expect(Set(whole).isSubset(of: Set(inString)))
+    }
+
+    /// The full mask allows exactly the tokens that a check of each allows, with the default model's vocabulary
+    /// (8,192 tokens), where names may follow, where only keywords may, after partial names, numbers, an
+    /// attribute's dot, in a string and a comment: the mask's shortcuts (first bytes, two-byte starts, names
+    /// after spaces) must not change a verdict.
+    @Test func maskEqualsEachTokensCheck() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let tokenizer = try LanguageModel(path: root.appendingPathComponent("models/default.gguf").path,
+                                          threads: 1).tokenizer
+        let python = try Language.named("python")
+        let prefixes = [
+            "def f(x):\n    return ", "x = ", "def f(x):\n    ", "def f(x):\n    y = x ", "for i ", "import os",
+            "x = fo", "x = Non", "x = 1", "x = 0", "x = os.", "@", "f(a, ", "class A:\n    def m(self):\n        self.",
+            "if a and not ", "x = [i for i ", "s = 'abc", "x = 1  # note", "def f(x):\n    y = x\n", "x = (1 +\n    ",
+            "try:\n    pass\nexcept ", "x = lambda ", "def f(x):\n    return x \\\n",
+        ]
+        for prefix in prefixes {
+            let masking = try SyntaxConstraint(language: python, tokenizer: tokenizer, prefix: prefix)
+            var logits = [Float](repeating: 0, count: tokenizer.vocabularySize)
+            logits.withUnsafeMutableBufferPointer { masking.mask($0) }
+            let checking = try SyntaxConstraint(language: python, tokenizer: tokenizer, prefix: prefix)
+            var differ: [String] = []
+            for id in 0..<Int32(logits.count) where (logits[Int(id)] > -.infinity) != checking.allows(id) {
+                differ.append(String(decoding: tokenizer.bytes(of: id), as: UTF8.self).debugDescription)
+            }
+            #expect(differ.isEmpty, "after \(prefix.debugDescription) the mask and the checks differ on \(differ.prefix(20))")
+        }
     }
 
     @Test func refusesWhatCPythonRejects() throws {

@@ -118,6 +118,8 @@ public final class SyntaxConstraint: TokenConstraint {
     /// Tokens with a `#` in them (a comment may start there): the gate judges these too.
     private let commentTokenIds: [Int]
     private let commentTokens: [Bool]
+    /// Tokens that are spaces and then an ASCII name (see `Tables.nameShapes`), for the mask's shortcut.
+    private let nameShapes: [UInt8]
     /// Python: where strings and comments are in the accepted text (read up to `lexicalPosition`), so that
     /// tokens of plain text inside them are allowed without the recognizer. Its lexer reads a string or comment
     /// from its start at every check, which made each token inside a long docstring cost as much as the whole
@@ -167,6 +169,7 @@ public final class SyntaxConstraint: TokenConstraint {
         }
         tokenBytes = bytes
         completeUTF8 = tables.completeUTF8
+        nameShapes = tables.nameShapes
         lineBreakTokens = tables.lineBreaks.filter { !never.contains(Int32($0)) && !always.contains(Int32($0)) }
         commentTokenIds = language.name == "python" && pythonValidity
             ? bytes.indices.filter { bytes[$0].contains(0x23) && !never.contains(Int32($0)) && !always.contains(Int32($0)) } : []
@@ -203,13 +206,30 @@ public final class SyntaxConstraint: TokenConstraint {
         let special: [Int32]
         let completeUTF8: [Bool]
         let lineBreaks: [Int]
+        /// Per token: 0, or 1 + the number of its leading spaces when the rest is an ASCII name
+        /// (`[A-Za-z_][A-Za-z0-9_]*`; at most `maxNameSpaces` spaces).
+        let nameShapes: [UInt8]
+    }
+
+    static let maxNameSpaces = 16
+
+    /// 0, or 1 + the leading spaces of a token that is spaces and then an ASCII name.
+    static func nameShape(_ bytes: [UInt8]) -> UInt8 {
+        var spaces = 0
+        while spaces < bytes.count, bytes[spaces] == 0x20 { spaces += 1 }
+        guard spaces < bytes.count, spaces <= maxNameSpaces else { return 0 }
+        func letter(_ b: UInt8) -> Bool { (b | 0x20) >= 0x61 && (b | 0x20) <= 0x7A || b == 0x5F }
+        guard letter(bytes[spaces]) else { return 0 }
+        for b in bytes[(spaces + 1)...] where !(letter(b) || (b >= 0x30 && b <= 0x39)) { return 0 }
+        return UInt8(spaces + 1)
     }
 
     private static let tablesCache = TokenizerTableCache<Tables> { tokenizer in
         let bytes = tokenizer.vocabularyBytes
         return Tables(bytes: bytes, special: (0..<Int32(bytes.count)).filter { tokenizer.isSpecial($0) },
                       completeUTF8: bytes.map { !$0.isEmpty && isValidUTF8Prefix($0) && splitIncompleteUTF8($0).rest.isEmpty },
-                      lineBreaks: bytes.indices.filter { bytes[$0].contains(0x0A) })
+                      lineBreaks: bytes.indices.filter { bytes[$0].contains(0x0A) },
+                      nameShapes: bytes.map(nameShape))
     }
 
     /// Back to the state right after the prefix, to constrain another continuation of it (the mask cache and
@@ -549,6 +569,20 @@ public final class SyntaxConstraint: TokenConstraint {
             if firstByte[Int(b)] == -1 { firstByte[Int(b)] = [b].withUnsafeBufferPointer { state.check(bytes: $0) } ? 1 : 0 }
             return firstByte[Int(b)] == 1
         }
+        // Python code: where an identifier may follow `n` spaces, every token of `n` spaces and an ASCII name is
+        // allowed, as its check would find: the name can go on into an identifier that is no keyword (`if` into
+        // `ifQ_`), and the grammar takes an identifier there whatever its text. Asked by whether `n` spaces and
+        // `Q_` (which starts no keyword and no string prefix) fit, once per `n` and mask. Where only a keyword
+        // fits (`x i` may become `x in`), the probe fails and such tokens are checked as before. Most of a
+        // vocabulary is such tokens, so a mask where names may go costs a few checks instead of thousands.
+        var nameStart = [Int8](repeating: -1, count: Self.maxNameSpaces + 1)
+        func nameMayStart(afterSpaces n: Int) -> Bool {
+            if nameStart[n] == -1 {
+                let probe = [UInt8](repeating: 0x20, count: n) + [UInt8(ascii: "Q"), UInt8(ascii: "_")]
+                nameStart[n] = probe.withUnsafeBufferPointer { state.check(bytes: $0) } ? 1 : 0
+            }
+            return nameStart[n] == 1
+        }
         for id in 0..<tokenBytes.count {
             let token = Int32(id)
             switch kinds[id] {
@@ -572,6 +606,10 @@ public final class SyntaxConstraint: TokenConstraint {
             }
             if pending.isEmpty && first < 0x80 {
                 if !asciiStartAllowed(first) { continue }
+                if namesOnly, nameShapes[id] > 0, nameMayStart(afterSpaces: Int(nameShapes[id]) - 1) {
+                    allowed[id] = true
+                    continue
+                }
                 if bytes.count == 1 { allowed[id] = true; continue }
                 // Likewise by the first two bytes: after `to a`, the thousands of ` word` tokens cost a check per
                 // distinct two-byte start.
