@@ -99,6 +99,7 @@ public enum PythonValidity {
     public static func violations(in tree: Tree, from: Int = 0, limit: Int = .max,
                                   indentation: Bool = true) -> [PythonViolation] {
         var walker = Walker(source: tree.source.bytes, from: from)
+        walker.symbolFlags = symbolFlags(of: tree)
         walker.visit(tree.root, Context())
         walker.checkLogicalLines()
         var found = walker.found
@@ -107,6 +108,21 @@ public enum PythonValidity {
         var seen = Set<Int>()
         found = found.filter { seen.insert($0.byteOffset).inserted }
         return Array(found.prefix(limit))
+    }
+
+    private static let flagsLock = NSLock()
+    nonisolated(unsafe) private static var flagTables: [OpaquePointer: [UInt8]] = [:]
+
+    /// `Walker.flags(of:)` of every node type of the tree's grammar, by symbol (built once per grammar: a walk
+    /// visits a few dozen types, and judging them afresh in each walk cost more than the walk saved).
+    static func symbolFlags(of tree: Tree) -> [UInt8] {
+        guard let key = tree.grammarPointer else { return [] }
+        flagsLock.lock()
+        defer { flagsLock.unlock() }
+        if let table = flagTables[key] { return table }
+        let table = tree.typeNames.map(Walker.flags(of:))
+        flagTables[key] = table
+        return table
     }
 
     /// Whether CPython would accept the text as far as this layer and tree-sitter can tell (no tree-sitter
@@ -272,11 +288,11 @@ public enum PythonValidity {
         /// Nesting of the walk, to stop before the stack runs out on pathological inputs.
         var nesting = 0
 
-        /// Per node symbol: 0 not yet known, else 1 | 2 (a type `checkNode` has a case for) | 4 (a simple
+        /// Per node symbol (`PythonValidity.symbolFlags(of:)`): 1 | 2 (a type `checkNode` has a case for) | 4 (a simple
         /// statement) | 8 (an opening bracket) | 16 (a closing one) | 32 (`identifier`) | 64
         /// (`keyword_identifier`) | 128 (`integer` or `float`): a node's type is compared with these names once
-        /// per symbol and walk rather than at every node.
-        var symbolFlags = [UInt8](repeating: 0, count: 512)
+        /// per grammar rather than at every node.
+        var symbolFlags: [UInt8] = []
 
         static func flags(of type: String) -> UInt8 {
             var f: UInt8 = 1
@@ -300,9 +316,7 @@ public enum PythonValidity {
 
         mutating func flags(_ node: Node, _ type: String) -> UInt8 {
             let symbol = Int(node.symbol)
-            guard symbol < symbolFlags.count else { return Self.flags(of: type) }
-            if symbolFlags[symbol] == 0 { symbolFlags[symbol] = Self.flags(of: type) }
-            return symbolFlags[symbol]
+            return symbol < symbolFlags.count ? symbolFlags[symbol] : Self.flags(of: type)
         }
 
         /// A problem at a node: reported when the node reaches past `from` (it may start before it).

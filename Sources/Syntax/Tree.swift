@@ -17,6 +17,8 @@ public final class Tree: @unchecked Sendable {
     public let language: Language
     /// Node type names by symbol id (`Node.type` reads them rather than building a string each time).
     let typeNames: [String]
+    /// The grammar the tree was parsed with (its `TSLanguage`).
+    var grammarPointer: OpaquePointer? { ts_tree_language(pointer) }
 
     init(pointer: OpaquePointer, source: SourceText, language: Language) {
         self.pointer = pointer
