@@ -117,11 +117,14 @@ static void run_chunks(mk_pool *p, unsigned long generation) {
         long count = p->count;
         int chunks = count < p->threads ? (int)count : p->threads;
         p->task(p->context, k, chunk_lo(count, k, chunks), chunk_lo(count, k + 1, chunks));
-        atomic_fetch_add(&p->done, 1);
+        int finished = atomic_fetch_add(&p->done, 1) + 1;
         // The caller sleeps on `done` only after it has said so in `waiting` and read `done` again (both
-        // sequentially consistent), so either it sees this chunk done or this worker sees it waiting.
+        // sequentially consistent), so either it sees the last chunk done or the last chunk's thread sees it
+        // waiting and wakes it (earlier chunks need not: the caller waits for all of them).
 #if defined(__linux__)
-        if (atomic_load(&p->waiting)) mk_futex_wake(&p->done);
+        if (finished == chunks && atomic_load(&p->waiting)) mk_futex_wake(&p->done);
+#else
+        (void)finished;
 #endif
     }
 }

@@ -68,15 +68,16 @@ struct ThreadPoolTests {
           arguments: [2, 4])
     func longWaitsForOtherChunks(threads: Int) {
         let pool = ThreadPool(threads: threads)
-        // Chunks that workers run sleep far beyond the caller's spin (microseconds), so the caller, done with its
-        // own chunks, waits on the futex; a missed wake-up would hang here.
+        // The caller's chunk sleeps a little (time for the workers to wake and claim the others); the chunks that
+        // workers run sleep far beyond the caller's spin (microseconds), so the caller, done with its own, waits on
+        // the futex; a missed wake-up would hang here.
         let count = 4 * threads
         let caller = pthread_self()
         let written = UnsafeMutableBufferPointer<Int>.allocate(capacity: count)
         for round in 1...30 {
             written.initialize(repeating: 0)
             pool.parallelFor(count) { range in
-                if pthread_equal(pthread_self(), caller) == 0 { usleep(UInt32(500 + 100 * (round % 5))) }
+                usleep(pthread_equal(pthread_self(), caller) != 0 ? 200 : UInt32(1_500 + 100 * (round % 5)))
                 for i in range { written[i] = round &* 1_000 &+ i }
             }
             #expect(written.indices.allSatisfy { written[$0] == round * 1_000 + $0 }, "round \(round)")
