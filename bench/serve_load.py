@@ -140,13 +140,24 @@ def cold_prompts(code, tokens_per_char=0.3, count=2000, seed=1):
     return prompts
 
 
-def closed_loop(url, key, clients, duration, next_prompt):
+def closed_loop(url, key, clients, duration, next_prompt, requests=None):
+    """CLIENTS clients send as fast as they are answered for `duration` s, or (with `requests`) until that many
+    requests have been sent in all."""
     rec = Recorder()
     stop = time.perf_counter() + duration
+    sent = [0]
+    lock = threading.Lock()
+
+    def more():
+        if requests is None:
+            return time.perf_counter() < stop
+        with lock:
+            sent[0] += 1
+            return sent[0] <= requests
 
     def run(i):
         c = Client(url, key)
-        while time.perf_counter() < stop:
+        while more():
             prompt = next_prompt(i)
             rec.add(*c.complete(prompt, 16))
 
@@ -196,7 +207,10 @@ def open_loop(url, key, rate, duration, prompts, workers=128):
     return rec.summary(time.perf_counter() - start)
 
 
-def editor(url, key, clients, duration, code, file_chars, seed=3):
+def editor(url, key, clients, duration, code, file_chars, seed=3, requests=None, warm=False):
+    """The editor scenario; with `warm`, every client's first request (its whole window, with no cached prefix)
+    is sent before the measured run starts, which then sees the steady state of typing; returns the measured run
+    as a function."""
     rng = random.Random(seed)
     files = []
     for i in range(clients):
@@ -218,7 +232,15 @@ def editor(url, key, clients, duration, code, file_chars, seed=3):
             starts[i] = cut + 1 if cut >= 0 else len(files[i]) - file_chars
         return files[i][starts[i]:]
 
-    return closed_loop(url, key, clients, duration, next_prompt)
+    if warm:
+        def first(i):
+            Client(url, key).complete(next_prompt(i), 16)
+        threads = [threading.Thread(target=first, args=(i,)) for i in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    return lambda: closed_loop(url, key, clients, duration, next_prompt, requests)
 
 
 def start_server(kind, args):
@@ -291,7 +313,9 @@ def run_all(url, key, args, code, pid=None):
         results["cold_open"] = with_cpu(pid, lambda: open_loop(url, key, rate, args.duration, prompts))
         results["cold_open"]["offered_rate"] = round(rate, 2)
     if "editor" in args.scenario:
-        results["editor"] = with_cpu(pid, lambda: editor(url, key, args.clients, args.duration, code, args.file_chars))
+        run = editor(url, key, args.clients, args.duration, code, args.file_chars, requests=args.requests,
+                     warm=args.requests is not None)
+        results["editor"] = with_cpu(pid, run)
     return results
 
 
@@ -307,6 +331,10 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--clients", type=int, default=64)
     p.add_argument("--duration", type=float, default=20)
+    p.add_argument("--requests", type=int,
+                   help="editor: send this many requests in all instead of running for --duration, after a first "
+                        "request from every client that is not measured (its whole window, before typing starts); "
+                        "for CPU per request on a busy host, where a fixed duration measures the load instead")
     p.add_argument("--file-chars", type=int, default=700,
                    help="editor: characters before the cursor sent with each request (keep within the context; "
                         "700 characters are ~200 tokens of Python, and the window grows to 1.2x that: within the default model's 512 positions)")

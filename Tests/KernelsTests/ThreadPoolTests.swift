@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Kernels
 
@@ -61,6 +62,32 @@ struct ThreadPoolTests {
         }
         #expect(Array(sums) == [5_000, 5_000, 5_000])
         sums.deallocate()
+    }
+
+    @Test("a caller that waits long for another thread's chunk (it sleeps instead of spinning) sees all the work done",
+          arguments: [2, 4])
+    func longWaitsForOtherChunks(threads: Int) {
+        let pool = ThreadPool(threads: threads)
+        // The caller's chunk sleeps a little (time for the workers to wake and claim the others); the chunks that
+        // workers run sleep far beyond the caller's spin (microseconds), so the caller, done with its own, waits on
+        // the futex; a missed wake-up would hang here.
+        let count = 4 * threads
+        let caller = pthread_self()
+        let written = UnsafeMutableBufferPointer<Int>.allocate(capacity: count)
+        for round in 1...30 {
+            written.initialize(repeating: 0)
+            pool.parallelFor(count) { range in
+                usleep(pthread_equal(pthread_self(), caller) != 0 ? 200 : UInt32(1_500 + 100 * (round % 5)))
+                for i in range { written[i] = round &* 1_000 &+ i }
+            }
+            #expect(written.indices.allSatisfy { written[$0] == round * 1_000 + $0 }, "round \(round)")
+        }
+        // Calls in a row right after (a wake-up left over from the last wait is harmless).
+        for _ in 0..<2_000 {
+            pool.parallelFor(count) { range in for i in range { written[i] &+= 1 } }
+        }
+        #expect(written.indices.allSatisfy { written[$0] == 30_000 + $0 + 2_000 })
+        written.deallocate()
     }
 
     @Test("a pool can be created and released repeatedly (workers exit and are joined)")
