@@ -191,17 +191,33 @@ static void feed_token(const TSLanguage *l, Version *v, TSSymbol symbol, bool is
     }
     for (uint32_t i = 0; i < count; i++) {
       TSParseAction action = actions[i];
+      // The last action takes `current` itself rather than a copy (most states have one action: a copy of the
+      // stack for each shift and reduction was most of this function's cost). `current` is then empty, and
+      // freeing it below does nothing.
+      bool last = i + 1 == count;
       if (action.type == TSParseActionTypeShift) {
         if (action.shift.repetition) continue;
         Version shifted;
-        if (!version_init(&shifted, &current)) continue;
+        if (last) {
+          shifted = current;
+          current.stack = NULL;
+          current.scanner = NULL;
+        } else if (!version_init(&shifted, &current)) {
+          continue;
+        }
         if (!action.shift.extra && !version_push(&shifted, action.shift.state)) { version_free(&shifted); continue; }
         list_add(out, &shifted);
       } else if (action.type == TSParseActionTypeReduce) {
         uint32_t children = action.reduce.child_count;
         if (children >= current.depth) continue;
         Version reduced;
-        if (!version_init(&reduced, &current)) continue;
+        if (last) {
+          reduced = current;
+          current.stack = NULL;
+          current.scanner = NULL;
+        } else if (!version_init(&reduced, &current)) {
+          continue;
+        }
         reduced.depth -= children;
         TSStateId next = goto_state(l, reduced.stack[reduced.depth - 1], action.reduce.symbol);
         if (next == 0 || !version_push(&reduced, next)) { version_free(&reduced); continue; }
