@@ -72,18 +72,22 @@ static inline void mk_futex_wake(_Atomic int *word) {
 // spinning through it burnt the core that worker needs (on a 2-core host serving 64 editors, a fifth of the
 // server's CPU went to this loop). So the caller spins only `MK_WAIT_SPIN_US` microseconds (about what a
 // running worker's chunk takes beyond the caller's own) and then sleeps on a futex until the last chunk's
-// worker wakes it. Elsewhere than Linux it spins.
+// worker wakes it. Elsewhere than Linux it spins. With long chunks (a large model's matrix rows read from
+// memory, hundreds of microseconds) a running worker can finish tens of microseconds after the caller, and each
+// sleep adds a wake-up to the step: the caller spins as long as its own chunks took (`own_us`), at least
+// `MK_WAIT_SPIN_US`; a worker that has not finished by then was most likely descheduled.
 #ifndef MK_WAIT_SPIN_US
 #define MK_WAIT_SPIN_US 20
 #endif
-static void wait_done(mk_pool *p, int chunks) {
+static void wait_done(mk_pool *p, int chunks, double own_us) {
     double until = 0;
+    double spin = own_us > MK_WAIT_SPIN_US ? own_us : MK_WAIT_SPIN_US;
     for (unsigned rounds = 0;; rounds++) {
         if (atomic_load_explicit(&p->done, memory_order_acquire) >= chunks) return;
         mk_relax();
         if ((rounds & 63) == 63) {
             double now = now_us();
-            if (until == 0) until = now + MK_WAIT_SPIN_US;
+            if (until == 0) until = now + spin;
             else if (now > until) break;
         }
     }
@@ -223,8 +227,9 @@ int mk_pool_run(mk_pool *p, long count, mk_task task, void *context) {
         pthread_cond_broadcast(&p->wake);
         pthread_mutex_unlock(&p->mutex);
     }
+    double started = now_us();
     run_chunks(p, generation);
-    wait_done(p, chunks);
+    wait_done(p, chunks, now_us() - started);
     atomic_store(&p->busy, 0);
     return 0;
 }
