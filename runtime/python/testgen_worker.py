@@ -778,7 +778,8 @@ def module_regex_strings(module, source):
 # option parser runs outside the module, so the comparison log never sees what it wants. When the module slices
 # an argument vector before parsing it
 # (`parser.parse_args(args[1:])`), each vector starts with a program name. The ready message lists them as
-# Python literals; the search tries them in parameters whose name holds `arg`, and they join those pools.
+# Python literals, with the parameters that hand an argument vector to a parser (or to a function that does);
+# the search tries them there, and they join those pools.
 
 _CLI_ADDERS = {"add_argument", "add_option"}
 _CLI_PARSERS = {"parse_args", "parse_known_args", "parse_intermixed_args", "getopt", "gnu_getopt"}
@@ -847,13 +848,66 @@ def _getopt_specs(call):
     return options
 
 
+def _argv_parameters(tree):
+    """`target|parameter` of the functions and methods that hand a parameter (or its `[1:]` slice) to an option
+    parser (`parse_args`, `getopt`…), and of those that pass one of their parameters on to such a function."""
+    functions = []  # (qualified name, short name, parameter names, node)
+
+    def visit(body, prefix):
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                arguments = node.args
+                names = [a.arg for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs]
+                qualified = prefix[:-1] if node.name == "__init__" and prefix else prefix + node.name  # the class
+                functions.append((qualified, node.name, names, node))
+            elif isinstance(node, ast.ClassDef):
+                visit(node.body, prefix + node.name + ".")
+
+    visit(tree.body, "")
+
+    def parameter_of(node, names):
+        if isinstance(node, ast.Subscript):
+            node = node.value
+        return node.id if isinstance(node, ast.Name) and node.id in names else None
+
+    found = set()
+    parsers = {}  # short name → positions of its argument-vector parameters
+    for qualified, short, names, node in functions:
+        for call in ast.walk(node):
+            if isinstance(call, ast.Call) and call.args and isinstance(call.func, (ast.Attribute, ast.Name)):
+                called = call.func.attr if isinstance(call.func, ast.Attribute) else call.func.id
+                name = parameter_of(call.args[0], names) if called in _CLI_PARSERS else None
+                if name:
+                    found.add(f"{qualified}|{name}")
+                    parsers.setdefault(short, set()).add(names.index(name))
+    for _ in range(2):  # callers that pass their own parameter on, two levels up
+        for qualified, short, names, node in functions:
+            for call in ast.walk(node):
+                if not (isinstance(call, ast.Call) and isinstance(call.func, (ast.Attribute, ast.Name))):
+                    continue
+                called = call.func.attr if isinstance(call.func, ast.Attribute) else call.func.id
+                if called not in parsers or called == short:
+                    continue
+                offset = 1 if isinstance(call.func, ast.Attribute) else 0  # a method's `self`
+                for position, argument in enumerate(call.args):
+                    name = parameter_of(argument, names)
+                    if name and position + offset in parsers[called] | {p - 1 for p in parsers[called]}:
+                        found.add(f"{qualified}|{name}")
+                        parsers.setdefault(short, set()).add(names.index(name))
+    return sorted(found)
+
+
 def module_argv_vectors(source):
-    """Python literals of argument vectors for the options and positionals the module declares."""
+    """Python literals of argument vectors for the options and positionals the module declares, and the
+    `target|parameter` pairs they are meant for (`_argv_parameters`)."""
     import random as _random
     try:
         tree = ast.parse(source)
     except Exception:
-        return []
+        return [], []
+    targets = _argv_parameters(tree)
+    if not targets:
+        return [], []
     options, positionals, sliced = [], [], False
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and node.args):
@@ -883,7 +937,7 @@ def module_argv_vectors(source):
         else:
             positionals.append(_cli_values(keywords))
     if not options and not positionals:
-        return []
+        return [], []
     rng = _random.Random(4321)
     vectors, seen = [], set()
 
@@ -924,7 +978,7 @@ def module_argv_vectors(source):
         count = rng.randint(0, len(positionals))
         vector += filled(count, rng.randint(0, 2))
         add(vector)
-    return vectors
+    return vectors, targets
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1414,11 +1468,11 @@ def main():
     except Exception:
         regex_strings = []
     try:
-        argv_vectors = module_argv_vectors("\n".join(_SOURCE_LINES) + "\n")
+        argv_vectors, argv_targets = module_argv_vectors("\n".join(_SOURCE_LINES) + "\n")
     except Exception:
-        argv_vectors = []
+        argv_vectors, argv_targets = [], []
     send({"ready": True, "python": sys.version.split()[0], "arcs": import_arcs, "strings": regex_strings,
-          "argvs": argv_vectors})
+          "argvs": argv_vectors, "argv_targets": argv_targets})
     for line in REQUESTS:
         line = line.strip()
         if not line:

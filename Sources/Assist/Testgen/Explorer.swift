@@ -131,10 +131,10 @@ struct Explorer {
             batch.append(regexItem)
             if batch.count >= size() { runAll(batch); batch = []; report() }
         }
-        // Argument vectors for the options the module declares, in parameters named like one (`args`, `argv`),
+        // Argument vectors for the options the module declares, in the parameters that reach its option parser,
         // within the next tenth of the search.
         let argvEnd = Date().addingTimeInterval(deadline.timeIntervalSinceNow * 0.1)
-        for argvItem in argvSeeds(worker.argvVectors) {
+        for argvItem in argvSeeds(worker.argvVectors, into: worker.argvTargets) {
             guard going() else { return }
             guard Date() < argvEnd else { break }
             batch.append(argvItem)
@@ -230,17 +230,18 @@ struct Explorer {
         return recipes.prefix(Self.regexSeedLimit).map { item($0.0, $0.1, origin: "sweep") }
     }
 
-    /// Cases with each argument vector (`SandboxWorker.argvVectors`) in each parameter whose name holds `arg`
-    /// (`args`, `argv`, `arguments`) and is not variadic, the other arguments typical; the vectors join those
-    /// parameters' pools, so that later draws and list mutations start from them.
-    private mutating func argvSeeds(_ vectors: [String]) -> [Item] {
-        guard !vectors.isEmpty else { return [] }
+    /// Cases with each argument vector (`SandboxWorker.argvVectors`) in each parameter that reaches an option
+    /// parser (`SandboxWorker.argvTargets`, `target|parameter`), the other arguments typical; the vectors join
+    /// those parameters' pools, so that later draws and list mutations start from them. (Every parameter named
+    /// `args` was too wide: getopt's own helpers got the vectors, and getopt lost 8 branch points in two runs.)
+    private mutating func argvSeeds(_ vectors: [String], into targets: Set<String>) -> [Item] {
+        guard !vectors.isEmpty, !targets.isEmpty else { return [] }
         var items: [Item] = []
         for index in builder.targets.indices where !builder.targets[index].isAttribute {
             let target = builder.targets[index]
             for p in target.parameters.indices where p < target.pools.count
                 && target.parameters[p].kind != .variadic && target.parameters[p].kind != .variadicKeyword
-                && target.parameters[p].name.lowercased().contains("arg") {
+                && targets.contains("\(target.name)|\(target.parameters[p].name)") {
                 for vector in vectors {
                     var choice = builder.defaultChoice(index)
                     choice[p] = target.pools[p].firstIndex(of: vector)

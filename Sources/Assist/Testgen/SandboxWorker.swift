@@ -38,6 +38,9 @@ public final class SandboxWorker {
     /// Argument vectors (lists of strings, as Python literals) for the command-line options and positionals the
     /// module declares, from the ready message (`module_argv_vectors` in testgen_worker.py).
     public private(set) var argvVectors: [String] = []
+    /// Where they go: `target|parameter` of the functions that hand that parameter to an option parser (or pass
+    /// it on to one that does).
+    public private(set) var argvTargets: Set<String> = []
     /// How many times the worker was restarted after a crash or hang.
     public private(set) var restarts = 0
     /// True when the network namespace could be cut (`unshare -n`).
@@ -279,7 +282,7 @@ public final class SandboxWorker {
         }
         struct Ready: Decodable {
             var ready: Bool, python: String?, arcs: [[Int]]?, error: String?, message: String?, strings: [String]?,
-                argvs: [String]?
+                argvs: [String]?, argv_targets: [String]?
         }
         guard let ready = try? JSONDecoder().decode(Ready.self, from: Data(line)) else {
             stop()
@@ -293,6 +296,7 @@ public final class SandboxWorker {
         pythonVersion = ready.python ?? ""
         regexStrings = ready.strings ?? []
         argvVectors = ready.argvs ?? []
+        argvTargets = Set(ready.argv_targets ?? [])
     }
 
     private func restartAfterFailure(_ reason: String) -> CaseResult {
