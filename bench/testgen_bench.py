@@ -79,33 +79,49 @@ def leftovers(marker):
 def run_moecoder(binary, project, name, out_dir, budget, seed, extra):
     test = os.path.join(out_dir, f"test_{name}.py")
     started = time.monotonic()
+    status, stdout, stderr = run_limited(["nice", "-n", "10", binary, "testgen", os.path.join(project, name + ".py"),
+                                          "--budget", str(budget), "--seed", str(seed), "--out", test, "--json"]
+                                         + extra, None, None, budget * 4 + 120)
+    report = None
     try:
-        run = subprocess.run(["nice", "-n", "10", binary, "testgen", os.path.join(project, name + ".py"),
-                              "--budget", str(budget), "--seed", str(seed), "--out", test, "--json"] + extra,
-                             capture_output=True, text=True, timeout=budget * 4 + 120)
-        status, report = run.returncode, None
+        report = json.loads(stdout)
+    except ValueError:
+        pass
+    return test, time.monotonic() - started, status, report, stderr[-2000:]
+
+
+def run_limited(command, cwd, env, limit):
+    """Runs `command` in its own session with stdin on /dev/null (a module that reads `sys.stdin` must not wait
+    on a terminal or pipe), output in temporary files; after `limit` seconds its whole process group is killed
+    (its own children included: `subprocess.run` killed only the child, and then waited for the grandchildren
+    that held the output pipes).
+    Returns (status or "timeout", stdout, stderr)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                   start_new_session=True)
         try:
-            report = json.loads(run.stdout)
-        except ValueError:
-            pass
-        log = run.stderr[-2000:]
-    except subprocess.TimeoutExpired:
-        status, report, log = "timeout", None, ""
-    return test, time.monotonic() - started, status, report, log
+            status = process.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            status = "timeout"
+            try:
+                os.killpg(process.pid, 9)  # the tool and what it started (a normal exit is checked for leftovers)
+            except OSError:
+                pass
+            process.wait()
+        out.seek(0)
+        err.seek(0)
+        return status, out.read().decode(errors="replace"), err.read().decode(errors="replace")
 
 
-def run_pynguin(venv, project, name, out_dir, budget, seed):
+def run_pynguin(venv, project, name, out_dir, budget, seed, extra):
     started = time.monotonic()
     env = dict(os.environ, PYNGUIN_DANGER_AWARE="1")
-    try:
-        run = subprocess.run(["nice", "-n", "10", os.path.join(venv, "bin", "pynguin"), "--project-path", project,
-                              "--module-name", name, "--output-path", out_dir, "--maximum-search-time", str(budget),
-                              "--seed", str(seed)], cwd=project, env=env, capture_output=True, text=True,
-                             timeout=budget * 6 + 120)
-        status, log = run.returncode, (run.stdout + run.stderr)[-2000:]
-    except subprocess.TimeoutExpired:
-        status, log = "timeout", ""
-    return os.path.join(out_dir, f"test_{name}.py"), time.monotonic() - started, status, None, log
+    status, stdout, stderr = run_limited(["nice", "-n", "10", os.path.join(venv, "bin", "pynguin"), "--project-path",
+                                          project, "--module-name", name, "--output-path", out_dir,
+                                          "--maximum-search-time", str(budget), "--seed", str(seed)] + extra,
+                                         project, env, budget * 6 + 120)
+    return os.path.join(out_dir, f"test_{name}.py"), time.monotonic() - started, status, None, \
+        (stdout + stderr)[-2000:]
 
 
 def main():
@@ -121,6 +137,8 @@ def main():
     parser.add_argument("--json", default=None, help="write every row to this file")
     parser.add_argument("--keep", default=None, help="copy each written test file (and the module) to this folder")
     parser.add_argument("--moecoder-arg", action="append", default=[], help="extra argument for moecoder testgen")
+    parser.add_argument("--pynguin-arg", action="append", default=[], help="extra argument for pynguin (e.g. "
+                        "--pynguin-arg=--maximum-mutation-time=30 to bound its assertion-generation phase)")
     parser.add_argument("--merge", nargs="+", default=None, metavar="JSON",
                         help="print one table from result files written by --json (runs of the same set) and exit")
     args = parser.parse_args()
@@ -155,7 +173,7 @@ def main():
                                                                       args.seed, args.moecoder_arg)
                 else:
                     test, seconds, status, report, log = run_pynguin(venv, project, name, out_dir, args.budget,
-                                                                     args.seed)
+                                                                     args.seed, args.pynguin_arg)
                 time.sleep(1)
                 left = leftovers(project)
                 row = {"module": name, "tool": tool, "seconds": round(seconds, 1), "status": status,
@@ -197,6 +215,7 @@ def main():
     if args.json:
         with open(args.json, "w") as handle:
             json.dump({"set": args.set, "budget": args.budget, "seed": args.seed, "mutants_per_module": args.mutants,
+                       "moecoder_args": args.moecoder_arg, "pynguin_args": args.pynguin_arg,
                        "python": sys.version.split()[0], "moecoder_bin": binary,
                        "load_average_at_end": os.getloadavg(), "rows": rows}, handle, indent=1)
     table(rows, tools, args)

@@ -52,8 +52,8 @@ def _child(module_dir, module_name, code, test_file, deselect, report_path=None)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
-    sys.stdout = io.StringIO()
-    sys.stderr = io.StringIO()
+    sys.stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    sys.stderr = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
     sys.path.insert(0, module_dir)
     status = 99
     try:
@@ -121,8 +121,9 @@ class _Direct:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
         os.dup2(devnull, 2)
-        sys.stdout = io.StringIO()
-        sys.stderr = io.StringIO()
+        # Text streams with a binary buffer, as pytest's captured ones have (`sys.stdout.buffer.write`).
+        sys.stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+        sys.stderr = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
         status = 99
         try:
             os.setpgrp()

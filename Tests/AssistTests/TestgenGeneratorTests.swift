@@ -51,6 +51,70 @@ import Testing
         if let coverage = report.coverage { #expect(coverage.linePercent == 100) }
     }
 
+    /// Runs testgen on `source` written as `name.py` in a fresh folder; the folder is returned for cleanup.
+    func generate(source: String, name: String, budget: Double) throws -> (TestgenReport, URL) {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tg-src-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let module = folder.appendingPathComponent("\(name).py")
+        try source.write(to: module, atomically: true, encoding: .utf8)
+        var options = TestGenerator.Options(modulePath: module.path)
+        options.budget = budget
+        options.seed = 7
+        options.callTimeout = 0.3
+        options.overrun = 120
+        return (try TestGenerator(options: options).run(), folder)
+    }
+
+    /// A `main(argv)` entry point: argument vectors built from its `add_argument` calls reach the option values
+    /// it branches on (a choice, a positional), its usage error (`SystemExit`) is asserted, and writing bytes to
+    /// `sys.stdout.buffer` works during the search as it does under pytest.
+    @Test func commandLineEntryPointsGetArgumentVectors() throws {
+        let (report, folder) = try generate(source: """
+            import argparse
+            import sys
+
+
+            def main(argv):
+                parser = argparse.ArgumentParser()
+                parser.add_argument("-m", "--mode", choices=("plain", "binary"), default="plain")
+                parser.add_argument("-n", "--count", type=int, default=1)
+                parser.add_argument("name", nargs="?")
+                options = parser.parse_args(argv[1:])
+                if options.name is None:
+                    parser.error("a name is required")
+                text = options.name * options.count
+                if options.mode == "binary":
+                    sys.stdout.buffer.write(text.encode())
+                    return 2
+                sys.stdout.write(text)
+                return 1
+            """, name: "cli", budget: 4)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        #expect(report.verification.passed)
+        let text = try String(contentsOfFile: report.testFile, encoding: .utf8)
+        #expect(text.contains("pytest.raises(SystemExit"), "\(text)")
+        #expect(text.contains("'binary'") || text.contains("--mode=binary"), "\(text)")
+        if let coverage = report.coverage { #expect(coverage.linePercent == 100, "\(text)") }
+    }
+
+    /// An exception the module does not raise itself (here `int()` of a non-number) is a finding and, when it
+    /// reaches lines nothing else does, also a test that asserts it.
+    @Test func unintendedExceptionsOnNewPathsBecomeTests() throws {
+        let (report, folder) = try generate(source: """
+            def double(text):
+                try:
+                    number = int(text)
+                except TypeError:
+                    return None
+                return number * 2
+            """, name: "conv", budget: 3)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        #expect(report.verification.passed)
+        let text = try String(contentsOfFile: report.testFile, encoding: .utf8)
+        #expect(text.contains("pytest.raises(ValueError"), "\(text)")
+        #expect(report.findings.contains { $0.function == "double" && $0.kind == "ValueError" })
+    }
+
     @Test func plantedBugsInStatsAreFound() throws {
         let (report, folder) = try generate("stats")
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -33,6 +33,20 @@ import Testing
         #expect(text.contains("import parser  # noqa: E402"))
     }
 
+    /// Attributes set with `setattr` under names that are no identifiers (or are keywords) are read with
+    /// `getattr`: `values.HELP 1` would have made the whole file a syntax error.
+    @Test func attributesThatAreNoIdentifiersAreReadWithGetattr() {
+        let instance = Observation(kind: "instance", type: "parser.Values",
+                                   attrs: ["HELP 1": Observation(kind: "eq", repr: "['']"),
+                                           "class": Observation(kind: "eq", repr: "1"),
+                                           "name": Observation(kind: "eq", repr: "2")])
+        let testCase = TestCase(target: "make", steps: [TestStep("parser.make()")], origin: "x")
+        let text = writer.write([(testCase, result(StepOutcome(value: instance)))]).text
+        #expect(text.contains("assert getattr(result, 'HELP 1') == ['']"), "\(text)")
+        #expect(text.contains("assert getattr(result, 'class') == 1"), "\(text)")
+        #expect(text.contains("assert result.name == 2"), "\(text)")
+    }
+
     @Test func earlierCallsInASequenceAreAssertedAndBinaryStreamsChecked() {
         let instance = Observation(kind: "instance", type: "parser.Lexer", attrs: [:])
         let testCase = TestCase(target: "Lexer.next", steps: [TestStep("io.BytesIO(b'ab')", bind: "stream"),

@@ -67,17 +67,39 @@ def _take_protocol_channel():
 
 
 class _Sink(io.TextIOBase):
-    """Where the module's prints go during a case: counted, not kept (a case may print gigabytes)."""
+    """Where the module's prints go during a case: counted, not kept (a case may print gigabytes). Like a real
+    `sys.stdout` (and pytest's captured one) it has an encoding and a binary `buffer`, which counts what code
+    writes through `sys.stdout.buffer.write` into the same total."""
 
     def __init__(self):
         self.written = 0
+        self.buffer = _BinarySink(self)
+
+    @property
+    def encoding(self):
+        return "utf-8"
 
     def writable(self):
         return True
 
     def write(self, text):
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         self.written += len(text)
         return len(text)
+
+
+class _BinarySink(io.RawIOBase):
+    def __init__(self, text):
+        self._text = text
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        size = len(memoryview(data).cast("B"))
+        self._text.written += size
+        return size
 
 
 class CaseTimeout(BaseException):
@@ -749,6 +771,217 @@ def module_regex_strings(module, source):
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Argument vectors for command-line entry points (`main(args)`): the options and positionals the module declares
+# with literal arguments (argparse's `add_argument`, optparse's `add_option`, `getopt.getopt(args, 'ab:',
+# ['long='])`) give lists of strings: no arguments, each option alone (with each of its choices, or values of its
+# `type`), the positionals filled one by one, and seeded combinations of a few options with positionals. The
+# option parser runs outside the module, so the comparison log never sees what it wants. When the module slices
+# an argument vector before parsing it
+# (`parser.parse_args(args[1:])`), each vector starts with a program name. The ready message lists them as
+# Python literals, with the parameters that hand an argument vector to a parser (or to a function that does);
+# the search tries them there, and they join those pools.
+
+_CLI_ADDERS = {"add_argument", "add_option"}
+_CLI_PARSERS = {"parse_args", "parse_known_args", "parse_intermixed_args", "getopt", "gnu_getopt"}
+_NO_VALUE_ACTIONS = {"store_true", "store_false", "store_const", "append_const", "count", "help", "version",
+                     "callback"}
+_EXITING_ACTIONS = {"help", "version"}
+_ARGV_LIMIT = 60
+
+
+def _literal(node):
+    if node is None:
+        return None
+    try:
+        return ast.literal_eval(node)
+    except Exception:
+        return None
+
+
+def _cli_values(keywords):
+    """Strings an option or positional may take: its choices, else values of its type, and its default."""
+    choices = _literal(keywords.get("choices"))
+    if isinstance(choices, (list, tuple, set, frozenset)) and choices:
+        return [str(c) for c in list(choices)[:6]]
+    kind = keywords.get("type")
+    kind = kind.id if isinstance(kind, ast.Name) else _literal(kind)
+    default = _literal(keywords.get("default"))
+    if kind in ("int", "long"):
+        values = ["1", "2", "0", "-1", "10"]
+    elif kind in ("float", "complex"):
+        values = ["1.5", "0", "-2"]
+    else:
+        values = ["x", "a b", "1"]
+    if default is not None and not isinstance(default, bool) and str(default) not in values:
+        values.insert(0, str(default))
+    return values
+
+
+def _named_values(names, values):
+    """Values an option's name asks for beyond its type: a codec name for an encoding, the C locale."""
+    words = " ".join(names).lower()
+    if "encoding" in words or "charset" in words:
+        values = ["utf-8"] + values
+    if "locale" in words:
+        values = ["C"] + values
+    return values
+
+
+def _getopt_specs(call):
+    """Options of a literal `getopt(args, 'ab:', ['long', 'name='])` call."""
+    options = []
+    short = _literal(call.args[1]) if len(call.args) > 1 else None
+    if isinstance(short, str):
+        for i, char in enumerate(short):
+            if char in ":+-":
+                continue
+            takes = i + 1 < len(short) and short[i + 1] == ":"
+            options.append(([f"-{char}"], takes, ["x", "1"] if takes else [], False))
+    longs = _literal(call.args[2]) if len(call.args) > 2 else None
+    if isinstance(longs, str):
+        longs = [longs]
+    if isinstance(longs, (list, tuple)):
+        for name in longs:
+            if isinstance(name, str) and name:
+                takes = name.endswith("=")
+                options.append(([f"--{name.rstrip('=')}"], takes, ["x", "1"] if takes else [], False))
+    return options
+
+
+def _argv_parameters(tree):
+    """`target|parameter` of the functions and methods that hand a parameter (or its `[1:]` slice) to an option
+    parser (`parse_args`, `getopt`…), and of those that pass one of their parameters on to such a function."""
+    functions = []  # (qualified name, short name, parameter names, node)
+
+    def visit(body, prefix):
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                arguments = node.args
+                names = [a.arg for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs]
+                qualified = prefix[:-1] if node.name == "__init__" and prefix else prefix + node.name  # the class
+                functions.append((qualified, node.name, names, node))
+            elif isinstance(node, ast.ClassDef):
+                visit(node.body, prefix + node.name + ".")
+
+    visit(tree.body, "")
+
+    def parameter_of(node, names):
+        if isinstance(node, ast.Subscript):
+            node = node.value
+        return node.id if isinstance(node, ast.Name) and node.id in names else None
+
+    found = set()
+    parsers = {}  # short name → positions of its argument-vector parameters
+    for qualified, short, names, node in functions:
+        for call in ast.walk(node):
+            if isinstance(call, ast.Call) and call.args and isinstance(call.func, (ast.Attribute, ast.Name)):
+                called = call.func.attr if isinstance(call.func, ast.Attribute) else call.func.id
+                name = parameter_of(call.args[0], names) if called in _CLI_PARSERS else None
+                if name:
+                    found.add(f"{qualified}|{name}")
+                    parsers.setdefault(short, set()).add(names.index(name))
+    for _ in range(2):  # callers that pass their own parameter on, two levels up
+        for qualified, short, names, node in functions:
+            for call in ast.walk(node):
+                if not (isinstance(call, ast.Call) and isinstance(call.func, (ast.Attribute, ast.Name))):
+                    continue
+                called = call.func.attr if isinstance(call.func, ast.Attribute) else call.func.id
+                if called not in parsers or called == short:
+                    continue
+                offset = 1 if isinstance(call.func, ast.Attribute) else 0  # a method's `self`
+                for position, argument in enumerate(call.args):
+                    name = parameter_of(argument, names)
+                    if name and position + offset in parsers[called] | {p - 1 for p in parsers[called]}:
+                        found.add(f"{qualified}|{name}")
+                        parsers.setdefault(short, set()).add(names.index(name))
+    return sorted(found)
+
+
+def module_argv_vectors(source):
+    """Python literals of argument vectors for the options and positionals the module declares, and the
+    `target|parameter` pairs they are meant for (`_argv_parameters`)."""
+    import random as _random
+    try:
+        tree = ast.parse(source)
+    except Exception:
+        return [], []
+    targets = _argv_parameters(tree)
+    if not targets:
+        return [], []
+    options, positionals, sliced = [], [], False
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and node.args):
+            continue
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else \
+            node.func.id if isinstance(node.func, ast.Name) else ""
+        first = node.args[0]
+        if name in _CLI_PARSERS and isinstance(first, ast.Subscript) and isinstance(first.value, ast.Name) \
+                and isinstance(first.slice, ast.Slice) and first.slice.upper is None and first.slice.step is None \
+                and isinstance(first.slice.lower, ast.Constant) and first.slice.lower.value == 1:
+            sliced = True  # `parser.parse_args(args[1:])`: the vector holds the program's name first
+        if name in ("getopt", "gnu_getopt"):
+            options += _getopt_specs(node)
+            continue
+        if name not in _CLI_ADDERS:
+            continue
+        names = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+        if not names:
+            continue
+        keywords = {k.arg: k.value for k in node.keywords if k.arg}
+        action = _literal(keywords.get("action"))
+        nargs = _literal(keywords.get("nargs"))
+        if names[0].startswith("-"):
+            takes = action not in _NO_VALUE_ACTIONS and nargs != 0
+            options.append((names, takes, _named_values(names, _cli_values(keywords)) if takes else [],
+                            action in _EXITING_ACTIONS))
+        else:
+            positionals.append(_cli_values(keywords))
+    if not options and not positionals:
+        return [], []
+    rng = _random.Random(4321)
+    vectors, seen = [], set()
+
+    def add(vector):
+        if sliced:
+            vector = ["prog"] + vector
+        literal = repr(vector)
+        if literal not in seen and len(vectors) < _ARGV_LIMIT:
+            seen.add(literal)
+            vectors.append(literal)
+
+    def filled(count, pick=0):
+        return [values[min(pick, len(values) - 1)] for values in positionals[:count]]
+
+    def option_words(spec, value):
+        names, takes = spec[0], spec[1]
+        flag = rng.choice(names)
+        if not takes:
+            return [flag]
+        if flag.startswith("--") and rng.random() < 0.3:
+            return [f"{flag}={value}"]
+        return [flag, value]
+
+    add([])
+    for count in range(1, len(positionals) + 1):
+        add(filled(count))
+    for spec in options:
+        for value in (spec[2][:4] or [None]):
+            add(option_words(spec, value) + filled(rng.randint(0, len(positionals))))
+    ordinary = [spec for spec in options if not spec[3]]
+    for _ in range(4 * _ARGV_LIMIT):
+        if len(vectors) >= _ARGV_LIMIT:
+            break
+        vector = []
+        if ordinary:
+            for spec in rng.sample(ordinary, min(len(ordinary), rng.randint(1, 3))):
+                vector += option_words(spec, rng.choice(spec[2]) if spec[2] else None)
+        count = rng.randint(0, len(positionals))
+        vector += filled(count, rng.randint(0, 2))
+        add(vector)
+    return vectors, targets
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Observations: how a value is described so that the generator can assert on it.
 
 MAX_REPR = 300
@@ -881,6 +1114,9 @@ def describe_error(error):
             explicit = source.startswith("raise ") or source == "raise"
         except IndexError:
             pass
+    # SystemExit is raised on purpose only (`sys.exit`, an argument parser's usage error): an outcome to assert,
+    # wherever it was raised.
+    explicit = explicit or isinstance(error, SystemExit)
     message = str(error) if not isinstance(error, RecursionError) else "maximum recursion depth exceeded"
     if len(message) > 500:
         message = message[:500]
@@ -1231,7 +1467,12 @@ def main():
         regex_strings = module_regex_strings(_module, "\n".join(_SOURCE_LINES) + "\n")
     except Exception:
         regex_strings = []
-    send({"ready": True, "python": sys.version.split()[0], "arcs": import_arcs, "strings": regex_strings})
+    try:
+        argv_vectors, argv_targets = module_argv_vectors("\n".join(_SOURCE_LINES) + "\n")
+    except Exception:
+        argv_vectors, argv_targets = [], []
+    send({"ready": True, "python": sys.version.split()[0], "arcs": import_arcs, "strings": regex_strings,
+          "argvs": argv_vectors, "argv_targets": argv_targets})
     for line in REQUESTS:
         line = line.strip()
         if not line:

@@ -131,6 +131,15 @@ struct Explorer {
             batch.append(regexItem)
             if batch.count >= size() { runAll(batch); batch = []; report() }
         }
+        // Argument vectors for the options the module declares, in the parameters that reach its option parser,
+        // within the next tenth of the search.
+        let argvEnd = Date().addingTimeInterval(deadline.timeIntervalSinceNow * 0.1)
+        for argvItem in argvSeeds(worker.argvVectors, into: worker.argvTargets) {
+            guard going() else { return }
+            guard Date() < argvEnd else { break }
+            batch.append(argvItem)
+            if batch.count >= size() { runAll(batch); batch = []; report() }
+        }
         for (index, target) in builder.targets.enumerated() where !target.isAttribute {
             guard going() else { return }
             for (p, pool) in target.pools.enumerated() {
@@ -219,6 +228,29 @@ struct Explorer {
         }
         recipes.shuffle(using: &random)
         return recipes.prefix(Self.regexSeedLimit).map { item($0.0, $0.1, origin: "sweep") }
+    }
+
+    /// Cases with each argument vector (`SandboxWorker.argvVectors`) in each parameter that reaches an option
+    /// parser (`SandboxWorker.argvTargets`, `target|parameter`), the other arguments typical; the vectors join
+    /// those parameters' pools, so that later draws and list mutations start from them. (Every parameter named
+    /// `args` was too wide: getopt's own helpers got the vectors, and getopt lost 8 branch points in two runs.)
+    private mutating func argvSeeds(_ vectors: [String], into targets: Set<String>) -> [Item] {
+        guard !vectors.isEmpty, !targets.isEmpty else { return [] }
+        var items: [Item] = []
+        for index in builder.targets.indices where !builder.targets[index].isAttribute {
+            let target = builder.targets[index]
+            for p in target.parameters.indices where p < target.pools.count
+                && target.parameters[p].kind != .variadic && target.parameters[p].kind != .variadicKeyword
+                && targets.contains("\(target.name)|\(target.parameters[p].name)") {
+                for vector in vectors {
+                    var choice = builder.defaultChoice(index)
+                    choice[p] = target.pools[p].firstIndex(of: vector)
+                        ?? builder.addValue(vector, target: index, parameter: p, from: 0)
+                    items.append(item(Recipe(choice: choice, receiver: nil, prelude: []), index, origin: "sweep"))
+                }
+            }
+        }
+        return items
     }
 
     /// A candidate case, the target it aims at and the recipe it was built from (none for seeds).
@@ -378,6 +410,13 @@ struct Explorer {
         if let targetIndex { staleness[targetIndex] = newArcs.isEmpty && !newOutcome ? staleness[targetIndex] + 1 : 0 }
         if Self.isSuspicious(result) {
             suspicious.append(Kept(testCase: attributed(candidate, result), result: result))
+            // An exception the module did not raise on purpose (a `LookupError` from an unknown codec, an error
+            // of a library it calls) is still an error path: when it reached new arcs it is also a test, which
+            // asserts the exception (as long as the replays see the same). Hangs and process findings are not.
+            if !newArcs.isEmpty, !result.timedOut, result.spawned == nil, result.crashed == nil,
+               result.finalError != nil {
+                kept.append(Kept(testCase: candidate, result: result))
+            }
             return !newArcs.isEmpty
         }
         let valueKey = candidate.target + "|" + (result.finalError.map { "\($0.expressible):\($0.message)" }

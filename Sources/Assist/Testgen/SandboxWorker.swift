@@ -35,6 +35,12 @@ public final class SandboxWorker {
     /// Strings the module's regular expressions match (and near misses), as Python literals, from the worker's
     /// ready message (`module_regex_strings` in testgen_worker.py).
     public private(set) var regexStrings: [String] = []
+    /// Argument vectors (lists of strings, as Python literals) for the command-line options and positionals the
+    /// module declares, from the ready message (`module_argv_vectors` in testgen_worker.py).
+    public private(set) var argvVectors: [String] = []
+    /// Where they go: `target|parameter` of the functions that hand that parameter to an option parser (or pass
+    /// it on to one that does).
+    public private(set) var argvTargets: Set<String> = []
     /// How many times the worker was restarted after a crash or hang.
     public private(set) var restarts = 0
     /// True when the network namespace could be cut (`unshare -n`).
@@ -275,7 +281,8 @@ public final class SandboxWorker {
             throw TestgenError.importFailed("the module did not finish importing (\(death))")
         }
         struct Ready: Decodable {
-            var ready: Bool, python: String?, arcs: [[Int]]?, error: String?, message: String?, strings: [String]?
+            var ready: Bool, python: String?, arcs: [[Int]]?, error: String?, message: String?, strings: [String]?,
+                argvs: [String]?, argv_targets: [String]?
         }
         guard let ready = try? JSONDecoder().decode(Ready.self, from: Data(line)) else {
             stop()
@@ -288,6 +295,8 @@ public final class SandboxWorker {
         importArcs = ready.arcs ?? []
         pythonVersion = ready.python ?? ""
         regexStrings = ready.strings ?? []
+        argvVectors = ready.argvs ?? []
+        argvTargets = Set(ready.argv_targets ?? [])
     }
 
     private func restartAfterFailure(_ reason: String) -> CaseResult {

@@ -100,7 +100,7 @@ struct TestWriter {
                     state.attrs = state.attrs?.filter { before.attrs?[$0.key] != $0.value }
                     if state.attrs?.isEmpty != false && state.len == before.len { continue }
                     for (attribute, observed) in (state.attrs ?? [:]).sorted(by: { $0.key < $1.key }) {
-                        lines += assertions("\(name).\(attribute)", observed)
+                        lines += assertions(Self.attributeAccess(name, attribute), observed)
                     }
                     if let len = state.len, len != before.len { lines.append("    assert len(\(name)) == \(len)") }
                     continue
@@ -127,7 +127,7 @@ struct TestWriter {
         case "instance":
             var lines = ["    assert isinstance(\(subject), \(value.type ?? "object"))"]
             for (attribute, observed) in (value.attrs ?? [:]).sorted(by: { $0.key < $1.key }) {
-                lines += assertions("\(subject).\(attribute)", observed)
+                lines += assertions(Self.attributeAccess(subject, attribute), observed)
             }
             if let len = value.len { lines.append("    assert len(\(subject)) == \(len)") }
             if let text = value.str { lines.append("    assert str(\(subject)) == \(pythonString(text))") }
@@ -197,6 +197,18 @@ struct TestWriter {
         if name.hasSuffix("_") { name.removeLast() }
         return String(name.prefix(90))
     }
+
+    /// `subject.attribute`, or `getattr(subject, '…')` for an attribute whose name is no identifier (code can
+    /// `setattr` any string: optparse's `Values` took `'HELP 1'`, and `values.HELP 1` broke the whole file).
+    static func attributeAccess(_ subject: String, _ attribute: String) -> String {
+        TestGenerator.isIdentifier(attribute) && !pythonKeywords.contains(attribute)
+            ? "\(subject).\(attribute)" : "getattr(\(subject), \(pythonString(attribute)))"
+    }
+
+    static let pythonKeywords: Set<String> = [
+        "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del",
+        "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda",
+        "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield"]
 
     /// `setattr(obj, 'name', value)` (a step that sets an attribute) as `obj.name = value`; nil for other steps.
     static func attributeAssignment(_ expr: String) -> String? {
