@@ -173,6 +173,15 @@ static void list_free(VersionList *list) {
   list->count = list->capacity = 0;
 }
 
+// `*to` becomes `*from` itself when `take` (leaving `*from` empty: freeing it does nothing), else a copy of it.
+static bool take_or_copy(Version *to, Version *from, bool take) {
+  if (!take) return version_init(to, from);
+  *to = *from;
+  from->stack = NULL;
+  from->scanner = NULL;
+  return true;
+}
+
 // Feeds one token to a version (owned), following reductions and GLR forks; survivors go to `out`.
 static void feed_token(const TSLanguage *l, Version *v, TSSymbol symbol, bool is_keyword, VersionList *out) {
   // A work list of versions that still have to consume this token (after reductions).
@@ -198,26 +207,14 @@ static void feed_token(const TSLanguage *l, Version *v, TSSymbol symbol, bool is
       if (action.type == TSParseActionTypeShift) {
         if (action.shift.repetition) continue;
         Version shifted;
-        if (last) {
-          shifted = current;
-          current.stack = NULL;
-          current.scanner = NULL;
-        } else if (!version_init(&shifted, &current)) {
-          continue;
-        }
+        if (!take_or_copy(&shifted, &current, last)) continue;
         if (!action.shift.extra && !version_push(&shifted, action.shift.state)) { version_free(&shifted); continue; }
         list_add(out, &shifted);
       } else if (action.type == TSParseActionTypeReduce) {
         uint32_t children = action.reduce.child_count;
         if (children >= current.depth) continue;
         Version reduced;
-        if (last) {
-          reduced = current;
-          current.stack = NULL;
-          current.scanner = NULL;
-        } else if (!version_init(&reduced, &current)) {
-          continue;
-        }
+        if (!take_or_copy(&reduced, &current, last)) continue;
         reduced.depth -= children;
         TSStateId next = goto_state(l, reduced.stack[reduced.depth - 1], action.reduce.symbol);
         if (next == 0 || !version_push(&reduced, next)) { version_free(&reduced); continue; }
