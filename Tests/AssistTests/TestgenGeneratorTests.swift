@@ -115,6 +115,24 @@ import Testing
         #expect(report.findings.contains { $0.function == "double" && $0.kind == "ValueError" })
     }
 
+    /// The sandbox's own refusals (a process start stopped by its audit hook) are findings, never tests: outside
+    /// the sandbox the call would start the process.
+    @Test func sandboxRefusalsAreNoTests() throws {
+        let (report, folder) = try generate(source: """
+            import subprocess
+
+            def run(command):
+                if command:
+                    return subprocess.run(["sh", "-c", "exit 0"]).returncode
+                return -1
+            """, name: "runner", budget: 3)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let text = try String(contentsOfFile: report.testFile, encoding: .utf8)
+        #expect(!text.contains("testgen sandbox"), "\(text)")
+        // Such a test fails outside the sandbox (the process starts): written, verification would drop it.
+        #expect(!report.verification.dropped.contains { $0.contains("permission_error") }, "\(report.verification.dropped)")
+    }
+
     @Test func plantedBugsInStatsAreFound() throws {
         let (report, folder) = try generate("stats")
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -398,6 +398,11 @@ struct Explorer {
     }
 
     /// Takes in a case's result; keeps the case (and returns true) when it adds coverage or a new outcome.
+    /// An exception the sandbox's guards raised (`SandboxViolation`, "testgen sandbox: …"), not the module.
+    static func isSandboxRefusal(_ error: RaisedError) -> Bool {
+        error.type == "SandboxViolation" || error.message.hasPrefix("testgen sandbox:")
+    }
+
     @discardableResult
     private mutating func absorb(_ candidate: TestCase, targetIndex: Int?, result: CaseResult) -> Bool {
         runs += 1
@@ -412,9 +417,12 @@ struct Explorer {
             suspicious.append(Kept(testCase: attributed(candidate, result), result: result))
             // An exception the module did not raise on purpose (a `LookupError` from an unknown codec, an error
             // of a library it calls) is still an error path: when it reached new arcs it is also a test, which
-            // asserts the exception (as long as the replays see the same). Hangs and process findings are not.
+            // asserts the exception (as long as the replays see the same). Hangs and process findings are not,
+            // nor the sandbox's own refusals (`testgen sandbox: starting processes is not allowed`): outside the
+            // sandbox the call does what the sandbox stopped (a fork, an hour-long subprocess), and the test
+            // would run it.
             if !newArcs.isEmpty, !result.timedOut, result.spawned == nil, result.crashed == nil,
-               result.finalError != nil {
+               let error = result.finalError, !Self.isSandboxRefusal(error) {
                 kept.append(Kept(testCase: candidate, result: result))
             }
             return !newArcs.isEmpty
