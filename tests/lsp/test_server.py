@@ -150,20 +150,31 @@ def inline_params(uri: str, kind=types.InlineCompletionTriggerKind.Invoked) -> t
         context=types.InlineCompletionContext(trigger_kind=kind))
 
 
-def keep_model_queue_busy(client: LanguageClient, name: str, count: int = 20) -> list:
-    """Queues `count` completions on other documents, so the requests sent next wait behind them."""
+async def keep_model_queue_busy(client: LanguageClient, name: str, count: int = 20) -> list:
+    """Queues `count` completions on other documents, so the requests sent next wait behind them.
+
+    Each document is a long, valid file of its own with the cursor at its end, so that every request prefills
+    tokens that no earlier one cached. The documents are opened first and the small requests then go out back
+    to back: when the opens were interleaved with the requests, a fast server finished each completion
+    (~5 ms on the fixture model) before the client had written the next one, and the queue never built up."""
+    copies = 20
+    uris = [f"file:///tmp/moecoder-lsp-{name}-busy{i}.py" for i in range(count)]
+    for i, uri in enumerate(uris):
+        body = "".join(f"def add_{name}_{i}_{k}(a, b):\n    return a + b\n\n\n" for k in range(copies))
+        open_document(client, uri, body + SOURCE)
+    await asyncio.sleep(0.3)
     pending = []
-    for i in range(count):
-        uri = f"file:///tmp/moecoder-lsp-{name}-busy{i}.py"
-        open_document(client, uri, SOURCE * 20)  # a longer prompt: each takes a while even on the tiny model
-        pending.append(send(client, types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(uri)))
+    for uri in uris:
+        params = inline_params(uri)
+        params.position = types.Position(line=4 * copies + 4, character=8)
+        pending.append(send(client, types.TEXT_DOCUMENT_INLINE_COMPLETION, params))
     return pending
 
 
 async def test_cancel_answers_at_once_and_the_server_keeps_serving(client: LanguageClient):
     uri = "file:///tmp/moecoder-lsp-cancel.py"
     open_document(client, uri, SOURCE)
-    busy = keep_model_queue_busy(client, "cancel")
+    busy = await keep_model_queue_busy(client, "cancel")
     pending = send(client, types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(uri), msg_id="cancel-me")
     client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="cancel-me"))
     with pytest.raises(JsonRpcException) as failure:
@@ -179,7 +190,7 @@ async def test_cancel_answers_at_once_and_the_server_keeps_serving(client: Langu
 async def test_newer_completion_supersedes_the_older(client: LanguageClient):
     uri = "file:///tmp/moecoder-lsp-supersede.py"
     open_document(client, uri, SOURCE)
-    busy = keep_model_queue_busy(client, "supersede")
+    busy = await keep_model_queue_busy(client, "supersede")
     params = inline_params(uri, types.InlineCompletionTriggerKind.Automatic)
     first = send(client, types.TEXT_DOCUMENT_INLINE_COMPLETION, params)
     second = send(client, types.TEXT_DOCUMENT_INLINE_COMPLETION, params)
