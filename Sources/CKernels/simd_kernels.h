@@ -61,11 +61,13 @@ static inline __m256i MK_SUFFIX(fifth_bits)(uint32_t x) {
 
 // How far beyond the rows being prefetched into L1 the same step also asks for lines into L2 (prefetcht1). The L1
 // prefetches alone keep at most a few KB in flight (the L1 miss buffers), so a kernel with more arithmetic per byte
-// (Q5_0, Q6_K) alternated between computing and waiting; the L2 requests 16 KB ahead keep the memory busy while it
+// (Q5_0, Q6_K) alternated between computing and waiting; the L2 requests further ahead keep the memory busy while it
 // computes. bench/stream_bench.sh, two threads, 1 GiB of weights on 2 MiB pages, kernel GB/s over a plain read of
-// the same buffer measured alternately: Q4_K 0.73-0.86 -> 0.90, Q5_0 0.81-0.82 -> 0.89-0.93, Q6_K 0.82-0.84 -> 0.91-0.93.
+// the same buffer measured alternately, 16 KB ahead: Q4_K 0.73-0.86 -> 0.90, Q5_0 0.81 -> 0.89-0.93, Q6_K
+// 0.82-0.84 -> 0.91-0.93. V2-Lite-shape decode (file cached, two threads, alternating, two rounds): none 15.0-15.9
+// tokens/s, 8 KB 15.4-16.5, 16 KB 16.6-17.5, 32 KB 17.1-17.8; Qwen1.5 shape: 32 KB and 16 KB alike, 64 KB no better.
 #ifndef MK_FAR_PREFETCH
-#define MK_FAR_PREFETCH 16384
+#define MK_FAR_PREFETCH 32768
 #endif
 
 // Prefetches the lines of the `bytes` bytes at p. The R-row kernels below read R rows a few blocks at a time, which
