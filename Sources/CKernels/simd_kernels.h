@@ -457,8 +457,7 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_k256)(const voi
     for (long b = 0; b < cols / 256; b++) {
         for (int r = 0; r < R; r++) {
             const uint8_t *blk = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * bytes;
-            for (int o = 0; o < bytes; o += 64)
-                _mm_prefetch((const char *)w + (size_t)R * row_bytes + (size_t)(b * R + r) * bytes + o, _MM_HINT_T0);
+            MK_SUFFIX(prefetch_span)((const uint8_t *)w + (size_t)R * row_bytes + (size_t)(b * R + r) * bytes, bytes);
             if (kind == 0) MK_SUFFIX(block_q2_K)(blk, act, 0, b, 1, &acc[r], &mins[r]);
             else if (kind == 1) MK_SUFFIX(block_q3_K)(blk, act, 0, b, 1, &acc[r]);
             else MK_SUFFIX(block_iq4_xs)(blk, act, 0, b, 1, &acc[r]);
