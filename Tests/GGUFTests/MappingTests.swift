@@ -31,6 +31,45 @@ struct MappingTests {
         }
     }
 
+    @Test("init(path:) advises huge pages for the mapping (VmFlags hg), unless MOECODER_HUGEPAGES=0")
+    func mappingAdvisesHugePages() throws {
+        // Only kernels built with transparent huge pages know the advice (EINVAL elsewhere: nothing to check).
+        guard FileManager.default.fileExists(atPath: "/sys/kernel/mm/transparent_hugepage/enabled") else { return }
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/advised.gguf"
+        try sampleWriter().write(to: path)
+        let advised = try GGUFFile(path: path)
+        let flags = try #require(try vmFlags(containing: UInt(bitPattern: advised.data(advised.tensors[0]))))
+        #expect(flags.contains("hg"), "VmFlags of the mapping: \(flags)")
+
+        setenv("MOECODER_HUGEPAGES", "0", 1)
+        defer { unsetenv("MOECODER_HUGEPAGES") }
+        let plain = try GGUFFile(path: path)
+        let plainFlags = try #require(try vmFlags(containing: UInt(bitPattern: plain.data(plain.tensors[0]))))
+        #expect(!plainFlags.contains("hg"), "VmFlags with MOECODER_HUGEPAGES=0: \(plainFlags)")
+    }
+
+    /// The VmFlags of the mapping that holds `address`, from /proc/self/smaps.
+    private func vmFlags(containing address: UInt) throws -> [Substring]? {
+        let handle = try #require(FileHandle(forReadingAtPath: "/proc/self/smaps"))
+        var bytes = Data()
+        while let chunk = try handle.read(upToCount: 1 << 16), !chunk.isEmpty {
+            bytes += chunk
+        }
+        var inside = false
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+            let head = line.prefix { $0 != " " }
+            let bounds = head.split(separator: "-").compactMap { UInt($0, radix: 16) }
+            if bounds.count == 2, head.contains("-") {
+                inside = bounds[0] <= address && address < bounds[1]
+            } else if inside, line.hasPrefix("VmFlags:") {
+                return line.dropFirst("VmFlags:".count).split(separator: " ")
+            }
+        }
+        return nil
+    }
+
     /// The address range of this process's mapping of `path`, read from /proc/self/maps (Linux only; the test needs it).
     private func mappedRange(of path: String) throws -> Range<UInt>? {
         let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
