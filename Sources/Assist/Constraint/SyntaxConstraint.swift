@@ -430,13 +430,15 @@ public final class SyntaxConstraint: TokenConstraint {
     /// (line breaks too inside a triple-quoted string) without quotes, backslashes or braces, so that it can
     /// neither end the literal nor start anything in it (an f-string's replacement field, an escape).
     private func isPlainLiteralText(_ bytes: [UInt8]) -> Bool {
-        guard let lexical, !bytes.isEmpty, lexicalPosition == text.count, pending.isEmpty, !lexical.isEscaped,
-              isActive else { return false }
+        // The scanner's mode and escape flag are read without copying the scanner (a copy retained and released
+        // its syntax tables: a third of this function's cost, which a refusal storm pays for every candidate).
+        guard let mode = lexical?.mode, mode != .code, lexical?.isEscaped == false, !bytes.isEmpty,
+              lexicalPosition == text.count, pending.isEmpty, isActive else { return false }
         let multiline: Bool
-        switch lexical.mode {
+        switch mode {
         case .code, .blockComment: return false
         case .lineComment: multiline = false
-        case .string(let index): multiline = lexical.syntax.quotes[index].multiline
+        case .string(let index): multiline = lexical!.syntax.quotes[index].multiline
         }
         for b in bytes {
             switch b {
