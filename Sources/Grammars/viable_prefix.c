@@ -624,7 +624,8 @@ static bool extends(const VPState *s, const Version *v) {
       view.text_length = length + n + ender_length;
       Version copy;
       if (!version_init(&copy, v)) continue;
-      VersionList work = {0}, parked = {0};
+      Version work_storage[4], parked_storage[4];
+      VersionList work = LOCAL_LIST(work_storage), parked = LOCAL_LIST(parked_storage);
       list_add(&work, &copy);
       run_versions(&view, &work, &parked);
       for (uint32_t i = 0; i < parked.count && !found; i++) {
@@ -709,7 +710,8 @@ static bool tail_is_live(const VPState *s, const Version *v) {
 }
 
 static bool advance(VPState *s) {
-  VersionList work = {0}, parked = {0};
+  Version work_storage[4], parked_storage[4];
+  VersionList work = LOCAL_LIST(work_storage), parked = LOCAL_LIST(parked_storage);
   for (uint32_t i = 0; i < s->count; i++) list_add(&work, &s->versions[i]);
   free(s->versions);
   s->versions = NULL;
@@ -725,7 +727,7 @@ static bool advance(VPState *s) {
       version_free(&parked.items[i]);
     }
   }
-  free(parked.items);
+  list_release(&parked);
   return s->count > 0;
 }
 
