@@ -5,6 +5,11 @@ import PackageDescription
 /// models and the syntax constraint) stays fast; release builds are unaffected.
 let optimizedAlways: [SwiftSetting] = [.unsafeFlags(["-O"])]
 
+/// Release builds of the syntax constraint's targets skip the run-time exclusivity checks of class properties and
+/// globals (`swift_beginAccess`: 5-10 % of the constraint's instructions, most of it on the recognizer's and the
+/// mask's per-token state). Debug builds, which the tests run, keep them.
+let exclusivityUnchecked: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "MoECoder",
     platforms: [.macOS(.v14)],
@@ -34,7 +39,8 @@ let package = Package(
         ),
         .target(
             name: "Syntax",
-            dependencies: ["CTreeSitter", "Grammars"]
+            dependencies: ["CTreeSitter", "Grammars"],
+            swiftSettings: exclusivityUnchecked
         ),
         // SIMD kernels in C (run-time dispatch: portable, AVX2+FMA, AVX-512 VNNI), 8-bit activations, the
         // worker pool. Optimised in debug builds too.
@@ -50,7 +56,7 @@ let package = Package(
         // Model configs, architectures, KV cache, sampling, generation.
         .target(name: "Engine", dependencies: ["CKernels", "Kernels", "GGUF", "Tokenizer"], swiftSettings: optimizedAlways),
         // Completion (fill-in-the-middle), test generation, repair: the features every front end calls.
-        .target(name: "Assist", dependencies: ["Syntax", "Engine"], swiftSettings: optimizedAlways),
+        .target(name: "Assist", dependencies: ["Syntax", "Engine"], swiftSettings: optimizedAlways + exclusivityUnchecked),
         // The language server: JSON-RPC over stdio, LSP handlers that call Assist.
         .target(name: "LSP", dependencies: ["Assist", "Syntax", "Engine"], swiftSettings: optimizedAlways),
         // `moecoder pull`: the Hugging Face hub's model API, resumable verified downloads, the model cache.

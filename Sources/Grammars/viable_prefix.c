@@ -42,6 +42,7 @@ struct VPState {
   Version *versions;
   uint32_t count, capacity;
   bool dead;
+  bool reference;           // tests: without the exact shortcuts (vp_set_reference)
 };
 
 // MARK: - Parse tables
@@ -148,7 +149,12 @@ static bool versions_equal(const Version *a, const Version *b) {
 typedef struct {
   Version *items;
   uint32_t count, capacity;
+  Version *local;           // the caller's storage `items` starts in (never freed), or NULL
 } VersionList;
+
+// A list whose first `capacity` items live in the caller's `storage` (most lists hold one or two versions: a
+// malloc and a free for each was a tenth of the recognizer's cost); it moves to the heap when it outgrows it.
+#define LOCAL_LIST(storage) ((VersionList){(storage), 0, (uint32_t)(sizeof(storage) / sizeof(Version)), (storage)})
 
 // Takes ownership of `v`; drops it when an equal version is already there or the list is full.
 static void list_add(VersionList *list, Version *v) {
@@ -158,7 +164,13 @@ static void list_add(VersionList *list, Version *v) {
   if (list->count >= MAX_VERSIONS) { version_free(v); return; }
   if (list->count == list->capacity) {
     uint32_t capacity = list->capacity ? 2 * list->capacity : 4;
-    Version *grown = realloc(list->items, capacity * sizeof(Version));
+    Version *grown;
+    if (list->items && list->items == list->local) {
+      grown = malloc(capacity * sizeof(Version));
+      if (grown) memcpy(grown, list->items, list->count * sizeof(Version));
+    } else {
+      grown = realloc(list->items, capacity * sizeof(Version));
+    }
     if (!grown) { version_free(v); return; }
     list->items = grown;
     list->capacity = capacity;
@@ -166,11 +178,16 @@ static void list_add(VersionList *list, Version *v) {
   list->items[list->count++] = *v;
 }
 
-static void list_free(VersionList *list) {
-  for (uint32_t i = 0; i < list->count; i++) version_free(&list->items[i]);
-  free(list->items);
+// Frees the list's storage (not its versions) unless it is the caller's.
+static void list_release(VersionList *list) {
+  if (list->items != list->local) free(list->items);
   list->items = NULL;
   list->count = list->capacity = 0;
+}
+
+static void list_free(VersionList *list) {
+  for (uint32_t i = 0; i < list->count; i++) version_free(&list->items[i]);
+  list_release(list);
 }
 
 // `*to` becomes `*from` itself when `take` (leaving `*from` empty: freeing it does nothing), else a copy of it.
@@ -185,7 +202,8 @@ static bool take_or_copy(Version *to, Version *from, bool take) {
 // Feeds one token to a version (owned), following reductions and GLR forks; survivors go to `out`.
 static void feed_token(const TSLanguage *l, Version *v, TSSymbol symbol, bool is_keyword, VersionList *out) {
   // A work list of versions that still have to consume this token (after reductions).
-  VersionList pending = {0};
+  Version pending_storage[4];
+  VersionList pending = LOCAL_LIST(pending_storage);
   list_add(&pending, v);
   uint32_t budget = 10000;  // reductions per token; real grammars need a handful
   while (pending.count > 0 && budget-- > 0) {
@@ -450,6 +468,7 @@ VPState *vp_clone(const VPState *from) {
   s->base_column = from->base_column;
   s->total = from->total;
   s->dead = from->dead;
+  s->reference = from->reference;
   if (from->text_length) {
     s->text = malloc(from->text_length);
     if (!s->text) { vp_destroy(s); return NULL; }
@@ -479,7 +498,7 @@ void vp_destroy(VPState *s) {
 
 // Whether version `v` can take `symbol` next (following reductions). With `allow_extra` false, a token
 // that would only be skipped as an extra (a comment) does not count.
-static bool acceptable(const TSLanguage *l, const Version *v, TSSymbol symbol, bool allow_extra) {
+static bool acceptable(const TSLanguage *l, const Version *v, TSSymbol symbol, bool allow_extra, bool shortcut) {
   uint32_t count;
   const TSParseAction *actions = table_actions(l, v->stack[v->depth - 1], symbol, &count);
   if (count == 0) return false;
@@ -490,9 +509,15 @@ static bool acceptable(const TSLanguage *l, const Version *v, TSSymbol symbol, b
     }
     if (only_extra) return false;
   }
+  // A shift (not a repetition) always survives feed_token (the copy it would shift has room on its stack), so
+  // the version takes the symbol without following the other actions.
+  for (uint32_t i = 0; shortcut && i < count; i++) {
+    if (actions[i].type == TSParseActionTypeShift && !actions[i].shift.repetition) return true;
+  }
   Version copy;
   if (!version_init(&copy, v)) return false;
-  VersionList out = {0};
+  Version out_storage[4];
+  VersionList out = LOCAL_LIST(out_storage);
   feed_token(l, &copy, symbol, false, &out);
   bool accepted = out.count > 0;
   list_free(&out);
@@ -502,7 +527,7 @@ static bool acceptable(const TSLanguage *l, const Version *v, TSSymbol symbol, b
 // Whether the partial lexeme can still grow into a token the version takes: a literal token (keyword or
 // operator) that starts with it, or — for a lexeme the lexer is still in the middle of — any pattern token.
 static bool could_become(const TSLanguage *l, const Version *v, const char *lexeme, uint32_t length,
-                         bool any_pattern, TSSymbol except) {
+                         bool any_pattern, TSSymbol except, bool shortcut) {
   for (TSSymbol symbol = 1; symbol < l->token_count; symbol++) {
     if (symbol == except) continue;
     TSSymbolMetadata meta = l->symbol_metadata[symbol];
@@ -511,10 +536,10 @@ static bool could_become(const TSLanguage *l, const Version *v, const char *lexe
       // The first byte rules out nearly every literal before the string functions run (this loop ran
       // strlen and strncmp over all of the grammar's literals for each lexeme: ~1.4 K instructions a check).
       if (length > 0 && literal[0] != lexeme[0]) continue;
-      if (strlen(literal) > length && strncmp(literal, lexeme, length) == 0 && acceptable(l, v, symbol, true)) {
+      if (strlen(literal) > length && strncmp(literal, lexeme, length) == 0 && acceptable(l, v, symbol, true, shortcut)) {
         return true;
       }
-    } else if (any_pattern && meta.named && acceptable(l, v, symbol, false)) {
+    } else if (any_pattern && meta.named && acceptable(l, v, symbol, false, shortcut)) {
       return true;
     }
   }
@@ -523,7 +548,8 @@ static bool could_become(const TSLanguage *l, const Version *v, const char *lexe
 
 // Feeds the token `r` to version `v` (owned) and queues the survivors, positioned after the token.
 static void take_token(const VPState *s, Version *v, const LexResult *r, VersionList *work) {
-  VersionList fed = {0};
+  Version fed_storage[4];
+  VersionList fed = LOCAL_LIST(fed_storage);
   feed_token(s->grammar->language, v, r->symbol, r->is_keyword, &fed);
   for (uint32_t i = 0; i < fed.count; i++) {
     Version *next = &fed.items[i];
@@ -531,7 +557,7 @@ static void take_token(const VPState *s, Version *v, const LexResult *r, Version
     if (r->external) version_set_scanner(next, r->scanner, r->scanner_length);
     list_add(work, next);
   }
-  free(fed.items);
+  list_release(&fed);
 }
 
 // Lexes and parses the versions in `work` (consumed) as far as the text allows; each version stops (is
@@ -598,7 +624,8 @@ static bool extends(const VPState *s, const Version *v) {
       view.text_length = length + n + ender_length;
       Version copy;
       if (!version_init(&copy, v)) continue;
-      VersionList work = {0}, parked = {0};
+      Version work_storage[4], parked_storage[4];
+      VersionList work = LOCAL_LIST(work_storage), parked = LOCAL_LIST(parked_storage);
       list_add(&work, &copy);
       run_versions(&view, &work, &parked);
       for (uint32_t i = 0; i < parked.count && !found; i++) {
@@ -635,7 +662,7 @@ static bool grows_into_acceptable(const VPState *s, const Version *v) {
         lex(s, v, buffer, length + depth, &r);
         calls++;
         if (r.outcome == LEX_TOKEN && r.end > length) {
-          if (acceptable(l, v, r.symbol, false)) found = true;
+          if (acceptable(l, v, r.symbol, false, !s->reference)) found = true;
           else if (r.end == length + depth && r.at_end && next_count < frontier_max) {
             memcpy(next[next_count], buffer + length, depth);
             next_count++;
@@ -665,7 +692,7 @@ static bool tail_is_live(const VPState *s, const Version *v) {
   if (r.outcome == LEX_NONE) {
     // Characters no token starts with are dead; a token the lexer is still inside may become one.
     if (!r.at_end) return false;
-    return could_become(l, v, s->text + r.start, s->text_length - r.start, false, 0) || extends(s, v);
+    return could_become(l, v, s->text + r.start, s->text_length - r.start, false, 0, !s->reference) || extends(s, v);
   }
   if (r.symbol == 0) return true;                // only white space and extras before the end
   if (r.end < s->text_length) {
@@ -673,9 +700,9 @@ static bool tail_is_live(const VPState *s, const Version *v) {
     // identifier, or stay `in` followed by something else): only a continuation can tell.
     return extends(s, v);
   }
-  if (acceptable(l, v, r.symbol, true)) return true;
+  if (acceptable(l, v, r.symbol, true, !s->reference)) return true;
   // Not accepted as lexed; it can still grow into a literal that is: `i` into `if`, `-` into `->`.
-  if (could_become(l, v, s->text + r.start, s->text_length - r.start, false, r.symbol)) return true;
+  if (could_become(l, v, s->text + r.start, s->text_length - r.start, false, r.symbol, !s->reference)) return true;
   // Or, for an operator-like literal, into a pattern token (`.` into the float `.5`); a rejected pattern
   // token (an identifier, a number) only grows into more of the same or into keywords, checked above.
   TSSymbolMetadata meta = l->symbol_metadata[r.symbol];
@@ -683,7 +710,8 @@ static bool tail_is_live(const VPState *s, const Version *v) {
 }
 
 static bool advance(VPState *s) {
-  VersionList work = {0}, parked = {0};
+  Version work_storage[4], parked_storage[4];
+  VersionList work = LOCAL_LIST(work_storage), parked = LOCAL_LIST(parked_storage);
   for (uint32_t i = 0; i < s->count; i++) list_add(&work, &s->versions[i]);
   free(s->versions);
   s->versions = NULL;
@@ -699,7 +727,7 @@ static bool advance(VPState *s) {
       version_free(&parked.items[i]);
     }
   }
-  free(parked.items);
+  list_release(&parked);
   return s->count > 0;
 }
 
@@ -755,6 +783,8 @@ int vp_check(VPState *s, const char *bytes, uint32_t length) {
 
 int vp_is_viable(const VPState *s) { return !s->dead; }
 
+void vp_set_reference(VPState *s, int on) { s->reference = on != 0; }
+
 uint32_t vp_version_count(const VPState *s) { return s->count; }
 
 uint64_t vp_length(const VPState *s) { return s->total; }
@@ -786,6 +816,7 @@ void vp_destroy(VPState *state) { (void)state; }
 int vp_append(VPState *state, const char *bytes, uint32_t length) { (void)state; (void)bytes; (void)length; return 0; }
 int vp_check(VPState *state, const char *bytes, uint32_t length) { (void)state; (void)bytes; (void)length; return 0; }
 int vp_is_viable(const VPState *state) { (void)state; return 0; }
+void vp_set_reference(VPState *state, int on) { (void)state; (void)on; }
 uint32_t vp_version_count(const VPState *state) { (void)state; return 0; }
 uint64_t vp_length(const VPState *state) { (void)state; return 0; }
 uint64_t vp_key(const VPState *state) { (void)state; return 0; }

@@ -1,3 +1,4 @@
+import CTreeSitter
 import Foundation
 /// What CPython rejects in Python text that tree-sitter-python accepts.
 ///
@@ -349,12 +350,20 @@ public enum PythonValidity {
             if end > start || !node.isMissing { lastEnd = max(lastEnd ?? 0, end) }
         }
 
+        /// Whether a node is skipped by `visit` (named, without errors, ending before `from`): only its end is
+        /// recorded. Asked of the raw node, before the walk builds a `Node` and reads its type.
+        @inline(__always)
+        mutating func skipped(_ raw: TSNode) -> Bool {
+            guard from > 0 else { return false }
+            let end = Int(ts_node_end_byte(raw))
+            guard end <= from, ts_node_is_named(raw), !ts_node_has_error(raw) else { return false }
+            lastEnd = max(lastEnd ?? 0, end)
+            return true
+        }
+
         mutating func visit(_ node: Node, _ context: Context) {
+            if skipped(node.raw) { return }
             let type = node.type
-            if node.endByte <= from, from > 0, node.isNamed, !node.hasError {
-                lastEnd = max(lastEnd ?? 0, node.endByte)
-                return
-            }
             if node.isError {
                 // Follow its tokens for bracket depth, check nothing inside.
                 var inner = context
@@ -629,7 +638,15 @@ public enum PythonValidity {
         }
 
         mutating func walkChildren(_ node: Node, _ context: Context, checking: Bool) {
-            for child in node.children {
+            // A cursor rather than `node.children`: no array for each inner node, and children that `visit`
+            // skips (most of a long file's statements before `from`) are passed over without building a `Node`.
+            var cursor = ts_tree_cursor_new(node.raw)
+            defer { ts_tree_cursor_delete(&cursor) }
+            guard ts_tree_cursor_goto_first_child(&cursor) else { return }
+            repeat {
+                let raw = ts_tree_cursor_current_node(&cursor)
+                if checking, skipped(raw) { continue }
+                let child = Node(raw: raw, tree: node.tree)
                 if checking {
                     visit(child, context)
                 } else if child.childCount == 0 || child.type == "string" {
@@ -647,7 +664,7 @@ public enum PythonValidity {
                 } else {
                     walkChildren(child, context, checking: false)
                 }
-            }
+            } while ts_tree_cursor_goto_next_sibling(&cursor)
         }
 
         // MARK: Checks

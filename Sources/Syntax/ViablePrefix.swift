@@ -50,6 +50,9 @@ public final class ViablePrefix: @unchecked Sendable {
     }
 
     public var isViable: Bool { vp_is_viable(state) != 0 }
+    /// Tests: decide without the recognizer's exact shortcuts (copies keep the setting), as the reference that
+    /// they must agree with.
+    func useReference() { vp_set_reference(state, 1) }
     /// Parser stack versions alive (> 1 where the text is still ambiguous).
     public var versionCount: Int { Int(vp_version_count(state)) }
     /// Bytes appended so far.

@@ -151,3 +151,35 @@ import Testing
         #expect(PythonFirstError.find(in: Array("\"\"\"doc\"\"\"\nfrom __future__ import annotations\nimport os\n".utf8)) == nil)
     }
 }
+
+/// `PythonTokenizer.operatorLength` tells an operator's length by its bytes: it must give what the operator sets
+/// give (three characters when the next three are one of `threeCharOps`, else two when the next two are one of
+/// `twoCharOps`, else one), for every sequence of up to three operator characters (and others), at the end of
+/// the text or with more after it.
+@Suite struct PythonTokenizerOperatorTests {
+    @Test func operatorLengthMatchesTheSets() {
+        let alphabet = Array("!%&*+-/:<=>@^|.~,;()[]{}a0 \"\n".utf8)
+        func expected(_ bytes: [UInt8], at i: Int) -> Int {
+            if i + 3 <= bytes.count, PythonTokenizer.threeCharOps.contains(String(decoding: bytes[i..<(i + 3)], as: UTF8.self)) { return 3 }
+            if i + 2 <= bytes.count, PythonTokenizer.twoCharOps.contains(String(decoding: bytes[i..<(i + 2)], as: UTF8.self)) { return 2 }
+            return 1
+        }
+        var compared = 0, mismatches: [String] = []
+        for a in alphabet {
+            for b in [nil] + alphabet.map(Optional.some) {
+                for c in [nil] + alphabet.map(Optional.some) where b != nil || c == nil {
+                    let sequence = [a, b, c].compactMap { $0 }
+                    for bytes in [sequence, sequence + [UInt8(ascii: "x")], [UInt8(ascii: " ")] + sequence] {
+                        let i = bytes.first == UInt8(ascii: " ") && bytes.count > sequence.count ? 1 : 0
+                        compared += 1
+                        if PythonTokenizer.operatorLength(bytes, at: i) != expected(bytes, at: i) {
+                            mismatches.append(String(decoding: bytes, as: UTF8.self))
+                        }
+                    }
+                }
+            }
+        }
+        #expect(compared > 70_000)
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(20))")
+    }
+}

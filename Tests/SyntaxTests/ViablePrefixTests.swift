@@ -106,4 +106,40 @@ import Testing
             }
         }
     }
+
+    /// The recognizer's exact shortcuts (a shift action settles that a version takes a token, without copying it
+    /// and following every action) must not change a verdict: along real files, every probe's check and every
+    /// append agree with a state that decides without them (`useReference`).
+    @Test func shortcutsAgreeWithTheReference() throws {
+        let python = try Language.named("python")
+        let probes = ["a", " ", "(", ")", ":", "\n", "i", "in", " i", " in", " is", ".", "=", "'", "\"", "#", "0",
+                      "1.", ",", "]", "}", "*", "**", "-", "->", "\\", "lambda", "el", "f'", "@", "\n    ", "\nx", ";",
+                      " if", " else", "not", ":=", "...", "<", "<>"]
+        var rng = IncrementalTests.SplitMix64(state: 7)
+        var compared = 0, disagreements: [String] = []
+        let files = Self.stdlibSample(count: 12).filter { ["bisect.py", "colorsys.py", "fnmatch.py", "graphlib.py"].contains(($0 as NSString).lastPathComponent) }
+        #expect(files.count >= 3, "standard library not found")
+        for file in files {
+            let bytes = Array(try String(contentsOfFile: file, encoding: .utf8).utf8)
+            let fast = try ViablePrefix(language: python)
+            let reference = try ViablePrefix(language: python)
+            reference.useReference()
+            var offset = 0
+            while offset < bytes.count {
+                for probe in probes {
+                    compared += 1
+                    if fast.check(probe) != reference.check(probe) {
+                        disagreements.append("\(file) at \(offset): \(probe.debugDescription)")
+                    }
+                }
+                var end = min(bytes.count, offset + Int.random(in: 1...12, using: &rng))
+                while end < bytes.count, bytes[end] & 0xC0 == 0x80 { end += 1 }
+                let chunk = Array(bytes[offset..<end])
+                #expect(fast.append(bytes: chunk) == reference.append(bytes: chunk))
+                offset = end
+            }
+        }
+        #expect(compared > 20_000)
+        #expect(disagreements.count == 0, "\(disagreements.count) disagreements, first: \(disagreements.prefix(10))")
+    }
 }

@@ -120,6 +120,13 @@ public final class SyntaxConstraint: TokenConstraint {
     private let commentTokens: [Bool]
     /// Tokens that are spaces and then an ASCII name (see `Tables.nameShapes`), for the mask's shortcut.
     private let nameShapes: [UInt8]
+    /// Per token: its first byte (0 when empty), its length, and the slot of its first two bytes in `pairStamp`
+    /// (-1 unless it is longer than two bytes and both are ASCII). Read by the full mask and `startAllowed` instead
+    /// of the token's byte array (taking each of 8,192 arrays out of `tokenBytes` retained and released it: a
+    /// fifth of a mask's cost).
+    private let firstBytes: [UInt8]
+    private let tokenLengths: [Int32]
+    private let pairSlots: [Int32]
     /// Python: where strings and comments are in the accepted text (read up to `lexicalPosition`), so that
     /// tokens of plain text inside them are allowed without the recognizer. Its lexer reads a string or comment
     /// from its start at every check, which made each token inside a long docstring cost as much as the whole
@@ -170,6 +177,9 @@ public final class SyntaxConstraint: TokenConstraint {
         tokenBytes = bytes
         completeUTF8 = tables.completeUTF8
         nameShapes = tables.nameShapes
+        firstBytes = tables.firstBytes
+        tokenLengths = tables.lengths
+        pairSlots = tables.pairSlots
         lineBreakTokens = tables.lineBreaks.filter { !never.contains(Int32($0)) && !always.contains(Int32($0)) }
         commentTokenIds = language.name == "python" && pythonValidity
             ? bytes.indices.filter { bytes[$0].contains(0x23) && !never.contains(Int32($0)) && !always.contains(Int32($0)) } : []
@@ -209,6 +219,16 @@ public final class SyntaxConstraint: TokenConstraint {
         /// Per token: 0, or 1 + the number of its leading spaces when the rest is an ASCII name
         /// (`[A-Za-z_][A-Za-z0-9_]*`; at most `maxNameSpaces` spaces).
         let nameShapes: [UInt8]
+        /// Per token: first byte (0 when empty), length, and two-byte slot (see `SyntaxConstraint.pairSlots`).
+        let firstBytes: [UInt8]
+        let lengths: [Int32]
+        let pairSlots: [Int32]
+    }
+
+    /// The `pairStamp` slot of a token's first two bytes: -1 unless it has more than two bytes and both are ASCII.
+    static func pairSlot(_ bytes: [UInt8]) -> Int32 {
+        guard bytes.count > 2, bytes[0] < 0x80, bytes[1] < 0x80 else { return -1 }
+        return Int32(bytes[0]) << 7 | Int32(bytes[1])
     }
 
     static let maxNameSpaces = 16
@@ -229,7 +249,8 @@ public final class SyntaxConstraint: TokenConstraint {
         return Tables(bytes: bytes, special: (0..<Int32(bytes.count)).filter { tokenizer.isSpecial($0) },
                       completeUTF8: bytes.map { !$0.isEmpty && isValidUTF8Prefix($0) && splitIncompleteUTF8($0).rest.isEmpty },
                       lineBreaks: bytes.indices.filter { bytes[$0].contains(0x0A) },
-                      nameShapes: bytes.map(nameShape))
+                      nameShapes: bytes.map(nameShape), firstBytes: bytes.map { $0.first ?? 0 },
+                      lengths: bytes.map { Int32($0.count) }, pairSlots: bytes.map(pairSlot))
     }
 
     /// Back to the state right after the prefix, to constrain another continuation of it (the mask cache and
@@ -394,12 +415,12 @@ public final class SyntaxConstraint: TokenConstraint {
     /// Whether the token's first two bytes (ASCII, with more after them) keep the text viable; true when the
     /// token is shorter or not ASCII there. Verdicts are kept for the step.
     private func startAllowed(_ token: Int32) -> Bool {
-        guard pending.isEmpty, Int(token) < tokenBytes.count else { return true }
-        let bytes = tokenBytes[Int(token)]
-        guard bytes.count > 2, bytes[0] < 0x80, bytes[1] < 0x80 else { return true }
-        let slot = Int(bytes[0]) << 7 | Int(bytes[1])
+        guard pending.isEmpty, Int(token) >= 0, Int(token) < tokenBytes.count else { return true }
+        let slot = Int(pairSlots[Int(token)])
+        guard slot >= 0 else { return true }
         if pairStamp[slot] == step { return pairAllowed[slot] }
-        let allowed = bytes.withUnsafeBufferPointer { state.check(bytes: UnsafeBufferPointer(rebasing: $0[0..<2])) }
+        let pair = (UInt8(slot >> 7), UInt8(slot & 0x7F))
+        let allowed = withUnsafeBytes(of: pair) { state.check(bytes: $0.bindMemory(to: UInt8.self)) }
         pairStamp[slot] = step
         pairAllowed[slot] = allowed
         return allowed
@@ -430,13 +451,15 @@ public final class SyntaxConstraint: TokenConstraint {
     /// (line breaks too inside a triple-quoted string) without quotes, backslashes or braces, so that it can
     /// neither end the literal nor start anything in it (an f-string's replacement field, an escape).
     private func isPlainLiteralText(_ bytes: [UInt8]) -> Bool {
-        guard let lexical, !bytes.isEmpty, lexicalPosition == text.count, pending.isEmpty, !lexical.isEscaped,
-              isActive else { return false }
+        // The scanner's mode and escape flag are read without copying the scanner (a copy retained and released
+        // its syntax tables: a third of this function's cost, which a refusal storm pays for every candidate).
+        guard let mode = lexical?.mode, mode != .code, lexical?.isEscaped == false, !bytes.isEmpty,
+              lexicalPosition == text.count, pending.isEmpty, isActive else { return false }
         let multiline: Bool
-        switch lexical.mode {
+        switch mode {
         case .code, .blockComment: return false
         case .lineComment: multiline = false
-        case .string(let index): multiline = lexical.syntax.quotes[index].multiline
+        case .string(let index): multiline = lexical!.syntax.quotes[index].multiline
         }
         for b in bytes {
             switch b {
@@ -590,10 +613,11 @@ public final class SyntaxConstraint: TokenConstraint {
             case 2: continue
             default: break
             }
-            let bytes = tokenBytes[id]
-            guard let first = bytes.first else { continue }
+            let length = tokenLengths[id]
+            guard length > 0 else { continue }
+            let first = firstBytes[id]
             // Inside a string or comment, plain text is allowed as `check` allows it (without the recognizer).
-            if inLiteral, isPlainLiteralText(bytes) { allowed[id] = true; continue }
+            if inLiteral, isPlainLiteralText(tokenBytes[id]) { allowed[id] = true; continue }
             if pending.isEmpty && first >= 0xC2 {
                 // A character's lead byte: tokens starting with it fit only if some character starting with it
                 // does (asked once per lead byte). In Python code (outside strings and comments) a non-ASCII
@@ -610,7 +634,7 @@ public final class SyntaxConstraint: TokenConstraint {
                     allowed[id] = true
                     continue
                 }
-                if bytes.count == 1 { allowed[id] = true; continue }
+                if length == 1 { allowed[id] = true; continue }
                 // Likewise by the first two bytes: after `to a`, the thousands of ` word` tokens cost a check per
                 // distinct two-byte start.
                 if !startAllowed(token) { continue }

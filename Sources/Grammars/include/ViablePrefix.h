@@ -22,6 +22,9 @@ void vp_destroy(VPState *state);
 int vp_append(VPState *state, const char *bytes, uint32_t length);
 /// Whether appending `bytes` would keep the text viable; `state` is not changed.
 int vp_check(VPState *state, const char *bytes, uint32_t length);
+/// Tests: with `on`, the state (and its clones) decides without the exact shortcuts (the reference they must
+/// agree with).
+void vp_set_reference(VPState *state, int on);
 /// 1 while viable.
 int vp_is_viable(const VPState *state);
 /// Stack versions alive (more than one where the grammar is ambiguous so far).
