@@ -77,7 +77,7 @@ static inline __m256i MK_SUFFIX(fifth_bits)(uint32_t x) {
 static inline __attribute__((always_inline)) void MK_SUFFIX(prefetch_span)(const uint8_t *p, int bytes) {
     for (int o = 0; o < bytes; o += 64) {
         _mm_prefetch((const char *)p + o, _MM_HINT_T0);
-        _mm_prefetch((const char *)p + o + MK_FAR_PREFETCH, _MM_HINT_T1);
+        if (mk_far_prefetch_on) _mm_prefetch((const char *)p + o + MK_FAR_PREFETCH, _MM_HINT_T1);
     }
 }
 

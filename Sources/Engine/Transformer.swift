@@ -58,6 +58,8 @@ public final class Transformer: @unchecked Sendable {
         attentionScale = Rope.attentionScaleCorrection(config.rope) / Float(config.keyLength).squareRoot()
         pool = ThreadPool(threads: max(1, threads))
         kvPool = KVBlockPool(config: config, budgetBytes: nil, sharing: true)
+        // Far prefetching pays where a step's weights stream from memory, and costs where they stay in the caches.
+        mk_set_far_prefetch(decodeWeightBytes > 2 * mk_last_level_cache_bytes() ? 1 : 0)
     }
 
     /// One sequence's input to a batched forward pass: new tokens and the cache they extend.

@@ -132,6 +132,11 @@ void mk_silu_mul(float *gate, const float *up, long count);
 
 /// Read bandwidth in bytes/s: the best of `repetitions` passes of the pool's threads over a `bytes` buffer.
 double mk_read_bandwidth(mk_pool *pool, size_t bytes, int repetitions);
+/// Whether the decode kernels prefetch far ahead into L2 as well (on by default): for weights that stream from
+/// memory; off when a decode step's weights stay in the caches. Process-wide.
+void mk_set_far_prefetch(int on);
+/// The last-level cache's size in bytes (L3; 32 MiB where the system does not say).
+long mk_last_level_cache_bytes(void);
 
 /// A thread-local scratch buffer of at least `bytes` (grows, never shrinks); valid until the same thread asks again.
 void *mk_thread_scratch(size_t bytes);
