@@ -84,9 +84,10 @@ import Testing
         let portable = try json(try CLI.moecoder(args, environment: ["MOECODER_KERNELS": "portable"]).stdout)
         #expect(portable["kernels"] as? String == "portable")
         #expect(portable["activations"] as? String == "8-bit")
-        #expect(portable["kv_type"] as? String == "f32")
+        #expect(portable["kv_type"] as? String == "f16")  // the default cache follows llama.cpp's precision
         let exact = try json(try CLI.moecoder(args + ["--exact"]).stdout)
         #expect(exact["activations"] as? String == "exact")
+        #expect(exact["kv_type"] as? String == "f32")  // and exact mode keeps the exact one
         let viaEnvironment = try json(try CLI.moecoder(args, environment: ["MOECODER_EXACT": "1"]).stdout)
         #expect(viaEnvironment["activations"] as? String == "exact")
     }
