@@ -60,6 +60,31 @@ import Testing
         #expect(CodeCompleter.closingOpenConstructs(of: "if (x) { return g(x, 1", context: context)
                 == "if (x) { return g(x, 1)}")
     }
+
+    /// A Python string that ran out inside an escape is closed before it: `"\xd"` is a compile error
+    /// (truncated \xXX escape), and a lone backslash would escape the closing quote.
+    @Test func closingAPythonStringKeepsItsEscapesWhole() throws {
+        let python = try Language.named("python")
+        func closed(_ text: String) throws -> String? {
+            let prefix = "x = ", suffix = "\n"
+            let context = try CursorContext(language: python, source: Array((prefix + suffix).utf8),
+                                            cursor: prefix.utf8.count)
+            return CodeCompleter.closingOpenConstructs(of: text, context: context)
+        }
+        #expect(try closed(#""a\x00\xd"#) == #""a\x00""#)
+        #expect(try closed(#"'caf\u00e"#) == #"'caf'"#)
+        #expect(try closed(#""tab\"#) == #""tab""#)
+        #expect(try closed(#""\N{DEGREE SIG"#) == #""""#)
+        #expect(try closed(#""done\n"#) == #""done\n""#)          // a whole escape stays
+        #expect(try closed(#"b'\u00e"#) == #"b'\u00e'"#)           // bytes: \u is no escape
+        #expect(try closed(#"r"\xd"#) == #"r"\xd""#)               // raw: no escapes at all
+        #expect(try closed(#"f(["a\x4"#) == #"f(["a"])"#)
+        for (body, bad) in [(#"\x4"#, 0), (#"ab\U0001F60"#, 2), (#"\\\x41"#, nil), (#"\\"#, nil), (#"a\"#, 1)] {
+            let bytes = Array(("\"" + body).utf8)
+            #expect(CodeCompleter.pythonEscapeError(in: bytes, from: 1, to: bytes.count).map { $0 - 1 } == bad,
+                    "\(body)")
+        }
+    }
 }
 
 /// The holes `moecoder eval --completions` measures on.

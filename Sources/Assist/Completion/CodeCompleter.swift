@@ -297,29 +297,83 @@ public final class CodeCompleter {
         let bytes = Array(text.utf8)
         var scanner = context.scanner
         let base = scanner.depth, startedInCode = scanner.mode == .code
-        var states: [(end: Int, scanner: CodeScanner)] = []
-        var position = 0
-        while position < bytes.count, let (length, _) = scanner.step(bytes, at: position, final: true) {
+        // `opened`: where the string the scanner is in began (its first byte after the opening quote), for the
+        // string escapes that closing it must not cut in two.
+        var states: [(end: Int, scanner: CodeScanner, opened: Int)] = []
+        var position = 0, opened = 0
+        while position < bytes.count {
+            let wasInCode = scanner.mode == .code
+            guard let (length, _) = scanner.step(bytes, at: position, final: true) else { break }
+            if wasInCode, case .string = scanner.mode { opened = position + length }
             position += length
             let next = position < bytes.count ? bytes[position] : nil
             if next == nil || next == ascii(" ") || next == ascii(",") || next == ascii("\n") {
-                states.append((position, scanner))
+                states.append((position, scanner, opened))
             }
         }
         let closers: [UInt8: UInt8] = [ascii("("): ascii(")"), ascii("["): ascii("]"), ascii("{"): ascii("}")]
-        for (end, state) in states.suffix(48).reversed() {
+        for (end, state, opened) in states.suffix(48).reversed() {
             var closing: [UInt8] = []
+            var kept = end
+            while kept > 0, CursorContext.isBlank(bytes[kept - 1]) { kept -= 1 }
             switch state.mode {
-            case .string(let index) where startedInCode: closing += context.syntax.quotes[index].close
+            case .string(let index) where startedInCode:
+                closing += context.syntax.quotes[index].close
+                // A Python string cut inside an escape (`\xd`, a lone backslash) does not compile once closed:
+                // close it before that escape.
+                if context.language.name == "python", opened <= kept,
+                   let bad = Self.pythonEscapeError(in: bytes, from: opened, to: kept) {
+                    kept = bad
+                }
             case .code: break
             default: continue   // inside a comment, or a string begun before the cursor
             }
             for opener in state.open.dropFirst(base).reversed() { closing.append(closers[opener] ?? opener) }
             guard !closing.isEmpty else { continue }
-            var kept = end
-            while kept > 0, CursorContext.isBlank(bytes[kept - 1]) { kept -= 1 }
             let candidate = Array(bytes[..<kept]) + closing
             if context.check.parses(with: candidate[...]) { return String(decoding: candidate, as: UTF8.self) }
+        }
+        return nil
+    }
+
+    /// Where the first escape that CPython refuses to compile begins in the body of a Python string literal,
+    /// `bytes[from..<to]` (the bytes after the opening quote): a truncated `\x`, `\u`, `\U` or `\N{…}` escape
+    /// ("truncated \xXX escape", a compile error, not a warning) or a lone backslash at the end, which would
+    /// escape the closing quote. The literal's prefix letters (just before the quote) say whether escapes apply
+    /// at all (`r`) and which (`b`: only `\x`). Nil when every escape is whole.
+    static func pythonEscapeError(in bytes: [UInt8], from: Int, to: Int) -> Int? {
+        var quoteStart = from
+        while quoteStart > 0, bytes[quoteStart - 1] == ascii("\"") || bytes[quoteStart - 1] == ascii("'"),
+              from - quoteStart < 3 { quoteStart -= 1 }
+        var prefix = Set<UInt8>()
+        var p = quoteStart
+        while p > 0, quoteStart - p < 2, bytes[p - 1] | 0x20 >= ascii("a"), bytes[p - 1] | 0x20 <= ascii("z") {
+            prefix.insert(bytes[p - 1] | 0x20)
+            p -= 1
+        }
+        if prefix.contains(ascii("r")) { return nil }
+        let isBytes = prefix.contains(ascii("b"))
+        func isHex(_ b: UInt8) -> Bool {
+            (b >= ascii("0") && b <= ascii("9")) || (b | 0x20 >= ascii("a") && b | 0x20 <= ascii("f"))
+        }
+        var i = from
+        while i < to {
+            guard bytes[i] == ascii("\\") else { i += 1; continue }
+            guard i + 1 < to else { return i }   // a lone backslash would escape the closing quote
+            let kind = bytes[i + 1]
+            let digits = kind == ascii("x") ? 2 : isBytes ? 0 : kind == ascii("u") ? 4 : kind == ascii("U") ? 8 : 0
+            if digits > 0 {
+                var n = 0
+                while n < digits, i + 2 + n < to, isHex(bytes[i + 2 + n]) { n += 1 }
+                if n < digits { return i }
+                i += 2 + digits
+            } else if kind == ascii("N"), !isBytes {
+                guard i + 2 < to, bytes[i + 2] == ascii("{"),
+                      let close = bytes[(i + 3)..<to].firstIndex(of: ascii("}")), close > i + 3 else { return i }
+                i = close + 1
+            } else {
+                i += 2
+            }
         }
         return nil
     }
