@@ -179,6 +179,8 @@ import Testing
             "x = fo", "x = Non", "x = 1", "x = 0", "x = os.", "@", "f(a, ", "class A:\n    def m(self):\n        self.",
             "if a and not ", "x = [i for i ", "s = 'abc", "x = 1  # note", "def f(x):\n    y = x\n", "x = (1 +\n    ",
             "try:\n    pass\nexcept ", "x = lambda ", "def f(x):\n    return x \\\n",
+            // Inside string escapes (the escape rule applies to masks and checks alike).
+            #"s = '\u1c"#, #"s = "\x"#, #"s = b'\x4"#, #"s = '\N"#, #"s = r'\u1"#,
         ]
         for prefix in prefixes {
             let masking = try SyntaxConstraint(language: python, tokenizer: tokenizer, prefix: prefix)
@@ -191,6 +193,23 @@ import Testing
             }
             #expect(differ.isEmpty, "after \(prefix.debugDescription) the mask and the checks differ on \(differ.prefix(20))")
         }
+    }
+
+    /// A Python string's escapes stay whole: `\u` takes four hex digits, `\x` two, `\N` a `{name}` (compile errors
+    /// otherwise, which tree-sitter-python takes); bytes know only `\x`, raw strings none.
+    @Test func stringEscapesStayWhole() throws {
+        #expect(try !Self.allows(#"s = '\u1c"#, "[a'\n"))
+        #expect(try Self.allows(#"s = '\u1c"#, "2d'\n"))
+        #expect(try !Self.allows(#"s = "\x"#, "g\"\n"))
+        #expect(try !Self.allows(#"s = "\x4"#, "\"\n"))        // closed inside the escape
+        #expect(try Self.allows(#"s = "\x41"#, "\"\n"))
+        #expect(try !Self.allows(#"s = '\N"#, "x'\n"))
+        #expect(try Self.allows(#"s = '\N"#, "{DEGREE SIGN}'\n"))
+        #expect(try Self.allows(#"s = b'\u"#, "1c'\n"))            // bytes: \u is no escape
+        #expect(try Self.allows(#"s = r'\u"#, "[a'\n"))            // raw: no escapes
+        #expect(try Self.allows(#"s = '\\u"#, "[a'\n"))           // an escaped backslash, then text
+        #expect(try !Self.allows(#"s = """\U0001"#, "f6\"\"\"\n"))  // eight digits for \U
+        #expect(try Self.allows(#"s = f'{x}\x4"#, "1'\n"))
     }
 
     @Test func refusesWhatCPythonRejects() throws {

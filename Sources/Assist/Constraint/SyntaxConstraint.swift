@@ -134,6 +134,10 @@ public final class SyntaxConstraint: TokenConstraint {
     /// next token that is not plain text (or when a mask is asked for).
     private var lexical: CodeScanner?
     private var lexicalPosition = 0
+    /// Python: the escapes of the string the accepted text ends in (read with `lexical`), and their state right
+    /// after the prefix, for `restart()`.
+    private var escapes: PythonEscapes?
+    private var startEscapes: PythonEscapes?
     private var deferred: [UInt8] = []
     /// The recognizer after the text and the token checked last (while nothing else was appended since).
     private var checked: (token: Int32, state: ViablePrefix)?
@@ -199,8 +203,11 @@ public final class SyntaxConstraint: TokenConstraint {
         }
         if language.name == "python" {
             var scanner = CodeScanner(syntax: LexicalSyntax.of(language))
-            lexicalPosition = Self.read(&scanner, text, from: 0)
+            var tracked = PythonEscapes()
+            lexicalPosition = Self.read(&scanner, &tracked, text, from: 0)
             lexical = scanner
+            escapes = tracked
+            startEscapes = tracked
         }
         start = (state.copy(), pending, text, degraded, lexical, lexicalPosition)
         gate = language.name == "python" && pythonValidity
@@ -262,6 +269,7 @@ public final class SyntaxConstraint: TokenConstraint {
         degraded = start.degraded
         lexical = start.lexical
         lexicalPosition = start.lexicalPosition
+        escapes = startEscapes
         deferred = []
         checked = nil
         stepTime = 0
@@ -337,6 +345,12 @@ public final class SyntaxConstraint: TokenConstraint {
             statistics.pythonJudged = gate.judged
             statistics.pythonRefused = gate.refused
         }
+        if escapesPending {
+            // Not in the cached mask: the same recognizer state holds for any escape state.
+            for id in 0..<min(allowed.count, tokenBytes.count) where allowed[id] && kinds[id] == 0 {
+                allowed[id] = escapes!.allows(tokenBytes[id])
+            }
+        }
         let count = min(logits.count, allowed.count)
         if !allowed.contains(where: { $0 }) {
             // Nothing fits: never wedge. Let this step through and say so.
@@ -393,6 +407,10 @@ public final class SyntaxConstraint: TokenConstraint {
     // MARK: Checking
 
     private func check(_ token: Int32) -> Bool {
+        if escapesPending, Int(token) < tokenBytes.count, !alwaysAllowed(token), !neverAllowed(token),
+           !escapes!.allows(tokenBytes[Int(token)]) {
+            return false
+        }
         if Int(token) < tokenBytes.count, !alwaysAllowed(token), !neverAllowed(token),
            isPlainLiteralText(tokenBytes[Int(token)]) {
             return true
@@ -485,7 +503,43 @@ public final class SyntaxConstraint: TokenConstraint {
     /// Reads the accepted text's strings and comments as far as they can be told.
     private func readLexical() {
         guard lexical != nil else { return }
-        lexicalPosition = Self.read(&lexical!, text, from: lexicalPosition)
+        if escapes != nil {
+            lexicalPosition = Self.read(&lexical!, &escapes!, text, from: lexicalPosition)
+        } else {
+            lexicalPosition = Self.read(&lexical!, text, from: lexicalPosition)
+        }
+    }
+
+    /// `read` that also follows the escapes of Python strings.
+    private static func read(_ scanner: inout CodeScanner, _ escapes: inout PythonEscapes, _ text: [UInt8],
+                             from start: Int) -> Int {
+        var position = start
+        while position < text.count {
+            let before = scanner.mode
+            guard let (length, _) = scanner.step(text, at: position, final: false) else { break }
+            switch (before, scanner.mode) {
+            case (.code, .string(let index)):
+                var letters = position
+                while letters > 0, position - letters < 2, text[letters - 1] | 0x20 >= 0x61, text[letters - 1] | 0x20 <= 0x7A {
+                    letters -= 1
+                }
+                escapes.open(prefix: text[letters..<position], quote: scanner.syntax.quotes[index].close.first ?? 0x22)
+            case (.string, .string):
+                for b in text[position..<(position + length)] { _ = escapes.feed(b) }
+            case (.string, _):
+                escapes.close()
+            default: break
+            }
+            position += length
+        }
+        return position
+    }
+
+    /// The accepted text ends inside a Python string whose escapes count, read to its end: `escapes` judges
+    /// the tokens.
+    private var escapesPending: Bool {
+        guard let escapes, escapes.active else { return false }
+        return lexicalPosition == text.count && pending.isEmpty
     }
 
     private static func read(_ scanner: inout CodeScanner, _ text: [UInt8], from start: Int) -> Int {
