@@ -59,7 +59,10 @@ import Testing
         let result = try CLI.moecoder(["lora", "merge", Self.model, Self.peft, out, "--scale", "0.5", "--json"])
         #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
         #expect((try json(result.stdout)["tensors"] as? [Any])?.count == 14)
-        #expect(error(try logits([], model: out), try logits(["--lora", Self.adapter + ":0.5"])) < 1e-4)
+        // With the exact f32 cache: in the default f16 one, the merged weights' last-bit differences can round
+        // a key or value the other way (1.04e-4 against 1.2e-6 with f32, measured on this fixture).
+        #expect(error(try logits(["--kv-type", "f32"], model: out),
+                      try logits(["--kv-type", "f32", "--lora", Self.adapter + ":0.5"])) < 1e-4)
     }
 
     @Test func badAdaptersFailWithAMessage() throws {
