@@ -16,11 +16,10 @@
 
 // Whether the decode kernels also prefetch far ahead into L2 (simd_kernels.h, MK_FAR_PREFETCH): on for weights that
 // stream from memory, off for a model whose weights a step reads stay in the caches (there the far lines are other
-// data, and the default model's two-thread decode measured about 4 % slower with them). Set by the engine when it
-// loads a model (mk_set_far_prefetch); on by default.
-static int mk_far_prefetch_on = 1;
-
-void mk_set_far_prefetch(int on) { mk_far_prefetch_on = on != 0; }
+// data, and the default model's two-thread decode measured about 4 % slower with them). A property of the pool a
+// product runs on (mk_pool_set_far_prefetch; each model has its own pools), copied into this thread-local by
+// mk_gemm_batch on the calling thread and by each worker's share of the job; on by default.
+static _Thread_local int mk_far_prefetch_on = 1;
 
 long mk_last_level_cache_bytes(void) {
 #ifdef _SC_LEVEL3_CACHE_SIZE
@@ -951,6 +950,7 @@ struct batch_job {
     const uint8_t *const *panels;  // panels[i]: item i's activations packed for the panel kernels, or NULL
     long shared_from;       // units from here on are taken from `next` by whichever thread is free
     int threads;
+    int far_prefetch;       // the pool's far-prefetch setting, for the workers' threads
     _Atomic long next;
 };
 
@@ -974,6 +974,7 @@ static void run_units(const struct batch_job *j, long u0, long u1) {
 static void batch_task(void *context, long chunk, long lo, long hi) {
     (void)lo; (void)hi;
     struct batch_job *j = context;
+    mk_far_prefetch_on = j->far_prefetch;
     run_units(j, j->shared_from * chunk / j->threads, j->shared_from * (chunk + 1) / j->threads);
     long total = j->first[j->count];
     const long step = 4;
@@ -1044,11 +1045,13 @@ void mk_gemm_batch(mk_pool *pool, mk_matmul *items, int count, long parallel_thr
         first[i + 1] = first[i] + (m->rows + unit_rows[i] - 1) / unit_rows[i];
     }
     int threads = pool ? mk_pool_threads(pool) : 1;
+    int far = pool ? mk_pool_far_prefetch(pool) : 1;
+    mk_far_prefetch_on = far;
     if (threads == 1 || macs < parallel_threshold || first[count] == 1) {
-        struct batch_job job = { isa, items, count, first, unit_rows, panels, first[count], 1, 0 };
+        struct batch_job job = { isa, items, count, first, unit_rows, panels, first[count], 1, far, 0 };
         run_units(&job, 0, first[count]);
     } else {
-        struct batch_job job = { isa, items, count, first, unit_rows, panels, first[count] * 3 / 4, threads, 0 };
+        struct batch_job job = { isa, items, count, first, unit_rows, panels, first[count] * 3 / 4, threads, far, 0 };
         atomic_init(&job.next, job.shared_from);
         mk_pool_run(pool, threads, batch_task, &job);
     }

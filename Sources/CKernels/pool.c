@@ -29,6 +29,7 @@
 struct mk_pool {
     int threads;
     int spin_us;
+    _Atomic int far_prefetch;   // see mk_pool_set_far_prefetch
     pthread_t *workers;
     struct worker_arg *args;
     _Atomic unsigned long generation;
@@ -170,6 +171,7 @@ mk_pool *mk_pool_create(int threads, int spin_us) {
     if (!p) return NULL;
     p->threads = threads;
     p->spin_us = spin_us < 0 ? 0 : spin_us;
+    atomic_init(&p->far_prefetch, 1);
     pthread_mutex_init(&p->mutex, NULL);
     pthread_cond_init(&p->wake, NULL);
     if (threads > 1) {
@@ -203,6 +205,10 @@ void mk_pool_destroy(mk_pool *p) {
 }
 
 int mk_pool_threads(const mk_pool *p) { return p->threads; }
+
+void mk_pool_set_far_prefetch(mk_pool *p, int on) { atomic_store(&p->far_prefetch, on != 0); }
+
+int mk_pool_far_prefetch(mk_pool *p) { return atomic_load(&p->far_prefetch); }
 
 int mk_pool_run(mk_pool *p, long count, mk_task task, void *context) {
     if (count <= 0) return 0;

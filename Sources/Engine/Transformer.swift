@@ -59,7 +59,9 @@ public final class Transformer: @unchecked Sendable {
         pool = ThreadPool(threads: max(1, threads))
         kvPool = KVBlockPool(config: config, budgetBytes: nil, sharing: true)
         // Far prefetching pays where a step's weights stream from memory, and costs where they stay in the caches.
-        mk_set_far_prefetch(decodeWeightBytes > 2 * mk_last_level_cache_bytes() ? 1 : 0)
+        let streams = decodeWeightBytes > 2 * mk_last_level_cache_bytes()
+        pool.farPrefetch = streams
+        serial.farPrefetch = streams
     }
 
     /// One sequence's input to a batched forward pass: new tokens and the cache they extend.

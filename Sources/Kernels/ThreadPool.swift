@@ -34,6 +34,13 @@ public final class ThreadPool: @unchecked Sendable {
 
     deinit { mk_pool_destroy(handle) }
 
+    /// Whether the decode kernels run on this pool also prefetch far ahead into L2 (default true): for a model
+    /// whose weights stream from memory; false where a decode step's weights stay in the caches.
+    public var farPrefetch: Bool {
+        get { mk_pool_far_prefetch(handle) != 0 }
+        set { mk_pool_set_far_prefetch(handle, newValue ? 1 : 0) }
+    }
+
     /// Runs `body` over 0..<count split into at most `threads` contiguous, non-empty chunks, one per thread,
     /// and returns when every chunk is done.
     public func parallelFor(_ count: Int, _ body: (Range<Int>) -> Void) {

@@ -132,9 +132,6 @@ void mk_silu_mul(float *gate, const float *up, long count);
 
 /// Read bandwidth in bytes/s: the best of `repetitions` passes of the pool's threads over a `bytes` buffer.
 double mk_read_bandwidth(mk_pool *pool, size_t bytes, int repetitions);
-/// Whether the decode kernels prefetch far ahead into L2 as well (on by default): for weights that stream from
-/// memory; off when a decode step's weights stay in the caches. Process-wide.
-void mk_set_far_prefetch(int on);
 /// The last-level cache's size in bytes (L3; 32 MiB where the system does not say).
 long mk_last_level_cache_bytes(void);
 
@@ -151,6 +148,10 @@ typedef void (*mk_task)(void *context, long chunk, long lo, long hi);
 mk_pool *mk_pool_create(int threads, int spin_us);
 void mk_pool_destroy(mk_pool *pool);
 int mk_pool_threads(const mk_pool *pool);
+/// Whether the decode kernels run on this pool also prefetch far ahead into L2 (on by default): for weights that
+/// stream from memory; off for a model whose decode step's weights stay in the caches.
+void mk_pool_set_far_prefetch(mk_pool *pool, int on);
+int mk_pool_far_prefetch(mk_pool *pool);
 /// Runs task over [0, count) cut into min(threads, count) contiguous chunks; returns when all are done.
 /// One run at a time per pool (returns -1, running nothing, when called while a run is in progress).
 int mk_pool_run(mk_pool *pool, long count, mk_task task, void *context);
