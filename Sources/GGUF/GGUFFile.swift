@@ -57,14 +57,14 @@ public final class GGUFFile: @unchecked Sendable {
     }
 
     /// Asks the kernel to map the file's pages with 2 MiB entries where it can (`MADV_HUGEPAGE`). Decoding streams
-    /// gigabytes of weights a token through 4 KiB pages otherwise: a TLB miss every 4 KiB. Linux kernels whose
-    /// page cache holds large folios for the file system (ext4 and xfs since 6.x) then read the file in 2 MiB
-    /// folios and map them whole; the weights stay in the page cache, mapped, never copied. Pages already cached
-    /// in small folios stay as they are. `MOECODER_HUGEPAGES=0` turns it off.
+    /// gigabytes of weights a token through 4 KiB pages otherwise: a TLB miss every 4 KiB. A Linux kernel whose
+    /// page cache keeps large folios for the file system (6.18 with ext4, where this was measured) then reads the
+    /// file in 2 MiB folios and maps them whole; the weights stay in the page cache, mapped, never copied. Pages
+    /// already cached in small folios stay as they are. `MOECODER_HUGEPAGES=0` turns it off.
     static func adviseHugePages(_ mapping: UnsafeMutableRawPointer, size: Int) {
         #if os(Linux)
         if let value = getenv("MOECODER_HUGEPAGES"), String(cString: value) == "0" { return }
-        _ = madvise(mapping, size, 14)  // MADV_HUGEPAGE; a kernel without THP answers EINVAL, which changes nothing
+        _ = madvise(mapping, size, Int32(MADV_HUGEPAGE))  // without THP: EINVAL, which changes nothing
         #endif
     }
 
