@@ -337,45 +337,16 @@ public final class CodeCompleter {
     }
 
     /// Where the first escape that CPython refuses to compile begins in the body of a Python string literal,
-    /// `bytes[from..<to]` (the bytes after the opening quote): a truncated `\x`, `\u`, `\U` or `\N{…}` escape
-    /// ("truncated \xXX escape", a compile error, not a warning) or a lone backslash at the end, which would
-    /// escape the closing quote. The literal's prefix letters (just before the quote) say whether escapes apply
-    /// at all (`r`) and which (`b`: only `\x`). Nil when every escape is whole.
+    /// `bytes[from..<to]` (the bytes after the opening quote), as `PythonEscapes` reads it: a truncated `\x`, `\u`,
+    /// `\U` or `\N{…}` escape, or one cut by the end (a lone backslash would escape the closing quote). Nil when
+    /// every escape is whole.
     static func pythonEscapeError(in bytes: [UInt8], from: Int, to: Int) -> Int? {
-        var quoteStart = from
-        while quoteStart > 0, bytes[quoteStart - 1] == ascii("\"") || bytes[quoteStart - 1] == ascii("'"),
-              from - quoteStart < 3 { quoteStart -= 1 }
-        var prefix = Set<UInt8>()
-        var p = quoteStart
-        while p > 0, quoteStart - p < 2, bytes[p - 1] | 0x20 >= ascii("a"), bytes[p - 1] | 0x20 <= ascii("z") {
-            prefix.insert(bytes[p - 1] | 0x20)
-            p -= 1
-        }
-        if prefix.contains(ascii("r")) { return nil }
-        let isBytes = prefix.contains(ascii("b"))
-        func isHex(_ b: UInt8) -> Bool {
-            (b >= ascii("0") && b <= ascii("9")) || (b | 0x20 >= ascii("a") && b | 0x20 <= ascii("f"))
-        }
-        var i = from
-        while i < to {
-            guard bytes[i] == ascii("\\") else { i += 1; continue }
-            guard i + 1 < to else { return i }   // a lone backslash would escape the closing quote
-            let kind = bytes[i + 1]
-            let digits = kind == ascii("x") ? 2 : isBytes ? 0 : kind == ascii("u") ? 4 : kind == ascii("U") ? 8 : 0
-            if digits > 0 {
-                var n = 0
-                while n < digits, i + 2 + n < to, isHex(bytes[i + 2 + n]) { n += 1 }
-                if n < digits { return i }
-                i += 2 + digits
-            } else if kind == ascii("N"), !isBytes {
-                guard i + 2 < to, bytes[i + 2] == ascii("{"),
-                      let close = bytes[(i + 3)..<to].firstIndex(of: ascii("}")), close > i + 3 else { return i }
-                i = close + 1
-            } else {
-                i += 2
-            }
-        }
-        return nil
+        guard from > 0 else { return nil }
+        var quoteAt = from - 1
+        while quoteAt > 0, from - quoteAt < 3, bytes[quoteAt - 1] == bytes[from - 1] { quoteAt -= 1 }
+        var escapes = PythonEscapes()
+        escapes.open(in: bytes, quoteAt: quoteAt, quote: bytes[from - 1])
+        return escapes.firstBrokenEscape(in: bytes, from..<to)
     }
 
     /// The longest non-blank prefix of `text` (at a character boundary) after which the file parses.

@@ -2,14 +2,15 @@
 /// in a string that is not raw, `\x` takes exactly two hex digits, `\u` four and `\U` eight, and `\N` a `{name}`
 /// (bytes literals know only `\x`). A truncated one ("truncated \xXX escape", "malformed \N character escape") is
 /// a compile error, which tree-sitter-python's grammar does not see: it takes a backslash and any byte. The
-/// constraint refuses the tokens that would write one. (Other unknown escapes, such as `\q`, are only a warning.)
+/// constraint refuses the tokens that would write one, and `complete` closes a string it cut before a broken one.
+/// (Other unknown escapes, such as `\q`, are only a warning.)
 struct PythonEscapes {
     enum Step: Equatable {
         case none, backslash
         /// Hex digits still needed.
         case hex(Int)
-        /// After `\N`: `{` needed; then inside the braces until `}`.
-        case namedOpen, named
+        /// After `\N`: `{` needed; then a name's first byte; then the rest of it until `}`.
+        case namedOpen, namedFirst, named
     }
 
     /// Inside a string whose escapes count (not a raw one).
@@ -19,9 +20,14 @@ struct PythonEscapes {
     private var quote: UInt8 = 0
     private(set) var step = Step.none
 
-    /// A string opens; `prefix` is the letters just before its opening quote (`rb`, `f`, ...).
-    mutating func open(prefix: ArraySlice<UInt8>, quote: UInt8) {
-        let lower = prefix.map { $0 | 0x20 }
+    /// A string opens at `bytes[quoteAt]`, its delimiter starting with `quote`; the letters just before it (at
+    /// most two: `rb`, `f`, ...) say whether its escapes count.
+    mutating func open(in bytes: [UInt8], quoteAt: Int, quote: UInt8) {
+        var letters = quoteAt
+        while letters > 0, quoteAt - letters < 2, bytes[letters - 1] | 0x20 >= 0x61, bytes[letters - 1] | 0x20 <= 0x7A {
+            letters -= 1
+        }
+        let lower = bytes[letters..<quoteAt].map { $0 | 0x20 }
         active = !lower.contains(UInt8(ascii: "r"))
         isBytes = lower.contains(UInt8(ascii: "b"))
         self.quote = quote
@@ -52,12 +58,27 @@ struct PythonEscapes {
             step = n == 1 ? .none : .hex(n - 1)
         case .namedOpen:
             guard b == UInt8(ascii: "{") else { return false }
+            step = .namedFirst
+        case .namedFirst:
+            if b == UInt8(ascii: "}") || b == 0x0A || b == quote || b == 0x5C { return false }
             step = .named
         case .named:
             if b == UInt8(ascii: "}") { step = .none }
             else if b == 0x0A || b == quote || b == 0x5C { return false }
         }
         return true
+    }
+
+    /// Where the first escape in the string's body `bytes[range]` that CPython refuses begins (its backslash),
+    /// counting one left unfinished at the end, which closing the string there would break; nil when all are whole.
+    func firstBrokenEscape(in bytes: [UInt8], _ range: Range<Int>) -> Int? {
+        guard active else { return nil }
+        var copy = self, start = range.lowerBound
+        for i in range {
+            if copy.step == .none, bytes[i] == 0x5C { start = i }
+            if !copy.feed(bytes[i]) { return start }
+        }
+        return copy.step == .none ? nil : start
     }
 
     /// Whether appending `bytes` keeps every escape of the string whole, as far as the string goes: bytes after a

@@ -407,13 +407,13 @@ public final class SyntaxConstraint: TokenConstraint {
     // MARK: Checking
 
     private func check(_ token: Int32) -> Bool {
-        if escapesPending, Int(token) < tokenBytes.count, !alwaysAllowed(token), !neverAllowed(token),
-           !escapes!.allows(tokenBytes[Int(token)]) {
-            return false
-        }
-        if Int(token) < tokenBytes.count, !alwaysAllowed(token), !neverAllowed(token),
-           isPlainLiteralText(tokenBytes[Int(token)]) {
-            return true
+        if Int(token) < tokenBytes.count, !alwaysAllowed(token), !neverAllowed(token) {
+            let bytes = tokenBytes[Int(token)]
+            // Plain text (no backslash) can break an escape only while one is unfinished.
+            let plain = isPlainLiteralText(bytes)
+            if plain, escapes?.step ?? .none == .none { return true }
+            if escapesPending, !escapes!.allows(bytes) { return false }
+            if plain { return true }
         }
         flushDeferred()
         if stepRefusals >= Self.stormRefusals, !startAllowed(token) { return false }
@@ -502,15 +502,12 @@ public final class SyntaxConstraint: TokenConstraint {
 
     /// Reads the accepted text's strings and comments as far as they can be told.
     private func readLexical() {
-        guard lexical != nil else { return }
-        if escapes != nil {
-            lexicalPosition = Self.read(&lexical!, &escapes!, text, from: lexicalPosition)
-        } else {
-            lexicalPosition = Self.read(&lexical!, text, from: lexicalPosition)
-        }
+        guard lexical != nil, escapes != nil else { return }
+        lexicalPosition = Self.read(&lexical!, &escapes!, text, from: lexicalPosition)
     }
 
-    /// `read` that also follows the escapes of Python strings.
+    /// Steps `scanner` over `text` from `start` as far as it can tell, following the escapes of Python strings;
+    /// returns where it stopped.
     private static func read(_ scanner: inout CodeScanner, _ escapes: inout PythonEscapes, _ text: [UInt8],
                              from start: Int) -> Int {
         var position = start
@@ -519,11 +516,7 @@ public final class SyntaxConstraint: TokenConstraint {
             guard let (length, _) = scanner.step(text, at: position, final: false) else { break }
             switch (before, scanner.mode) {
             case (.code, .string(let index)):
-                var letters = position
-                while letters > 0, position - letters < 2, text[letters - 1] | 0x20 >= 0x61, text[letters - 1] | 0x20 <= 0x7A {
-                    letters -= 1
-                }
-                escapes.open(prefix: text[letters..<position], quote: scanner.syntax.quotes[index].close.first ?? 0x22)
+                escapes.open(in: text, quoteAt: position, quote: scanner.syntax.quotes[index].close.first ?? 0x22)
             case (.string, .string):
                 for b in text[position..<(position + length)] { _ = escapes.feed(b) }
             case (.string, _):
@@ -540,14 +533,6 @@ public final class SyntaxConstraint: TokenConstraint {
     private var escapesPending: Bool {
         guard let escapes, escapes.active else { return false }
         return lexicalPosition == text.count && pending.isEmpty
-    }
-
-    private static func read(_ scanner: inout CodeScanner, _ text: [UInt8], from start: Int) -> Int {
-        var position = start
-        while position < text.count, let (length, _) = scanner.step(text, at: position, final: false) {
-            position += length
-        }
-        return position
     }
 
     /// Whether the text stays a viable prefix with the token appended.
