@@ -9,7 +9,8 @@ the hole; the whole file with the completion inserted is compiled with compile()
 process). A completion that compile() rejects is counted, with the error, per mode.
 
 Also the constraint's cost on these prompts (from `complete --json`'s `constraint` and `decode_ms`):
-`constraint_us_per_token` (its checks, masks and Python gate, over every generated token),
+`constraint_us_per_token` (its checks, masks, Python gate, taking in each sampled token and the indentation
+rule, over every generated token),
 `constraint_share_percent` (that time against the rest of the decode time a token), its one-time set-up, and
 `slowdown_vs_unconstrained_percent` (decode time a token, constrained against unconstrained; on a busy machine
 only the share is meaningful).
@@ -131,7 +132,9 @@ def complete(binary, model, prompt, mode, seed, temperature, max_tokens, tmp, th
             "decode_ms": r.get("decode_ms"), "decoded_tokens": r.get("decoded_tokens"),
             # The constraint's own time over every generated token (checks, masks, the Python gate), and its
             # one-time set-up; the step times are per generated token.
-            "constraint_us": st.get("check_us", 0) + st.get("mask_us", 0) if st else None,
+            # (total_us: checks, masks, taking in the sampled tokens and the indentation rule; older builds
+            # report only checks and masks.)
+            "constraint_us": st.get("total_us", st.get("check_us", 0) + st.get("mask_us", 0)) if st else None,
             "constraint_setup_us": st.get("setup_us") if st else None,
             "refusals": st.get("refusals") if st else None}
 

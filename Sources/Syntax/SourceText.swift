@@ -52,8 +52,10 @@ public struct SourceText: Sendable {
         return starts
     }
 
-    /// This text with `more` bytes after it (the line index is extended, not rebuilt).
-    public func appending<Bytes: Collection<UInt8>>(_ more: Bytes) -> SourceText {
+    /// This text with `more` bytes after it (the line index is extended, not rebuilt). (Not generic: called
+    /// from another module, a generic one ran unspecialized, byte by byte through the protocol's witnesses, and
+    /// cost more than the incremental parse it prepares.)
+    public func appending(_ more: [UInt8]) -> SourceText {
         var result = self
         let old = bytes.count
         result.bytes.append(contentsOf: more)

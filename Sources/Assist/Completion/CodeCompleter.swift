@@ -218,7 +218,12 @@ public final class CodeCompleter {
             parseOK: best.parseOK, stopReason: best.stop,
             seconds: Date().timeIntervalSince(start), fimFamily: prompt.format?.family, notes: notes,
             attempts: made, cachedPromptTokens: cachedPromptTokens, decodeSeconds: decodeSeconds,
-            decodedTokens: decodedTokens, constraintStatistics: constraint?.statistics)
+            decodedTokens: decodedTokens, constraintStatistics: constraint.map { constraint in
+                var statistics = constraint.statistics
+                statistics.indentationMicroseconds = indentation?.microseconds ?? 0
+                statistics.setupMicroseconds += indentation?.setupMicroseconds ?? 0
+                return statistics
+            })
     }
 
     /// One decoding of the completion, cut by the stop rules and, when the file does not parse with it, repaired

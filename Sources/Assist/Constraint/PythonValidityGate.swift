@@ -127,7 +127,7 @@ final class PythonValidityGate {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let appended = key + [0x0A]
         // The tree's text is a prefix of the text: extend it (and its line index) rather than rebuild them.
-        let source = base.source.appending(text[base.source.count...] + appended)
+        let source = base.source.appending(Array(text[base.source.count...]) + appended)
         let all = source.bytes
         guard let tree = try? parser.parse(source, replacing: base.source.count..<base.source.count,
                                            replacementCount: all.count - base.source.count, in: base)

@@ -15,15 +15,26 @@ public struct ConstraintStatistics: Sendable, Codable {
     /// Time spent in checks and masks.
     public var checkMicroseconds = 0.0
     public var maskMicroseconds = 0.0
+    /// Time spent taking in the sampled tokens (the recognizer, the string scanner and the Python gate follow
+    /// the text).
+    public var acceptMicroseconds = 0.0
+    /// Python: time the completion's indentation rule (`PythonIndentationProcessor`, part of the constraint)
+    /// spent on the logits.
+    public var indentationMicroseconds = 0.0
     /// Steps where no token was allowed and the constraint let everything through.
     public var fallbacks = 0
-    /// Time the constraint took for each sampled token (check, plus mask when the pick was refused).
+    /// Time the constraint took for each sampled token (checks, the mask when the sampler asked for it, and
+    /// taking in the token; not the indentation rule's time).
     public var stepMicroseconds: [Double] = []
     /// Python: logical line ends judged by `PythonValidity` (each a parse), and line-break tokens it refused.
     public var pythonJudged = 0
     public var pythonRefused = 0
     /// Time spent in the Python validity gate (within the checks and masks).
     public var pythonMicroseconds = 0.0
+    /// All of the constraint's per-token time: checks, masks, accepting tokens and the indentation rule.
+    public var totalMicroseconds: Double {
+        checkMicroseconds + maskMicroseconds + acceptMicroseconds + indentationMicroseconds
+    }
     /// Time the constraint took to set up (before the first token: reading the prefix, and once per process
     /// warming the Python gate); not part of the per-token times.
     public var setupMicroseconds = 0.0
@@ -38,7 +49,8 @@ public struct ConstraintStatistics: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case checks, refusals, masks, cachedMasks = "cached_masks", checkMicroseconds = "check_us"
-        case maskMicroseconds = "mask_us", fallbacks, stepMean = "step_us_mean", stepP99 = "step_us_p99"
+        case maskMicroseconds = "mask_us", acceptMicroseconds = "accept_us"
+        case indentationMicroseconds = "indentation_us", totalMicroseconds = "total_us", fallbacks, stepMean = "step_us_mean", stepP99 = "step_us_p99"
         case pythonJudged = "python_judged", pythonRefused = "python_refused", pythonMicroseconds = "python_us"
         case setupMicroseconds = "setup_us"
     }
@@ -51,6 +63,9 @@ public struct ConstraintStatistics: Sendable, Codable {
         try c.encode(cachedMasks, forKey: .cachedMasks)
         try c.encode(checkMicroseconds, forKey: .checkMicroseconds)
         try c.encode(maskMicroseconds, forKey: .maskMicroseconds)
+        try c.encode(acceptMicroseconds, forKey: .acceptMicroseconds)
+        try c.encode(indentationMicroseconds, forKey: .indentationMicroseconds)
+        try c.encode(totalMicroseconds, forKey: .totalMicroseconds)
         try c.encode(fallbacks, forKey: .fallbacks)
         try c.encode(stepMean, forKey: .stepMean)
         try c.encode(stepP99, forKey: .stepP99)
@@ -70,6 +85,8 @@ public struct ConstraintStatistics: Sendable, Codable {
         cachedMasks = try c.decode(Int.self, forKey: .cachedMasks)
         checkMicroseconds = try c.decode(Double.self, forKey: .checkMicroseconds)
         maskMicroseconds = try c.decode(Double.self, forKey: .maskMicroseconds)
+        acceptMicroseconds = try c.decodeIfPresent(Double.self, forKey: .acceptMicroseconds) ?? 0
+        indentationMicroseconds = try c.decodeIfPresent(Double.self, forKey: .indentationMicroseconds) ?? 0
         fallbacks = try c.decode(Int.self, forKey: .fallbacks)
         pythonJudged = try c.decodeIfPresent(Int.self, forKey: .pythonJudged) ?? 0
         pythonRefused = try c.decodeIfPresent(Int.self, forKey: .pythonRefused) ?? 0
@@ -365,16 +382,25 @@ public final class SyntaxConstraint: TokenConstraint {
     }
 
     public func accept(_ token: Int32) {
-        if isActive {
-            statistics.stepMicroseconds.append(stepTime)
-            if Self.trace {
-                let t = statistics
-                FileHandle.standardError.write(Data(String(format: "constraint step %d: %.1f us, checks %d, refusals %d, masks %d (cached %d), judged %d, token %@\n",
-                    t.stepMicroseconds.count, stepTime, t.checks, t.refusals, t.masks, t.cachedMasks, t.pythonJudged,
-                    String(decoding: tokenBytes[Int(token)], as: UTF8.self).debugDescription).utf8))
-            }
-            stepTime = 0
+        let start = DispatchTime.now().uptimeNanoseconds
+        let wasActive = isActive
+        take(token)
+        guard wasActive else { return }
+        let spent = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
+        statistics.acceptMicroseconds += spent
+        stepTime += spent
+        statistics.stepMicroseconds.append(stepTime)
+        if Self.trace {
+            let t = statistics
+            FileHandle.standardError.write(Data(String(format: "constraint step %d: %.1f us, checks %d, refusals %d, masks %d (cached %d), judged %d, token %@\n",
+                t.stepMicroseconds.count, stepTime, t.checks, t.refusals, t.masks, t.cachedMasks, t.pythonJudged,
+                Int(token) < tokenBytes.count ? String(decoding: tokenBytes[Int(token)], as: UTF8.self).debugDescription : "\(token)").utf8))
         }
+        stepTime = 0
+    }
+
+    /// `accept`'s work: the recognizer, the string scanner and the Python gate take in the token.
+    private func take(_ token: Int32) {
         stepRefusals = 0
         step &+= 1
         guard Int(token) < tokenBytes.count else { return }
