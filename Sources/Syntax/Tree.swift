@@ -35,6 +35,21 @@ public final class Tree: @unchecked Sendable {
     /// Whether any ERROR or MISSING node is in the tree.
     public var hasErrors: Bool { ts_node_has_error(ts_tree_root_node(pointer)) }
 
+    /// Where the root's children start, up to and including the first one with an error (or to the last child),
+    /// in order. Read with a cursor: no `Node` per child.
+    public func topLevelStartsToFirstError() -> [Int] {
+        var cursor = ts_tree_cursor_new(ts_tree_root_node(pointer))
+        defer { ts_tree_cursor_delete(&cursor) }
+        guard ts_tree_cursor_goto_first_child(&cursor) else { return [] }
+        var starts: [Int] = []
+        repeat {
+            let node = ts_tree_cursor_current_node(&cursor)
+            starts.append(Int(ts_node_start_byte(node)))
+            if ts_node_has_error(node) || ts_node_is_missing(node) { break }
+        } while ts_tree_cursor_goto_next_sibling(&cursor)
+        return starts
+    }
+
     /// An independent copy (cheap: tree-sitter shares the nodes), used when the original will be edited.
     func copyPointer() -> OpaquePointer { ts_tree_copy(pointer)! }
 }

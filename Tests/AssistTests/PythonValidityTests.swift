@@ -2,6 +2,7 @@ import Engine
 import Foundation
 import Syntax
 import Testing
+import Tokenizer
 @testable import Assist
 
 /// `PythonValidity` (with tree-sitter and the indentation rules) against CPython 3.11's verdicts on the cases of
@@ -315,4 +316,95 @@ import Testing
         #expect(restart(g) == (0, 0))                                                // tabs: from the top
     }
 
+}
+
+/// The syntax constraint's recognizer reads a Python prefix from its last top-level statement (a large file's
+/// prefix cost ~6 µs a byte to read whole).
+@Suite struct RecognizerStartTests {
+    static let tokenizer: BPETokenizer = {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        return try! LanguageModel(path: root.appendingPathComponent("models/default.gguf").path, threads: 1).tokenizer
+    }()
+
+    static let modulePrefix = """
+    import os
+    from collections import (
+        OrderedDict,
+        defaultdict,
+    )
+
+    # A comment at the top level.
+    LIMIT = 10  # trailing
+
+
+    @decorator(1)
+    class Store(Base):
+        \"\"\"Keeps things.\"\"\"
+
+        def __init__(self, a, *b, c=1, **d):
+            self.items = [x for x in b if x]
+            s = f"{a!r} and {c}"
+
+        async def get(self, key):
+            try:
+                return await self.fetch(key)
+            except (KeyError, ValueError) as e:
+                raise LookupError(key) from e
+
+
+    def helper(x):
+        if x:
+            return 1
+        return 2
+
+
+    """
+
+    /// Where the recognizer starts reading a Python prefix: the last top-level statement's start, when all before
+    /// it parse cleanly; 0 when something before it is broken or there is only one statement.
+    @Test func recognizerStartsAtTheLastTopLevelStatement() throws {
+        let python = try Language.named("python")
+        let parser = try Parser(language: python)
+        func start(_ text: String) throws -> Int {
+            SyntaxConstraint.recognizerStart(in: try parser.parse(text))
+        }
+        #expect(try start(Self.modulePrefix + "def last(a):\n    return a +") == Array(Self.modulePrefix.utf8).count)
+        #expect(try start("def f(x):\n    return x\n") == 0)
+        #expect(try start("") == 0)
+        // Something broken before the last statement: read everything (the constraint then degrades, as before).
+        let broken = "x = (1,\ndef f(x):\n    return x\n\ny = "
+        #expect(try start(broken) == 0)
+        #expect(try SyntaxConstraint(language: python, tokenizer: Self.tokenizer, prefix: broken).isActive == false)
+    }
+
+    /// Reading from the last top-level statement gives the verdicts that reading the whole prefix gives, on every
+    /// token of the default model's vocabulary, where what comes before matters: inside a function, after an
+    /// `if` or `try` block at the top level (`else:`, `except` may follow), at a top-level line start, in a
+    /// decorator's arguments, a string, a class body.
+    @Test func readingFromTheLastStatementKeepsEveryVerdict() throws {
+        let python = try Language.named("python")
+        let parser = try Parser(language: python)
+        let ends = [
+            "def last(a):\n    return a ", "if LIMIT:\n    pass\n", "try:\n    import json\nexcept ImportError:\n    json = None\n",
+            "", "@decorator(", "x = '''some\ntext ", "class More(Store):\n    def f(self):\n        self.",
+            "while True:\n    break\n",
+        ]
+        let bytes = (0..<Int32(Self.tokenizer.vocabularySize)).map { Self.tokenizer.bytes(of: $0) }
+        for end in ends {
+            let text = Array((Self.modulePrefix + end).utf8)
+            let from = SyntaxConstraint.recognizerStart(in: try parser.parse(SourceText(bytes: text)))
+            #expect(from > 0, "no restart point before \(end.debugDescription)")
+            let whole = try ViablePrefix(language: python), part = try ViablePrefix(language: python)
+            #expect(whole.append(bytes: text))
+            #expect(part.append(bytes: Array(text[from...])))
+            var differ: [String] = []
+            for token in bytes where !token.isEmpty {
+                let a = token.withUnsafeBufferPointer { whole.check(bytes: $0) }
+                let b = token.withUnsafeBufferPointer { part.check(bytes: $0) }
+                if a != b { differ.append(String(decoding: token, as: UTF8.self).debugDescription) }
+            }
+            #expect(differ.isEmpty, "after \(end.debugDescription): \(differ.count) verdicts differ: \(differ.prefix(20))")
+        }
+    }
 }

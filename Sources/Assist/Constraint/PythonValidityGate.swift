@@ -50,14 +50,18 @@ final class PythonValidityGate {
     /// `MOECODER_CONSTRAINT_TRACE=1`: the cost of each judged line end on stderr.
     private static let trace = getenv("MOECODER_CONSTRAINT_TRACE") != nil
 
-    init(language: Language, syntax: LexicalSyntax, prefix: [UInt8]) throws {
+    /// `tree`: the prefix's parse, when the caller has it. `checkFrom`: where the last top-level statement of
+    /// the prefix starts (`SyntaxConstraint.recognizerStart`), or 0: the problems of the prefix not held
+    /// against the completion are looked for from there (the statements before it end before the cursor, so
+    /// nothing in them can be reported at a line end the completion writes).
+    init(language: Language, syntax: LexicalSyntax, prefix: [UInt8], tree: Tree? = nil, checkFrom: Int = 0) throws {
         parser = try Parser(language: language)
         cursor = prefix.count
         var lines = PythonIndentation(syntax: syntax)
         lines.append(prefix)
         self.lines = lines
-        base = try parser.parse(SourceText(bytes: prefix))
-        known = Set(PythonValidity.violations(in: base).map(\.byteOffset))
+        base = try tree ?? parser.parse(SourceText(bytes: prefix))
+        known = Set(PythonValidity.violations(in: base, from: checkFrom).map(\.byteOffset))
         start = (lines, base, known)
         Self.warmUp(language: language, syntax: syntax)
     }
