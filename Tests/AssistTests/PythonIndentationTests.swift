@@ -113,9 +113,15 @@ import Testing
         let start = CompletionStart(tokenizer: tokenizer, promptLength: 1, healing: [])
         for prefix in ["def f(x):\n    y = 1\n   ", "def f(x):\n    if x:\n", "class A:\n    def m(self):\n        pass\n  "] {
             let processor = PythonIndentationProcessor(prefix: Array(prefix.utf8), syntax: syntax, start: start)
-            var logits = [Float](repeating: 0, count: tokenizer.vocabularySize)
+            // Each logit its own value: an allowed token keeps it (where most are refused, the processor sets the
+            // whole row and puts the allowed ones back).
+            var logits = (0..<tokenizer.vocabularySize).map { Float($0) }
             logits.withUnsafeMutableBufferPointer { processor.process($0, history: [0]) }
             var refused = 0
+            for id in logits.indices where tokenizer.isSpecial(Int32(id)) {
+                #expect(logits[id] == Float(id), "special token \(id) keeps its logit")
+            }
+            for id in logits.indices where logits[id] != -.infinity { #expect(logits[id] == Float(id)) }
             for id in logits.indices where !tokenizer.isSpecial(Int32(id)) {
                 let bytes = tokenizer.bytes(of: Int32(id))
                 let acceptable = (0...8).contains { k in
@@ -137,7 +143,7 @@ import Testing
         let start = CompletionStart(tokenizer: tokenizer, promptLength: 1, healing: [])
         let processor = PythonIndentationProcessor(prefix: Array("def f(x):\n    y = 1\n    ".utf8), syntax: syntax,
                                                    start: start)
-        var logits = [Float](repeating: 0, count: tokenizer.vocabularySize)
+        var logits = (0..<tokenizer.vocabularySize).map { Float($0) }
         logits.withUnsafeMutableBufferPointer { processor.process($0, history: [0]) }
         for id in logits.indices where !tokenizer.isSpecial(Int32(id)) {
             let bytes = tokenizer.bytes(of: Int32(id))
@@ -146,7 +152,7 @@ import Testing
             if rest.count < bytes.count, rest.first.map({ $0.isLetter }) ?? true {
                 #expect(logits[id] == -.infinity, "no deeper indentation: \(String(decoding: bytes, as: UTF8.self).debugDescription)")
             } else if first.isLetter {
-                #expect(logits[id] == 0, "code at the cursor: \(String(decoding: bytes, as: UTF8.self).debugDescription)")
+                #expect(logits[id] == Float(id), "code at the cursor: \(String(decoding: bytes, as: UTF8.self).debugDescription)")
             }
         }
     }
