@@ -39,6 +39,9 @@ public enum PythonValidity {
         "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
     ]
 
+    static let keywordBytes = keywords.map { Array($0.utf8) }
+    static let longestKeyword = keywords.map(\.utf8.count).max() ?? 0
+
     /// The node types `Walker.checkNode` has a case for (kept in step with its switch; `checkedTypesMatchTheSwitch`
     /// reads the switch's labels from this file): other types skip the switch, whose string comparisons cost
     /// ~20 % of a walk.
@@ -112,11 +115,11 @@ public enum PythonValidity {
     }
 
     private static let flagsLock = NSLock()
-    nonisolated(unsafe) private static var flagTables: [OpaquePointer: [UInt8]] = [:]
+    nonisolated(unsafe) private static var flagTables: [OpaquePointer: [UInt16]] = [:]
 
     /// `Walker.flags(of:)` of every node type of the tree's grammar, by symbol (built once per grammar: a walk
     /// visits a few dozen types, and judging them afresh in each walk cost more than the walk saved).
-    static func symbolFlags(of tree: Tree) -> [UInt8] {
+    static func symbolFlags(of tree: Tree) -> [UInt16] {
         guard let key = tree.grammarPointer else { return [] }
         flagsLock.lock()
         defer { flagsLock.unlock() }
@@ -293,10 +296,10 @@ public enum PythonValidity {
         /// statement) | 8 (an opening bracket) | 16 (a closing one) | 32 (`identifier`) | 64
         /// (`keyword_identifier`) | 128 (`integer` or `float`): a node's type is compared with these names once
         /// per grammar rather than at every node.
-        var symbolFlags: [UInt8] = []
+        var symbolFlags: [UInt16] = []
 
-        static func flags(of type: String) -> UInt8 {
-            var f: UInt8 = 1
+        static func flags(of type: String) -> UInt16 {
+            var f: UInt16 = 1
             if PythonValidity.checkedTypes.contains(type) { f |= 2 }
             if PythonValidity.simpleStatements.contains(type) { f |= 4 }
             switch type {
@@ -305,6 +308,7 @@ public enum PythonValidity {
             case "identifier": f |= 32
             case "keyword_identifier": f |= 64
             case "integer", "float": f |= 128
+            case "string": f |= 256
             default: break
             }
             return f
@@ -315,9 +319,10 @@ public enum PythonValidity {
             self.from = from
         }
 
-        mutating func flags(_ node: Node, _ type: String) -> UInt8 {
+        /// The node's flags, from its symbol (its type's name is read only for a symbol outside the table).
+        func flags(_ node: Node) -> UInt16 {
             let symbol = Int(node.symbol)
-            return symbol < symbolFlags.count ? symbolFlags[symbol] : Self.flags(of: type)
+            return symbol < symbolFlags.count ? symbolFlags[symbol] : Self.flags(of: node.type)
         }
 
         /// A problem at a node: reported when the node reaches past `from` (it may start before it).
@@ -363,7 +368,6 @@ public enum PythonValidity {
 
         mutating func visit(_ node: Node, _ context: Context) {
             if skipped(node.raw) { return }
-            let type = node.type
             if node.isError {
                 // Follow its tokens for bracket depth, check nothing inside.
                 var inner = context
@@ -372,13 +376,14 @@ public enum PythonValidity {
                 return
             }
             if node.isMissing { return }
-            if node.childCount == 0 || type == "string" {
-                tokenOrLeaf(node, type)
-                if type == "string" { checkString(node, context) }
+            let flags = flags(node)
+            if node.childCount == 0 || flags & 256 != 0 {
+                tokenOrLeaf(node, flags)
+                if flags & 256 != 0 { checkString(node, context) }
                 return
             }
             if nesting > 900 { return }   // deeper than CPython's own parser goes; keeps the stack small
-            guard let inner = checkNode(node, type, context) else { return }
+            guard let inner = checkNode(node, flags, context) else { return }
             nesting += 1
             walkChildren(node, inner, checking: true)
             nesting -= 1
@@ -386,12 +391,12 @@ public enum PythonValidity {
 
         /// The checks of one inner node; returns the context for its children, or nil when it visited them.
         @inline(never)
-        mutating func checkNode(_ node: Node, _ type: String, _ context: Context) -> Context? {
-            let flags = flags(node, type)
+        mutating func checkNode(_ node: Node, _ flags: UInt16, _ context: Context) -> Context? {
             if flags & 2 == 0 {
                 if flags & 4 != 0 { oneLine.append(node.startByte..<node.endByte) }
                 return context
             }
+            let type = node.type
             var inner = context
             switch type {
             case "function_definition":
@@ -623,8 +628,7 @@ public enum PythonValidity {
             return inner
         }
 
-        mutating func tokenOrLeaf(_ node: Node, _ type: String) {
-            let flags = flags(node, type)
+        mutating func tokenOrLeaf(_ node: Node, _ flags: UInt16) {
             token(node)
             if flags & 8 != 0 {
                 depth += 1
@@ -649,8 +653,8 @@ public enum PythonValidity {
                 let child = Node(raw: raw, tree: node.tree)
                 if checking {
                     visit(child, context)
-                } else if child.childCount == 0 || child.type == "string" {
-                    let flags = flags(child, child.type)
+                } else if child.childCount == 0 || flags(child) & 256 != 0 {
+                    let flags = flags(child)
                     token(child)
                     if flags & 8 != 0 {
                         depth += 1
@@ -670,8 +674,16 @@ public enum PythonValidity {
         // MARK: Checks
 
         mutating func checkName(_ node: Node) {
-            let name = text(node)
-            if PythonValidity.keywords.contains(name) { report(node, "invalid syntax") }
+            // Compared as bytes (no string for each name the walk meets).
+            let start = node.startByte, end = node.endByte
+            let length = end - start
+            guard length >= 2, length <= PythonValidity.longestKeyword, end <= source.count else { return }
+            let first = source[start]
+            guard (first >= 0x61 && first <= 0x7A) || first == 0x46 || first == 0x4E || first == 0x54 else { return }   // a-z F N T
+            let name = source[start..<end]
+            if PythonValidity.keywordBytes.contains(where: { $0.count == length && $0.elementsEqual(name) }) {
+                report(node, "invalid syntax")
+            }
         }
 
         mutating func checkNumber(_ node: Node) {
