@@ -168,6 +168,10 @@ public final class SyntaxConstraint: TokenConstraint {
     /// Verdicts of two-byte starts, valid where the stamp equals `step` (1 allowed, 0 refused).
     private var pairStamp = [UInt32](repeating: 0, count: 128 * 128)
     private var pairAllowed = [Bool](repeating: false, count: 128 * 128)
+    /// The same for a token's first (ASCII) byte, asked before its two-byte start: in a storm most candidates
+    /// share a handful of first bytes, and a refused one refuses every token that starts with it.
+    private var byteStamp = [UInt32](repeating: 0, count: 128)
+    private var byteAllowed = [Bool](repeating: false, count: 128)
     private var step: UInt32 = 1
     /// Tokens the last full mask checked whole (for the trace).
     private var maskWholeChecks = 0
@@ -472,7 +476,7 @@ public final class SyntaxConstraint: TokenConstraint {
             if plain { return true }
         }
         flushDeferred()
-        if stepRefusals >= Self.stormRefusals, !startAllowed(token) { return false }
+        if stepRefusals >= Self.stormRefusals, !firstByteAllowed(token) || !startAllowed(token) { return false }
         guard viable(token, keep: true) else { return false }
         guard let gate, Int(token) < tokenBytes.count, !alwaysAllowed(token) else { return true }
         if commentTokens[Int(token)], !gateAllowsComment(Int(token), gate) {
@@ -484,6 +488,19 @@ public final class SyntaxConstraint: TokenConstraint {
         statistics.pythonJudged = gate.judged
         statistics.pythonRefused = gate.refused
         return ok
+    }
+
+    /// Whether the token's first byte (ASCII) keeps the text viable; true when it is not ASCII or the token is
+    /// empty. Verdicts are kept for the step.
+    private func firstByteAllowed(_ token: Int32) -> Bool {
+        guard pending.isEmpty, Int(token) >= 0, Int(token) < tokenBytes.count, tokenLengths[Int(token)] > 0 else { return true }
+        let first = firstBytes[Int(token)]
+        guard first < 0x80 else { return true }
+        if byteStamp[Int(first)] == step { return byteAllowed[Int(first)] }
+        let allowed = withUnsafeBytes(of: first) { state.check(bytes: $0.bindMemory(to: UInt8.self)) }
+        byteStamp[Int(first)] = step
+        byteAllowed[Int(first)] = allowed
+        return allowed
     }
 
     /// Whether the token's first two bytes (ASCII, with more after them) keep the text viable; true when the
