@@ -6,8 +6,9 @@ constrained vs unconstrained generation, measured in the same run with `moecoder
 
 Without --model, moecoder's default model is used. Each prompt/seed pair runs unconstrained and constrained
 with the same sampling settings; timings are moecoder's own decode times (model load excluded).
-`constraint_share_percent` is the constraint's time a token (its checks and masks) as a share of the
-unconstrained decode time a token; `slowdown_percent` compares the medians of the two decode rates.
+`constraint_share_percent` is the constraint's time a token (its checks and masks, and since stop 23 taking in
+each sampled token) as a share of the unconstrained decode time a token; `slowdown_percent` compares the medians of
+the two decode rates.
 """
 import argparse
 import json
