@@ -26,6 +26,14 @@
 // Stacks of dropped versions kept for reuse (per grammar object, see Grammar.spare).
 #define SPARE_STACKS 64
 
+// The token lexed at a version's tail (see run_versions): what tail_is_live needs of the lexer's result.
+typedef struct {
+  uint32_t start, end;      // relative to the text
+  TSSymbol symbol;
+  bool token;               // a token was lexed (else LEX_NONE)
+  bool at_end, scanner_at_end;
+} Tail;
+
 typedef struct {
   TSStateId *stack;
   uint32_t depth, capacity;
@@ -35,6 +43,9 @@ typedef struct {
     char bytes[INLINE_SCANNER];
     char *heap;
   } scanner;
+  // Set when run_versions parks the version: its tail as lexed there, which tail_is_live judges without
+  // lexing it again. Not part of the version's identity: equal versions lex the same text alike.
+  Tail tail;
 } Version;
 
 typedef struct {
@@ -48,6 +59,13 @@ typedef struct {
   TSStateId *spare[SPARE_STACKS];
   uint32_t spare_capacity[SPARE_STACKS];
   uint32_t spare_count;
+  // could_become's candidates, built on its first use: the literal tokens (keywords, operators) grouped by
+  // their first byte, in symbol order, literals[literal_start[b] ..< literal_start[b + 1]] for byte b, with
+  // their lengths.
+  TSSymbol *literals;
+  uint32_t *literal_lengths;
+  uint32_t literal_start[257];
+  bool indexed;
 } Grammar;
 
 struct VPState {
@@ -482,6 +500,8 @@ static void grammar_release(Grammar *g) {
   if (--g->references == 0) {
     if (g->scanner) g->language->external_scanner.destroy(g->scanner);
     for (uint32_t i = 0; i < g->spare_count; i++) free(g->spare[i]);
+    free(g->literals);
+    free(g->literal_lengths);
     free(g);
   }
 }
@@ -618,18 +638,66 @@ static bool acceptable(Grammar *g, const Version *v, TSSymbol symbol, bool allow
   return accepted;
 }
 
+// Groups the grammar's literal tokens by first byte for could_become (once per grammar object); false when
+// memory ran out (could_become then walks every token).
+static bool index_literals(Grammar *g) {
+  if (g->indexed) return g->literals != NULL;
+  g->indexed = true;
+  const TSLanguage *l = g->language;
+  uint32_t counts[256] = {0}, total = 0;
+  for (TSSymbol symbol = 1; symbol < l->token_count; symbol++) {
+    TSSymbolMetadata meta = l->symbol_metadata[symbol];
+    if (!meta.named && meta.visible) { counts[(unsigned char)l->symbol_names[symbol][0]]++; total++; }
+  }
+  g->literals = malloc((total ? total : 1) * sizeof(TSSymbol));
+  g->literal_lengths = malloc((total ? total : 1) * sizeof(uint32_t));
+  if (!g->literals || !g->literal_lengths) {
+    free(g->literals);
+    free(g->literal_lengths);
+    g->literals = NULL;
+    g->literal_lengths = NULL;
+    return false;
+  }
+  g->literal_start[0] = 0;
+  for (uint32_t b = 0; b < 256; b++) g->literal_start[b + 1] = g->literal_start[b] + counts[b];
+  uint32_t next[256];
+  memcpy(next, g->literal_start, sizeof next);
+  for (TSSymbol symbol = 1; symbol < l->token_count; symbol++) {
+    TSSymbolMetadata meta = l->symbol_metadata[symbol];
+    if (!meta.named && meta.visible) {
+      const char *literal = l->symbol_names[symbol];
+      uint32_t slot = next[(unsigned char)literal[0]]++;
+      g->literals[slot] = symbol;
+      g->literal_lengths[slot] = (uint32_t)strlen(literal);
+    }
+  }
+  return true;
+}
+
 // Whether the partial lexeme can still grow into a token the version takes: a literal token (keyword or
 // operator) that starts with it, or — for a lexeme the lexer is still in the middle of — any pattern token.
 static bool could_become(Grammar *g, const Version *v, const char *lexeme, uint32_t length,
                          bool any_pattern, TSSymbol except, bool shortcut) {
   const TSLanguage *l = g->language;
+  if (length > 0 && !any_pattern && index_literals(g)) {
+    // Only the literals with the lexeme's first byte can start with it (walking all of the grammar's tokens
+    // for each lexeme was ~2 K instructions a check).
+    unsigned char first = (unsigned char)lexeme[0];
+    for (uint32_t i = g->literal_start[first]; i < g->literal_start[first + 1]; i++) {
+      TSSymbol symbol = g->literals[i];
+      if (symbol == except) continue;
+      if (g->literal_lengths[i] > length && strncmp(l->symbol_names[symbol], lexeme, length) == 0 &&
+          acceptable(g, v, symbol, true, shortcut)) {
+        return true;
+      }
+    }
+    return false;
+  }
   for (TSSymbol symbol = 1; symbol < l->token_count; symbol++) {
     if (symbol == except) continue;
     TSSymbolMetadata meta = l->symbol_metadata[symbol];
     if (!meta.named && meta.visible) {
       const char *literal = l->symbol_names[symbol];
-      // The first byte rules out nearly every literal before the string functions run (this loop ran
-      // strlen and strncmp over all of the grammar's literals for each lexeme: ~1.4 K instructions a check).
       if (length > 0 && literal[0] != lexeme[0]) continue;
       if (strlen(literal) > length && strncmp(literal, lexeme, length) == 0 && acceptable(g, v, symbol, true, shortcut)) {
         return true;
@@ -667,6 +735,7 @@ static void run_versions(const VPState *s, VersionList *work, VersionList *parke
     Version v = work->items[--work->count];
     lex(s, &v, s->text, s->text_length, &r);
     if (r.at_end) {
+      v.tail = (Tail){r.start, r.end, r.symbol, r.outcome == LEX_TOKEN, r.at_end, r.scanner_at_end};
       list_add(s->grammar, parked, &v);
       continue;
     }
@@ -773,14 +842,14 @@ static bool grows_into_acceptable(const VPState *s, const Version *v) {
 
 // Whether the tail after version `v` (which has lexed everything before its position) can still become
 // part of a valid program: the pending token is accepted as it stands, or more text can turn it into one.
+// `v` is one that run_versions parked over this same text (its `tail` is the tail's token).
 static bool tail_is_live(const VPState *s, const Version *v) {
   const TSLanguage *l = s->grammar->language;
-  LexResult r;
-  lex(s, v, s->text, s->text_length, &r);
+  const Tail r = v->tail;
   // The external scanner (strings, indentation, heredocs…) declined because the text ended: more text
   // may give it its token (`print("abc` waits for its string content to end).
   if (r.scanner_at_end) return true;
-  if (r.outcome == LEX_NONE) {
+  if (!r.token) {
     // Characters no token starts with are dead; a token the lexer is still inside may become one.
     if (!r.at_end) return false;
     return could_become(s->grammar, v, s->text + r.start, s->text_length - r.start, false, 0, !s->reference) ||
