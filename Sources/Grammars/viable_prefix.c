@@ -17,8 +17,8 @@
 
 #define MAX_VERSIONS 32
 #define MAX_DEPTH 100000
-// Scanner states up to this many bytes live in the version itself (Python's is 2 bytes plus one a bracket or
-// string open and one an indentation level: a handful), longer ones on the heap.
+// Scanner states up to this many bytes live in the version itself (Python's is 2 bytes plus one for each open
+// string delimiter and one for each indentation level: a handful), longer ones on the heap.
 #define INLINE_SCANNER 28
 // Bytes past the text's end that the text buffer always has room for: the probes of `extends` and
 // `grows_into_acceptable` are written there, after the text, rather than into a copy of it.
@@ -52,10 +52,10 @@ typedef struct {
   const TSLanguage *language;
   void *scanner;            // one instance per grammar object; deserialized before each use
   uint32_t references;
-  // Stacks of dropped versions, taken again by new ones. Every check forks versions (a copy of each of the
-  // state's, one for each GLR fork and each `acceptable` probe) and drops them: a malloc and a free for each
-  // was about a tenth of the recognizer's instructions. Shared by the state and its clones, which use the
-  // grammar object from one thread (its scanner instance already requires that).
+  // Stacks of dropped versions, taken again by new ones: every check copies versions (each of the state's,
+  // one for each GLR fork and each `acceptable` probe) and drops them, which cost a malloc and a free each.
+  // Shared by the state and its clones, which use the grammar object from one thread (its scanner instance
+  // already requires that).
   TSStateId *spare[SPARE_STACKS];
   uint32_t spare_capacity[SPARE_STACKS];
   uint32_t spare_count;
@@ -143,8 +143,8 @@ static bool version_set_scanner(Version *v, const char *bytes, uint32_t length) 
   return true;
 }
 
-// A version with an empty stack of room for at least `needed` entries, or a copy of `from` (then `needed` is
-// ignored), its stack taken from the grammar's spares when there is one.
+// An empty version (room for at least 32 stack entries), or a copy of `from` (room for at least 16 entries more
+// than its depth), its stack the grammar's last spare when there is one (a new one where that is too small).
 static bool version_init(Grammar *g, Version *v, const Version *from) {
   memset(v, 0, sizeof *v);
   uint32_t needed = from ? (from->depth > 16 ? from->depth + 16 : 32) : 32;
