@@ -29,6 +29,15 @@ public final class ViablePrefix: @unchecked Sendable {
         ViablePrefix(state: vp_clone(state)!, language: language)
     }
 
+    /// Makes this state a copy of `other` (of the same language), reusing the storage it has: cheaper than
+    /// `copy()` for a state kept to be overwritten again and again. Returns false (the state is then dead) only
+    /// when memory ran out.
+    @discardableResult
+    public func assign(from other: ViablePrefix) -> Bool {
+        precondition(language == other.language, "assign(from:) across languages")
+        return vp_assign(state, other.state) != 0
+    }
+
     /// Appends text; returns whether it is still a viable prefix (once false, it stays false).
     @discardableResult
     public func append(_ text: String) -> Bool { append(bytes: Array(text.utf8)) }

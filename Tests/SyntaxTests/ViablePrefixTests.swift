@@ -142,4 +142,46 @@ import Testing
         #expect(compared > 20_000)
         #expect(disagreements.count == 0, "\(disagreements.count) disagreements, first: \(disagreements.prefix(10))")
     }
+
+    /// A check is what appending to a copy decides, and leaves the state as it was (its key unchanged); a copy made
+    /// by overwriting a reused state (`assign(from:)`) is the state. Along a real file and along deeply nested
+    /// blocks (an indentation stack longer than a version keeps inline).
+    @Test func checkEqualsAppendingToAnAssignedCopy() throws {
+        let python = try Language.named("python")
+        var nested = ""
+        for depth in 0..<40 { nested += String(repeating: " ", count: depth) + "if x\(depth):\n" }
+        nested += String(repeating: " ", count: 40) + "pass\n"
+        for depth in stride(from: 39, through: 0, by: -3) { nested += String(repeating: " ", count: depth) + "y = 1\n" }
+        let files = Self.stdlibSample(count: 12).filter { ($0 as NSString).lastPathComponent == "textwrap.py" }
+        #expect(files.count == 1, "standard library not found")
+        let texts = [nested] + (try files.map { String(decoding: try String(contentsOfFile: $0, encoding: .utf8).utf8.prefix(6000), as: UTF8.self) })
+        let probes = ["a", " ", "(", ")", ":", "\n", " in", ".", "'", "\"abc", "#", "1.", "]", "\\", "\n    ", "\nx", ";",
+                      "é", "x = (", "\n" + String(repeating: " ", count: 44) + "z"]
+        var rng = IncrementalTests.SplitMix64(state: 11)
+        var compared = 0, disagreements: [String] = []
+        for text in texts {
+            let bytes = Array(text.utf8)
+            let state = try ViablePrefix(language: python)
+            let spare = try ViablePrefix(language: python)
+            var offset = 0
+            while offset < bytes.count {
+                let key = state.key
+                for probe in probes {
+                    compared += 1
+                    #expect(spare.assign(from: state))
+                    #expect(spare.key == key)
+                    if state.check(probe) != spare.append(probe) {
+                        disagreements.append("at \(offset): \(probe.debugDescription)")
+                    }
+                }
+                #expect(state.key == key, "checks changed the state at \(offset)")
+                var end = min(bytes.count, offset + Int.random(in: 1...12, using: &rng))
+                while end < bytes.count, bytes[end] & 0xC0 == 0x80 { end += 1 }
+                #expect(state.append(bytes: Array(bytes[offset..<end])))
+                offset = end
+            }
+        }
+        #expect(compared > 10_000)
+        #expect(disagreements.isEmpty, "\(disagreements.count) disagreements, first: \(disagreements.prefix(10))")
+    }
 }

@@ -158,6 +158,9 @@ public final class SyntaxConstraint: TokenConstraint {
     private var deferred: [UInt8] = []
     /// The recognizer after the text and the token checked last (while nothing else was appended since).
     private var checked: (token: Int32, state: ViablePrefix)?
+    /// A recognizer no one else holds (the one `accept` replaced, or a `checked` one it dropped), overwritten
+    /// with `state` for the next kept check instead of a fresh copy.
+    private var spare: ViablePrefix?
     /// Refusals in the current step. From `stormRefusals` on, a token is first checked by its first two
     /// (ASCII) bytes, and their verdict kept for the step: at a point where few tokens fit (after `except e`
     /// most of the model's favourites are ` word` tokens), the sampler's retries and ranked scan then cost a
@@ -322,7 +325,7 @@ public final class SyntaxConstraint: TokenConstraint {
         lexicalPosition = start.lexicalPosition
         escapes = startEscapes
         deferred = []
-        checked = nil
+        dropChecked()
         stepTime = 0
         stepRefusals = 0
         step &+= 1
@@ -443,6 +446,7 @@ public final class SyntaxConstraint: TokenConstraint {
         let plain = isPlainLiteralText(bytes)
         let checked = self.checked
         self.checked = nil
+        defer { if let checked, checked.state !== state { spare = checked.state } }
         text += bytes
         readLexical()
         guard isActive else {
@@ -455,6 +459,7 @@ public final class SyntaxConstraint: TokenConstraint {
             let (complete, rest) = Self.splitIncompleteUTF8(pending + bytes)
             pending = rest
             if let checked, checked.token == token, deferred.isEmpty, rest.isEmpty {
+                spare = state
                 state = checked.state
             } else if !complete.isEmpty, !state.append(bytes: deferred + complete) {
                 degraded = "generation left the grammar after \(text.count) bytes; not constraining the rest"
@@ -566,7 +571,7 @@ public final class SyntaxConstraint: TokenConstraint {
     /// Gives the recognizer the plain literal text it was spared.
     private func flushDeferred() {
         guard !deferred.isEmpty else { return }
-        checked = nil
+        dropChecked()
         if isActive, !state.append(bytes: deferred) {
             degraded = "generation left the grammar after \(text.count) bytes; not constraining the rest"
         }
@@ -622,10 +627,22 @@ public final class SyntaxConstraint: TokenConstraint {
         let (complete, rest) = whole ? (bytes, []) : Self.splitIncompleteUTF8(combined)
         if rest.isEmpty {
             guard keep else { return complete.withUnsafeBufferPointer { state.check(bytes: $0) } }
-            // A check copies the recognizer and appends anyway: keep the copy, so that accepting this token
-            // (the sampler accepts the pick it checked last) does not read it a second time.
-            let ahead = state.copy()
-            guard ahead.append(bytes: complete) else { return false }
+            // Append to a copy and keep it, so that accepting this token (the sampler accepts the pick it
+            // checked last) does not read it a second time. The copy overwrites the spare recognizer when
+            // there is one (no allocation).
+            let ahead: ViablePrefix
+            if let spare {
+                self.spare = nil
+                spare.assign(from: state)
+                ahead = spare
+            } else {
+                ahead = state.copy()
+            }
+            guard ahead.append(bytes: complete) else {
+                spare = ahead
+                return false
+            }
+            if let previous = checked { spare = previous.state }
             checked = (token, ahead)
             return true
         }
@@ -635,6 +652,12 @@ public final class SyntaxConstraint: TokenConstraint {
         return Self.completions(of: rest).contains { character in
             character.withUnsafeBufferPointer { ahead.check(bytes: $0) }
         }
+    }
+
+    /// Forgets the kept check; its recognizer becomes the spare.
+    private func dropChecked() {
+        if let checked { spare = checked.state }
+        checked = nil
     }
 
     /// Whether some character starting with the byte `lead` keeps the text viable.

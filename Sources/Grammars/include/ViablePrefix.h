@@ -17,6 +17,9 @@ VPState *vp_create(const void *language);
 /// An independent copy (shares the grammar's scanner instance: use copies from one thread).
 VPState *vp_clone(const VPState *state);
 void vp_destroy(VPState *state);
+/// Makes `state` a copy of `from`, reusing the storage it has (no allocation once it has grown to `from`'s
+/// sizes). Returns 0 (leaving `state` dead) when memory ran out.
+int vp_assign(VPState *state, const VPState *from);
 
 /// Appends bytes. Returns 1 while the text is a viable prefix, 0 once it is not (the state stays dead).
 int vp_append(VPState *state, const char *bytes, uint32_t length);
