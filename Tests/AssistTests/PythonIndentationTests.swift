@@ -136,6 +136,37 @@ import Testing
         }
     }
 
+    /// Checked one token at a time (as `IndentedConstraint` asks, after the tokens came through `take`), the rule
+    /// allows exactly what `process` leaves, and its full mask equals `process`: at a line start inside a block,
+    /// after a header, at a dedent, on the cursor's line, and in the middle of a line.
+    @Test func checkingOneTokenEqualsTheRow() throws {
+        let python = try Language.named("python")
+        let syntax = LexicalSyntax.of(python)
+        let tokenizer = try F.tokenizer("qwen2")
+        let cases: [(prefix: String, written: String, suffix: String)] = [
+            ("def f(x):\n    ", "y = 1\n", ""), ("def f(x):\n    ", "if x:\n", ""), ("class A:\n    ", "def m(self):\n        pass\n", ""),
+            ("def f(x):\n    ", "", "\n    return x\n"), ("def f(x):\n    ", "", "\n        return x\n    finally:\n        pass\n"),
+            ("def f(x):\n    ", "y = (1 +", ""),
+        ]
+        for c in cases {
+            let written = tokenizer.encode(c.written, addSpecial: false, parseSpecial: false)
+            let start = CompletionStart(tokenizer: tokenizer, promptLength: 1, healing: [])
+            let rowwise = PythonIndentationProcessor(prefix: Array(c.prefix.utf8), suffix: Array(c.suffix.utf8), syntax: syntax, start: start)
+            let checked = PythonIndentationProcessor(prefix: Array(c.prefix.utf8), suffix: Array(c.suffix.utf8), syntax: syntax, start: start)
+            for token in written { checked.take(token) }
+            var row = (0..<tokenizer.vocabularySize).map { Float($0) }
+            row.withUnsafeMutableBufferPointer { rowwise.process($0, history: [0] + written) }
+            var masked = (0..<tokenizer.vocabularySize).map { Float($0) }
+            masked.withUnsafeMutableBufferPointer { checked.mask($0) }
+            var differ: [String] = []
+            for id in row.indices where (row[id] > -.infinity) != checked.allows(Int32(id)) || row[id] != masked[id] {
+                differ.append(String(decoding: tokenizer.bytes(of: Int32(id)), as: UTF8.self).debugDescription)
+            }
+            #expect(differ.isEmpty, "\((c.prefix + c.written).debugDescription): \(differ.count) differ: \(differ.prefix(10))")
+            #expect(row.contains(-.infinity) || c.written.hasSuffix("+"), "nothing refused at \((c.prefix + c.written).debugDescription)")
+        }
+    }
+
     /// With the cursor after indentation where code may start, the first line's code starts at the cursor.
     @Test func theFirstLineStartsAtTheCursor() throws {
         let syntax = LexicalSyntax.of(try Language.named("python"))

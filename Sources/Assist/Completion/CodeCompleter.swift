@@ -166,9 +166,16 @@ public final class CodeCompleter {
             ? PythonIndentationProcessor(prefix: Array(constrainedPrefix.utf8), suffix: Array(suffix.utf8),
                                          syntax: context.syntax, start: completionStart)
             : nil
+        // The rule is checked with the constraint, token by token, not as a processor over the whole row.
+        let checked: (any TokenConstraint)? = indentation.flatMap { indentation in
+            constraint.map { IndentedConstraint(syntax: $0, indentation: indentation) }
+        } ?? constraint
         var decodeSeconds = 0.0, decodedTokens = 0
         func decode(_ number: Int) throws -> Attempt {
-            if number > 0 { constraint?.restart() }
+            if number > 0 {
+                constraint?.restart()
+                indentation?.reset()
+            }
             // Other attempts: a repetition penalty against loops, and from the third on, starts other than
             // those already tried (the next most likely first tokens, decoded the same way).
             var sampling = request.sampling
@@ -178,11 +185,10 @@ public final class CodeCompleter {
             }
             var processors: [any LogitProcessor] = processor.map { [$0] } ?? []
             if !prompt.healing.isEmpty { processors.append(HealingProcessor(completionStart)) }
-            if let indentation { processors.append(indentation) }
             if number >= 2, !banned.isEmpty { processors.append(FirstTokenBan(completionStart, tokens: banned)) }
             let attempt = try generateAttempt(
                 number: number, prompt: prompt, context: context, request: request, maxTokens: maxTokens,
-                sampling: sampling, processors: processors, constraint: constraint, cache: cache)
+                sampling: sampling, processors: processors, constraint: checked, cache: cache)
             decodeSeconds += attempt.result.decodeSeconds
             decodedTokens += attempt.result.tokens.count
             if !attempt.parseOK, number + 1 < attempts {
@@ -239,7 +245,7 @@ public final class CodeCompleter {
 
     private func generateAttempt(number: Int, prompt: CompletionPrompt, context: CursorContext, request: CompletionRequest,
                                  maxTokens: Int, sampling: SamplingParameters, processors: [any LogitProcessor],
-                                 constraint: SyntaxConstraint?, cache: KVCache) throws -> Attempt {
+                                 constraint: (any TokenConstraint)?, cache: KVCache) throws -> Attempt {
         var rules = StopRules(context: context)
         let options = GenerationOptions(maxTokens: maxTokens, sampling: sampling,
                                         stopTokens: prompt.stopTokens)

@@ -289,20 +289,56 @@ final class PythonIndentationProcessor: LogitProcessor {
         defer { microseconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1000 }
         guard history.count >= start.promptLength else { return }
         let generated = history.count - start.promptLength
-        if generated < fed {
-            state = initial
-            fed = 0
-            wroteLineBreak = false
-            blockedAt = -1
+        if generated < fed { reset() }
+        while fed < generated { feed(history[start.promptLength + fed]) }
+        refuse(in: logits, step: generated)
+    }
+
+    /// Back to the state right after the prefix (another decoding of the same completion).
+    func reset() {
+        state = initial
+        fed = 0
+        wroteLineBreak = false
+        blockedAt = -1
+    }
+
+    private func feed(_ token: Int32) {
+        if Int(token) >= 0, Int(token) < start.tokenBytes.count {
+            state.append(start.tokenBytes[Int(token)])
+            if start.tokenBytes[Int(token)].contains(ascii("\n")) { wroteLineBreak = true }
         }
-        while fed < generated {
-            let token = history[start.promptLength + fed]
-            if Int(token) >= 0, Int(token) < start.tokenBytes.count {
-                state.append(start.tokenBytes[Int(token)])
-                if start.tokenBytes[Int(token)].contains(ascii("\n")) { wroteLineBreak = true }
-            }
-            fed += 1
-        }
+        fed += 1
+    }
+
+    // MARK: As part of the syntax constraint (`IndentedConstraint`): the tokens come through `take`, and a
+    // token is judged when the sampler checks it rather than by setting thousands of logits at each line start.
+
+    /// Takes in a sampled token.
+    func take(_ token: Int32) {
+        let started = DispatchTime.now().uptimeNanoseconds
+        feed(token)
+        microseconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1000
+    }
+
+    /// Whether `token` may come next (what `process` would leave).
+    func allows(_ token: Int32) -> Bool {
+        guard state.atLineIndentation, Int(token) >= 0, Int(token) < start.tokenBytes.count,
+              !start.special[Int(token)] else { return true }
+        let started = DispatchTime.now().uptimeNanoseconds
+        defer { microseconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1000 }
+        let cursorWidth = wroteLineBreak ? nil : self.cursorWidth
+        return verdict(start.tokenBytes[Int(token)], cursorWidth: cursorWidth, header: needsHeader && cursorWidth != nil)
+    }
+
+    /// Sets the logits of every token refused at this point to -inf.
+    func mask(_ logits: UnsafeMutableBufferPointer<Float>) {
+        let started = DispatchTime.now().uptimeNanoseconds
+        defer { microseconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1000 }
+        refuse(in: logits, step: fed)
+    }
+
+    /// The refusals at a line's indentation (`step`: tokens generated so far, to reuse them within a step).
+    private func refuse(in logits: UnsafeMutableBufferPointer<Float>, step generated: Int) {
         guard state.atLineIndentation else { return }
         // The sampler may ask again in the same step (after refusals): the tokens refused are the same.
         if blockedAt == generated {
@@ -389,4 +425,34 @@ final class PythonIndentationProcessor: LogitProcessor {
     }
 
     func accept(_ token: Int32) {}
+}
+
+/// A completion's syntax constraint with Python's indentation rule (`PythonIndentationProcessor`) checked like
+/// the rest of the constraint: a token is judged when the sampler asks about it, and the rule masks only where
+/// the sampler asks for a full mask.
+final class IndentedConstraint: TokenConstraint {
+    let syntax: SyntaxConstraint
+    let indentation: PythonIndentationProcessor
+
+    init(syntax: SyntaxConstraint, indentation: PythonIndentationProcessor) {
+        self.syntax = syntax
+        self.indentation = indentation
+    }
+
+    func allows(_ token: Int32) -> Bool { indentation.allows(token) && syntax.allows(token) }
+
+    func mask(_ logits: UnsafeMutableBufferPointer<Float>) {
+        syntax.mask(logits)
+        indentation.mask(logits)
+    }
+
+    func accept(_ token: Int32) {
+        syntax.accept(token)
+        indentation.take(token)
+    }
+
+    func restart() {
+        syntax.restart()
+        indentation.reset()
+    }
 }
