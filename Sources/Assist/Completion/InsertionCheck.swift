@@ -44,15 +44,15 @@ final class InsertionCheck {
         self.suffix = language.name == "python" ? try Self.ownPart(of: suffix, after: prefix, parser: parser) : suffix
         let cursor = prefix.count
         let lineStart = (prefix.lastIndex(of: ascii("\n")) ?? -1) + 1
-        let baseline = try Self.errorSites(parser.parse(SourceText(bytes: prefix + suffix)))
+        let original = try parser.parse(SourceText(bytes: prefix + suffix))   // (the whole suffix, as given)
+        let baseline = Self.errorSites(original)
         treeIsUsable = !baseline.contains { $0.range.lowerBound < lineStart && $0.range.upperBound > cursor }
         errorsBefore = Set(baseline.filter { $0.missing == nil && $0.range.upperBound <= cursor }.map(\.range))
         errorsAfter = baseline.filter { $0.missing == nil && $0.range.lowerBound >= cursor }.map(\.range)
         missing = Set(baseline.compactMap(\.missing))
         indentation = language.name == "python" ? LexicalSyntax.of(language) : nil
         if language.name == "python" {
-            let tree = try parser.parse(SourceText(bytes: prefix + suffix))
-            let found = PythonValidity.violations(in: tree).map(\.byteOffset)
+            let found = PythonValidity.violations(in: original).map(\.byteOffset)
             knownInvalid = (Set(found.filter { $0 < cursor }), Set(found.filter { $0 >= cursor }.map { $0 - cursor }))
             knownFirstError = PythonFirstError.find(in: prefix + suffix)
         } else {
