@@ -450,9 +450,4 @@ final class IndentedConstraint: TokenConstraint {
         syntax.accept(token)
         indentation.take(token)
     }
-
-    func restart() {
-        syntax.restart()
-        indentation.reset()
-    }
 }

@@ -18,8 +18,8 @@ public struct ConstraintStatistics: Sendable, Codable {
     /// Time spent taking in the sampled tokens (the recognizer, the string scanner and the Python gate follow
     /// the text).
     public var acceptMicroseconds = 0.0
-    /// Python: time the completion's indentation rule (`PythonIndentationProcessor`, part of the constraint)
-    /// spent on the logits.
+    /// Python: time the completion's indentation rule (`PythonIndentationProcessor`, checked with the constraint
+    /// through `IndentedConstraint`) spent judging and taking in tokens and on full masks.
     public var indentationMicroseconds = 0.0
     /// Steps where no token was allowed and the constraint let everything through.
     public var fallbacks = 0
