@@ -408,3 +408,45 @@ import Tokenizer
         }
     }
 }
+
+/// Opt-in (`MOECODER_SLOW_TESTS=1`): the recognizer's restart point against reading the whole prefix, at seeded
+/// random cursor positions in standard-library modules (`MOECODER_STDLIB`, default /usr/lib/python3.11): every
+/// token of the default model's vocabulary gets the same verdict both ways.
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["MOECODER_SLOW_TESTS"] != nil))
+struct RecognizerStartOnRealFilesTests {
+    @Test func verdictsAgreeAtRandomCursors() throws {
+        let python = try Language.named("python")
+        let parser = try Parser(language: python)
+        let tokenizer = RecognizerStartTests.tokenizer
+        let vocabulary = (0..<Int32(tokenizer.vocabularySize)).map { tokenizer.bytes(of: $0) }.filter { !$0.isEmpty }
+        let stdlib = ProcessInfo.processInfo.environment["MOECODER_STDLIB"] ?? "/usr/lib/python3.11"
+        var generator = SeededGenerator(seed: 23)
+        var compared = 0
+        for name in ["textwrap.py", "shlex.py", "fractions.py", "json/decoder.py", "dataclasses.py"] {
+            guard let data = FileManager.default.contents(atPath: stdlib + "/" + name) else { continue }
+            let file = Array(data.prefix(40_000))
+            for _ in 0..<10 {
+                var cut = Int.random(in: 1..<file.count, using: &generator)
+                while cut < file.count, file[cut] & 0xC0 == 0x80 { cut += 1 }
+                let text = Array(file[..<cut])
+                let from = SyntaxConstraint.recognizerStart(in: try parser.parse(SourceText(bytes: text)))
+                guard from > 0 else { continue }
+                let whole = try ViablePrefix(language: python), part = try ViablePrefix(language: python)
+                let (complete, _) = SyntaxConstraint.splitIncompleteUTF8(text)
+                let a = whole.append(bytes: complete), b = part.append(bytes: Array(complete[from...]))
+                #expect(a == b, "\(name) at \(cut): viable \(a) whole, \(b) from \(from)")
+                guard a, b else { continue }
+                var differ = 0
+                for token in vocabulary {
+                    let x = token.withUnsafeBufferPointer { whole.check(bytes: $0) }
+                    let y = token.withUnsafeBufferPointer { part.check(bytes: $0) }
+                    if x != y { differ += 1 }
+                }
+                #expect(differ == 0, "\(name) at \(cut) (from \(from)): \(differ) verdicts differ")
+                compared += 1
+            }
+        }
+        #expect(compared > 10)
+        print("compared \(compared) cursor positions")
+    }
+}
