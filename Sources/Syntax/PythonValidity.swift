@@ -39,6 +39,51 @@ public enum PythonValidity {
         "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
     ]
 
+    /// Names after which a logical line may hold a problem that only the validity walk finds, and CPython's
+    /// grammar as `PythonFirstError` mirrors it does not: CPython's compiler and symbol table reject it (`return`
+    /// outside a function, `break` outside a loop, `nonlocal` at module level, `import *` in a function, a
+    /// default `except:` before another handler, duplicate parameters, `__debug__` as a target, a generator
+    /// argument without its own brackets), or a rule of the grammar the mirror does not have (the parameter
+    /// list's `/`).
+    static let walkNames: Set<String> = [
+        "async", "await", "break", "continue", "return", "yield", "global", "nonlocal", "import", "from", "except",
+        "def", "lambda", "class", "for", "del", "print", "exec", "__debug__",
+    ]
+    private static let walkNameBytes = walkNames.map { Array($0.utf8) }
+
+    /// Whether the validity walk is needed on a logical line (its text, from its start to its end) for what
+    /// `PythonFirstError` does not see, as far as the line's bytes tell (strings and comments are read as code:
+    /// a name or mark in them only asks for the walk): one of `walkNames` as a word, a `*` (starred targets and
+    /// expressions, `*` parameters), `:=` (a walrus in a comprehension's iterable), a byte outside ASCII (a bytes
+    /// literal's characters), or a keyword argument named twice (`name=` twice, not `==`).
+    /// `needsTheWalkWhereTheGrammarIsSilent` keeps this in step with the cases the walk alone reports.
+    public static func lineNeedsWalk(_ line: ArraySlice<UInt8>) -> Bool {
+        var keywords: [ArraySlice<UInt8>] = []
+        var i = line.startIndex
+        while i < line.endIndex {
+            let b = line[i]
+            if b >= 0x80 || b == 0x2A { return true }                                        // non-ASCII, *
+            if b == 0x3A, i + 1 < line.endIndex, line[i + 1] == 0x3D { return true }          // :=
+            let isStart = (b | 0x20) >= 0x61 && (b | 0x20) <= 0x7A || b == 0x5F
+            guard isStart else { i += 1; continue }
+            var j = i + 1
+            while j < line.endIndex, (line[j] | 0x20) >= 0x61 && (line[j] | 0x20) <= 0x7A || line[j] == 0x5F
+                    || (line[j] >= 0x30 && line[j] <= 0x39) { j += 1 }
+            let word = line[i..<j]
+            if walkNameBytes.contains(where: { $0.count == word.count && $0.elementsEqual(word) }) { return true }
+            // `name=` (not `name==`): a keyword argument, or an assignment; the same name twice may be a
+            // repeated keyword argument.
+            var k = j
+            while k < line.endIndex, line[k] == 0x20 || line[k] == 0x09 { k += 1 }
+            if k < line.endIndex, line[k] == 0x3D, k + 1 >= line.endIndex || line[k + 1] != 0x3D {
+                if keywords.contains(where: { $0.elementsEqual(word) }) { return true }
+                keywords.append(word)
+            }
+            i = j
+        }
+        return false
+    }
+
     static let keywordBytes = keywords.map { Array($0.utf8) }
     static let longestKeyword = keywords.map(\.utf8.count).max() ?? 0
 

@@ -165,6 +165,38 @@ import Tokenizer
         #expect(Set(whole).isSubset(of: Set(inString)))
     }
 
+    /// The gate walks a line (`PythonValidity`, after tree-sitter's parse) only where `lineNeedsWalk` says so,
+    /// leaving the rest to CPython's grammar (`PythonFirstError`). Over every case of both fixtures (CPython's
+    /// syntax-error tests, hand-written cases, the first-error corpus): where the walk finds a problem and the
+    /// grammar finds none, the line of the problem asks for the walk. A new rule of the walk that the grammar does
+    /// not share, on a line without one of `walkNames`' words or marks, fails here.
+    @Test func needsTheWalkWhereTheGrammarIsSilent() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        let parser = try Parser(language: try Language.named("python"))
+        var sources = try PythonValidityTests.fixture().cases.map(\.source)
+        let corpus = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: root.appendingPathComponent("Fixtures/python/first_errors.json"))) as? [String: Any]
+        for c in corpus?["cases"] as? [[String: Any]] ?? [] { if let s = c["source"] as? String { sources.append(s) } }
+        var walkOnly = 0
+        var missed: [String] = []
+        for source in sources {
+            let bytes = Array(source.utf8)
+            guard let first = PythonValidity.violations(in: try parser.parse(SourceText(bytes: bytes))).first,
+                  PythonFirstError.find(in: bytes) == nil else { continue }
+            walkOnly += 1
+            let at = min(first.byteOffset, bytes.count)
+            let start = bytes[..<at].lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
+            let end = bytes[at...].firstIndex(of: 0x0A) ?? bytes.count
+            if !PythonValidity.lineNeedsWalk(bytes[start..<end]) { missed.append("\(first.message): \(source.debugDescription)") }
+        }
+        #expect(walkOnly > 100, "only \(walkOnly) cases the walk alone reports")
+        #expect(missed.isEmpty, "\(missed.count) lines the gate would not walk: \(missed.prefix(5))")
+        #expect(!PythonValidity.lineNeedsWalk(Array("    x = foo(a, b=1).bar[2] + 'text'".utf8)[...]))
+        #expect(PythonValidity.lineNeedsWalk(Array("    f(b=1, b=2)".utf8)[...]))
+        #expect(PythonValidity.lineNeedsWalk(Array("    return x".utf8)[...]))
+        #expect(PythonValidity.lineNeedsWalk(Array("    y = [x for x in (z := w)]".utf8)[...]))
+    }
+
     /// The full mask allows exactly the tokens that a check of each allows, with the default model's vocabulary
     /// (8,192 tokens), where names may follow, where only keywords may, after partial names, numbers, an
     /// attribute's dot, in a string and a comment: the mask's shortcuts (first bytes, two-byte starts, names

@@ -126,25 +126,39 @@ final class PythonValidityGate {
             refused += 1
             return false
         }
-        // 2. What was written so far is valid Python.
-        judged += 1
+        // 2. What was written so far is valid Python (`PythonValidity`), where the logical line may hold what only
+        //    that walk finds (`PythonValidity.lineNeedsWalk`: a `return`, a `*`, a keyword argument named twice,
+        //    …); everything else it reports, CPython's grammar (step 3) reports too (the test
+        //    `needsTheWalkWhereTheGrammarIsSilent` checks this on every case of the fixtures). Most lines need neither
+        //    tree-sitter's parse nor the walk, the costliest part of a judgment.
         let t0 = DispatchTime.now().uptimeNanoseconds
         let appended = key + [0x0A]
-        // The tree's text is a prefix of the text: extend it (and its line index) rather than rebuild them.
-        let source = base.source.appending(Array(text[base.source.count...]) + appended)
-        let all = source.bytes
-        guard let tree = try? parser.parse(source, replacing: base.source.count..<base.source.count,
-                                           replacementCount: all.count - base.source.count, in: base)
-        else {
-            cache[key] = (true, nil)
-            return true
+        let lineStart = ahead.logicalLineStart
+        let line = lineStart < text.count ? Array(text[lineStart...]) + key : Array(key[min(key.count, lineStart - text.count)...])
+        var ok = true, all: [UInt8], tree: Tree?
+        var t1 = t0, t2 = t0
+        // (Always where step 3 is not asked: the text before the cursor has an error of CPython's grammar.)
+        if !grammarUsable || PythonValidity.lineNeedsWalk(line[...]) {
+            judged += 1
+            // The tree's text is a prefix of the text: extend it (and its line index) rather than rebuild them.
+            let source = base.source.appending(Array(text[base.source.count...]) + appended)
+            all = source.bytes
+            guard let parsed = try? parser.parse(source, replacing: base.source.count..<base.source.count,
+                                                 replacementCount: all.count - base.source.count, in: base)
+            else {
+                cache[key] = (true, nil)
+                return true
+            }
+            tree = parsed
+            t1 = DispatchTime.now().uptimeNanoseconds
+            //    Walked from the start of this logical line (earlier lines were judged at their own ends; the nodes
+            //    around the line are still followed for their context).
+            let lineFrom = max(cursor, ahead.logicalLineStart)
+            ok = !PythonValidity.violations(in: parsed, from: lineFrom).contains { !known.contains($0.byteOffset) }
+            t2 = DispatchTime.now().uptimeNanoseconds
+        } else {
+            all = text + appended
         }
-        let t1 = DispatchTime.now().uptimeNanoseconds
-        //    Walked from the start of this logical line (earlier lines were judged at their own ends; the nodes
-        //    around the line are still followed for their context).
-        let lineFrom = max(cursor, ahead.logicalLineStart)
-        var ok = !PythonValidity.violations(in: tree, from: lineFrom).contains { !known.contains($0.byteOffset) }
-        let t2 = DispatchTime.now().uptimeNanoseconds
         // 3. CPython's grammar (as PythonFirstError mirrors it) fails nowhere before the end of the text: at a
         //    logical line end, what is still open (a block after a header, an `if` waiting for `else`) is only
         //    missed at the end of the file. Not asked when the text before the cursor already has an error.
