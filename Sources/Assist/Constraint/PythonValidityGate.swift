@@ -15,7 +15,8 @@ import Syntax
 ///    only the part after the cursor is walked; problems already in the text before the cursor (or let
 ///    through when the constraint fell back) are not held against the completion. Only the logical line being
 ///    ended is checked (with the constructs around it for context): the lines before it were judged at their
-///    own ends.
+///    own ends. Only asked where the line may hold what this walk alone finds (`PythonValidity.lineNeedsWalk`):
+///    the rest of what it finds, step 3 finds too.
 ///
 /// 3. CPython's grammar (`PythonFirstError`: its tokenizer and parser, which also see two statements on one
 ///    line, `import a b`, a bad literal) must fail nowhere before the end of the text. It reads from the
