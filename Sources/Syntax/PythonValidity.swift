@@ -45,11 +45,10 @@ public enum PythonValidity {
     /// default `except:` before another handler, duplicate parameters, `__debug__` as a target, a generator
     /// argument without its own brackets), or a rule of the grammar the mirror does not have (the parameter
     /// list's `/`).
-    static let walkNames: Set<String> = [
+    static let walkNames = [
         "async", "await", "break", "continue", "return", "yield", "global", "nonlocal", "import", "from", "except",
         "def", "lambda", "class", "for", "del", "print", "exec", "__debug__",
-    ]
-    private static let walkNameBytes = walkNames.map { Array($0.utf8) }
+    ].map { Array($0.utf8) }
 
     /// Whether the validity walk is needed on a logical line (its text, from its start to its end) for what
     /// `PythonFirstError` does not see, as far as the line's bytes tell (strings and comments are read as code:
@@ -70,7 +69,7 @@ public enum PythonValidity {
             while j < line.endIndex, (line[j] | 0x20) >= 0x61 && (line[j] | 0x20) <= 0x7A || line[j] == 0x5F
                     || (line[j] >= 0x30 && line[j] <= 0x39) { j += 1 }
             let word = line[i..<j]
-            if walkNameBytes.contains(where: { $0.count == word.count && $0.elementsEqual(word) }) { return true }
+            if walkNames.contains(where: { $0.count == word.count && $0.elementsEqual(word) }) { return true }
             // `name=` (not `name==`): a keyword argument, or an assignment; the same name twice may be a
             // repeated keyword argument.
             var k = j

@@ -53,8 +53,7 @@ public struct SourceText: Sendable {
     }
 
     /// This text with `more` bytes after it (the line index is extended, not rebuilt). (Not generic: called
-    /// from another module, a generic one ran unspecialized, byte by byte through the protocol's witnesses, and
-    /// cost more than the incremental parse it prepares.)
+    /// from another module, a generic one ran unspecialized, byte by byte through the protocol's witnesses.)
     public func appending(_ more: [UInt8]) -> SourceText {
         var result = self
         let old = bytes.count

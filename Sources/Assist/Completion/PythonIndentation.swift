@@ -210,16 +210,9 @@ final class PythonIndentationProcessor: LogitProcessor {
     /// so its code starts with a compound statement's keyword (not a comment or a blank line).
     private let needsHeader: Bool
     private var wroteLineBreak = false
-    /// The tokens refused at the step with `blockedAt` tokens generated (-1: none yet), or with `keepOnly` the
-    /// tokens allowed then.
-    private var listed: [Int32] = []
-    private var keepOnly = false
+    /// Tokens refused at the step with `blockedAt` tokens generated (-1: none yet).
+    private var blocked: [Int32] = []
     private var blockedAt = -1
-    /// Scratch: slots judged at a line start, and the logits kept.
-    private var allowedSlots: [Int] = [], refusedSlots: [Int] = []
-    private var kept: [Float] = []
-    /// The vocabulary's special tokens (never refused here).
-    private let specialIds: [Int32]
 
     static let blockKeywords = ["if", "elif", "else", "for", "while", "try", "except", "finally", "with", "def",
                                 "class", "async", "match", "case"].map { Array($0.utf8) }
@@ -235,7 +228,7 @@ final class PythonIndentationProcessor: LogitProcessor {
         // first line start of the completion, where they cost ~0.5 ms of decoding time.
         _ = start.indentationGroups
         _ = start.tokenBytes
-        specialIds = start.special.indices.filter { start.special[$0] }.map { Int32($0) }
+        _ = start.special
         var state = PythonIndentation(syntax: syntax)
         state.append(prefix)
         initial = state
@@ -280,7 +273,8 @@ final class PythonIndentationProcessor: LogitProcessor {
         return kind << 8 | Int(spaces)
     }
 
-    /// Time spent in `process`, and in `init` (reported with the syntax constraint's times).
+    /// Time spent judging tokens and logits (`process`, `allows`, `mask`, `take`), and in `init` (reported with
+    /// the syntax constraint's times).
     private(set) var microseconds = 0.0
     private(set) var setupMicroseconds = 0.0
 
@@ -342,70 +336,38 @@ final class PythonIndentationProcessor: LogitProcessor {
         guard state.atLineIndentation else { return }
         // The sampler may ask again in the same step (after refusals): the tokens refused are the same.
         if blockedAt == generated {
-            apply(logits)
+            for i in blocked where Int(i) < logits.count { logits[Int(i)] = -.infinity }
             return
         }
         let cursorWidth = wroteLineBreak ? nil : self.cursorWidth
         let header = needsHeader && cursorWidth != nil
-        listed.removeAll(keepingCapacity: true)
+        blocked.removeAll(keepingCapacity: true)
         let tokenBytes = start.tokenBytes
         if header {
             // The first line after a header's cursor: each token on its own (it must open a block).
             let special = start.special
-            var ok = [Bool](repeating: true, count: tokenBytes.count)
-            var refused = 0
-            for i in 0..<tokenBytes.count where !special[i] && !verdict(tokenBytes[i], cursorWidth: cursorWidth, header: true) {
-                ok[i] = false
-                refused += 1
+            for i in 0..<min(logits.count, tokenBytes.count) where !special[i] {
+                if !verdict(tokenBytes[i], cursorWidth: cursorWidth, header: true) { blocked.append(Int32(i)) }
             }
-            keepOnly = refused > tokenBytes.count / 2
-            for i in 0..<tokenBytes.count where ok[i] == keepOnly { listed.append(Int32(i)) }
         } else {
             // One verdict per group of tokens with the same leading spaces and kind of what follows them.
             let groups = start.indentationGroups
-            allowedSlots.removeAll(keepingCapacity: true)
-            refusedSlots.removeAll(keepingCapacity: true)
-            var refused = 0
-            for (index, group) in groups.slots.enumerated() {
-                let spaces = group.slot & 0xFF
+            for (slot, tokens) in groups.slots {
+                let spaces = slot & 0xFF
                 let width = state.indent + spaces
-                let ok = switch group.slot >> 8 {
+                let ok = switch slot >> 8 {
                 case 0: cursorWidth.map { width <= $0 } ?? state.indentationMayReach(width)
                 case 1: true
                 default: cursorWidth.map { width == $0 } ?? state.codeMayStart(at: width)
                 }
-                if ok { allowedSlots.append(index) } else { refusedSlots.append(index); refused += group.tokens.count }
+                if !ok { blocked.append(contentsOf: tokens) }
             }
-            // Usually most of the vocabulary is refused at a line's start (code at a width the block does not
-            // allow): then the few allowed tokens are kept and the rest set at once, instead of thousands of
-            // scattered writes (~12 µs a line start).
-            keepOnly = refused > tokenBytes.count / 2
-            for index in keepOnly ? allowedSlots : refusedSlots { listed.append(contentsOf: groups.slots[index].tokens) }
-            for i in groups.others where verdict(tokenBytes[Int(i)], cursorWidth: cursorWidth, header: false) == keepOnly {
-                listed.append(i)
+            for i in groups.others where !verdict(tokenBytes[Int(i)], cursorWidth: cursorWidth, header: false) {
+                blocked.append(i)
             }
-            if keepOnly { listed.append(contentsOf: specialIds) }
         }
         blockedAt = generated
-        apply(logits)
-    }
-
-    /// Sets the logits of the refused tokens to -inf: `listed` holds them, or (`keepOnly`) the only tokens
-    /// allowed (special tokens and ids past the vocabulary included).
-    private func apply(_ logits: UnsafeMutableBufferPointer<Float>) {
-        guard keepOnly else {
-            for i in listed where Int(i) < logits.count { logits[Int(i)] = -.infinity }
-            return
-        }
-        kept.removeAll(keepingCapacity: true)
-        for i in listed where Int(i) < logits.count { kept.append(logits[Int(i)]) }
-        let vocabulary = min(logits.count, start.tokenBytes.count)
-        UnsafeMutableBufferPointer(rebasing: logits[..<vocabulary]).update(repeating: -.infinity)
-        var k = 0
-        for i in listed where Int(i) < logits.count {
-            logits[Int(i)] = kept[k]
-            k += 1
-        }
+        for i in blocked where Int(i) < logits.count { logits[Int(i)] = -.infinity }
     }
 
     /// The verdict on one token at a line's indentation, byte by byte (tabs widen to the next multiple of 8).

@@ -154,7 +154,7 @@ final class PythonValidityGate {
             t1 = DispatchTime.now().uptimeNanoseconds
             //    Walked from the start of this logical line (earlier lines were judged at their own ends; the nodes
             //    around the line are still followed for their context).
-            let lineFrom = max(cursor, ahead.logicalLineStart)
+            let lineFrom = max(cursor, lineStart)
             ok = !PythonValidity.violations(in: parsed, from: lineFrom).contains { !known.contains($0.byteOffset) }
             t2 = DispatchTime.now().uptimeNanoseconds
         } else {
