@@ -25,7 +25,18 @@ public enum PythonFirstError {
     /// The first error, or nil when the text parses (as far as this grammar tells).
     /// `baseIndentation`: the text is a run of statements taken from a block indented this many spaces (the
     /// syntax constraint reads from the start of the statement it is in, not from the top of the file).
-    public static func find(in bytes: [UInt8], baseIndentation: Int = 0) -> PythonViolation? {
+    /// `partial`: the text may go on (the syntax constraint's window ends where a completion stands): a
+    /// compile-time error CPython reports only once the whole file parses (a late `from __future__`, and its
+    /// symbol table's parameter named twice, which this reports only here: `PythonValidity` reports it to
+    /// diagnostics) is reported when the text parses or fails only at its end, since no continuation undoes it.
+    public static func find(in bytes: [UInt8], baseIndentation: Int = 0, partial: Bool = false) -> PythonViolation? {
+        var deferred: PythonViolation?
+        let error = first(in: bytes, baseIndentation: baseIndentation, deferred: &deferred)
+        if partial, let deferred, error.map({ $0.byteOffset >= bytes.count }) ?? true { return deferred }
+        return error
+    }
+
+    static func first(in bytes: [UInt8], baseIndentation: Int, deferred: inout PythonViolation?) -> PythonViolation? {
         let tokenizer = PythonTokenizer.tokenize(bytes, baseIndentation: baseIndentation)
         var tokens = tokenizer.tokens
         let tokenError = tokenizer.error
@@ -41,6 +52,7 @@ public enum PythonFirstError {
         }
         var parser = PythonGrammarParser(tokens: tokens, errorToken: tokenError != nil, bytes: bytes)
         let (ok, forced) = parser.parseFile()
+        deferred = (parser.deferred ?? parser.duplicate)?.violation
         if ok, tokenError == nil { return parser.deferred?.violation }
         let furthest = min(parser.furthest, tokens.count - 1)
         if let tokenError, furthest >= tokens.count - 1 { return tokenizerViolation(tokenError) }
@@ -95,10 +107,15 @@ struct PyExpr {
     var kind: Kind
     /// Whether it can be assigned to (a name, attribute, subscript, or a tuple/list/starred of those).
     var target: Bool
-    /// CPython's name for it in "cannot assign to …".
-    var what: String
+    /// CPython's name for it in "cannot assign to …" (a static string: the type stays trivial, so the packrat
+    /// memo of these is created and dropped without reference counting).
+    var what: StaticString
 
-    static func other(_ start: Int, _ what: String) -> PyExpr { PyExpr(start: start, kind: .other, target: false, what: what) }
+    static func other(_ start: Int, _ what: StaticString) -> PyExpr { PyExpr(start: start, kind: .other, target: false, what: what) }
+}
+
+extension StaticString {
+    var isEmpty: Bool { utf8CodeUnitCount == 0 }
 }
 
 struct SpecificError: Error {
@@ -114,6 +131,8 @@ struct PythonGrammarParser {
     var invalidRules = false
     /// A compile-time error CPython reports only when the whole text parses (a late `from __future__`).
     var deferred: SpecificError?
+    /// The first parameter named twice (CPython's symbol table reports it after the parse).
+    var duplicate: SpecificError?
     /// Whether a `from __future__` import may stand here (only among the first statements of the module).
     var futureAllowed = true
     /// Blocks the parser is in (a `from __future__` import in one is a compile-time error).
@@ -456,7 +475,7 @@ struct PythonGrammarParser {
         case "class":
             guard eatName() else { return false }
             if eatOp("(") {
-                if !isOp(")") { guard try arguments() else { return false } }
+                if !isOp(")") { guard try arguments(generator: false) else { return false } }
                 guard eatOp(")") else { return false }
             }
             guard try colon() else { return false }
@@ -646,12 +665,46 @@ struct PythonGrammarParser {
     // MARK: Parameters and arguments
 
     mutating func parameters(closing: String, lambda: Bool) throws -> Bool {
-        var sawDefault = false, sawStar = false
+        var sawDefault = false, sawStar = false, sawSlash = false, count = 0
+        // The parameters' name tokens, for CPython's symbol-table error on a name given twice (reported only when
+        // the whole text parses, as CPython's compiler reports it after the parser): in the order its symbol
+        // table takes them, positional ones, then keyword-only ones, then `*args`, then `**kwargs`.
+        var positional: [Int] = [], keywordOnly: [Int] = [], variadic: [Int] = []
+        func named(_ index: Int) { if sawStar { keywordOnly.append(index) } else { positional.append(index) } }
+        defer {
+            var seen: [String] = []
+            for index in positional + keywordOnly + variadic {
+                let name = tokens[index].text
+                if seen.contains(name) {
+                    if duplicate == nil {
+                        duplicate = SpecificError(violation: PythonViolation(
+                            byteOffset: tokens[index].start, message: "duplicate argument '\(name)' in function definition"))
+                    }
+                    break
+                }
+                seen.append(name)
+            }
+        }
         while !isOp(closing) {
             let start = pos
-            if eatOp("/") {
-            } else if eatOp("*") {
+            if isOp("/") {
+                // CPython's invalid_parameters: a `/` first, twice, or after `*`.
+                let message = count == 0 ? "at least one argument must precede /"
+                    : sawSlash ? "/ may appear only once" : sawStar ? "/ must be ahead of *" : nil
+                if let message {
+                    if invalidRules { throw fail(pos, message) }
+                    return false
+                }
+                pos += 1
+                sawSlash = true
+            } else if isOp("*") {
+                if sawStar {
+                    if invalidRules { throw fail(pos, "* argument may appear only once") }
+                    return false
+                }
+                pos += 1
                 sawStar = true
+                if isName() { variadic.append(pos) }
                 if eatName() {
                     if !lambda, eatOp(":") {
                         if isOp("*") { pos += 1 }
@@ -666,6 +719,7 @@ struct PythonGrammarParser {
                     return false
                 }
             } else if eatOp("**") {
+                if isName() { variadic.append(pos) }
                 guard eatName() else { return false }
                 if !lambda, eatOp(":") { guard try expression() != nil else { return false } }
                 if isOp("=") {
@@ -677,6 +731,7 @@ struct PythonGrammarParser {
                     return false
                 }
             } else {
+                if isName() { named(pos) }
                 guard eatName() else { return false }
                 if !lambda, eatOp(":") { guard try expression() != nil else { return false } }
                 if isOp("=") {
@@ -693,13 +748,15 @@ struct PythonGrammarParser {
                     return false
                 }
             }
+            count += 1
             if !eatOp(",") { break }
         }
         return true
     }
 
     /// Call arguments up to (not including) `)`.
-    mutating func arguments() throws -> Bool {
+    /// `generator`: a generator expression may be the only argument (a call's, not a class's bases).
+    mutating func arguments(generator: Bool = true) throws -> Bool {
         var sawKeyword = false, sawDoubleStar = false
         var count = 0
         var pending: String?
@@ -725,9 +782,13 @@ struct PythonGrammarParser {
                 }
                 guard let e = try namedExpression(argument: true) else { return false }
                 if isKeyword("for") || (isKeyword("async") && isKeyword("for", 1)) {
+                    // Without its own brackets a generator expression must be a call's only argument, with no
+                    // comma after it (CPython's `primary genexp`; `args` takes none).
+                    if !generator, count == 0 { return false }
                     guard try comprehensionClauses() else { return false }
-                    if invalidRules, count > 0 || isOp(",") && !isOp(")", 1) {
-                        throw fail(start, "Generator expression must be parenthesized")
+                    if count > 0 || isOp(",") {
+                        if invalidRules { throw fail(start, "Generator expression must be parenthesized") }
+                        return false
                     }
                 } else if isOp("=") {
                     if invalidRules { throw fail(start, "expression cannot contain assignment, perhaps you meant \"==\"?") }
@@ -773,7 +834,7 @@ struct PythonGrammarParser {
         guard let first = try target(star: star) else { return nil }
         guard isOp(",") else { return first }
         var ok = first.target
-        var what = first.target ? "" : first.what
+        var what: StaticString = first.target ? "" : first.what
         while eatOp(",") {
             if isKeyword("in") || isOp("=") || atStatementEnd() { break }
             guard let next = try target(star: star) else { return nil }
@@ -789,7 +850,7 @@ struct PythonGrammarParser {
         guard let first = try starExpression() else { return nil }
         guard isOp(",") else { return first }
         var ok = first.target
-        var what = first.target ? "" : first.what
+        var what: StaticString = first.target ? "" : first.what
         while eatOp(",") {
             let save = pos
             guard let next = try starExpression() else { pos = save; break }
@@ -1128,9 +1189,9 @@ struct PythonGrammarParser {
         switch t.kind {
         case .name:
             switch t.text {
-            case "True", "False", "None":
-                pos += 1
-                return .other(start, t.text)
+            case "True": pos += 1; return .other(start, "True")
+            case "False": pos += 1; return .other(start, "False")
+            case "None": pos += 1; return .other(start, "None")
             default:
                 if Self.keywords.contains(t.text) { return nil }
                 pos += 1
@@ -1186,7 +1247,7 @@ struct PythonGrammarParser {
                     return inner
                 }
                 var ok = first.target
-                var what = first.target ? "" : first.what
+                var what: StaticString = first.target ? "" : first.what
                 while eatOp(",") {
                     if isOp(")") { break }
                     guard let next = try starNamedExpression() else { pos = start; return nil }
@@ -1206,7 +1267,7 @@ struct PythonGrammarParser {
                     return .other(start, "list comprehension")
                 }
                 var ok = first.target
-                var what = first.target ? "" : first.what
+                var what: StaticString = first.target ? "" : first.what
                 while eatOp(",") {
                     if isOp("]") { break }
                     guard let next = try starNamedExpression() else { pos = start; return nil }

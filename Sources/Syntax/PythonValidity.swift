@@ -41,13 +41,15 @@ public enum PythonValidity {
 
     /// Names after which a logical line may hold a problem that only the validity walk finds, and CPython's
     /// grammar as `PythonFirstError` mirrors it does not: CPython's compiler and symbol table reject it (`return`
-    /// outside a function, `break` outside a loop, `nonlocal` at module level, `import *` in a function, a
-    /// default `except:` before another handler, duplicate parameters, `__debug__` as a target, a generator
-    /// argument without its own brackets), or a rule of the grammar the mirror does not have (the parameter
-    /// list's `/`).
+    /// outside a function, `break` outside a loop, `nonlocal` at module level, a default `except:` before another
+    /// handler, `__debug__` as a target, a parameter declared `global`), as far as the walk's context (the
+    /// enclosing function, loop, class) decides it. Duplicate parameters, the parameter list's `/` and `*` rules
+    /// and generator arguments without their own brackets are `PythonFirstError`'s, so `def`, `lambda` and `for`
+    /// ask for no walk; nor do `class`, `import`, `from`, `del`, `print` and `exec`, whose other problems the
+    /// grammar reports too (`import *` in a function has its `*`). `needsTheWalkWhereTheGrammarIsSilent` keeps
+    /// this list in step with the walk's rules.
     static let walkNames = [
-        "async", "await", "break", "continue", "return", "yield", "global", "nonlocal", "import", "from", "except",
-        "def", "lambda", "class", "for", "del", "print", "exec", "__debug__",
+        "async", "await", "break", "continue", "return", "yield", "global", "nonlocal", "except", "__debug__",
     ].map { Array($0.utf8) }
 
     /// Whether the validity walk is needed on a logical line (its text, from its start to its end) for what

@@ -168,7 +168,8 @@ final class PythonValidityGate {
         //    statement or two as the text grows.
         if ok, grammarUsable {
             let (from, indentation) = ahead.restartPoint
-            if let error = PythonFirstError.find(in: from == 0 ? all : Array(all[from...]), baseIndentation: indentation),
+            if let error = PythonFirstError.find(in: from == 0 ? all : Array(all[from...]), baseIndentation: indentation,
+                                                    partial: true),
                from + error.byteOffset < all.count {
                 if from + error.byteOffset < cursor { grammarUsable = false } else { ok = false }
             }
