@@ -26,9 +26,9 @@ public enum PythonFirstError {
     /// `baseIndentation`: the text is a run of statements taken from a block indented this many spaces (the
     /// syntax constraint reads from the start of the statement it is in, not from the top of the file).
     /// `partial`: the text may go on (the syntax constraint's window ends where a completion stands): a
-    /// compile-time error CPython reports only once the whole file parses (a late `from __future__`, and its
-    /// symbol table's parameter named twice, which this reports only here: `PythonValidity` reports it to
-    /// diagnostics) is reported when the text parses or fails only at its end, since no continuation undoes it.
+    /// compile-time error CPython reports only once the whole file parses (a late `from __future__`, and a
+    /// parameter named twice or a default `except:` before another handler, which this reports only here:
+    /// `PythonValidity` reports them to diagnostics) is reported when the text parses or fails only at its end, since no continuation undoes it.
     public static func find(in bytes: [UInt8], baseIndentation: Int = 0, partial: Bool = false) -> PythonViolation? {
         var deferred: PythonViolation?
         let error = first(in: bytes, baseIndentation: baseIndentation, deferred: &deferred)
@@ -52,7 +52,7 @@ public enum PythonFirstError {
         }
         var parser = PythonGrammarParser(tokens: tokens, errorToken: tokenError != nil, bytes: bytes)
         let (ok, forced) = parser.parseFile()
-        deferred = (parser.deferred ?? parser.duplicate)?.violation
+        deferred = (parser.deferred ?? parser.compileError)?.violation
         if ok, tokenError == nil { return parser.deferred?.violation }
         let furthest = min(parser.furthest, tokens.count - 1)
         if let tokenError, furthest >= tokens.count - 1 { return tokenizerViolation(tokenError) }
@@ -131,8 +131,9 @@ struct PythonGrammarParser {
     var invalidRules = false
     /// A compile-time error CPython reports only when the whole text parses (a late `from __future__`).
     var deferred: SpecificError?
-    /// The first parameter named twice (CPython's symbol table reports it after the parse).
-    var duplicate: SpecificError?
+    /// The first error of CPython's symbol table or compiler that the parse meets (a parameter named twice, a
+    /// default `except:` before another handler): reported after the parse, and only to `find(partial:)`.
+    var compileError: SpecificError?
     /// Whether a `from __future__` import may stand here (only among the first statements of the module).
     var futureAllowed = true
     /// Blocks the parser is in (a `from __future__` import in one is a compile-time error).
@@ -519,10 +520,23 @@ struct PythonGrammarParser {
         case "try":
             guard try colon(forced: true), try block("'try' statement", line: line) else { return false }
             var handlers = 0
+            var starred: Bool?, bare: Int?
             while isKeyword("except") {
                 let exceptLine = peek().line
+                let clause = pos
+                // A default `except:` must be the last handler (CPython's compiler says so after the parse).
+                if let bare, compileError == nil {
+                    compileError = fail(bare, "default 'except:' must be last")
+                }
                 pos += 1
                 let star = eatOp("*")
+                if let starred, starred != star {
+                    // CPython's invalid_try_stmt.
+                    if invalidRules { throw fail(clause, "cannot have both 'except' and 'except*' on the same 'try'") }
+                    return false
+                }
+                starred = star
+                if !star, isOp(":") { bare = clause }
                 if !isOp(":") {
                     guard let e = try expression() else { return false }
                     if invalidRules, isOp(",") {
@@ -676,8 +690,8 @@ struct PythonGrammarParser {
             for index in positional + keywordOnly + variadic {
                 let name = tokens[index].text
                 if seen.contains(name) {
-                    if duplicate == nil {
-                        duplicate = SpecificError(violation: PythonViolation(
+                    if compileError == nil {
+                        compileError = SpecificError(violation: PythonViolation(
                             byteOffset: tokens[index].start, message: "duplicate argument '\(name)' in function definition"))
                     }
                     break

@@ -41,21 +41,22 @@ public enum PythonValidity {
 
     /// Names after which a logical line may hold a problem that only the validity walk finds, and CPython's
     /// grammar as `PythonFirstError` mirrors it does not: CPython's compiler and symbol table reject it (`return`
-    /// outside a function, `break` outside a loop, `nonlocal` at module level, a default `except:` before another
-    /// handler, `__debug__` as a target, a parameter declared `global`), as far as the walk's context (the
+    /// outside a function, `break` outside a loop, `nonlocal` at module level, `__debug__` as a target, a parameter
+    /// declared `global`), as far as the walk's context (the
     /// enclosing function, loop, class) decides it. Duplicate parameters, the parameter list's `/` and `*` rules
-    /// and generator arguments without their own brackets are `PythonFirstError`'s, so `def`, `lambda` and `for`
-    /// ask for no walk; nor do `class`, `import`, `from`, `del`, `print` and `exec`, whose other problems the
+    /// generator arguments without their own brackets, a default `except:` before another handler and `except`
+    /// beside `except*` are `PythonFirstError`'s, so `def`, `lambda`, `for` and `except` ask for no walk; nor do
+    /// `class`, `import`, `from`, `del`, `print` and `exec`, whose other problems the
     /// grammar reports too (`import *` in a function has its `*`). `needsTheWalkWhereTheGrammarIsSilent` keeps
     /// this list in step with the walk's rules.
     static let walkNames = [
-        "async", "await", "break", "continue", "return", "yield", "global", "nonlocal", "except", "__debug__",
+        "async", "await", "break", "continue", "return", "yield", "global", "nonlocal", "__debug__",
     ].map { Array($0.utf8) }
 
     /// Whether the validity walk is needed on a logical line (its text, from its start to its end) for what
     /// `PythonFirstError` does not see, as far as the line's bytes tell (strings and comments are read as code:
-    /// a name or mark in them only asks for the walk): one of `walkNames` as a word, a `*` (starred targets and
-    /// expressions, `*` parameters), `:=` (a walrus in a comprehension's iterable), a byte outside ASCII (a bytes
+    /// a name or mark in them only asks for the walk): one of `walkNames` as a word, a `*` that does not follow an
+    /// operand (starred targets and expressions, `*` parameters, `import *`), `:=` (a walrus in a comprehension's iterable), a byte outside ASCII (a bytes
     /// literal's characters), or a keyword argument named twice (`name=` twice, not `==`).
     /// `needsTheWalkWhereTheGrammarIsSilent` keeps this in step with the cases the walk alone reports.
     public static func lineNeedsWalk(_ line: ArraySlice<UInt8>) -> Bool {
@@ -63,7 +64,14 @@ public enum PythonValidity {
         var i = line.startIndex
         while i < line.endIndex {
             let b = line[i]
-            if b >= 0x80 || b == 0x2A { return true }                                        // non-ASCII, *
+            if b >= 0x80 { return true }                                                       // non-ASCII
+            if b == 0x2A {                                                                     // *
+                // After an operand (a name that is no keyword, a number, a closing bracket or quote) a `*` or
+                // `**` is multiplication or a power: no starred target or expression.
+                guard Self.followsOperand(line, at: i) else { return true }
+                i += i + 1 < line.endIndex && line[i + 1] == 0x2A ? 2 : 1
+                continue
+            }
             if b == 0x3A, i + 1 < line.endIndex, line[i + 1] == 0x3D { return true }          // :=
             let isStart = (b | 0x20) >= 0x61 && (b | 0x20) <= 0x7A || b == 0x5F
             guard isStart else { i += 1; continue }
@@ -83,6 +91,23 @@ public enum PythonValidity {
             i = j
         }
         return false
+    }
+
+    /// Whether the code before `at` on the line ends with an operand: a closing bracket or quote, a number, or a
+    /// name that is no keyword (`return *a` and `lambda *a` star; `x *a` multiplies).
+    static func followsOperand(_ line: ArraySlice<UInt8>, at: Int) -> Bool {
+        var k = at
+        while k > line.startIndex, line[k - 1] == 0x20 || line[k - 1] == 0x09 { k -= 1 }
+        guard k > line.startIndex else { return false }
+        let p = line[k - 1]
+        if p == 0x29 || p == 0x5D || p == 0x7D || p == 0x22 || p == 0x27 { return true }   // ) ] } " '
+        func isNameByte(_ c: UInt8) -> Bool { (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7A || c == 0x5F || (c >= 0x30 && c <= 0x39) }
+        guard isNameByte(p) else { return false }
+        var w = k - 1
+        while w > line.startIndex, isNameByte(line[w - 1]) { w -= 1 }
+        let word = line[w..<k]
+        if let first = word.first, first >= 0x30 && first <= 0x39 { return true }
+        return !keywordBytes.contains { $0.count == word.count && $0.elementsEqual(word) }
     }
 
     static let keywordBytes = keywords.map { Array($0.utf8) }

@@ -194,6 +194,13 @@ import Tokenizer
         #expect(!PythonValidity.lineNeedsWalk(Array("    x = foo(a, b=1).bar[2] + 'text'".utf8)[...]))
         #expect(PythonValidity.lineNeedsWalk(Array("    f(b=1, b=2)".utf8)[...]))
         #expect(PythonValidity.lineNeedsWalk(Array("    return x".utf8)[...]))
+        // A `*` after an operand multiplies (or raises to a power); elsewhere it may star.
+        for line in ["x = a * b ** 2", "y = f(a)[1] * 'ab' * 3", "z = 2 *x"] {
+            #expect(!PythonValidity.lineNeedsWalk(Array(line.utf8)[...]), "\(line)")
+        }
+        for line in ["*a, b = c", "x = *a", "f(*a)", "x = [*a]", "lambda *a: 0", "x = not *a", "y = a if b else *c"] {
+            #expect(PythonValidity.lineNeedsWalk(Array(line.utf8)[...]), "\(line)")
+        }
         #expect(PythonValidity.lineNeedsWalk(Array("    y = [x for x in (z := w)]".utf8)[...]))
     }
 
@@ -261,11 +268,22 @@ import Tokenizer
             ("def f(a, b, a=1): pass", "duplicate argument 'a' in function definition", 13),
             ("def f(*, a, **a): pass", "duplicate argument 'a' in function definition", 15),
             ("lambda *a, a: 0", "duplicate argument 'a' in function definition", 9),
+            ("try:\n    pass\nexcept:\n    pass\nexcept E:\n    pass\n", "default 'except:' must be last", 15),
+            ("try:\n   pass\nexcept* TypeError:\n   pass\nexcept ValueError:\n   pass\n", "cannot have both 'except' and 'except*' on the same 'try'", 41),
+            ("try:\n   pass\nexcept ValueError:\n   pass\nexcept* TypeError:\n   pass\n", "cannot have both 'except' and 'except*' on the same 'try'", 41),
+            ("try:\n    pass\nexcept E:\n    pass\nexcept:\n    pass\n", nil, nil),
+            ("try:\n    pass\nexcept* E:\n    pass\nexcept* F:\n    pass\n", nil, nil),
+            ("x = a * b ** 2", nil, nil),
+            ("x = f(a) * -b", nil, nil),
+            ("y = [1] * n", nil, nil),
+            ("z = 'ab' * 3", nil, nil),
         ]
         var wrong: [String] = []
         for (source, message, column) in cases {
             let bytes = Array(source.utf8)
-            #expect(!PythonValidity.lineNeedsWalk(bytes[...]) || source.contains("*"), "\(source) asks for the walk")
+            for line in bytes.split(separator: 0x0A, omittingEmptySubsequences: false) {
+                #expect(!PythonValidity.lineNeedsWalk(line) || line.contains(0x2A), "\(source) asks for the walk")
+            }
             let found = PythonFirstError.find(in: bytes, partial: true)
             if found?.message != message || column != 0 && found.map({ $0.byteOffset + 1 }) != column {
                 wrong.append("\(source): \(found.map { "\($0.message) at \($0.byteOffset + 1)" } ?? "accepted")")
