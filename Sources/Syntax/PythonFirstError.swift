@@ -45,7 +45,7 @@ public enum PythonFirstError {
             let unclosed = tokenError!.kind == .unclosed
             let at = unclosed ? bytes.count : tokenError!.byteOffset
             tokens.append(PythonToken(kind: .op, start: at, end: at, line: unclosed ? line(of: at, in: bytes) : tokenError!.line,
-                                      text: "\u{0}", level: 0))
+                                      level: 0))
         }
         func tokenizerViolation(_ e: PythonTokenizerError) -> PythonViolation {
             PythonViolation(byteOffset: e.byteOffset, message: e.message, isIndentation: e.isIndentation)
@@ -169,17 +169,44 @@ struct PythonGrammarParser {
         return tokens[i]
     }
 
-    mutating func isOp(_ s: String, _ k: Int = 0) -> Bool { let t = peek(k); return t.kind == .op && t.text == s }
-    mutating func isKeyword(_ s: String, _ k: Int = 0) -> Bool { let t = peek(k); return t.kind == .name && t.text == s }
-    mutating func at(_ kind: PythonToken.Kind) -> Bool { peek().kind == kind }
-    mutating func isName() -> Bool { let t = peek(); return t.kind == .name && !Self.keywords.contains(t.text) }
+    /// The index of the token `k` after the current one, as `peek` reads it (without copying the token).
+    @inline(__always) mutating func index(_ k: Int) -> Int {
+        let i = min(pos + k, tokens.count - 1)
+        if i > furthest { furthest = i }
+        return i
+    }
 
-    mutating func eatOp(_ s: String) -> Bool {
+    /// Whether token `i`'s text is `s`: its bytes in the source (an operator's or a name's text is its bytes),
+    /// compared without making strings (a `String` comparison per alternative cost more than the rest of the
+    /// parse).
+    @inline(__always) func spells(_ i: Int, _ s: StaticString) -> Bool {
+        let start = tokens[i].start, count = s.utf8CodeUnitCount
+        guard tokens[i].end - start == count, start + count <= bytes.count else { return false }
+        let p = s.utf8Start
+        for j in 0..<count where bytes[start + j] != p[j] { return false }
+        return true
+    }
+
+    @inline(__always) mutating func isOp(_ s: StaticString, _ k: Int = 0) -> Bool {
+        let i = index(k)
+        return tokens[i].kind == .op && spells(i, s)
+    }
+    @inline(__always) mutating func isKeyword(_ s: StaticString, _ k: Int = 0) -> Bool {
+        let i = index(k)
+        return tokens[i].kind == .name && spells(i, s)
+    }
+    mutating func at(_ kind: PythonToken.Kind) -> Bool { peek().kind == kind }
+    mutating func isName() -> Bool { let i = index(0); return tokens[i].kind == .name && !tokens[i].hard }
+
+    /// Token `i`'s text (made only where a message or a choice among many names needs it).
+    func text(_ i: Int) -> String { String(decoding: bytes[tokens[i].start..<min(tokens[i].end, bytes.count)], as: UTF8.self) }
+
+    mutating func eatOp(_ s: StaticString) -> Bool {
         if isOp(s) { pos += 1; return true }
         return false
     }
 
-    mutating func eatKeyword(_ s: String) -> Bool {
+    mutating func eatKeyword(_ s: StaticString) -> Bool {
         if isKeyword(s) { pos += 1; return true }
         return false
     }
@@ -209,7 +236,7 @@ struct PythonGrammarParser {
             var first = true, sawOther = false
             while !at(.endmarker) {
                 let start = pos
-                let future = isKeyword("from") && peek(1).kind == .name && peek(1).text == "__future__"
+                let future = isKeyword("from") && isKeyword("__future__", 1)
                 futureAllowed = !sawOther
                 guard try statement() else { return (false, nil) }
                 let docstring = first && tokens[start].kind == .string && pos >= 2 && tokens[pos - 2].kind == .string
@@ -242,8 +269,9 @@ struct PythonGrammarParser {
 
     mutating func statement() throws -> Bool {
         let t = peek()
-        if t.kind == .name {
-            switch t.text {
+        // Only keywords (and the soft keyword `match`) start what the switch looks for.
+        if t.kind == .name, t.hard || spells(pos, "match") {
+            switch text(pos) {
             case "def", "if", "class", "with", "for", "try", "while": return try compound()
             case "async" where isKeyword("def", 1) || isKeyword("with", 1) || isKeyword("for", 1): return try compound()
             case "match":
@@ -252,7 +280,7 @@ struct PythonGrammarParser {
                 pos = save
             default: break
             }
-        } else if t.kind == .op, t.text == "@" {
+        } else if isOp("@") {
             while eatOp("@") {
                 guard try namedExpression() != nil, at(.newline) else { return false }
                 pos += 1
@@ -279,8 +307,9 @@ struct PythonGrammarParser {
     mutating func simpleStatement() throws -> Bool {
         let t = peek()
         let start = pos
-        if t.kind == .name {
-            switch t.text {
+        // Every statement the switch looks for starts with a keyword.
+        if t.kind == .name, t.hard {
+            switch text(pos) {
             case "pass", "break", "continue":
                 pos += 1
                 return true
@@ -321,7 +350,7 @@ struct PythonGrammarParser {
                 } while eatOp(",")
                 return true
             case "from":
-                if deferred == nil, peek(1).kind == .name, peek(1).text == "__future__", !futureAllowed || blocks > 0 {
+                if deferred == nil, isKeyword("__future__", 1), !futureAllowed || blocks > 0 {
                     deferred = fail(start, "from __future__ imports must occur at the beginning of the file")
                 }
                 pos += 1
@@ -387,7 +416,7 @@ struct PythonGrammarParser {
             return true
         }
         let t2 = peek()
-        if t2.kind == .op, ["+=", "-=", "*=", "@=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=", "**=", "//="].contains(t2.text) {
+        if t2.kind == .op, Self.augmentedOps.contains(where: { spells(pos, $0) }) {
             guard first.kind == .name || first.kind == .attribute || first.kind == .subscript else {
                 if invalidRules {
                     throw fail(first.start, "'\(first.what)' is an illegal expression for augmented assignment")
@@ -397,11 +426,11 @@ struct PythonGrammarParser {
             pos += 1
             return try (isKeyword("yield") ? yieldExpression() : starExpressions()) != nil
         }
-        if invalidRules, first.kind == .name, ["print", "exec"].contains(tokens[first.start].text), pos == first.start + 1,
+        if invalidRules, first.kind == .name, spells(first.start, "print") || spells(first.start, "exec"), pos == first.start + 1,
            !atStatementEnd() {
             let save = pos
             if try starExpressions() != nil {
-                let name = tokens[first.start].text
+                let name = text(first.start)
                 throw fail(first.start, "Missing parentheses in call to '\(name)'. Did you mean \(name)(...)?")
             }
             pos = save
@@ -460,8 +489,8 @@ struct PythonGrammarParser {
         if depth > 100 { throw TooDeep() }
         let t = peek()
         let line = t.line
-        if t.text == "async" { pos += 1 }
-        let keyword = peek().text
+        if spells(pos, "async") { pos += 1 }
+        let keyword = text(index(0))
         pos += 1
         switch keyword {
         case "def":
@@ -634,7 +663,7 @@ struct PythonGrammarParser {
     mutating func pattern() throws -> Bool {
         repeat {
             if isOp("[") || isOp("(") {
-                let closing = isOp("[") ? "]" : ")"
+                let closing: StaticString = isOp("[") ? "]" : ")"
                 pos += 1
                 guard try patterns(closing: closing) else { return false }
             } else if isOp("{") {
@@ -668,7 +697,7 @@ struct PythonGrammarParser {
         return true
     }
 
-    mutating func patterns(closing: String) throws -> Bool {
+    mutating func patterns(closing: StaticString) throws -> Bool {
         while !isOp(closing) {
             if eatOp("*") { guard eatName() else { return false } } else { guard try pattern() else { return false } }
             if !eatOp(",") { break }
@@ -678,7 +707,7 @@ struct PythonGrammarParser {
 
     // MARK: Parameters and arguments
 
-    mutating func parameters(closing: String, lambda: Bool) throws -> Bool {
+    mutating func parameters(closing: StaticString, lambda: Bool) throws -> Bool {
         var sawDefault = false, sawStar = false, sawSlash = false, count = 0
         // The parameters' name tokens, for CPython's symbol-table error on a name given twice (reported only when
         // the whole text parses, as CPython's compiler reports it after the parser): in the order its symbol
@@ -688,7 +717,7 @@ struct PythonGrammarParser {
         defer {
             var seen: [String] = []
             for index in positional + keywordOnly + variadic {
-                let name = tokens[index].text
+                let name = text(index)
                 if seen.contains(name) {
                     if compileError == nil {
                         compileError = SpecificError(violation: PythonViolation(
@@ -791,8 +820,9 @@ struct PythonGrammarParser {
                 sawKeyword = true
             } else {
                 let t = peek()
-                if invalidRules, t.kind == .name, ["True", "False", "None"].contains(t.text), isOp("=", 1) {
-                    throw fail(start, "cannot assign to \(t.text)")
+                if invalidRules, t.kind == .name, spells(pos, "True") || spells(pos, "False") || spells(pos, "None"),
+                   isOp("=", 1) {
+                    throw fail(start, "cannot assign to \(text(pos))")
                 }
                 guard let e = try namedExpression(argument: true) else { return false }
                 if isKeyword("for") || (isKeyword("async") && isKeyword("for", 1)) {
@@ -951,7 +981,7 @@ struct PythonGrammarParser {
     mutating func invalidExpression() throws {
         let start = pos
         let t = peek()
-        let soft = t.kind == .name && ["match", "case", "_"].contains(t.text)
+        let soft = t.kind == .name && (spells(pos, "match") || spells(pos, "case") || spells(pos, "_"))
         let nameString = t.kind == .name && peek(1).kind == .string
         if !soft && !nameString, let a = try disjunction() {
             let afterA = pos
@@ -959,7 +989,7 @@ struct PythonGrammarParser {
                 invalidRules = false
                 defer { invalidRules = true }
                 if try expression() != nil {
-                    let legacy = a.kind == .name && ["print", "exec"].contains(tokens[start].text) && afterA == start + 1
+                    let legacy = a.kind == .name && (spells(start, "print") || spells(start, "exec")) && afterA == start + 1
                     if !legacy, pos > 0, tokens[pos - 1].level > 0 {
                         invalidRules = true
                         throw fail(start, "invalid syntax. Perhaps you forgot a comma?")
@@ -1033,12 +1063,12 @@ struct PythonGrammarParser {
     }
 
     mutating func comparisonOperator() -> Bool {
-        let t = peek()
-        if t.kind == .op, ["==", "!=", "<", "<=", ">", ">="].contains(t.text) { pos += 1; return true }
-        if t.kind == .name {
-            if t.text == "in" { pos += 1; return true }
-            if t.text == "not", isKeyword("in", 1) { pos += 2; return true }
-            if t.text == "is" { pos += isKeyword("not", 1) ? 2 : 1; return true }
+        let i = index(0)
+        if tokens[i].kind == .op, Self.comparisonOps.contains(where: { spells(i, $0) }) { pos += 1; return true }
+        if tokens[i].kind == .name {
+            if spells(i, "in") { pos += 1; return true }
+            if spells(i, "not"), isKeyword("in", 1) { pos += 2; return true }
+            if spells(i, "is") { pos += isKeyword("not", 1) ? 2 : 1; return true }
         }
         return false
     }
@@ -1058,16 +1088,19 @@ struct PythonGrammarParser {
     }
 
     /// Operator tokens of each binary level (arrays of a few: a set literal here was hashed on every call).
-    static let orOps = ["|"], xorOps = ["^"], andOps = ["&"], shiftOps = ["<<", ">>"], sumOps = ["+", "-"]
-    static let termOps = ["*", "/", "//", "%", "@"]
+    static let orOps: [StaticString] = ["|"], xorOps: [StaticString] = ["^"], andOps: [StaticString] = ["&"]
+    static let shiftOps: [StaticString] = ["<<", ">>"], sumOps: [StaticString] = ["+", "-"]
+    static let termOps: [StaticString] = ["*", "/", "//", "%", "@"]
+    static let comparisonOps: [StaticString] = ["==", "!=", "<", "<=", ">", ">="]
+    static let augmentedOps: [StaticString] = ["+=", "-=", "*=", "@=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=", "**=", "//="]
 
-    mutating func binary(_ ops: [String], patternMode: Bool = false,
+    mutating func binary(_ ops: [StaticString], patternMode: Bool = false,
                          _ next: (inout PythonGrammarParser) throws -> PyExpr?) throws -> PyExpr? {
         let start = pos
         guard var result = try next(&self) else { return nil }
         while true {
-            let t = peek()
-            guard t.kind == .op, ops.contains(t.text) else { break }
+            let i = index(0)
+            guard tokens[i].kind == .op, ops.contains(where: { spells(i, $0) }) else { break }
             let save = pos
             pos += 1
             guard try next(&self) != nil else { pos = save; break }
@@ -1202,15 +1235,14 @@ struct PythonGrammarParser {
         let t = peek()
         switch t.kind {
         case .name:
-            switch t.text {
-            case "True": pos += 1; return .other(start, "True")
-            case "False": pos += 1; return .other(start, "False")
-            case "None": pos += 1; return .other(start, "None")
-            default:
-                if Self.keywords.contains(t.text) { return nil }
+            if !t.hard {
                 pos += 1
                 return PyExpr(start: start, kind: .name, target: true, what: "name")
             }
+            if spells(pos, "True") { pos += 1; return .other(start, "True") }
+            if spells(pos, "False") { pos += 1; return .other(start, "False") }
+            if spells(pos, "None") { pos += 1; return .other(start, "None") }
+            return nil
         case .number:
             pos += 1
             return .other(start, "literal")
@@ -1235,11 +1267,13 @@ struct PythonGrammarParser {
             }
             return .other(start, "literal")
         case .op:
-            switch t.text {
-            case "...":
+            // The operator's byte ("..." as 1: a lone "." starts no atom).
+            let op: UInt8 = t.end - t.start == 1 ? bytes[t.start] : spells(pos, "...") ? 1 : 0
+            switch op {
+            case 1:
                 pos += 1
                 return .other(start, "ellipsis")
-            case "(":
+            case 0x28:
                 depth += 1
                 defer { depth -= 1 }
                 if depth > 200 { throw TooDeep() }
@@ -1269,7 +1303,7 @@ struct PythonGrammarParser {
                 }
                 guard eatOp(")") else { pos = start; return nil }
                 return PyExpr(start: start, kind: .tuple, target: ok, what: what.isEmpty ? "tuple" : what)
-            case "[":
+            case 0x5B:
                 depth += 1
                 defer { depth -= 1 }
                 if depth > 200 { throw TooDeep() }
@@ -1289,7 +1323,7 @@ struct PythonGrammarParser {
                 }
                 guard eatOp("]") else { pos = start; return nil }
                 return PyExpr(start: start, kind: .list, target: ok, what: what.isEmpty ? "list" : what)
-            case "{":
+            case 0x7B:
                 depth += 1
                 defer { depth -= 1 }
                 if depth > 200 { throw TooDeep() }

@@ -14,8 +14,9 @@ struct PythonToken {
     var end: Int
     /// 1-based line of the token's start, as CPython numbers it.
     var line: Int
-    /// The text of names and operators (keywords are names), empty otherwise.
-    var text: String
+    /// A name that is one of Python's hard keywords (a name's and an operator's text is its bytes in the source:
+    /// tokens hold no strings, so that making and copying them costs no reference counting).
+    var hard = false
     /// Open brackets after this token (CPython's `level`).
     var level: Int = 0
 }
@@ -53,6 +54,7 @@ struct PythonTokenizer {
     /// outermost level; a line indented less is an indentation error).
     static func tokenize(_ bytes: [UInt8], baseIndentation: Int = 0) -> PythonTokenizer {
         var t = PythonTokenizer(bytes: bytes)
+        t.tokens.reserveCapacity(bytes.count / 3 + 8)
         t.indents = [baseIndentation]
         t.altIndents = [baseIndentation]
         t.run()
@@ -69,8 +71,8 @@ struct PythonTokenizer {
                                      isIndentation: indentation)
     }
 
-    private mutating func emit(_ kind: PythonToken.Kind, _ start: Int, _ end: Int, text: String = "") {
-        tokens.append(PythonToken(kind: kind, start: start, end: end, line: line, text: text, level: brackets.count))
+    private mutating func emit(_ kind: PythonToken.Kind, _ start: Int, _ end: Int, hard: Bool = false) {
+        tokens.append(PythonToken(kind: kind, start: start, end: end, line: line, hard: hard, level: brackets.count))
     }
 
     private mutating func newline(at k: Int) {
@@ -153,7 +155,7 @@ struct PythonTokenizer {
             if alt <= altTop { tabError(k); return false }
             indents.append(col)
             altIndents.append(alt)
-            tokens.append(PythonToken(kind: .indent, start: k, end: k, line: line, text: ""))
+            tokens.append(PythonToken(kind: .indent, start: k, end: k, line: line))
         } else {
             // CPython checks the level before it emits any DEDENT.
             var keep = indents.count
@@ -165,7 +167,7 @@ struct PythonTokenizer {
             while indents.count > keep {
                 indents.removeLast()
                 altIndents.removeLast()
-                tokens.append(PythonToken(kind: .dedent, start: k, end: k, line: line, text: ""))
+                tokens.append(PythonToken(kind: .dedent, start: k, end: k, line: line))
             }
             if alt != altIndents[altIndents.count - 1] { tabError(k); return false }
         }
@@ -198,15 +200,17 @@ struct PythonTokenizer {
 
     private mutating func name() {
         let start = i
-        while i < bytes.count, isNameChar(bytes[i]) { i += 1 }
-        let text = String(decoding: bytes[start..<i], as: UTF8.self)
-        // A string prefix: r, u, b, f and the two-letter combinations of r with b or f.
-        if at(i) == 0x22 || at(i) == 0x27 {
-            let p = text.lowercased()
-            if ["r", "u", "b", "f", "br", "rb", "fr", "rf"].contains(p) { string(from: start, quoteAt: i); return }
+        var ascii = true
+        while i < bytes.count, isNameChar(bytes[i]) {
+            if bytes[i] >= 0x80 { ascii = false }
+            i += 1
         }
-        if bytes[start] >= 0x80 || text.utf8.contains(where: { $0 >= 0x80 }) {
+        let word = bytes[start..<i]
+        // A string prefix: r, u, b, f and the two-letter combinations of r with b or f.
+        if at(i) == 0x22 || at(i) == 0x27, Self.isStringPrefix(word) { string(from: start, quoteAt: i); return }
+        if !ascii {
             // Identifiers beyond ASCII must be XID_Start XID_Continue*.
+            let text = String(decoding: word, as: UTF8.self)
             for (n, scalar) in text.unicodeScalars.enumerated() {
                 let ok = n == 0 ? (scalar.properties.isXIDStart || scalar == "_") : scalar.properties.isXIDContinue
                 if !ok {
@@ -221,7 +225,28 @@ struct PythonTokenizer {
                 }
             }
         }
-        emit(.name, start, i, text: text)
+        emit(.name, start, i, hard: ascii && Self.isHardKeyword(word))
+    }
+
+    /// r, u, b, f, and br, rb, fr, rf, in either case.
+    static func isStringPrefix(_ word: ArraySlice<UInt8>) -> Bool {
+        guard let first = word.first.map({ $0 | 0x20 }) else { return false }
+        if word.count == 1 { return first == 0x72 || first == 0x75 || first == 0x62 || first == 0x66 }
+        guard word.count == 2 else { return false }
+        let second = word[word.startIndex + 1] | 0x20
+        return first == 0x72 ? second == 0x62 || second == 0x66 : (first == 0x62 || first == 0x66) && second == 0x72
+    }
+
+    /// Python's hard keywords by length.
+    static let keywordsByLength: [[[UInt8]]] = {
+        var table = [[[UInt8]]](repeating: [], count: 9)
+        for word in PythonValidity.keywordBytes where word.count < table.count { table[word.count].append(word) }
+        return table
+    }()
+
+    static func isHardKeyword(_ word: ArraySlice<UInt8>) -> Bool {
+        guard word.count < keywordsByLength.count else { return false }
+        return keywordsByLength[word.count].contains { $0.elementsEqual(word) }
     }
 
     private mutating func string(from start: Int, quoteAt q: Int) {
@@ -266,7 +291,7 @@ struct PythonTokenizer {
             }
             k += 1
         }
-        tokens.append(PythonToken(kind: .string, start: start, end: k, line: startLine, text: "", level: brackets.count))
+        tokens.append(PythonToken(kind: .string, start: start, end: k, line: startLine, level: brackets.count))
         i = k
     }
 
@@ -406,22 +431,24 @@ struct PythonTokenizer {
         }
         let start = i
         i += Self.operatorLength(bytes, at: i)
-        let text = String(decoding: bytes[start..<i], as: UTF8.self)
         switch c {
         case 0x28, 0x5B, 0x7B:
             if brackets.count >= 200 { fail(.raised, start, line, "too many nested parentheses"); return }
             brackets.append((c, start, line))
         case 0x29, 0x5D, 0x7D:
-            guard let open = brackets.popLast() else { fail(.raised, start, line, "unmatched '\(text)'"); return }
+            guard let open = brackets.popLast() else {
+                fail(.raised, start, line, "unmatched '\(String(UnicodeScalar(c)))'")
+                return
+            }
             let expected: UInt8 = open.char == 0x28 ? 0x29 : open.char == 0x5B ? 0x5D : 0x7D
             if c != expected {
                 let opener = String(UnicodeScalar(open.char))
                 let suffix = open.line != line ? " on line \(open.line)" : ""
-                fail(.raised, start, line, "closing parenthesis '\(text)' does not match opening parenthesis '\(opener)'\(suffix)")
+                fail(.raised, start, line, "closing parenthesis '\(String(UnicodeScalar(c)))' does not match opening parenthesis '\(opener)'\(suffix)")
                 return
             }
         default: break
         }
-        emit(.op, start, i, text: text)
+        emit(.op, start, i)
     }
 }
