@@ -64,6 +64,13 @@ import Testing
             import sys
             return sys.argv[0]
 
+        def stamped(text, fmt='%Y'):
+            # A pattern built at run time from an argument: not among the patterns listed at import.
+            found = re.compile(fmt.replace('%Y', '(?P<year>[0-9]{4})')).match(text)
+            if found is None:
+                return 'no'
+            return int(found.group('year'))
+
         def gate(word, n=0):
             if word == 'open' + 'sesame':
                 return 'in'
@@ -198,6 +205,17 @@ import Testing
             let again = try #require(call(worker, "risky.shaped('xyzzz', [1])").cmps)
             #expect(again.contains(["'xyzzz'", "'abxyzzz'"]))
             #expect(call(worker, "risky.shaped('abxyz', [])").steps.first?.value?.repr == "'shaped'")
+        }
+    }
+
+    @Test func failedMatchesOfRunTimePatternsAskForStringsTheyMatch() throws {
+        try withWorker { worker, _ in
+            let pairs = try #require(call(worker, "risky.stamped('hello')").cmps)
+            let wanted = pairs.filter { $0.first == "'hello'" }.map { $0[1] }
+            #expect(!wanted.isEmpty)
+            let year = try #require(wanted.first { $0.range(of: "^'[0-9]{4}", options: .regularExpression) != nil })
+            #expect(call(worker, "risky.stamped(\(year))").steps.first?.value?.kind == "eq")
+            #expect(call(worker, "risky.stamped(\(year))").steps.first?.value?.repr != "'no'")
         }
     }
 

@@ -1,4 +1,5 @@
 @testable import Assist
+import Engine
 import Syntax
 import Testing
 
@@ -305,6 +306,134 @@ import Testing
         let method = try #require(surface.classNamed("Template")?.methods.first { $0.name == "substitute" })
         #expect(method.parameters.map(\.name) == ["mapping", "kws"])
         #expect(method.parameters.first?.defaultValue == "_sentinel")
+    }
+
+    @Test func privateHelpersExceptionsAndInheritedConstructorsAreTargets() throws {
+        let source = """
+            class Error(Exception):
+                pass
+
+            class ParseError(Error):
+                def __init__(self, source, line):
+                    Error.__init__(self, f'{source}:{line}')
+                    self.source = source
+
+                @property
+                def where(self):
+                    return self.source
+
+            class LineError(ParseError):
+                pass
+
+            class Reader:
+                def __init__(self, text, strict=True):
+                    self.text = text
+
+            class StrictReader(Reader):
+                def lines(self):
+                    return self.text.split()
+
+            class _Chunk:
+                def __init__(self, data):
+                    self.data = data
+
+                def size(self):
+                    return len(self.data)
+
+            def _parse(text, fmt='%d'):
+                return text
+
+            def __getattr__(name):
+                raise AttributeError(name)
+            """
+        let surface = try SurfaceExtractor().surface(of: source, moduleName: "rd")
+        #expect(surface.functions.isEmpty)
+        #expect(surface.privateFunctions.map(\.name) == ["_parse"])
+        // A class without `__init__` takes its nearest module base's parameters.
+        #expect(surface.classNamed("StrictReader")?.initParameters.map(\.name) == ["text", "strict"])
+        #expect(surface.classNamed("LineError")?.initParameters.map(\.name) == ["source", "line"])
+        #expect(surface.classNamed("_Chunk")?.methods.map(\.name) == ["size"])
+        let names = CaseBuilder(surface: surface).targets.map(\.name)
+        // Exceptions with methods or properties of their own are targets; one with a constructor alone or a bare
+        // one is not. Private helpers come last.
+        #expect(names.contains("ParseError") && names.contains("ParseError.where"))
+        #expect(!names.contains("Error") && !names.contains("LineError"))
+        #expect(names.contains("_Chunk.size"))
+        #expect(names.last == "_parse")
+        #expect(!names.contains("__getattr__"))
+    }
+
+    @Test func parametersThatNameOrOpenAFileGetFilesWithContents() throws {
+        let source = """
+            def check(file):
+                if os.path.isdir(file):
+                    return os.listdir(file)
+                with open(file) as f:
+                    return f.read().endswith('.py')
+
+            def load(filename, strict=False):
+                return filename
+
+            def count(items):
+                return len(items)
+            """
+        let surface = try SurfaceExtractor().surface(of: source, moduleName: "nanny")
+        let pool = InputPool(surface: surface)
+        let check = surface.functions[0]
+        #expect(check.usage["file"] == "path")
+        let files = pool.pool(for: check.parameters[0], of: check).values.filter { $0.contains("tmp_path") }
+        // Named with the module's file extension, written with text contents; one is a folder holding a file.
+        #expect(files.contains { $0.hasPrefix("str(tmp_path / 'data.py') if (tmp_path / 'data.py').write_text('") })
+        #expect(files.contains { $0.hasPrefix("str(tmp_path) if ") })
+        let load = surface.functions[1]
+        #expect(pool.pool(for: load.parameters[0], of: load).values.contains { $0.contains(".write_text(") })
+        let count = surface.functions[2]
+        #expect(!pool.pool(for: count.parameters[0], of: count).values.contains { $0.contains("tmp_path") })
+        // The file's contents are mutated and substituted into like a stream's.
+        let file = InputPool.fileWithContents("'line one\\n'", name: "data.txt")
+        #expect(file == "str(tmp_path / 'data.txt') if (tmp_path / 'data.txt').write_text('line one\\n') >= 0 else ''")
+        #expect(Explorer.replacing("'one'", with: "'two'", in: file)
+                == "str(tmp_path / 'data.txt') if (tmp_path / 'data.txt').write_text('line two\\n') >= 0 else ''")
+        var random = SeededGenerator(seed: 3)
+        let mutator = ValueMutator(surface: surface)
+        for _ in 0..<5 {
+            let mutated = try #require(mutator.mutate(file, using: &random))
+            #expect(mutated.hasPrefix("str(tmp_path / 'data.txt') if (tmp_path / 'data.txt').write_text("))
+            #expect(mutated.hasSuffix(InputPool.fileSuffix))
+        }
+        let binary = InputPool.fileWithContents("b'RIFF'", name: "data.wav")
+        #expect(binary.contains(".write_bytes(b'RIFF')"))
+    }
+
+    @Test func mappingsAreSetAndDeletedThroughTheOperatorModuleAndTextsGetDocuments() throws {
+        let source = """
+            class Table:
+                def __init__(self):
+                    self.rows = {}
+
+                def __setitem__(self, key, value):
+                    self.rows[key] = value
+
+                def __delitem__(self, key):
+                    del self.rows[key]
+
+                def read_string(self, string, source='<string>'):
+                    return string.splitlines()
+            """
+        let surface = try SurfaceExtractor().surface(of: source, moduleName: "tbl")
+        let builder = CaseBuilder(surface: surface)
+        let set = try #require(builder.targets.firstIndex { $0.name == "Table.__setitem__" })
+        #expect(builder.targets[set].parameters.count == 2)
+        #expect(builder.steps(for: set, choice: builder.defaultChoice(set), origin: "test").steps.last?.expr
+                == "operator.setitem(table, 0, 'x')")
+        let delete = try #require(builder.targets.firstIndex { $0.name == "Table.__delitem__" })
+        #expect(builder.steps(for: delete, choice: builder.defaultChoice(delete), origin: "test").steps.last?.expr
+                == "operator.delitem(table, 0)")
+        // A parameter named like a whole text gets documents (here a sectioned key/value text) among its first values.
+        let read = try #require(surface.classNamed("Table")?.methods.first)
+        let values = InputPool(surface: surface).pool(for: read.parameters[0], of: read).values
+        let document = try #require(values.firstIndex(of: "'[a]\\na = 1\\nhello = yes\\n'"))
+        #expect(document < 12)
     }
 
     @Test func syntaxErrorsAreReported() {

@@ -31,6 +31,7 @@ import operator
 import os
 import pathlib
 import pickle
+import random
 import resource
 import signal
 import sys
@@ -422,6 +423,44 @@ def _testgen_affix_(value, name, *args):
     return result
 
 
+_REMATCH_METHODS = ("match", "fullmatch", "search")
+_rematch_examples = {}
+
+
+def _testgen_rematch_(receiver, name, *args):
+    """`receiver.match(value, ...)` (also `fullmatch`, `search`; `receiver` a compiled pattern, or the `re` module
+    with the pattern first), noting, when nothing matched a short string, strings the pattern matches in its place
+    (built from the pattern as it is at run time, which the patterns listed at import do not hold: a pattern the
+    module compiles from a format the caller gave)."""
+    result = getattr(receiver, name)(*args)
+    if result is None and _cmp_on and _cmp_budget[0] > 0 and len(_cmp_pairs) < _CMP_PER_CASE:
+        _cmp_budget[0] -= 1
+        try:
+            if isinstance(receiver, _re.Pattern) and args:
+                pattern, flags, value = receiver.pattern, receiver.flags, args[0]
+            elif receiver is _re and len(args) >= 2:
+                pattern, value = args[0], args[1]
+                flags = args[2] if len(args) > 2 and type(args[2]) is int else 0
+                if isinstance(pattern, _re.Pattern):
+                    pattern, flags = pattern.pattern, pattern.flags
+            else:
+                return result
+            if type(value) in (str, bytes) and len(value) <= 40 and type(pattern) is type(value) \
+                    and len(pattern) <= 5000:
+                key = (pattern, flags)
+                examples = _rematch_examples.get(key)
+                if examples is None:
+                    examples = regex_examples(pattern, flags, random.Random(len(pattern)))
+                    if len(_rematch_examples) < 500:
+                        _rematch_examples[key] = examples
+                for example in examples[:3]:
+                    if len(example) <= 80:
+                        _cmp_note(value, example)
+        except Exception:
+            pass
+    return result
+
+
 _ISINSTANCE_BUILTINS = (int, float, str, bytes, list, tuple, dict, set, frozenset, complex, bool)
 
 
@@ -512,6 +551,11 @@ class _CmpInstrumenter(ast.NodeTransformer):
                 and not node.keywords and not isinstance(node.args[0], ast.Starred):
             call = ast.Call(func=ast.Name(id="_testgen_affix_", ctx=ast.Load()),
                             args=[func.value, ast.Constant(func.attr), node.args[0]], keywords=[])
+            return ast.copy_location(call, node)
+        if isinstance(func, ast.Attribute) and func.attr in _REMATCH_METHODS and node.args and not node.keywords \
+                and not any(isinstance(a, ast.Starred) for a in node.args):
+            call = ast.Call(func=ast.Name(id="_testgen_rematch_", ctx=ast.Load()),
+                            args=[func.value, ast.Constant(func.attr)] + node.args, keywords=[])
             return ast.copy_location(call, node)
         return node
 
@@ -1132,8 +1176,8 @@ _SOURCE_LINES = []
 
 
 def _namespace_for_eval():
-    return {MODULE_NAME: _module, "math": math, "io": io, "pathlib": pathlib, "copy": copy, "pickle": pickle,
-            "__builtins__": builtins}
+    return {"operator": operator, MODULE_NAME: _module, "math": math, "io": io, "pathlib": pathlib, "copy": copy,
+            "pickle": pickle, "__builtins__": builtins}
 
 
 _compiled = {}
@@ -1447,6 +1491,7 @@ def main():
         builtins._testgen_len_cmp_ = _testgen_len_cmp_
         builtins._testgen_affix_ = _testgen_affix_
         builtins._testgen_isinstance_ = _testgen_isinstance_
+        builtins._testgen_rematch_ = _testgen_rematch_
         sys.settrace(_global_tracer)
         if code is not None:
             exec(code, _module.__dict__)

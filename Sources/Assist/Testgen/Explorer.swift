@@ -378,9 +378,8 @@ struct Explorer {
            let replacement = ValueMutator.bytesContent(wanted), let range = text.range(of: part) {
             return ValueMutator.bytesLiteral(text.replacingCharacters(in: range, with: replacement))
         }
-        for (wrapper, empty) in ValueMutator.streamWrappers where value.hasPrefix(wrapper) && value.hasSuffix(")") {
-            let inner = String(value.dropFirst(wrapper.count).dropLast())
-            if let changed = replacing(seen, with: wanted, in: inner.isEmpty ? empty : inner) { return wrapper + changed + ")" }
+        if let (prefix, inner, suffix, empty) = ValueMutator.contentsWrapper(value) {
+            if let changed = replacing(seen, with: wanted, in: inner.isEmpty ? empty : inner) { return prefix + changed + suffix }
         }
         // A literal token of a compound value: not inside an identifier or a longer number.
         var start = value.startIndex

@@ -39,6 +39,16 @@ public struct InputPool: Sendable {
         var values: [String] = []
         if let value = parameter.defaultValue.flatMap(qualifiedDefault) { values.append(value) }
         for kind in kinds { values += self.values(of: kind, constants: constants, depth: depth) }
+        // A string named like a whole text (`read_string(string)`, `parse(source)`) also gets the documents text
+        // streams hold (sectioned key/value lines, CSV, lines of the module's strings), after the first few.
+        if kinds.contains(.str), Self.isDocumentName(parameter.name),
+           let at = values.firstIndex(of: "'Hello World'").map({ $0 + 1 }) {
+            let documents = textStreams(constants).compactMap { stream -> String? in
+                guard let (_, inner, _, _) = ValueMutator.contentsWrapper(stream), !inner.isEmpty, inner != "''" else { return nil }
+                return inner
+            }
+            values.insert(contentsOf: documents.filter { !values.contains($0) }, at: at)
+        }
         if kinds.isEmpty || kinds == [.any] {
             var guesses: [TypeKind] = [.int, .str, .list(.int), .float, .dict, .none]
             if Self.hasBytes(constants) { guesses.insert(.bytes, at: 2) }
@@ -46,6 +56,11 @@ public struct InputPool: Sendable {
                 values += self.values(of: kind, constants: constants, depth: depth).prefix(6)
             }
             values += minedValues(constants, numeric: true, strings: true)
+        }
+        // A parameter that names a file (`filename`, `path`, `file`) or that the body opens, lists or tests with
+        // `os.path` also gets paths of files the test writes first (and of a folder), after its other values.
+        if !kinds.contains(.path), callable?.usage[parameter.name] == "path" || Self.isPathName(parameter.name) {
+            values += self.values(of: .path, constants: constants, depth: depth)
         }
         let typed = ModuleSurface.uniqueValues(values.filter { !Self.outsideAnyHint.contains($0) })
         // Edge values every parameter meets, whatever its type: the crash finders.
@@ -224,7 +239,7 @@ public struct InputPool: Sendable {
             // Code with bytes literals most likely reads binary streams: those come first.
             if Self.hasBytes(constants) { return binaryStreams(constants) + textStreams(constants) }
             return textStreams(constants) + binaryStreams(constants).prefix(3)
-        case .path: return ["'data.txt'", "str(tmp_path / 'missing.txt')"]
+        case .path: return ["'data.txt'", "str(tmp_path / 'missing.txt')"] + filesWithContents(constants)
         case .list(.list(let element)):
             // Rectangular nested lists (tables, matrices) of a few shapes, then ragged and empty ones.
             let items = values(of: element, constants: constants, depth: depth + 1).prefix(3)
@@ -317,6 +332,61 @@ public struct InputPool: Sendable {
         for chunk in stride(from: 0, to: min(mined.count, 12), by: 3) {
             let part = mined[chunk..<min(chunk + 3, mined.count)]
             result.append("io.BytesIO(\(ValueMutator.bytesLiteral("a" + part.joined(separator: "a\n") + "\n")))")
+        }
+        return result
+    }
+
+    /// Words of parameter names that hold a whole text to parse.
+    static let documentWords: Set<String> = ["string", "text", "source", "src", "content", "contents", "document",
+                                             "doc", "body", "input", "data", "s", "txt", "lines"]
+
+    static func isDocumentName(_ name: String) -> Bool {
+        name.lowercased().split(separator: "_").contains { documentWords.contains(String($0)) }
+    }
+
+    /// Words of parameter names that hold a file's or folder's name.
+    static let pathWords: Set<String> = ["path", "filename", "fname", "filepath", "pathname", "file", "dirname",
+                                         "directory", "dir", "folder", "filenames", "paths", "files"]
+
+    static func isPathName(_ name: String) -> Bool {
+        let words = name.lowercased().split(separator: "_").map(String.init)
+        return words.contains { pathWords.contains($0) }
+    }
+
+    /// What follows a file's contents in `fileWithContents` (the text a test writes).
+    static let fileSuffix = ") >= 0 else ''"
+
+    /// A path (as `str`) to a file the test writes in its `tmp_path` first, `contents` being a str or bytes
+    /// literal: `str(tmp_path / 'data.txt') if (tmp_path / 'data.txt').write_text('a = 1\n') >= 0 else ''`.
+    static func fileWithContents(_ contents: String, name: String) -> String {
+        let file = "(tmp_path / \(pythonString(name)))"
+        let writer = ValueMutator.bytesContent(contents) != nil && ValueMutator.stringContent(contents) == nil
+            ? "write_bytes" : "write_text"
+        return "str\(file) if \(file).\(writer)(\(contents)\(fileSuffix)"
+    }
+
+    /// Paths of files with contents (the text and binary streams' contents, binary first when the module has
+    /// bytes literals), named with the first file extension among the module's strings (`'.py'`) or `.txt`, and
+    /// of a folder that holds one such file.
+    func filesWithContents(_ constants: [String]) -> [String] {
+        let extensionLiteral = constants.lazy.compactMap(ValueMutator.stringContent).first { text in
+            text.count >= 2 && text.count <= 6 && text.first == "." && text.dropFirst().allSatisfy { $0.isLetter || $0.isNumber }
+        }
+        let name = "data" + (extensionLiteral ?? ".txt")
+        func contents(_ streams: [String]) -> [String] {
+            streams.compactMap { stream in
+                guard let (_, inner, _, _) = ValueMutator.contentsWrapper(stream), !inner.isEmpty,
+                      inner != "''", inner != "b''" else { return nil }
+                return inner
+            }
+        }
+        let text = contents(textStreams(constants)).prefix(5)
+        let binary = contents(binaryStreams(constants)).prefix(3)
+        let all = Self.hasBytes(constants) ? Array(binary) + Array(text) : Array(text) + Array(binary)
+        var result = all.map { Self.fileWithContents($0, name: name) }
+        if let first = text.first {
+            // A folder with one file in it: `(file written) and str(tmp_path)`.
+            result.append("str(tmp_path) if (tmp_path / \(pythonString(name))).write_text(\(first)\(Self.fileSuffix)")
         }
         return result
     }

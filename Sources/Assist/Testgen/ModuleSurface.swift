@@ -46,6 +46,10 @@ public struct ModuleSurface: Sendable {
 
     public var moduleName: String
     public var functions: [Callable]
+    /// Top-level functions named `_like_this` (not dunders): helpers the public API may never reach with the
+    /// inputs a search finds (a parser's `_parse_x`), and the whole API of a module that is private itself
+    /// (`_strptime`). Call targets after the public ones.
+    public var privateFunctions: [Callable] = []
     public var classes: [ClassInfo]
     /// Literals assigned to module-level names and used anywhere in the module.
     public var moduleConstants: [String]
@@ -105,16 +109,23 @@ public struct SurfaceExtractor {
         }
 
         var functions: [ModuleSurface.Callable] = []
+        var privateFunctions: [ModuleSurface.Callable] = []
         var classes: [ModuleSurface.ClassInfo] = []
+        var privateClasses: [ModuleSurface.ClassInfo] = []
         for definition in definitions {
+            let dunder = definition.name.hasPrefix("__")
             switch definition.kind {
-            case .function where topLevel[definition.start.line] != nil && !definition.name.hasPrefix("_"):
-                functions.append(callable(definition, node: topLevel[definition.start.line]!))
-            case .class where topLevel[definition.start.line] != nil && !definition.name.hasPrefix("_"):
-                classes.append(classInfo(definition, node: topLevel[definition.start.line]!))
+            case .function where topLevel[definition.start.line] != nil && !dunder:
+                let function = callable(definition, node: topLevel[definition.start.line]!)
+                if definition.name.hasPrefix("_") { privateFunctions.append(function) } else { functions.append(function) }
+            // Private classes too (a reader's `_Chunk`), after the public ones; their methods named `_x` stay out.
+            case .class where topLevel[definition.start.line] != nil && !dunder:
+                let info = classInfo(definition, node: topLevel[definition.start.line]!)
+                if definition.name.hasPrefix("_") { privateClasses.append(info) } else { classes.append(info) }
             default: break
             }
         }
+        classes += privateClasses
         // A class that defines `__new__` but no `__init__` (immutable numeric types) is built through `__new__`.
         var newParameters: [Int: [ParameterSpec]] = [:]
         var hasInit = Set<Int>()
@@ -145,8 +156,32 @@ public struct SurfaceExtractor {
         for (index, parameters) in newParameters where !hasInit.contains(index) && classes[index].initParameters.isEmpty {
             classes[index].initParameters = parameters
         }
-        return ModuleSurface(moduleName: moduleName, functions: functions, classes: classes,
-                             moduleConstants: Self.unique(moduleConstants), topLevelNames: topLevelNames)
+        Self.inheritInit(&classes, hasInit: Set(hasInit.map { classes[$0].name }).union(newParameters.keys.map { classes[$0].name }))
+        var surface = ModuleSurface(moduleName: moduleName, functions: functions, classes: classes,
+                                    moduleConstants: Self.unique(moduleConstants), topLevelNames: topLevelNames)
+        surface.privateFunctions = privateFunctions
+        return surface
+    }
+
+    /// A class without `__init__` (or `__new__`) of its own is built with the parameters of the nearest base class
+    /// of the module that has one (`class InterpolationSyntaxError(InterpolationError)`, `class
+    /// ConfigParser(RawConfigParser)`), and can set that base's public fields.
+    static func inheritInit(_ classes: inout [ModuleSurface.ClassInfo], hasInit: Set<String>) {
+        let byName = Dictionary(classes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        for index in classes.indices where !hasInit.contains(classes[index].name) && classes[index].initParameters.isEmpty {
+            var visited: Set<String> = [classes[index].name]
+            var queue = classes[index].bases.map { String($0.split(separator: "[").first ?? "") }
+            while !queue.isEmpty {
+                let base = queue.removeFirst()
+                guard visited.insert(base).inserted, let info = byName[base] else { continue }
+                if hasInit.contains(base) {
+                    classes[index].initParameters = info.initParameters
+                    if classes[index].fields.isEmpty { classes[index].fields = info.fields }
+                    break
+                }
+                queue += info.bases.map { String($0.split(separator: "[").first ?? "") }
+            }
+        }
     }
 
     private func callable(_ definition: Definition, node: Node) -> ModuleSurface.Callable {
@@ -190,6 +225,12 @@ public struct SurfaceExtractor {
     static let bytesMethods: Set<String> = ["decode", "hex"]
     static let streamMethods: Set<String> = ["read", "readline", "readlines", "write", "writelines", "seek", "tell",
                                              "flush", "getvalue"]
+
+    /// Calls whose argument is a file's or folder's name.
+    static let pathFunctions: Set<String> = ["open", "io.open", "builtins.open", "tokenize.open", "codecs.open",
+        "gzip.open", "bz2.open", "lzma.open", "os.listdir", "os.scandir", "os.walk", "os.stat", "os.lstat",
+        "os.path.isdir", "os.path.isfile", "os.path.exists", "os.path.getsize", "os.path.getmtime", "os.path.islink",
+        "os.fspath", "pathlib.Path", "Path", "glob.glob", "os.path.expanduser", "os.access"]
 
     /// A bytes literal (`b'...'`, `rb"..."`).
     static func isBytesLiteral(_ node: Node) -> Bool {
@@ -246,6 +287,7 @@ public struct SurfaceExtractor {
                     if ["math.sqrt", "math.floor", "math.ceil", "math.log", "math.exp", "float", "round", "abs",
                         "math.isclose", "math.fabs"].contains(function) { vote(name, "float") }
                     if ["ord"].contains(function) { vote(name, "str") }
+                    if pathFunctions.contains(function) { vote(name, "path") }
                 }
             case "augmented_assignment":
                 if let right = parent.child(byField: "right"), let numeric = numericKind([right]) { vote(name, numeric) }

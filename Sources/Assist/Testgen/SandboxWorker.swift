@@ -311,7 +311,12 @@ public final class SandboxWorker {
 
     private func deathDescription() -> String {
         guard let process else { return "the worker is gone" }
-        process.waitUntilExit()  // it closed its output: it has exited or is about to
+        // It closed its output (it has exited or is about to), or it did not answer in time and still runs (an
+        // import slower than the time left, under load): wait a moment, never past the deadline; the caller stops
+        // it. (`waitUntilExit` here waited for ever on a worker that was still reading its requests.)
+        let until = min(Date().addingTimeInterval(1), deadline)
+        while process.isRunning && Date() < until { usleep(10_000) }
+        if process.isRunning { return "the worker did not answer in time" }
         if process.terminationReason == .uncaughtSignal {
             return "the worker was killed by signal \(process.terminationStatus)"
         }

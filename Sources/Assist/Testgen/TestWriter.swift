@@ -33,6 +33,7 @@ struct TestWriter {
         if all.contains("copy.copy(") || all.contains("copy.deepcopy(") { imports.append("import copy") }
         if all.contains("io.") { imports.append("import io") }
         if all.contains("math.") { imports.append("import math") }
+        if all.contains("operator.setitem(") || all.contains("operator.delitem(") { imports.append("import operator") }
         imports.append("import pathlib")
         if all.contains("pickle.") { imports.append("import pickle") }
         imports += ["import sys", "", "import pytest"]

@@ -17,6 +17,23 @@ struct ValueMutator {
     private(set) var learnt = 0
     static let learnLimit = 300
     static let streamWrappers = [("io.StringIO(", "''"), ("io.BytesIO(", "b''")]
+
+    /// A value that wraps literal contents: a stream (`io.StringIO('...')`) or a file written in the test's
+    /// `tmp_path` (`InputPool.fileWithContents`); (text before the contents, the contents, text after, the empty
+    /// contents), or nil.
+    static func contentsWrapper(_ value: String) -> (prefix: String, inner: String, suffix: String, empty: String)? {
+        for (wrapper, empty) in streamWrappers where value.hasPrefix(wrapper) && value.hasSuffix(")") {
+            return (wrapper, String(value.dropFirst(wrapper.count).dropLast()), ")", empty)
+        }
+        guard value.hasPrefix("str(tmp_path / "), value.hasSuffix(InputPool.fileSuffix) else { return nil }
+        for (writer, empty) in [(").write_text(", "''"), (").write_bytes(", "b''")] {
+            guard let range = value.range(of: writer) else { continue }
+            let inner = String(value[range.upperBound..<value.index(value.endIndex, offsetBy: -InputPool.fileSuffix.count)])
+            guard !inner.isEmpty else { return nil }
+            return (String(value[..<range.upperBound]), inner, InputPool.fileSuffix, empty)
+        }
+        return nil
+    }
     static let generic = ["a", "Z", "0", "9", " ", "-", "_", ".", ",", ":", "=", "/", "\\", "\n", "\t", "*", "?",
                           "!", "[", "]", "(", ")", "{", "}", "$", "%", "#", "'", "\"", "@", "+", "é"]
 
@@ -59,11 +76,10 @@ struct ValueMutator {
 
     /// A mutated copy of `literal` (Python source text), or nil when it is not a value this mutator knows.
     func mutate(_ literal: String, using random: inout SeededGenerator) -> String? {
-        // A stream's contents (`io.StringIO('...')`, `io.BytesIO(b'...')`).
-        for (wrapper, empty) in Self.streamWrappers where literal.hasPrefix(wrapper) && literal.hasSuffix(")") {
-            let inner = String(literal.dropFirst(wrapper.count).dropLast())
+        // A stream's contents (`io.StringIO('...')`, `io.BytesIO(b'...')`), or a file's.
+        if let (prefix, inner, suffix, empty) = Self.contentsWrapper(literal) {
             guard let changed = mutate(inner.isEmpty ? empty : inner, using: &random) else { return nil }
-            return wrapper + changed + ")"
+            return prefix + changed + suffix
         }
         if let text = Self.stringContent(literal) {
             let mutated = mutateText(text, using: &random)
