@@ -29,13 +29,15 @@ static _Thread_local uintptr_t mk_span_end = UINTPTR_MAX, mk_span_next, mk_span_
 
 // Where the R-row kernels prefetch the `bytes` bytes at p (the rows after the ones they compute): p itself while
 // those lie inside the current run (or straddle its end: at most one group of rows beyond it); past the end, as far
-// into the next run; `fallback` (rows already read, a prefetch that costs nothing) where that run is unknown or too
-// short. Once per call, so the prefetches themselves stay one instruction a line.
-static inline __attribute__((always_inline)) const uint8_t *mk_span_base(const uint8_t *p, size_t bytes, const uint8_t *fallback) {
+// into the next run when that run holds them. Otherwise p as well: at the end of a batch, and for the far lines of
+// the shared counter's short shares, whose next bytes in memory are the units either thread takes next (mapping
+// those nowhere would leave a quarter of the rows without far prefetch).
+// Once per call, so the prefetches themselves stay one instruction a line.
+static inline __attribute__((always_inline)) const uint8_t *mk_span_base(const uint8_t *p, size_t bytes) {
     uintptr_t a = (uintptr_t)p;
     if (a < mk_span_end) return p;
     uintptr_t b = mk_span_next + (a - mk_span_end);
-    return mk_span_next && b + bytes <= mk_span_next_end ? (const uint8_t *)b : fallback;
+    return mk_span_next && b + bytes <= mk_span_next_end ? (const uint8_t *)b : p;
 }
 
 long mk_last_level_cache_bytes(void) {

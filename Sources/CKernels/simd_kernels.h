@@ -94,9 +94,9 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(prefetch_next)(const
 }
 #define MK_NEXT_ROWS(w, row_bytes, R)                                                                            \
     const uint8_t *pn = (R) < 2 ? (const uint8_t *)(w) : mk_span_base((const uint8_t *)(w) + (size_t)(R) * (row_bytes), \
-                                                                      (size_t)(R) * (row_bytes), (const uint8_t *)(w)); \
+                                                                      (size_t)(R) * (row_bytes));                       \
     const uint8_t *pf = (R) < 2 ? (const uint8_t *)(w) : mk_span_base((const uint8_t *)(w) + (size_t)(R) * (row_bytes) + \
-                                                                      MK_FAR_PREFETCH, (size_t)(R) * (row_bytes), (const uint8_t *)(w))
+                                                                      MK_FAR_PREFETCH, (size_t)(R) * (row_bytes))
 
 static float MK_SUFFIX(dot_f32)(const void *w, const void *a, long cols) {
     const float *x = w, *y = a;
