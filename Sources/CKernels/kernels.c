@@ -21,6 +21,25 @@
 // mk_gemm_batch on the calling thread and by each worker's share of the job; on by default.
 static _Thread_local int mk_far_prefetch_on = 1;
 
+// The run of weight bytes this thread's decode kernels read now, [.., mk_span_end), and the run it reads next,
+// [mk_span_next, mk_span_next_end) (0 when not known): set by run_units for each matrix's share of a batch, so
+// that the kernels' prefetches (simd_kernels.h, MK_NEXT_ROWS) ask for the next chosen expert's rows instead of the
+// bytes past the end of the current one. Unlimited outside a batch (mk_span_end at the top of the address space).
+static _Thread_local uintptr_t mk_span_end = UINTPTR_MAX, mk_span_next, mk_span_next_end;
+
+// Where the R-row kernels prefetch the `bytes` bytes at p (the rows after the ones they compute): p itself while
+// those lie inside the current run (or straddle its end: at most one group of rows beyond it); past the end, as far
+// into the next run when that run holds them. Otherwise p as well: at the end of a batch, and for the far lines of
+// the shared counter's short shares, whose next bytes in memory are the units either thread takes next (mapping
+// those nowhere would leave a quarter of the rows without far prefetch).
+// Once per call, so the prefetches themselves stay one instruction a line.
+static inline __attribute__((always_inline)) const uint8_t *mk_span_base(const uint8_t *p, size_t bytes) {
+    uintptr_t a = (uintptr_t)p;
+    if (a < mk_span_end) return p;
+    uintptr_t b = mk_span_next + (a - mk_span_end);
+    return mk_span_next && b + bytes <= mk_span_next_end ? (const uint8_t *)b : p;
+}
+
 long mk_last_level_cache_bytes(void) {
 #ifdef _SC_LEVEL3_CACHE_SIZE
     long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
@@ -954,17 +973,48 @@ struct batch_job {
     _Atomic long next;
 };
 
-// Runs units [u0, u1) of the combined order.
-static void run_units(const struct batch_job *j, long u0, long u1) {
-    for (int i = 0; i < j->count && u0 < u1; i++) {
+// The first run of weight bytes of units [u0, u1): item *item's rows, [*start, *end). 0 when the range is empty.
+static int first_span(const struct batch_job *j, long u0, long u1, int from, int *item, uintptr_t *start, uintptr_t *end) {
+    for (int i = from; i < j->count && u0 < u1; i++) {
         long a = j->first[i] > u0 ? j->first[i] : u0, b = j->first[i + 1] < u1 ? j->first[i + 1] : u1;
         if (a >= b) continue;
         const mk_matmul *m = &j->items[i];
         long r0 = (a - j->first[i]) * j->unit_rows[i], r1 = (b - j->first[i]) * j->unit_rows[i];
         if (r1 > m->rows) r1 = m->rows;
+        *item = i;
+        *start = (uintptr_t)m->w + (uintptr_t)r0 * m->row_bytes;
+        *end = (uintptr_t)m->w + (uintptr_t)r1 * m->row_bytes;
+        return 1;
+    }
+    return 0;
+}
+
+// Runs units [u0, u1) of the combined order; units [then0, then1) are the ones this thread runs next (then0 ≥
+// then1 when none), where the prefetches go past the last run of rows (mk_span_base).
+static void run_units(const struct batch_job *j, long u0, long u1, long then0, long then1) {
+    int i = 0;
+    uintptr_t start, end;
+    if (!first_span(j, u0, u1, 0, &i, &start, &end)) return;
+    for (;;) {
+        const mk_matmul *m = &j->items[i];
+        long r0 = (long)((start - (uintptr_t)m->w) / m->row_bytes), r1 = (long)((end - (uintptr_t)m->w) / m->row_bytes);
+        int next = i;
+        uintptr_t next_start = 0, next_end = 0;
+        int more = first_span(j, u0, u1, i + 1, &next, &next_start, &next_end);
+        int ignored;
+        if (!more && !first_span(j, then0, then1, 0, &ignored, &next_start, &next_end)) next_start = next_end = 0;
+        mk_span_end = end;
+        mk_span_next = next_start;
+        mk_span_next_end = next_end;
         gemm_rows(j->isa, m->type, m->w, m->row_bytes, m->cols, r0, r1, m->act, m->act_stride, m->n, m->y, m->ldy,
                   j->panels[i]);
+        if (!more) break;
+        i = next;
+        start = next_start;
+        end = next_end;
     }
+    mk_span_end = UINTPTR_MAX;
+    mk_span_next = mk_span_next_end = 0;
 }
 
 // The weight rows of all items are cut into units of about 4 KB (fewer rows when several activation rows share
@@ -975,13 +1025,16 @@ static void batch_task(void *context, long chunk, long lo, long hi) {
     (void)lo; (void)hi;
     struct batch_job *j = context;
     mk_far_prefetch_on = j->far_prefetch;
-    run_units(j, j->shared_from * chunk / j->threads, j->shared_from * (chunk + 1) / j->threads);
     long total = j->first[j->count];
     const long step = 4;
-    for (;;) {
-        long u = atomic_fetch_add_explicit(&j->next, step, memory_order_relaxed);
-        if (u >= total) return;
-        run_units(j, u, u + step < total ? u + step : total);
+    // Each share is claimed before the one before it runs, so that its rows are prefetched at the end of that one.
+    long u = atomic_fetch_add_explicit(&j->next, step, memory_order_relaxed);
+    run_units(j, j->shared_from * chunk / j->threads, j->shared_from * (chunk + 1) / j->threads,
+              u, u + step < total ? u + step : total);
+    while (u < total) {
+        long v = atomic_fetch_add_explicit(&j->next, step, memory_order_relaxed);
+        run_units(j, u, u + step < total ? u + step : total, v, v + step < total ? v + step : total);
+        u = v;
     }
 }
 
@@ -1049,7 +1102,7 @@ void mk_gemm_batch(mk_pool *pool, mk_matmul *items, int count, long parallel_thr
     mk_far_prefetch_on = far;
     if (threads == 1 || macs < parallel_threshold || first[count] == 1) {
         struct batch_job job = { isa, items, count, first, unit_rows, panels, first[count], 1, far, 0 };
-        run_units(&job, 0, first[count]);
+        run_units(&job, 0, first[count], 0, 0);
     } else {
         struct batch_job job = { isa, items, count, first, unit_rows, panels, first[count] * 3 / 4, threads, far, 0 };
         atomic_init(&job.next, job.shared_from);

@@ -81,6 +81,23 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(prefetch_span)(const
     }
 }
 
+// The R-row kernels' prefetches: bytes [off, off + bytes) of the next R rows at pn into L1 and, MK_FAR_PREFETCH
+// further, at pf into L2. pn and pf come from mk_span_base once per call (MK_NEXT_ROWS), which keeps them inside
+// the rows the thread reads: past the end of its current run of rows they point into the next run it will read
+// (the next chosen expert's rows) instead of the bytes that follow in memory (mostly experts nobody chose).
+static inline __attribute__((always_inline)) void MK_SUFFIX(prefetch_next)(const uint8_t *pn, const uint8_t *pf, size_t off,
+                                                                          int bytes) {
+    for (int o = 0; o < bytes; o += 64) {
+        _mm_prefetch((const char *)pn + off + o, _MM_HINT_T0);
+        if (mk_far_prefetch_on) _mm_prefetch((const char *)pf + off + o, _MM_HINT_T1);
+    }
+}
+#define MK_NEXT_ROWS(w, row_bytes, R)                                                                            \
+    const uint8_t *pn = (R) < 2 ? (const uint8_t *)(w) : mk_span_base((const uint8_t *)(w) + (size_t)(R) * (row_bytes), \
+                                                                      (size_t)(R) * (row_bytes));                       \
+    const uint8_t *pf = (R) < 2 ? (const uint8_t *)(w) : mk_span_base((const uint8_t *)(w) + (size_t)(R) * (row_bytes) + \
+                                                                      MK_FAR_PREFETCH, (size_t)(R) * (row_bytes))
+
 static float MK_SUFFIX(dot_f32)(const void *w, const void *a, long cols) {
     const float *x = w, *y = a;
     __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
@@ -131,6 +148,7 @@ static float MK_SUFFIX(dot_bf16)(const void *w, const void *a, long cols) {
 // next R rows prefetched when R > 1; a row's operations do not depend on R.
 static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_q8_0)(const void *w, size_t row_bytes, const mk_q8a *a,
                                                                       long cols, int R, float *out) {
+    MK_NEXT_ROWS(w, row_bytes, R);
     __m256 acc0[4], acc1[4];
     for (int r = 0; r < R; r++) { acc0[r] = _mm256_setzero_ps(); acc1[r] = acc0[r]; }
     long nb = cols / 32, b = 0;
@@ -138,7 +156,7 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_q8_0)(const voi
         __m256i a0 = _mm256_loadu_si256((const __m256i *)a[b].q), a1 = _mm256_loadu_si256((const __m256i *)a[b + 1].q);
         for (int r = 0; r < R; r++) {
             const uint8_t *blk = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * 34;
-            if (R > 1) MK_SUFFIX(prefetch_span)((const uint8_t *)w + (size_t)R * row_bytes + (size_t)(b / 2 * R + r) * 68, 68);
+            if (R > 1) MK_SUFFIX(prefetch_next)(pn, pf, (size_t)(b / 2 * R + r) * 68, 68);
             __m256i p0 = MK_SUFFIX(mul_sum_i8)(_mm256_loadu_si256((const __m256i *)(blk + 2)), a0);
             __m256i p1 = MK_SUFFIX(mul_sum_i8)(_mm256_loadu_si256((const __m256i *)(blk + 36)), a1);
             acc0[r] = _mm256_fmadd_ps(_mm256_set1_ps(mk_f16(mk_u16(blk)) * a[b].d), _mm256_cvtepi32_ps(p0), acc0[r]);
@@ -165,6 +183,7 @@ static float MK_SUFFIX(dot_q8_0)(const void *w, const void *act, long cols) {
 // (row_bytes apart) against one activation row, the next R rows prefetched when R > 1.
 static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_nibbles)(const void *w, size_t row_bytes, const mk_q8a *a,
         long cols, int bytes, int has_min, int has_qh, float bias, int R, float *out) {
+    MK_NEXT_ROWS(w, row_bytes, R);
     __m256 acc[4];
     float extra[4];
     for (int r = 0; r < R; r++) { acc[r] = _mm256_setzero_ps(); extra[r] = 0; }
@@ -172,7 +191,7 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_nibbles)(const 
         __m256i av = _mm256_loadu_si256((const __m256i *)a[b].q);
         for (int r = 0; r < R; r++) {
             const uint8_t *blk = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * bytes;
-            if (R > 1) MK_SUFFIX(prefetch_span)((const uint8_t *)w + (size_t)R * row_bytes + (size_t)(b * R + r) * bytes, bytes);
+            if (R > 1) MK_SUFFIX(prefetch_next)(pn, pf, (size_t)(b * R + r) * bytes, bytes);
             float d = mk_f16(mk_u16(blk));
             const uint8_t *qhp = blk + (has_min ? 4 : 2);
             const uint8_t *qs = qhp + (has_qh ? 4 : 0);
@@ -207,6 +226,7 @@ static float MK_SUFFIX(dot_q5_1)(const void *w, const void *a, long c) { return 
 // R rows prefetched when R > 1; a row's operations do not depend on R.
 static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_scale_min)(const void *w, size_t row_bytes, const mk_q8k *a,
                                                                            long cols, int fifth, int R, float *out) {
+    MK_NEXT_ROWS(w, row_bytes, R);
     const int bytes = fifth ? 176 : 144;
     const __m256i low4 = _mm256_set1_epi8(15);
     __m256 acc[4];
@@ -215,7 +235,7 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_scale_min)(cons
     for (long b = 0; b < cols / 256; b++) {
         for (int r = 0; r < R; r++) {
             const uint8_t *blk = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * bytes;
-            if (R > 1) MK_SUFFIX(prefetch_span)((const uint8_t *)w + (size_t)R * row_bytes + (size_t)(b * R + r) * bytes, bytes);
+            if (R > 1) MK_SUFFIX(prefetch_next)(pn, pf, (size_t)(b * R + r) * bytes, bytes);
             float d = mk_f16(mk_u16(blk)) * a[b].d, dmin = mk_f16(mk_u16(blk + 2)) * a[b].d;
             uint8_t sc[8], mn[8];
             mk_scale_min_k4(blk + 4, sc, mn);
@@ -258,13 +278,14 @@ static float MK_SUFFIX(dot_q5_K)(const void *w, const void *a, long c) { return 
 // Q6_K, 256-bit: R rows (row_bytes apart) against one activation row, the next R rows prefetched when R > 1.
 static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_q6_K)(const void *w, size_t row_bytes, const mk_q8k *a,
                                                                       long cols, int R, float *out) {
+    MK_NEXT_ROWS(w, row_bytes, R);
     const __m256i low4 = _mm256_set1_epi8(15), m3 = _mm256_set1_epi8(3), m30 = _mm256_set1_epi8(0x30);
     __m256 acc[4];
     for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
     for (long b = 0; b < cols / 256; b++) {
         for (int r = 0; r < R; r++) {
             const uint8_t *blk = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * 210;
-            if (R > 1) MK_SUFFIX(prefetch_span)((const uint8_t *)w + (size_t)R * row_bytes + (size_t)(b * R + r) * 210, 210);
+            if (R > 1) MK_SUFFIX(prefetch_next)(pn, pf, (size_t)(b * R + r) * 210, 210);
             const int8_t *sc = (const int8_t *)(blk + 192);
             int bias = 0;
             for (int s = 0; s < 16; s++) bias += sc[s] * a[b].bsums[s];
@@ -450,6 +471,7 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dotn_iq4_xs)(const v
 // rows prefetched (as the 512-bit R-row kernels do); each row's operations are its single dot's.
 static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_k256)(const void *w, size_t row_bytes, const uint8_t *act,
         long cols, int kind, int R, float *out) {
+    MK_NEXT_ROWS(w, row_bytes, R);
     const int bytes = kind == 0 ? 84 : kind == 1 ? 110 : 136;
     __m256 acc[4];
     float mins[4] = {0, 0, 0, 0};
@@ -457,7 +479,7 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_k256)(const voi
     for (long b = 0; b < cols / 256; b++) {
         for (int r = 0; r < R; r++) {
             const uint8_t *blk = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * bytes;
-            MK_SUFFIX(prefetch_span)((const uint8_t *)w + (size_t)R * row_bytes + (size_t)(b * R + r) * bytes, bytes);
+            MK_SUFFIX(prefetch_next)(pn, pf, (size_t)(b * R + r) * bytes, bytes);
             if (kind == 0) MK_SUFFIX(block_q2_K)(blk, act, 0, b, 1, &acc[r], &mins[r]);
             else if (kind == 1) MK_SUFFIX(block_q3_K)(blk, act, 0, b, 1, &acc[r]);
             else MK_SUFFIX(block_iq4_xs)(blk, act, 0, b, 1, &acc[r]);
@@ -896,6 +918,7 @@ static inline void MK_SUFFIX(unpack_scales)(const uint8_t *packed, uint32_t out[
 // same operations whatever R is, so a row's result does not depend on how rows are grouped.
 static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_scale_min512)(const void *w, size_t row_bytes, const mk_q8k *a,
                                                                               long cols, int fifth, int R, float *out) {
+    MK_NEXT_ROWS(w, row_bytes, R);
     const int bytes = fifth ? 176 : 144;
     const __m512i low4 = _mm512_set1_epi8(15);
     // The 16-bit scale lanes that multiply each sub-block: low halves of the 512-bit vectors hold sub-blocks
@@ -916,7 +939,7 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_scale_min512)(c
         __m256i bs = _mm256_loadu_si256((const __m256i *)ab->bsums);
         for (int r = 0; r < R; r++) {
             const uint8_t *blk = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * bytes;
-            if (R > 1) MK_SUFFIX(prefetch_span)((const uint8_t *)w + (size_t)R * row_bytes + (size_t)(b * R + r) * bytes, bytes);
+            if (R > 1) MK_SUFFIX(prefetch_next)(pn, pf, (size_t)(b * R + r) * bytes, bytes);
             float d = mk_f16(mk_u16(blk)) * ab->d, dmin = mk_f16(mk_u16(blk + 2)) * ab->d;
             uint32_t sm[4];
             MK_SUFFIX(unpack_scales)(blk + 4, sm);
@@ -993,6 +1016,7 @@ static inline __attribute__((always_inline)) __m512i MK_SUFFIX(legacy_pair512)(c
 // sign-moving form. (The block scales stay scalar products: one vector multiply a row instead measured slower.)
 static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_legacy512)(const void *w, size_t row_bytes, const mk_q8a *a,
                                                                            long cols, int kind, int R, float *out) {
+    MK_NEXT_ROWS(w, row_bytes, R);
     // kind: 0 q8_0 (34 bytes), 1 q4_0 (18), 2 q5_0 (22)
     const int bytes = kind == 0 ? 34 : kind == 1 ? 18 : 22;
     const long nb = cols / 32;
@@ -1008,7 +1032,7 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_legacy512)(cons
         __m512i start = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, bias, av));
         for (int r = 0; r < R; r++) {
             const uint8_t *b0 = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * bytes, *b1 = b0 + bytes;
-            if (R > 1) MK_SUFFIX(prefetch_span)((const uint8_t *)w + (size_t)R * row_bytes + (size_t)(b / 2 * R + r) * 2 * bytes, 2 * bytes);
+            if (R > 1) MK_SUFFIX(prefetch_next)(pn, pf, (size_t)(b / 2 * R + r) * 2 * bytes, 2 * bytes);
             __m512 scale = _mm512_insertf32x8(_mm512_set1_ps(mk_f16(mk_u16(b0)) * a[b].d), _mm256_set1_ps(mk_f16(mk_u16(b1)) * a[b + 1].d), 1);
             __m512i p = _mm512_dpbusd_epi32(start, MK_SUFFIX(legacy_pair512)(b0, b1, kind), av);
             acc[r] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(p), acc[r]);
@@ -1190,6 +1214,7 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dot4x4_pair512)(cons
 // with R > 1 the activations are shared and the next R rows prefetched. A row's operations do not depend on R.
 static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_table512)(const void *w, size_t row_bytes, const mk_q8a *a,
                                                                           long cols, int mxfp4, int R, float *out) {
+    MK_NEXT_ROWS(w, row_bytes, R);
     const int bytes = mxfp4 ? 17 : 18, off = mxfp4 ? 1 : 2;
     const long nb = cols / 32;
     const __m512i zero = _mm512_setzero_si512(), bias = _mm512_set1_epi8((char)0x80);
@@ -1204,7 +1229,7 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_table512)(const
         __m512i an1 = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, bias, av1));
         for (int r = 0; r < R; r++) {
             const uint8_t *blk = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * bytes;
-            if (R > 1) MK_SUFFIX(prefetch_span)((const uint8_t *)w + (size_t)R * row_bytes + (size_t)(b / 4 * R + r) * 4 * bytes, 4 * bytes);
+            if (R > 1) MK_SUFFIX(prefetch_next)(pn, pf, (size_t)(b / 4 * R + r) * 4 * bytes, 4 * bytes);
             __m512i w0 = MK_SUFFIX(table_pair512)(blk + off, blk + bytes + off, table);
             __m512i w1 = MK_SUFFIX(table_pair512)(blk + 2 * bytes + off, blk + 3 * bytes + off, table);
             __m512i p0 = _mm512_dpbusd_epi32(an0, w0, av0);
@@ -1303,6 +1328,7 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dotn_q6_K_512)(const
 // row's operations are those of dotn_q6_K_512 with one activation row.
 static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_q6_K_512)(const void *w, size_t row_bytes, const mk_q8k *a,
                                                                           long cols, int R, float *out) {
+    MK_NEXT_ROWS(w, row_bytes, R);
     __m512 acc[4];
     __m256 bias[4];
     for (int r = 0; r < R; r++) { acc[r] = _mm512_setzero_ps(); bias[r] = _mm256_setzero_ps(); }
@@ -1311,7 +1337,7 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_q6_K_512)(const
         __m256i bsums = _mm256_loadu_si256((const __m256i *)ab->bsums);
         for (int r = 0; r < R; r++) {
             const uint8_t *blk = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * 210;
-            if (R > 1) MK_SUFFIX(prefetch_span)((const uint8_t *)w + (size_t)R * row_bytes + (size_t)(b * R + r) * 210, 210);
+            if (R > 1) MK_SUFFIX(prefetch_next)(pn, pf, (size_t)(b * R + r) * 210, 210);
             __m512i q[4], s[4];
             __m256i sc16;
             MK_SUFFIX(q6_K_unpack512)(blk, q, s, &sc16);

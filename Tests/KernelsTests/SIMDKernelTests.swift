@@ -160,6 +160,51 @@ struct SIMDKernelTests {
         }
     }
 
+    @Test("a batch of scattered experts split over two threads equals each product alone on one thread",
+          arguments: [TensorType.q4_K, .q5_0, .q8_0, .q6_K, .q4_0])
+    func scatteredExpertBatchEqualsSerial(type: TensorType) {
+        // 16 experts of gate and up (rows × cols each) laid out as in a GGUF expert tensor; a token picks six that
+        // are not neighbours, so each thread's share ends in the middle of the tensor and its prefetches must go
+        // to the next chosen expert (mk_span_base), and a down-like third matrix of another shape follows.
+        let experts = 16, rows = 72, cols = 512, chosen = [1, 4, 5, 9, 12, 15]
+        let rowBytes = type.byteCount(elements: cols)!, expertBytes = rows * rowBytes
+        let gate = Self.matrix(type, rows: experts * rows, cols: cols, seed: 21)
+        let up = Self.matrix(type, rows: experts * rows, cols: cols, seed: 22)
+        let down = Self.matrix(type, rows: 256, cols: cols, seed: 23)
+        let one = ThreadPool(threads: 1), two = ThreadPool(threads: 2)
+        for n in [1, 2, 5] {
+            let x = randomFloats(n * cols, seed: 9)
+            var batched = [Float](repeating: .nan, count: (2 * chosen.count * rows + 256) * n), alone = batched
+            gate.withUnsafeBytes { g in
+                up.withUnsafeBytes { u in
+                    down.withUnsafeBytes { d in
+                        batched.withUnsafeMutableBufferPointer { by in
+                            alone.withUnsafeMutableBufferPointer { ay in
+                                let batch = ProductBatch()
+                                var at = 0
+                                for e in chosen {
+                                    for source in [g, u] {
+                                        let m = WeightMatrix(type: type, rows: rows, cols: cols, data: source.baseAddress! + e * expertBytes)
+                                        batch.add(m, x, n: n, by.baseAddress! + at)
+                                        LinearAlgebra.matmul(m, x, n: n, ay.baseAddress! + at, pool: one, scratch: MatmulScratch(),
+                                                             activations: .quantized)
+                                        at += n * rows
+                                    }
+                                }
+                                let m = WeightMatrix(type: type, rows: 256, cols: cols, data: d.baseAddress!)
+                                batch.add(m, x, n: n, by.baseAddress! + at)
+                                LinearAlgebra.matmul(m, x, n: n, ay.baseAddress! + at, pool: one, scratch: MatmulScratch(),
+                                                     activations: .quantized)
+                                batch.run(pool: two, activations: .quantized)
+                            }
+                        }
+                    }
+                }
+            }
+            #expect(batched == alone, "\(type.name) n=\(n)")
+        }
+    }
+
     @Test("activation blocks decode to the input within half a step")
     func activationRoundTrip() {
         let cols = 512
