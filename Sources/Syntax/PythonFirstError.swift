@@ -28,7 +28,8 @@ public enum PythonFirstError {
     /// `partial`: the text may go on (the syntax constraint's window ends where a completion stands): a
     /// compile-time error CPython reports only once the whole file parses (a late `from __future__`, and a
     /// parameter named twice or a default `except:` before another handler, which this reports only here:
-    /// `PythonValidity` reports them to diagnostics) is reported when the text parses or fails only at its end, since no continuation undoes it.
+    /// `PythonValidity` reports them to diagnostics) is reported when the text parses or fails only at its end,
+    /// since no continuation undoes it.
     public static func find(in bytes: [UInt8], baseIndentation: Int = 0, partial: Bool = false) -> PythonViolation? {
         var deferred: PythonViolation?
         let error = first(in: bytes, baseIndentation: baseIndentation, deferred: &deferred)
@@ -158,7 +159,6 @@ struct PythonGrammarParser {
 
     func source(_ i: Int) -> UInt8 { i < bytes.count ? bytes[i] : 0 }
 
-    static let keywords = PythonValidity.keywords
     struct TooDeep: Error {}
 
     // MARK: Tokens

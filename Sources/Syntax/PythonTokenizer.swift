@@ -225,7 +225,7 @@ struct PythonTokenizer {
                 }
             }
         }
-        emit(.name, start, i, hard: ascii && Self.isHardKeyword(word))
+        emit(.name, start, i, hard: ascii && PythonValidity.isKeyword(word))
     }
 
     /// r, u, b, f, and br, rb, fr, rf, in either case.
@@ -235,18 +235,6 @@ struct PythonTokenizer {
         guard word.count == 2 else { return false }
         let second = word[word.startIndex + 1] | 0x20
         return first == 0x72 ? second == 0x62 || second == 0x66 : (first == 0x62 || first == 0x66) && second == 0x72
-    }
-
-    /// Python's hard keywords by length.
-    static let keywordsByLength: [[[UInt8]]] = {
-        var table = [[[UInt8]]](repeating: [], count: 9)
-        for word in PythonValidity.keywordBytes where word.count < table.count { table[word.count].append(word) }
-        return table
-    }()
-
-    static func isHardKeyword(_ word: ArraySlice<UInt8>) -> Bool {
-        guard word.count < keywordsByLength.count else { return false }
-        return keywordsByLength[word.count].contains { $0.elementsEqual(word) }
     }
 
     private mutating func string(from start: Int, quoteAt q: Int) {

@@ -42,13 +42,12 @@ public enum PythonValidity {
     /// Names after which a logical line may hold a problem that only the validity walk finds, and CPython's
     /// grammar as `PythonFirstError` mirrors it does not: CPython's compiler and symbol table reject it (`return`
     /// outside a function, `break` outside a loop, `nonlocal` at module level, `__debug__` as a target, a parameter
-    /// declared `global`), as far as the walk's context (the
-    /// enclosing function, loop, class) decides it. Duplicate parameters, the parameter list's `/` and `*` rules
-    /// generator arguments without their own brackets, a default `except:` before another handler and `except`
-    /// beside `except*` are `PythonFirstError`'s, so `def`, `lambda`, `for` and `except` ask for no walk; nor do
-    /// `class`, `import`, `from`, `del`, `print` and `exec`, whose other problems the
-    /// grammar reports too (`import *` in a function has its `*`). `needsTheWalkWhereTheGrammarIsSilent` keeps
-    /// this list in step with the walk's rules.
+    /// declared `global`), as far as the walk's context (the enclosing function, loop, class) decides it.
+    /// Duplicate parameters, the parameter list's `/` and `*` rules, generator arguments without their own
+    /// brackets, a default `except:` before another handler and `except` beside `except*` are
+    /// `PythonFirstError`'s, so `def`, `lambda`, `for` and `except` ask for no walk; nor do `class`, `import`,
+    /// `from`, `del`, `print` and `exec`, whose other problems the grammar reports too (`import *` in a function
+    /// has its `*`). `needsTheWalkWhereTheGrammarIsSilent` keeps this list in step with the walk's rules.
     static let walkNames = [
         "async", "await", "break", "continue", "return", "yield", "global", "nonlocal", "__debug__",
     ].map { Array($0.utf8) }
@@ -56,8 +55,9 @@ public enum PythonValidity {
     /// Whether the validity walk is needed on a logical line (its text, from its start to its end) for what
     /// `PythonFirstError` does not see, as far as the line's bytes tell (strings and comments are read as code:
     /// a name or mark in them only asks for the walk): one of `walkNames` as a word, a `*` that does not follow an
-    /// operand (starred targets and expressions, `*` parameters, `import *`), `:=` (a walrus in a comprehension's iterable), a byte outside ASCII (a bytes
-    /// literal's characters), or a keyword argument named twice (`name=` twice, not `==`).
+    /// operand (starred targets and expressions, `*` parameters, `import *`), `:=` (a walrus in a comprehension's
+    /// iterable), a byte outside ASCII (a bytes literal's characters), or a keyword argument named twice (`name=`
+    /// twice, not `==`).
     /// `needsTheWalkWhereTheGrammarIsSilent` keeps this in step with the cases the walk alone reports.
     public static func lineNeedsWalk(_ line: ArraySlice<UInt8>) -> Bool {
         var keywords: [ArraySlice<UInt8>] = []
@@ -73,11 +73,9 @@ public enum PythonValidity {
                 continue
             }
             if b == 0x3A, i + 1 < line.endIndex, line[i + 1] == 0x3D { return true }          // :=
-            let isStart = (b | 0x20) >= 0x61 && (b | 0x20) <= 0x7A || b == 0x5F
-            guard isStart else { i += 1; continue }
+            guard isNameByte(b), !isDigit(b) else { i += 1; continue }
             var j = i + 1
-            while j < line.endIndex, (line[j] | 0x20) >= 0x61 && (line[j] | 0x20) <= 0x7A || line[j] == 0x5F
-                    || (line[j] >= 0x30 && line[j] <= 0x39) { j += 1 }
+            while j < line.endIndex, isNameByte(line[j]) { j += 1 }
             let word = line[i..<j]
             if walkNames.contains(where: { $0.count == word.count && $0.elementsEqual(word) }) { return true }
             // `name=` (not `name==`): a keyword argument, or an assignment; the same name twice may be a
@@ -101,17 +99,30 @@ public enum PythonValidity {
         guard k > line.startIndex else { return false }
         let p = line[k - 1]
         if p == 0x29 || p == 0x5D || p == 0x7D || p == 0x22 || p == 0x27 { return true }   // ) ] } " '
-        func isNameByte(_ c: UInt8) -> Bool { (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7A || c == 0x5F || (c >= 0x30 && c <= 0x39) }
         guard isNameByte(p) else { return false }
         var w = k - 1
         while w > line.startIndex, isNameByte(line[w - 1]) { w -= 1 }
         let word = line[w..<k]
-        if let first = word.first, first >= 0x30 && first <= 0x39 { return true }
-        return !keywordBytes.contains { $0.count == word.count && $0.elementsEqual(word) }
+        if let first = word.first, isDigit(first) { return true }
+        return !isKeyword(word)
     }
 
-    static let keywordBytes = keywords.map { Array($0.utf8) }
-    static let longestKeyword = keywords.map(\.utf8.count).max() ?? 0
+    /// An ASCII letter, digit or underscore.
+    static func isNameByte(_ c: UInt8) -> Bool { (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7A || c == 0x5F || isDigit(c) }
+    static func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
+
+    /// Python's hard keywords as bytes, by length.
+    static let keywordsByLength: [[[UInt8]]] = {
+        let words = keywords.map { Array($0.utf8) }
+        var table = [[[UInt8]]](repeating: [], count: (words.map(\.count).max() ?? 0) + 1)
+        for word in words { table[word.count].append(word) }
+        return table
+    }()
+
+    /// Whether `word` (bytes) is one of Python's hard keywords.
+    static func isKeyword(_ word: ArraySlice<UInt8>) -> Bool {
+        word.count < keywordsByLength.count && keywordsByLength[word.count].contains { $0.elementsEqual(word) }
+    }
 
     /// The node types `Walker.checkNode` has a case for (kept in step with its switch; `checkedTypesMatchTheSwitch`
     /// reads the switch's labels from this file): other types skip the switch, whose string comparisons cost
@@ -748,11 +759,11 @@ public enum PythonValidity {
             // Compared as bytes (no string for each name the walk meets).
             let start = node.startByte, end = node.endByte
             let length = end - start
-            guard length >= 2, length <= PythonValidity.longestKeyword, end <= source.count else { return }
+            guard length >= 2, end <= source.count else { return }
             let first = source[start]
             guard (first >= 0x61 && first <= 0x7A) || first == 0x46 || first == 0x4E || first == 0x54 else { return }   // a-z F N T
             let name = source[start..<end]
-            if PythonValidity.keywordBytes.contains(where: { $0.count == length && $0.elementsEqual(name) }) {
+            if PythonValidity.isKeyword(name) {
                 report(node, "invalid syntax")
             }
         }

@@ -76,7 +76,7 @@ struct CaseBuilder {
                 let isOperator = Self.binaryOperators[dunder] != nil
                 let parameter = ParameterSpec(name: "other", type: isOperator ? info.name : nil, defaultValue: nil,
                                               kind: .regular)
-                let takesArgument = isOperator || ["__contains__", "__getitem__", "__delitem__", "__setitem__"].contains(dunder)
+                let takesArgument = isOperator || Self.keyedDunders.contains(dunder)
                 var parameters = takesArgument ? [parameter] : []
                 if dunder == "__setitem__" {
                     parameters.append(ParameterSpec(name: "value", type: nil, defaultValue: nil, kind: .regular))
@@ -89,7 +89,7 @@ struct CaseBuilder {
                         ModuleSurface.uniqueValues($0.prefix(6) + Self.otherOperands + $0.dropFirst(6))
                     }
                 }
-                if ["__getitem__", "__contains__", "__delitem__", "__setitem__"].contains(dunder) {
+                if Self.keyedDunders.contains(dunder) {
                     argumentPools = [ModuleSurface.uniqueValues(["0", "-1", "1", "'a'", "5"] + info.constants
                                                                 + info.methods.flatMap(\.constants))]
                 }
@@ -317,6 +317,8 @@ struct CaseBuilder {
         }
     }
 
+    /// Protocol methods that take a key (or an item): called with the class's constants and a few plain keys.
+    static let keyedDunders: Set<String> = ["__contains__", "__getitem__", "__delitem__", "__setitem__"]
     /// Protocol and operator methods exercised through the syntax or built-in that calls them.
     static let protocolDunders = ["__len__", "__iter__", "__repr__", "__str__", "__contains__", "__getitem__",
                                   "__setitem__", "__delitem__", "__hash__", "__bool__"] + binaryOperators.keys.sorted() + unaryOperators.keys.sorted()

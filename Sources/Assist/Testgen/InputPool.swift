@@ -41,13 +41,9 @@ public struct InputPool: Sendable {
         for kind in kinds { values += self.values(of: kind, constants: constants, depth: depth) }
         // A string named like a whole text (`read_string(string)`, `parse(source)`) also gets the documents text
         // streams hold (sectioned key/value lines, CSV, lines of the module's strings), after the first few.
-        if kinds.contains(.str), Self.isDocumentName(parameter.name),
+        if kinds.contains(.str), Self.nameHasWord(parameter.name, Self.documentWords),
            let at = values.firstIndex(of: "'Hello World'").map({ $0 + 1 }) {
-            let documents = textStreams(constants).compactMap { stream -> String? in
-                guard let (_, inner, _, _) = ValueMutator.contentsWrapper(stream), !inner.isEmpty, inner != "''" else { return nil }
-                return inner
-            }
-            values.insert(contentsOf: documents.filter { !values.contains($0) }, at: at)
+            values.insert(contentsOf: Self.contents(of: textStreams(constants)).filter { !values.contains($0) }, at: at)
         }
         if kinds.isEmpty || kinds == [.any] {
             var guesses: [TypeKind] = [.int, .str, .list(.int), .float, .dict, .none]
@@ -59,7 +55,7 @@ public struct InputPool: Sendable {
         }
         // A parameter that names a file (`filename`, `path`, `file`) or that the body opens, lists or tests with
         // `os.path` also gets paths of files the test writes first (and of a folder), after its other values.
-        if !kinds.contains(.path), callable?.usage[parameter.name] == "path" || Self.isPathName(parameter.name) {
+        if !kinds.contains(.path), callable?.usage[parameter.name] == "path" || Self.nameHasWord(parameter.name, Self.pathWords) {
             values += self.values(of: .path, constants: constants, depth: depth)
         }
         let typed = ModuleSurface.uniqueValues(values.filter { !Self.outsideAnyHint.contains($0) })
@@ -340,18 +336,23 @@ public struct InputPool: Sendable {
     static let documentWords: Set<String> = ["string", "text", "source", "src", "content", "contents", "document",
                                              "doc", "body", "input", "data", "s", "txt", "lines"]
 
-    static func isDocumentName(_ name: String) -> Bool {
-        name.lowercased().split(separator: "_").contains { documentWords.contains(String($0)) }
+    /// Whether one of the `_`-separated words of `name` (lowercased) is in `words`.
+    static func nameHasWord(_ name: String, _ words: Set<String>) -> Bool {
+        name.lowercased().split(separator: "_").contains { words.contains(String($0)) }
+    }
+
+    /// The non-empty contents of streams (`io.StringIO('...')`, `io.BytesIO(b'...')`).
+    static func contents(of streams: [String]) -> [String] {
+        streams.compactMap { stream in
+            guard let (_, inner, _, _) = ValueMutator.contentsWrapper(stream), !inner.isEmpty,
+                  inner != "''", inner != "b''" else { return nil }
+            return inner
+        }
     }
 
     /// Words of parameter names that hold a file's or folder's name.
     static let pathWords: Set<String> = ["path", "filename", "fname", "filepath", "pathname", "file", "dirname",
                                          "directory", "dir", "folder", "filenames", "paths", "files"]
-
-    static func isPathName(_ name: String) -> Bool {
-        let words = name.lowercased().split(separator: "_").map(String.init)
-        return words.contains { pathWords.contains($0) }
-    }
 
     /// What follows a file's contents in `fileWithContents` (the text a test writes).
     static let fileSuffix = ") >= 0 else ''"
@@ -373,15 +374,8 @@ public struct InputPool: Sendable {
             text.count >= 2 && text.count <= 6 && text.first == "." && text.dropFirst().allSatisfy { $0.isLetter || $0.isNumber }
         }
         let name = "data" + (extensionLiteral ?? ".txt")
-        func contents(_ streams: [String]) -> [String] {
-            streams.compactMap { stream in
-                guard let (_, inner, _, _) = ValueMutator.contentsWrapper(stream), !inner.isEmpty,
-                      inner != "''", inner != "b''" else { return nil }
-                return inner
-            }
-        }
-        let text = contents(textStreams(constants)).prefix(5)
-        let binary = contents(binaryStreams(constants)).prefix(3)
+        let text = Self.contents(of: textStreams(constants)).prefix(5)
+        let binary = Self.contents(of: binaryStreams(constants)).prefix(3)
         let all = Self.hasBytes(constants) ? Array(binary) + Array(text) : Array(text) + Array(binary)
         var result = all.map { Self.fileWithContents($0, name: name) }
         if let first = text.first {
