@@ -46,6 +46,14 @@ public protocol TokenConstraint: AnyObject {
     func mask(_ logits: UnsafeMutableBufferPointer<Float>)
     /// Told the token that was picked.
     func accept(_ token: Int32)
+    /// Told, after each step, how long the sampler's constrained-only work took: everything after the pick it
+    /// makes without a constraint (the checks, redraws of refused picks, the ranked scan, the mask and the pick
+    /// after it, taking in the token). It contains the time of this protocol's own calls.
+    func sampled(nanoseconds: UInt64)
+}
+
+public extension TokenConstraint {
+    func sampled(nanoseconds: UInt64) {}
 }
 
 /// A seeded generator (SplitMix64): the same seed gives the same draws on every machine.
@@ -72,7 +80,6 @@ public final class Sampler {
     private var rng: SeededGenerator
     private var candidates: [(id: Int32, value: Float)] = []
     private var selected: [(id: Int32, value: Float)] = []
-    private var original: [Float] = []
 
     public init(_ parameters: SamplingParameters, processors: [any LogitProcessor] = [],
                 constraint: (any TokenConstraint)? = nil) {
@@ -82,63 +89,81 @@ public final class Sampler {
         rng = SeededGenerator(seed: parameters.seed)
     }
 
-    /// Refused picks tried one by one before the sampler asks the constraint for the full mask.
+    /// Refused picks tried one by one before the sampler scans the ranked candidates (and, when that finds
+    /// nothing, asks the constraint for the full mask).
     public static let retriesBeforeMask = 32
+    /// Candidates the first pick of a constrained step keeps beyond the k it draws from, so that the first
+    /// refused picks are redrawn from them; more refusals read on in the step's `ranking`.
+    static let spareCandidates = 4
     private var refused: [Int32] = []
+    /// One bit per token id: the refused picks of the current step (cleared at its end).
+    private var refusedBits: [UInt64] = []
     /// The best candidates of the current step, best first (ties: lower id first), after the processors, the
-    /// repetition penalty and the temperature: enough of them that a refused pick can be redrawn from the rest
-    /// without running the chain over the whole vocabulary again. `poolComplete`: it holds every candidate.
+    /// repetition penalty and the temperature: the k best and `spareCandidates` more, so that a refused pick
+    /// can be redrawn from the rest without running the chain over the whole vocabulary again.
     private var pool: [(id: Int32, value: Float)] = []
-    private var poolComplete = false
-    private var poolBest: Float = 0
+    /// Every candidate of the current step in rank order, built at the first refusal the pool cannot redraw.
+    private var ranking = Ranking()
+    private var rankingBuilt = false
+    /// Constrained steps: the time of the work after the plain pick, in total (see `TokenConstraint.sampled`).
+    public private(set) var constrainedNanoseconds: UInt64 = 0
 
-    /// Picks the next token from `logits` (modified in place).
+    /// Picks the next token from `logits` (modified in place: the processors and the penalty are applied, and
+    /// refused tokens may be set to -inf).
     public func sample(_ logits: UnsafeMutableBufferPointer<Float>, history: [Int32]) -> Int32 {
         guard let constraint else {
             let token = pick(logits, history: history)
             for processor in processors { processor.accept(token) }
             return token
         }
-        // Check-then-exclude: keep the raw logits and pick. When the constraint refuses the pick, that token
+        // Check-then-exclude: pick as without a constraint. When the constraint refuses the pick, that token
         // is excluded and the chain picks again (the arg-max of what is allowed, or a draw from the rest):
         // usually the second or third candidate is allowed, which costs a few checks instead of a check of every
-        // token in the vocabulary. A pick again is a redraw from the step's best candidates (`pool`), the same as
-        // running the chain with the refused tokens at -inf while the pool holds enough candidates. After
-        // `retriesBeforeMask` refusals the constraint masks everything at once.
-        if original.count != logits.count { original = [Float](repeating: 0, count: logits.count) }
-        original.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: logits.baseAddress!, count: logits.count) }
+        // token in the vocabulary. A pick again is a redraw from the step's best candidates (`pool`, then
+        // `ranking`): the same as running the chain with the refused tokens at -inf. After `retriesBeforeMask`
+        // refusals the ranked candidates are scanned for allowed ones, and when that finds none the constraint
+        // masks everything at once. The processors and the penalty run once: their result stays in `logits`,
+        // and a mask's -inf is the same before or after them.
         refused.removeAll(keepingCapacity: true)
         pool.removeAll(keepingCapacity: true)
+        rankingBuilt = false
+        if refusedBits.count * 64 < logits.count {
+            refusedBits = [UInt64](repeating: 0, count: (logits.count + 63) / 64)
+        }
         var token = pick(logits, history: history, keepPool: true)
+        let picked = DispatchTime.now().uptimeNanoseconds
         while !constraint.allows(token) {
             refused.append(token)
+            if token >= 0, Int(token) < logits.count { refusedBits[Int(token) >> 6] |= 1 << UInt64(token & 63) }
             if refused.count >= Self.retriesBeforeMask {
-                original.withUnsafeBufferPointer { logits.baseAddress!.update(from: $0.baseAddress!, count: logits.count) }
-                if let found = scanRanked(logits, history: history, constraint: constraint) {
+                if let found = scanRanked(logits, constraint: constraint) {
                     token = found
                     break
                 }
-                original.withUnsafeBufferPointer { logits.baseAddress!.update(from: $0.baseAddress!, count: logits.count) }
                 constraint.mask(logits)
-                token = pick(logits, history: history)
+                token = pick(logits, history: history, processed: true)
                 break
             }
-            if let again = redraw() {
+            if let again = redraw(logits) {
                 token = again
                 continue
             }
-            original.withUnsafeBufferPointer { logits.baseAddress!.update(from: $0.baseAddress!, count: logits.count) }
-            for r in refused { logits[Int(r)] = -.infinity }
-            if parameters.temperature <= 0 {
-                // Greedy: rank the step's best candidates once, then walk them.
-                token = pick(logits, history: history, keepPool: true)
-            } else {
-                token = pick(logits, history: history)
-            }
+            // Neither the pool nor the ranking can tell (few candidates near the best): the chain over the whole
+            // row, with the refused tokens at -inf.
+            for r in refused where r >= 0 && Int(r) < logits.count { logits[Int(r)] = -.infinity }
+            token = pick(logits, history: history, processed: true)
         }
+        for r in refused where r >= 0 && Int(r) < logits.count { refusedBits[Int(r) >> 6] = 0 }
         constraint.accept(token)
         for processor in processors { processor.accept(token) }
+        let spent = DispatchTime.now().uptimeNanoseconds &- picked
+        constrainedNanoseconds &+= spent
+        constraint.sampled(nanoseconds: spent)
         return token
+    }
+
+    @inline(__always) private static func isRefused(_ id: Int32, _ bits: [UInt64]) -> Bool {
+        bits[Int(id) >> 6] & (1 << UInt64(id & 63)) != 0
     }
 
     /// Whether the ranked scan stops at the min-p floor where that cannot change the draw (off only in tests,
@@ -152,24 +177,31 @@ public final class Sampler {
     /// that found nothing read ~480 candidates, twice a mask's cost).
     static let scanGiveUp = 128
 
+    /// `ranking` holds the candidates within this much of the best (after the temperature): the chain's floor is
+    /// 30 below the best token not refused, so the ranking decides alone while that one is within 15 of the best.
+    static let rankingDepth: Float = 45
+
+    /// Builds `ranking` from the processed logits, once a step.
+    private func buildRanking(_ logits: UnsafeMutableBufferPointer<Float>) {
+        guard !rankingBuilt else { return }
+        rankingBuilt = true
+        let scale: Float = parameters.temperature <= 0 ? 1 : parameters.temperature
+        ranking.build(logits, scale: scale, depth: Self.rankingDepth)
+    }
+
     /// With top-k (or greedy), the masked pick without the full mask: the `scanLimit` best candidates are
     /// checked in rank order until k of them are allowed, and the pick is drawn from those as the chain draws
     /// from the k best. When they hold fewer than k allowed tokens, the draw is from the ones found: allowed
     /// tokens ranked below `scanLimit` are left out (a full mask costs milliseconds, and such tokens are rarely
     /// what the model meant). Nil when none of them is allowed (or none of the first `scanGiveUp` refused ones),
     /// or without top-k: then the full mask decides.
-    private func scanRanked(_ logits: UnsafeMutableBufferPointer<Float>, history: [Int32],
-                            constraint: any TokenConstraint) -> Int32? {
+    private func scanRanked(_ logits: UnsafeMutableBufferPointer<Float>, constraint: any TokenConstraint) -> Int32? {
         let p = parameters
         let want = p.temperature <= 0 ? 1 : p.topK
         guard want > 0 else { return nil }
-        for processor in processors { processor.process(logits, history: history) }
-        applyPenalty(logits, history: history)
-        let scale: Float = p.temperature <= 0 ? 1 : p.temperature
-        var best = -Float.infinity
-        for i in 0..<logits.count { best = max(best, logits[i] / scale) }
+        buildRanking(logits)
+        let best = ranking.best
         guard best > -.infinity else { return nil }
-        selectBest(from: UnsafeBufferPointer(logits), scale: scale, count: Self.scanLimit, into: &pool)
         candidates.removeAll(keepingCapacity: true)
         // Below the min-p floor of the best allowed token, min-p removes every candidate; such candidates could
         // still change the draw only through the top-p total (a larger total keeps more of the ones above the
@@ -178,7 +210,11 @@ public final class Sampler {
         let minPFloor = p.temperature > 0 && p.minP > 0 && scanStopsAtMinPFloor ? logf(p.minP) : -Float.infinity
         var floorChecked = false
         var refusedInScan = 0
-        for c in pool where !refused.contains(c.id) {
+        var rank = 0
+        let bits = refusedBits
+        while rank < Self.scanLimit, let c = ranking.at(rank) {
+            rank += 1
+            if Self.isRefused(c.id, bits) { continue }
             // The same floor as `draw`: far below the best, a token cannot be drawn.
             if p.temperature > 0, c.value < best - 30 { break }
             if !floorChecked, let first = candidates.first, c.value < first.value + minPFloor {
@@ -195,7 +231,6 @@ public final class Sampler {
                 if candidates.isEmpty, refusedInScan >= Self.scanGiveUp { break }
             }
         }
-        pool.removeAll(keepingCapacity: true)
         // Far below the best, `draw`'s floor would have been set by the best allowed token: let the mask decide.
         guard let first = candidates.first, p.temperature <= 0 || first.value >= best - 15 else { return nil }
         if p.temperature <= 0 { return first.id }
@@ -217,35 +252,89 @@ public final class Sampler {
         return true
     }
 
-    /// The pick with the refused tokens left out, from the pool; nil when the pool cannot tell.
-    private func redraw() -> Int32? {
-        guard !pool.isEmpty else { return nil }
+    /// The pick with the refused tokens left out, as the chain makes it with them at -inf: from the pool, else
+    /// from the ranking; nil when neither can tell (then the chain runs again over the row).
+    private func redraw(_ logits: UnsafeMutableBufferPointer<Float>) -> Int32? {
         let p = parameters
-        candidates.removeAll(keepingCapacity: true)
         let want = p.temperature <= 0 ? 1 : p.topK
-        for c in pool where !refused.contains(c.id) {
-            candidates.append(c)
-            if candidates.count == want { break }
+        // Locals, not the properties, in the loops: no exclusivity check per candidate.
+        let bits = refusedBits
+        var found = candidates
+        candidates = []
+        found.removeAll(keepingCapacity: true)
+        var greedy: Int32?       // the pick, without a draw
+        var decided = false      // `found` holds the chain's candidates, to draw from
+        if !pool.isEmpty {
+            // The pool holds the step's best candidates in rank order: the k best not refused are the chain's k
+            // when one more is left (all of them are above any floor the chain can have now).
+            var more = false
+            for c in pool where !Self.isRefused(c.id, bits) {
+                if found.count == want {
+                    more = true
+                    break
+                }
+                found.append(c)
+            }
+            if p.temperature <= 0 { greedy = found.first?.id } else { decided = more }
         }
-        // Short of the k best (or of any, or far below the step's best, where the floor of `draw` would have
-        // been set differently): run the chain again.
-        guard let first = candidates.first, candidates.count == want || poolComplete,
-              p.temperature <= 0 || first.value >= poolBest - 15 else { return nil }
-        if p.temperature <= 0 { return first.id }
-        return finish()
+        if greedy == nil, !decided, want > 0 {
+            // The chain over the ranking without the refused tokens: the best of them sets the floor (30 below
+            // it), and the draw is from the k best above the floor (ranked when there are more than k, or with
+            // top-p or min-p; otherwise in id order, as `draw` leaves them).
+            buildRanking(logits)
+            found.removeAll(keepingCapacity: true)
+            var walk = Ranking()
+            swap(&walk, &ranking)
+            var rank = 0
+            var more = false         // a candidate beyond the k best, above the floor
+            var exhausted = true     // the walk reached the ranking's end
+            var floor = -Float.infinity
+            while let c = walk.at(rank) {
+                rank += 1
+                if Self.isRefused(c.id, bits) { continue }
+                if found.isEmpty {
+                    if p.temperature <= 0 {
+                        greedy = c.id
+                        break
+                    }
+                    floor = c.value - 30
+                }
+                if c.value < floor {
+                    exhausted = false
+                    break
+                }
+                if found.count == want {
+                    more = true
+                    exhausted = false
+                    break
+                }
+                found.append(c)
+            }
+            // At the ranking's end it decides only when nothing it left out can be above the floor.
+            if greedy == nil, !found.isEmpty, !exhausted || walk.cutoff <= floor {
+                decided = true
+                if !more, p.topP >= 1, p.minP <= 0 { found.sort { $0.id < $1.id } }
+            }
+            swap(&walk, &ranking)
+        }
+        candidates = consume found
+        if let greedy { return greedy }
+        return decided ? finish() : nil
     }
 
-    private func pick(_ logits: UnsafeMutableBufferPointer<Float>, history: [Int32], keepPool: Bool = false) -> Int32 {
-        for p in processors { p.process(logits, history: history) }
+    /// The chain over `logits`; `processed`: the processors and the penalty were applied to them already.
+    private func pick(_ logits: UnsafeMutableBufferPointer<Float>, history: [Int32], keepPool: Bool = false,
+                      processed: Bool = false) -> Int32 {
+        if !processed {
+            for p in processors { p.process(logits, history: history) }
+            applyPenalty(logits, history: history)
+        }
         let p = parameters
-        applyPenalty(logits, history: history)
         if p.temperature <= 0 {
             if keepPool {
-                // The retries' worth of best tokens, ranked (the first is the arg-max).
+                // The best tokens, ranked (the first is the arg-max), and the spare ones for refusals.
                 pool.removeAll(keepingCapacity: true)
-                selectBest(from: UnsafeBufferPointer(logits), scale: 1, count: Self.retriesBeforeMask + 1, into: &pool)
-                poolComplete = false
-                poolBest = pool.first?.value ?? 0
+                selectBest(from: UnsafeBufferPointer(logits), scale: 1, count: Self.spareCandidates + 1, into: &pool)
                 if let first = pool.first, first.value > -.infinity { return first.id }
                 pool.removeAll()
             }
@@ -340,8 +429,8 @@ public final class Sampler {
         let before = Self.before
         if p.topK > 0 {
             // Candidates in order, best first (ties: lower id first): the top k by selection in one pass over
-            // the logits. With a pool, the k best plus one per possible retry (a retry excludes one of them).
-            let count = keepPool ? p.topK + Self.retriesBeforeMask : p.topK
+            // the logits. With a pool, the k best and the spare ones (a retry excludes one of them).
+            let count = keepPool ? p.topK + Self.spareCandidates : p.topK
             var top = selected
             selected = []
             top.removeAll(keepingCapacity: true)
@@ -383,10 +472,8 @@ public final class Sampler {
             seen += Int(seen16.wrappedSum())
             if seen > p.topK {
                 if keepPool {
-                    poolComplete = seen <= count
                     pool.removeAll(keepingCapacity: true)
                     pool.append(contentsOf: top)
-                    poolBest = best
                     top.removeLast(max(0, top.count - p.topK))
                 }
                 selected = candidates
@@ -419,13 +506,6 @@ public final class Sampler {
             } else {
                 candidates.sort(by: before)
             }
-            if keepPool, p.topK > 0 {
-                // Every candidate (no more than k): a retry draws from the rest.
-                pool.removeAll(keepingCapacity: true)
-                pool.append(contentsOf: candidates)
-                poolComplete = true
-                poolBest = best
-            }
         }
         return finish()
     }
@@ -433,32 +513,183 @@ public final class Sampler {
     /// Softmax over `candidates` (ranked), then top-p, min-p and the seeded draw.
     private func finish() -> Int32 {
         let p = parameters
-        let top = candidates[0].value
-        var total: Float = 0
-        for i in candidates.indices {
-            candidates[i].value = expf(candidates[i].value - top)
-            total += candidates[i].value
-        }
-        for i in candidates.indices { candidates[i].value /= total }
-        if p.topP < 1 {
-            var cumulative: Float = 0, keep = candidates.count
-            for (i, c) in candidates.enumerated() {
-                cumulative += c.value
-                if cumulative >= p.topP { keep = i + 1; break }
+        let u = rng.nextUnit()
+        // On the buffer, not the property: no exclusivity check per element.
+        return candidates.withUnsafeMutableBufferPointer { c -> Int32 in
+            let top = c[0].value
+            var total: Float = 0
+            for i in 0..<c.count {
+                c[i].value = expf(c[i].value - top)
+                total += c[i].value
             }
-            candidates.removeLast(candidates.count - keep)
+            for i in 0..<c.count { c[i].value /= total }
+            var keep = c.count
+            if p.topP < 1 {
+                var cumulative: Float = 0
+                for i in 0..<c.count {
+                    cumulative += c[i].value
+                    if cumulative >= p.topP { keep = i + 1; break }
+                }
+            }
+            if p.minP > 0 {
+                let threshold = c[0].value * p.minP
+                while keep > 1, c[keep - 1].value < threshold { keep -= 1 }
+            }
+            var mass: Float = 0
+            for i in 0..<keep { mass += c[i].value }
+            var r = u * mass
+            for i in 0..<keep {
+                r -= c[i].value
+                if r < 0 { return c[i].id }
+            }
+            return c[keep - 1].id
         }
-        if p.minP > 0 {
-            let threshold = candidates[0].value * p.minP
-            while candidates.count > 1, candidates[candidates.count - 1].value < threshold { candidates.removeLast() }
+    }
+}
+
+/// The candidates of one step in rank order (higher value first, lower id first on ties), taken lazily: the best
+/// few hundred go into a binary heap (a threshold estimated from every 8th value decides which), each candidate
+/// taken in order costs a few comparisons, and when the heap runs dry the next tier goes in. So the redraws of
+/// refused picks and the ranked scan read as far down the ranking as they need, and building it does not rank
+/// the whole vocabulary.
+struct Ranking {
+    typealias Candidate = (id: Int32, value: Float)
+    private var heap: [Candidate] = []
+    /// The candidates taken so far, in rank order.
+    private(set) var ranked: [Candidate] = []
+    /// The best value (after the scale).
+    private(set) var best: Float = -.infinity
+    /// Candidates at or above it went into the heap; those below it and at or above `floor` are still to come.
+    private(set) var cutoff: Float = -.infinity
+    /// Candidates below it are never taken.
+    private(set) var floor: Float = -.infinity
+    /// The row the candidates come from (valid during the step), and the scale.
+    private var values: UnsafeMutableBufferPointer<Float>?
+    private var scale: Float = 1
+    private var tier = 0
+    /// The first tier's size, about: the refusals before the scan and the k best, with room to spare.
+    static let firstTier = 128
+
+    /// The candidates `values[i] / scale` within `depth` of the best (finite ones). `values` must stay as they
+    /// are while the ranking is read.
+    mutating func build(_ values: UnsafeMutableBufferPointer<Float>, scale: Float, depth: Float) {
+        ranked.removeAll(keepingCapacity: true)
+        heap.removeAll(keepingCapacity: true)
+        self.values = values
+        self.scale = scale
+        tier = 0
+        best = Sampler.largest(values) / scale
+        floor = best - depth
+        cutoff = .infinity
+        guard best > -.infinity else {
+            cutoff = floor
+            return
         }
-        var mass: Float = 0
-        for c in candidates { mass += c.value }
-        var r = rng.nextUnit() * mass
-        for c in candidates {
-            r -= c.value
-            if r < 0 { return c.id }
+        takeTier()
+    }
+
+    /// Moves the next tier, the candidates in [t, cutoff) for a t at or above `floor`, into the (empty) heap.
+    private mutating func takeTier() {
+        guard let values, cutoff > floor else { return }
+        let n = values.count, scale = self.scale, cutoff = self.cutoff
+        let want = Self.firstTier << (2 * tier)
+        tier += 1
+        // The threshold: the (want / 8)-th largest of every 8th value below the cutoff (a min-heap of them), so
+        // that about `want` candidates lie above it; everything left when the row is small or the sample short.
+        var t = floor
+        let q = want / 8
+        if n >= 4 * want {
+            var top = [Float]()
+            top.reserveCapacity(q)
+            var i = 0
+            while i < n {
+                let v = values[i] / scale
+                i += 8
+                guard v < cutoff, v >= floor else { continue }
+                if top.count < q {
+                    top.append(v)
+                    if top.count == q { Self.heapifyMin(&top) }
+                } else if v > top[0] {
+                    top[0] = v
+                    Self.siftDownMin(&top, from: 0)
+                }
+            }
+            if top.count == q { t = Swift.max(floor, top[0]) }
         }
-        return candidates[candidates.count - 1].id
+        heap = [Candidate](unsafeUninitializedCapacity: n) { buffer, count in
+            var k = 0
+            for i in 0..<n {
+                let v = values[i] / scale
+                if v >= t, v < cutoff {
+                    buffer[k] = (Int32(i), v)
+                    k += 1
+                }
+            }
+            count = k
+        }
+        self.cutoff = t
+        let m = heap.count
+        guard m > 1 else { return }
+        heap.withUnsafeMutableBufferPointer { h in
+            for start in stride(from: m / 2 - 1, through: 0, by: -1) { Self.siftDown(h, from: start, count: m) }
+        }
+    }
+
+    /// The candidate at `rank` (0: the best), nil past the last.
+    mutating func at(_ rank: Int) -> Candidate? {
+        while ranked.count <= rank {
+            if heap.isEmpty {
+                guard cutoff > floor else { return nil }
+                takeTier()
+                continue
+            }
+            let last = heap.removeLast()
+            if heap.isEmpty {
+                ranked.append(last)
+            } else {
+                ranked.append(heap[0])
+                heap[0] = last
+                heap.withUnsafeMutableBufferPointer { Self.siftDown($0, from: 0, count: $0.count) }
+            }
+        }
+        return ranked[rank]
+    }
+
+    private static func heapifyMin(_ a: inout [Float]) {
+        for start in stride(from: a.count / 2 - 1, through: 0, by: -1) { siftDownMin(&a, from: start) }
+    }
+
+    private static func siftDownMin(_ a: inout [Float], from start: Int) {
+        a.withUnsafeMutableBufferPointer { h in
+            let n = h.count, item = h[start]
+            var i = start
+            while true {
+                var child = 2 * i + 1
+                guard child < n else { break }
+                if child + 1 < n, h[child + 1] < h[child] { child += 1 }
+                guard h[child] < item else { break }
+                h[i] = h[child]
+                i = child
+            }
+            h[i] = item
+        }
+    }
+
+    @inline(__always) private static func before(_ a: Candidate, _ b: Candidate) -> Bool {
+        a.value > b.value || (a.value == b.value && a.id < b.id)
+    }
+
+    private static func siftDown(_ h: UnsafeMutableBufferPointer<Candidate>, from start: Int, count n: Int) {
+        let item = h[start]
+        var i = start
+        while true {
+            var child = 2 * i + 1
+            guard child < n else { break }
+            if child + 1 < n, before(h[child + 1], h[child]) { child += 1 }
+            guard before(h[child], item) else { break }
+            h[i] = h[child]
+            i = child
+        }
+        h[i] = item
     }
 }

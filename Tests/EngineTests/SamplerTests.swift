@@ -219,6 +219,87 @@ import Testing
         #expect(early.checks < full.checks)
     }
 
+    /// Fewer refusals than `retriesBeforeMask`: each redraw is the chain's pick with the refused tokens at -inf
+    /// (`SamplerTests.reference`, one draw of the generator a pick; greedy: the arg-max), whether it comes from
+    /// the pool, from the ranking, or from the chain run again over the row.
+    @Test func redrawsEqualTheChainWithTheRefusedMasked() {
+        var source = SeededGenerator(seed: 23)
+        for (temperature, topK, topP, minP) in [(Float(1.5), 40, Float(0.95), Float(0.05)), (0.8, 40, 1, 0), (0.3, 10, 0.95, 0),
+                                                (1.2, 5, 1, 0.1), (0.05, 40, 1, 0), (2, 3, 1, 0), (0, 40, 1, 0)] {
+            let p = SamplingParameters(temperature: temperature, topK: topK, topP: topP, minP: minP, seed: 5)
+            var refusals = 0
+            for round in 0..<40 {
+                let size = [1500, 1504, 60, 7, 1029][round % 5]
+                let logits: [Float] = (0..<size).map { _ in
+                    source.nextUnit() < 0.05 ? -.infinity : (Float(Int(source.nextUnit() * 40)) / 4) - 4
+                }
+                // Refused: up to 31 of the 45 best tokens (so the ranked scan never starts).
+                let best = logits.indices.sorted { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
+                var refused = Set<Int32>()
+                let wanted = Int(source.nextUnit() * 32)
+                let finite = logits.filter { $0 > -.infinity }.count
+                for i in best.prefix(min(45, finite - 1)) where refused.count < wanted && source.nextUnit() < 0.7 { refused.insert(Int32(i)) }
+                let only = Only { !refused.contains($0) }
+                var rng = SeededGenerator(seed: p.seed &+ UInt64(round))
+                var q = p
+                q.seed = p.seed &+ UInt64(round)
+                let sampler = Sampler(q, constraint: only)
+                var copy = logits
+                let got = copy.withUnsafeMutableBufferPointer { sampler.sample($0, history: []) }
+                var masked = logits
+                var expected: Int32 = -1
+                while true {
+                    var token: Int32
+                    if temperature <= 0 {
+                        token = 0
+                        for i in masked.indices where masked[i] > masked[Int(token)] { token = Int32(i) }
+                    } else {
+                        token = SamplerTests.reference(masked, p, rng: &rng)
+                    }
+                    if !refused.contains(token) {
+                        expected = token
+                        break
+                    }
+                    masked[Int(token)] = -.infinity
+                    refusals += 1
+                }
+                #expect(got == expected, "\(p) round \(round)")
+                #expect(only.masks == 0)
+            }
+            #expect(refusals > 40, "\(p): \(refusals) refusals")
+        }
+    }
+
+    /// The ranking, read to its end, is the row within the depth of the best, sorted (higher first, lower id on
+    /// ties), whatever the row's size and tiers.
+    @Test func rankingReadsTheRowInOrder() {
+        var source = SeededGenerator(seed: 31)
+        for size in [1, 7, 60, 511, 512, 1029, 2048, 5000, 9000] {
+            for scale: Float in [1, 0.3, 1.5] {
+                var row: [Float] = []
+                for _ in 0..<size {
+                    row.append(source.nextUnit() < 0.05 ? -.infinity : Float(Int(source.nextUnit() * 400)) / 8 - 20)
+                }
+                let best = row.max()! / scale
+                var scaled: [(id: Int32, value: Float)] = []
+                for (i, x) in row.enumerated() where x / scale >= best - 45 && x > -.infinity {
+                    scaled.append((Int32(i), x / scale))
+                }
+                scaled.sort { $0.value > $1.value || ($0.value == $1.value && $0.id < $1.id) }
+                let expected: [Int32] = scaled.map { $0.id }
+                var ranking = Ranking()
+                let got: [Int32] = row.withUnsafeMutableBufferPointer { values in
+                    ranking.build(values, scale: scale, depth: 45)
+                    var ids: [Int32] = []
+                    while let c = ranking.at(ids.count) { ids.append(c.id) }
+                    return ids
+                }
+                #expect(got == expected, "size \(size), scale \(scale)")
+                #expect(ranking.cutoff <= ranking.floor)
+            }
+        }
+    }
+
     @Test func sameSeedSameTokens() {
         let p = SamplingParameters(temperature: 1.2, topK: 20, topP: 0.9, minP: 0.02, seed: 11)
         let allowed: (Int32) -> Bool = { $0 % 3 != 0 }

@@ -412,4 +412,6 @@ final class IndentedConstraint: TokenConstraint {
         syntax.accept(token)
         indentation.take(token)
     }
+
+    func sampled(nanoseconds: UInt64) { syntax.sampled(nanoseconds: nanoseconds) }
 }

@@ -31,9 +31,19 @@ public struct ConstraintStatistics: Sendable, Codable {
     public var pythonRefused = 0
     /// Time spent in the Python validity gate (within the checks and masks).
     public var pythonMicroseconds = 0.0
-    /// All of the constraint's per-token time: checks, masks, accepting tokens and the indentation rule.
+    /// The sampler's constrained-only time, measured around it (`TokenConstraint.sampled`): everything after the
+    /// pick it makes without a constraint. It contains the checks, masks, accepting tokens and the indentation
+    /// rule, and adds the sampler's own work on refusals (redraws, the ranking, the ranked scan, the pick after a
+    /// mask). 0 where no sampler reported it.
+    public var sampledMicroseconds = 0.0
+    /// The sampler's own part: `sampledMicroseconds` less the parts counted by the constraint.
+    public var samplerMicroseconds: Double {
+        max(0, sampledMicroseconds - (checkMicroseconds + maskMicroseconds + acceptMicroseconds + indentationMicroseconds))
+    }
+    /// All of the constraint's per-token time: checks, masks, accepting tokens, the indentation rule and the
+    /// sampler's work on refusals.
     public var totalMicroseconds: Double {
-        checkMicroseconds + maskMicroseconds + acceptMicroseconds + indentationMicroseconds
+        checkMicroseconds + maskMicroseconds + acceptMicroseconds + indentationMicroseconds + samplerMicroseconds
     }
     /// Time the constraint took to set up (before the first token: reading the prefix, and once per process
     /// warming the Python gate); not part of the per-token times.
@@ -52,7 +62,7 @@ public struct ConstraintStatistics: Sendable, Codable {
         case maskMicroseconds = "mask_us", acceptMicroseconds = "accept_us"
         case indentationMicroseconds = "indentation_us", totalMicroseconds = "total_us", fallbacks, stepMean = "step_us_mean", stepP99 = "step_us_p99"
         case pythonJudged = "python_judged", pythonRefused = "python_refused", pythonMicroseconds = "python_us"
-        case setupMicroseconds = "setup_us"
+        case setupMicroseconds = "setup_us", sampledMicroseconds = "sampled_us", samplerMicroseconds = "sampler_us"
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -73,6 +83,8 @@ public struct ConstraintStatistics: Sendable, Codable {
         try c.encode(pythonRefused, forKey: .pythonRefused)
         try c.encode(pythonMicroseconds, forKey: .pythonMicroseconds)
         try c.encode(setupMicroseconds, forKey: .setupMicroseconds)
+        try c.encode(sampledMicroseconds, forKey: .sampledMicroseconds)
+        try c.encode(samplerMicroseconds, forKey: .samplerMicroseconds)
     }
 
     public init() {}
@@ -92,6 +104,7 @@ public struct ConstraintStatistics: Sendable, Codable {
         pythonRefused = try c.decodeIfPresent(Int.self, forKey: .pythonRefused) ?? 0
         pythonMicroseconds = try c.decodeIfPresent(Double.self, forKey: .pythonMicroseconds) ?? 0
         setupMicroseconds = try c.decodeIfPresent(Double.self, forKey: .setupMicroseconds) ?? 0
+        sampledMicroseconds = try c.decodeIfPresent(Double.self, forKey: .sampledMicroseconds) ?? 0
     }
 }
 
@@ -346,6 +359,8 @@ public final class SyntaxConstraint: TokenConstraint {
     }
 
     // MARK: TokenConstraint
+
+    public func sampled(nanoseconds: UInt64) { statistics.sampledMicroseconds += Double(nanoseconds) / 1000 }
 
     public func allows(_ token: Int32) -> Bool {
         guard isActive else { return true }
