@@ -276,6 +276,8 @@ public final class Sampler {
                 found.append(c)
             }
             if p.temperature <= 0 { greedy = found.first?.id } else { decided = more }
+            // It cannot decide again: the refusals only grow.
+            if greedy == nil, !decided { pool.removeAll(keepingCapacity: true) }
         }
         if greedy == nil, !decided, want > 0 {
             // The chain over the ranking without the refused tokens: the best of them sets the floor (30 below
@@ -589,11 +591,17 @@ struct Ranking {
     }
 
     /// Moves the next tier, the candidates in [t, cutoff) for a t at or above `floor`, into the (empty) heap.
+    /// The row is compared raw, against the raw bounds of the scaled ones (`rawThreshold`): only the candidates
+    /// taken are divided by the scale.
     private mutating func takeTier() {
-        guard let values, cutoff > floor else { return }
-        let n = values.count, scale = self.scale, cutoff = self.cutoff
+        guard let values, cutoff > floor, let base = values.baseAddress else { return }
+        let n = values.count, scale = self.scale
         let want = Self.firstTier << (2 * tier)
+        let first = tier == 0
         tier += 1
+        // Raw values at or above `high` are at or above the cutoff (taken already); the first tier has no bound.
+        let high = first ? Float.infinity : Self.rawThreshold(cutoff, scale: scale)
+        let rawFloor = Self.rawThreshold(floor, scale: scale)
         // The threshold: the (want / 8)-th largest of every 8th value below the cutoff (a min-heap of them), so
         // that about `want` candidates lie above it; everything left when the row is small or the sample short.
         var t = floor
@@ -603,36 +611,61 @@ struct Ranking {
             top.reserveCapacity(q)
             var i = 0
             while i < n {
-                let v = values[i] / scale
+                let raw = base[i]
                 i += 8
-                guard v < cutoff, v >= floor else { continue }
+                guard raw >= rawFloor, first || raw < high else { continue }
                 if top.count < q {
-                    top.append(v)
+                    top.append(raw)
                     if top.count == q { Self.heapifyMin(&top) }
-                } else if v > top[0] {
-                    top[0] = v
+                } else if raw > top[0] {
+                    top[0] = raw
                     Self.siftDownMin(&top, from: 0)
                 }
             }
-            if top.count == q { t = Swift.max(floor, top[0]) }
+            if top.count == q { t = Swift.max(floor, top[0] / scale) }
         }
+        let low = Self.rawThreshold(t, scale: scale)
+        let low16 = SIMD16<Float>(repeating: low), high16 = SIMD16<Float>(repeating: high)
         heap = [Candidate](unsafeUninitializedCapacity: n) { buffer, count in
             var k = 0
-            for i in 0..<n {
-                let v = values[i] / scale
-                if v >= t, v < cutoff {
-                    buffer[k] = (Int32(i), v)
-                    k += 1
+            var block = 0
+            while block < n {
+                let end = Swift.min(n, block + 16)
+                if end - block == 16 {
+                    let v = UnsafeRawPointer(base + block).loadUnaligned(as: SIMD16<Float>.self)
+                    let inside = first ? v .>= low16 : (v .>= low16) .& (v .< high16)
+                    guard any(inside) else {
+                        block = end
+                        continue
+                    }
                 }
+                for i in block..<end {
+                    let raw = base[i]
+                    if raw >= low, first || raw < high {
+                        buffer[k] = (Int32(i), raw / scale)
+                        k += 1
+                    }
+                }
+                block = end
             }
             count = k
         }
-        self.cutoff = t
+        cutoff = t
         let m = heap.count
         guard m > 1 else { return }
         heap.withUnsafeMutableBufferPointer { h in
             for start in stride(from: m / 2 - 1, through: 0, by: -1) { Self.siftDown(h, from: start, count: m) }
         }
+    }
+
+    /// The least raw value whose scaled value (`raw / scale`, rounded) reaches `t`: division by a positive scale
+    /// keeps the order, so a raw value reaches `t` exactly when it is at or above this one.
+    static func rawThreshold(_ t: Float, scale: Float) -> Float {
+        guard t.isFinite else { return t }
+        var r = t * scale
+        while r > -.infinity, r / scale >= t { r = r.nextDown }
+        while r / scale < t { r = r.nextUp }
+        return r
     }
 
     /// The candidate at `rank` (0: the best), nil past the last.
