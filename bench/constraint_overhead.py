@@ -6,8 +6,8 @@ constrained vs unconstrained generation, measured in the same run with `moecoder
 
 Without --model, moecoder's default model is used. Each prompt/seed pair runs unconstrained and constrained
 with the same sampling settings; timings are moecoder's own decode times (model load excluded).
-`constraint_share_percent` is the constraint's time a token (its checks and masks, and since stop 23 taking in
-each sampled token) as a share of the unconstrained decode time a token; `slowdown_percent` compares the medians of
+`constraint_share_percent` is the constraint's time a token (its checks and masks, since stop 23 taking in
+each sampled token, since stop 25 the sampler's own work on refused picks) as a share of the unconstrained decode time a token; `slowdown_percent` compares the medians of
 the two decode rates.
 """
 import argparse
@@ -72,7 +72,8 @@ def main():
             free_rates.append(len(a["tokens"]) / max(a["decode_ms"], 1e-6) * 1000)
             constrained_rates.append(len(b["tokens"]) / max(b["decode_ms"], 1e-6) * 1000)
             st = b["constraint"]["statistics"]
-            constraint_us += st["step_us_mean"] * len(b["tokens"])
+            # total_us (stop 25): every part, with the sampler's own work on refusals; older builds: the step mean.
+            constraint_us += st["total_us"] if "sampled_us" in st else st["step_us_mean"] * len(b["tokens"])
             constrained_tokens += len(b["tokens"])
             free_us += a["decode_ms"] * 1000
             free_tokens += len(a["tokens"])
