@@ -105,8 +105,6 @@ public final class Sampler {
     /// Every candidate of the current step in rank order, built at the first refusal the pool cannot redraw.
     private var ranking = Ranking()
     private var rankingBuilt = false
-    /// Constrained steps: the time of the work after the plain pick, in total (see `TokenConstraint.sampled`).
-    public private(set) var constrainedNanoseconds: UInt64 = 0
 
     /// Picks the next token from `logits` (modified in place: the processors and the penalty are applied, and
     /// refused tokens may be set to -inf).
@@ -157,7 +155,6 @@ public final class Sampler {
         constraint.accept(token)
         for processor in processors { processor.accept(token) }
         let spent = DispatchTime.now().uptimeNanoseconds &- picked
-        constrainedNanoseconds &+= spent
         constraint.sampled(nanoseconds: spent)
         return token
     }
