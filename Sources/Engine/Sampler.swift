@@ -329,16 +329,8 @@ public final class Sampler {
             applyPenalty(logits, history: history)
         }
         let p = parameters
-        if p.temperature <= 0 {
-            if keepPool {
-                // The best tokens, ranked (the first is the arg-max), and the spare ones for refusals.
-                pool.removeAll(keepingCapacity: true)
-                selectBest(from: UnsafeBufferPointer(logits), scale: 1, count: Self.spareCandidates + 1, into: &pool)
-                if let first = pool.first, first.value > -.infinity { return first.id }
-                pool.removeAll()
-            }
-            return Self.argmax(logits)
-        }
+        // Greedy keeps no pool: a refused arg-max is redrawn from the ranking.
+        if p.temperature <= 0 { return Self.argmax(logits) }
         return draw(logits, keepPool: keepPool)
     }
 
@@ -363,16 +355,6 @@ public final class Sampler {
     /// Ranking of candidates: higher value first, lower id first on ties.
     private static func before(_ a: (id: Int32, value: Float), _ b: (id: Int32, value: Float)) -> Bool {
         a.value > b.value || (a.value == b.value && a.id < b.id)
-    }
-
-    /// The `count` best of `values[i] / scale` (finite ones), ranked, into `out`.
-    private func selectBest(from values: UnsafeBufferPointer<Float>, scale: Float, count: Int,
-                            into out: inout [(id: Int32, value: Float)]) {
-        out.removeAll(keepingCapacity: true)
-        for i in 0..<values.count {
-            let c = (id: Int32(i), value: values[i] / scale)
-            if c.value > -.infinity { Self.insertRanked(c, into: &out, keeping: count) }
-        }
     }
 
     /// Inserts `c` into `out` (ranked, best first) when it is among the `count` best seen so far.
