@@ -346,10 +346,22 @@ public final class Sampler {
     }
 
     /// The index of the largest logit (the first one on ties), skipping -inf.
+    /// The largest first (16 at a time), then its first position (16 at a time); 0 when every logit is -inf or NaN.
     public static func argmax(_ logits: UnsafeMutableBufferPointer<Float>) -> Int32 {
-        var best = 0
-        for i in 1..<logits.count where logits[i] > logits[best] { best = i }
-        return Int32(best)
+        let best = largest(logits)
+        guard best > -.infinity, let base = logits.baseAddress else { return 0 }
+        let n = logits.count
+        let best16 = SIMD16<Float>(repeating: best)
+        var i = 0
+        while i + 16 <= n {
+            if any(UnsafeRawPointer(base + i).loadUnaligned(as: SIMD16<Float>.self) .== best16) { break }
+            i += 16
+        }
+        while i < n {
+            if base[i] == best { return Int32(i) }
+            i += 1
+        }
+        return 0
     }
 
     /// Ranking of candidates: higher value first, lower id first on ties.

@@ -16,6 +16,24 @@ import Testing
         #expect(sample([0.1, 3, 3, -1], SamplingParameters(temperature: 0)) == [1])
     }
 
+    /// The arg-max is the first of the largest, skipping -inf, for rows of any size (the 16-wide scan and its tail).
+    @Test func argmaxIsTheFirstLargest() {
+        var source = SeededGenerator(seed: 17)
+        for size in [1, 2, 15, 16, 17, 31, 33, 100, 8192, 8201] {
+            for _ in 0..<20 {
+                var row: [Float] = []
+                for _ in 0..<size {
+                    row.append(source.nextUnit() < 0.1 ? -.infinity : Float(Int(source.nextUnit() * 12)) - 6)
+                }
+                var expected = 0
+                for i in 1..<size where row[i] > row[expected] { expected = i }
+                #expect(row.withUnsafeMutableBufferPointer { Sampler.argmax($0) } == Int32(expected), "size \(size)")
+            }
+        }
+        var none = [Float](repeating: -.infinity, count: 40)
+        #expect(none.withUnsafeMutableBufferPointer { Sampler.argmax($0) } == 0)
+    }
+
     @Test func topKOneIsGreedy() {
         let draws = sample([0, 1, 5, 2], SamplingParameters(temperature: 1.5, topK: 1, topP: 1, minP: 0), draws: 50)
         #expect(Set(draws) == [2])
