@@ -37,6 +37,36 @@ import testgen_mutants  # noqa: E402
 import pytest  # noqa: E402
 
 
+def _blocked_by(test_file):
+    """The compiled modules a moecoder test file imports its module without (`_testgen_saved = {... for name in
+    ('_bisect',)}`, for a module whose accelerator replaces its Python code): mutants run the same way, or no
+    test could tell a mutant of the Python code apart. Empty for other files."""
+    import ast
+    import re
+    try:
+        text = open(test_file, encoding="utf-8").read()
+    except OSError:
+        return []
+    found = re.search(r"_testgen_saved = \{name: sys\.modules\.pop\(name, None\) for name in (\([^)]*\))\}", text)
+    try:
+        return list(ast.literal_eval(found.group(1))) if found else []
+    except (ValueError, SyntaxError):
+        return []
+
+
+def _exec_blocked(code, module, blocked):
+    saved = {name: sys.modules.pop(name, None) for name in blocked}
+    sys.modules.update(dict.fromkeys(blocked))
+    try:
+        exec(code, module.__dict__)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = value
+
+
 class _Failures:
     def __init__(self):
         self.failed = []
@@ -62,7 +92,7 @@ def _child(module_dir, module_name, code, test_file, deselect, report_path=None)
             module = types.ModuleType(module_name)
             module.__file__ = os.path.join(module_dir, module_name + ".py")
             sys.modules[module_name] = module
-            exec(code, module.__dict__)
+            _exec_blocked(code, module, _blocked_by(test_file))
         plugin = _Failures()
         args = [test_file, "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-x" if report_path is None else "-q"]
         for nodeid in deselect:
@@ -92,6 +122,7 @@ class _Direct:
         finally:
             os.chdir(cwd)
         self.original = sys.modules[module_name]
+        self.blocked = _blocked_by(test_file)
         self.functions = []
         for name, value in vars(self.tests).items():
             if name.startswith("Test") and isinstance(value, type):
@@ -133,7 +164,7 @@ class _Direct:
                 module = types.ModuleType(self.module_name)
                 module.__file__ = self.original.__file__
                 sys.modules[self.module_name] = module
-                exec(code, module.__dict__)
+                _exec_blocked(code, module, self.blocked)
                 for name, value in list(vars(self.tests).items()):
                     if value is self.original:
                         setattr(self.tests, name, module)

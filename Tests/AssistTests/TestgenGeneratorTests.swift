@@ -133,6 +133,74 @@ import Testing
         #expect(!report.verification.dropped.contains { $0.contains("permission_error") }, "\(report.verification.dropped)")
     }
 
+    /// A module that imports a compiled accelerator over its Python definitions (`from _bisect import
+    /// bisect_left` in a `try` with an ImportError fallback) is searched and tested with that accelerator
+    /// blocked, so the Python function is what the tests run and cover; an optional dependency imported as a
+    /// module (`import _socket as optional`, `None` as the fallback) is not blocked.
+    @Test func acceleratedModulesAreTestedWithTheirAcceleratorBlocked() throws {
+        let (report, folder) = try generate(source: """
+            def bisect_left(a, x, lo=0, hi=None):
+                if lo < 0:
+                    raise ValueError('lo must be non-negative')
+                if hi is None:
+                    hi = len(a)
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    if a[mid] < x:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                return lo
+
+
+            try:
+                import _socket as optional
+            except ImportError:
+                optional = None
+
+            try:
+                from _bisect import bisect_left
+            except ImportError:
+                pass
+            """, name: "fastsearch", budget: 4)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        #expect(report.verification.passed)
+        let text = try String(contentsOfFile: report.testFile, encoding: .utf8)
+        #expect(text.contains("for name in ('_bisect',)}"), "\(text)")
+        #expect(!text.contains("'_socket'"), "\(text)")
+        // With `_bisect` imported the function's body would not run at all (8 of 19 statements: the module's
+        // own lines); blocked, all but the untaken fallbacks (`optional = None`, `pass`).
+        if let coverage = report.coverage { #expect(coverage.linePercent > 80, "\(text)") }
+    }
+
+    /// A call that outlives the time limit inside a bare `except:` (timeit's `main` around its timing loop)
+    /// returns what its handler returns during the search, not what it returns given time: a hang, never a test
+    /// asserting the handler's value.
+    @Test func swallowedTimeLimitsAreHangsNotTests() throws {
+        let (report, folder) = try generate(source: """
+            import time
+
+
+            def spin(seconds):
+                try:
+                    start = time.perf_counter()
+                    while time.perf_counter() - start < abs(seconds) % 4 + 2:
+                        pass
+                    return 'done'
+                except:
+                    return 'interrupted'
+
+
+            def double(x):
+                return 2 * x
+            """, name: "spinner", budget: 3)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        #expect(report.verification.passed)
+        let text = try String(contentsOfFile: report.testFile, encoding: .utf8)
+        #expect(!text.contains("'interrupted'"), "\(text)")
+        #expect(report.findings.contains { $0.function == "spin" })
+    }
+
     @Test func plantedBugsInStatsAreFound() throws {
         let (report, folder) = try generate("stats")
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -363,6 +363,27 @@ import Testing
         #expect(!names.contains("__getattr__"))
     }
 
+    /// A parameter named like a function that hands out lines (`tokenize(readline)`) gets streams' bound
+    /// `readline` (bytes first where the module has bytes literals), whose contents are mutated like a stream's.
+    @Test func readlineParametersGetBoundReadlinesOfStreams() throws {
+        let source = """
+            def tokens(readline):
+                line = readline()
+                if line.startswith(b'#'):
+                    return None
+                return line.split()
+            """
+        let surface = try SurfaceExtractor().surface(of: source, moduleName: "tok")
+        let values = InputPool(surface: surface).pool(for: surface.functions[0].parameters[0], of: surface.functions[0]).values
+        let readers = values.filter { $0.hasSuffix(".readline") }
+        #expect(readers.first?.hasPrefix("io.BytesIO(b'") == true, "\(values)")
+        #expect(readers.contains { $0.hasPrefix("io.StringIO('") })
+        #expect(!readers.contains("io.BytesIO().readline"))
+        let wrapped = try #require(ValueMutator.contentsWrapper("io.StringIO('a b\\n').readline"))
+        #expect(wrapped.inner == "'a b\\n'" && wrapped.suffix == ").readline")
+        #expect(Explorer.replacing("'a'", with: "'#'", in: "io.StringIO('a b\\n').readline") == "io.StringIO('# b\\n').readline")
+    }
+
     @Test func parametersThatNameOrOpenAFileGetFilesWithContents() throws {
         let source = """
             def check(file):

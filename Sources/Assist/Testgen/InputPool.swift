@@ -107,7 +107,7 @@ public struct InputPool: Sendable {
     // MARK: Kinds of values
 
     indirect enum TypeKind: Equatable {
-        case int, float, str, bool, bytes, none, any, dict, set, callable, stream, path, binaryStream
+        case int, float, str, bool, bytes, none, any, dict, set, callable, stream, path, binaryStream, lineReader
         case list(TypeKind)
         case tuple([TypeKind])
         case instance(String)
@@ -199,6 +199,8 @@ public struct InputPool: Sendable {
             return [.dict]
         }
         if has(["func", "fn", "callback", "key_func", "predicate", "transform"]) { return [.callable] }
+        // A function that hands out lines (`tokenize(readline)`, `detect_encoding(readline)`).
+        if has(["readline", "readlines", "getline", "nextline", "readfunc"]) { return [.lineReader] }
         return [.any]
     }
 
@@ -236,6 +238,11 @@ public struct InputPool: Sendable {
             if Self.hasBytes(constants) { return binaryStreams(constants) + textStreams(constants) }
             return textStreams(constants) + binaryStreams(constants).prefix(3)
         case .path: return ["'data.txt'", "str(tmp_path / 'missing.txt')"] + filesWithContents(constants)
+        case .lineReader:
+            // A stream's bound `readline`: its contents are mutated and substituted into like the stream's.
+            let streams = Self.hasBytes(constants) ? binaryStreams(constants) + textStreams(constants)
+                : textStreams(constants) + binaryStreams(constants)
+            return streams.filter { $0 != "io.StringIO()" && $0 != "io.BytesIO()" }.map { $0 + ".readline" }
         case .list(.list(let element)):
             // Rectangular nested lists (tables, matrices) of a few shapes, then ragged and empty ones.
             let items = values(of: element, constants: constants, depth: depth + 1).prefix(3)
@@ -308,7 +315,8 @@ public struct InputPool: Sendable {
         var result = ["io.StringIO('line one\\nline two\\n')", "io.StringIO()", "io.StringIO('a,b\\n1,2\\n')",
                       "io.StringIO('# comment\\n\\nkey = value\\n')",
                       "io.StringIO('[a]\\na = 1\\nhello = yes\\n')", "io.StringIO('a,b\\n1\\n')",
-                      "io.StringIO('name,amount\\nx,1.5\\ny,\\n')"]
+                      "io.StringIO('name,amount\\nx,1.5\\ny,\\n')",
+                      "io.StringIO('import os\\n\\nclass A(object):\\n    def f(self, x=1, *a, **k):\\n        return [x, 0x1f, 2.5, \\'s\\']  # note\\n')"]
         let lines = minedValues(constants, numeric: false, strings: true)
             .filter { $0.hasPrefix("'") && !$0.contains("\\") }.map { $0.dropFirst().dropLast() }
         for chunk in stride(from: 0, to: min(lines.count, 12), by: 3) {
@@ -323,7 +331,8 @@ public struct InputPool: Sendable {
     func binaryStreams(_ constants: [String]) -> [String] {
         var result = ["io.BytesIO(b'line one\\nline two\\n')", "io.BytesIO()", "io.BytesIO(b'')",
                       "io.BytesIO(b'a=b \\tc\\r\\nx\\xff\\x00 \\n')", "io.BytesIO(b'hello world')",
-                      "io.BytesIO(b'x' * 200 + b'\\n')"]
+                      "io.BytesIO(b'x' * 200 + b'\\n')",
+                      "io.BytesIO(b'# -*- coding: latin-1 -*-\\nx = (1, \\'\\xe9\\')\\n')"]
         let mined = minedBytes(constants).compactMap(ValueMutator.bytesContent)
         for chunk in stride(from: 0, to: min(mined.count, 12), by: 3) {
             let part = mined[chunk..<min(chunk + 3, mined.count)]

@@ -21,8 +21,9 @@ struct PytestVerifier {
         var skipped: String?
     }
 
-    /// Runs the file once, or `twice` in a row in one pytest process, under coverage.py when it is installed
-    /// (`runtime/python/testgen_pytest.py`: one interpreter start for everything); pytest is killed, with every
+    /// Runs the file once, or `twice` in a row in one pytest process (and, time allowing, once more in a child
+    /// interpreter with another string hash seed), under coverage.py when it is installed
+    /// (`runtime/python/testgen_pytest.py`: one interpreter start for the two runs); pytest is killed, with every
     /// process it started, after `timeout` seconds.
     func run(timeout: Double = 300, twice: Bool = false) -> Outcome {
         guard let runner = Resources.locate("runtime/python/testgen_pytest.py") else {
@@ -32,9 +33,10 @@ struct PytestVerifier {
         let resultPath = scratch + "/pytest-result.json"
         try? FileManager.default.removeItem(atPath: resultPath)
         var arguments = [python, runner, modulePath, testPath, resultPath]
-        if twice { arguments.append("--twice") }
         let folder = URL(fileURLWithPath: modulePath).deletingLastPathComponent().path
         let deadline = Date().addingTimeInterval(max(0.5, min(300, timeout)))
+        // Twice in one process, then once more under another hash seed if time allows (see testgen_pytest.py).
+        if twice { arguments += ["--twice", "--deadline=\(deadline.timeIntervalSince1970 - 0.5)"] }
         _ = Self.execute(arguments, in: folder, timeout: deadline.timeIntervalSinceNow)
         guard let data = FileManager.default.contents(atPath: resultPath),
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {

@@ -41,6 +41,10 @@ public final class SandboxWorker {
     /// Where they go: `target|parameter` of the functions that hand that parameter to an option parser (or pass
     /// it on to one that does).
     public private(set) var argvTargets: Set<String> = []
+    /// Compiled modules the module imports over its own Python definitions (`from _bisect import *` in a `try`
+    /// with an ImportError fallback); the worker imports the module with them blocked, and so must the tests
+    /// (`accelerator_modules` in testgen_worker.py).
+    public private(set) var blockedModules: [String] = []
     /// How many times the worker was restarted after a crash or hang.
     public private(set) var restarts = 0
     /// True when the network namespace could be cut (`unshare -n`).
@@ -282,7 +286,7 @@ public final class SandboxWorker {
         }
         struct Ready: Decodable {
             var ready: Bool, python: String?, arcs: [[Int]]?, error: String?, message: String?, strings: [String]?,
-                argvs: [String]?, argv_targets: [String]?
+                argvs: [String]?, argv_targets: [String]?, blocked: [String]?
         }
         guard let ready = try? JSONDecoder().decode(Ready.self, from: Data(line)) else {
             stop()
@@ -297,6 +301,7 @@ public final class SandboxWorker {
         regexStrings = ready.strings ?? []
         argvVectors = ready.argvs ?? []
         argvTargets = Set(ready.argv_targets ?? [])
+        blockedModules = ready.blocked ?? []
     }
 
     private func restartAfterFailure(_ reason: String) -> CaseResult {

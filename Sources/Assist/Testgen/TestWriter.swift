@@ -10,6 +10,8 @@ struct TestWriter {
     /// The module's folder relative to the test file's folder ("..", "."), put on `sys.path` by the file.
     let moduleFolder: String
     let seed: UInt64
+    /// Compiled modules the module is imported without (its Python fallbacks then run, as in the search).
+    var blockedModules: [String] = []
 
     struct Written {
         var text: String
@@ -47,9 +49,32 @@ struct TestWriter {
 
             sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / \(pythonString(moduleFolder))))
 
-            import \(moduleName)  # noqa: E402
+            \(importLines())
             """
         return Written(text: header + "\n\n\n" + all + "\n", names: names)
+    }
+
+    /// `import module`; for a module that imports compiled accelerators over its own Python definitions, a fresh
+    /// import with them blocked (None in `sys.modules` while it runs, as CPython's tests' `import_fresh_module`
+    /// does), so that the tests run the Python code the search ran; `sys.modules` is restored afterwards.
+    func importLines() -> String {
+        guard !blockedModules.isEmpty else { return "import \(moduleName)  # noqa: E402" }
+        let names = blockedModules.map { pythonString($0) }.joined(separator: ", ")
+        return """
+            # `\(moduleName)` imports compiled code over its own Python definitions (from \(blockedModules.joined(separator: ", "))):
+            # it is imported with those modules blocked, as the tests were generated, so that they test the Python code.
+            _testgen_saved = {name: sys.modules.pop(name, None) for name in (\(names),)}
+            sys.modules.update(dict.fromkeys(_testgen_saved))
+            sys.modules.pop(\(pythonString(moduleName)), None)
+            try:
+                import \(moduleName)  # noqa: E402
+            finally:
+                for _testgen_name, _testgen_module in _testgen_saved.items():
+                    if _testgen_module is None:
+                        sys.modules.pop(_testgen_name, None)
+                    else:
+                        sys.modules[_testgen_name] = _testgen_module
+            """
     }
 
     // MARK: Bodies

@@ -25,6 +25,9 @@ struct ValueMutator {
         for (wrapper, empty) in streamWrappers where value.hasPrefix(wrapper) && value.hasSuffix(")") {
             return (wrapper, String(value.dropFirst(wrapper.count).dropLast()), ")", empty)
         }
+        for (wrapper, empty) in streamWrappers where value.hasPrefix(wrapper) && value.hasSuffix(").readline") {
+            return (wrapper, String(value.dropFirst(wrapper.count).dropLast(").readline".count)), ").readline", empty)
+        }
         guard value.hasPrefix("str(tmp_path / "), value.hasSuffix(InputPool.fileSuffix) else { return nil }
         for (writer, empty) in [(").write_text(", "''"), (").write_bytes(", "b''")] {
             guard let range = value.range(of: writer) else { continue }
