@@ -1050,8 +1050,7 @@ static inline __attribute__((always_inline)) __m512i MK_SUFFIX(legacy_pair512)(c
     return wv;
 }
 
-// R weight rows (row_bytes apart) of Q5_0 / Q4_0 / Q8_0 against one activation row, two blocks per step (Q8_0 in
-// one 512-bit vector, Q4_0 / Q5_0 in two 256-bit halves: below);
+// R weight rows (row_bytes apart) of Q5_0 / Q4_0 / Q8_0 against one activation row, two blocks per 512-bit vector;
 // with R > 1 the activation pairs are shared and the next R rows prefetched. A row's operations do not depend on R.
 // Every format's weights are read as unsigned bytes (Q8_0 + 128, Q4_0 0..15, Q5_0 0..31) and the offset (128, 8 or
 // 16 times the activations' sum per group of four) starts the integer accumulator, computed once per pair of blocks
@@ -1066,8 +1065,6 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_legacy512)(cons
     const long nb = cols / 32;
     __m512 acc[4];
     for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
-    __m256 acc_lo[4], acc_hi[4];  // Q4_0 / Q5_0: the two halves of acc
-    for (int r = 0; r < R; r++) { acc_lo[r] = _mm256_setzero_ps(); acc_hi[r] = acc_lo[r]; }
     const __m512i zero = _mm512_setzero_si512();
     const __m512i bias = _mm512_set1_epi8((char)(kind == 0 ? 128 : kind == 2 ? 16 : 8));
     long b = 0;
@@ -1076,33 +1073,6 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_legacy512)(cons
                                 _mm256_loadu_si256((const __m256i *)a[b + 1].q), 1);
         // −bias · Σa per group of four: Σ(w_unsigned − bias)·a = dpbusd(this, w_unsigned, a).
         __m512i start = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, bias, av));
-        if (kind != 0) {
-            // Q4_0 / Q5_0: each block in a 256-bit half of its own (one 128-bit load broadcast, the upper copy shifted
-            // to the high nibbles), so that neither the weights nor the scales need a 512-bit insert; each half keeps
-            // its own accumulator, and the two form the 512-bit one before the sum, the same floats in the same
-            // lanes as the 512-bit form. On the Zen 4 host 256-bit operations are half the pipe time of 512-bit ones.
-            const __m256i st0 = _mm512_castsi512_si256(start), st1 = _mm512_extracti64x4_epi64(start, 1);
-            const __m256i av0 = _mm512_castsi512_si256(av), av1 = _mm512_extracti64x4_epi64(av, 1);
-            const int off = kind == 2 ? 6 : 2;
-#pragma clang loop unroll(full)
-            for (int r = 0; r < R; r++) {
-                const uint8_t *b0 = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * bytes, *b1 = b0 + bytes;
-                if (R > 1) MK_SUFFIX(prefetch_next)(pn, pf, (size_t)(b / 2 * R + r) * 2 * bytes, 2 * bytes);
-                __m256i w0 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(b0 + off)));
-                __m256i w1 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(b1 + off)));
-                w0 = _mm256_and_si256(_mm256_mask_srli_epi16(w0, 0xFF00, w0, 4), _mm256_set1_epi8(15));
-                w1 = _mm256_and_si256(_mm256_mask_srli_epi16(w1, 0xFF00, w1, 4), _mm256_set1_epi8(15));
-                if (kind == 2) {
-                    // The fifth bits: bit i of qh adds 16 to element i.
-                    w0 = _mm256_mask_add_epi8(w0, (__mmask32)mk_u32(b0 + 2), w0, _mm256_set1_epi8(16));
-                    w1 = _mm256_mask_add_epi8(w1, (__mmask32)mk_u32(b1 + 2), w1, _mm256_set1_epi8(16));
-                }
-                __m256i p0 = _mm256_dpbusd_epi32(st0, w0, av0), p1 = _mm256_dpbusd_epi32(st1, w1, av1);
-                acc_lo[r] = _mm256_fmadd_ps(_mm256_set1_ps(mk_f16(mk_u16(b0)) * a[b].d), _mm256_cvtepi32_ps(p0), acc_lo[r]);
-                acc_hi[r] = _mm256_fmadd_ps(_mm256_set1_ps(mk_f16(mk_u16(b1)) * a[b + 1].d), _mm256_cvtepi32_ps(p1), acc_hi[r]);
-            }
-            continue;
-        }
         for (int r = 0; r < R; r++) {
             const uint8_t *b0 = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * bytes, *b1 = b0 + bytes;
             if (R > 1) MK_SUFFIX(prefetch_next)(pn, pf, (size_t)(b / 2 * R + r) * 2 * bytes, 2 * bytes);
@@ -1111,8 +1081,6 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_legacy512)(cons
             acc[r] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(p), acc[r]);
         }
     }
-    if (kind != 0)
-        for (int r = 0; r < R; r++) acc[r] = _mm512_insertf32x8(_mm512_castps256_ps512(acc_lo[r]), acc_hi[r], 1);
     for (int r = 0; r < R; r++) {
         float sum = MK_SUFFIX(hsum512)(acc[r]);
         if (b < nb) {
