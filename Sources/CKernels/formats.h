@@ -70,6 +70,7 @@ extern float mk_f16_table[65536];
 extern float mk_e8m0_table[256];
 
 static inline uint16_t mk_u16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static inline uint32_t mk_u32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static inline float mk_f16(uint16_t h) { return mk_f16_table[h]; }
 static inline float mk_bf16(uint16_t h) { uint32_t b = (uint32_t)h << 16; float f; memcpy(&f, &b, 4); return f; }
 

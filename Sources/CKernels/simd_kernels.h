@@ -913,41 +913,81 @@ static inline void MK_SUFFIX(unpack_scales)(const uint8_t *packed, uint32_t out[
 }
 
 
-// R weight rows (row_bytes apart) of Q4_K / Q5_K against one activation row: out[r]. The activation vectors are
-// loaded once for the R rows and, with R > 1, the next R rows are prefetched. Every row goes through exactly the
-// same operations whatever R is, so a row's result does not depend on how rows are grouped.
+// The 8 six-bit scales (bytes 0..7) and mins (bytes 8..15) of Q4_K/Q5_K super-blocks, as unpack_scales computes
+// them, for the super-block whose 12 packed bytes start each 128-bit lane of v (its bytes 12..15 are ignored): the
+// dwords (u0, u2, u1, u2) give the low bits of each output dword (u2's high nibbles shifted down for dword 3), and
+// (u0, u0, u1, u1) the top two bits of dwords 1 and 3 (bits 6-7 of each byte moved to bits 4-5 by a shift of 2 and
+// a mask, which also drops the bits shifted in from the next byte).
+static inline __attribute__((always_inline)) __m512i MK_SUFFIX(unpack_scales4)(__m512i v) {
+    __m512i lo = _mm512_srlv_epi32(_mm512_shuffle_epi32(v, (_MM_PERM_ENUM)_MM_SHUFFLE(2, 1, 2, 0)),
+                                   _mm512_broadcast_i32x4(_mm_setr_epi32(0, 0, 0, 4)));
+    __m512i hi = _mm512_srli_epi32(_mm512_shuffle_epi32(v, (_MM_PERM_ENUM)_MM_SHUFFLE(1, 1, 0, 0)), 2);
+    // (lo & lo_mask) | (hi & hi_mask): the masks are disjoint, so one ternary op with the two masks folded in
+    // each lane's constant: bits of lo where lo_mask is set, of hi where hi_mask is set.
+    const __m512i lo_mask = _mm512_broadcast_i32x4(_mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+    const __m512i hi_mask = _mm512_broadcast_i32x4(_mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
+    return _mm512_or_si512(_mm512_and_si512(lo, lo_mask), _mm512_and_si512(hi, hi_mask));
+}
+
+// R (1..4) weight rows (row_bytes apart) of Q4_K / Q5_K against one activation row: out[r]. The activation vectors
+// are loaded once for the R rows and, with R > 1, the next R rows are prefetched. Every row goes through exactly the
+// same operations whatever R is (rows past R repeat row 0 in the shared vectors and are dropped), so a row's result
+// does not depend on how rows are grouped.
+// Per super-block, the R rows' scale bytes, d and dmin are unpacked together, one row to a 128-bit lane
+// (unpack_scales4, F16C), and their mins term is one multiply-add for all of them against the sums of each 32
+// activations. Per row, the nibbles meet the activations by vpdpbusd (u4 × s8 in groups of four, at most
+// 4 · 31 · 127 in magnitude), the sums of each group are packed to 16 bits and multiplied by their sub-block's
+// scale and summed in pairs by vpmaddwd / vpdpwssd: six multiply-class operations a row and super-block against
+// eight for maddubs + madd per sub-block (the Zen 4 host runs one 512-bit multiply a cycle). The integer sums are
+// those of the scalar kernels; only the order of the float sums differs.
 static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_scale_min512)(const void *w, size_t row_bytes, const mk_q8k *a,
                                                                               long cols, int fifth, int R, float *out) {
     MK_NEXT_ROWS(w, row_bytes, R);
     const int bytes = fifth ? 176 : 144;
-    const __m512i low4 = _mm512_set1_epi8(15);
-    // The 16-bit scale lanes that multiply each sub-block: low halves of the 512-bit vectors hold sub-blocks
-    // 4k / 4k+1 (low / high nibbles), high halves 4k+2 / 4k+3.
-    const __m512i ix0 = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);
-    const __m512i ix1 = _mm512_inserti64x4(_mm512_set1_epi16(1), _mm256_set1_epi16(3), 1);
-    const __m512i ix2 = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(6), 1);
-    const __m512i ix3 = _mm512_inserti64x4(_mm512_set1_epi16(5), _mm256_set1_epi16(7), 1);
-    __m512 acc[4];
-    __m256 mins[4];
-    for (int r = 0; r < R; r++) { acc[r] = _mm512_setzero_ps(); mins[r] = _mm256_setzero_ps(); }
+    const __m512i low4 = _mm512_set1_epi8(15), zero = _mm512_setzero_si512();
+    // 16-bit lane k of packs(d0, d1) (d0: groups of four of sub-blocks 4k, 4k+2 in its low and high halves; d1:
+    // 4k+1, 4k+3) belongs to 128-bit lane k / 8, of d0 for k % 8 < 4: sub-blocks (0, 1, 0, 1, 2, 3, 2, 3) by
+    // quarter-lane for k = 0, then + 4 for packs(d2, d3). Word indices into a row's eight 16-bit scales.
+    const __m512i ixp = _mm512_set_epi16(3, 3, 3, 3, 2, 2, 2, 2, 3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0);
+    // Scale bytes 0..7 and min bytes 8..15 of each lane as 16-bit lanes (0x80: a zero byte).
+    const __m512i ixsc = _mm512_broadcast_i32x4(_mm_setr_epi8(0, -128, 1, -128, 2, -128, 3, -128, 4, -128, 5, -128, 6, -128, 7, -128));
+    const __m512i ixmn = _mm512_broadcast_i32x4(_mm_setr_epi8(8, -128, 9, -128, 10, -128, 11, -128, 12, -128, 13, -128, 14, -128, 15, -128));
+    __m512 acc[4], mins = _mm512_setzero_ps();
+    for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
     for (long b = 0; b < cols / 256; b++) {
         const mk_q8k *ab = &a[b];
         // Paired activations (formats.h): elements [0..31, 64..95] meet the low nibbles of the first 64 bytes,
         // [32..63, 96..127] the high ones, each one load.
         __m512i p0l = _mm512_loadu_si512((const void *)ab->q), p0h = _mm512_loadu_si512((const void *)(ab->q + 64));
         __m512i p1l = _mm512_loadu_si512((const void *)(ab->q + 128)), p1h = _mm512_loadu_si512((const void *)(ab->q + 192));
-        __m256i bs = _mm256_loadu_si256((const __m256i *)ab->bsums);
+        // The sums of each 32 activations (sub-block j: bsums 2j and 2j+1, within 16 bits), in every lane.
+        __m256i bs32 = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)ab->bsums), _mm256_set1_epi16(1));
+        __m512i bs2 = _mm512_broadcast_i32x4(_mm_packs_epi32(_mm256_castsi256_si128(bs32), _mm256_extracti128_si256(bs32, 1)));
+        const uint8_t *blk0 = (const uint8_t *)w + (size_t)b * bytes;
+        const uint8_t *blk1 = R > 1 ? blk0 + row_bytes : blk0, *blk2 = R > 2 ? blk0 + 2 * row_bytes : blk0;
+        const uint8_t *blk3 = R > 3 ? blk0 + 3 * row_bytes : blk0;
+        // (d, dmin) of the rows, times the activations' scale: the products f16(d) · ab->d of the scalar kernels.
+        __m256 dd = _mm256_mul_ps(_mm256_cvtph_ps(_mm_setr_epi32((int)mk_u32(blk0), (int)mk_u32(blk1), (int)mk_u32(blk2),
+                                                                  (int)mk_u32(blk3))), _mm256_set1_ps(ab->d));
+        __m512 ddz = _mm512_castps256_ps512(dd);
+        __m512i raws = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(blk0 + 4)));
+        raws = _mm512_inserti32x4(raws, _mm_loadu_si128((const __m128i *)(blk1 + 4)), 1);
+        raws = _mm512_inserti32x4(raws, _mm_loadu_si128((const __m128i *)(blk2 + 4)), 2);
+        raws = _mm512_inserti32x4(raws, _mm_loadu_si128((const __m128i *)(blk3 + 4)), 3);
+        __m512i sm = MK_SUFFIX(unpack_scales4)(raws);
+        // Σ min_j · (sum of sub-block j's activations), four int32 lanes a row, times that row's dmin.
+        __m512i mi = _mm512_madd_epi16(_mm512_shuffle_epi8(sm, ixmn), bs2);
+        __m512 dmin = _mm512_permutexvar_ps(_mm512_set_epi32(7, 7, 7, 7, 5, 5, 5, 5, 3, 3, 3, 3, 1, 1, 1, 1), ddz);
+        mins = _mm512_fmadd_ps(dmin, _mm512_cvtepi32_ps(mi), mins);
+        // Each row's eight scales as 16-bit lanes, row r in 128-bit lane r.
+        __m512i sc16 = _mm512_shuffle_epi8(sm, ixsc);
+#pragma clang loop unroll(full)
         for (int r = 0; r < R; r++) {
-            const uint8_t *blk = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * bytes;
+            const uint8_t *blk = blk0 + (size_t)r * row_bytes;
             if (R > 1) MK_SUFFIX(prefetch_next)(pn, pf, (size_t)(b * R + r) * bytes, bytes);
-            float d = mk_f16(mk_u16(blk)) * ab->d, dmin = mk_f16(mk_u16(blk + 2)) * ab->d;
-            uint32_t sm[4];
-            MK_SUFFIX(unpack_scales)(blk + 4, sm);
-            // Σ min_j · (sum of sub-block j's activations): each min twice against the 16-element sums.
-            __m128i m8 = _mm_cvtsi64_si128(((int64_t)sm[3] << 32) | sm[2]);
-            __m256i mdup = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
-            mins[r] = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(_mm256_madd_epi16(mdup, bs)), mins[r]);
-            __m512i sc16 = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(_mm_cvtsi64_si128(((int64_t)sm[1] << 32) | sm[0])));
+            const __m512i row = _mm512_set1_epi16((short)(8 * r));
+            __m512i s01 = _mm512_permutexvar_epi16(_mm512_add_epi16(ixp, row), sc16);
+            __m512i s23 = _mm512_permutexvar_epi16(_mm512_add_epi16(ixp, _mm512_add_epi16(row, _mm512_set1_epi16(4))), sc16);
             const uint8_t *qs = blk + (fifth ? 48 : 16);
             __m512i raw0 = _mm512_loadu_si512((const void *)qs), raw1 = _mm512_loadu_si512((const void *)(qs + 64));
             __m512i q0 = _mm512_and_si512(raw0, low4), q1 = _mm512_and_si512(_mm512_srli_epi16(raw0, 4), low4);
@@ -965,17 +1005,20 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_scale_min512)(c
                 q2 = _mm512_or_si512(q2, _mm512_maskz_mov_epi8(_mm512_test_epi8_mask(qh, m2), sixteen));
                 q3 = _mm512_or_si512(q3, _mm512_maskz_mov_epi8(_mm512_test_epi8_mask(qh, _mm512_add_epi8(m2, m2)), sixteen));
             }
-            // u8 × s8 pairs (maddubs), then × the sub-block's scale and pairwise sums (madd): measured 8 % faster
-            // here than dpbusd followed by a 32-bit multiply, and 5 % faster than vpdpwssd for the madd and add.
-            __m512i s0 = _mm512_madd_epi16(_mm512_maddubs_epi16(q0, p0l), _mm512_permutexvar_epi16(ix0, sc16));
-            __m512i s1 = _mm512_madd_epi16(_mm512_maddubs_epi16(q1, p0h), _mm512_permutexvar_epi16(ix1, sc16));
-            __m512i s2 = _mm512_madd_epi16(_mm512_maddubs_epi16(q2, p1l), _mm512_permutexvar_epi16(ix2, sc16));
-            __m512i s3 = _mm512_madd_epi16(_mm512_maddubs_epi16(q3, p1h), _mm512_permutexvar_epi16(ix3, sc16));
-            __m512i sumi = _mm512_add_epi32(_mm512_add_epi32(s0, s1), _mm512_add_epi32(s2, s3));
-            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc[r]);
+            __m512i d0 = _mm512_dpbusd_epi32(zero, q0, p0l), d1 = _mm512_dpbusd_epi32(zero, q1, p0h);
+            __m512i d2 = _mm512_dpbusd_epi32(zero, q2, p1l), d3 = _mm512_dpbusd_epi32(zero, q3, p1h);
+            __m512i sumi = _mm512_madd_epi16(_mm512_packs_epi32(d0, d1), s01);
+            sumi = _mm512_dpwssd_epi32(sumi, _mm512_packs_epi32(d2, d3), s23);
+            __m512 d = _mm512_permutexvar_ps(_mm512_set1_epi32(2 * r), ddz);
+            acc[r] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sumi), acc[r]);
         }
     }
-    for (int r = 0; r < R; r++) out[r] = MK_SUFFIX(hsum512)(acc[r]) - MK_SUFFIX(hsum)(mins[r]);
+    // Each row's four mins lanes, summed in one order for every R: (m0 + m1) + (m2 + m3).
+    __m128 mh = _mm_hadd_ps(_mm_hadd_ps(_mm512_castps512_ps128(mins), _mm512_extractf32x4_ps(mins, 1)),
+                            _mm_hadd_ps(_mm512_extractf32x4_ps(mins, 2), _mm512_extractf32x4_ps(mins, 3)));
+    float m[4];
+    _mm_storeu_ps(m, mh);
+    for (int r = 0; r < R; r++) out[r] = MK_SUFFIX(hsum512)(acc[r]) - m[r];
 }
 
 static inline __attribute__((always_inline)) float MK_SUFFIX(dot_scale_min512)(const void *w, const mk_q8k *a, long cols, int fifth) {
@@ -1324,29 +1367,56 @@ static inline __attribute__((always_inline)) void MK_SUFFIX(dotn_q6_K_512)(const
     for (int t = 0; t < count; t++) out[t * out_stride] = MK_SUFFIX(hsum512)(acc[t]) - MK_SUFFIX(hsum)(bias[t]);
 }
 
-// R weight rows (row_bytes apart) of Q6_K against one activation row, the next R rows prefetched when R > 1; each
-// row's operations are those of dotn_q6_K_512 with one activation row.
+// R weight rows (row_bytes apart) of Q6_K against one activation row, the next R rows prefetched when R > 1; a row's
+// operations do not depend on R. The unpacked 6-bit values meet the activations by vpdpbusd (groups of four, at
+// most 4 · 63 · 127 in magnitude), the group sums of two vectors are packed to 16 bits and multiplied by their
+// sub-block's scale and summed in pairs by vpmaddwd / vpdpwssd (six multiply-class operations a row and super-block
+// against eight for maddubs + vpdpwssd on each vector), and the −32 offset (32 · Σ scale · bsum) is subtracted in
+// the integers before the one conversion to float.
 static inline __attribute__((always_inline)) void MK_SUFFIX(dotr_q6_K_512)(const void *w, size_t row_bytes, const mk_q8k *a,
                                                                           long cols, int R, float *out) {
     MK_NEXT_ROWS(w, row_bytes, R);
+    const __m512i low4 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30), zero = _mm512_setzero_si512();
+    // 16-bit lanes 0..15 (first 32 bytes) and 16..31 (last 32 bytes) of the high bits shift differently.
+    const __m512i shl = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
+    const __m512i shr = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);
+    // 128-bit lane L of the vector of elements 64k.. holds sub-block 4k + L; word j of lane L of packs(d_k, d_k+1) is
+    // a group of sub-block 4k + L (j < 4) or 4k + 4 + L: the scale indices for k = 0 (then + 8 for k = 2).
+    const __m512i ix01 = _mm512_set_epi16(7, 7, 7, 7, 3, 3, 3, 3, 6, 6, 6, 6, 2, 2, 2, 2, 5, 5, 5, 5, 1, 1, 1, 1, 4, 4, 4, 4, 0, 0, 0, 0);
+    const __m512i ix23 = _mm512_add_epi16(ix01, _mm512_set1_epi16(8));
     __m512 acc[4];
-    __m256 bias[4];
-    for (int r = 0; r < R; r++) { acc[r] = _mm512_setzero_ps(); bias[r] = _mm256_setzero_ps(); }
+    for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
     for (long b = 0; b < cols / 256; b++) {
         const mk_q8k *ab = &a[b];
         __m256i bsums = _mm256_loadu_si256((const __m256i *)ab->bsums);
+        __m512i av[4];
+        for (int k = 0; k < 4; k++) av[k] = _mm512_loadu_si512((const void *)(ab->q + 64 * k));
+#pragma clang loop unroll(full)
         for (int r = 0; r < R; r++) {
             const uint8_t *blk = (const uint8_t *)w + (size_t)r * row_bytes + (size_t)b * 210;
             if (R > 1) MK_SUFFIX(prefetch_next)(pn, pf, (size_t)(b * R + r) * 210, 210);
-            __m512i q[4], s[4];
-            __m256i sc16;
-            MK_SUFFIX(q6_K_unpack512)(blk, q, s, &sc16);
+            __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(blk + 192)));
+            __m512i dk[4];
+            for (int h = 0; h < 2; h++) {
+                __m512i la = _mm512_loadu_si512((const void *)(blk + 64 * h));
+                __m256i qh1 = _mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * h));
+                __m512i qh = _mm512_inserti64x4(_mm512_castsi256_si512(qh1), qh1, 1);
+                __m512i qa = _mm512_or_si512(_mm512_and_si512(la, low4), _mm512_and_si512(_mm512_sllv_epi16(qh, shl), m30));
+                __m512i qb = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(la, 4), low4),
+                                             _mm512_and_si512(_mm512_srlv_epi16(qh, shr), m30));
+                dk[2 * h] = _mm512_dpbusd_epi32(zero, qa, av[2 * h]);
+                dk[2 * h + 1] = _mm512_dpbusd_epi32(zero, qb, av[2 * h + 1]);
+            }
+            __m512i sc = _mm512_castsi256_si512(sc16);
+            __m512i sumi = _mm512_madd_epi16(_mm512_packs_epi32(dk[0], dk[1]), _mm512_permutexvar_epi16(ix01, sc));
+            sumi = _mm512_dpwssd_epi32(sumi, _mm512_packs_epi32(dk[2], dk[3]), _mm512_permutexvar_epi16(ix23, sc));
+            // − 32 · Σ scale · bsum, in the low eight lanes.
+            sumi = _mm512_sub_epi32(sumi, _mm512_zextsi256_si512(_mm256_slli_epi32(_mm256_madd_epi16(bsums, sc16), 5)));
             float d = mk_f16(mk_u16(blk + 208)) * ab->d;
-            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(MK_SUFFIX(q6_K_sum512)(q, s, ab->q)), acc[r]);
-            bias[r] = _mm256_fmadd_ps(_mm256_set1_ps(32.0f * d), _mm256_cvtepi32_ps(_mm256_madd_epi16(bsums, sc16)), bias[r]);
+            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc[r]);
         }
     }
-    for (int r = 0; r < R; r++) out[r] = MK_SUFFIX(hsum512)(acc[r]) - MK_SUFFIX(hsum)(bias[r]);
+    for (int r = 0; r < R; r++) out[r] = MK_SUFFIX(hsum512)(acc[r]);
 }
 
 static float MK_SUFFIX(dot_q6_K_512)(const void *w, const void *a, long c) {

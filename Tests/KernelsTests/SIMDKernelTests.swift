@@ -103,6 +103,47 @@ struct SIMDKernelTests {
         }
     }
 
+    /// The largest products the K-quant decode kernels meet: every quant bit set (Q4_K nibbles 15, Q5_K 31, Q6_K 63),
+    /// the largest scales and mins (Q6_K's int8 scales at both ends), activations at ±127 of their block's scale. The
+    /// VNNI kernels pack sums of four products to 16 bits (at most 4 · 63 · 127 = 32,004) before the scales: a
+    /// saturation there, or a scale or min taken from the wrong lane, shows here against the portable kernels.
+    @Test("the K-quant decode kernels at their largest values equal the portable kernels", arguments: [TensorType.q4_K, .q5_K, .q6_K])
+    func extremeKQuantBlocks(type: TensorType) {
+        let rows = 6, cols = 768
+        let blockBytes = type.byteCount(elements: 256)!
+        var block = [UInt8](repeating: 0xFF, count: blockBytes)
+        // f16 0x1400 (2^-10) as d, and as dmin for Q4_K / Q5_K.
+        if type == .q6_K {
+            block[208] = 0x00; block[209] = 0x14
+            for s in 0..<16 { block[192 + s] = s % 3 == 0 ? 0x80 : 0x7F }
+        } else {
+            block[0] = 0x00; block[1] = 0x14; block[2] = 0x00; block[3] = 0x14
+        }
+        var w = [UInt8]()
+        for r in 0..<rows {
+            for b in 0..<(cols / 256) {
+                var blk = block
+                // Rows and super-blocks differ in their first scale byte, so lanes cannot stand in for each other.
+                blk[type == .q6_K ? 192 + (r + b) % 16 : 4 + (r + b) % 12] = UInt8(0x3F &- UInt8(r + b))
+                w += blk
+            }
+        }
+        for n in [1, 2, 3] {
+            // Each activation row at ±1 (alternating in runs of 17 for the second and third rows): ±127 quantized.
+            let x = (0..<(n * cols)).map { i -> Float in i / cols == 0 || (i % cols / 17) % 2 == 0 ? 1 : -1 }
+            let act = Self.activations(type, x, n: n, cols: cols)
+            let portable = Self.gemm(level: 0, type, w, rows: rows, cols: cols, act, n: n)
+            let magnitude = Self.exactProducts(type, w, x, rows: rows, cols: cols, n: n).map(\.magnitude)
+            for level in Self.levels.dropFirst() {
+                let simd = Self.gemm(level: level, type, w, rows: rows, cols: cols, act, n: n)
+                for i in 0..<portable.count {
+                    let difference = Double(abs(simd[i] - portable[i])), tolerance = 1e-6 * max(1, magnitude[i])
+                    #expect(difference <= tolerance, "\(type.name) level \(level) n \(n) [\(i)]: \(simd[i]) vs \(portable[i])")
+                }
+            }
+        }
+    }
+
     @Test("a weight row's product does not depend on the rows computed beside it (four-row decode kernels, panels)",
           arguments: types)
     func rowGroupingIsBitExact(type: TensorType) {
