@@ -51,6 +51,7 @@ public enum PythonValidity {
     static let walkNames = [
         "async", "await", "break", "continue", "return", "yield", "global", "nonlocal", "__debug__",
     ].map { Array($0.utf8) }
+    static let returnWord = Array("return".utf8)
 
     /// Whether the validity walk is needed on a logical line (its text, from its start to its end) for what
     /// `PythonFirstError` does not see, as far as the line's bytes tell (strings and comments are read as code:
@@ -59,7 +60,10 @@ public enum PythonValidity {
     /// iterable), a byte outside ASCII (a bytes literal's characters), or a keyword argument named twice (`name=`
     /// twice, not `==`).
     /// `needsTheWalkWhereTheGrammarIsSilent` keeps this in step with the cases the walk alone reports.
-    public static func lineNeedsWalk(_ line: ArraySlice<UInt8>) -> Bool {
+    ///
+    /// `returnInFunction`: the caller knows the line is in a function's body, where a `return` is never "outside
+    /// function", so `return` alone asks for no walk (a starred value still does, by its `*`).
+    public static func lineNeedsWalk(_ line: ArraySlice<UInt8>, returnInFunction: Bool = false) -> Bool {
         var keywords: [ArraySlice<UInt8>] = []
         var i = line.startIndex
         while i < line.endIndex {
@@ -77,7 +81,8 @@ public enum PythonValidity {
             var j = i + 1
             while j < line.endIndex, isNameByte(line[j]) { j += 1 }
             let word = line[i..<j]
-            if walkNames.contains(where: { $0.count == word.count && $0.elementsEqual(word) }) { return true }
+            if walkNames.contains(where: { $0.count == word.count && $0.elementsEqual(word) }),
+               !(returnInFunction && word.elementsEqual(Self.returnWord)) { return true }
             // `name=` (not `name==`): a keyword argument, or an assignment; the same name twice may be a
             // repeated keyword argument.
             var k = j

@@ -416,6 +416,46 @@ import Tokenizer
         #expect(try !Self.allows("try:\n    pass\n", "x = 1\n"))
     }
 
+    /// Whether the current logical line is in a function's body, by the headers around it (the gate asks no walk
+    /// for a `return` there): CPython 3.11 reports "'return' outside function" on exactly the lines marked false,
+    /// except the one with tabs (false: it cannot tell, so the walk decides).
+    @Test func insideFunctionFollowsTheEnclosingHeaders() throws {
+        func inside(_ text: String) -> Bool {
+            var state = PythonIndentation(syntax: LexicalSyntax.of(try! Language.named("python")))
+            state.append(Array(text.utf8))
+            return state.insideFunction
+        }
+        let cases: [(String, Bool)] = [
+            ("def f():\n    return 1", true),
+            ("class C:\n    return 1", false),
+            ("def f():\n    if x:\n        return 1", true),
+            ("class C:\n    def m(self):\n        return 1", true),
+            ("def f():\n    class C:\n        return 1", false),
+            ("def f():\n    class C:\n        pass\n    return 1", true),
+            ("return 1", false),
+            ("if x:\n    return 1", false),
+            ("def f(): return 1", true),
+            ("class C: return 1", false),
+            ("async def f():\n    return 1", true),
+            ("def f():\n    pass\nreturn 1", false),
+            ("def f():\n    x = (1,\n2)\n\n    return x", true),
+            ("@dec\ndef f():\n    return 1", true),
+            ("def f():\n    if a:\n        pass\n    else:\n        return 1", true),
+            ("def f():\n    try:\n        pass\n    except E:\n        return 1", true),
+            ("for x in y:\n    while z:\n        return 1", false),
+            ("def f():\n\treturn 1", false),
+        ]
+        for (text, expected) in cases {
+            #expect(inside(text) == expected, "\(text.debugDescription)")
+        }
+        // The gate's verdicts on such lines (the walk, or no walk inside a function).
+        #expect(try Self.allows("def f():\n    if x:\n        ", "return 1\n"))
+        #expect(try Self.allows("class C:\n    def m(self):\n        ", "return 1\n"))
+        #expect(try !Self.allows("class C:\n    ", "return 1\n"))
+        #expect(try !Self.allows("def f():\n    class C:\n        ", "return 1\n"))
+        #expect(try !Self.allows("x = 1\n", "return 1\n"))
+    }
+
     /// Where step 3 starts over: the statement before the current line in its block or an enclosing one, or
     /// the current line itself after a complete compound statement at the same indentation.
     @Test func restartPoint() throws {

@@ -118,6 +118,32 @@ struct PythonIndentation {
         return (0, 0)
     }
 
+    /// Whether the current logical line is in the body of a function, as the headers around it tell: the nearest
+    /// enclosing header that is a `def` or a `class` (each indented less than the line, or the line itself when
+    /// its body is on the same line: `def f(): return 1`) is a `def` or `async def`. False at module level, in a
+    /// class body, and where it cannot tell (indentation with tabs or form feeds). A `return` there is never
+    /// "outside function".
+    var insideFunction: Bool {
+        var lowest: Int?
+        for start in statementStarts.reversed() {
+            if start.line > logicalLineStart { continue }
+            guard let width = start.width else { return false }
+            if let low = lowest, width >= low { continue }
+            if Self.startsWith(bytes, at: start.code, keyword: "def") { return true }
+            if Self.startsWith(bytes, at: start.code, keyword: "async") {
+                var k = start.code + 5
+                while k < bytes.count, bytes[k] == 0x20 || bytes[k] == 0x09 { k += 1 }
+                if Self.startsWith(bytes, at: k, keyword: "def") { return true }
+            }
+            if Self.startsWith(bytes, at: start.code, keyword: "class") { return false }
+            // The line itself first (lowest nil), then each header indented less than the last one.
+            if lowest == nil, start.line != logicalLineStart { return false }
+            lowest = width
+            if width == 0 { return false }
+        }
+        return false
+    }
+
     /// Whether the code at `at` starts with the keyword `keyword` (not a longer name).
     static func startsWith(_ bytes: [UInt8], at: Int, keyword: String) -> Bool {
         let w = Array(keyword.utf8)

@@ -128,7 +128,8 @@ final class PythonValidityGate {
             return false
         }
         // 2. What was written so far is valid Python (`PythonValidity`), where the logical line may hold what only
-        //    that walk finds (`PythonValidity.lineNeedsWalk`: a `return`, a `*`, a keyword argument named twice,
+        //    that walk finds (`PythonValidity.lineNeedsWalk`: a `return` outside a function's body as the headers
+        //    around the line tell (`PythonIndentation.insideFunction`), a `*`, a keyword argument named twice,
         //    …); everything else it reports, CPython's grammar (step 3) reports too (the test
         //    `needsTheWalkWhereTheGrammarIsSilent` checks this on every case of the fixtures). Most lines need neither
         //    tree-sitter's parse nor the walk, the costliest part of a judgment.
@@ -139,7 +140,9 @@ final class PythonValidityGate {
         var ok = true, all: [UInt8], tree: Tree?
         var t1 = t0, t2 = t0
         // (Always where step 3 is not asked: the text before the cursor has an error of CPython's grammar.)
-        if !grammarUsable || PythonValidity.lineNeedsWalk(line[...]) {
+        // (`insideFunction` only where the line asks for the walk: it reads the headers back to the enclosing one.)
+        if !grammarUsable || PythonValidity.lineNeedsWalk(line[...])
+            && (!ahead.insideFunction || PythonValidity.lineNeedsWalk(line[...], returnInFunction: true)) {
             judged += 1
             // The tree's text is a prefix of the text: extend it (and its line index) rather than rebuild them.
             let source = base.source.appending(Array(text[base.source.count...]) + appended)
