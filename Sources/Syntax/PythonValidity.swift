@@ -65,14 +65,46 @@ public enum PythonValidity {
     /// function", so `return` alone asks for no walk (a starred value still does, by its `*`).
     public static func lineNeedsWalk(_ line: ArraySlice<UInt8>, returnInFunction: Bool = false) -> Bool {
         var keywords: [ArraySlice<UInt8>] = []
+        // Open brackets outside strings and comments, each with whether it is a call's (a `(` after an operand).
+        var brackets: [Bool] = []
+        var quote: (byte: UInt8, triple: Bool)?
+        var inComment = false
         var i = line.startIndex
         while i < line.endIndex {
             let b = line[i]
             if b >= 0x80 { return true }                                                       // non-ASCII
+            if let q = quote {
+                if b == 0x5C { i += 2; continue }                                              // an escape
+                if b == q.byte, !q.triple || (i + 2 < line.endIndex && line[i + 1] == b && line[i + 2] == b) {
+                    quote = nil
+                    i += q.triple ? 3 : 1
+                    continue
+                }
+            } else if inComment {
+                if b == 0x0A { inComment = false }
+            } else if b == 0x22 || b == 0x27 {                                                 // " '
+                let triple = i + 2 < line.endIndex && line[i + 1] == b && line[i + 2] == b
+                quote = (b, triple)
+                i += triple ? 3 : 1
+                continue
+            } else if b == 0x23 {                                                              // #
+                inComment = true
+            } else if b == 0x28 {                                                              // (
+                brackets.append(Self.followsOperand(line, at: i))
+            } else if b == 0x5B || b == 0x7B {                                                 // [ {
+                brackets.append(false)
+            } else if b == 0x29 || b == 0x5D || b == 0x7D {                                    // ) ] }
+                _ = brackets.popLast()
+            }
             if b == 0x2A {                                                                     // *
                 // After an operand (a name that is no keyword, a number, a closing bracket or quote) a `*` or
-                // `**` is multiplication or a power: no starred target or expression.
-                guard Self.followsOperand(line, at: i) else { return true }
+                // `**` is multiplication or a power: no starred target or expression. In code, right after a
+                // call's `(` or a `,` in it, it unpacks an argument, whose rules CPython's grammar checks
+                // (`PythonFirstError`: iterable unpacking after keyword unpacking, positional arguments after
+                // either); in a string or a comment it still asks for the walk.
+                let unpacksArgument = quote == nil && !inComment && brackets.last == true
+                    && Self.previousByte(line, before: i).map { $0 == 0x28 || $0 == 0x2C } == true
+                guard Self.followsOperand(line, at: i) || unpacksArgument else { return true }
                 i += i + 1 < line.endIndex && line[i + 1] == 0x2A ? 2 : 1
                 continue
             }
@@ -94,6 +126,13 @@ public enum PythonValidity {
             i = j
         }
         return false
+    }
+
+    /// The last byte before `at` that is not a space or a tab, nil at the line's start.
+    static func previousByte(_ line: ArraySlice<UInt8>, before at: Int) -> UInt8? {
+        var k = at
+        while k > line.startIndex, line[k - 1] == 0x20 || line[k - 1] == 0x09 { k -= 1 }
+        return k > line.startIndex ? line[k - 1] : nil
     }
 
     /// Whether the code before `at` on the line ends with an operand: a closing bracket or quote, a number, or a

@@ -198,8 +198,13 @@ import Tokenizer
         for line in ["x = a * b ** 2", "y = f(a)[1] * 'ab' * 3", "z = 2 *x"] {
             #expect(!PythonValidity.lineNeedsWalk(Array(line.utf8)[...]), "\(line)")
         }
-        for line in ["*a, b = c", "x = *a", "f(*a)", "x = [*a]", "lambda *a: 0", "x = not *a", "y = a if b else *c"] {
+        for line in ["*a, b = c", "x = *a", "x = [*a]", "lambda *a: 0", "x = not *a", "y = a if b else *c",
+                     "x = (*a)", "[*a, *b] = c", "x = '(', *a", "f(g[*a])", "f(x) # (, *a", "x = ('f(',\n*a)"] {
             #expect(PythonValidity.lineNeedsWalk(Array(line.utf8)[...]), "\(line)")
+        }
+        // Right after a call's `(` or a `,` in it, a `*` or `**` unpacks an argument: CPython's grammar has its rules.
+        for line in ["f(*a)", "g(x, *a, **k)", "print (*a, sep='')", "o.m(1)(*a)", "f('(', *a)", "class C(*bases): pass"] {
+            #expect(!PythonValidity.lineNeedsWalk(Array(line.utf8)[...]), "\(line)")
         }
         #expect(PythonValidity.lineNeedsWalk(Array("    y = [x for x in (z := w)]".utf8)[...]))
     }
@@ -274,6 +279,9 @@ import Tokenizer
             ("try:\n    pass\nexcept E:\n    pass\nexcept:\n    pass\n", nil, nil),
             ("try:\n    pass\nexcept* E:\n    pass\nexcept* F:\n    pass\n", nil, nil),
             ("x = a * b ** 2", nil, nil),
+            ("f(**k, *a)\n", "iterable argument unpacking follows keyword argument unpacking", 8),
+            ("f(**k, a)\n", "positional argument follows keyword argument unpacking", 9),
+            ("f(*a, b=1, *c)\n", nil, nil),
             ("x = f(a) * -b", nil, nil),
             ("y = [1] * n", nil, nil),
             ("z = 'ab' * 3", nil, nil),
