@@ -164,7 +164,7 @@ public enum PythonValidity {
     }()
 
     /// Whether `word` (bytes) is one of Python's hard keywords.
-    static func isKeyword(_ word: ArraySlice<UInt8>) -> Bool {
+    public static func isKeyword(_ word: ArraySlice<UInt8>) -> Bool {
         word.count < keywordsByLength.count && keywordsByLength[word.count].contains { $0.elementsEqual(word) }
     }
 

@@ -97,6 +97,29 @@ import Testing
         if let coverage = report.coverage { #expect(coverage.linePercent == 100, "\(text)") }
     }
 
+    /// Classes named like keywords (`Class`, `Import`: pyclbr has both) get instances named `class_obj`,
+    /// `import_obj`, never `class = …`: the written file compiles and passes.
+    @Test func instancesOfKeywordNamedClassesGetValidNames() throws {
+        let (report, folder) = try generate(source: """
+            class Class:
+                def __init__(self, name):
+                    self.name = name
+
+                def upper(self):
+                    return self.name.upper()
+
+
+            class Import(Class):
+                def lower(self):
+                    return self.name.lower()
+            """, name: "kw", budget: 3)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        #expect(report.verification.passed)
+        let text = try String(contentsOfFile: report.testFile, encoding: .utf8)
+        #expect(!text.contains("class = ") && !text.contains("import = "), "\(text)")
+        #expect(text.contains("class_obj") || text.contains("import_obj"), "\(text)")
+    }
+
     /// An exception the module does not raise itself (here `int()` of a non-number) is a finding and, when it
     /// reaches lines nothing else does, also a test that asserts it.
     @Test func unintendedExceptionsOnNewPathsBecomeTests() throws {

@@ -216,7 +216,10 @@ struct CaseBuilder {
             if c.isUppercase && i > 0 { name += "_" }
             name += c.lowercased()
         }
-        if name == surface.moduleName || Self.reserved.contains(name) { name += "_obj" }
+        // Not a keyword either: a class `Class` (pyclbr) must not make `class = …`.
+        if name == surface.moduleName || Self.reserved.contains(name) || PythonValidity.isKeyword(Array(name.utf8)[...]) {
+            name += "_obj"
+        }
         return name
     }
 
