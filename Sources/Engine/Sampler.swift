@@ -102,7 +102,8 @@ public final class Sampler {
     /// repetition penalty and the temperature: the k best and `spareCandidates` more, so that a refused pick
     /// can be redrawn from the rest without running the chain over the whole vocabulary again.
     private var pool: [(id: Int32, value: Float)] = []
-    /// Every candidate of the current step in rank order, built at the first refusal the pool cannot redraw.
+    /// The current step's candidates within `rankingDepth` of the best, in rank order, built at the first refusal
+    /// the pool cannot redraw.
     private var ranking = Ranking()
     private var rankingBuilt = false
 
@@ -272,9 +273,10 @@ public final class Sampler {
                 }
                 found.append(c)
             }
-            if p.temperature <= 0 { greedy = found.first?.id } else { decided = more }
+            // (Only sampling keeps a pool: greedy redraws from the ranking.)
+            decided = more
             // It cannot decide again: the refusals only grow.
-            if greedy == nil, !decided { pool.removeAll(keepingCapacity: true) }
+            if !decided { pool.removeAll(keepingCapacity: true) }
         }
         if greedy == nil, !decided, want > 0 {
             // The chain over the ranking without the refused tokens: the best of them sets the floor (30 below
@@ -607,10 +609,10 @@ struct Ranking {
                 guard raw >= rawFloor, first || raw < high else { continue }
                 if top.count < q {
                     top.append(raw)
-                    if top.count == q { Self.heapifyMin(&top) }
+                    if top.count == q { top.withUnsafeMutableBufferPointer { Self.heapify($0, by: <) } }
                 } else if raw > top[0] {
                     top[0] = raw
-                    Self.siftDownMin(&top, from: 0)
+                    top.withUnsafeMutableBufferPointer { Self.siftDown($0, from: 0, by: <) }
                 }
             }
             if top.count == q { t = Swift.max(floor, top[0] / scale) }
@@ -642,11 +644,7 @@ struct Ranking {
             count = k
         }
         cutoff = t
-        let m = heap.count
-        guard m > 1 else { return }
-        heap.withUnsafeMutableBufferPointer { h in
-            for start in stride(from: m / 2 - 1, through: 0, by: -1) { Self.siftDown(h, from: start, count: m) }
-        }
+        heap.withUnsafeMutableBufferPointer { Self.heapify($0, by: Self.before) }
     }
 
     /// The least raw value whose scaled value (`raw / scale`, rounded) reaches `t`: division by a positive scale
@@ -673,44 +671,31 @@ struct Ranking {
             } else {
                 ranked.append(heap[0])
                 heap[0] = last
-                heap.withUnsafeMutableBufferPointer { Self.siftDown($0, from: 0, count: $0.count) }
+                heap.withUnsafeMutableBufferPointer { Self.siftDown($0, from: 0, by: Self.before) }
             }
         }
         return ranked[rank]
-    }
-
-    private static func heapifyMin(_ a: inout [Float]) {
-        for start in stride(from: a.count / 2 - 1, through: 0, by: -1) { siftDownMin(&a, from: start) }
-    }
-
-    private static func siftDownMin(_ a: inout [Float], from start: Int) {
-        a.withUnsafeMutableBufferPointer { h in
-            let n = h.count, item = h[start]
-            var i = start
-            while true {
-                var child = 2 * i + 1
-                guard child < n else { break }
-                if child + 1 < n, h[child + 1] < h[child] { child += 1 }
-                guard h[child] < item else { break }
-                h[i] = h[child]
-                i = child
-            }
-            h[i] = item
-        }
     }
 
     @inline(__always) private static func before(_ a: Candidate, _ b: Candidate) -> Bool {
         a.value > b.value || (a.value == b.value && a.id < b.id)
     }
 
-    private static func siftDown(_ h: UnsafeMutableBufferPointer<Candidate>, from start: Int, count n: Int) {
-        let item = h[start]
+    /// Makes `h` a heap whose root comes first by `first` (the sample's min-heap with `<`, the ranking with `before`).
+    @inline(__always) private static func heapify<T>(_ h: UnsafeMutableBufferPointer<T>, by first: (T, T) -> Bool) {
+        for start in stride(from: h.count / 2 - 1, through: 0, by: -1) { siftDown(h, from: start, by: first) }
+    }
+
+    /// Moves `h[start]` down to its place in the heap ordered by `first`.
+    @inline(__always) private static func siftDown<T>(_ h: UnsafeMutableBufferPointer<T>, from start: Int,
+                                                      by first: (T, T) -> Bool) {
+        let n = h.count, item = h[start]
         var i = start
         while true {
             var child = 2 * i + 1
             guard child < n else { break }
-            if child + 1 < n, before(h[child + 1], h[child]) { child += 1 }
-            guard before(h[child], item) else { break }
+            if child + 1 < n, first(h[child + 1], h[child]) { child += 1 }
+            guard first(h[child], item) else { break }
             h[i] = h[child]
             i = child
         }
