@@ -5,9 +5,10 @@ import PackageDescription
 /// models and the syntax constraint) stays fast; release builds are unaffected.
 let optimizedAlways: [SwiftSetting] = [.unsafeFlags(["-O"])]
 
-/// Release builds of the syntax constraint's targets skip the run-time exclusivity checks of class properties and
-/// globals (`swift_beginAccess`: 5-10 % of the constraint's instructions, most of it on the recognizer's and the
-/// mask's per-token state). Debug builds, which the tests run, keep them.
+/// Release builds of the syntax constraint's targets and of the engine (whose sampler runs the constraint's
+/// redraws and scans) skip the run-time exclusivity checks of class properties and globals (`swift_beginAccess`:
+/// 5-10 % of the constraint's instructions, most of it on the recognizer's and the mask's per-token state, and
+/// ~600 instructions a sampled token in the sampler). Debug builds, which the tests run, keep them.
 let exclusivityUnchecked: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 
 let package = Package(
@@ -54,7 +55,7 @@ let package = Package(
         // A small Jinja interpreter for the models' chat templates (Jinja2 semantics as transformers uses them).
         .target(name: "Jinja", swiftSettings: optimizedAlways),
         // Model configs, architectures, KV cache, sampling, generation.
-        .target(name: "Engine", dependencies: ["CKernels", "Kernels", "GGUF", "Tokenizer"], swiftSettings: optimizedAlways),
+        .target(name: "Engine", dependencies: ["CKernels", "Kernels", "GGUF", "Tokenizer"], swiftSettings: optimizedAlways + exclusivityUnchecked),
         // Completion (fill-in-the-middle), test generation, repair: the features every front end calls.
         .target(name: "Assist", dependencies: ["Syntax", "Engine"], swiftSettings: optimizedAlways + exclusivityUnchecked),
         // The language server: JSON-RPC over stdio, LSP handlers that call Assist.

@@ -170,10 +170,12 @@ public final class Sampler {
 
     /// Candidates ranked for `scanRanked` before it gives up and asks for the full mask.
     static let scanLimit = 512
-    /// Refused candidates in a row, from the start of the scan, after which it asks for the full mask: a check
-    /// costs a few microseconds, a Python mask about as much as a hundred of them (callgrind: a storm's scan
-    /// that found nothing read ~480 candidates, twice a mask's cost).
-    static let scanGiveUp = 128
+    /// Refused candidates in a row, from the start of the scan, after which it asks for the full mask. After the
+    /// `retriesBeforeMask` refusals before the scan, this many more with nothing allowed is a refusal storm: few
+    /// tokens are allowed, the first-byte verdicts settle most of the vocabulary, and the mask costs about as much
+    /// as 40 checks (timed, 75-120 us; a storm's checks cost 2-3 us each). Where many tokens are allowed a mask
+    /// costs up to milliseconds, which is why the scan does not give up once it has found one.
+    static let scanGiveUp = 32
 
     /// `ranking` holds the candidates within this much of the best (after the temperature): the chain's floor is
     /// 30 below the best token not refused, so the ranking decides alone while that one is within 15 of the best.
@@ -225,7 +227,8 @@ public final class Sampler {
             } else {
                 refusedInScan += 1
                 // Nothing allowed among this many: allowed tokens are rare here, and the full mask (which
-                // decides exactly) costs less than reading on through the ranking.
+                // decides exactly, and costs little when few tokens are allowed) costs less than reading on
+                // through the ranking.
                 if candidates.isEmpty, refusedInScan >= Self.scanGiveUp { break }
             }
         }
@@ -471,14 +474,16 @@ public final class Sampler {
                     pool.append(contentsOf: top)
                     top.removeLast(max(0, top.count - p.topK))
                 }
+                // `consume`: `top` would otherwise share the buffer with `candidates` until the end of the
+                // scope, and `finish` would copy it (and the next step's selection grow a new one).
                 selected = candidates
-                candidates = top
+                candidates = consume top
                 return finish()
             }
             // k or fewer: all of them, in id order as the filters below expect them.
             top.sort { $0.id < $1.id }
             selected = candidates
-            candidates = top
+            candidates = consume top
         } else {
             for i in 0..<logits.count {
                 let v = logits[i] / p.temperature

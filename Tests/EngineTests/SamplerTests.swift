@@ -185,15 +185,22 @@ import Testing
     }
 
     @Test func refusedPicksLeadToTheScanThenTheMask() {
-        // The best 150 tokens refused: 32 refusals, then the ranked scan finds the 40 best allowed (ranks 150-189).
+        // The best 50 tokens refused: 32 refusals, then the ranked scan finds the 40 best allowed (ranks 50-89)
+        // before it has refused `scanGiveUp` more.
         let rank = Dictionary(uniqueKeysWithValues: Self.ranked.enumerated().map { ($1, $0) })
+        let p = SamplingParameters(temperature: 1, topK: 40, topP: 1, minP: 0, seed: 1)
+        let near = Only { (50..<400).contains(rank[$0]!) }
+        #expect(draws(p, near, count: 50).allSatisfy { (50..<90).contains(rank[$0]!) })
+        #expect(near.masks == 0)
+        // The best 150 refused: the scan gives up after `scanGiveUp` refusals with nothing allowed, and the mask
+        // decides (the same 40 best allowed, ranks 150-189), each step with a bounded number of checks.
         let middle = Only { (150..<400).contains(rank[$0]!) }
-        let out = draws(SamplingParameters(temperature: 1, topK: 40, topP: 1, minP: 0, seed: 1), middle, count: 50)
-        #expect(out.allSatisfy { (150..<190).contains(rank[$0]!) })
-        #expect(middle.masks == 0)
-        // Two tokens, ranked 100th and 900th: the scan finds the 100th among its 512 candidates and draws from it
-        // alone (allowed tokens below the 512 best are left out).
-        let a = Self.ranked[100], b = Self.ranked[900]
+        #expect(draws(p, middle, count: 50).allSatisfy { (150..<190).contains(rank[$0]!) })
+        #expect(middle.masks == 50)
+        #expect(middle.checks <= 50 * (Sampler.retriesBeforeMask + Sampler.scanGiveUp + 1))
+        // Two tokens, ranked 50th and 900th: the scan finds the 50th among its 512 candidates and draws from it
+        // alone (allowed tokens below the 512 best are left out; once one is found the scan does not give up).
+        let a = Self.ranked[50], b = Self.ranked[900]
         let two = Only { $0 == a || $0 == b }
         let both = draws(SamplingParameters(temperature: 1, topK: 40, topP: 1, minP: 0, seed: 1), two, count: 20)
         #expect(both == Array(repeating: a, count: 20))
@@ -220,7 +227,7 @@ import Testing
     @Test func rankedScanStopsAtTheMinPFloor() {
         // Allowed: a few tokens in the middle of the ranking (reached only by the scan) and every 7th far below
         // them (under the min-p floor of the best of them).
-        let allowed = Set(Self.ranked[120..<124]).union(stride(from: 400, to: 1000, by: 7).map { Self.ranked[$0] })
+        let allowed = Set(Self.ranked[50..<54]).union(stride(from: 400, to: 1000, by: 7).map { Self.ranked[$0] })
         let p = SamplingParameters(temperature: 1.5, topK: 40, topP: 0.95, minP: 0.5, seed: 3)
         let early = Only { allowed.contains($0) }
         let out = draws(p, early, count: 30)

@@ -467,6 +467,15 @@ public final class SyntaxConstraint: TokenConstraint {
         }
         if plain {
             deferred += bytes
+        } else if pending.isEmpty, completeUTF8[Int(token)] {
+            // Whole characters after whole characters (most tokens): nothing to split, no copy of the bytes.
+            if let checked, checked.token == token, deferred.isEmpty {
+                spare = state
+                state = checked.state
+            } else if !bytes.isEmpty, !state.append(bytes: deferred.isEmpty ? bytes : deferred + bytes) {
+                degraded = "generation left the grammar after \(text.count) bytes; not constraining the rest"
+            }
+            deferred.removeAll(keepingCapacity: true)
         } else {
             let (complete, rest) = Self.splitIncompleteUTF8(pending + bytes)
             pending = rest
