@@ -440,4 +440,6 @@ final class IndentedConstraint: TokenConstraint {
     }
 
     func sampled(nanoseconds: UInt64) { syntax.sampled(nanoseconds: nanoseconds) }
+
+    func willSample() { syntax.willSample() }
 }
