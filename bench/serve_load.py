@@ -251,6 +251,8 @@ def start_server(kind, args):
     else:
         cmd = [args.llama_server, "-m", args.model, "--port", str(port), "-t", str(args.threads), "--parallel", "32",
                "-c", str(args.llama_ctx), "--cont-batching", "--log-disable"]
+    if args.cache_reuse:
+        cmd += ["--cache-reuse", str(args.cache_reuse)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
@@ -343,6 +345,9 @@ def main():
     p.add_argument("--server-pid", type=int, help="with --url: the server's process id, to report its CPU time")
     p.add_argument("--moecoder-arg", action="append", default=[],
                    help="an extra argument for `moecoder serve` (repeatable), e.g. --moecoder-arg=--kv-type=f32")
+    p.add_argument("--cache-reuse", type=int, default=0,
+                   help="pass --cache-reuse N to the servers started (moecoder and llama-server alike): reuse cached "
+                        "chunks of at least N tokens at shifted positions (approximate; 0: exact prefixes only)")
     p.add_argument("--json", help="write the results here")
     args = p.parse_args()
     args.scenario = args.scenario or ["cold", "editor"]
@@ -350,7 +355,8 @@ def main():
     if load > 0.5 and not args.url:
         print(f"warning: load average {load:.2f}: the machine is busy, figures will be low", file=sys.stderr)
     code = load_code()
-    report = {"clients": args.clients, "duration_s": args.duration, "load_before": load, "servers": {}}
+    report = {"clients": args.clients, "duration_s": args.duration, "load_before": load, "cache_reuse": args.cache_reuse,
+              "servers": {}}
     targets = [("url", args.url)] if args.url else [(k, None) for k in (args.server or ["moecoder"])]
     for kind, url in targets:
         proc = None

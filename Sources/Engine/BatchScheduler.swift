@@ -23,6 +23,10 @@ public final class BatchScheduler: @unchecked Sendable {
         public var stepTokens = 512
         /// Positions of one sequence's cache at most (prompt + generated).
         public var contextSize: Int
+        /// Above 0: after the longest cached prefix, reuse cached chunks of at least this many positions that
+        /// reappear later in the prompt, shifted to their new positions (`KVCache.reuseShiftedChunks`,
+        /// llama.cpp's `--cache-reuse`; approximate). 0: exact prefixes only.
+        public var cacheReuse = 0
 
         public init(contextSize: Int) { self.contextSize = contextSize }
     }
@@ -106,6 +110,10 @@ public final class BatchScheduler: @unchecked Sendable {
     public let settings: Settings
     /// Called on the engine thread after every step.
     public var onStep: ((StepInfo) -> Void)?
+
+    /// With `cacheReuse`: a reused chunk may start this many prompt tokens after the cached prefix (they are
+    /// computed first), as where an editor's window now starts inside what was one token.
+    public static let cacheReuseGap = 16
 
     private let condition = NSCondition()
     private var waiting: [Job] = []
@@ -265,7 +273,13 @@ public final class BatchScheduler: @unchecked Sendable {
                 : KVCache(config: model.config, capacity: capacity, type: model.transformer.kvType)
             cache.adapters = job.adapters
             job.cachedPromptTokens = job.adapters == nil ? cache.reusePrefix(of: job.prompt, limit: job.prompt.count - 1) : 0
-            job.offset = job.cachedPromptTokens
+            if job.adapters == nil, settings.cacheReuse > 0 {
+                cache.reuseShiftedChunks(of: job.prompt, limit: job.prompt.count - 1, minimum: settings.cacheReuse,
+                                         shift: model.transformer.keyShift, maxGap: Self.cacheReuseGap)
+                // Positions not computed: a chunk placed ahead counts, the gap before it does not.
+                job.cachedPromptTokens = cache.count + (cache.pendingChunk?.length ?? 0)
+            }
+            job.offset = cache.count
             guard cache.reserve(positions: capacity) else {
                 if running.isEmpty {
                     let error = KVBudgetError(budgetBytes: pool.budgetBytes,
@@ -314,7 +328,9 @@ public final class BatchScheduler: @unchecked Sendable {
         for job in order where job.offset < job.prompt.count && inputs.count < settings.maxBatch {
             // Chunks of `prefillChunk` from the first position not taken from the cache, as `Generator` cuts them.
             let base = job.cachedPromptTokens, chunk = Generator.prefillChunk
-            let end = min(job.prompt.count, base + ((job.offset - base) / chunk + 1) * chunk)
+            var end = min(job.prompt.count, base + ((job.offset - base) / chunk + 1) * chunk)
+            // A chunk placed ahead (`--cache-reuse`): first the positions before it.
+            if let ahead = job.cache?.pendingChunk, job.offset < ahead.start { end = min(end, ahead.start) }
             if end - job.offset > budget && promptTokens > 0 { continue }
             guard job.cache != nil else { continue }
             inputs.append(.init(tokens: Array(job.prompt[job.offset..<end]), cache: job.cache!))
@@ -346,6 +362,8 @@ public final class BatchScheduler: @unchecked Sendable {
             let input = inputs[i]
             if job.offset < job.prompt.count {
                 job.offset += input.tokens.count
+                // Past a chunk placed ahead, which the cache now holds.
+                if let cache = job.cache, cache.count > job.offset { job.offset = cache.count }
                 if job.offset < job.prompt.count { continue }
                 job.promptSeconds = Date().timeIntervalSince(job.admitted)
                 job.decodeStart = Date()

@@ -33,6 +33,15 @@ public final class KVCache: @unchecked Sendable {
     /// adapters other than the model's must be outside the shared pool (`KVCache(config:)`): its keys and values
     /// differ from other sequences' for the same tokens.
     public var adapters: [AdapterUse]? = nil
+    /// Added to every position the rotary embedding sees (tests: a sequence computed as if it started at another
+    /// position, which shifted keys must equal). 0 everywhere else.
+    var ropeOffset = 0
+    /// A chunk placed ahead of `count` (`reuseShiftedChunks` with a gap): its rows are written at
+    /// `start..<start + tokens.count`; once the positions before it are computed (`didAppend` reaches `start`), it
+    /// counts as held.
+    private var pending: (start: Int, tokens: ArraySlice<Int32>)?
+    /// Where a chunk placed ahead waits and its length (the positions before `start` must be computed first).
+    public var pendingChunk: (start: Int, length: Int)? { pending.map { ($0.start, $0.tokens.count) } }
 
     var keyWidth: Int { pool.keyWidth }
     var valueWidth: Int { pool.valueWidth }
@@ -67,6 +76,10 @@ public final class KVCache: @unchecked Sendable {
 
     /// Forgets positions from `length` on (to reuse a shared prefix, or start over with 0).
     public func truncate(to length: Int) {
+        if pending != nil {
+            pending = nil
+            dropBlocks(after: count)
+        }
         let length = min(count, max(0, length))
         guard length < count else { return }
         count = length
@@ -102,6 +115,83 @@ public final class KVCache: @unchecked Sendable {
         return count
     }
 
+    /// After `reusePrefix`: extends the cache with chunks of at least `minimum` positions that the pool holds at
+    /// other positions (llama.cpp's `--cache-reuse`): while the prompt's next tokens reappear as a run of indexed
+    /// positions anywhere in the pool, their keys and values are copied to the new positions, keys rotated by the
+    /// position change (`KeyShift`). Approximate: the copied entries were computed with another left context.
+    /// A chunk may start up to `maxGap` tokens after the positions held (a window cut inside what was one token:
+    /// "\n\n" before, "\n" now): it is placed ahead (`pendingChunk`) and counts once those tokens are computed,
+    /// and the search stops there. At most `limit` positions; returns the positions held or placed. Stops where no
+    /// chunk is long enough or the budget has no room for the copy.
+    @discardableResult
+    public func reuseShiftedChunks(of prompt: [Int32], limit: Int, minimum: Int, shift: KeyShift,
+                                   maxGap: Int = 0) -> Int {
+        let limit = max(0, min(limit, prompt.count, capacity))
+        guard pool.sharing, minimum > 0, pending == nil, count <= limit, prompt.prefix(count).elementsEqual(tokens)
+        else { return count }
+        while count < limit,
+              let chunk = pool.findChunk(prompt, at: count, limit: limit, minimum: minimum, maxGap: maxGap) {
+            defer { pool.release(chunk.blocks) }
+            let gap = chunk.start - count
+            do { try prepareWrite(gap + chunk.length) } catch {
+                dropBlocks(after: count)   // no room: give back the blocks acquired for it
+                break
+            }
+            copyShifted(chunk, to: chunk.start, shift: shift)
+            pool.recordShifted(chunk.length)
+            if gap > 0 {
+                pending = (chunk.start, prompt[chunk.start..<(chunk.start + chunk.length)])
+                return chunk.start + chunk.length
+            }
+            didAppend(prompt[count..<(count + chunk.length)])
+        }
+        return count
+    }
+
+    /// Gives back the blocks past those that hold positions `..<positions`.
+    private func dropBlocks(after positions: Int) {
+        let keep = (positions + blockTokens - 1) / blockTokens
+        guard keep < blocks.count else { return }
+        pool.release(Array(blocks[keep...]))
+        for i in keep..<blocks.count { table[i] = nil }
+        blocks.removeSubrange(keep...)
+    }
+
+    /// Writes `chunk`'s positions at `destination...` (blocks already writable): values copied, keys copied
+    /// when the position does not change, else converted to floats, rotated and stored back in the pool's type.
+    func copyShifted(_ chunk: KVBlockPool.Chunk, to destination: Int, shift: KeyShift) {
+        let delta = destination - chunk.from
+        let firstBlock = chunk.from / blockTokens
+        let sources = chunk.blocks.map { UnsafeRawPointer(pool.storage($0)) }
+        let angleCount = max(2, shift.rope.dimensions)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: angleCount + keyWidth) { buffer in
+            let angles = buffer.baseAddress!, key = angles + angleCount
+            shift.rope.shiftAngles(delta: delta, into: angles)
+            for i in 0..<chunk.length {
+                let from = chunk.from + i, to = destination + i
+                let source = sources[from / blockTokens - firstBlock]
+                let target = UnsafeMutableRawPointer(mutating: table[to / blockTokens]!)
+                let fromRow = from % blockTokens, toRow = to % blockTokens
+                for layer in 0..<pool.layers {
+                    let keyFrom = source + keyOffset(layer: layer) + fromRow * pool.keyRowBytes
+                    let keyTo = target + keyOffset(layer: layer) + toRow * pool.keyRowBytes
+                    if delta == 0 {
+                        keyTo.copyMemory(from: keyFrom, byteCount: pool.keyRowBytes)
+                    } else {
+                        Quant.dequantize(pool.type, keyFrom, key, count: keyWidth)
+                        shift.rope.apply(key, heads: shift.heads, stride: shift.stride, angles: angles)
+                        if pool.type == .q8_0 { mk_quantize_q8_0(key, keyTo, keyWidth) } else {
+                            Quant.quantize(pool.type, key, keyTo, count: keyWidth)
+                        }
+                    }
+                    (target + valueOffset(layer: layer) + toRow * pool.valueRowBytes)
+                        .copyMemory(from: source + valueOffset(layer: layer) + fromRow * pool.valueRowBytes,
+                                    byteCount: pool.valueRowBytes)
+                }
+            }
+        }
+    }
+
     /// Promises blocks for `positions` positions in all (prompt and generation) so that the pass never finds
     /// the budget full midway; false when the pool's budget cannot promise them now.
     public func reserve(positions: Int) -> Bool {
@@ -125,7 +215,7 @@ public final class KVCache: @unchecked Sendable {
             throw ModelError("the context is full: \(count) + \(n) tokens exceed the cache's \(capacity)")
         }
         if count % blockTokens != 0 {
-            let last = blocks.count - 1
+            let last = count / blockTokens
             if let copy = try pool.makeWritable(blocks[last], cache: self) {
                 blocks[last] = copy
                 table[last] = UnsafeRawPointer(pool.storage(copy))
@@ -144,6 +234,13 @@ public final class KVCache: @unchecked Sendable {
     func didAppend(_ new: ArraySlice<Int32>) {
         count += new.count
         tokens.append(contentsOf: new)
+        if let chunk = pending, count >= chunk.start {
+            pending = nil
+            if count == chunk.start {
+                count += chunk.tokens.count
+                tokens.append(contentsOf: chunk.tokens)
+            }
+        }
         guard pool.sharing else { return }
         while published < count / blockTokens {
             let i = published
@@ -226,6 +323,9 @@ public final class KVBlockPool: @unchecked Sendable {
         public var blockBytes = 0
         /// Copies made because a shared block was written, or at a divergence.
         public var copies = 0
+        /// Prompt positions taken from cached chunks at other positions (`--cache-reuse`; also in `hitTokens`).
+        public var shiftedTokens = 0
+        public var shiftedChunks = 0
         public init() {}
     }
 
@@ -241,6 +341,9 @@ public final class KVBlockPool: @unchecked Sendable {
     private var clock: UInt64 = 0
     private let root = PrefixNode(block: -1, tokens: [], parent: nil)
     private var counters = Stats()
+    /// Indexed full blocks by their tokens, wherever they sit in the tree (chunks that reappear at other
+    /// positions, `findChunk`).
+    private var fullBlocks: [[Int32]: [PrefixNode]] = [:]
 
     /// The KV storage types: f32 (exact, the default), f16 and q8_0.
     public static let types: [TensorType] = [.f32, .f16, .q8_0]
@@ -398,6 +501,7 @@ public final class KVBlockPool: @unchecked Sendable {
                 node.hits = record.hits
                 parentNode.children.append(node)
                 nodes[id] = node
+                if record.tokens.count == blockTokens { fullBlocks[record.tokens, default: []].append(node) }
                 added.append(node)
                 count += 1
             }
@@ -540,6 +644,96 @@ public final class KVBlockPool: @unchecked Sendable {
         }
     }
 
+    /// A run of cached positions to reuse at other positions: `blocks` (retained for the caller, who releases
+    /// them) hold cached positions `from..<from + length`, the first at row `from % blockTokens` of `blocks[0]`;
+    /// they are the prompt's positions `start..<start + length`.
+    struct Chunk {
+        let blocks: [Int]
+        let from: Int
+        let start: Int
+        let length: Int
+    }
+
+    /// The best run of at least `minimum` indexed positions whose tokens are `prompt[s..<s + length]`, for a
+    /// start s from `start` to `start + maxGap` (`s + length <= limit`), at any position of any indexed sequence:
+    /// llama.cpp's `--cache-reuse` search, over every cached sequence instead of one slot's (longest first, then
+    /// the smallest gap). A run is found through a full indexed block inside it (at one of the
+    /// `blockTokens + maxGap` offsets from `start`), then followed back through its ancestors to where the tokens
+    /// stop matching (not before `start`) and forward through the children that continue the prompt. Nil when
+    /// none is that long.
+    func findChunk(_ prompt: [Int32], at start: Int, limit: Int, minimum: Int, maxGap: Int = 0) -> Chunk? {
+        let limit = min(limit, prompt.count)
+        guard minimum > 0, start >= 0, maxGap >= 0, limit - start >= max(minimum, blockTokens) else { return nil }
+        return lock.withLock {
+            var best: (path: [PrefixNode], from: Int, start: Int, length: Int)?
+            var seen = Set<ObjectIdentifier>()
+            for offset in 0..<(blockTokens + maxGap) where start + offset + blockTokens <= limit {
+                let at = start + offset
+                guard let candidates = fullBlocks[Array(prompt[at..<(at + blockTokens)])] else { continue }
+                // Many equal blocks (a common header under many prefixes): the most recently indexed few.
+                for node in candidates.suffix(32) where !seen.contains(ObjectIdentifier(node)) {
+                    seen.insert(ObjectIdentifier(node))
+                    // Back: the ancestors' tokens before the block, while they match the prompt's before `at`.
+                    var path = [node]
+                    var back = 0, ancestor = node.parent
+                    backward: while let block = ancestor, block.depth >= 0, block.tokens.count == blockTokens {
+                        var i = blockTokens - 1
+                        while i >= 0 && at - back - 1 >= start && block.tokens[i] == prompt[at - back - 1] {
+                            back += 1
+                            i -= 1
+                        }
+                        if i < blockTokens - 1 { path.insert(block, at: 0) }
+                        guard i < 0 else { break backward }
+                        ancestor = block.parent
+                    }
+                    let chunkStart = at - back
+                    guard chunkStart - start <= maxGap else { continue }
+                    // Forward: the children that continue the prompt.
+                    var end = at + blockTokens, current = node
+                    while end < limit {
+                        var next: PrefixNode?, matched = 0
+                        for child in current.children {
+                            let stop = min(child.tokens.count, limit - end)
+                            var n = 0
+                            while n < stop && child.tokens[n] == prompt[end + n] { n += 1 }
+                            if n > matched { next = child; matched = n }
+                        }
+                        guard let next else { break }
+                        path.append(next)
+                        end += matched
+                        guard matched == blockTokens else { break }
+                        current = next
+                    }
+                    let length = end - chunkStart
+                    guard length >= minimum else { continue }
+                    if let b = best, length < b.length || (length == b.length && chunkStart >= b.start) { continue }
+                    best = (path, node.depth * blockTokens - back, chunkStart, length)
+                }
+            }
+            guard let best else { return nil }
+            // Holding idle blocks takes them out of what the budget can still promise.
+            let idle = best.path.count(where: { refs[$0.block] == 0 })
+            guard held + promised + idle <= budget else { return nil }
+            clock += 1
+            for node in best.path {
+                node.lastUse = clock
+                node.hits += 1
+                refs[node.block] += 1
+                if refs[node.block] == 1 { held += 1 }
+            }
+            return Chunk(blocks: best.path.map(\.block), from: best.from, start: best.start, length: best.length)
+        }
+    }
+
+    /// Counts `positions` taken from a chunk at other positions (after the copy succeeded).
+    func recordShifted(_ positions: Int) {
+        lock.withLock {
+            counters.hitTokens += positions
+            counters.shiftedTokens += positions
+            counters.shiftedChunks += 1
+        }
+    }
+
     // MARK: - Under the lock
 
     /// A block id with storage, allocated or taken from an evicted block; nil when all of the budget is held.
@@ -601,6 +795,7 @@ public final class KVBlockPool: @unchecked Sendable {
         node.lastUse = clock
         parentNode.children.append(node)
         nodes[block] = node
+        if full { fullBlocks[node.tokens, default: []].append(node) }
         // A partial block now covered by this longer one is redundant.
         parentNode.children.removeAll { other in
             guard other !== node, other.tokens.count < tokens.count, other.children.isEmpty,
@@ -623,6 +818,10 @@ public final class KVBlockPool: @unchecked Sendable {
 
     private func evict(_ node: PrefixNode) {
         node.parent?.children.removeAll { $0 === node }
+        if node.tokens.count == blockTokens {
+            fullBlocks[node.tokens]?.removeAll { $0 === node }
+            if fullBlocks[node.tokens]?.isEmpty == true { fullBlocks[node.tokens] = nil }
+        }
         nodes[node.block] = nil
         free(node.block)
         counters.evictions += 1
@@ -637,12 +836,25 @@ final class PrefixNode {
     var children: [PrefixNode] = []
     var lastUse: UInt64 = 0
     var hits = 0
+    /// Blocks above it (its first position is `depth × blockTokens`); -1 for the root.
+    let depth: Int
 
     init(block: Int, tokens: [Int32], parent: PrefixNode?) {
         self.block = block
         self.tokens = tokens
         self.parent = parent
+        depth = parent.map { $0.depth + 1 } ?? -1
     }
+}
+
+/// How a model's cached keys move to other positions: the rotary embedding and the rotated heads of a stored
+/// key row (`Transformer.keyShift`).
+public struct KeyShift: Sendable {
+    let rope: Rope
+    /// Heads in a stored key row and the floats from one head's start to the next (each head's first
+    /// `rope.dimensions` values are rotated).
+    let heads: Int
+    let stride: Int
 }
 
 /// The KV budget cannot hold another block.

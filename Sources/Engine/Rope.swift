@@ -67,6 +67,18 @@ struct Rope: Sendable {
         }
     }
 
+    /// The cos and sin of a pure rotation by `delta` positions (no magnitude factor: a stored key already carries
+    /// it): applied to a key rotated at position p, `apply(_:heads:stride:angles:)` with these gives the key at
+    /// p + delta, since each pair's angle is the position times its frequency (KV shifting, `--cache-reuse`).
+    func shiftAngles(delta: Int, into out: UnsafeMutablePointer<Float>) {
+        let half = dimensions / 2
+        for i in 0..<half {
+            let theta = Double(delta) * Double(inverseFrequencies[i])
+            out[i] = Float(cos(theta))
+            out[half + i] = Float(sin(theta))
+        }
+    }
+
     /// `apply(_:heads:stride:position:)` with the cos and sin of `angles(position:into:)`: the same floats.
     func apply(_ x: UnsafeMutablePointer<Float>, heads: Int, stride: Int, angles: UnsafePointer<Float>) {
         let half = dimensions / 2

@@ -86,6 +86,17 @@ public final class Transformer: @unchecked Sendable {
         }
     }
 
+    /// How this model's cached keys move to other positions (`KVCache.reuseShiftedChunks`): every architecture
+    /// the engine loads rotates every layer's keys with the one rotary embedding, normal or neox pairs, after any
+    /// key norm, so a stored key at p becomes the key at p + d by rotating its rotary part by d. Standard
+    /// attention stores kv-heads × key length (the first rope dims of each head rotate); latent attention stores
+    /// only the rotary part of the key (one head of rope dims), its latent "values" carry no position.
+    public var keyShift: KeyShift {
+        config.architecture == .deepseek2
+            ? KeyShift(rope: rope, heads: 1, stride: config.rope.dimensions)
+            : KeyShift(rope: rope, heads: config.headCountKV, stride: config.keyLength)
+    }
+
     /// A KV cache sized for this model (`capacity` positions, default the model's context length).
     public func makeCache(capacity: Int? = nil) -> KVCache { KVCache(config: config, capacity: capacity, type: kvType) }
 
@@ -183,7 +194,8 @@ public final class Transformer: @unchecked Sendable {
         if layers.contains(where: { if case .standard = $0.attention { true } else { false } }) {
             for segment in work.segments {
                 for i in 0..<segment.n {
-                    rope.angles(position: segment.start + i, into: angles + (segment.row + i) * ropeDims)
+                    rope.angles(position: segment.start + i + segment.cache.ropeOffset,
+                                into: angles + (segment.row + i) * ropeDims)
                 }
             }
         }
@@ -348,11 +360,12 @@ public final class Transformer: @unchecked Sendable {
             let cache = segment.cache
             for i in 0..<segment.n {
                 let t = segment.row + i, position = segment.start + i
-                rope.apply(q + t * qWidth + nope, heads: heads, stride: kLen, position: position)
+                let rotated = position + cache.ropeOffset
+                rope.apply(q + t * qWidth + nope, heads: heads, stride: kLen, position: rotated)
                 let row = kv + t * kvWidth
                 Vector.rmsNorm(row, a.kvANorm, row, count: lora, eps: c.rmsEpsilon)
                 cache.storeValue(layer: layer, position: position, from: row)
-                rope.apply(row + lora, heads: 1, stride: ropeDims, position: position)
+                rope.apply(row + lora, heads: 1, stride: ropeDims, position: rotated)
                 cache.storeKey(layer: layer, position: position, from: row + lora)
             }
             maxSpan = max(maxSpan, segment.start + segment.n)

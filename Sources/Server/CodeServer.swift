@@ -27,6 +27,8 @@ public struct ServerSettings: Sendable {
     /// LoRA adapters requests may choose (`"lora": [{"id": ..., "scale": ...}]`) besides those the model runs
     /// with by default (`Transformer.adapters`, from --lora); they run only when a request names them.
     public var adapters: [AdapterUse] = []
+    /// Above 0: reuse cached chunks of at least this many tokens at shifted positions (`--cache-reuse`).
+    public var cacheReuse = 0
 
     public init() {}
 }
@@ -54,6 +56,7 @@ public final class CodeServer: Sendable {
         scheduling.maxRunning = max(settings.parallel, 1)
         scheduling.maxWaitMilliseconds = settings.maxWaitMilliseconds
         scheduling.maxQueue = settings.maxQueue
+        scheduling.cacheReuse = settings.cacheReuse
         scheduler = BatchScheduler(model: model, settings: scheduling)
         chat = ChatFormatter(template: model.transformer.file.metadata["tokenizer.chat_template"]?.string,
                              tokenizer: model.tokenizer) { FileHandle.standardError.write(Data("moecoder: \($0)\n".utf8)) }

@@ -22,6 +22,7 @@ final class ServerMetrics: Sendable {
     let kvHitTokens: Metrics.Counter
     let kvLookupTokens: Metrics.Counter
     let kvEvictions: Metrics.Counter
+    let kvShiftedTokens: Metrics.Counter
     private let lastKV = LastStats()
 
     init() {
@@ -46,6 +47,7 @@ final class ServerMetrics: Sendable {
         kvHitTokens = Metrics.Counter(label: "moecoder_kv_hit_tokens_total", factory: factory)
         kvLookupTokens = Metrics.Counter(label: "moecoder_kv_lookup_tokens_total", factory: factory)
         kvEvictions = Metrics.Counter(label: "moecoder_kv_evicted_blocks_total", factory: factory)
+        kvShiftedTokens = Metrics.Counter(label: "moecoder_kv_shifted_tokens_total", factory: factory)
     }
 
     func request(route: String, status: Int) {
@@ -65,6 +67,7 @@ final class ServerMetrics: Sendable {
         if kv.hitTokens > last.hitTokens { kvHitTokens.increment(by: kv.hitTokens - last.hitTokens) }
         if kv.lookupTokens > last.lookupTokens { kvLookupTokens.increment(by: kv.lookupTokens - last.lookupTokens) }
         if kv.evictions > last.evictions { kvEvictions.increment(by: kv.evictions - last.evictions) }
+        if kv.shiftedTokens > last.shiftedTokens { kvShiftedTokens.increment(by: kv.shiftedTokens - last.shiftedTokens) }
     }
 }
 

@@ -50,6 +50,12 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("max-queue"), help: "Waiting requests beyond which the server answers 503 with Retry-After.")
     var maxQueue = 256
 
+    @Option(name: .customLong("cache-reuse"), help: ArgumentHelp(
+        "Reuse cached chunks of at least N tokens that reappear later in a prompt, at their new positions (keys "
+            + "rotated), as llama.cpp's --cache-reuse: approximate, since the moved entries were computed with "
+            + "another left context. 0 (the default): exact prefixes only.", valueName: "N"))
+    var cacheReuse = 0
+
     @Option(name: .customLong("lora-choice"), help: ArgumentHelp(
         "A LoRA adapter loaded at start but applied only to requests that name it in their \"lora\" field "
             + "(repeatable; --lora adapters apply to every request that does not say otherwise). GET /lora-adapters "
@@ -63,6 +69,7 @@ struct Serve: ParsableCommand {
         if maxWaitMs < 0 { throw ValidationError("--max-wait-ms cannot be negative") }
         if let ctxSize, ctxSize < 16 { throw ValidationError("--ctx-size must be at least 16") }
         if maxQueue < 0 { throw ValidationError("--max-queue cannot be negative") }
+        if cacheReuse < 0 { throw ValidationError("--cache-reuse cannot be negative") }
         if let apiKey, apiKey.isEmpty { throw ValidationError("--api-key is empty; give a key or leave the option out") }
     }
 
@@ -77,6 +84,7 @@ struct Serve: ParsableCommand {
         settings.parallel = parallel ?? maxBatch
         settings.maxWaitMilliseconds = maxWaitMs
         settings.maxQueue = maxQueue
+        settings.cacheReuse = cacheReuse
         if let ctxSize {
             if ctxSize > model.config.contextLength {
                 warn("--ctx-size \(ctxSize) is larger than the context the model was trained for "
@@ -95,6 +103,11 @@ struct Serve: ParsableCommand {
                                  + "the model at load, so it cannot be chosen per request; pass it with --lora instead")
             }
             settings.adapters.append(use)
+        }
+        if cacheReuse > 0 {
+            warn("--cache-reuse \(cacheReuse): cached chunks of at least \(cacheReuse) tokens are reused at shifted "
+                 + "positions (\(model.config.architecture.rawValue), \(model.config.rope.type.rawValue) rope); approximate, "
+                 + "answers may differ from a run without it")
         }
         let server = CodeServer(model: model, settings: settings)
         let modelID = settings.modelID

@@ -214,6 +214,77 @@ import Kernels
         #expect(blocks <= heldByOne + 4 * 3, "\(blocks) blocks after, \(heldByOne) after the first")
     }
 
+    /// `cacheReuse`: a request whose prompt holds a cached run at other positions takes it shifted (after a gap of
+    /// two computed tokens here) and decodes as the same steps done by hand on a pool with the same contents; one
+    /// without a gap takes it whole; without the setting nothing moves.
+    @Test func schedulerReusesShiftedChunks() async throws {
+        let model = try LanguageModel(path: ModelFixture.folder.appendingPathComponent("llama.gguf").path, threads: 2)
+        let t = model.transformer
+        t.activations = .exact
+        let vocab = model.config.vocabularySize
+        var rng = SeededGenerator(seed: 15)
+        let v = Self.randomTokens(30, vocab: vocab, rng: &rng), text = Self.randomTokens(100, vocab: vocab, rng: &rng)
+        let old = v + text
+        let gapped = Self.randomTokens(2, vocab: vocab, rng: &rng) + text + Self.randomTokens(4, vocab: vocab, rng: &rng)
+        let plain = text + Self.randomTokens(6, vocab: vocab, rng: &rng)
+        let options = GenerationOptions(maxTokens: 8, ignoreEOS: true)
+
+        // By hand: the old request, then the gapped prompt's chunk placed ahead, its gap, its rest, decoding.
+        let pool = KVBlockPool(config: model.config, budgetBytes: 64 << 20, type: t.kvType)
+        _ = try Generator(model: model).generate(prompt: old, options: options, cache: pool.makeCache(capacity: 200))
+        let cache = pool.makeCache(capacity: 200)
+        cache.reuseShiftedChunks(of: gapped, limit: gapped.count - 1, minimum: 32, shift: t.keyShift,
+                                 maxGap: BatchScheduler.cacheReuseGap)
+        #expect(cache.pendingChunk?.start == 2 && cache.pendingChunk?.length == 100)
+        _ = try t.forward(Array(gapped[..<2]), cache: cache)
+        #expect(cache.count == 102)
+        let byHand = try Generator(model: model).generate(prompt: gapped, options: options, cache: cache)
+
+        var settings = BatchScheduler.Settings(contextSize: 512)
+        settings.cacheReuse = 32
+        let scheduler = BatchScheduler(model: model, settings: settings)
+        scheduler.start()
+        func run(_ prompt: [Int32]) async throws -> GenerationResult {
+            try await withCheckedThrowingContinuation { continuation in
+                do {
+                    try scheduler.submit(prompt: prompt, options: options) { event in
+                        switch event {
+                        case .text: break
+                        case .finished(let result): continuation.resume(returning: result)
+                        case .failed(let message): continuation.resume(throwing: ModelError(message))
+                        }
+                    }
+                } catch { continuation.resume(throwing: error) }
+            }
+        }
+        let first = try await run(old)
+        #expect(first.cachedPromptTokens == 0)
+        let moved = try await run(gapped)
+        #expect(moved.cachedPromptTokens == 100)
+        #expect(moved.tokens == byHand.tokens)
+        let whole = try await run(plain)
+        #expect(whole.cachedPromptTokens >= 100 && whole.tokens.count == 8)
+        scheduler.shutdown(cancelRunning: false)
+        #expect(t.kvPool.stats.shiftedChunks >= 2)
+
+        // Without the setting: exact prefixes only (the text is cached at other positions, and stays there).
+        let exact = BatchScheduler(model: model, settings: BatchScheduler.Settings(contextSize: 512))
+        exact.start()
+        let before = t.kvPool.stats.shiftedTokens
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            do {
+                try exact.submit(prompt: [Int32(vocab - 1)] + text + [9], options: options) { event in
+                    if case .finished(let result) = event {
+                        #expect(result.cachedPromptTokens <= 16)
+                        continuation.resume()
+                    } else if case .failed(let message) = event { continuation.resume(throwing: ModelError(message)) }
+                }
+            } catch { continuation.resume(throwing: error) }
+        }
+        exact.shutdown(cancelRunning: false)
+        #expect(t.kvPool.stats.shiftedTokens == before)
+    }
+
     /// A burst of requests with the same long prefix on a cold cache computes the prefix once: the others wait
     /// for the first to write it, then take it from the cache, and still decode as alone.
     @Test func aBurstWithASharedPrefixComputesItOnce() async throws {

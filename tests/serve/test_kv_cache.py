@@ -129,3 +129,34 @@ def test_a_full_disk_keeps_the_previous_file(start_server, tmp_path):
     assert "cannot save the KV cache" in s.output()
     assert path.read_bytes() == before
     assert not list(folder.glob("*.tmp"))
+
+
+def test_cache_reuse_moves_a_restarted_window(start_server):
+    # An editor's window restarts a few lines further down: the new prompt has no common prefix with the old one,
+    # but most of it is the old prompt's text at positions ~50 lower.
+    lines = CODE[len(CODE) // 3:].splitlines(keepends=True)[1:]
+    old = "".join(lines[:30])
+    new = "".join(lines[6:30]) + "    value = compute("
+    exact = start_server("--ctx-size", "512")
+    moved = start_server("--ctx-size", "512", "--cache-reuse", "64")
+    assert "--cache-reuse 64" in "".join(moved.lines)
+    answers = {}
+    for name, s in (("exact", exact), ("moved", moved)):
+        first = complete(s, old, max_tokens=8)
+        total, cached, text = complete(s, new, max_tokens=8)
+        answers[name] = (first, total, cached, text)
+    # The first request finds nothing to move: the same answer with and without the option.
+    assert answers["moved"][0] == answers["exact"][0]
+    e_total, e_cached = answers["exact"][1], answers["exact"][2]
+    m_total, m_cached, m_text = answers["moved"][1], answers["moved"][2], answers["moved"][3]
+    assert e_total == m_total > 150
+    # Without the option only an exact prefix is reused (a few tokens at most); with it, the moved lines.
+    assert e_cached < 16, e_cached
+    assert m_cached >= m_total - 20, (m_total, m_cached)
+    assert len(m_text) > 0
+    assert exact.metrics().get("moecoder_kv_shifted_tokens_total", 0) == 0
+    assert moved.metrics()["moecoder_kv_shifted_tokens_total"] >= m_cached - 16
+    # Once moved, the chunk is an exact prefix for the next keystroke.
+    total2, cached2, _ = complete(moved, new + "x, ", max_tokens=4)
+    assert cached2 >= m_total - 8, (total2, cached2)
+    assert exact.stop() == 0 and moved.stop() == 0
