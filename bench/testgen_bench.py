@@ -186,7 +186,8 @@ def main():
                     second = testgen_measure.measure(project, name, test)
                     row.update(tests=first["tests"], failed=first["failed"], line=first["line"],
                                branch=first["branch"], passes_twice=first["passed"] and second["passed"],
-                               missing_lines=first["missing_lines"], missing_branches=first["missing_branches"])
+                               missing_lines=first["missing_lines"], missing_branches=first["missing_branches"],
+                               measure_timed_out=first["timed_out"] or second["timed_out"])
                     if args.keep:
                         os.makedirs(os.path.join(args.keep, tool), exist_ok=True)
                         shutil.copy(test, os.path.join(args.keep, tool, os.path.basename(test)))

@@ -97,6 +97,80 @@ import Testing
         if let coverage = report.coverage { #expect(coverage.linePercent == 100, "\(text)") }
     }
 
+    /// A format only the module writes (a magic, a CRC-32 of the body): what `encode` returns is an argument of
+    /// `decode`, which then gets past its checks. Neither mutation nor the comparison log forges the checksum.
+    @Test func producedValuesBecomeInputs() throws {
+        let (report, folder) = try generate(source: """
+            import zlib
+
+            MAGIC = b'FR'
+
+
+            def encode(items: list) -> bytes:
+                body = ','.join(str(item) for item in items).encode()
+                return MAGIC + zlib.crc32(body).to_bytes(4, 'big') + body
+
+
+            def decode(blob: bytes) -> list:
+                if not blob.startswith(MAGIC):
+                    raise ValueError('not a frame')
+                check, body = int.from_bytes(blob[2:6], 'big'), blob[6:]
+                if zlib.crc32(body) != check:
+                    raise ValueError('bad checksum')
+                if not body:
+                    return []
+                return [int(part) for part in body.split(b',')]
+            """, name: "framing", budget: 3)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        #expect(report.verification.passed)
+        let text = try String(contentsOfFile: report.testFile, encoding: .utf8)
+        #expect(text.contains("framing.decode(b'FR"), "\(text)")
+        if let coverage = report.coverage { #expect(coverage.linePercent == 100, "\(text)") }
+    }
+
+    /// Four setters must all have run before `write` gets past its checks: the setters that worked alone are
+    /// called together, in definition order, before other methods (a random sequence holds at most three calls).
+    @Test func settersThatWorkRunTogetherBeforeOtherMethods() throws {
+        let (report, folder) = try generate(source: """
+            class Recorder:
+                def __init__(self, out):
+                    self.out = out
+                    self.rate = self.width = self.channels = self.name = None
+
+                def setrate(self, rate: int):
+                    if rate <= 0:
+                        raise ValueError('bad rate')
+                    self.rate = rate
+
+                def setwidth(self, width: int):
+                    if width not in (1, 2, 4):
+                        raise ValueError('bad width')
+                    self.width = width
+
+                def setchannels(self, channels: int):
+                    if channels < 1:
+                        raise ValueError('bad channels')
+                    self.channels = channels
+
+                def setname(self, name: str):
+                    self.name = name
+
+                def write(self, data: bytes):
+                    if self.rate is None or self.width is None:
+                        raise RuntimeError('rate and width first')
+                    if self.channels is None or self.name is None:
+                        raise RuntimeError('channels and name first')
+                    self.out.append((self.name, data))
+                    return len(data) // (self.width * self.channels)
+            """, name: "recorder", budget: 3)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        #expect(report.verification.passed)
+        let text = try String(contentsOfFile: report.testFile, encoding: .utf8)
+        if let coverage = report.coverage { #expect(coverage.linePercent == 100, "\(text)") }
+        #expect(Explorer.isSetter("Recorder.setrate") && Explorer.isSetter("set_debug"))
+        #expect(!Explorer.isSetter("setdefault") && !Explorer.isSetter("settings") && !Explorer.isSetter("set"))
+    }
+
     /// Classes named like keywords (`Class`, `Import`: pyclbr has both) get instances named `class_obj`,
     /// `import_obj`, never `class = …`: the written file compiles and passes.
     @Test func instancesOfKeywordNamedClassesGetValidNames() throws {
