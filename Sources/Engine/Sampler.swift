@@ -50,14 +50,10 @@ public protocol TokenConstraint: AnyObject {
     /// makes without a constraint (the checks, redraws of refused picks, the ranked scan, the mask and the pick
     /// after it, taking in the token). It contains the time of this protocol's own calls.
     func sampled(nanoseconds: UInt64)
-    /// Told that a step's sampling starts: the constraint may prefetch what its first check will read while the
-    /// sampler makes its own pick.
-    func willSample()
 }
 
 public extension TokenConstraint {
     func sampled(nanoseconds: UInt64) {}
-    func willSample() {}
 }
 
 /// A seeded generator (SplitMix64): the same seed gives the same draws on every machine.
@@ -133,7 +129,6 @@ public final class Sampler {
         if refusedBits.count * 64 < logits.count {
             refusedBits = [UInt64](repeating: 0, count: (logits.count + 63) / 64)
         }
-        constraint.willSample()
         var token = pick(logits, history: history, keepPool: true)
         let picked = DispatchTime.now().uptimeNanoseconds
         while !constraint.allows(token) {

@@ -2,8 +2,6 @@
 #include "Grammars.h"
 #if __has_include("../../grammars/python/src/parser.c")
 #pragma clang diagnostic ignored "-Weverything" // generated code, not ours
-// In the section the viable-prefix recognizer prefetches (vp_prefetch).
-#pragma clang section text="moecoder_hot_python"
 #include "../../grammars/python/src/parser.c"
 const void *moecoder_grammar_python(void) { return tree_sitter_python(); }
 #else

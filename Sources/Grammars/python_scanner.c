@@ -15,8 +15,6 @@
 #pragma clang diagnostic ignored "-Weverything" // third-party code, not ours
 #define tree_sitter_python_external_scanner_scan moecoder_python_upstream_scan
 #define tree_sitter_python_external_scanner_deserialize moecoder_python_upstream_deserialize
-// In the section the viable-prefix recognizer prefetches (vp_prefetch).
-#pragma clang section text="moecoder_hot_python"
 #include "../../grammars/python/src/scanner.c"
 #undef tree_sitter_python_external_scanner_scan
 #undef tree_sitter_python_external_scanner_deserialize

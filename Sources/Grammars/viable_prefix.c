@@ -15,9 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-// The recognizer's code goes into a section of its own, so that `vp_prefetch` can ask for all of it at once.
-#pragma clang section text="moecoder_hot_vp"
-
 #define MAX_VERSIONS 32
 #define MAX_DEPTH 100000
 // Scanner states up to this many bytes live in the version itself (Python's is 2 bytes plus one for each open
@@ -964,45 +961,6 @@ int vp_check(VPState *s, const char *bytes, uint32_t length) {
   return viable;
 }
 
-// The code of a check (the recognizer's section, and the python grammar's lexers and external scanner, see
-// python_parser.c and python_scanner.c) and the parse-table rows of the versions' top states, asked for into
-// L2 with prefetches. A decode step's forward pass streams the model's weights through L2 and leaves none of
-// this there, so a check fetched its code line by line from L3 (callgrind with an L2-sized last-level cache:
-// ~130 instruction misses a sampled token in the constraint); the sampler calls this before its own pick,
-// which runs long enough for the lines to arrive. Weak: a linker that defines no section bounds skips it.
-extern const char __start_moecoder_hot_vp[] __attribute__((weak));
-extern const char __stop_moecoder_hot_vp[] __attribute__((weak));
-extern const char __start_moecoder_hot_python[] __attribute__((weak));
-extern const char __stop_moecoder_hot_python[] __attribute__((weak));
-
-static void prefetch_range(const char *from, const char *to) {
-  for (const char *p = from; p < to; p += 64) __builtin_prefetch(p, 0, 2);
-}
-
-void vp_prefetch(const VPState *s) {
-  if (__start_moecoder_hot_vp && __stop_moecoder_hot_vp) prefetch_range(__start_moecoder_hot_vp, __stop_moecoder_hot_vp);
-  const TSLanguage *l = s->grammar->language;
-  const char *lex = (const char *)(uintptr_t)l->lex_fn;
-  if (__start_moecoder_hot_python && __stop_moecoder_hot_python && lex >= __start_moecoder_hot_python
-      && lex < __stop_moecoder_hot_python) {
-    prefetch_range(__start_moecoder_hot_python, __stop_moecoder_hot_python);
-  }
-  for (uint32_t i = 0; i < s->count; i++) {
-    const Version *v = &s->versions[i];
-    if (v->depth == 0) continue;
-    __builtin_prefetch(&v->stack[v->depth - 1], 0, 2);
-    TSStateId state = v->stack[v->depth - 1];
-    if (state < l->large_state_count) {
-      const char *row = (const char *)&l->parse_table[state * l->symbol_count];
-      prefetch_range(row, row + l->symbol_count * sizeof(uint16_t));
-    } else {
-      const char *data = (const char *)&l->small_parse_table[l->small_parse_table_map[state - l->large_state_count]];
-      prefetch_range(data, data + 256);
-    }
-  }
-  if (s->text_length > 0) __builtin_prefetch(s->text + s->text_length - 1, 0, 2);
-}
-
 int vp_is_viable(const VPState *s) { return !s->dead; }
 
 void vp_set_reference(VPState *s, int on) { s->reference = on != 0; }
@@ -1040,7 +998,6 @@ void vp_destroy(VPState *state) { (void)state; }
 int vp_append(VPState *state, const char *bytes, uint32_t length) { (void)state; (void)bytes; (void)length; return 0; }
 int vp_check(VPState *state, const char *bytes, uint32_t length) { (void)state; (void)bytes; (void)length; return 0; }
 int vp_is_viable(const VPState *state) { (void)state; return 0; }
-void vp_prefetch(const VPState *state) { (void)state; }
 void vp_set_reference(VPState *state, int on) { (void)state; (void)on; }
 uint32_t vp_version_count(const VPState *state) { (void)state; return 0; }
 uint64_t vp_length(const VPState *state) { (void)state; return 0; }

@@ -50,9 +50,6 @@ public final class ViablePrefix: @unchecked Sendable {
     }
 
     /// Whether appending `bytes` would keep the text viable (the state is unchanged).
-    /// Asks for the code and parse-table rows the next check will read (into L2; changes nothing).
-    public func prefetch() { vp_prefetch(state) }
-
     public func check(bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         bytes.withMemoryRebound(to: CChar.self) { vp_check(state, $0.baseAddress, UInt32($0.count)) != 0 }
     }

@@ -440,6 +440,4 @@ final class IndentedConstraint: TokenConstraint {
     }
 
     func sampled(nanoseconds: UInt64) { syntax.sampled(nanoseconds: nanoseconds) }
-
-    func willSample() { syntax.willSample() }
 }

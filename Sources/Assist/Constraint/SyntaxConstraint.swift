@@ -362,8 +362,6 @@ public final class SyntaxConstraint: TokenConstraint {
 
     public func sampled(nanoseconds: UInt64) { statistics.sampledMicroseconds += Double(nanoseconds) / 1000 }
 
-    public func willSample() { if isActive { state.prefetch() } }
-
     public func allows(_ token: Int32) -> Bool {
         guard isActive else { return true }
         let start = DispatchTime.now().uptimeNanoseconds

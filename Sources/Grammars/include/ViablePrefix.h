@@ -28,8 +28,6 @@ int vp_check(VPState *state, const char *bytes, uint32_t length);
 /// Tests: with `on`, the state (and its clones) decides without the exact shortcuts (the reference they must
 /// agree with).
 void vp_set_reference(VPState *state, int on);
-/// Asks for the code and table rows the next check or append will read (prefetches into L2; changes nothing).
-void vp_prefetch(const VPState *state);
 /// 1 while viable.
 int vp_is_viable(const VPState *state);
 /// Stack versions alive (more than one where the grammar is ambiguous so far).
