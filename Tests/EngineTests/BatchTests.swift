@@ -183,17 +183,7 @@ import Kernels
         let scheduler = BatchScheduler(model: model, settings: BatchScheduler.Settings(contextSize: 512))
         scheduler.start()
         func run(_ prompt: [Int32]) async throws -> GenerationResult {
-            try await withCheckedThrowingContinuation { continuation in
-                do {
-                    try scheduler.submit(prompt: prompt, options: options) { event in
-                        switch event {
-                        case .text: break
-                        case .finished(let result): continuation.resume(returning: result)
-                        case .failed(let message): continuation.resume(throwing: ModelError(message))
-                        }
-                    }
-                } catch { continuation.resume(throwing: error) }
-            }
+            try await Self.result(of: prompt, from: scheduler, options: options)
         }
         let first = try await run(prompts[0])
         #expect(first.cachedPromptTokens == 0 && first.tokens == alone[0].tokens)
@@ -245,17 +235,7 @@ import Kernels
         let scheduler = BatchScheduler(model: model, settings: settings)
         scheduler.start()
         func run(_ prompt: [Int32]) async throws -> GenerationResult {
-            try await withCheckedThrowingContinuation { continuation in
-                do {
-                    try scheduler.submit(prompt: prompt, options: options) { event in
-                        switch event {
-                        case .text: break
-                        case .finished(let result): continuation.resume(returning: result)
-                        case .failed(let message): continuation.resume(throwing: ModelError(message))
-                        }
-                    }
-                } catch { continuation.resume(throwing: error) }
-            }
+            try await Self.result(of: prompt, from: scheduler, options: options)
         }
         let first = try await run(old)
         #expect(first.cachedPromptTokens == 0)
@@ -324,6 +304,22 @@ import Kernels
         #expect(computed < 300 + 4 * 40, "\(computed) prompt tokens computed for 4 requests sharing 300")
         #expect(results.filter { $0.1.cachedPromptTokens >= 288 }.count == 3)
         for (i, result) in results { #expect(result.tokens == alone[i].tokens, "request \(i)") }
+    }
+
+    /// Submits `prompt` to `scheduler` and waits for its result.
+    static func result(of prompt: [Int32], from scheduler: BatchScheduler,
+                       options: GenerationOptions) async throws -> GenerationResult {
+        try await withCheckedThrowingContinuation { continuation in
+            do {
+                try scheduler.submit(prompt: prompt, options: options) { event in
+                    switch event {
+                    case .text: break
+                    case .finished(let result): continuation.resume(returning: result)
+                    case .failed(let message): continuation.resume(throwing: ModelError(message))
+                    }
+                }
+            } catch { continuation.resume(throwing: error) }
+        }
     }
 }
 
