@@ -174,7 +174,8 @@ public final class Sampler {
     /// `retriesBeforeMask` refusals before the scan, this many more with nothing allowed is a refusal storm: few
     /// tokens are allowed, the first-byte verdicts settle most of the vocabulary, and the mask costs about as much
     /// as 40 checks (timed, 75-120 us; a storm's checks cost 2-3 us each). Where many tokens are allowed a mask
-    /// costs up to milliseconds, which is why the scan does not give up once it has found one.
+    /// costs far more (callgrind: one of 34.5 M instructions, against 0.8 M for a storm's), which is why the scan
+    /// does not give up once it has found one.
     static let scanGiveUp = 32
 
     /// `ranking` holds the candidates within this much of the best (after the temperature): the chain's floor is
